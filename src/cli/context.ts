@@ -1,0 +1,22 @@
+/**
+ * What every command receives: the environment, cancellation, and how to build its {@linkcode Output}.
+ *
+ * @module
+ */
+import { denoEnv, type EnvReader } from "../environment.ts";
+import { Output, type OutputOptions } from "./output.ts";
+
+/** Shared state of one CLI invocation. */
+export interface CliContext {
+  /** Environment reader (HF_* variables, NO_COLOR, …). */
+  env: EnvReader;
+  /** Aborted on the first Ctrl-C. */
+  signal: AbortSignal;
+  /** Builds the output for a command from its `--json` / `--quiet` flags. */
+  output(options: Omit<OutputOptions, "env">): Output;
+}
+
+/** A context reading the real environment, cancelled by `signal`. */
+export function createContext(signal: AbortSignal, env: EnvReader = denoEnv): CliContext {
+  return { env, signal, output: (options) => new Output({ ...options, env }) };
+}

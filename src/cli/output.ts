@@ -1,0 +1,163 @@
+/**
+ * Presentation for the CLI: where text goes, colours, tables and human-readable numbers.
+ * Only `src/cli/` prints; this is the one place that decides how.
+ *
+ * @module
+ */
+import { denoEnv, type EnvReader } from "../environment.ts";
+
+const encoder = new TextEncoder();
+
+/** Output settings shared by every command. */
+export interface OutputOptions {
+  /** `--json`: one JSON document on stdout, nothing else there. */
+  json?: boolean;
+  /** `--quiet`: nothing on stderr but errors. */
+  quiet?: boolean;
+  env?: EnvReader;
+}
+
+/** Where and how the CLI writes. */
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  /** stdout is a terminal. */
+  readonly stdoutIsTTY: boolean;
+  /** stderr is a terminal (progress bars are drawn only then). */
+  readonly stderrIsTTY: boolean;
+  /** Colours are used (stderr or stdout is a TTY and `NO_COLOR` is unset). */
+  readonly color: boolean;
+
+  constructor(options: OutputOptions = {}) {
+    const env = options.env ?? denoEnv;
+    this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
+    this.stdoutIsTTY = Deno.stdout.isTerminal();
+    this.stderrIsTTY = Deno.stderr.isTerminal();
+    const noColor = env("NO_COLOR");
+    this.color = (noColor === undefined || noColor === "") && (this.stdoutIsTTY || this.stderrIsTTY) &&
+      env("TERM") !== "dumb";
+  }
+
+  /** A line on stdout (suppressed in `--json` mode: use {@linkcode printJson}). */
+  print(line = ""): void {
+    if (!this.json) writeAll(Deno.stdout, line + "\n");
+  }
+
+  /** The one JSON document of `--json` mode, on stdout. */
+  printJson(value: unknown): void {
+    writeAll(Deno.stdout, JSON.stringify(value, null, 2) + "\n");
+  }
+
+  /** Informational line on stderr, silenced by `--quiet`. */
+  info(line: string): void {
+    if (!this.quiet) writeAll(Deno.stderr, line + "\n");
+  }
+
+  /** Raw text on stderr (progress redraws), silenced by `--quiet`. */
+  progress(text: string): void {
+    if (!this.quiet) writeAll(Deno.stderr, text);
+  }
+
+  /** `warning: …` on stderr, shown even with `--quiet`. */
+  warn(message: string): void {
+    writeAll(Deno.stderr, `${this.yellow("warning")}: ${message}\n`);
+  }
+
+  /** `error: …` (and the hint on its own line) on stderr. */
+  error(message: string, hint?: string): void {
+    writeAll(Deno.stderr, `${this.red("error")}: ${message}\n${hint ? `${this.dim("hint")}: ${hint}\n` : ""}`);
+  }
+
+  bold(s: string): string {
+    return this.paint(s, 1, 22);
+  }
+  dim(s: string): string {
+    return this.paint(s, 2, 22);
+  }
+  red(s: string): string {
+    return this.paint(s, 31, 39);
+  }
+  green(s: string): string {
+    return this.paint(s, 32, 39);
+  }
+  yellow(s: string): string {
+    return this.paint(s, 33, 39);
+  }
+  cyan(s: string): string {
+    return this.paint(s, 36, 39);
+  }
+
+  private paint(s: string, open: number, close: number): string {
+    return this.color ? `\x1b[${open}m${s}\x1b[${close}m` : s;
+  }
+}
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+}
+
+/** Visible width of a string (ANSI colour codes excluded). */
+export function visibleWidth(s: string): number {
+  // deno-lint-ignore no-control-regex
+  return [...s.replace(/\x1b\[[0-9;]*m/g, "")].length;
+}
+
+/** Column alignment for {@linkcode renderTable}. */
+export type Align = "left" | "right";
+
+/**
+ * Renders rows as an aligned plain-text table with a header row.
+ *
+ * @example
+ * ```ts
+ * renderTable(["ID", "SIZE"], [["org/a", "1.2 MB"]], ["left", "right"]);
+ * ```
+ */
+export function renderTable(headers: string[], rows: string[][], align: Align[] = []): string {
+  const widths = headers.map((h, i) => Math.max(visibleWidth(h), ...rows.map((r) => visibleWidth(r[i] ?? ""))));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => {
+      const pad = " ".repeat(widths[i] - visibleWidth(cell));
+      return align[i] === "right" ? pad + cell : (i === cells.length - 1 ? cell : cell + pad);
+    }).join("  ").trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}
+
+/** `1.5 GB`, `12.3 MB`, `512 B` (decimal units, as the Hub shows sizes). */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes)) return "?";
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
+  let value = bytes;
+  let i = 0;
+  while (Math.abs(value) >= 1000 && i < units.length - 1) {
+    value /= 1000;
+    i++;
+  }
+  return i === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+/** `850ms`, `12s`, `3m05s`, `1h02m`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)}s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** `1.2M`, `35.1k`, `950`. */
+export function formatCount(n: number | undefined): string {
+  if (n === undefined) return "-";
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return String(n);
+}
+
+/** `2026-11-27` from an ISO date, or `-`. */
+export function formatDate(iso: string | undefined): string {
+  return iso ? iso.slice(0, 10) : "-";
+}

@@ -1,0 +1,255 @@
+/**
+ * The registry contract: what every model registry (the Hugging Face Hub today) implements,
+ * and the types it speaks in.
+ *
+ * @module
+ */
+import type { EnvReader } from "../environment.ts";
+
+/** How to reach and authenticate against a registry, and where its cache lives. */
+export interface RegistryConfig {
+  /** Registry name, e.g. `"huggingface"`. */
+  name?: string;
+  /** Base URL of the hub; default `HF_ENDPOINT`, else https://huggingface.co. */
+  endpoint?: string;
+  /** Access token; highest priority in token resolution (see `resolveToken`). */
+  token?: string;
+  /** Hub cache directory; default `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+  cacheDir?: string;
+  /** Per-request timeout in milliseconds (default 30 000). For downloads: the stall timeout. */
+  timeoutMs?: number;
+  /** Retries after the first attempt for connection errors, 5xx and 429 (default 5). */
+  maxRetries?: number;
+  /** Never touch the network; default `HF_HUB_OFFLINE`. */
+  offline?: boolean;
+  /** The `fetch` to use (default the global one). */
+  fetch?: typeof fetch;
+  /** Where environment variables are read from (default `Deno.env`). */
+  env?: EnvReader;
+}
+
+/** Options every per-model call accepts. */
+export interface RevisionOptions {
+  /** Branch, tag, 40-hex commit sha or `refs/pr/N`; default `main` (or the `@rev` in the model id). */
+  revision?: string;
+  /** Cancels the call. */
+  signal?: AbortSignal;
+}
+
+/** One file of a repository at a revision. */
+export interface ModelFile {
+  /** Path inside the repository, `/`-separated. */
+  path: string;
+  /** Size in bytes (of the real content for LFS files, not the pointer). */
+  size: number;
+  /** Git blob sha1 of the file (for LFS files: of the pointer). */
+  oid?: string;
+  /** Present when the file is stored with LFS/Xet. */
+  lfs?: {
+    /** sha256 of the content: the file's ETag and blob name in the cache. */
+    sha256: string;
+    /** Size of the content in bytes. */
+    size: number;
+  };
+}
+
+/** Input modality, derived from the pipeline tag. */
+export type Modality = "text" | "vision" | "audio" | "multimodal" | "tabular" | "other";
+
+/** Weight formats recognised in a repository's file list. */
+export type ModelFormat =
+  | "onnx"
+  | "safetensors"
+  | "pytorch"
+  | "tensorflow"
+  | "tflite"
+  | "gguf"
+  | "openvino"
+  | "coreml";
+
+/** One ONNX variant (a precision/quantisation) of a repository, possibly split into components. */
+export interface OnnxVariant {
+  /** Variant name as transformers.js names it: `fp32`, `fp16`, `quantized`, `q4`, `q4f16`, `int8`, `uint8`, `bnb4`, … */
+  name: string;
+  /** Components, e.g. `model`, or `encoder_model` + `decoder_model_merged`. */
+  components: string[];
+  /** Every file of the variant: the `.onnx` files and their external data. */
+  files: string[];
+  /** Total size in bytes, external data included. */
+  size: number;
+}
+
+/** The ONNX side of a repository: its variants and which one gpux runs by default. */
+export interface OnnxInfo {
+  variants: OnnxVariant[];
+  /** Name of the variant gpux would run without `--variant`. */
+  defaultVariant?: string;
+  /** Why that variant is the default, in one sentence. */
+  defaultReason?: string;
+}
+
+/** How to get an ONNX export for a repository that has none. */
+export interface ConversionHint {
+  /** The Optimum task, derived from the pipeline tag (`auto` when unknown). */
+  task: string;
+  /** The exact command, e.g. `optimum-cli export onnx --model org/name --task text-classification org_name_onnx/`. */
+  command: string;
+}
+
+/** Everything gpux knows about a model at one revision. */
+export interface ModelMetadata {
+  /** Repository id as the Hub spells it. */
+  id: string;
+  /** The revision asked for (default `main`). */
+  revision: string;
+  /** The commit sha that revision resolved to. */
+  sha: string;
+  private: boolean;
+  gated: false | "auto" | "manual";
+  pipelineTag?: string;
+  modality: Modality;
+  libraryName?: string;
+  tags: string[];
+  license?: string;
+  downloads?: number;
+  likes?: number;
+  /** ISO 8601 date of the last commit. */
+  lastModified?: string;
+  /** First paragraph of the model card (README.md without its front matter). */
+  description?: string;
+  /** `architectures` from config.json, when present. */
+  architectures?: string[];
+  /** `model_type` from config.json, when present. */
+  modelType?: string;
+  /** Every file in the repository at this revision. */
+  files: ModelFile[];
+  /** Sum of all file sizes. */
+  totalSize: number;
+  /** Formats present in the repository (several possible). */
+  formats: ModelFormat[];
+  onnx: OnnxInfo;
+  /** Present when the repository has no ONNX files. */
+  conversion?: ConversionHint;
+}
+
+/** A search hit. */
+export interface ModelSummary {
+  id: string;
+  pipelineTag?: string;
+  libraryName?: string;
+  downloads?: number;
+  likes?: number;
+  lastModified?: string;
+  private?: boolean;
+  gated?: false | "auto" | "manual";
+}
+
+/** Options of {@linkcode ModelManager.searchModels}. */
+export interface SearchOptions {
+  /** Pipeline tag filter, e.g. `text-classification`. */
+  task?: string;
+  /** Library filter, e.g. `onnx`, `transformers.js`. */
+  library?: string;
+  /** Author (user or organisation) filter. */
+  author?: string;
+  /** Sort order, descending. Default `downloads`. */
+  sort?: "downloads" | "likes" | "updated";
+  /** Maximum number of results (default 20). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+/** Progress events emitted while pulling a model. */
+export type PullProgressEvent =
+  | {
+    type: "plan";
+    id: string;
+    revision: string;
+    sha: string;
+    /** Files to be present in the snapshot, with whether they are already cached. */
+    files: { path: string; size: number; cached: boolean }[];
+    bytesTotal: number;
+    bytesCached: number;
+  }
+  | { type: "file-start"; path: string; size: number; resumedFrom: number }
+  | {
+    type: "progress";
+    path: string;
+    fileBytes: number;
+    fileTotal: number;
+    bytesDone: number;
+    bytesTotal: number;
+    filesDone: number;
+    filesTotal: number;
+    /** Bytes per second over the recent window. */
+    rate: number;
+    /** Seconds left at the current rate, or `undefined` when unknown. */
+    eta?: number;
+  }
+  | { type: "file-done"; path: string; size: number; cached: boolean }
+  | { type: "retry"; path?: string; attempt: number; delayMs: number; reason: string }
+  | { type: "warning"; message: string };
+
+/** Options of {@linkcode ModelManager.pullModel}. */
+export interface PullOptions extends RevisionOptions {
+  /** Only files matching one of these globs (like `hf download --include`). */
+  include?: string[];
+  /** No files matching these globs. */
+  exclude?: string[];
+  /** ONNX variant to fetch (`fp32`, `fp16`, `quantized`, …); default the repository's default variant. */
+  variant?: string;
+  /** Re-download and re-verify even what is cached. */
+  force?: boolean;
+  /** Plan only: report what would be downloaded. */
+  dryRun?: boolean;
+  /** Parallel transfers (default 8). */
+  concurrency?: number;
+  /** No network at all; resolve from the cache. */
+  offline?: boolean;
+  /** Receives progress events. */
+  onProgress?: (event: PullProgressEvent) => void;
+}
+
+/** What a pull produced. */
+export interface PullResult {
+  id: string;
+  revision: string;
+  sha: string;
+  /** Absolute path of `snapshots/{sha}` in the cache. */
+  snapshotPath: string;
+  /** Files now in the snapshot (or that would be, with `dryRun`). */
+  files: { path: string; size: number; cached: boolean }[];
+  formats: ModelFormat[];
+  /** The ONNX variant pulled, when any. */
+  variant?: string;
+  bytesDownloaded: number;
+  bytesCached: number;
+  seconds: number;
+  dryRun: boolean;
+  /** Present when the repository has no ONNX files. */
+  conversion?: ConversionHint;
+}
+
+/**
+ * What every model registry implements.
+ *
+ * @example
+ * ```ts
+ * import { HuggingFaceManager, type ModelManager } from "jsr:@gpux/gpux";
+ * const registry: ModelManager = new HuggingFaceManager();
+ * const info = await registry.getModelInfo("onnx-community/bert-base");
+ * console.log(info.sha, info.onnx.defaultVariant);
+ * ```
+ */
+export interface ModelManager {
+  /** Registry name, e.g. `"huggingface"`. */
+  readonly name: string;
+  /** Downloads a model into the cache and returns where it is. */
+  pullModel(modelId: string, options?: PullOptions): Promise<PullResult>;
+  /** Searches the registry. */
+  searchModels(query: string, options?: SearchOptions): Promise<ModelSummary[]>;
+  /** Metadata, formats, variants and files of a model at a revision. */
+  getModelInfo(modelId: string, options?: RevisionOptions): Promise<ModelMetadata>;
+  /** The full recursive file list of a model at a revision. */
+  listModelFiles(modelId: string, options?: RevisionOptions): Promise<ModelFile[]>;
+}
