@@ -1,0 +1,299 @@
+/**
+ * `gpux cache prune`: frees what no cached revision needs.
+ *
+ * - **detached revisions**: snapshots no ref points at, in a model that still has a revision a
+ *   ref points at (an old `main` left behind when `main` moved). A model none of whose revisions
+ *   has a ref (downloaded by commit sha, or by `@huggingface/hub`'s helpers, which write no refs)
+ *   is kept whole: those snapshots are pinned downloads, not leftovers; `gpux rm` removes them.
+ *   `keepDetached` keeps every detached revision.
+ * - **unreferenced blobs**: blobs no remaining snapshot links to (including those only the removed
+ *   detached revisions used). A blob with the size of a copied snapshot file is kept: it may be
+ *   what the copy was made from.
+ * - **partial downloads** (`blobs/*.incomplete`) last written more than `olderThanMs` ago
+ *   (default one day), so a download in progress is never disturbed.
+ * - **empty folders** in `snapshots/` and `.no_exist/`, and model folders left without any file,
+ *   also only when older than `olderThanMs`.
+ *
+ * Datasets and spaces are left alone. Deletion follows the order of `gpux rm`: snapshot links
+ * before blobs, and never a path outside a model's folder.
+ *
+ * @module
+ */
+import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
+import { type CachedModel, scanCache } from "./scan.ts";
+import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
+
+/** One day: the default age past which partial downloads and empty folders are pruned. */
+export const DEFAULT_PRUNE_AGE_MS = 24 * 3600 * 1000;
+
+/** What a prune item is. */
+export type PruneItemKind = "detached_revision" | "unreferenced_blob" | "incomplete" | "empty_dir";
+
+/** One thing {@linkcode pruneCache} deletes. */
+export interface PruneItem {
+  /** Repository id. */
+  model: string;
+  kind: PruneItemKind;
+  /** Absolute path (a snapshot folder for a revision). */
+  path: string;
+  /** Bytes this item alone frees. */
+  size: number;
+  /** For a revision. */
+  commit?: string;
+  /** For a blob or a partial download. */
+  etag?: string;
+  /** Why it goes, in words. */
+  reason: string;
+}
+
+/** A detached revision that was kept, and why. */
+export interface KeptRevision {
+  model: string;
+  commit: string;
+  reason: string;
+}
+
+/** What {@linkcode pruneCache} deleted (or, with `dryRun`, would delete). */
+export interface PruneResult {
+  cacheDir: string;
+  dryRun: boolean;
+  olderThanMs: number;
+  keepDetached: boolean;
+  items: PruneItem[];
+  /** Bytes freed on disk (each inode once). */
+  freedBytes: number;
+  /** Detached revisions left in place. */
+  keptDetached: KeptRevision[];
+}
+
+/** Options of {@linkcode pruneCache}. */
+export interface PruneOptions {
+  cacheDir?: string;
+  env?: EnvReader;
+  /** List what would go; delete nothing. */
+  dryRun?: boolean;
+  /** Age past which partial downloads and empty folders go (default {@linkcode DEFAULT_PRUNE_AGE_MS}). */
+  olderThanMs?: number;
+  /** Keep every detached revision. */
+  keepDetached?: boolean;
+  /** Only these repository ids. */
+  models?: string[];
+  /** The current time (for ages). */
+  now?: Date;
+  /** Stops between deletions (the cache stays consistent). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Deletes unreferenced blobs, stale partial downloads, detached revisions and empty folders,
+ * and returns what it freed.
+ *
+ * @example
+ * ```ts
+ * const preview = await pruneCache({ dryRun: true });
+ * for (const item of preview.items) console.log(item.kind, item.path, item.size);
+ * const done = await pruneCache({ olderThanMs: 7 * 24 * 3600 * 1000 });
+ * console.log(`freed ${done.freedBytes} bytes`);
+ * ```
+ */
+export async function pruneCache(options: PruneOptions = {}): Promise<PruneResult> {
+  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const olderThanMs = options.olderThanMs ?? DEFAULT_PRUNE_AGE_MS;
+  const keepDetached = options.keepDetached ?? false;
+  const cutoff = (options.now ?? new Date()).getTime() - olderThanMs;
+  const scan = await scanCache({ cacheDir, models: options.models });
+  const result: PruneResult = {
+    cacheDir,
+    dryRun: options.dryRun ?? false,
+    olderThanMs,
+    keepDetached,
+    items: [],
+    freedBytes: 0,
+    keptDetached: [],
+  };
+  const deletedFiles: string[] = [];
+  for (const model of scan.models) {
+    const plan = await planModel(model, cutoff, keepDetached, result.keptDetached);
+    result.items.push(...plan.items);
+    deletedFiles.push(...plan.files);
+  }
+  result.freedBytes = await bytesFreedBy(deletedFiles);
+  if (!result.dryRun) await execute(cacheDir, scan.models, result.items, options.signal);
+  return result;
+}
+
+interface ModelPrunePlan {
+  items: PruneItem[];
+  /** Every file the items delete, for the freed-bytes count. */
+  files: string[];
+}
+
+async function planModel(
+  model: CachedModel,
+  cutoff: number,
+  keepDetached: boolean,
+  kept: KeptRevision[],
+): Promise<ModelPrunePlan> {
+  const items: PruneItem[] = [];
+  const files: string[] = [];
+  const hasRefdRevision = model.revisions.some((r) => !r.detached);
+  const removedCommits = new Set<string>();
+  for (const revision of model.revisions.filter((r) => r.detached)) {
+    if (keepDetached) {
+      kept.push({ model: model.id, commit: revision.commit, reason: "--keep-detached" });
+      continue;
+    }
+    if (!hasRefdRevision) {
+      kept.push({
+        model: model.id,
+        commit: revision.commit,
+        reason: "no ref points at any revision of this model (a download pinned to a commit); `gpux rm` removes it",
+      });
+      continue;
+    }
+    removedCommits.add(revision.commit);
+    const snapshotFiles = revision.files.map((f) => f.snapshotPath);
+    const noExist = await filesBelow(`${model.path}/.no_exist/${revision.commit}`);
+    files.push(...snapshotFiles, ...noExist);
+    items.push({
+      model: model.id,
+      kind: "detached_revision",
+      path: revision.path,
+      size: await bytesFreedBy(snapshotFiles),
+      commit: revision.commit,
+      reason: `no ref points at it (refs: ${Object.keys(model.refs).sort().join(", ") || "none"})`,
+    });
+  }
+
+  // blobs no remaining revision uses
+  const remaining = model.revisions.filter((r) => !removedCommits.has(r.commit));
+  const linked = new Set<string>();
+  const copySizes = new Set<number>();
+  for (const revision of remaining) {
+    for (const file of revision.files) {
+      if (file.etag) linked.add(file.etag);
+      else if (file.kind === "copy") copySizes.add(file.size);
+    }
+  }
+  const usedByRemoved = new Set(
+    model.revisions.filter((r) => removedCommits.has(r.commit)).flatMap((r) => r.files.flatMap((f) => f.etag ?? [])),
+  );
+  for (const blob of model.blobs) {
+    if (linked.has(blob.etag) || copySizes.has(blob.size)) continue;
+    files.push(blob.path);
+    items.push({
+      model: model.id,
+      kind: "unreferenced_blob",
+      path: blob.path,
+      size: await bytesFreedBy([blob.path]),
+      etag: blob.etag,
+      reason: usedByRemoved.has(blob.etag) ? "used only by detached revisions" : "no snapshot links to it",
+    });
+  }
+
+  for (const partial of model.incomplete) {
+    if (partial.lastModified.getTime() > cutoff) continue;
+    files.push(partial.path);
+    items.push({
+      model: model.id,
+      kind: "incomplete",
+      path: partial.path,
+      size: partial.size,
+      etag: partial.etag,
+      reason: `partial download last written ${partial.lastModified.toISOString()}`,
+    });
+  }
+
+  // empty folders (not those inside a revision being removed)
+  const removedPaths = new Set([...removedCommits].flatMap((c) => [`snapshots/${c}`, `.no_exist/${c}`]));
+  for (const top of ["snapshots", ".no_exist"]) {
+    for (const dir of await emptyDirs(model.path, top, cutoff)) {
+      const rel = dir.slice(model.path.length + 1);
+      if ([...removedPaths].some((p) => rel === p || rel.startsWith(`${p}/`))) continue;
+      items.push({ model: model.id, kind: "empty_dir", path: dir, size: 0, reason: "empty folder" });
+    }
+  }
+
+  // the model's folder itself, when nothing would be left in it
+  const allFiles = await filesBelow(model.path);
+  const deleted = new Set(files);
+  const rootInfo = await Deno.lstat(model.path);
+  if (allFiles.every((f) => deleted.has(f)) && (rootInfo.mtime?.getTime() ?? 0) <= cutoff) {
+    items.push({
+      model: model.id,
+      kind: "empty_dir",
+      path: model.path,
+      size: 0,
+      reason: "nothing of the model is left",
+    });
+  }
+  return { items, files };
+}
+
+/**
+ * The top-most directories below `root/top` that hold no file or link at any depth and were last
+ * modified before `cutoff` (with every directory below them).
+ */
+async function emptyDirs(root: string, top: string, cutoff: number): Promise<string[]> {
+  const found: string[] = [];
+  // returns true when `dir` is empty (recursively) and old enough
+  const visit = async (dir: string): Promise<boolean> => {
+    let entries: Deno.DirEntry[];
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(dir);
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch {
+      return false;
+    }
+    const emptyChildren: string[] = [];
+    let empty = true;
+    for (const entry of entries) {
+      const child = `${dir}/${entry.name}`;
+      if (entry.isDirectory && await visit(child)) emptyChildren.push(child);
+      else empty = false;
+    }
+    const old = (info.mtime?.getTime() ?? 0) <= cutoff;
+    if (empty && old) return true;
+    found.push(...emptyChildren);
+    return false;
+  };
+  const base = `${root}/${top}`;
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(base));
+  } catch {
+    return [];
+  }
+  for (const entry of entries) {
+    const child = `${base}/${entry.name}`;
+    if (entry.isDirectory && await visit(child)) found.push(child);
+  }
+  return found.sort();
+}
+
+async function execute(cacheDir: string, models: CachedModel[], items: PruneItem[], signal?: AbortSignal) {
+  const byModel = new Map<string, PruneItem[]>();
+  for (const item of items) byModel.set(item.model, [...(byModel.get(item.model) ?? []), item]);
+  for (const model of models) {
+    const modelItems = byModel.get(model.id);
+    if (!modelItems) continue;
+    const deleter = await ModelFolderDeleter.open(cacheDir, model.path);
+    const ofKind = (kind: PruneItemKind) => modelItems.filter((i) => i.kind === kind);
+    await deleter.checkAll(modelItems.map((i) => i.path));
+    // snapshot links before blobs, so no link is ever left dangling
+    for (const item of ofKind("detached_revision")) {
+      signal?.throwIfAborted();
+      await deleter.removeTree(item.path);
+      await deleter.removeTree(`${model.path}/.no_exist/${item.commit}`);
+    }
+    for (const item of [...ofKind("unreferenced_blob"), ...ofKind("incomplete")]) {
+      signal?.throwIfAborted();
+      await deleter.removeEntry(item.path);
+    }
+    for (const item of ofKind("empty_dir")) {
+      signal?.throwIfAborted();
+      await deleter.removeTree(item.path);
+    }
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * `gpux cache verify`: re-hashes cached files and reports what does not match.
+ *
+ * - A blob named by 64 hex digits must have that sha256 (LFS files); one named by 40 hex digits
+ *   must have that git blob sha1 (`sha1("blob <size>\0" + content)`). Both hashes cover the size,
+ *   so a truncated or overgrown file is reported as corrupt, with its size.
+ * - A snapshot link whose blob is missing is reported as missing.
+ * - A hard link shares its blob's inode and is checked with it.
+ * - A copied snapshot file (written where symlinks were not allowed) is fine when its sha256 or
+ *   git sha1 names a blob of the model; it is corrupt when it matches none although a blob of
+ *   the same size exists (the one it was copied from); otherwise it cannot be checked and is
+ *   listed as unverified.
+ *
+ * @module
+ */
+import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
+import { ModelNotFoundError } from "../errors.ts";
+import { etagAlgorithm, gitBlobSha1File, sha256File } from "./file_hash.ts";
+import { type CachedModel, scanCache } from "./scan.ts";
+
+/** What is wrong with a cached file. */
+export type VerifyIssueKind = "corrupt" | "missing";
+
+/** One problem {@linkcode verifyCache} found. */
+export interface VerifyIssue {
+  /** Repository id. */
+  model: string;
+  kind: VerifyIssueKind;
+  /** The file on disk: a blob, a copied snapshot file, or a dangling link. */
+  path: string;
+  /** Paths inside the repository that show this content (`onnx/model.onnx`), with their revisions. */
+  files: { revision: string; path: string }[];
+  /** The expected hash (the blob's name), when known. */
+  expected?: string;
+  /** The hash found. */
+  actual?: string;
+  /** Size on disk in bytes (for corrupt files). */
+  size?: number;
+  /** True when some revision uses it (an unused corrupt blob only needs `gpux cache prune`). */
+  referenced: boolean;
+  /** What happened, in words. */
+  message: string;
+}
+
+/** A file that could not be checked, and why. */
+export interface UnverifiedFile {
+  model: string;
+  path: string;
+  reason: string;
+}
+
+/** Per-model summary. */
+export interface ModelVerification {
+  id: string;
+  filesChecked: number;
+  bytesChecked: number;
+  issues: number;
+}
+
+/** The result of {@linkcode verifyCache}. */
+export interface VerifyResult {
+  cacheDir: string;
+  /** True when nothing is corrupt or missing. */
+  ok: boolean;
+  models: ModelVerification[];
+  filesChecked: number;
+  bytesChecked: number;
+  issues: VerifyIssue[];
+  unverified: UnverifiedFile[];
+}
+
+/** Progress of {@linkcode verifyCache}. */
+export interface VerifyProgressEvent {
+  model: string;
+  /** The file being hashed. */
+  path: string;
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+}
+
+/** Options of {@linkcode verifyCache}. */
+export interface VerifyOptions {
+  cacheDir?: string;
+  env?: EnvReader;
+  /** Only these repository ids; a missing one is a {@linkcode ModelNotFoundError}. */
+  models?: string[];
+  onProgress?: (event: VerifyProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+interface HashJob {
+  model: CachedModel;
+  path: string;
+  size: number;
+  /** The blob name to check against, or undefined for a copy. */
+  etag?: string;
+  files: { revision: string; path: string }[];
+  referenced: boolean;
+}
+
+/**
+ * Re-hashes the blobs (and copied snapshot files) of every cached model, or of `models`.
+ *
+ * @example
+ * ```ts
+ * const result = await verifyCache({ models: ["acme/tiny-bert"] });
+ * if (!result.ok) for (const issue of result.issues) console.log(issue.kind, issue.path, issue.message);
+ * ```
+ */
+export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyResult> {
+  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const scan = await scanCache({ cacheDir, models: options.models });
+  for (const id of options.models ?? []) {
+    if (!scan.models.some((m) => m.id === id)) {
+      throw new ModelNotFoundError(`${id} is not in the cache (${cacheDir})`, {
+        hint: "run `gpux ls` to see the cached models",
+      });
+    }
+  }
+  const result: VerifyResult = {
+    cacheDir,
+    ok: true,
+    models: [],
+    filesChecked: 0,
+    bytesChecked: 0,
+    issues: [],
+    unverified: [],
+  };
+
+  const jobs: HashJob[] = [];
+  for (const model of scan.models) {
+    const usersOf = new Map<string, { revision: string; path: string }[]>();
+    for (const revision of model.revisions) {
+      for (const file of revision.files) {
+        if (file.dangling) {
+          result.issues.push({
+            model: model.id,
+            kind: "missing",
+            path: file.snapshotPath,
+            files: [{ revision: revision.commit, path: file.path }],
+            ...(file.etag ? { expected: file.etag } : {}),
+            referenced: true,
+            message: `${file.path} (revision ${revision.commit.slice(0, 12)}) links to ${
+              file.etag ? `blob ${file.etag}` : file.contentPath
+            }, which is missing`,
+          });
+        } else if (file.etag) {
+          usersOf.set(file.etag, [...(usersOf.get(file.etag) ?? []), { revision: revision.commit, path: file.path }]);
+        } else if (file.kind === "copy") {
+          jobs.push({
+            model,
+            path: file.snapshotPath,
+            size: file.size,
+            files: [{ revision: revision.commit, path: file.path }],
+            referenced: true,
+          });
+        } else {
+          result.unverified.push({
+            model: model.id,
+            path: file.snapshotPath,
+            reason: `links outside the model's blobs (${file.contentPath})`,
+          });
+        }
+      }
+    }
+    for (const blob of model.blobs) {
+      if (!etagAlgorithm(blob.etag)) {
+        result.unverified.push({ model: model.id, path: blob.path, reason: "its name is not a sha256 or git sha1" });
+        continue;
+      }
+      jobs.push({
+        model,
+        path: blob.path,
+        size: blob.size,
+        etag: blob.etag,
+        files: usersOf.get(blob.etag) ?? [],
+        referenced: blob.referenced,
+      });
+    }
+  }
+
+  const filesTotal = jobs.length;
+  let filesDone = 0;
+  const perModel = new Map<string, ModelVerification>(
+    scan.models.map((m) => [m.id, { id: m.id, filesChecked: 0, bytesChecked: 0, issues: 0 }]),
+  );
+  for (const job of jobs) {
+    options.signal?.throwIfAborted();
+    const hashOptions = {
+      signal: options.signal,
+      onProgress: (bytesDone: number, bytesTotal: number) =>
+        options.onProgress?.({ model: job.model.id, path: job.path, bytesDone, bytesTotal, filesDone, filesTotal }),
+    };
+    const issue = job.etag ? await checkBlob(job, job.etag, hashOptions) : await checkCopy(job, hashOptions, result);
+    if (issue) result.issues.push(issue);
+    filesDone++;
+    const summary = perModel.get(job.model.id)!;
+    summary.filesChecked++;
+    summary.bytesChecked += job.size;
+    result.filesChecked++;
+    result.bytesChecked += job.size;
+  }
+  for (const issue of result.issues) perModel.get(issue.model)!.issues++;
+  result.models = [...perModel.values()];
+  result.ok = result.issues.length === 0;
+  return result;
+}
+
+type HashOpts = { signal?: AbortSignal; onProgress: (done: number, total: number) => void };
+
+async function checkBlob(job: HashJob, etag: string, hashOptions: HashOpts): Promise<VerifyIssue | undefined> {
+  const algorithm = etagAlgorithm(etag)!;
+  const actual = algorithm === "sha256"
+    ? await sha256File(job.path, hashOptions)
+    : await gitBlobSha1File(job.path, hashOptions);
+  if (actual === etag) return undefined;
+  const used = job.files.length ? ` (used by ${job.files.map((f) => f.path).join(", ")})` : " (no revision uses it)";
+  return {
+    model: job.model.id,
+    kind: "corrupt",
+    path: job.path,
+    files: job.files,
+    expected: etag,
+    actual,
+    size: job.size,
+    referenced: job.referenced,
+    message:
+      `blob ${etag}${used} has ${algorithm} ${actual} (${job.size} bytes): its content is not what the Hub served`,
+  };
+}
+
+async function checkCopy(job: HashJob, hashOptions: HashOpts, result: VerifyResult): Promise<VerifyIssue | undefined> {
+  const names = new Set(job.model.blobs.map((b) => b.etag));
+  const sha256 = await sha256File(job.path, hashOptions);
+  if (names.has(sha256)) return undefined;
+  const sha1 = await gitBlobSha1File(job.path, hashOptions);
+  if (names.has(sha1)) return undefined;
+  const sameSize = job.model.blobs.filter((b) => b.size === job.size && etagAlgorithm(b.etag));
+  if (sameSize.length === 0) {
+    result.unverified.push({
+      model: job.model.id,
+      path: job.path,
+      reason: "a copied file whose blob is not in the cache, so there is nothing to check it against",
+    });
+    return undefined;
+  }
+  const file = job.files[0];
+  return {
+    model: job.model.id,
+    kind: "corrupt",
+    path: job.path,
+    files: job.files,
+    actual: sha256,
+    size: job.size,
+    referenced: true,
+    message: `${file.path} (revision ${file.revision.slice(0, 12)}) is a copy that matches none of the model's blobs`,
+  };
+}
