@@ -14,6 +14,11 @@ export interface CliContext {
   signal: AbortSignal;
   /** Builds the output for a command from its `--json` / `--quiet` flags. */
   output(options: Omit<OutputOptions, "env">): Output;
+  /**
+   * Exit code a command sets when it has reported a failure itself (e.g. `cache verify --json`
+   * printing its result, then exiting 6); `main` returns it when the command returns normally.
+   */
+  exitCode?: number;
 }
 
 /** A context reading the real environment, cancelled by `signal`. */

@@ -6,6 +6,9 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts";
 import { type CliContext, createContext } from "./context.ts";
+import { cacheCommand } from "./cache.ts";
+import { lsCommand } from "./ls.ts";
+import { rmCommand } from "./rm.ts";
 
 import { VERSION } from "../version.ts";
 
@@ -14,7 +17,11 @@ import { VERSION } from "../version.ts";
 type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 
 /** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
-const COMMANDS: CommandFactory[] = [];
+const COMMANDS: CommandFactory[] = [
+  lsCommand,
+  rmCommand,
+  cacheCommand,
+];
 
 /** Builds the `gpux` program for one invocation. */
 export function buildProgram(ctx: CliContext): Command {
@@ -53,7 +60,7 @@ export async function main(args: string[]): Promise<number> {
   const ctx = createContext(controller.signal);
   try {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
-    return ExitCode.Ok;
+    return ctx.exitCode ?? ExitCode.Ok;
   } catch (error) {
     return reportError(error, args, ctx, controller.signal);
   } finally {
