@@ -15,6 +15,7 @@ import { executeRemoval, planRemoval, removeFromCache } from "../src/cache/remov
 import { pruneCache } from "../src/cache/prune.ts";
 import { verifyCache } from "../src/cache/verify.ts";
 import { envFrom } from "../src/environment.ts";
+import { scanCacheDir as hfScanCacheDir } from "@huggingface/hub";
 import { CacheError, InputError, ModelNotFoundError, RevisionNotFoundError } from "../src/errors.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -440,5 +441,53 @@ Deno.test("verify: hard links are checked through their blob, copies against the
       ].sort(),
     );
     assertEquals(result.issues.find((i) => i.path === repo.blob(etags["config.json"]))!.size, 1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// interoperability with @huggingface/hub's scanCacheDir
+
+Deno.test("interop: @huggingface/hub's scanCacheDir agrees with the scan (ids, revisions, refs, sizes)", async () => {
+  await withTempDir(async (dir) => {
+    const sample = await writeSampleCache(dir);
+    // a flat model (files at the top level, branch and tag refs only): both scans must agree exactly
+    const flat = new CacheFixture(dir, "acme/flat");
+    const v1 = commitSha("flat-1");
+    const v2 = commitSha("flat-2");
+    await flat.addRevision(v1, { "config.json": "{}", "model.onnx": new Uint8Array(1000).fill(3) });
+    await flat.addRevision(v2, { "config.json": '{"a":1}', "model.onnx": new Uint8Array(1000).fill(3) });
+    await flat.setRef("main", v2);
+    await flat.setRef("v1", v1);
+
+    const theirs = await hfScanCacheDir(dir);
+    const ours = await scanCache({ cacheDir: dir });
+    const theirModels = theirs.repos.filter((r) => r.id.type === "model");
+    const ourModel = (id: string) => ours.models.find((m) => m.id === id)!;
+
+    // they give up on a whole repo when one link dangles (acme/broken), we report it
+    assertEquals(theirModels.map((r) => r.id.name).sort(), ["acme/flat", "acme/tiny-bert"]);
+    assertEquals(ours.models.map((m) => m.id), ["acme/broken", "acme/flat", "acme/tiny-bert"]);
+    assert(theirs.warnings.some((w) => String(w).includes(sample.broken.root)));
+
+    for (const repo of theirModels) {
+      const model = ourModel(repo.id.name);
+      assertEquals(repo.revisions.map((r) => r.commitOid).sort(), model.revisions.map((r) => r.commit).sort());
+      for (const revision of repo.revisions) {
+        const mine = model.revisions.find((r) => r.commit === revision.commitOid)!;
+        // scanCacheDir reads neither sub-folders of a snapshot nor refs/refs/pr/N
+        assertEquals(revision.refs.sort(), mine.refs.filter((r) => !r.startsWith("refs/")).sort());
+        const topLevel = mine.files.filter((f) => !f.path.includes("/"));
+        assertEquals(revision.size, topLevel.reduce((s, f) => s + f.size, 0));
+        assertEquals(revision.files.length, topLevel.length);
+      }
+    }
+    const theirFlat = theirModels.find((r) => r.id.name === "acme/flat")!;
+    const ourFlat = ourModel("acme/flat");
+    assertEquals(theirFlat.size, ourFlat.sizeOnDisk);
+    assertEquals(theirFlat.filesCount, ourFlat.fileCount);
+    assertEquals(
+      theirFlat.revisions.map((r) => [r.commitOid, r.size]).sort(),
+      ourFlat.revisions.map((r) => [r.commit, r.size]).sort(),
+    );
   });
 });
