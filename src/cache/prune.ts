@@ -33,6 +33,7 @@ export type PruneItemKind = "detached_revision" | "unreferenced_blob" | "incompl
 export interface PruneItem {
   /** Repository id. */
   model: string;
+  /** What it is. */
   kind: PruneItemKind;
   /** Absolute path (a snapshot folder for a revision). */
   path: string;
@@ -48,17 +49,25 @@ export interface PruneItem {
 
 /** A detached revision that was kept, and why. */
 export interface KeptRevision {
+  /** Repository id. */
   model: string;
+  /** Commit sha. */
   commit: string;
+  /** Why it was kept. */
   reason: string;
 }
 
 /** What {@linkcode pruneCache} deleted (or, with `dryRun`, would delete). */
 export interface PruneResult {
+  /** The cache directory. */
   cacheDir: string;
+  /** True when nothing was deleted. */
   dryRun: boolean;
+  /** Minimum age of partial downloads and empty folders. */
   olderThanMs: number;
+  /** Detached revisions were kept. */
   keepDetached: boolean;
+  /** What was (or would be) deleted. */
   items: PruneItem[];
   /** Bytes freed on disk (each inode once). */
   freedBytes: number;
@@ -68,7 +77,9 @@ export interface PruneResult {
 
 /** Options of {@linkcode pruneCache}. */
 export interface PruneOptions {
+  /** The cache directory; default from the environment. */
   cacheDir?: string;
+  /** Environment reader for the cache location. */
   env?: EnvReader;
   /** List what would go; delete nothing. */
   dryRun?: boolean;

@@ -17,7 +17,9 @@ import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
 
 /** A revision a removal deletes or keeps. */
 export interface PlannedRevision {
+  /** Commit sha (the snapshot folder's name). */
   commit: string;
+  /** Refs pointing at it. */
   refs: string[];
   /** Files in the snapshot. */
   fileCount: number;
@@ -27,13 +29,17 @@ export interface PlannedRevision {
 
 /** A blob a removal deletes. */
 export interface PlannedBlob {
+  /** Blob name: sha256 or git blob sha1. */
   etag: string;
+  /** Absolute path. */
   path: string;
+  /** Bytes. */
   size: number;
 }
 
 /** What {@linkcode planRemoval} decided; {@linkcode executeRemoval} carries it out. */
 export interface RemovalPlan {
+  /** The cache directory. */
   cacheDir: string;
   /** Repository id. */
   model: string;
@@ -65,6 +71,7 @@ export interface RemovalResult extends RemovalPlan {
 export interface RemovalOptions {
   /** The cache directory; default from the environment. */
   cacheDir?: string;
+  /** Environment reader for the cache location. */
   env?: EnvReader;
   /** Plan only; delete nothing. */
   dryRun?: boolean;

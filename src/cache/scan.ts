@@ -73,8 +73,11 @@ export interface CachedBlob {
   etag: string;
   /** Absolute path. */
   path: string;
+  /** Bytes. */
   size: number;
+  /** Last modification. */
   lastModified: Date;
+  /** Last access. */
   lastAccessed: Date;
   /** Some snapshot entry links to it (or is a copy of the same size, which may be it). */
   referenced: boolean;
@@ -84,14 +87,19 @@ export interface CachedBlob {
 export interface IncompleteFile {
   /** The etag the download is for. */
   etag: string;
+  /** Absolute path of the partial file. */
   path: string;
+  /** Bytes downloaded so far. */
   size: number;
+  /** Last write. */
   lastModified: Date;
 }
 
 /** A ref whose commit has no snapshot in the cache. */
 export interface DanglingRef {
+  /** Ref name (`main`, `refs/pr/1`). */
   ref: string;
+  /** The commit it names. */
   commit: string;
 }
 
@@ -135,7 +143,9 @@ export interface CachedModel {
 
 /** A folder of the cache directory that is not a model. */
 export interface SkippedEntry {
+  /** Folder name in the cache directory. */
   name: string;
+  /** Why it was skipped. */
   reason: string;
 }
 

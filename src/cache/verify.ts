@@ -25,6 +25,7 @@ export type VerifyIssueKind = "corrupt" | "missing";
 export interface VerifyIssue {
   /** Repository id. */
   model: string;
+  /** Corrupt content, or a missing blob. */
   kind: VerifyIssueKind;
   /** The file on disk: a blob, a copied snapshot file, or a dangling link. */
   path: string;
@@ -44,49 +45,71 @@ export interface VerifyIssue {
 
 /** A file that could not be checked, and why. */
 export interface UnverifiedFile {
+  /** Repository id. */
   model: string;
+  /** Absolute path. */
   path: string;
+  /** Why it could not be checked. */
   reason: string;
 }
 
 /** Per-model summary. */
 export interface ModelVerification {
+  /** Repository id. */
   id: string;
+  /** Files hashed. */
   filesChecked: number;
+  /** Bytes hashed. */
   bytesChecked: number;
+  /** Corrupt or missing files. */
   issues: number;
 }
 
 /** The result of {@linkcode verifyCache}. */
 export interface VerifyResult {
+  /** The cache directory. */
   cacheDir: string;
   /** True when nothing is corrupt or missing. */
   ok: boolean;
+  /** Per-model summaries. */
   models: ModelVerification[];
+  /** Files hashed. */
   filesChecked: number;
+  /** Bytes hashed. */
   bytesChecked: number;
+  /** Corrupt or missing files. */
   issues: VerifyIssue[];
+  /** Files that could not be checked. */
   unverified: UnverifiedFile[];
 }
 
 /** Progress of {@linkcode verifyCache}. */
 export interface VerifyProgressEvent {
+  /** Repository id. */
   model: string;
   /** The file being hashed. */
   path: string;
+  /** Bytes of this file hashed so far. */
   bytesDone: number;
+  /** This file's size. */
   bytesTotal: number;
+  /** Files finished. */
   filesDone: number;
+  /** Files to hash in all. */
   filesTotal: number;
 }
 
 /** Options of {@linkcode verifyCache}. */
 export interface VerifyOptions {
+  /** The cache directory; default from the environment. */
   cacheDir?: string;
+  /** Environment reader for the cache location. */
   env?: EnvReader;
   /** Only these repository ids; a missing one is a {@linkcode ModelNotFoundError}. */
   models?: string[];
+  /** Called as files are hashed. */
   onProgress?: (event: VerifyProgressEvent) => void;
+  /** Stops between chunks. */
   signal?: AbortSignal;
 }
 
