@@ -40,7 +40,9 @@ Deno.test("cli ls: a table of models, revisions and refs; --json is one document
     assertEquals(bert.sizeOnDisk, scan.models[1].sizeOnDisk);
     assertEquals(bert.refs, { main: sample.commits.main, "v1.0": sample.commits.pr, "refs/pr/1": sample.commits.pr });
     assertEquals(bert.revisions.length, 3);
-    assertEquals(doc.models[0].missingFiles, [{ path: "model.onnx", etag: sample.missingEtag }]);
+    assertEquals(doc.models[0].missingFiles, [
+      { revision: sample.commits.brokenMain, path: "model.onnx", etag: sample.missingEtag },
+    ]);
   });
 });
 

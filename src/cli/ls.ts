@@ -122,7 +122,9 @@ function lsJson(scan: CacheScan) {
       })),
       unreferencedBlobs: m.unreferencedBlobs.map((b) => ({ etag: b.etag, size: b.size })),
       incomplete: m.incomplete.map((i) => ({ etag: i.etag, size: i.size, lastModified: i.lastModified.toISOString() })),
-      missingFiles: m.danglingLinks.map((l) => ({ path: l.path, etag: l.etag })),
+      missingFiles: m.revisions.flatMap((r) =>
+        r.files.filter((f) => f.dangling).map((f) => ({ revision: r.commit, path: f.path, etag: f.etag }))
+      ),
       danglingRefs: m.danglingRefs,
       warnings: m.warnings,
     })),
