@@ -347,11 +347,15 @@ Deno.test("prune: detached revisions, unreferenced blobs, stale partial download
 Deno.test("prune: --keep-detached, --older-than, pinned-only models and empty folders", async () => {
   await withTempDir(async (dir) => {
     const sample = await writeSampleCache(dir);
+    // a writer's temporary link left behind by a crash
+    const tmpLink = `${sample.bert.root}/blobs/.tmp-0f1e.incomplete`;
+    await Deno.symlink("../snapshots/nowhere", tmpLink);
     const kept = await pruneCache({ cacheDir: dir, dryRun: true, keepDetached: true, olderThanMs: 0 });
     assertEquals(kept.keptDetached.map((k) => k.commit), [sample.commits.detached]);
     assertEquals(
       kept.items.map((i) => [i.kind, i.path]).sort(),
       [
+        ["incomplete", tmpLink],
         ["incomplete", sample.freshIncomplete],
         ["incomplete", sample.oldIncomplete],
         ["unreferenced_blob", sample.bert.blob(sample.strayEtag)],

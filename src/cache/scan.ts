@@ -283,18 +283,21 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
   for (const entry of await readDirOrEmpty(blobsDir, warnings)) {
     const path = join(blobsDir, entry.name);
     const info = await statOrWarn(path, warnings, false);
-    if (!info || !info.isFile) continue;
-    const key = inodeKey(info, path);
-    inodes.set(key, inodeInfo(info));
-    if (entry.name.endsWith(".incomplete")) {
+    if (!info) continue;
+    if (entry.name.endsWith(".incomplete") && (info.isFile || info.isSymlink)) {
+      // a partial download, or a writer's temporary file or link left by a crash
+      if (info.isFile) inodes.set(inodeKey(info, path), inodeInfo(info));
       incomplete.push({
         etag: entry.name.slice(0, -".incomplete".length),
         path,
-        size: info.size,
+        size: info.isFile ? info.size : 0,
         lastModified: info.mtime ?? new Date(0),
       });
       continue;
     }
+    if (!info.isFile) continue;
+    const key = inodeKey(info, path);
+    inodes.set(key, inodeInfo(info));
     blobByInode.set(key, entry.name);
     blobs.push({
       etag: entry.name,
