@@ -20,6 +20,10 @@ export interface RegistryConfig {
   timeoutMs?: number;
   /** Retries after the first attempt for connection errors, 5xx and 429 (default 5). */
   maxRetries?: number;
+  /** First retry backoff in milliseconds (default 500; doubles each retry, with jitter). Tests make it small. */
+  retryBaseDelayMs?: number;
+  /** Longest backoff or `Retry-After` wait honoured, in milliseconds (default 30 000). */
+  retryMaxDelayMs?: number;
   /** Never touch the network; default `HF_HUB_OFFLINE`. */
   offline?: boolean;
   /** The `fetch` to use (default the global one). */
