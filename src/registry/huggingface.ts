@@ -164,7 +164,7 @@ export class HuggingFaceManager implements ModelManager {
       baseDelayMs: this.config.retryBaseDelayMs,
       maxDelayMs: this.config.retryMaxDelayMs,
       signal,
-      onRetry,
+      onRetry: onRetry ?? this.config.onRetry,
     };
   }
 
