@@ -9,7 +9,8 @@ import type { ModelMetadata } from "../registry/manager.ts";
 import { parseModelId } from "../registry/model_id.ts";
 import type { CliContext } from "./context.ts";
 import { hubClient } from "./hub_client.ts";
-import { formatBytes, formatCount, formatDate, type Output, renderTable } from "./output.ts";
+import { formatBytes, formatCount, formatDate, type Output } from "./output.ts";
+import { printTable } from "./table_output.ts";
 
 /** The `info` command. */
 export function infoCommand(ctx: CliContext) {
@@ -67,8 +68,9 @@ function printInfo(out: Output, info: ModelMetadata, withFiles: boolean): void {
 
   if (info.onnx.variants.length) {
     out.print(out.bold("ONNX variants"));
-    const table = renderTable(
-      ["", "VARIANT", "SIZE", "FILES", "COMPONENTS"],
+    printTable(
+      out,
+      ["DEFAULT", "VARIANT", "SIZE", "FILES", "COMPONENTS"],
       info.onnx.variants.map((v) => [
         v.name === info.onnx.defaultVariant ? "*" : "",
         v.name,
@@ -77,8 +79,8 @@ function printInfo(out: Output, info: ModelMetadata, withFiles: boolean): void {
         v.components.join(", "),
       ]),
       ["left", "left", "right", "right", "left"],
+      "  ",
     );
-    for (const line of table.split("\n")) out.print(`  ${line}`);
     out.print(`  default: ${out.bold(info.onnx.defaultVariant ?? "-")} (${info.onnx.defaultReason ?? ""})`);
   } else if (info.conversion) {
     out.print(out.yellow("No ONNX files in this repository.") + " Export one with Optimum:");
@@ -88,11 +90,12 @@ function printInfo(out: Output, info: ModelMetadata, withFiles: boolean): void {
   if (withFiles) {
     out.print();
     out.print(out.bold("Files"));
-    const table = renderTable(
+    printTable(
+      out,
       ["PATH", "SIZE", "SHA256 / OID"],
       info.files.map((f) => [f.path, formatBytes(f.size), f.lfs ? f.lfs.sha256 : (f.oid ?? "-")]),
       ["left", "right", "left"],
+      "  ",
     );
-    for (const line of table.split("\n")) out.print(`  ${line}`);
   }
 }

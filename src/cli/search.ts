@@ -9,7 +9,8 @@ import { DEFAULT_SEARCH_LIMIT, SEARCH_SORTS } from "../registry/huggingface.ts";
 import type { SearchOptions } from "../registry/manager.ts";
 import type { CliContext } from "./context.ts";
 import { hubClient } from "./hub_client.ts";
-import { formatCount, formatDate, renderTable } from "./output.ts";
+import { formatCount, formatDate } from "./output.ts";
+import { printTable } from "./table_output.ts";
 
 /** Most results one search may ask for. */
 const MAX_LIMIT = 1000;
@@ -52,11 +53,12 @@ export function searchCommand(ctx: CliContext) {
         formatCount(hit.likes),
         formatDate(hit.lastModified),
       ]);
-      out.print(renderTable(
-        ["ID", "TASK", "LIBRARY", "DOWNLOADS", "LIKES", "UPDATED"].map((h) => out.bold(h)),
+      printTable(
+        out,
+        ["ID", "TASK", "LIBRARY", "DOWNLOADS", "LIKES", "UPDATED"],
         rows,
         ["left", "left", "left", "right", "right", "left"],
-      ));
+      );
     });
 }
 
