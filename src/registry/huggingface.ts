@@ -82,6 +82,8 @@ export interface HubModelRecord {
   likes?: number;
   lastModified?: string;
   author?: string;
+  /** `architectures` and `model_type` of config.json, when the Hub reports them. */
+  config?: { architectures?: string[]; modelType?: string };
 }
 
 /** Who a token belongs to (`gpux whoami`). Never contains the token. */
@@ -177,7 +179,18 @@ export class HuggingFaceManager implements ModelManager {
     return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
       const response = await fetchWithRetry(url, init, this.httpOptions(signal, onRetry));
-      if (!response.ok) throw await errorFromResponse(response, context);
+      if (!response.ok) {
+        const anonymous = !new Headers(init?.headers).has("authorization");
+        if (response.status === 401 && anonymous && response.headers.get("x-error-code") === "RepoNotFound") {
+          await response.body?.cancel().catch(() => {});
+          const repo = context.repoId ? `'${context.repoId}'` : "the repository";
+          throw new AuthenticationError(
+            `model ${repo} not found on ${safeOrigin(url)}, or it is private and you are not logged in (HTTP 401)`,
+            { hint: "check the spelling; for a private model, log in with `gpux login`, set HF_TOKEN or pass --token" },
+          );
+        }
+        throw await errorFromResponse(response, context);
+      }
       if (!new URL(url).pathname.startsWith("/api/")) return response;
       let text: string;
       try {
@@ -262,12 +275,16 @@ export class HuggingFaceManager implements ModelManager {
     const { info, sha, files } = resolved;
     const small = (path: string) => files.some((f) => f.path === path && f.size < SMALL_FILE_LIMIT);
     const context = { repoId: resolved.id, revision };
+    const apiConfig = info.config ?? {};
+    const needConfig = apiConfig.architectures === undefined && apiConfig.modelType === undefined;
     const [readme, config] = await Promise.all([
       small("README.md") ? this.#readText(resolved.id, sha, "README.md", context, options.signal) : undefined,
-      small("config.json") ? this.#readText(resolved.id, sha, "config.json", context, options.signal) : undefined,
+      needConfig && small("config.json")
+        ? this.#readText(resolved.id, sha, "config.json", context, options.signal)
+        : undefined,
     ]);
     const description = readme !== undefined ? cardDescription(readme) : undefined;
-    const modelConfig = config !== undefined ? parseConfig(config) : {};
+    const modelConfig = config !== undefined ? parseConfig(config) : apiConfig;
     const formats = detectFormats(files);
     const onnx = onnxVariants(files);
     const metadata: ModelMetadata = {
@@ -416,8 +433,9 @@ export class HuggingFaceManager implements ModelManager {
       ...call,
       name: id,
       revision,
-      additionalFields: ["sha", "tags", "library_name", "cardData", "author"],
+      additionalFields: ["sha", "tags", "library_name", "cardData", "author", "config"],
     });
+    const apiConfig = raw.config && typeof raw.config === "object" ? parseConfig(JSON.stringify(raw.config)) : {};
     const card = (raw.cardData ?? {}) as { license?: unknown };
     const tags = Array.isArray(raw.tags) ? raw.tags.filter((t): t is string => typeof t === "string") : [];
     const license = typeof card.license === "string"
@@ -436,6 +454,7 @@ export class HuggingFaceManager implements ModelManager {
       likes: raw.likes,
       lastModified: isoDate(raw.updatedAt),
       author: raw.author,
+      config: Object.keys(apiConfig).length ? apiConfig : undefined,
     });
   }
 
@@ -459,7 +478,14 @@ export class HuggingFaceManager implements ModelManager {
     signal?: AbortSignal,
   ): Promise<string | undefined> {
     const call = await this.hubFetchOptions({ ...context, path }, signal);
-    const blob = await downloadFile({ ...call, repo: { type: "model", name: id }, path, revision: sha, xet: false });
+    let blob: Blob | null;
+    try {
+      blob = await downloadFile({ ...call, repo: { type: "model", name: id }, path, revision: sha, xet: false });
+    } catch (error) {
+      // a gated repository shows its metadata but not its files before the conditions are accepted
+      if (error instanceof AuthenticationError) return undefined;
+      throw error;
+    }
     if (!blob) return undefined;
     try {
       return await blob.text();
