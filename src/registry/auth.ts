@@ -16,7 +16,9 @@ export type TokenSource = "explicit" | "HF_TOKEN" | "HF_TOKEN_PATH" | "HF_HOME" 
 
 /** A resolved token and its origin (never print `token`). */
 export interface ResolvedToken {
+  /** The token itself: never print it. */
   token: string;
+  /** Where it came from. */
   source: TokenSource;
   /** The file it was read from, for file sources. */
   path?: string;

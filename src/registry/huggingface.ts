@@ -70,17 +70,29 @@ export interface ResolvedRevision {
 
 /** The fields of the Hub's model record gpux reads. */
 export interface HubModelRecord {
+  /** Repository id as the Hub spells it. */
   id: string;
+  /** Commit the revision resolved to. */
   sha?: string;
+  /** Visible to its owner and members only. */
   private: boolean;
+  /** Whether users must accept conditions before downloading (`auto` or `manual` approval). */
   gated: false | "auto" | "manual";
+  /** Task, e.g. `text-classification`. */
   pipelineTag?: string;
+  /** Library, e.g. `transformers.js`, `onnx`. */
   libraryName?: string;
+  /** The Hub's tags. */
   tags: string[];
+  /** From the card's front matter, else a `license:` tag. */
   license?: string;
+  /** Downloads in the last 30 days. */
   downloads?: number;
+  /** Likes. */
   likes?: number;
+  /** ISO 8601 date of the last commit. */
   lastModified?: string;
+  /** Owner (user or organisation). */
   author?: string;
   /** `architectures` and `model_type` of config.json, when the Hub reports them. */
   config?: { architectures?: string[]; modelType?: string };
@@ -90,8 +102,11 @@ export interface HubModelRecord {
 export interface WhoAmIResult {
   /** User, organisation or app name. */
   name: string;
+  /** Kind of account. */
   type: "user" | "org" | "app";
+  /** Display name. */
   fullname?: string;
+  /** E-mail address, when the token may read it. */
   email?: string;
   /** Organisations the user belongs to. */
   orgs: string[];
@@ -103,8 +118,11 @@ export interface WhoAmIResult {
 
 /** What the `@huggingface/hub` functions need: endpoint, token and gpux's `fetch`. */
 export interface HubCallOptions {
+  /** The Hub base URL. */
   hubUrl: string;
+  /** The token, when there is one. */
   accessToken?: string;
+  /** gpux's fetch: retries, timeouts, typed errors. */
   fetch: typeof fetch;
 }
 
@@ -133,6 +151,10 @@ export class HuggingFaceManager implements ModelManager {
   readonly #env: EnvReader;
   #token?: Promise<ResolvedToken | undefined>;
 
+  /**
+   * @param config endpoint, token, timeouts, retries, offline mode, `fetch` and environment; every field optional.
+   * @throws {InputError} when the endpoint is not a URL.
+   */
   constructor(config: RegistryConfig = {}) {
     this.config = config;
     this.#env = config.env ?? denoEnv;
