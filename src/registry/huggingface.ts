@@ -213,7 +213,7 @@ export class HuggingFaceManager implements ModelManager {
         }
         throw await errorFromResponse(response, context);
       }
-      if (!new URL(url).pathname.startsWith("/api/")) return response;
+      if (!url.startsWith(`${this.endpoint}/api/`)) return response;
       let text: string;
       try {
         text = await response.text();
@@ -602,7 +602,9 @@ export function cardDescription(readme: string): string | undefined {
   if (front) text = text.slice(front[0].length);
   text = text.replace(/<!--[\s\S]*?-->/g, "").replace(/```[\s\S]*?(```|$)/g, "\n\n");
   for (const block of text.split(/\n[ \t]*\n/)) {
-    const lines = block.split("\n").map((l) => l.trim()).filter((l) => l.length > 0).filter((l) =>
+    const raw = block.split("\n").map((l) => l.trim()).filter((l) => l.length > 0);
+    const setext = (i: number) => /^(={3,}|-{3,})$/.test(raw[i + 1] ?? ""); // "Title" over "====="
+    const lines = raw.filter((_, i) => !setext(i)).filter((l) =>
       !/^#{1,6}(\s|$)/.test(l) && // heading
       !/^(!\[|\[!\[)/.test(l) && // image or badge
       !/^<[^>]*>\s*$|^<\/?[a-zA-Z][^>]*>.*<\/[a-zA-Z]+>\s*$/.test(l) && // HTML-only line
