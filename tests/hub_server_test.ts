@@ -137,6 +137,7 @@ Deno.test("hub server: modelInfo for branches, tags, shas, refs/pr/N and HEAD", 
     );
     assertEquals(e.statusCode, 404);
     assertStringIncludes(e.message, "Invalid rev id: nope");
+    assertMatch(e.requestId ?? "", /^Root=1-local-\d+$/);
   }));
 
 Deno.test("hub server: listFiles pages through Link, recursive or not, with LFS entries", () =>
@@ -562,5 +563,34 @@ Deno.test("hub server: shaping delays the first byte and paces bodies", async ()
     hub.setShaping({});
   } finally {
     await hub.close();
+  }
+});
+
+Deno.test("hub server: --demo serves demo repos until SIGINT", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./support/hub_server.ts", import.meta.url).pathname, "--demo"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    while (!/users:/.test(out)) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
+    }
+    const url = /hub {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+    const me = await whoAmI({ hubUrl: url, accessToken: "hf_alice_demo_token" });
+    assertEquals(me.name, "alice");
+    const info = await modelInfo({ name: "acme/tiny-onnx", hubUrl: url, additionalFields: ["library_name"] });
+    assertEquals(info.library_name, "transformers.js");
+    const gated = await fetch(`${url}/acme/gated-model/resolve/main/model.onnx`);
+    assertEquals([gated.status, gated.headers.get("x-error-code")], [401, "GatedRepo"]);
+    await gated.body?.cancel();
+  } finally {
+    child.kill("SIGINT");
+    while (!(await lines.read()).done) { /* drain */ }
+    assertEquals((await child.status).code, 0);
   }
 });

@@ -210,6 +210,7 @@ interface Hashes {
 }
 
 const generatedHashes = new Map<string, Hashes>();
+const hashingNow = new Map<string, Promise<Hashes>>();
 
 function mix32(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul((b + 0x7f4a7c15) | 0, 0xc2b2ae35);
@@ -267,7 +268,6 @@ class Content {
   #bytes?: Uint8Array;
   #seed = 0;
   #hashes?: Hashes;
-  #hashing?: Promise<Hashes>;
 
   constructor(path: string, spec: Exclude<FileSpec, null>) {
     let lfs: boolean | undefined;
@@ -323,7 +323,9 @@ class Content {
   hashes(signal: AbortSignal): Promise<Hashes> {
     const known = this.hashed;
     if (known) return Promise.resolve(this.#hashes = known);
-    this.#hashing ??= (async () => {
+    let hashing = hashingNow.get(this.key);
+    if (hashing) return hashing;
+    hashing = (async () => {
       const sha256 = createHash("sha256");
       const sha1 = createHash("sha1").update(`blob ${this.size}\0`);
       for (let at = 0; at < this.size; at += HASH_CHUNK) {
@@ -334,8 +336,9 @@ class Content {
         if (at % (HASH_CHUNK * 4) === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       }
       return this.#remember({ sha256: sha256.digest("hex"), gitSha1: sha1.digest("hex") });
-    })().finally(() => (this.#hashing = undefined));
-    return this.#hashing;
+    })().finally(() => hashingNow.delete(this.key));
+    hashingNow.set(this.key, hashing);
+    return hashing;
   }
 
   #remember(hashes: Hashes): Hashes {
@@ -676,6 +679,7 @@ export class HubServer {
   #cdnBlobs = new Map<string, Content>();
   #secret = randomBytes(16).toString("hex");
   #closed?: Promise<void>;
+  #requestCounter = 0;
 
   /** @internal use {@linkcode startHubServer} */
   constructor(options: HubServerOptions) {
@@ -833,6 +837,7 @@ export class HubServer {
       ...(req.headers.has("range") ? { range: req.headers.get("range")! } : {}),
     };
     this.requests.push(record);
+    const requestId = `Root=1-local-${++this.#requestCounter}`;
     // Not req.signal: Deno aborts it after every successful response; a client that goes away cancels the body.
     const signal = this.#closing.signal;
     let reply: Reply;
@@ -850,6 +855,7 @@ export class HubServer {
         : errorReply(500, `internal error in the local hub: ${error instanceof Error ? error.stack : error}`);
     }
     record.status = reply.status;
+    reply.headers.set("x-request-id", requestId);
     await sleep(this.#shaping.firstByteDelayMs ?? 0, signal);
     if (req.method === "HEAD" || !reply.body || reply.status === 304) {
       return new Response(null, { status: reply.status, headers: reply.headers });
@@ -1153,7 +1159,7 @@ export class HubServer {
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
     const c = entry.content;
-    const hashes = c.lfs ? await c.hashes(signal) : c.hashesSync();
+    const hashes = await c.hashes(signal);
     const json: Record<string, unknown> = { type: "file", size: c.size, path };
     if (c.lfs) {
       const pointer = new TextEncoder().encode(lfsPointer(hashes.sha256, c.size));
@@ -1242,7 +1248,7 @@ export class HubServer {
     let paths: string[] = [];
     let expand = false;
     const text = await req.text();
-    if (type.includes("application/json")) {
+    if (type.includes("application/json") || text.trimStart().startsWith("{")) {
       let body: { paths?: unknown; expand?: unknown };
       try {
         body = JSON.parse(text);
@@ -1486,7 +1492,7 @@ export class HubServer {
       headers.set("etag", `"${gitBlobSha1(pointer)}"`);
       return this.#content(req, headers, bytesBody(pointer)!, "text/plain; charset=utf-8", path);
     }
-    headers.set("etag", `"${c.hashesSync().gitSha1}"`);
+    headers.set("etag", `"${(await c.hashes(signal)).gitSha1}"`);
     return this.#content(req, headers, c, contentTypeFor(path), path);
   }
 
