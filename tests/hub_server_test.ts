@@ -239,6 +239,8 @@ Deno.test("hub server: fileDownloadInfo and downloadFile, LFS through the CDN an
 Deno.test("hub server: downloadFileToCacheDir and snapshotDownload fill a huggingface_hub cache", () =>
   withHub(async ({ hub, v1, v2 }) => {
     const cacheDir = await Deno.makeTempDir();
+    const debug = console.debug; // @huggingface/hub prints "Downloading …" through console.debug
+    console.debug = () => {};
     try {
       const file = await downloadFileToCacheDir({
         repo: "acme/tiny",
@@ -260,6 +262,7 @@ Deno.test("hub server: downloadFileToCacheDir and snapshotDownload fill a huggin
       assertEquals(await Deno.readLink(`${folder}/config.json`), `../../blobs/${cfgOid}`);
       assertEquals(await Deno.readFile(`${folder}/onnx/model.onnx`), generateBytes(1, 0, 3000));
     } finally {
+      console.debug = debug;
       await Deno.remove(cacheDir, { recursive: true });
     }
   }));
@@ -383,6 +386,17 @@ Deno.test("hub server: every commit keeps its own files", () =>
       architectures: ["BertModel"],
       model_type: "bert",
     });
+    const blobs = await (await fetch(`${hub.url}/api/models/acme/tiny/revision/${v1}?blobs=true`)).json();
+    const model = blobs.siblings.find((s: { rfilename: string }) => s.rfilename === "onnx/model.onnx");
+    const modelInfo = hub.fileInfo("acme/tiny", "onnx/model.onnx", v1);
+    assertEquals(model.blobId, modelInfo.oid);
+    assertEquals(model.lfs.sha256, modelInfo.sha256);
+    assertEquals(blobs.sha, v1);
+    const picked = await (await fetch(`${hub.url}/api/models/acme/tiny?expand[]=sha&expand[]=downloads`)).json();
+    assertEquals(Object.keys(picked).sort(), ["_id", "downloads", "id", "sha"]);
+    assertEquals(picked.sha, v3);
+    const history = await (await fetch(`${hub.url}/api/models/acme/tiny/commits/main`)).json();
+    assertEquals(history.map((c: { id: string }) => c.id), [v3, v2, v1]);
     const refs = await (await fetch(`${hub.url}/api/models/acme/tiny/refs?include_prs=1`)).json();
     assertEquals(refs.tags, [{ name: "v1.0", ref: "refs/tags/v1.0", targetCommit: v1 }]);
     assertEquals(refs.pullRequests.length, 1);

@@ -163,7 +163,15 @@ interface FaultBase {
 export type Fault =
   & FaultBase
   & (
-    | { kind: "status"; status: number; errorCode?: string; message?: string; headers?: Record<string, string> }
+    | {
+      kind: "status";
+      status: number;
+      /** Sent as `X-Error-Code` (`code` is an alias). */
+      errorCode?: string;
+      code?: string;
+      message?: string;
+      headers?: Record<string, string>;
+    }
     | { kind: "rateLimit"; retryAfter?: number }
     | { kind: "drop"; afterBytes?: number }
     | { kind: "stall"; afterBytes?: number }
@@ -900,7 +908,7 @@ export class HubServer {
         return errorReply(
           fault.status,
           fault.message ?? `injected HTTP ${fault.status}`,
-          fault.errorCode,
+          fault.errorCode ?? fault.code,
           fault.headers,
         );
       case "rateLimit":
