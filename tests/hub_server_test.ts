@@ -536,6 +536,13 @@ Deno.test("hub server: drop cuts the connection after afterBytes; corrupt and ig
     const honoured = await fetch(url, { headers: { range: "bytes=1000-" } });
     assertEquals(honoured.status, 206);
     assertEquals((await bytesOf(honoured)).length, size - 1000);
+
+    // a drop too long for a small JSON answer waits for a body it can cut
+    const handle = hub.addFault({ kind: "drop", afterBytes: 200_000 });
+    assertEquals((await fetch(`${hub.url}/api/models/acme/tiny`).then((r) => r.json())).id, "acme/tiny");
+    assertEquals(handle.remaining, 1);
+    assertEquals((await drain(await fetch(url))).bytes, 200_000);
+    assertEquals(handle.hits, 1);
   }));
 
 Deno.test("hub server: stall sends afterBytes then nothing until the client aborts; close() still finishes", async () => {

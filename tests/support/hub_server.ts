@@ -548,7 +548,6 @@ interface ActiveFault {
 }
 
 const REQUEST_FAULTS = new Set(["status", "rateLimit", "delay", "html"]);
-const BODY_FAULTS = new Set(["drop", "stall", "corrupt"]);
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string, readonly code?: string, readonly headers?: HeadersInit) {
@@ -868,8 +867,15 @@ export class HubServer {
     if (req.method === "HEAD" || !reply.body || reply.status === 304) {
       return new Response(null, { status: reply.status, headers: reply.headers });
     }
-    const bodyFault = reply.status < 300
-      ? this.#takeFault(origin, req.method, url, (f) => BODY_FAULTS.has(f.kind))
+    // A drop or stall only takes a response longer than its afterBytes (else it could not show).
+    const size = reply.body.size;
+    const bodyFault = reply.status < 300 && size > 0
+      ? this.#takeFault(
+        origin,
+        req.method,
+        url,
+        (f) => f.kind === "corrupt" || ((f.kind === "drop" || f.kind === "stall") && (f.afterBytes ?? 0) < size),
+      )
       : undefined;
     return new Response(this.#stream(reply.body, record, bodyFault, signal), {
       status: reply.status,
@@ -1498,15 +1504,16 @@ export class HubServer {
       const { sha256 } = await c.hashes(signal);
       const pointer = new TextEncoder().encode(lfsPointer(sha256, c.size));
       headers.set("etag", `"${gitBlobSha1(pointer)}"`);
-      return this.#content(req, headers, bytesBody(pointer)!, "text/plain; charset=utf-8", path);
+      return this.#content(req, "hub", headers, bytesBody(pointer)!, "text/plain; charset=utf-8", path);
     }
     headers.set("etag", `"${(await c.hashes(signal)).gitSha1}"`);
-    return this.#content(req, headers, c, contentTypeFor(path), path);
+    return this.#content(req, "hub", headers, c, contentTypeFor(path), path);
   }
 
   /** File content with Range support (206 / 416), unless an `ignoreRange` fault says otherwise. */
   #content(
     req: Request,
+    origin: Origin,
     headers: Headers,
     body: NonNullable<Reply["body"]>,
     contentType: string,
@@ -1517,7 +1524,6 @@ export class HubServer {
     headers.set("accept-ranges", "bytes");
     const rangeHeader = req.headers.get("range");
     const url = new URL(req.url);
-    const origin: Origin = url.origin === this.cdnUrl ? "cdn" : "hub";
     const ignore = rangeHeader && this.#takeFault(origin, req.method, url, (f) => f.kind === "ignoreRange");
     const range = ignore ? null : parseRange(rangeHeader, body.size);
     if (range === "unsatisfiable") {
@@ -1560,7 +1566,7 @@ export class HubServer {
       "cache-control": "public, max-age=604800, immutable, s-maxage=604800",
       "x-cache": "Miss from cloudfront",
     });
-    return this.#content(req, headers, content, "application/octet-stream", path);
+    return this.#content(req, "cdn", headers, content, "application/octet-stream", path);
   }
 }
 
