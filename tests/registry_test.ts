@@ -316,6 +316,9 @@ Deno.test("registry: searchModels filters, sorts and pages up to the limit", asy
       "acme/bert-onnx",
       "other/bert-small",
     ]);
+    const listRequest = hub.requests.findLast((r) => r.path === "/api/models")!;
+    assertMatch(listRequest.search, /[?&]library=onnx(&|$)/);
+    assertMatch(listRequest.search, /[?&]direction=-1(&|$)/);
     assertEquals((await hf.searchModels("", { author: "acme" })).map((m) => m.id), ["acme/bert-tf", "acme/bert-onnx"]);
     assertEquals((await hf.searchModels("", { task: "image-classification" })).map((m) => m.id), ["other/vit"]);
 
