@@ -41,7 +41,14 @@ async function withSetup(fn: (s: Setup) => Promise<void>): Promise<void> {
     hub.addRepo("acme/secret", { private: true, libraryName: "onnx" }).commit({ "onnx/model.onnx": "x" });
     hub.addRepo("other/bert-onnx", { pipelineTag: "fill-mask", libraryName: "onnx", downloads: 99, likes: 1 })
       .commit({ "onnx/model.onnx": "x" });
-    const env = { HOME: home, HF_HOME: `${home}/hf`, HF_ENDPOINT: hub.url, HF_TOKEN: "", HF_TOKEN_PATH: "" };
+    const env = {
+      HOME: home, // no real ~/.cache/huggingface/token can leak in
+      DENO_DIR: denoDir(), // ...but Deno keeps its own cache (a fresh HOME would make it fetch npm metadata)
+      HF_HOME: `${home}/hf`,
+      HF_ENDPOINT: hub.url,
+      HF_TOKEN: "",
+      HF_TOKEN_PATH: "",
+    };
     await fn({ hub, home, env, mainSha });
   } finally {
     await hub.close();
@@ -239,4 +246,11 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+function denoDir(): string {
+  const explicit = Deno.env.get("DENO_DIR");
+  if (explicit) return explicit;
+  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME")}/.cache`;
+  return `${cache}/deno`;
 }
