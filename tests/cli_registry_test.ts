@@ -60,8 +60,8 @@ function noToken(...texts: string[]): void {
   for (const text of texts) assert(!text.includes(ALICE), `token leaked in: ${text}`);
 }
 
-Deno.test("cli search: table (tab-separated when piped) and --json", async () => {
-  await withSetup(async ({ env }) => {
+Deno.test("cli search: table (tab-separated when piped), --json, retries shown unless --quiet", async () => {
+  await withSetup(async ({ env, hub }) => {
     const table = await runCli(["search", "bert"], { env });
     assertEquals(table.code, 0, table.stderr);
     const lines = table.stdout.trimEnd().split("\n");
@@ -77,6 +77,15 @@ Deno.test("cli search: table (tab-separated when piped) and --json", async () =>
 
     const limited = await runCli(["search", "--limit", "3", "--json"], { env });
     assertEquals(JSON.parse(limited.stdout).length, 3, "paged past the server's page size of 2");
+
+    hub.addFault({ match: { path: "/api/models" }, kind: "status", status: 503 });
+    const retried = await runCli(["search", "bert", "--json"], { env });
+    assertEquals(retried.code, 0, retried.stderr);
+    assertMatch(retried.stderr, /retrying in \S+ \(HTTP 503\)/);
+    assertEquals(JSON.parse(retried.stdout).length, 2);
+    hub.addFault({ match: { path: "/api/models" }, kind: "status", status: 503 });
+    const quiet = await runCli(["search", "bert", "--json", "--quiet"], { env });
+    assertEquals([quiet.code, quiet.stderr], [0, ""]);
 
     const none = await runCli(["search", "zzz-nothing"], { env });
     assertEquals([none.code, none.stdout], [0, ""]);
@@ -212,6 +221,8 @@ Deno.test("cli login/whoami/logout: token from stdin, saved 0600 where Python lo
     assertEquals(who.stdout.split("\n")[0], "alice");
     assertStringIncludes(who.stdout, "orgs: acme");
     assertStringIncludes(who.stderr, "$HF_HOME/token");
+    const whoQuiet = await runCli(["whoami", "--quiet"], { env });
+    assertEquals([whoQuiet.stdout.split("\n")[0], whoQuiet.stderr], ["alice", ""]);
     const whoJson = await runCli(["whoami", "--json"], { env });
     const me = JSON.parse(whoJson.stdout);
     assertEquals([me.name, me.orgs, me.tokenSource], ["alice", ["acme"], "HF_HOME"]);
