@@ -213,7 +213,7 @@ const HASH_CHUNK = 4 << 20;
 
 interface Hashes {
   sha256: string;
-  /** sha1("blob N\0" + content). */
+  /** sha1("blob N\0" + content); "" for generated LFS content, which never needs it. */
   gitSha1: string;
 }
 
@@ -291,17 +291,17 @@ class Content {
       this.size = spec.size;
       lfs = spec.lfs;
     }
+    this.size ??= this.#bytes!.length;
+    const lower = path.toLowerCase();
+    this.lfs = lfs ?? (LFS_EXTENSIONS.some((ext) => lower.endsWith(ext)) || this.size > LFS_SIZE_THRESHOLD);
     if (this.#bytes) {
-      this.size = this.#bytes.length;
       this.#hashes = hashBytes(this.#bytes);
       this.key = `git:${this.#hashes.gitSha1}`;
     } else {
-      this.size ??= 0;
-      this.key = `gen:${this.size}:${this.#seed}`;
+      // LFS content needs only sha256 (the git oid is the pointer's): its memo entry skips the sha1.
+      this.key = `gen:${this.size}:${this.#seed}:${this.lfs ? "lfs" : "git"}`;
       this.#hashes = generatedHashes.get(this.key);
     }
-    const lower = path.toLowerCase();
-    this.lfs = lfs ?? (LFS_EXTENSIONS.some((ext) => lower.endsWith(ext)) || this.size > LFS_SIZE_THRESHOLD);
   }
 
   read(start: number, end: number): Uint8Array {
@@ -318,13 +318,13 @@ class Content {
     const known = this.hashed;
     if (known) return (this.#hashes = known);
     const sha256 = createHash("sha256");
-    const sha1 = createHash("sha1").update(`blob ${this.size}\0`);
+    const sha1 = this.lfs ? undefined : createHash("sha1").update(`blob ${this.size}\0`);
     for (let at = 0; at < this.size; at += HASH_CHUNK) {
       const chunk = this.read(at, Math.min(this.size, at + HASH_CHUNK));
       sha256.update(chunk);
-      sha1.update(chunk);
+      sha1?.update(chunk);
     }
-    return this.#remember({ sha256: sha256.digest("hex"), gitSha1: sha1.digest("hex") });
+    return this.#remember({ sha256: sha256.digest("hex"), gitSha1: sha1?.digest("hex") ?? "" });
   }
 
   /** Hashes, computed in chunks that let the event loop breathe; stops early when `signal` aborts. */
@@ -335,15 +335,15 @@ class Content {
     if (hashing) return hashing;
     hashing = (async () => {
       const sha256 = createHash("sha256");
-      const sha1 = createHash("sha1").update(`blob ${this.size}\0`);
+      const sha1 = this.lfs ? undefined : createHash("sha1").update(`blob ${this.size}\0`);
       for (let at = 0; at < this.size; at += HASH_CHUNK) {
         if (signal.aborted) throw new Error("hub server closed");
         const chunk = this.read(at, Math.min(this.size, at + HASH_CHUNK));
         sha256.update(chunk);
-        sha1.update(chunk);
+        sha1?.update(chunk);
         if (at % (HASH_CHUNK * 4) === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      return this.#remember({ sha256: sha256.digest("hex"), gitSha1: sha1.digest("hex") });
+      return this.#remember({ sha256: sha256.digest("hex"), gitSha1: sha1?.digest("hex") ?? "" });
     })().finally(() => hashingNow.delete(this.key));
     hashingNow.set(this.key, hashing);
     return hashing;
