@@ -16,6 +16,7 @@
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { CacheError } from "../errors.ts";
+import { detectFormats } from "../registry/formats.ts";
 import type { ModelFormat } from "../registry/manager.ts";
 import { parseRepoFolderName, RepoCachePaths, repoFolderName } from "./layout.ts";
 import { isInside } from "./safe_delete.ts";
@@ -356,7 +357,7 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
       files,
       size: files.reduce((sum, f) => sum + f.size, 0),
       detached: commitRefs.length === 0,
-      formats: formatsOf(files),
+      formats: detectFormats(files),
       lastModified: new Date(times.length ? Math.max(...times) : folderInfo?.mtime?.getTime() ?? 0),
     });
   }
@@ -394,7 +395,7 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
     refs,
     sizeOnDisk: allTimes.reduce((sum, i) => sum + i.size, 0),
     fileCount: contents.size,
-    formats: mergeFormats(revisions.map((r) => r.formats)),
+    formats: detectFormats(revisions.flatMap((r) => r.files)),
     lastModified: allTimes.length ? maxDate(allTimes.map((i) => i.mtime)) : rootStat.mtime ?? new Date(0),
     lastAccessed: allTimes.length ? maxDate(allTimes.map((i) => i.atime)) : rootStat.atime ?? new Date(0),
     blobs,
@@ -481,37 +482,6 @@ async function readSnapshotEntry(
     lastModified: lst.mtime ?? new Date(0),
     lastAccessed: lst.atime ?? lst.mtime ?? new Date(0),
   };
-}
-
-/** Weight formats among a revision's files (by extension). */
-function formatsOf(files: readonly { path: string }[]): ModelFormat[] {
-  const found = new Set<ModelFormat>();
-  for (const { path } of files) {
-    const name = path.toLowerCase();
-    if (name.endsWith(".onnx")) found.add("onnx");
-    else if (name.endsWith(".safetensors") || name.endsWith(".safetensors.index.json")) found.add("safetensors");
-    else if (/\.(bin|pt|pth)$/.test(name)) found.add("pytorch");
-    else if (name.endsWith(".h5")) found.add("tensorflow");
-    else if (name.endsWith(".tflite")) found.add("tflite");
-    else if (name.endsWith(".gguf")) found.add("gguf");
-  }
-  return mergeFormats([[...found]]);
-}
-
-const FORMAT_ORDER: ModelFormat[] = [
-  "onnx",
-  "safetensors",
-  "pytorch",
-  "tensorflow",
-  "tflite",
-  "gguf",
-  "openvino",
-  "coreml",
-];
-
-function mergeFormats(lists: ModelFormat[][]): ModelFormat[] {
-  const all = new Set(lists.flat());
-  return FORMAT_ORDER.filter((f) => all.has(f));
 }
 
 /** `main` first, then branches and tags, then `refs/pr/N`, each alphabetically. */

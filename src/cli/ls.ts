@@ -6,7 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { type CachedModel, type CacheScan, scanCache } from "../cache/scan.ts";
 import type { CliContext } from "./context.ts";
-import { formatBytes, formatDate, type Output, renderTable } from "./output.ts";
+import { formatBytes, formatDate, type Output } from "./output.ts";
+import { printTable } from "./table_output.ts";
 
 /** `gpux ls [--cache-dir D] [--json]`. */
 export function lsCommand(ctx: CliContext) {
@@ -25,37 +26,39 @@ export function lsCommand(ctx: CliContext) {
         out.printJson(lsJson(scan));
         return;
       }
-      printTable(out, scan);
+      printModels(out, scan);
     });
 }
 
-function printTable(out: Output, scan: CacheScan): void {
+function printModels(out: Output, scan: CacheScan): void {
   if (scan.models.length === 0) {
     out.info(scan.exists ? `no models in ${scan.cacheDir}` : `no cache at ${scan.cacheDir} (nothing downloaded yet)`);
     return;
   }
   const rows: string[][] = [];
+  // on a terminal a model's own columns show on its first row only; piped, every row is complete
+  const repeat = !out.stdoutIsTTY;
   for (const model of scan.models) {
     const revisions = model.revisions.length ? model.revisions : [undefined];
     revisions.forEach((revision, i) => {
+      const first = i === 0 || repeat;
       const refs = revision ? (revision.refs.length ? revision.refs.join(", ") : out.dim("(detached)")) : "";
       rows.push([
-        i === 0 ? model.id : "",
+        first ? model.id : "",
         revision ? revision.commit.slice(0, 12) : out.dim("(none)"),
         refs,
-        i === 0 ? formatBytes(model.sizeOnDisk) : "",
-        i === 0 ? String(model.fileCount) : "",
-        i === 0 ? (model.formats.join(",") || "-") : "",
+        first ? formatBytes(model.sizeOnDisk) : "",
+        first ? String(model.fileCount) : "",
+        first ? (model.formats.join(",") || "-") : "",
         formatDate((revision?.lastModified ?? model.lastModified).toISOString()),
       ]);
     });
   }
-  out.print(
-    renderTable(
-      ["MODEL", "REVISION", "REFS", "SIZE", "FILES", "FORMATS", "MODIFIED"],
-      rows,
-      ["left", "left", "left", "right", "right", "left", "left"],
-    ),
+  printTable(
+    out,
+    ["MODEL", "REVISION", "REFS", "SIZE", "FILES", "FORMATS", "MODIFIED"],
+    rows,
+    ["left", "left", "left", "right", "right", "left", "left"],
   );
   const total = scan.models.length === 1 ? "1 model" : `${scan.models.length} models`;
   out.print();

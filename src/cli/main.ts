@@ -11,6 +11,11 @@ import { lsCommand } from "./ls.ts";
 import { rmCommand } from "./rm.ts";
 
 import { VERSION } from "../version.ts";
+import { searchCommand } from "./search.ts";
+import { infoCommand } from "./info.ts";
+import { loginCommand } from "./login.ts";
+import { logoutCommand } from "./logout.ts";
+import { whoamiCommand } from "./whoami.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -18,9 +23,14 @@ type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 
 /** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
 const COMMANDS: CommandFactory[] = [
+  searchCommand,
+  infoCommand,
   lsCommand,
   rmCommand,
   cacheCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
 ];
 
 /** Builds the `gpux` program for one invocation. */
