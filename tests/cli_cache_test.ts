@@ -25,9 +25,11 @@ Deno.test("cli ls: a table of models, revisions and refs; --json is one document
     assert(lines.some((l) => l.includes(sample.commits.detached.slice(0, 12)) && l.includes("(detached)")));
     assert(lines.some((l) => l.includes(sample.commits.main.slice(0, 12)) && /\bmain\b/.test(l)));
     assertStringIncludes(table.stdout, "onnx,safetensors");
-    assertStringIncludes(table.stdout, `2 models`);
-    assertStringIncludes(table.stdout, "gpux cache verify acme/broken");
-    assertStringIncludes(table.stdout, "gpux cache prune");
+    // piped: stdout is the table alone (tab-separated), the summary and notes go to stderr
+    assert(lines.filter((l) => l).every((l) => l.split("\t").length === 7), table.stdout);
+    assertStringIncludes(table.stderr, `2 models`);
+    assertStringIncludes(table.stderr, "gpux cache verify acme/broken");
+    assertStringIncludes(table.stderr, "gpux cache prune");
     assert(!table.stdout.includes("acme/data"), "datasets are not listed");
 
     const json = await runCli(["ls", "--json", "--cache-dir", dir]);

@@ -60,11 +60,12 @@ function printModels(out: Output, scan: CacheScan): void {
     rows,
     ["left", "left", "left", "right", "right", "left", "left"],
   );
+  // the summary and the notes follow the table on a terminal; piped, stdout stays a clean table
+  const say = out.stdoutIsTTY ? (line: string) => out.print(line) : (line: string) => out.info(line);
   const total = scan.models.length === 1 ? "1 model" : `${scan.models.length} models`;
-  out.print();
-  out.print(`${total}, ${formatBytes(scan.sizeOnDisk)} on disk in ${scan.cacheDir}`);
-  const notes = scan.models.flatMap(problems);
-  for (const note of notes) out.print(out.yellow(note));
+  if (out.stdoutIsTTY) out.print();
+  say(`${total}, ${formatBytes(scan.sizeOnDisk)} on disk in ${scan.cacheDir}`);
+  for (const note of scan.models.flatMap(problems)) say(out.yellow(note));
 }
 
 /** One line per problem worth a user's attention, with what to do about it. */
