@@ -8,13 +8,24 @@ import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts"
 import { type CliContext, createContext } from "./context.ts";
 
 import { VERSION } from "../version.ts";
+import { runCommand } from "./run.ts";
+import { inspectCommand } from "./inspect.ts";
+import { benchCommand } from "./bench.ts";
+import { doctorCommand } from "./doctor.ts";
+import { initCommand } from "./init.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
 type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 
 /** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
-const COMMANDS: CommandFactory[] = [];
+const COMMANDS: CommandFactory[] = [
+  runCommand,
+  inspectCommand,
+  benchCommand,
+  initCommand,
+  doctorCommand,
+];
 
 /** Builds the `gpux` program for one invocation. */
 export function buildProgram(ctx: CliContext): Command {

@@ -1,0 +1,216 @@
+/**
+ * How much gpux's runtime adds on top of plain onnxruntime-node, measured in one process.
+ *
+ * For each model, the same inputs run through `GpuxSession.run` (validation and conversion
+ * included) and through plain `InferenceSession.run` (an `ort.Tensor` built per call, as a caller
+ * would), interleaved call by call (order flipped each call) so that load and drift hit both alike. JSON parsing of inputs and JSON
+ * printing of outputs are timed separately (they are not part of `run`).
+ *
+ * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
+ *
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--json]   (runs per model = N × rounds)
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { createSession, type GpuxSession } from "../src/runtime/session.ts";
+import { percentile } from "../src/runtime/benchmark.ts";
+import { synthesizeInputs } from "../src/runtime/synthetic_inputs.ts";
+import { feedsFromJson, type TensorMap, tensorsToJson } from "../src/runtime/tensors.ts";
+import { buildModel, identityModel, matmulChainModel } from "../tests/support/onnx_builder.ts";
+import { npmModel } from "../tests/support/npm_models.ts";
+
+interface Case {
+  name: string;
+  model: Uint8Array | string;
+  feeds?: TensorMap;
+  shapes?: Record<string, number[]>;
+  batch?: number;
+  runs: number;
+}
+
+function arg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+const RUNS = arg("--runs", 0);
+const ROUNDS = arg("--rounds", 1);
+
+function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+async function measure(c: Case) {
+  const runs = RUNS || c.runs;
+  const gpuxSamples: number[] = [];
+  const plainSamples: number[] = [];
+  // Two onnxruntime sessions in one process are not equal: measured with two identical plain sessions,
+  // the one created first ran up to 1.4× slower here (thread pools on 2 cores). So half the samples come
+  // with gpux's session created first and half with plain's first.
+  for (const gpuxFirst of [true, false]) {
+    const create = () => createSession(c.model, { provider: "cpu" });
+    const createPlain = () =>
+      ort.InferenceSession.create(c.model as string, { executionProviders: ["cpu"], logSeverityLevel: 4 });
+    const session = gpuxFirst ? await create() : undefined;
+    const plain = await createPlain();
+    const gpux = session ?? await create();
+    const feeds = c.feeds ?? synthesizeInputs(gpux.inputs, { shapes: c.shapes, batch: c.batch });
+    const plainRun = () => {
+      const f: Record<string, ort.Tensor> = {};
+      for (const name in feeds) {
+        const t = feeds[name];
+        // deno-lint-ignore no-explicit-any
+        f[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+      }
+      return plain.run(f);
+    };
+    for (let i = 0; i < 5; i++) {
+      await gpux.run(feeds);
+      await plainRun();
+    }
+    // interleaved call by call (order flipped every call): load from other processes hits both alike
+    const gpuxCall = async () => {
+      const t = performance.now();
+      await gpux.run(feeds);
+      gpuxSamples.push(performance.now() - t);
+    };
+    const plainCall = async () => {
+      const t = performance.now();
+      await plainRun();
+      plainSamples.push(performance.now() - t);
+    };
+    for (let i = 0; i < Math.ceil(runs * ROUNDS / 2); i++) {
+      if (i % 2) {
+        await plainCall();
+        await gpuxCall();
+      } else {
+        await gpuxCall();
+        await plainCall();
+      }
+    }
+    await plain.release();
+    if (gpuxFirst) {
+      await gpux.dispose();
+      continue;
+    }
+    return await finish(c, gpux, feeds, runs, gpuxSamples, plainSamples);
+  }
+  throw new Error("unreachable");
+}
+
+async function finish(
+  c: Case,
+  session: GpuxSession,
+  feeds: TensorMap,
+  runs: number,
+  gpuxSamples: number[],
+  plainSamples: number[],
+) {
+  // JSON conversion, outside run: parse the inputs as `gpux run --input` would, print outputs as --json does
+  const inputJson = JSON.stringify(tensorsToJson(feeds));
+  const outputs = await session.run(feeds);
+  const jsonIn: number[] = [];
+  const jsonOut: number[] = [];
+  for (let i = 0; i < Math.min(runs, 50); i++) {
+    let t = performance.now();
+    const parsed = JSON.parse(inputJson) as Record<string, { data: unknown }>;
+    feedsFromJson(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v])), session.inputs);
+    jsonIn.push(performance.now() - t);
+    t = performance.now();
+    JSON.stringify(tensorsToJson(outputs));
+    jsonOut.push(performance.now() - t);
+  }
+  await session.dispose();
+  const p = median(plainSamples);
+  const g = median(gpuxSamples);
+  return {
+    model: c.name,
+    inputs: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])),
+    runs: gpuxSamples.length,
+    plainMs: p,
+    gpuxMs: g,
+    ratio: g / p,
+    addedUs: (g - p) * 1000,
+    jsonInUs: median(jsonIn) * 1000,
+    jsonOutUs: median(jsonOut) * 1000,
+    goal: p >= 1 ? "ratio ≤ 1.05" : "added < 50 µs",
+    met: p >= 1 ? g / p <= 1.05 : (g - p) * 1000 < 50,
+  };
+}
+
+const cases: Case[] = [
+  {
+    name: "tiny: Identity f32[1,3]",
+    model: buildModel(identityModel("float32", [1, 3])),
+    runs: 2000,
+  },
+  {
+    name: "mid: 4×MatMul+Tanh 1024², batch 8",
+    model: buildModel(matmulChainModel(1024, 4)),
+    batch: 8,
+    runs: 100,
+  },
+];
+const skipped: string[] = [];
+const vad = await npmModel("sileroVadV5");
+if ("path" in vad) {
+  cases.push({
+    name: "npm: silero_vad_v5 (576 samples)",
+    model: vad.path,
+    feeds: {
+      input: { dtype: "float32", shape: [1, 576], data: Float32Array.from({ length: 576 }, (_, i) => Math.sin(i / 9)) },
+      state: { dtype: "float32", shape: [2, 1, 128], data: new Float32Array(256) },
+      sr: { dtype: "int64", shape: [], data: BigInt64Array.of(16000n) },
+    },
+    runs: 1000,
+  });
+} else skipped.push(vad.skip);
+const ocr = await npmModel("ocrClassifier");
+if ("path" in ocr) {
+  cases.push({ name: "npm: PP-OCR cls 3×48×192", model: ocr.path, shapes: { x: [1, 3, 48, 192] }, runs: 200 });
+} else skipped.push(ocr.skip);
+const rec = await npmModel("ocrRecognizer");
+if ("path" in rec) {
+  cases.push({ name: "npm: PP-OCRv4 rec 3×48×320", model: rec.path, shapes: { x: [1, 3, 48, 320] }, runs: 20 });
+} else skipped.push(rec.skip);
+
+const results = [];
+for (const c of cases) results.push(await measure(c));
+
+if (Deno.args.includes("--json")) {
+  console.log(JSON.stringify({ date: new Date().toISOString(), results, skipped }, null, 2));
+} else {
+  const cpu = Deno.build.os === "linux"
+    ? (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?"
+    : "?";
+  console.log(
+    `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
+      `Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · cpu provider · calls interleaved`,
+  );
+  const rows = results.map((r) => [
+    r.model,
+    String(r.runs),
+    r.plainMs.toFixed(4),
+    r.gpuxMs.toFixed(4),
+    r.ratio.toFixed(3),
+    r.addedUs.toFixed(1),
+    r.jsonInUs.toFixed(1),
+    r.jsonOutUs.toFixed(1),
+    `${r.met ? "met" : "MISSED"} (${r.goal})`,
+  ]);
+  const head = [
+    "model",
+    "runs",
+    "plain p50 ms",
+    "gpux p50 ms",
+    "gpux/plain",
+    "added µs",
+    "JSON in µs",
+    "JSON out µs",
+    "goal",
+  ];
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`| ${head.map(() => "---").join(" | ")} |`);
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+  for (const s of skipped) console.log(`skipped: ${s}`);
+}

@@ -1,0 +1,143 @@
+/**
+ * `gpux doctor`: what this machine can run on, and what to do about what is missing.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import type { CliContext } from "./context.ts";
+import { formatBytes, renderTable } from "./output.ts";
+import { hfHome, hubCacheDir } from "../environment.ts";
+import { parseRepoFolderName } from "../cache/layout.ts";
+import { setOrtLogLevel } from "../runtime/session.ts";
+import { currentPlatform } from "../runtime/providers.ts";
+import { probeGpuLibraries, probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
+import { VERSION } from "../version.ts";
+import { intArg } from "./runtime_flags.ts";
+
+async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean; repos: number; size: number }> {
+  let repos = 0;
+  let size = 0;
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isDirectory || !parseRepoFolderName(entry.name)) continue;
+      repos++;
+      try {
+        for await (const blob of Deno.readDir(`${dir}/${entry.name}/blobs`)) {
+          if (blob.isFile) size += (await Deno.stat(`${dir}/${entry.name}/blobs/${blob.name}`)).size;
+        }
+      } catch {
+        // a repository folder without blobs
+      }
+    }
+    return { dir, exists: true, repos, size };
+  } catch {
+    return { dir, exists: false, repos: 0, size: 0 };
+  }
+}
+
+async function tokenSource(ctx: CliContext): Promise<string | undefined> {
+  if (ctx.env("HF_TOKEN")) return "HF_TOKEN";
+  let path: string;
+  try {
+    path = ctx.env("HF_TOKEN_PATH") ?? `${hfHome(ctx.env)}/token`;
+  } catch {
+    return undefined;
+  }
+  try {
+    return (await Deno.readTextFile(path)).trim() ? path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `gpux doctor`. */
+export function doctorCommand(ctx: CliContext) {
+  return new Command("doctor")
+    .description("check which execution providers load here, GPU libraries, cache and token")
+    .option("--device-id <n>", "GPU index to try", intArg(0))
+    .option("--json", "print one JSON document")
+    .action(async (flags) => {
+      const out = ctx.output({ json: flags.json });
+      setOrtLogLevel("fatal");
+      const platform = currentPlatform();
+      const install = runtimeInstall(platform);
+      const providers = await probeProviders({ platform, deviceId: flags.deviceId });
+      const libraries = probeGpuLibraries(platform);
+      let cacheDir: string | undefined;
+      try {
+        cacheDir = hubCacheDir(ctx.env);
+      } catch {
+        cacheDir = undefined;
+      }
+      const cache = cacheDir ? await cacheSummary(cacheDir) : undefined;
+      const token = await tokenSource(ctx);
+      const selected = install.autoOrder.find((p) => providers.find((r) => r.provider === p)?.available) ?? "cpu";
+      const actions: string[] = [];
+      for (const p of install.autoOrder) {
+        const probe = providers.find((r) => r.provider === p);
+        if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
+      }
+      if (!cache?.exists) {
+        actions.push(`cache: ${cacheDir ?? "HF_HUB_CACHE"} does not exist yet → \`gpux pull <org/name>\` creates it`);
+      }
+      if (!token) actions.push("token: none → set HF_TOKEN (or `hf auth login`) to pull private or gated models");
+      const report = {
+        gpux: VERSION,
+        platform,
+        deno: Deno.version.deno,
+        v8: Deno.version.v8,
+        onnxruntime: {
+          version: install.onnxruntimeVersion,
+          binaryDir: install.binaryDir,
+          libraries: install.providerLibraries,
+        },
+        autoOrder: install.autoOrder,
+        selected,
+        providers: providers.map((p) => ({
+          name: p.provider,
+          available: p.available,
+          ms: Math.round(p.ms * 10) / 10,
+          ...(p.reason ? { reason: p.reason, hint: p.hint } : {}),
+          ...(p.ortMessage ? { ortMessage: p.ortMessage } : {}),
+        })),
+        gpuLibraries: libraries.map((l) => ({ name: l.name, role: l.role, found: l.found })),
+        cache: cache ?? { dir: null, exists: false, repos: 0, size: 0 },
+        token: { present: token !== undefined, ...(token ? { source: token } : {}) },
+        actions,
+      };
+      if (out.json) {
+        out.printJson(report);
+        return;
+      }
+      const ok = (b: boolean) => b ? out.green("ok") : out.red("no");
+      out.print(`${out.bold("gpux")}         ${VERSION} · Deno ${Deno.version.deno} · ${platform.os} ${platform.arch}`);
+      out.print(
+        `${out.bold("onnxruntime")}  ${install.onnxruntimeVersion} (${install.binaryDir ?? "location unknown"})`,
+      );
+      out.print(`${out.bold("auto order")}   ${install.autoOrder.join(" → ")} · gpux would use ${out.bold(selected)}`);
+      out.print("");
+      out.print(renderTable(
+        ["PROVIDER", "LOADS", "WHY NOT"],
+        providers.map((p) => [p.provider, ok(p.available), p.reason ?? ""]),
+      ));
+      if (libraries.length) {
+        out.print("");
+        out.print(renderTable(
+          ["LIBRARY", "FOUND", "FOR"],
+          libraries.map((l) => [l.name, ok(l.found), l.role]),
+        ));
+      }
+      out.print("");
+      out.print(
+        `${out.bold("cache")}        ${cache?.dir ?? "?"} ${
+          cache?.exists ? `(${cache.repos} models, ${formatBytes(cache.size)})` : "(does not exist yet)"
+        }`,
+      );
+      out.print(`${out.bold("token")}        ${token ? `present (${token})` : "none"}`);
+      if (actions.length) {
+        out.print("");
+        out.print(out.bold("to do"));
+        for (const a of actions) out.print(`  - ${a}`);
+      }
+    });
+}
