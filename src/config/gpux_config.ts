@@ -275,7 +275,7 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
   const ctx = new Ctx(file, lines);
   if (doc.errors.length) {
     const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line;
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lines.linePos(e.pos[0]).line : undefined);
     throw new InputError(`${file}${line ? `:${line}` : ""}: invalid YAML: ${e.message.split("\n")[0]}`, {
       hint: "fix the YAML syntax (indentation with spaces, `key: value`)",
     });

@@ -496,10 +496,24 @@ export function jsonValues(tensor: TensorData): unknown[] {
     );
   }
   const numbers = dtype === "float16" ? fromFloat16Bits(data as Uint16Array) : data as Float32Array;
-  if (dtype === "float32" || dtype === "float64" || dtype === "float16") {
-    return Array.from(numbers, (v) => Number.isFinite(v) ? v : String(v));
+  if (dtype === "float64") return Array.from(numbers, (v) => Number.isFinite(v) ? v : String(v));
+  if (dtype === "float32" || dtype === "float16") {
+    return Array.from(numbers, (v) => Number.isFinite(v) ? shortestFloat32(v) : String(v));
   }
   return Array.from(numbers);
+}
+
+/**
+ * The shortest decimal that reads back as the same float32 (as numpy prints float32): `0.1`, not
+ * `0.10000000149011612`.
+ */
+export function shortestFloat32(v: number): number {
+  if (Number.isInteger(v)) return v;
+  for (let p = 6; p < 9; p++) {
+    const candidate = Number(v.toPrecision(p));
+    if (Math.fround(candidate) === v) return candidate;
+  }
+  return Number(v.toPrecision(9));
 }
 
 /** Reshapes a flat list into nested arrays following `shape` (a scalar becomes the bare value). */
