@@ -4,7 +4,9 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
-import { fixedShapeModel, identityModel, multiIoModel, writeModel } from "./support/onnx_builder.ts";
+import { buildModel, fixedShapeModel, identityModel, multiIoModel, writeModel } from "./support/onnx_builder.ts";
+import { startHubServer } from "./support/hub_server.ts";
+import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import { readNpy, writeNpy } from "../src/runtime/npy.ts";
 import { checkProvider } from "../src/runtime/providers.ts";
 
@@ -196,7 +198,7 @@ Deno.test({
   },
 });
 
-Deno.test("gpux run on an unknown model: exit 3, says where it looked and suggests gpux pull; --pull is explicit about being unavailable", async () => {
+Deno.test("gpux run on an unknown model or path: exit 3, says where it looked and suggests gpux pull", async () => {
   await withModels(async (dir) => {
     const r = await runCli(["run", "acme/absent", "--input", "{}"], { env: env(dir) });
     assertEquals(r.code, 3, r.stderr);
@@ -205,10 +207,38 @@ Deno.test("gpux run on an unknown model: exit 3, says where it looked and sugges
     const path = await runCli(["run", `${dir}/nope.onnx`], { env: env(dir) });
     assertEquals(path.code, 3);
     assertStringIncludes(path.stderr, `no such file or directory: ${dir}/nope.onnx`);
-    const pull = await runCli(["run", "acme/absent", "--pull"], { env: env(dir) });
-    assertEquals(pull.code, 2);
-    assertStringIncludes(pull.stderr, "--pull cannot download acme/absent");
   });
+});
+
+/** `HuggingFaceManager.pullModel` is a stub until the pull helper's work lands on main. */
+const pullPending = await new HuggingFaceManager({ offline: true }).pullModel("acme/probe").then(
+  () => false,
+  (e) => String(e?.message).includes("not implemented"),
+);
+if (pullPending) {
+  console.warn("skipping the --pull test: HuggingFaceManager.pullModel is not implemented on this branch yet");
+}
+
+Deno.test({
+  name: "gpux run --pull: a Hub id not in the cache is pulled from the (local) hub, then run",
+  ignore: pullPending,
+  fn: async () => {
+    const hub = await startHubServer();
+    try {
+      await withModels(async (dir) => {
+        hub.addRepo("acme/multi").commit({ "onnx/model.onnx": buildModel(multiIoModel()), "config.json": "{}" });
+        const r = await runCli(["run", "acme/multi", "--pull", "-p", "cpu", "--input", MULTI_INPUT, "--json"], {
+          env: { ...env(dir), HF_ENDPOINT: hub.url },
+        });
+        assertEquals(r.code, 0, r.stderr);
+        const doc = json(r);
+        assertEquals((doc.model as { repoId: string }).repoId, "acme/multi");
+        assertEquals((doc.outputs as Record<string, { data: unknown }>)["42"].data, [[2, 4, 6, 8]]);
+      });
+    } finally {
+      await hub.close();
+    }
+  },
 });
 
 Deno.test("gpux inspect --json: file facts, opset, producer, metadata, inputs/outputs with symbolic dims, provider", async () => {

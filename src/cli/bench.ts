@@ -59,7 +59,7 @@ export function benchCommand(ctx: CliContext) {
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       setOrtLogLevel("fatal");
-      const session = await loadModel(model, loadOptions(ctx, flags));
+      const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
         const feeds = await readFeeds(flags, session.inputs);

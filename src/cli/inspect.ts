@@ -38,7 +38,7 @@ export function inspectCommand(ctx: CliContext) {
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       setOrtLogLevel("fatal");
-      const session = await loadModel(model, loadOptions(ctx, flags));
+      const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         const file = await readOnnxFileInfo(session.path);
         const externalBytes = file.externalData.reduce((s, e) => s + (e.size ?? 0), 0);

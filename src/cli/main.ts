@@ -8,6 +8,11 @@ import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts"
 import { type CliContext, createContext } from "./context.ts";
 
 import { VERSION } from "../version.ts";
+import { searchCommand } from "./search.ts";
+import { infoCommand } from "./info.ts";
+import { loginCommand } from "./login.ts";
+import { logoutCommand } from "./logout.ts";
+import { whoamiCommand } from "./whoami.ts";
 import { runCommand } from "./run.ts";
 import { inspectCommand } from "./inspect.ts";
 import { benchCommand } from "./bench.ts";
@@ -20,6 +25,11 @@ type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 
 /** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
 const COMMANDS: CommandFactory[] = [
+  searchCommand,
+  infoCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
   runCommand,
   inspectCommand,
   benchCommand,

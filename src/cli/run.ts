@@ -71,7 +71,7 @@ export function runCommand(ctx: CliContext) {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       setOrtLogLevel("fatal");
       const started = performance.now();
-      const session = await loadModel(model, loadOptions(ctx, flags));
+      const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
         const feeds = await readFeeds(flags, session.inputs);

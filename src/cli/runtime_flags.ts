@@ -8,7 +8,8 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
-import type { Output } from "./output.ts";
+import { formatDuration, type Output } from "./output.ts";
+import { HuggingFaceManager } from "../registry/huggingface.ts";
 import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../runtime/providers.ts";
 import type { LoadModelOptions } from "../runtime/load_model.ts";
 import type { GpuxSession, GraphOptimizationLevel } from "../runtime/session.ts";
@@ -69,19 +70,27 @@ export interface RuntimeFlags {
 }
 
 /**
- * `--pull`: pulls a Hub id that is not cached. The registry's `HuggingFaceManager.pullModel` is not in
- * this build yet, so the flag says so clearly instead of doing nothing.
+ * `--pull`: pulls a Hub id that is not cached through the registry's `HuggingFaceManager.pullModel`
+ * (progress and retries on stderr), into the same cache directory that resolution then reads.
  */
-function pullFunction(_ctx: CliContext): PullFunction {
-  return (id) => {
-    throw new InputError(`--pull cannot download ${id}: pulling is not available in this build of gpux yet`, {
-      hint: `download it with \`gpux pull ${id}\` (or \`hf download ${id}\`) first`,
+function pullFunction(ctx: CliContext, flags: RuntimeFlags, out: Output): PullFunction {
+  return async (id, options) => {
+    out.info(`pulling ${id}${options.revision ? `@${options.revision}` : ""} (not in the cache)…`);
+    const hub = new HuggingFaceManager({
+      env: ctx.env,
+      ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      onRetry: (info) => out.info(`retrying in ${formatDuration(info.delayMs / 1000)} (${info.reason})`),
+    });
+    await hub.pullModel(id, {
+      ...(options.revision ? { revision: options.revision } : {}),
+      ...(options.variant ? { variant: options.variant } : {}),
+      signal: options.signal,
     });
   };
 }
 
 /** {@linkcode LoadModelOptions} from the shared flags. */
-export function loadOptions(ctx: CliContext, flags: RuntimeFlags): LoadModelOptions {
+export function loadOptions(ctx: CliContext, flags: RuntimeFlags, out?: Output): LoadModelOptions {
   const options: LoadModelOptions = { env: ctx.env, signal: ctx.signal };
   if (flags.provider) options.provider = flags.provider;
   if (flags.deviceId !== undefined) options.deviceId = flags.deviceId;
@@ -90,7 +99,7 @@ export function loadOptions(ctx: CliContext, flags: RuntimeFlags): LoadModelOpti
   if (flags.interOpThreads !== undefined) options.interOpThreads = flags.interOpThreads;
   if (flags.variant) options.variant = flags.variant;
   if (flags.cacheDir) options.cacheDir = flags.cacheDir;
-  if (flags.pull) options.pull = pullFunction(ctx);
+  if (flags.pull) options.pull = pullFunction(ctx, flags, out ?? ctx.output({}));
   return options;
 }
 

@@ -12,6 +12,7 @@ import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot, RepoCachePaths } from "../cache/layout.ts";
 import { parseModelId } from "../registry/model_id.ts";
+import { onnxVariants } from "../registry/formats.ts";
 import { CONFIG_FILE_NAMES, type GpuxConfig, readGpuxConfig } from "../config/gpux_config.ts";
 
 /** Pulls a Hub model into the cache (the CLI passes `HuggingFaceManager.pullModel`). */
@@ -55,29 +56,6 @@ export interface ResolvedModel {
 interface FileEntry {
   path: string;
   size: number;
-}
-
-// Interim variant grouping until src/registry/formats.ts (onnxVariants) lands on main; same shape.
-const VARIANT_SUFFIX = /_(fp16|fp32|int8|uint8|q4|q4f16|q8|bnb4|quantized|int4|uint4)$/;
-function onnxVariants(files: FileEntry[]): {
-  variants: { name: string; components: string[]; files: string[] }[];
-  defaultVariant?: string;
-  defaultReason?: string;
-} {
-  const groups = new Map<string, { name: string; components: string[]; files: string[] }>();
-  for (const f of files) {
-    if (!f.path.toLowerCase().endsWith(".onnx")) continue;
-    const stem = f.path.slice(f.path.lastIndexOf("/") + 1, -5);
-    const m = VARIANT_SUFFIX.exec(stem);
-    const name = m && m.index > 0 ? m[1] : "fp32";
-    const g = groups.get(name) ?? { name, components: [], files: [] };
-    g.components.push(m && m.index > 0 ? stem.slice(0, m.index) : stem);
-    g.files.push(f.path, ...files.filter((x) => x.path.startsWith(f.path) && x.path !== f.path).map((x) => x.path));
-    groups.set(name, g);
-  }
-  const variants = [...groups.values()];
-  const def = groups.has("fp32") ? "fp32" : variants[0]?.name;
-  return { variants, defaultVariant: def, defaultReason: def ? `${def} is the default variant` : undefined };
 }
 
 async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
