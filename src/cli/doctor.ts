@@ -6,7 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { formatBytes, renderTable } from "./output.ts";
-import { hfHome, hubCacheDir } from "../environment.ts";
+import { hubCacheDir } from "../environment.ts";
+import { resolveToken } from "../registry/auth.ts";
 import { parseRepoFolderName } from "../cache/layout.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { currentPlatform } from "../runtime/providers.ts";
@@ -35,18 +36,14 @@ async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean
   }
 }
 
-async function tokenSource(ctx: CliContext): Promise<string | undefined> {
-  if (ctx.env("HF_TOKEN")) return "HF_TOKEN";
-  let path: string;
+/** Where the token comes from (never the token itself), or why the one found is unusable. */
+async function tokenStatus(ctx: CliContext): Promise<{ present: boolean; source?: string; problem?: string }> {
   try {
-    path = ctx.env("HF_TOKEN_PATH") ?? `${hfHome(ctx.env)}/token`;
-  } catch {
-    return undefined;
-  }
-  try {
-    return (await Deno.readTextFile(path)).trim() ? path : undefined;
-  } catch {
-    return undefined;
+    const found = await resolveToken({ env: ctx.env });
+    if (!found) return { present: false };
+    return { present: true, source: found.path ? `${found.source}: ${found.path}` : found.source };
+  } catch (error) {
+    return { present: false, problem: error instanceof Error ? error.message : String(error) };
   }
 }
 
@@ -70,7 +67,7 @@ export function doctorCommand(ctx: CliContext) {
         cacheDir = undefined;
       }
       const cache = cacheDir ? await cacheSummary(cacheDir) : undefined;
-      const token = await tokenSource(ctx);
+      const token = await tokenStatus(ctx);
       const selected = install.autoOrder.find((p) => providers.find((r) => r.provider === p)?.available) ?? "cpu";
       const actions: string[] = [];
       for (const p of install.autoOrder) {
@@ -80,7 +77,10 @@ export function doctorCommand(ctx: CliContext) {
       if (!cache?.exists) {
         actions.push(`cache: ${cacheDir ?? "HF_HUB_CACHE"} does not exist yet → \`gpux pull <org/name>\` creates it`);
       }
-      if (!token) actions.push("token: none → set HF_TOKEN (or `hf auth login`) to pull private or gated models");
+      if (token.problem) actions.push(`token: ${token.problem}`);
+      else if (!token.present) {
+        actions.push("token: none → set HF_TOKEN (or `gpux login`) to pull private or gated models");
+      }
       const report = {
         gpux: VERSION,
         platform,
@@ -102,7 +102,7 @@ export function doctorCommand(ctx: CliContext) {
         })),
         gpuLibraries: libraries.map((l) => ({ name: l.name, role: l.role, found: l.found })),
         cache: cache ?? { dir: null, exists: false, repos: 0, size: 0 },
-        token: { present: token !== undefined, ...(token ? { source: token } : {}) },
+        token,
         actions,
       };
       if (out.json) {
@@ -133,7 +133,11 @@ export function doctorCommand(ctx: CliContext) {
           cache?.exists ? `(${cache.repos} models, ${formatBytes(cache.size)})` : "(does not exist yet)"
         }`,
       );
-      out.print(`${out.bold("token")}        ${token ? `present (${token})` : "none"}`);
+      out.print(
+        `${out.bold("token")}        ${
+          token.present ? `present (${token.source})` : token.problem ? "unusable" : "none"
+        }`,
+      );
       if (actions.length) {
         out.print("");
         out.print(out.bold("to do"));
