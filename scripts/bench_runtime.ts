@@ -8,12 +8,14 @@
  *
  * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
  *
- * Usage: deno task bench:runtime [--runs N] [--rounds N] [--json]   (runs per model = N × rounds)
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--json]
+ * (runs per model = N × rounds; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
  *
  * @module
  */
 import * as ort from "onnxruntime-node";
 import { createSession, type GpuxSession } from "../src/runtime/session.ts";
+import { executionProviderConfig, type ProviderName } from "../src/runtime/providers.ts";
 import { percentile } from "../src/runtime/benchmark.ts";
 import { synthesizeInputs } from "../src/runtime/synthetic_inputs.ts";
 import { feedsFromJson, type TensorMap, tensorsToJson } from "../src/runtime/tensors.ts";
@@ -35,6 +37,12 @@ function arg(name: string, fallback: number): number {
 }
 const RUNS = arg("--runs", 0);
 const ROUNDS = arg("--rounds", 1);
+function textArg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}
+const PROVIDER = textArg("--provider", "cpu") as ProviderName;
+const CASES = new Set(textArg("--cases", "tiny,mid,npm").split(","));
 
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
@@ -48,9 +56,12 @@ async function measure(c: Case) {
   // the one created first ran up to 1.4× slower here (thread pools on 2 cores). So half the samples come
   // with gpux's session created first and half with plain's first.
   for (const gpuxFirst of [true, false]) {
-    const create = () => createSession(c.model, { provider: "cpu" });
+    const create = () => createSession(c.model, { provider: PROVIDER });
     const createPlain = () =>
-      ort.InferenceSession.create(c.model as string, { executionProviders: ["cpu"], logSeverityLevel: 4 });
+      ort.InferenceSession.create(c.model as string, {
+        executionProviders: [executionProviderConfig(PROVIDER)],
+        logSeverityLevel: 4,
+      });
     const session = gpuxFirst ? await create() : undefined;
     const plain = await createPlain();
     const gpux = session ?? await create();
@@ -138,41 +149,54 @@ async function finish(
   };
 }
 
-const cases: Case[] = [
-  {
-    name: "tiny: Identity f32[1,3]",
-    model: buildModel(identityModel("float32", [1, 3])),
-    runs: 2000,
-  },
-  {
+const cases: Case[] = [];
+if (CASES.has("tiny")) {
+  cases.push({ name: "tiny: Identity f32[1,3]", model: buildModel(identityModel("float32", [1, 3])), runs: 2000 });
+}
+if (CASES.has("mid")) {
+  cases.push({
     name: "mid: 4×MatMul+Tanh 1024², batch 8",
     model: buildModel(matmulChainModel(1024, 4)),
     batch: 8,
-    runs: 100,
-  },
-];
-const skipped: string[] = [];
-const vad = await npmModel("sileroVadV5");
-if ("path" in vad) {
-  cases.push({
-    name: "npm: silero_vad_v5 (576 samples)",
-    model: vad.path,
-    feeds: {
-      input: { dtype: "float32", shape: [1, 576], data: Float32Array.from({ length: 576 }, (_, i) => Math.sin(i / 9)) },
-      state: { dtype: "float32", shape: [2, 1, 128], data: new Float32Array(256) },
-      sr: { dtype: "int64", shape: [], data: BigInt64Array.of(16000n) },
-    },
-    runs: 1000,
+    runs: 200,
   });
-} else skipped.push(vad.skip);
-const ocr = await npmModel("ocrClassifier");
-if ("path" in ocr) {
-  cases.push({ name: "npm: PP-OCR cls 3×48×192", model: ocr.path, shapes: { x: [1, 3, 48, 192] }, runs: 200 });
-} else skipped.push(ocr.skip);
-const rec = await npmModel("ocrRecognizer");
-if ("path" in rec) {
-  cases.push({ name: "npm: PP-OCRv4 rec 3×48×320", model: rec.path, shapes: { x: [1, 3, 48, 320] }, runs: 20 });
-} else skipped.push(rec.skip);
+}
+if (CASES.has("heavy")) {
+  cases.push({
+    name: "heavy: 4×MatMul+Tanh 4096², batch 256",
+    model: buildModel(matmulChainModel(4096, 4)),
+    batch: 256,
+    runs: 20,
+  });
+}
+const skipped: string[] = [];
+if (CASES.has("npm")) {
+  const vad = await npmModel("sileroVadV5");
+  if ("path" in vad) {
+    cases.push({
+      name: "npm: silero_vad_v5 (576 samples)",
+      model: vad.path,
+      feeds: {
+        input: {
+          dtype: "float32",
+          shape: [1, 576],
+          data: Float32Array.from({ length: 576 }, (_, i) => Math.sin(i / 9)),
+        },
+        state: { dtype: "float32", shape: [2, 1, 128], data: new Float32Array(256) },
+        sr: { dtype: "int64", shape: [], data: BigInt64Array.of(16000n) },
+      },
+      runs: 1000,
+    });
+  } else skipped.push(vad.skip);
+  const ocr = await npmModel("ocrClassifier");
+  if ("path" in ocr) {
+    cases.push({ name: "npm: PP-OCR cls 3×48×192", model: ocr.path, shapes: { x: [1, 3, 48, 192] }, runs: 300 });
+  } else skipped.push(ocr.skip);
+  const rec = await npmModel("ocrRecognizer");
+  if ("path" in rec) {
+    cases.push({ name: "npm: PP-OCRv4 rec 3×48×320", model: rec.path, shapes: { x: [1, 3, 48, 320] }, runs: 30 });
+  } else skipped.push(rec.skip);
+}
 
 const results = [];
 for (const c of cases) results.push(await measure(c));
@@ -185,7 +209,7 @@ if (Deno.args.includes("--json")) {
     : "?";
   console.log(
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
-      `Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · cpu provider · calls interleaved`,
+      `Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · calls interleaved`,
   );
   const rows = results.map((r) => [
     r.model,

@@ -39,11 +39,18 @@ export async function npmModel(name: NpmModelName): Promise<{ path: string } | {
   await Deno.mkdir(FIXTURES, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: FIXTURES, prefix: ".pack-" });
   try {
-    const pack = await new Deno.Command("npm", {
-      args: ["pack", `${pkg}@${version}`, "--pack-destination", tmp, "--silent"],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    let pack: Deno.CommandOutput;
+    try {
+      pack = await new Deno.Command("npm", {
+        args: ["pack", `${pkg}@${version}`, "--pack-destination", tmp, "--silent"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      return {
+        skip: `npm is not available here (${(error as Error).message}), so ${pkg}@${version} cannot be fetched`,
+      };
+    }
     if (!pack.success) {
       return {
         skip: `npm registry unreachable: npm pack ${pkg}@${version} failed: ${
