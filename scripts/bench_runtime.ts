@@ -14,6 +14,7 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
+import { cpus, loadavg } from "node:os";
 import { createSession, type GpuxSession } from "../src/runtime/session.ts";
 import { executionProviderConfig, type ProviderName } from "../src/runtime/providers.ts";
 import { percentile } from "../src/runtime/benchmark.ts";
@@ -204,12 +205,12 @@ for (const c of cases) results.push(await measure(c));
 if (Deno.args.includes("--json")) {
   console.log(JSON.stringify({ date: new Date().toISOString(), results, skipped }, null, 2));
 } else {
-  const cpu = Deno.build.os === "linux"
-    ? (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?"
-    : "?";
+  const cpu = cpus()[0]?.model ?? "?"; // /proc/cpuinfo would need --allow-all under Deno
   console.log(
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
-      `Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · calls interleaved`,
+      `load avg ${
+        loadavg()[0].toFixed(1)
+      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · calls interleaved`,
   );
   const rows = results.map((r) => [
     r.model,

@@ -29,6 +29,8 @@ import { createSession } from "../src/runtime/session.ts";
 import {
   feedsFromJson,
   fromFloat16Bits,
+  jsonValues,
+  SHORTEST_FLOAT_LIMIT,
   TENSOR_DTYPES,
   tensorFromJson,
   type TensorInfo,
@@ -91,6 +93,20 @@ Deno.test("float16: numbers become half-precision bits (round to nearest even) a
   assert(out.y.data instanceof Uint16Array);
   assertEquals(Array.from(out.y.data), [0x3c00, 0xc100, 0x7bff]);
   await session.dispose();
+});
+
+Deno.test("float32 JSON: shortest decimals that read back exactly; exact doubles past the size limit", () => {
+  const small = { dtype: "float32" as const, shape: [2], data: Float32Array.of(0.1, 1 / 3) };
+  assertEquals(jsonValues(small), [0.1, 0.33333334]);
+  const big = {
+    dtype: "float32" as const,
+    shape: [SHORTEST_FLOAT_LIMIT + 1],
+    data: new Float32Array(SHORTEST_FLOAT_LIMIT + 1).fill(0.1),
+  };
+  assertEquals(jsonValues(big)[0], Math.fround(0.1));
+  for (const v of [jsonValues(small)[1], jsonValues(big)[0]]) {
+    assertEquals(Math.fround(v as number), v === 0.33333334 ? Math.fround(1 / 3) : Math.fround(0.1));
+  }
 });
 
 Deno.test("several inputs and outputs with odd names (x.1, onnx::Flatten_0, 42), named and unnamed dynamic dims", async () => {
