@@ -3,7 +3,7 @@
  *
  * For each model, the same inputs run through `GpuxSession.run` (validation and conversion
  * included) and through plain `InferenceSession.run` (an `ort.Tensor` built per call, as a caller
- * would), interleaved call by call (order flipped each call) so that load and drift hit both alike. JSON parsing of inputs and JSON
+ * would), one session alive at a time, in 16 pairs of blocks (AB or BA, shuffled) so drift and order hit both alike. JSON parsing of inputs and JSON
  * printing of outputs are timed separately (they are not part of `run`).
  *
  * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
@@ -53,61 +53,86 @@ async function measure(c: Case) {
   const runs = RUNS || c.runs;
   const gpuxSamples: number[] = [];
   const plainSamples: number[] = [];
-  // Two onnxruntime sessions in one process are not equal: measured with two identical plain sessions,
-  // the one created first ran up to 1.4× slower here (thread pools on 2 cores). So half the samples come
-  // with gpux's session created first and half with plain's first.
-  for (const gpuxFirst of [true, false]) {
-    const create = () => createSession(c.model, { provider: PROVIDER });
-    const createPlain = () =>
-      ort.InferenceSession.create(c.model as string, {
+  // One session at a time: two onnxruntime sessions alive in one process disturb each other (their
+  // intra-op thread pools spin on the same 2 cores; measured with two identical plain sessions, the one
+  // created first ran up to 1.4× slower). So the sides take turns in blocks (ABBA ABBA), each block with
+  // a fresh session, a few untimed runs, then its share of the timed runs; drift hits both sides alike.
+  // 16 pairs of blocks; each pair runs AB or BA, half of each, in a shuffled (fixed-seed) order, so that
+  // neither side sits systematically after the other (an A/A run with plain on both sides checks this)
+  const PAIRS = 16;
+  const perBlock = Math.max(1, Math.ceil((runs * ROUNDS) / PAIRS));
+  const orders = Array.from({ length: PAIRS }, (_, i) => i % 2 === 0);
+  let seed = 12345;
+  for (let i = orders.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const j = seed % (i + 1);
+    [orders[i], orders[j]] = [orders[j], orders[i]];
+  }
+  const turns = [true, false, ...orders.flatMap((gpuxFirst) => [gpuxFirst, !gpuxFirst])];
+  const BLOCKS = turns.length - 2;
+  let feeds: TensorMap | undefined;
+  const aa = Deno.env.get("BENCH_AA") === "1"; // A/A check: the "gpux" side runs plain onnxruntime too
+  for (let block = -2; block < BLOCKS; block++) {
+    // blocks -2 and -1 warm the process up (JIT, allocator, CPU clocks) and are not timed
+    const timed = block >= 0;
+    const gpuxTurn = turns[block + 2];
+    if (gpuxTurn && aa && feeds) {
+      const plain = await ort.InferenceSession.create(c.model as string, {
         executionProviders: [executionProviderConfig(PROVIDER)],
         logSeverityLevel: 4,
       });
-    const session = gpuxFirst ? await create() : undefined;
-    const plain = await createPlain();
-    const gpux = session ?? await create();
-    const feeds = c.feeds ?? synthesizeInputs(gpux.inputs, { shapes: c.shapes, batch: c.batch });
-    const plainRun = () => {
-      const f: Record<string, ort.Tensor> = {};
-      for (const name in feeds) {
-        const t = feeds[name];
+      const f = feeds;
+      const run = () => {
+        const tensors: Record<string, ort.Tensor> = {};
         // deno-lint-ignore no-explicit-any
-        f[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+        for (const name in f) tensors[name] = new ort.Tensor(f[name].dtype, f[name].data as any, f[name].shape);
+        return plain.run(tensors);
+      };
+      for (let i = 0; i < 3; i++) await run();
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await run();
+        if (timed) gpuxSamples.push(performance.now() - t);
       }
-      return plain.run(f);
-    };
-    for (let i = 0; i < 5; i++) {
-      await gpux.run(feeds);
-      await plainRun();
-    }
-    // interleaved call by call (order flipped every call): load from other processes hits both alike
-    const gpuxCall = async () => {
-      const t = performance.now();
-      await gpux.run(feeds);
-      gpuxSamples.push(performance.now() - t);
-    };
-    const plainCall = async () => {
-      const t = performance.now();
-      await plainRun();
-      plainSamples.push(performance.now() - t);
-    };
-    for (let i = 0; i < Math.ceil(runs * ROUNDS / 2); i++) {
-      if (i % 2) {
-        await plainCall();
-        await gpuxCall();
-      } else {
-        await gpuxCall();
-        await plainCall();
-      }
-    }
-    await plain.release();
-    if (gpuxFirst) {
-      await gpux.dispose();
+      await plain.release();
       continue;
     }
-    return await finish(c, gpux, feeds, runs, gpuxSamples, plainSamples);
+    if (gpuxTurn) {
+      const gpux = await createSession(c.model, { provider: PROVIDER });
+      feeds ??= c.feeds ?? synthesizeInputs(gpux.inputs, { shapes: c.shapes, batch: c.batch });
+      for (let i = 0; i < 3; i++) await gpux.run(feeds);
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await gpux.run(feeds);
+        if (timed) gpuxSamples.push(performance.now() - t);
+      }
+      await gpux.dispose();
+    } else {
+      const plain = await ort.InferenceSession.create(c.model as string, {
+        executionProviders: [executionProviderConfig(PROVIDER)],
+        logSeverityLevel: 4,
+      });
+      const f = feeds!;
+      const plainRun = () => {
+        const tensors: Record<string, ort.Tensor> = {};
+        for (const name in f) {
+          const t = f[name];
+          // deno-lint-ignore no-explicit-any
+          tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+        }
+        return plain.run(tensors);
+      };
+      for (let i = 0; i < 3; i++) await plainRun();
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await plainRun();
+        if (timed) plainSamples.push(performance.now() - t);
+      }
+      await plain.release();
+    }
   }
-  throw new Error("unreachable");
+  const session = await createSession(c.model, { provider: PROVIDER }); // for the JSON timings
+  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples);
 }
 
 async function finish(
@@ -210,7 +235,9 @@ if (Deno.args.includes("--json")) {
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
       `load avg ${
         loadavg()[0].toFixed(1)
-      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · calls interleaved`,
+      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · 16 shuffled AB/BA block pairs, one session at a time${
+        Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
+      }`,
   );
   const rows = results.map((r) => [
     r.model,
