@@ -191,6 +191,7 @@ export {
   type Platform,
   PROVIDER_NAMES,
   providerCandidates,
+  type ProviderCheckOptions,
   type ProviderChoice,
   type ProviderFailure,
   type ProviderName,

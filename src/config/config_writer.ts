@@ -7,12 +7,17 @@ import type { TensorInfo } from "../runtime/tensors.ts";
 
 /** What {@linkcode renderGpuxConfig} needs. */
 export interface ConfigDraft {
+  /** The `name` field. */
   name: string;
   /** `model.source`: a path relative to the config file, or `hf:org/name[@rev]`. */
   source: string;
+  /** `model.variant`, for Hub sources. */
   variant?: string;
+  /** The `description` field. */
   description?: string;
+  /** The model's inputs, as the session reports them. */
   inputs: readonly TensorInfo[];
+  /** The model's outputs, as the session reports them. */
   outputs: readonly TensorInfo[];
 }
 

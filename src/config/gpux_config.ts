@@ -37,6 +37,7 @@ export const CONFIG_FILE_NAMES = ["gpux.yml", "gpux.yaml"] as const;
 
 /** One declared input or output. */
 export interface TensorSpec {
+  /** Input or output name, exactly as in the model. */
   name: string;
   /** Element type (`float32`, `int64`, …). */
   type?: TensorDtype;
@@ -44,6 +45,7 @@ export interface TensorSpec {
   shape?: (number | string | null)[];
   /** Inputs only: whether it must be given (default true). */
   required?: boolean;
+  /** What it is, for people. */
   description?: string;
   /** Class labels for a classification output, in index order. */
   labels?: string[];
@@ -51,17 +53,24 @@ export interface TensorSpec {
 
 /** Parsed and validated `gpux.yml`. */
 export interface GpuxConfig {
+  /** Name of the model (required). */
   name: string;
+  /** Version of this configuration, free text. */
   version?: string;
+  /** What the model does. */
   description?: string;
+  /** Where the model is (required). */
   model: {
     /** A path (relative to the config file) or `hf:org/name[@rev]`. */
     source: string;
     format: "onnx";
     variant?: string;
   };
+  /** Declared inputs, in file order. */
   inputs: TensorSpec[];
+  /** Declared outputs, in file order. */
   outputs: TensorSpec[];
+  /** How to run it. */
   runtime: {
     gpu: {
       backend: ProviderChoice;

@@ -25,30 +25,43 @@ export interface BenchmarkOptions extends SynthesizeOptions {
 
 /** Summary statistics of a series of durations, in milliseconds. */
 export interface TimingStats {
+  /** Arithmetic mean. */
   mean: number;
+  /** Sample standard deviation. */
   std: number;
+  /** Fastest run. */
   min: number;
+  /** Median. */
   p50: number;
+  /** 90th percentile. */
   p90: number;
+  /** 95th percentile. */
   p95: number;
+  /** 99th percentile. */
   p99: number;
+  /** Slowest run. */
   max: number;
 }
 
 /** What a benchmark measured. */
 export interface BenchmarkResult {
+  /** The execution provider the runs used. */
   provider: ProviderName;
   /** Milliseconds to create the session. */
   createMs: number;
   /** Milliseconds of the first run (includes onnxruntime's lazy initialisation). */
   firstRunMs: number;
+  /** Number of timed runs. */
   runs: number;
+  /** Number of untimed runs after the first. */
   warmup: number;
   /** Items per inference: the first dimension of the first input. */
   batch: number;
   /** The shapes that were fed. */
   inputShapes: Record<string, number[]>;
+  /** Latency statistics of the timed runs, in milliseconds. */
   stats: TimingStats;
+  /** Throughput derived from the mean latency. */
   throughput: {
     /** Inferences per second, from the mean. */
     inferencesPerSec: number;

@@ -33,12 +33,15 @@ export function tinyModel(): Uint8Array {
 
 /** The result of trying one provider. */
 export interface ProviderProbe {
+  /** The provider tried. */
   provider: ProviderName;
   /** True when a session was created on it and ran. */
   available: boolean;
   /** Milliseconds the attempt took. */
   ms: number;
+  /** Why it did not load, in one line. */
   reason?: string;
+  /** What to install or do about it. */
   hint?: string;
   /** onnxruntime's own message, when it failed inside onnxruntime. */
   ortMessage?: string;
@@ -48,7 +51,9 @@ export interface ProviderProbe {
 export interface ProbeOptions {
   /** Providers to try (default all). */
   providers?: readonly ProviderName[];
+  /** Platform whose providers apply (default the running one). */
   platform?: Platform;
+  /** GPU index for cuda/tensorrt/dml. */
   deviceId?: number;
   /**
    * Skip onnxruntime for providers a quick check already rules out (default false: doctor really tries;
@@ -103,9 +108,11 @@ export async function probeProviders(options: ProbeOptions = {}): Promise<Provid
 
 /** A GPU runtime library and whether the dynamic loader finds it. */
 export interface LibraryProbe {
+  /** Shared library name, e.g. `libcublasLt.so.13`. */
   name: string;
   /** What it is for. */
   role: string;
+  /** True when the dynamic loader found and loaded it. */
   found: boolean;
   /** The loader's message when not found. */
   error?: string;
@@ -135,6 +142,7 @@ export function probeGpuLibraries(platform: Platform = currentPlatform()): Libra
 
 /** Facts about the onnxruntime installation. */
 export interface RuntimeInstall {
+  /** onnxruntime-node's version. */
   onnxruntimeVersion: string;
   /** Where `libonnxruntime` and the provider libraries are (or should be). */
   binaryDir?: string;

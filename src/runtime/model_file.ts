@@ -15,12 +15,19 @@ export interface OnnxFileInfo {
   path: string;
   /** Size of the `.onnx` file in bytes. */
   size: number;
+  /** ONNX IR version. */
   irVersion?: number;
+  /** Tool that wrote the model (`pytorch`, `spox`, …). */
   producerName?: string;
+  /** Version of that tool. */
   producerVersion?: string;
+  /** Model domain (reverse-DNS), rarely set. */
   domain?: string;
+  /** Model version number, rarely set. */
   modelVersion?: number;
+  /** The model's doc string. */
   docString?: string;
+  /** Name of the main graph. */
   graphName?: string;
   /** Operator sets: `""` (or `ai.onnx`) is the default domain. */
   opsets: { domain: string; version: number }[];

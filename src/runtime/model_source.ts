@@ -27,9 +27,11 @@ export interface ResolveOptions {
   variant?: string;
   /** Hub cache directory (default `HF_HUB_CACHE` / `$HF_HOME/hub`). */
   cacheDir?: string;
+  /** Where environment variables are read from (default `Deno.env`). */
   env?: EnvReader;
   /** Called for a Hub id that is not cached; without it, a missing id is a {@linkcode ModelNotFoundError}. */
   pull?: PullFunction;
+  /** Cancels a pull. */
   signal?: AbortSignal;
 }
 
@@ -41,13 +43,17 @@ export interface ResolvedModel {
   kind: "file" | "directory" | "hub";
   /** The parsed `gpux.yml`, when the model directory has one. */
   config?: GpuxConfig;
+  /** Path of that `gpux.yml`. */
   configPath?: string;
   /** Hub models: repository id, revision asked for, commit sha of the snapshot. */
   repoId?: string;
+  /** Revision asked for (default `main`). */
   revision?: string;
+  /** Commit sha of the cached snapshot. */
   sha?: string;
   /** The ONNX variant chosen, and why when it was the default. */
   variant?: string;
+  /** Why the default variant was chosen. */
   variantReason?: string;
   /** True when the model was pulled during resolution. */
   pulled?: boolean;

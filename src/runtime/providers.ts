@@ -25,7 +25,9 @@ export function isProviderChoice(value: unknown): value is ProviderChoice {
 
 /** Operating system and CPU architecture, as `Deno.build` spells them. */
 export interface Platform {
+  /** `linux`, `windows`, `darwin`, … */
   os: string;
+  /** `x86_64`, `aarch64`, … */
   arch: string;
 }
 
@@ -75,6 +77,7 @@ export function executionProviderConfig(
 
 /** Why a provider could not be used. */
 export interface ProviderFailure {
+  /** The provider that failed. */
   provider: ProviderName;
   /** One line: what is missing, e.g. `CUDA libraries not found: libcublasLt.so.13`. */
   reason: string;
@@ -127,6 +130,7 @@ const CUDA_HINT_INSTALL =
 
 /** Options of {@linkcode checkProvider} and {@linkcode explainProviderFailure}. */
 export interface ProviderCheckOptions {
+  /** Platform to check for (default the running one). */
   platform?: Platform;
   /** Directory holding `libonnxruntime` and provider libraries (default: the installed onnxruntime-node's). */
   binaryDir?: string;

@@ -172,10 +172,15 @@ export async function createSession(
 
 /** Facts about how a session was created. */
 export interface SessionInfo {
+  /** The provider the session runs on. */
   provider: ProviderName;
+  /** Providers tried first, and why each failed. */
   fallbacks: ProviderFailure[];
+  /** Milliseconds to create the session. */
   createMs: number;
+  /** The model file, or `"model bytes"`. */
   path: string;
+  /** How the model was found. */
   model?: ResolvedModel;
 }
 

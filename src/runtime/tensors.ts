@@ -49,8 +49,11 @@ export type TensorValues =
 
 /** A tensor as plain, cloneable data: elements in row-major order, its shape and element type. */
 export interface TensorData {
+  /** Element type. */
   dtype: TensorDtype;
+  /** Dimensions (`[]` for a scalar). */
   shape: number[];
+  /** Elements in row-major order. */
   data: TensorValues;
 }
 
@@ -62,6 +65,7 @@ export type Dim = number | string | null;
 
 /** What a model declares about one input or output. */
 export interface TensorInfo {
+  /** Input or output name. */
   name: string;
   /** Element type; `"unknown"` for a non-tensor value (sequence, map), which gpux cannot feed. */
   dtype: TensorDtype | "unknown";
@@ -476,8 +480,11 @@ export function validateFeeds(feeds: TensorMap, inputs: readonly TensorInfo[]): 
 
 /** A tensor in JSON: dtype, shape and the elements as nested arrays (a bare value for a scalar). */
 export interface TensorJson {
+  /** Element type. */
   dtype: TensorDtype;
+  /** Dimensions. */
   shape: number[];
+  /** Elements as nested arrays (a bare value for a scalar). */
   data: unknown;
 }
 
