@@ -337,6 +337,20 @@ Deno.test({
   },
 });
 
+const cudaEpDir = Deno.env.get("GPUX_CUDA_EP_DIR");
+
+Deno.test({
+  name: "with the real CUDA provider library but no CUDA runtime, the reason names the missing CUDA library",
+  // opt-in: GPUX_CUDA_EP_DIR = a folder holding libonnxruntime_providers_cuda.so (+ _shared.so) for ORT 1.29.0,
+  // e.g. from npm com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 (179 MB, so not fetched by the suite)
+  ignore: !cudaEpDir || cudaHere,
+  fn: () => {
+    const failure = checkProvider("cuda", { binaryDir: cudaEpDir! });
+    assertMatch(failure?.reason ?? "", /^(CUDA|cuDNN) libraries not found: lib[\w.]+\.so\.\d+$/);
+    assertStringIncludes(failure?.hint ?? "", "LD_LIBRARY_PATH");
+  },
+});
+
 Deno.test({
   name: "doctor's probe really tries each provider in onnxruntime and keeps onnxruntime's own message",
   ignore: cudaHere,
