@@ -288,6 +288,7 @@ export { type OnnxFileInfo, readOnnxFileInfo } from "./src/runtime/model_file.ts
  */
 export {
   CONFIG_FILE_NAMES,
+  configMismatches,
   type GpuxConfig,
   parseGpuxConfig,
   readGpuxConfig,

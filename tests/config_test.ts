@@ -3,7 +3,7 @@
  */
 import { assertEquals, assertStringIncludes, assertThrows } from "./support/assert.ts";
 import { InputError } from "../src/errors.ts";
-import { parseGpuxConfig } from "../src/config/gpux_config.ts";
+import { configMismatches, parseGpuxConfig } from "../src/config/gpux_config.ts";
 import { renderGpuxConfig } from "../src/config/config_writer.ts";
 
 const FULL = `# a model directory's config
@@ -177,4 +177,27 @@ Deno.test("gpux init's writer produces a gpux.yml that parses back, odd names an
   assertEquals(c.outputs, [{ name: 'we"ird: name', type: "bool", shape: [1] }]);
   assertEquals(c.runtime.gpu.backend, "auto");
   assertEquals(c.runtime.batchSize, 1);
+});
+
+Deno.test("gpux.yml inputs/outputs are checked against the model: unknown names, other types, other shapes", () => {
+  const config = parseGpuxConfig(
+    "name: m\nmodel:\n  source: a.onnx\ninputs:\n  x: { type: int64, shape: [batch, 4] }\n  y: { type: float32 }\n" +
+      "outputs:\n  out: { type: float32, shape: [1, 3] }\n",
+  );
+  const model = {
+    inputs: [{ name: "x", dtype: "float32", shape: ["n", 4] }],
+    outputs: [{ name: "out", dtype: "float32", shape: [1, 2] }],
+  };
+  assertEquals(configMismatches(config, model), [
+    'gpux.yml inputs."x": type int64, but the model says float32',
+    'gpux.yml inputs."y": the model has no such input (it has "x")',
+    'gpux.yml outputs."out": shape [1, 3], but the model says [1, 2]',
+  ]);
+  assertEquals(
+    configMismatches(config, {
+      inputs: [{ name: "x", dtype: "int64", shape: [null, 4] }, { name: "y", dtype: "float32", shape: [] }],
+      outputs: [{ name: "out", dtype: "float32", shape: [1, 3] }],
+    }),
+    [],
+  );
 });

@@ -10,6 +10,7 @@ import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import { formatDuration, type Output } from "./output.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
+import { configMismatches } from "../config/gpux_config.ts";
 import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../runtime/providers.ts";
 import type { LoadModelOptions } from "../runtime/load_model.ts";
 import type { GpuxSession, GraphOptimizationLevel } from "../runtime/session.ts";
@@ -103,8 +104,13 @@ export function loadOptions(ctx: CliContext, flags: RuntimeFlags, out?: Output):
   return options;
 }
 
-/** The one warning line for a provider fallback (nothing when the first choice loaded). */
+/**
+ * The one warning line for a provider fallback (nothing when the first choice loaded), and one line per
+ * disagreement between gpux.yml's inputs/outputs and the model.
+ */
 export function warnFallbacks(out: Output, session: GpuxSession): void {
+  const config = session.model?.config;
+  if (config) { for (const problem of configMismatches(config, session)) out.warn(problem); }
   if (!session.fallbacks.length) return;
   const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
   out.warn(`running on ${session.provider}: ${why}`);

@@ -381,3 +381,50 @@ function dropUndefined<T extends Record<string, unknown>>(value: T): T {
 export async function readGpuxConfig(path: string): Promise<GpuxConfig> {
   return parseGpuxConfig(await Deno.readTextFile(path), path);
 }
+
+/**
+ * Where a config's `inputs`/`outputs` disagree with what the model declares: unknown names, another
+ * type, another rank or fixed size. Empty when they agree (or the config declares nothing).
+ *
+ * @example
+ * ```ts
+ * for (const problem of configMismatches(config, session)) console.warn(problem);
+ * ```
+ */
+export function configMismatches(
+  config: GpuxConfig,
+  model: {
+    inputs: readonly { name: string; dtype: string; shape: readonly (number | string | null)[] }[];
+    outputs: readonly { name: string; dtype: string; shape: readonly (number | string | null)[] }[];
+  },
+): string[] {
+  const problems: string[] = [];
+  for (const kind of ["inputs", "outputs"] as const) {
+    const declared = new Map(model[kind].map((t) => [t.name, t]));
+    for (const spec of config[kind]) {
+      const actual = declared.get(spec.name);
+      const where = `gpux.yml ${kind}.${JSON.stringify(spec.name)}`;
+      if (!actual) {
+        problems.push(
+          `${where}: the model has no such ${kind.slice(0, -1)} (it has ${
+            [...declared.keys()].map((n) => JSON.stringify(n)).join(", ")
+          })`,
+        );
+        continue;
+      }
+      if (spec.type && spec.type !== actual.dtype) {
+        problems.push(`${where}: type ${spec.type}, but the model says ${actual.dtype}`);
+      }
+      if (spec.shape) {
+        const fixedDiffers = spec.shape.some((d, i) =>
+          typeof d === "number" && typeof actual.shape[i] === "number" && d !== actual.shape[i]
+        );
+        if (spec.shape.length !== actual.shape.length || fixedDiffers) {
+          const show = (s: readonly (number | string | null)[]) => `[${s.map((d) => d ?? "?").join(", ")}]`;
+          problems.push(`${where}: shape ${show(spec.shape)}, but the model says ${show(actual.shape)}`);
+        }
+      }
+    }
+  }
+  return problems;
+}
