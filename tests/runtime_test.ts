@@ -63,7 +63,7 @@ const SAMPLES: Record<BuilderDtype, unknown[]> = {
   string: ["a", "ünïcode ✓", ""],
 };
 
-const cudaHere = checkProvider("cuda") === undefined;
+const cudaHere = checkProvider("cuda", { loadLibraries: true }) === undefined; // a machine where CUDA may load
 setOrtLogLevel("fatal"); // onnxruntime's own stderr lines about providers it cannot load: gpux reports those itself
 
 Deno.test("every dtype onnxruntime-node supports runs and round-trips through JSON exactly", async () => {
@@ -345,7 +345,7 @@ Deno.test({
   // e.g. from npm com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 (179 MB, so not fetched by the suite)
   ignore: !cudaEpDir || cudaHere,
   fn: () => {
-    const failure = checkProvider("cuda", { binaryDir: cudaEpDir! });
+    const failure = checkProvider("cuda", { binaryDir: cudaEpDir!, loadLibraries: true });
     assertMatch(failure?.reason ?? "", /^(CUDA|cuDNN) libraries not found: lib[\w.]+\.so\.\d+$/);
     assertStringIncludes(failure?.hint ?? "", "LD_LIBRARY_PATH");
   },

@@ -134,11 +134,17 @@ export interface ProviderCheckOptions {
   platform?: Platform;
   /** Directory holding `libonnxruntime` and provider libraries (default: the installed onnxruntime-node's). */
   binaryDir?: string;
+  /**
+   * Also load the cuda/tensorrt provider library with `Deno.dlopen` to name a missing CUDA/cuDNN library
+   * (default false: only files are looked at). {@linkcode explainProviderFailure} sets it.
+   */
+  loadLibraries?: boolean;
 }
 
 /**
  * A quick check without onnxruntime: returns why `name` certainly cannot load here (a provider library
  * or GPU runtime that is missing, the wrong platform), or `undefined` when it might load and must be tried.
+ * With `loadLibraries`, the provider library itself is loaded to find a missing CUDA/cuDNN library.
  * `auto` uses it to skip hopeless providers quietly (WebGPU's Dawn prints to stderr when it finds no driver).
  */
 export function checkProvider(name: ProviderName, options: ProviderCheckOptions = {}): ProviderFailure | undefined {
@@ -189,7 +195,9 @@ export function checkProvider(name: ProviderName, options: ProviderCheckOptions 
             : `place ${lib} and libonnxruntime_providers_shared.so in ${dir}`,
         };
       }
-      const loader = tryLoadLibrary(`${dir}/${lib}`);
+      // loading the provider library ourselves names the missing CUDA/cuDNN library; done only when asked
+      // (after onnxruntime failed), so a working GPU set-up is never loaded and unloaded behind onnxruntime's back
+      const loader = options.loadLibraries ? tryLoadLibrary(`${dir}/${lib}`) : undefined;
       if (loader) {
         const lib = missingLibrary(loader);
         const kind = name === "cuda"
@@ -233,7 +241,7 @@ export function explainProviderFailure(
   options: ProviderCheckOptions = {},
 ): ProviderFailure {
   const ortMessage = error instanceof Error ? error.message : String(error);
-  const known = checkProvider(name, options);
+  const known = checkProvider(name, { ...options, loadLibraries: true });
   if (known) return { ...known, ortMessage };
   if (/backend not found/.test(ortMessage)) {
     return {
