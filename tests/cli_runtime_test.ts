@@ -340,3 +340,67 @@ Deno.test("gpux init writes a gpux.yml from the model; the directory then runs t
     assertEquals(run.stderr.includes("warning"), false); // backend cpu from gpux.yml: nothing to fall back from
   });
 });
+
+Deno.test("gpux run/inspect on a cached Hub id (--variant fp16, float16 from JSON numbers) and on external data", async () => {
+  await withModels(async (dir) => {
+    // a cache entry laid out as huggingface_hub writes it: blobs, snapshot symlinks, refs/main
+    const sha = "89abcdef0123456789abcdef0123456789abcdef";
+    const root = `${dir}/hub/models--acme--tiny`;
+    await Deno.mkdir(`${root}/blobs`, { recursive: true });
+    await Deno.mkdir(`${root}/refs`, { recursive: true });
+    await Deno.mkdir(`${root}/snapshots/${sha}/onnx`, { recursive: true });
+    await Deno.writeTextFile(`${root}/refs/main`, sha);
+    const files: Record<string, Uint8Array> = {
+      "onnx/model.onnx": buildModel(identityModel("float32", [1, 3])),
+      "onnx/model_fp16.onnx": buildModel(identityModel("float16", [1, 3])),
+    };
+    for (const [i, [path, bytes]] of Object.entries(files).entries()) {
+      await Deno.writeFile(`${root}/blobs/b${i}`, bytes);
+      await Deno.symlink(`../../../blobs/b${i}`, `${root}/snapshots/${sha}/${path}`);
+    }
+    const r = await runCli([
+      "run",
+      "acme/tiny",
+      "--variant",
+      "fp16",
+      "-p",
+      "cpu",
+      "--json",
+      "--input",
+      "[[0.1, 1, 65504]]",
+    ], {
+      env: env(dir),
+    });
+    assertEquals(r.code, 0, r.stderr);
+    const doc = json(r);
+    assertEquals(doc.model, {
+      spec: "acme/tiny",
+      path: `${root}/snapshots/${sha}/onnx/model_fp16.onnx`,
+      repoId: "acme/tiny",
+      revision: "main",
+      sha,
+      variant: "fp16",
+    });
+    assertEquals((doc.outputs as Record<string, unknown>).y, {
+      dtype: "float16",
+      shape: [1, 3],
+      data: [[0.1, 1, 65504]],
+    });
+    const missing = await runCli(["run", "acme/tiny", "--variant", "q4", "-p", "cpu", "--input", "[[1, 2, 3]]"], {
+      env: env(dir),
+    });
+    assertEquals(missing.code, 2);
+    assertStringIncludes(missing.stderr, "has no ONNX variant 'q4'");
+    // external data beside the model
+    const { externalDataModel } = await import("./support/onnx_builder.ts");
+    const { model, data } = externalDataModel(8, "weights.onnx_data");
+    await Deno.mkdir(`${dir}/ext`);
+    await Deno.writeFile(`${dir}/ext/model.onnx`, model);
+    await Deno.writeFile(`${dir}/ext/weights.onnx_data`, data);
+    const inspect = await runCli(["inspect", `${dir}/ext`, "--json", "-p", "cpu"], { env: env(dir) });
+    assertEquals(inspect.code, 0, inspect.stderr);
+    const file = json(inspect).file as { externalData: unknown; totalSize: number; size: number };
+    assertEquals(file.externalData, [{ location: "weights.onnx_data", size: 256 }]);
+    assertEquals(file.totalSize, file.size + 256);
+  });
+});

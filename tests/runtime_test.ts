@@ -87,6 +87,12 @@ Deno.test("float16: numbers become half-precision bits (round to nearest even) a
   const bits = toFloat16Bits([1, -2.5, 65504, 1e-8, 0.1, Infinity]);
   assertEquals(Array.from(bits), [0x3c00, 0xc100, 0x7bff, 0x0000, 0x2e66, 0x7c00]);
   assertEquals(Array.from(fromFloat16Bits(Uint16Array.of(0x3c00, 0xc100, 0x0001))), [1, -2.5, 2 ** -24]);
+  // printed with the shortest decimals that read back as the same half: 0.1 (not 0.0999755859375)
+  assertEquals(jsonValues({ dtype: "float16", shape: [3], data: toFloat16Bits([0.1, 1 / 3, 2 ** -24]) }), [
+    0.1,
+    0.3333,
+    6e-8,
+  ]);
   // through onnxruntime: Uint16Array bits in, bits out (the 1.29 binding mis-reads Float16Array under Deno)
   const session = await loadModel(buildModel(identityModel("float16", [3])), { provider: "cpu" });
   const out = await session.run({ x: { dtype: "float16", shape: [3], data: Uint16Array.of(0x3c00, 0xc100, 0x7bff) } });

@@ -512,7 +512,8 @@ export function jsonValues(tensor: TensorData): unknown[] {
   if (dtype === "float32" || dtype === "float16") {
     // shortest decimals read better but cost ~0.6 µs a value: big tensors get the exact double instead
     const shortest = numbers.length <= SHORTEST_FLOAT_LIMIT;
-    return Array.from(numbers, (v) => Number.isFinite(v) ? (shortest ? shortestFloat32(v) : v) : String(v));
+    const short = dtype === "float16" ? shortestFloat16 : shortestFloat32;
+    return Array.from(numbers, (v) => Number.isFinite(v) ? (shortest ? short(v) : v) : String(v));
   }
   return Array.from(numbers);
 }
@@ -528,6 +529,19 @@ export function shortestFloat32(v: number): number {
     if (Math.fround(candidate) === v) return candidate;
   }
   return Number(v.toPrecision(9));
+}
+
+const f16round = (Math as unknown as { f16round?: (v: number) => number }).f16round ??
+  ((v: number) => fromFloat16Bits(toFloat16Bits([v]))[0]);
+
+/** The shortest decimal that reads back as the same float16: `0.1` for the half nearest 0.1 (0.0999755859375). */
+export function shortestFloat16(v: number): number {
+  if (Number.isInteger(v)) return v;
+  for (let p = 1; p < 6; p++) {
+    const candidate = Number(v.toPrecision(p));
+    if (f16round(candidate) === v) return candidate;
+  }
+  return shortestFloat32(v);
 }
 
 /** Reshapes a flat list into nested arrays following `shape` (a scalar becomes the bare value). */
