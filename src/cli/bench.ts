@@ -29,7 +29,7 @@ import {
 /** `gpux bench`. */
 export function benchCommand(ctx: CliContext) {
   return new Command("bench")
-    .description("time a model: session creation, first run, latency percentiles and throughput")
+    .description("Time a model: session creation, first run, latency percentiles and throughput")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("--runs <n>", "timed runs", intArg(1), 100)
     .option("--warmup <n>", "untimed runs before timing", intArg(0), 10)

@@ -50,7 +50,7 @@ async function tokenStatus(ctx: CliContext): Promise<{ present: boolean; source?
 /** `gpux doctor`. */
 export function doctorCommand(ctx: CliContext) {
   return new Command("doctor")
-    .description("check which execution providers load here, GPU libraries, cache and token")
+    .description("Check which execution providers load here, GPU libraries, cache and token")
     .option("--device-id <n>", "GPU index to try", intArg(0))
     .option("--json", "print one JSON document")
     .action(async (flags) => {

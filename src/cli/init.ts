@@ -16,7 +16,7 @@ import { loadOptions } from "./runtime_flags.ts";
 /** `gpux init`. */
 export function initCommand(ctx: CliContext) {
   return new Command("init")
-    .description("write a gpux.yml from a model's actual inputs and outputs")
+    .description("Write a gpux.yml from a model's actual inputs and outputs")
     .argument("<model>", "an .onnx file, a directory with one .onnx, or a cached Hub id org/name[@rev]")
     .option("-o, --output <path>", "where to write (default: gpux.yml beside the model; ./gpux.yml for a Hub id)")
     .option("--name <name>", "the name field (default: from the file, directory or repository)")

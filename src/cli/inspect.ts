@@ -25,7 +25,7 @@ import {
 /** `gpux inspect`. */
 export function inspectCommand(ctx: CliContext) {
   return new Command("inspect")
-    .description("show a model's inputs, outputs, opset, producer, metadata and the provider it would run on")
+    .description("Show a model's inputs, outputs, opset, producer, metadata and the provider it would run on")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intArg(0))
