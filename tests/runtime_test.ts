@@ -14,6 +14,7 @@ import {
   type BuilderDtype,
   buildModel,
   externalDataModel,
+  f32Bytes,
   failingModel,
   fixedShapeModel,
   identityModel,
@@ -133,6 +134,25 @@ Deno.test("several inputs and outputs with odd names (x.1, onnx::Flatten_0, 42),
   } finally {
     await session.dispose();
   }
+});
+
+Deno.test("a model without inputs (a Constant node) runs with no feeds", async () => {
+  const session = await loadModel(
+    buildModel({
+      inputs: [],
+      outputs: [{ name: "c", dtype: "float32", shape: [2] }],
+      nodes: [{
+        op: "Constant",
+        inputs: [],
+        outputs: ["c"],
+        attributes: { value: { tensor: { name: "v", dtype: "float32", dims: [2], data: f32Bytes([1.5, 2]) } } },
+      }],
+    }),
+    { provider: "cpu" },
+  );
+  assertEquals(session.inputs, []);
+  assertEquals(tensorToJson((await session.run({})).c), { dtype: "float32", shape: [2], data: [1.5, 2] });
+  await session.dispose();
 });
 
 Deno.test("scalar inputs: f32[] and int64[] from bare JSON numbers", async () => {

@@ -74,7 +74,7 @@ export function runCommand(ctx: CliContext) {
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
-        const feeds = await readFeeds(flags, session.inputs);
+        const feeds = await readFeeds(flags, session.inputs) ?? (session.inputs.length === 0 ? {} : undefined);
         if (flags.benchmark) {
           const result = await session.benchmark({
             runs: flags.runs,
