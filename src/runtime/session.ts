@@ -141,7 +141,9 @@ export async function createSession(
       if (options.graphOptimizationLevel) sessionOptions.graphOptimizationLevel = options.graphOptimizationLevel;
       if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
       if (options.interOpThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpThreads;
-      const session = await ort.InferenceSession.create(model as string, sessionOptions);
+      const session = typeof model === "string"
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
       return new GpuxSession(session, {
         provider,
         fallbacks,
