@@ -8,8 +8,8 @@
  *
  * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
  *
- * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--json]
- * (runs per model = N × rounds; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--json]
+ * (runs per model = N × rounds, split over N pairs of blocks (default 16), each block a fresh session; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
  *
  * @module
  */
@@ -44,6 +44,7 @@ function textArg(name: string, fallback: string): string {
 }
 const PROVIDER = textArg("--provider", "cpu") as ProviderName;
 const CASES = new Set(textArg("--cases", "tiny,mid,npm").split(","));
+const PAIR_COUNT = Math.max(1, arg("--pairs", 16));
 
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
@@ -59,7 +60,7 @@ async function measure(c: Case) {
   // a fresh session, a few untimed runs, then its share of the timed runs; drift hits both sides alike.
   // 16 pairs of blocks; each pair runs AB or BA, half of each, in a shuffled (fixed-seed) order, so that
   // neither side sits systematically after the other (an A/A run with plain on both sides checks this)
-  const PAIRS = 16;
+  const PAIRS = PAIR_COUNT;
   const perBlock = Math.max(1, Math.ceil((runs * ROUNDS) / PAIRS));
   const orders = Array.from({ length: PAIRS }, (_, i) => i % 2 === 0);
   let seed = 12345;
@@ -235,7 +236,7 @@ if (Deno.args.includes("--json")) {
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
       `load avg ${
         loadavg()[0].toFixed(1)
-      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · 16 shuffled AB/BA block pairs, one session at a time${
+      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
         Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
       }`,
   );

@@ -65,7 +65,7 @@ $GPUX bench "$MODELS/small.onnx" --provider cpu --batch 8 --runs 200 --warmup 10
 $GPUX bench "$MODELS/small.onnx" --provider cuda --batch 8 --runs 200 --warmup 10 --json > "$OUT/bench_small_cuda.json" 2>/dev/null || fail=1
 
 step "5. bench_runtime: GpuxSession.run vs plain onnxruntime-node, both on cuda"
-$DENO $PERMS scripts/bench_runtime.ts --provider cuda --cases tiny,mid,heavy | tee "$OUT/bench_runtime_cuda.md" || fail=1
+$DENO $PERMS scripts/bench_runtime.ts --provider cuda --cases tiny,mid,heavy --runs 200 --pairs 4 | tee "$OUT/bench_runtime_cuda.md" || fail=1
 
 step "summary (paste into docs/performance.md)"
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
