@@ -125,8 +125,10 @@ function exists(path: string): boolean {
 }
 
 const CUDA_HINT_INSTALL =
-  "with network access, run onnxruntime-node's install step (`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`), " +
-  "or place libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so built for onnxruntime 1.29.0 next to libonnxruntime.so.1";
+  "with network access, run onnxruntime-node's install step (`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`: " +
+  "the CUDA 12 build from NuGet, which needs CUDA 12 and cuDNN 9), or place libonnxruntime_providers_cuda.so and " +
+  "libonnxruntime_providers_shared.so built for onnxruntime 1.29.0 and your CUDA next to libonnxruntime.so.1 " +
+  "(for CUDA 13: npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, Plugins/Linux/x64)";
 
 /** Options of {@linkcode checkProvider} and {@linkcode explainProviderFailure}. */
 export interface ProviderCheckOptions {
