@@ -563,6 +563,7 @@ Deno.test("model resolution: a directory's gpux.yml names the model and supplies
     assertEquals(session.model?.config?.name, "demo");
     assertEquals(session.path, `${dir}/./weights/net.onnx`);
     await session.dispose();
+    assertEquals((await resolveModel(`${dir}/gpux.yml`)).configPath, `${dir}/gpux.yml`); // the file itself works too
     await Deno.writeTextFile(`${dir}/gpux.yml`, "name: demo\nmodel:\n  source: ./missing.onnx\n");
     await assertRejects(() => resolveModel(dir), NotFoundError, "model.source ./missing.onnx does not exist");
   } finally {
