@@ -16,6 +16,11 @@ import { infoCommand } from "./info.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { whoamiCommand } from "./whoami.ts";
+import { runCommand } from "./run.ts";
+import { inspectCommand } from "./inspect.ts";
+import { benchCommand } from "./bench.ts";
+import { doctorCommand } from "./doctor.ts";
+import { initCommand } from "./init.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -31,6 +36,11 @@ const COMMANDS: CommandFactory[] = [
   loginCommand,
   logoutCommand,
   whoamiCommand,
+  runCommand,
+  inspectCommand,
+  benchCommand,
+  initCommand,
+  doctorCommand,
 ];
 
 /** Builds the `gpux` program for one invocation. */
