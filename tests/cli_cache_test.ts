@@ -82,7 +82,7 @@ Deno.test("cli rm: refuses without --yes off a TTY; --dry-run shows; --yes remov
     assertStringIncludes(done.stdout, `Removed acme/tiny-bert@${sample.commits.pr.slice(0, 12)}: freed 38 B`);
     assert(!await exists(sample.bert.snapshot(sample.commits.pr)));
 
-    const json = await runCli(["rm", "acme/broken", "--yes", "--json", "--cache-dir", dir]);
+    const json = await runCli(["rm", "acme/broken", "--yes", "--json", "--cache-dir", dir], { env });
     assertEquals(json.code, 0, json.stderr);
     const doc = JSON.parse(json.stdout);
     assertEquals([doc.model, doc.wholeModel, doc.removed], ["acme/broken", true, true]);

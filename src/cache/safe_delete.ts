@@ -128,7 +128,17 @@ async function removeIgnoringMissing(path: string): Promise<void> {
   try {
     await Deno.remove(path);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (e instanceof Deno.errors.NotFound) return;
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new CacheError(`not allowed to delete ${path}`, {
+        cause: e,
+        hint: e instanceof Deno.errors.NotCapable
+          ? "`deno task gpux` may only write to the Hub cache it resolves from HF_HUB_CACHE / HF_HOME: " +
+            "set HF_HUB_CACHE to this cache instead of passing --cache-dir"
+          : "check the cache's file permissions (the files may belong to another user)",
+      });
+    }
+    throw e;
   }
 }
 
