@@ -124,9 +124,14 @@ export async function acquireRepoLock(
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
+    const denied = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
     throw new CacheError(`cannot create the lock folder ${dir}: ${(e as Error).message}`, {
       cause: e,
-      hint: "check that the cache directory is writable (--cache-dir or HF_HUB_CACHE)",
+      hint: e instanceof Deno.errors.NotCapable
+        ? `\`deno task gpux\` may write only to the Hub cache (HF_HUB_CACHE) and the token folder: set HF_HUB_CACHE=${cacheDir} instead of --cache-dir, or grant --allow-write=${cacheDir}`
+        : denied
+        ? `${cacheDir} is not writable by this user: choose another cache with --cache-dir or HF_HUB_CACHE`
+        : "check that the cache directory is writable (--cache-dir or HF_HUB_CACHE)",
     });
   }
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;

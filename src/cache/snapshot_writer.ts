@@ -30,6 +30,8 @@ export interface SnapshotManifest {
   sha: string;
   /** Every file of the repository at that commit (not only the pulled ones). */
   files: ModelFile[];
+  /** The repository's pipeline tag (for the conversion hint of a pull that makes no request). */
+  pipelineTag?: string;
   /** ISO time the manifest was written. */
   written: string;
 }
