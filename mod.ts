@@ -32,3 +32,87 @@ export type {
 } from "./src/registry/manager.ts";
 export { isCommitSha, type ModelRef, parseModelId } from "./src/registry/model_id.ts";
 export { envFrom, type EnvReader } from "./src/environment.ts";
+
+/**
+ * The Hugging Face Hub registry: metadata, files, search and identity, with gpux's retries and
+ * typed errors on every request.
+ *
+ * @example
+ * ```ts
+ * import { HuggingFaceManager } from "jsr:@gpux/gpux";
+ * const hub = new HuggingFaceManager(); // HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE are honoured
+ * const info = await hub.getModelInfo("Xenova/bert-base-uncased@main");
+ * console.log(info.sha, info.formats, info.onnx.defaultVariant, info.conversion?.command);
+ * const hits = await hub.searchModels("whisper", { library: "onnx", sort: "likes", limit: 5 });
+ * const { sha, files } = await hub.resolveRevision("Xenova/bert-base-uncased", "refs/pr/1");
+ * ```
+ */
+export {
+  cardDescription,
+  DEFAULT_SEARCH_LIMIT,
+  type HubCallOptions,
+  type HubModelRecord,
+  HuggingFaceManager,
+  type ResolvedRevision,
+  SEARCH_SORTS,
+  type WhoAmIResult,
+} from "./src/registry/huggingface.ts";
+
+/**
+ * Access tokens: resolution in the order `--token` > `HF_TOKEN` > `HF_TOKEN_PATH` > `$HF_HOME/token` >
+ * `~/.cache/huggingface/token`, saving and removing the token file, and redaction.
+ *
+ * @example
+ * ```ts
+ * import { redactToken, resolveToken, saveToken } from "jsr:@gpux/gpux";
+ * const found = await resolveToken();
+ * console.log(found ? `token from ${found.source}` : "anonymous");
+ * await saveToken("hf_…"); // writes $HF_HOME/token with mode 0600, like `hf auth login`
+ * console.log(redactToken("Authorization: Bearer hf_abcdef123456")); // "Authorization: Bearer ***"
+ * ```
+ */
+export {
+  deleteToken,
+  redactToken,
+  type ResolvedToken,
+  resolveToken,
+  saveToken,
+  tokenFilePath,
+  type TokenOptions,
+  type TokenSource,
+} from "./src/registry/auth.ts";
+
+/**
+ * What a repository holds, from its file list: formats, ONNX variants (and the default one), the
+ * files of a variant, modality and the Optimum export command.
+ *
+ * @example
+ * ```ts
+ * import { detectFormats, filesWithVariant, onnxVariants, selectVariantFiles } from "jsr:@gpux/gpux";
+ * const files = [
+ *   { path: "onnx/model.onnx", size: 1_000 },
+ *   { path: "onnx/model.onnx_data", size: 90_000 },
+ *   { path: "onnx/model_q4.onnx", size: 20_000 },
+ *   { path: "tokenizer.json", size: 700 },
+ * ];
+ * detectFormats(files); // ["onnx"]
+ * onnxVariants(files).defaultVariant; // "fp32"
+ * selectVariantFiles(files, "fp32").map((f) => f.path); // ["onnx/model.onnx", "onnx/model.onnx_data"]
+ * filesWithVariant(files, "q4").map((f) => f.path); // ["onnx/model_q4.onnx", "tokenizer.json"]
+ * ```
+ */
+export {
+  conversionHint,
+  detectFormats,
+  externalDataFiles,
+  type FileEntry,
+  filesWithVariant,
+  isOnnxFile,
+  modalityFromPipelineTag,
+  MODEL_FORMATS,
+  type OnnxFileRole,
+  onnxFileRole,
+  onnxVariants,
+  optimumTaskFromPipelineTag,
+  selectVariantFiles,
+} from "./src/registry/formats.ts";

@@ -8,13 +8,24 @@ import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts"
 import { type CliContext, createContext } from "./context.ts";
 
 import { VERSION } from "../version.ts";
+import { searchCommand } from "./search.ts";
+import { infoCommand } from "./info.ts";
+import { loginCommand } from "./login.ts";
+import { logoutCommand } from "./logout.ts";
+import { whoamiCommand } from "./whoami.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
 type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 
 /** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
-const COMMANDS: CommandFactory[] = [];
+const COMMANDS: CommandFactory[] = [
+  searchCommand,
+  infoCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
+];
 
 /** Builds the `gpux` program for one invocation. */
 export function buildProgram(ctx: CliContext): Command {

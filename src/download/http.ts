@@ -178,7 +178,10 @@ export function describeNetworkError(error: unknown): string {
     return "DNS lookup failed (unknown host)";
   }
   if (/connection refused|ECONNREFUSED|os error 111/i.test(text)) return "connection refused";
-  if (/certificate|tls|ssl|handshake/i.test(text)) return "TLS error (certificate or handshake failed)";
+  // rustls says "received corrupt message of type InvalidContentType" when the server does not speak TLS
+  if (/certificate|tls|ssl|handshake|received corrupt message|InvalidContentType|UnknownIssuer/i.test(text)) {
+    return "TLS error (certificate or handshake failed)";
+  }
   if (/connection reset|ECONNRESET|os error 104|broken pipe/i.test(text)) return "connection reset by the server";
   if (/connection closed|incomplete message|unexpected eof|end of file/i.test(text)) {
     return "connection closed by the server before the response was complete";

@@ -5,6 +5,7 @@
  * @module
  */
 import type { EnvReader } from "../environment.ts";
+import type { RetryInfo } from "../download/http.ts";
 
 /** How to reach and authenticate against a registry, and where its cache lives. */
 export interface RegistryConfig {
@@ -20,6 +21,12 @@ export interface RegistryConfig {
   timeoutMs?: number;
   /** Retries after the first attempt for connection errors, 5xx and 429 (default 5). */
   maxRetries?: number;
+  /** First retry backoff in milliseconds (default 500; doubles each retry, with jitter). Tests make it small. */
+  retryBaseDelayMs?: number;
+  /** Longest backoff or `Retry-After` wait honoured, in milliseconds (default 30 000). */
+  retryMaxDelayMs?: number;
+  /** Called before each retry of a Hub request (e.g. to show "retrying in 2s: HTTP 503"). */
+  onRetry?: (info: RetryInfo) => void;
   /** Never touch the network; default `HF_HUB_OFFLINE`. */
   offline?: boolean;
   /** The `fetch` to use (default the global one). */

@@ -1,0 +1,101 @@
+/**
+ * `gpux info <model>[@rev]`: what a model is, what it holds and what gpux would run.
+ *
+ * @module
+ */
+import { Command } from "@commander-js/extra-typings";
+import { InputError } from "../errors.ts";
+import type { ModelMetadata } from "../registry/manager.ts";
+import { parseModelId } from "../registry/model_id.ts";
+import type { CliContext } from "./context.ts";
+import { hubClient } from "./hub_client.ts";
+import { formatBytes, formatCount, formatDate, type Output } from "./output.ts";
+import { printTable } from "./table_output.ts";
+
+/** The `info` command. */
+export function infoCommand(ctx: CliContext) {
+  return new Command("info")
+    .description("Show a model's metadata, formats, ONNX variants and files (e.g. gpux info org/name@main)")
+    .argument("<model>", "model id, org/name or org/name@revision")
+    .option("--revision <rev>", "branch, tag, commit sha or refs/pr/N (default main)")
+    .option("--files", "list every file with its size")
+    .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
+    .option("--json", "print one JSON document")
+    .option("--quiet", "print no progress or retries")
+    .action(async (model, options) => {
+      const out = ctx.output({ json: options.json, quiet: options.quiet });
+      const ref = parseModelId(model);
+      if (options.revision !== undefined && ref.revision !== undefined && options.revision !== ref.revision) {
+        throw new InputError(
+          `two different revisions given: '@${ref.revision}' in the model id and --revision '${options.revision}'`,
+          { hint: "give the revision once, either as org/name@rev or with --revision" },
+        );
+      }
+      const info = await hubClient(ctx, options, out).getModelInfo(ref.id, {
+        revision: options.revision ?? ref.revision,
+        signal: ctx.signal,
+      });
+      if (out.json) return out.printJson(info);
+      printInfo(out, info, options.files === true);
+    });
+}
+
+function printInfo(out: Output, info: ModelMetadata, withFiles: boolean): void {
+  const short = info.sha.slice(0, 12);
+  out.print(`${out.bold(info.id)} ${out.dim("@")} ${info.revision}${info.revision === info.sha ? "" : ` (${short})`}`);
+  if (info.description) out.print(`  ${info.description}`);
+  out.print();
+  const access = info.private ? "private" : "public";
+  const rows: [string, string][] = [
+    ["task", info.pipelineTag ? `${info.pipelineTag} (${info.modality})` : `- (${info.modality})`],
+    ["library", info.libraryName ?? "-"],
+    [
+      "architecture",
+      [info.architectures?.join(", "), info.modelType && `(${info.modelType})`].filter(Boolean).join(" ") || "-",
+    ],
+    ["license", info.license ?? "-"],
+    ["access", info.gated ? `${access}, gated (${info.gated} approval)` : access],
+    ["downloads", `${formatCount(info.downloads)}   likes ${formatCount(info.likes)}`],
+    ["updated", formatDate(info.lastModified)],
+    ["commit", info.sha],
+    ["formats", info.formats.length ? info.formats.join(", ") : "none recognised"],
+    ["size", `${formatBytes(info.totalSize)} in ${info.files.length} file${info.files.length === 1 ? "" : "s"}`],
+  ];
+  if (info.tags.length) rows.push(["tags", info.tags.join(", ")]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) out.print(`  ${out.dim(key.padEnd(width))}  ${value}`);
+  out.print();
+
+  if (info.onnx.variants.length) {
+    out.print(out.bold("ONNX variants"));
+    printTable(
+      out,
+      ["DEFAULT", "VARIANT", "SIZE", "FILES", "COMPONENTS"],
+      info.onnx.variants.map((v) => [
+        v.name === info.onnx.defaultVariant ? "*" : "",
+        v.name,
+        formatBytes(v.size),
+        String(v.files.length),
+        v.components.join(", "),
+      ]),
+      ["left", "left", "right", "right", "left"],
+      "  ",
+    );
+    out.print(`  default: ${out.bold(info.onnx.defaultVariant ?? "-")} (${info.onnx.defaultReason ?? ""})`);
+  } else if (info.conversion) {
+    out.print(out.yellow("No ONNX files in this repository.") + " Export one with Optimum:");
+    out.print(`  ${info.conversion.command}`);
+  }
+
+  if (withFiles) {
+    out.print();
+    out.print(out.bold("Files"));
+    printTable(
+      out,
+      ["PATH", "SIZE", "SHA256 / OID"],
+      info.files.map((f) => [f.path, formatBytes(f.size), f.lfs ? f.lfs.sha256 : (f.oid ?? "-")]),
+      ["left", "right", "left"],
+      "  ",
+    );
+  }
+}
