@@ -10,6 +10,7 @@ import { type CliContext, createContext } from "./context.ts";
 import { VERSION } from "../version.ts";
 import { searchCommand } from "./search.ts";
 import { infoCommand } from "./info.ts";
+import { pullCommand } from "./pull.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { whoamiCommand } from "./whoami.ts";
@@ -22,6 +23,7 @@ type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 const COMMANDS: CommandFactory[] = [
   searchCommand,
   infoCommand,
+  pullCommand,
   loginCommand,
   logoutCommand,
   whoamiCommand,
