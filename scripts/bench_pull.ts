@@ -101,6 +101,8 @@ function cases(flags: Flags): Case[] {
 interface Measure {
   seconds: number;
   rssMb: number;
+  /** User + system CPU seconds of the process. */
+  cpu: number;
 }
 
 async function timed(args: string[], env: Record<string, string>): Promise<Measure> {
@@ -115,7 +117,9 @@ async function timed(args: string[], env: Record<string, string>): Promise<Measu
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) throw new Error(`${args.slice(0, 4).join(" ")} … failed:\n${stderr.slice(-2000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : NaN };
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
+  const system = Number(/System time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
+  return { seconds, rssMb: rss ? Number(rss[1]) / 1024 : NaN, cpu: user + system };
 }
 
 function median(values: number[]): number {
@@ -196,6 +200,7 @@ async function main() {
             tool,
             seconds.toFixed(2),
             (bytes / MB / seconds).toFixed(1),
+            median(measures.map((m) => m.cpu)).toFixed(2),
             rss.toFixed(0),
             tool === "gpux" ? `${(base / seconds).toFixed(2)}x` : "1.00x",
           ]);
@@ -206,7 +211,7 @@ async function main() {
   } finally {
     await hub.close();
   }
-  const headers = ["case", "network", "tool", "seconds", "MB/s", "peak RSS MB", "speed-up vs hf.js"];
+  const headers = ["case", "network", "tool", "seconds", "MB/s", "CPU s", "peak RSS MB", "speed-up vs hf.js"];
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(line(headers));

@@ -30,7 +30,11 @@ export const DEFAULT_RANGE_THRESHOLD = 32 * 1024 * 1024;
 /** Default stall timeout: no byte for this long aborts the connection and retries, ms. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
-const WRITE_BUFFER = 1024 * 1024;
+/** Above this rate one connection is enough (no parallel ranges), bytes/s. */
+export const DEFAULT_FAST_STREAM = 250_000_000;
+const PROBE_BYTES = 4 * 1024 * 1024;
+const PROBE_MS = 1000;
+const WRITE_BUFFER = 256 * 1024;
 const STATE_SAVE_INTERVAL_MS = 1000;
 
 /** Options of {@linkcode downloadBlob}. */
@@ -64,6 +68,11 @@ export interface BlobDownloadOptions {
   maxConnections?: number;
   /** Size of one byte range (default {@linkcode DEFAULT_CHUNK_SIZE}). */
   chunkSize?: number;
+  /**
+   * When the first range arrives at least this fast (bytes/s), no further connections are opened
+   * (default {@linkcode DEFAULT_FAST_STREAM}); `Infinity` always uses `maxConnections`.
+   */
+  fastStreamBytesPerSecond?: number;
   /** Smallest file fetched as ranges (default {@linkcode DEFAULT_RANGE_THRESHOLD}); `Infinity` disables ranges. */
   rangeThreshold?: number;
   /** Called once, before the first byte, with the bytes already on disk from an earlier run. */
@@ -660,9 +669,11 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
       pending.unshift(probe);
       const firstWorker = worker(true);
       workers.push(firstWorker);
-      // start the others once the first response proved that the server honours ranges
+      // start the others once the first response proved that the server honours ranges, and only
+      // when one connection is not already fast enough to keep this machine busy (loopback, LAN)
       await rangesWorkKnown;
-      const extra = Math.min((job.o.maxConnections ?? 8) - 1, pending.length);
+      const fast = await singleStreamIsFast(job, firstWorker, () => progressed);
+      const extra = fast ? 0 : Math.min((job.o.maxConnections ?? 8) - 1, pending.length);
       for (let k = 0; k < extra && failure === undefined; k++) workers.push(worker(false));
     } else {
       job.connections.release();
@@ -691,6 +702,24 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   await Deno.rename(job.paths.ranged, job.o.destination);
   await removeIfExists(job.paths.rangedState);
   return "done";
+}
+
+/**
+ * Watches the first range for up to {@linkcode PROBE_BYTES} / {@linkcode PROBE_MS}: true when one
+ * connection already delivers `fastStreamBytesPerSecond` (more connections would only add CPU work).
+ */
+async function singleStreamIsFast(job: Job, firstWorker: Promise<void>, progressed: () => Promise<void>) {
+  const threshold = job.o.fastStreamBytesPerSecond ?? DEFAULT_FAST_STREAM;
+  if (!Number.isFinite(threshold)) return false;
+  const start = performance.now();
+  const startBytes = job.transferred;
+  let finished = false;
+  firstWorker.finally(() => finished = true);
+  while (!finished && job.transferred - startBytes < PROBE_BYTES && performance.now() - start < PROBE_MS) {
+    await Promise.race([progressed(), firstWorker.catch(() => {}), sleep(20)]);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return seconds > 0 && (job.transferred - startBytes) / seconds >= threshold;
 }
 
 class RangeIgnored extends Error {
