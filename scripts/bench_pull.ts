@@ -145,7 +145,9 @@ async function main() {
         );
         const results: Record<string, Measure[]> = { gpux: [], "hf.js snapshotDownload": [] };
         for (let run = 0; run < flags.runs; run++) {
-          for (const tool of Object.keys(results)) {
+          // alternate the order, so that neither tool always runs right after the other's clean-up
+          const order = run % 2 === 0 ? Object.keys(results) : Object.keys(results).reverse();
+          for (const tool of order) {
             const dir = await Deno.makeTempDir({ prefix: "gpux-bench-" });
             const env: Record<string, string> = {
               HF_ENDPOINT: hub.url,

@@ -11,7 +11,11 @@ export class Semaphore {
   #free: number;
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  constructor(readonly size: number) {
+  /** A semaphore with `size` permits. */
+  constructor(
+    /** Number of permits. */
+    readonly size: number,
+  ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`semaphore size must be >= 1, got ${size}`);
     this.#free = size;
   }
