@@ -7,7 +7,8 @@
  *
  * Flags: `--cases a,b,c`  `--modes unthrottled,shaped`  `--first-byte-ms 30`  `--mbps 50` (MB/s per
  * connection)  `--big-mb 1000` (size of case a)  `--runs 1` (median of N)  `--chunk-mb N` and
- * `--threshold-mb N` (gpux range tuning, through GPUX_PULL_CHUNK_BYTES and GPUX_PULL_RANGE_THRESHOLD).
+ * `--threshold-mb N` (gpux range tuning, through GPUX_PULL_CHUNK_BYTES and GPUX_PULL_RANGE_THRESHOLD),
+ * `--gpux-only` (no baseline: for tuning runs).
  *
  * Peak RSS is `/usr/bin/time -v`'s "Maximum resident set size".
  *
@@ -25,6 +26,8 @@ interface Flags {
   runs: number;
   chunkMb?: number;
   thresholdMb?: number;
+  /** Skip the baseline (tuning runs). */
+  gpuxOnly: boolean;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -45,6 +48,7 @@ function parseFlags(args: string[]): Flags {
     runs: num("runs", 1)!,
     chunkMb: num("chunk-mb"),
     thresholdMb: num("threshold-mb"),
+    gpuxOnly: args.includes("--gpux-only"),
   };
 }
 
@@ -143,7 +147,9 @@ async function main() {
         hub.setShaping(
           mode === "shaped" ? { firstByteDelayMs: flags.firstByteMs, bytesPerSecond: flags.mbps * MB } : {},
         );
-        const results: Record<string, Measure[]> = { gpux: [], "hf.js snapshotDownload": [] };
+        const results: Record<string, Measure[]> = flags.gpuxOnly
+          ? { gpux: [] }
+          : { gpux: [], "hf.js snapshotDownload": [] };
         for (let run = 0; run < flags.runs; run++) {
           // alternate the order, so that neither tool always runs right after the other's clean-up
           const order = run % 2 === 0 ? Object.keys(results) : Object.keys(results).reverse();
@@ -192,7 +198,7 @@ async function main() {
             }
           }
         }
-        const base = median(results["hf.js snapshotDownload"].map((m) => m.seconds));
+        const base = flags.gpuxOnly ? NaN : median(results["hf.js snapshotDownload"].map((m) => m.seconds));
         for (const [tool, measures] of Object.entries(results)) {
           const seconds = median(measures.map((m) => m.seconds));
           const rss = Math.max(...measures.map((m) => m.rssMb));

@@ -107,7 +107,9 @@ export class PullProgressRenderer {
         this.#clear();
         const seconds = line ? (performance.now() - line.started) / 1000 : 0;
         const moved = line ? line.size - line.resumedFrom : 0;
-        const speed = !event.cached && seconds > 0.05 && moved > 0 ? `  ${formatBytes(moved / seconds)}/s` : "";
+        const speed = !event.cached && seconds > 0.05 && moved >= 1_000_000
+          ? `  ${formatBytes(Math.round(moved / seconds))}/s`
+          : "";
         const state = event.cached ? this.#out.dim("cached") : this.#out.green("done");
         this.#out.info(`${state} ${event.path}  ${formatBytes(event.size)}${speed}`);
         this.#draw(true);
@@ -141,26 +143,26 @@ export class PullProgressRenderer {
       const seconds = (now - line.started) / 1000;
       const speed = seconds > 0.2 ? (line.done - line.resumedFrom) / seconds : 0;
       const tail = speed > 0
-        ? `  ${formatBytes(speed)}/s  ${formatDuration((line.size - line.done) / speed)} left`
+        ? `  ${formatBytes(Math.round(speed))}/s  ${formatDuration((line.size - line.done) / speed)} left`
         : "";
-      lines.push(this.#bar(truncate(line.path, nameWidth).padEnd(nameWidth), pct, line.done, line.size, width) + tail);
+      const text = this.#bar(truncate(line.path, nameWidth).padEnd(nameWidth), pct, line.done, line.size, width) + tail;
+      lines.push(text.length >= width ? text.slice(0, width - 1) : text);
     }
     if (this.#active.size > active.length) {
       lines.push(this.#out.dim(`  … and ${this.#active.size - active.length} more`));
     }
     const t = this.#total;
     if (t.total > 0) {
-      const rate = t.rate > 0 ? `${formatBytes(t.rate)}/s` : "";
+      const rate = t.rate > 0 ? `${formatBytes(Math.round(t.rate))}/s` : "";
       const eta = t.eta !== undefined ? `${formatDuration(t.eta)} left` : "";
-      lines.push(
-        this.#out.bold(`total ${Math.round((t.done / t.total) * 100)}%`) +
-          `  ${formatBytes(t.done)}/${formatBytes(t.total)}  files ${t.files}/${t.filesTotal}  ${rate}  ${eta}`
-            .trimEnd(),
-      );
+      const head = `total ${Math.round((t.done / t.total) * 100)}%`;
+      const rest = `  ${formatBytes(t.done)}/${formatBytes(t.total)}  files ${t.files}/${t.filesTotal}  ${rate}  ${eta}`
+        .trimEnd().slice(0, Math.max(0, width - 1 - head.length));
+      lines.push(this.#out.bold(head) + rest);
     }
     this.#clear();
     if (lines.length === 0) return;
-    this.#out.progress(lines.map((l) => l.slice(0, width + 40)).join("\n") + "\n");
+    this.#out.progress(lines.join("\n") + "\n");
     this.#drawn = lines.length;
   }
 
@@ -180,7 +182,8 @@ function truncate(s: string, n: number): string {
 
 function terminalWidth(): number {
   try {
-    return Deno.consoleSize().columns;
+    const columns = Deno.consoleSize().columns;
+    return columns >= 40 ? columns : 100;
   } catch {
     return 100;
   }

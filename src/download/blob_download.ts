@@ -36,6 +36,7 @@ const PROBE_BYTES = 4 * 1024 * 1024;
 const PROBE_MS = 1000;
 const WRITE_BUFFER = 256 * 1024;
 const DIRECT_WRITE = 16 * 1024;
+const HASH_READ = 1024 * 1024;
 const STATE_SAVE_INTERVAL_MS = 1000;
 
 /** Options of {@linkcode downloadBlob}. */
@@ -378,7 +379,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
       length = 0;
     } else if (length > 0) {
       // re-hash the prefix on disk (cheaper than hashing the whole file afterwards: see docs/performance.md)
-      await hashFileRange(file, hasher, 0, length, new Uint8Array(WRITE_BUFFER));
+      await hashFileRange(file, hasher, 0, length, new Uint8Array(HASH_READ));
     }
     job.start(length);
     await file.seek(length, Deno.SeekMode.Start);
@@ -576,7 +577,7 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   };
   const follow = async () => {
     const reader = await Deno.open(job.paths.ranged, { read: true });
-    const buffer = new Uint8Array(4 * WRITE_BUFFER);
+    const buffer = new Uint8Array(HASH_READ);
     try {
       while (hashed < size) {
         const end = frontier();

@@ -49,9 +49,12 @@ export function hashKindOfEtag(etag: string): ContentHashKind | undefined {
 }
 
 /**
- * Feeds bytes `[start, end)` of an open file into `hasher`, reading `bufferSize` bytes at a time
- * (memory stays flat whatever the size). Uses positioned reads: safe while other handles write.
+ * Feeds bytes `[start, end)` of an open file into `hasher`, reading `buffer.length` bytes at a time
+ * (memory stays flat whatever the size). Seeks before every read: safe while other handles write.
+ * Reads are synchronous (the data is normally in the page cache: ~1.3 s per GB here against ~1.65 s
+ * with async reads, which hand each read to a thread pool).
  */
+// deno-lint-ignore require-await
 export async function hashFileRange(
   file: Deno.FsFile,
   hasher: ContentHasher,
@@ -61,9 +64,9 @@ export async function hashFileRange(
 ): Promise<void> {
   let offset = start;
   while (offset < end) {
-    await file.seek(offset, Deno.SeekMode.Start);
+    file.seekSync(offset, Deno.SeekMode.Start);
     const want = Math.min(buffer.length, end - offset);
-    const n = await file.read(buffer.subarray(0, want));
+    const n = file.readSync(buffer.subarray(0, want));
     if (n === null || n === 0) throw new Error(`unexpected end of file at byte ${offset} (expected ${end})`);
     hasher.update(buffer.subarray(0, n));
     offset += n;
