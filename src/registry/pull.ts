@@ -129,6 +129,11 @@ export async function pullModel(
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new InputError(`invalid concurrency ${concurrency}: it must be a whole number of at least 1`);
   }
+  if (offline && options.force) {
+    throw new InputError("--force downloads again, which offline mode forbids", {
+      hint: "drop --force, or go online (unset HF_HUB_OFFLINE / drop --offline)",
+    });
+  }
   const writer = new SnapshotWriter(paths, { onWarning: (message) => emit({ type: "warning", message }) });
 
   // 1. what the cache already knows: a pinned commit, or (offline) the ref
@@ -141,9 +146,11 @@ export async function pullModel(
   }
   let repoFiles: ModelFile[] | undefined;
   let pipelineTag: string | undefined;
-  if (sha && !options.force) repoFiles = (await readManifest(paths, sha))?.files;
-
-  if (repoFiles) pipelineTag = (await readManifest(paths, sha!))?.pipelineTag;
+  if (sha && !options.force) {
+    const manifest = await readManifest(paths, sha);
+    repoFiles = manifest?.files;
+    pipelineTag = manifest?.pipelineTag;
+  }
   if (!repoFiles && !offline) {
     // 2. online. When gpux has pulled this ref before, one request tells whether it still points at
     // a commit gpux has the file list of; otherwise the commit and its file list (two requests + paging).
