@@ -188,3 +188,180 @@ export type { ContentHashKind, ExpectedContent } from "./src/download/content_ha
 export { Semaphore } from "./src/download/semaphore.ts";
 /** A retry the HTTP layer is about to make (passed to `onRetry`). */
 export type { RetryInfo } from "./src/download/http.ts";
+ * Running ONNX models: `loadModel` resolves an `.onnx` path, a directory with `gpux.yml`, a cached Hub
+ * id or model bytes, and creates a {@linkcode GpuxSession} on the best execution provider (falling
+ * back out loud: `session.fallbacks` says which providers failed and why). Sessions hold no global
+ * state and never print; `run` takes and returns plain {@linkcode TensorData}, so a session can live
+ * in a Worker. Always `await session.dispose()`.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "jsr:@gpux/gpux";
+ * const session = await loadModel("onnx-community/bert-tiny", { provider: "auto", variant: "fp32" });
+ * for (const f of session.fallbacks) console.warn(`${f.provider}: ${f.reason}`);
+ * const outputs = await session.run({
+ *   input_ids: { dtype: "int64", shape: [1, 3], data: BigInt64Array.of(101n, 7592n, 102n) },
+ *   attention_mask: { dtype: "int64", shape: [1, 3], data: BigInt64Array.of(1n, 1n, 1n) },
+ * });
+ * console.log(session.provider, outputs.logits.shape);
+ * const bench = await session.benchmark({ runs: 50 });
+ * console.log(bench.stats.p50, bench.throughput.inferencesPerSec);
+ * await session.dispose();
+ * ```
+ */
+export { loadModel, type LoadModelOptions } from "./src/runtime/load_model.ts";
+export {
+  createSession,
+  GpuxSession,
+  type GraphOptimizationLevel,
+  type OrtLogLevel,
+  type RunOptions,
+  type SessionInfo,
+  type SessionOptions,
+  setOrtLogLevel,
+} from "./src/runtime/session.ts";
+
+/**
+ * Where a model comes from: `<model>` as the CLI takes it, resolved to one `.onnx` file (never
+ * touching the network; pass `pull` to fetch a missing Hub id).
+ *
+ * @example
+ * ```ts
+ * import { resolveModel } from "jsr:@gpux/gpux";
+ * const model = await resolveModel("Xenova/bert-base-uncased", { variant: "quantized" });
+ * console.log(model.path, model.sha, model.variant);
+ * ```
+ */
+export {
+  type PullFunction,
+  type ResolvedModel,
+  resolveModel,
+  type ResolveOptions,
+} from "./src/runtime/model_source.ts";
+
+/**
+ * Execution providers: the order `auto` tries per platform, a quick library check that explains
+ * why a provider cannot load (e.g. `CUDA libraries not found: libcublasLt.so.13`), and the doctor's probes.
+ *
+ * @example
+ * ```ts
+ * import { autoProviderOrder, checkProvider, probeProviders } from "jsr:@gpux/gpux";
+ * autoProviderOrder(); // ["cuda", "webgpu", "cpu"] on Linux x64
+ * console.log(checkProvider("cuda")?.reason ?? "cuda may load");
+ * for (const p of await probeProviders()) console.log(p.provider, p.available, p.reason ?? "");
+ * ```
+ */
+export {
+  autoProviderOrder,
+  checkProvider,
+  currentPlatform,
+  executionProviderConfig,
+  explainProviderFailure,
+  isProviderChoice,
+  type Platform,
+  PROVIDER_NAMES,
+  providerCandidates,
+  type ProviderCheckOptions,
+  type ProviderChoice,
+  type ProviderFailure,
+  type ProviderName,
+  type ProviderOptions,
+} from "./src/runtime/providers.ts";
+export {
+  type LibraryProbe,
+  probeGpuLibraries,
+  type ProbeOptions,
+  probeProviders,
+  type ProviderProbe,
+  type RuntimeInstall,
+  runtimeInstall,
+} from "./src/runtime/diagnostics.ts";
+
+/**
+ * Tensors as plain data and their JSON and `.npy` forms: conversion to the model's declared dtype
+ * (int64 from numbers or decimal strings, float16 from floats), validation against input metadata
+ * with messages naming the input, expected and received shape/type.
+ *
+ * @example
+ * ```ts
+ * import { feedsFromJson, readNpy, tensorsToJson, writeNpy } from "jsr:@gpux/gpux";
+ * const feeds = feedsFromJson({ "x.1": [[1, 2, 3, 4]] }, session.inputs);
+ * const outputs = await session.run(feeds);
+ * console.log(JSON.stringify(tensorsToJson(outputs)));
+ * await Deno.writeFile("y.npy", writeNpy(outputs.y));
+ * const back = readNpy(await Deno.readFile("y.npy"));
+ * ```
+ */
+export {
+  type Dim,
+  elementCount,
+  feedsFromJson,
+  formatShape,
+  fromFloat16Bits,
+  TENSOR_DTYPES,
+  type TensorData,
+  type TensorDtype,
+  tensorFromJson,
+  type TensorFromJsonOptions,
+  type TensorInfo,
+  type TensorJson,
+  type TensorMap,
+  tensorsToJson,
+  tensorToJson,
+  type TensorValues,
+  toFloat16Bits,
+  validateFeeds,
+  validateTensor,
+} from "./src/runtime/tensors.ts";
+export { readNpy, writeNpy } from "./src/runtime/npy.ts";
+
+/**
+ * Benchmarks: inputs synthesised from metadata (dynamic dims get the batch size or
+ * {@linkcode DEFAULT_DYNAMIC_DIM}), timing statistics, and the header facts of an `.onnx` file.
+ *
+ * @example
+ * ```ts
+ * import { readOnnxFileInfo, synthesizeInputs, timingStats } from "jsr:@gpux/gpux";
+ * const feeds = synthesizeInputs(session.inputs, { batch: 8, shapes: { pixel_values: [8, 3, 224, 224] } });
+ * const result = await session.benchmark({ feeds, runs: 100, warmup: 10 });
+ * timingStats([1.2, 1.1, 1.4]).p50; // 1.2
+ * const info = await readOnnxFileInfo("model.onnx"); // opsets, producer, metadata, external data
+ * ```
+ */
+export {
+  type BenchmarkOptions,
+  type BenchmarkResult,
+  percentile,
+  type TimingStats,
+  timingStats,
+} from "./src/runtime/benchmark.ts";
+export {
+  concreteShape,
+  DEFAULT_DYNAMIC_DIM,
+  parseShapeArg,
+  synthesizeInputs,
+  type SynthesizeOptions,
+} from "./src/runtime/synthetic_inputs.ts";
+export { type OnnxFileInfo, readOnnxFileInfo } from "./src/runtime/model_file.ts";
+
+/**
+ * `gpux.yml`: parse and validate (errors name the key and line; unknown keys are errors), read from
+ * a file, and write one from a model's inputs and outputs.
+ *
+ * @example
+ * ```ts
+ * import { parseGpuxConfig, renderGpuxConfig } from "jsr:@gpux/gpux";
+ * const config = parseGpuxConfig(await Deno.readTextFile("gpux.yml"), "gpux.yml");
+ * console.log(config.model.source, config.runtime.gpu.backend);
+ * const text = renderGpuxConfig({ name: "demo", source: "./model.onnx", inputs: session.inputs, outputs: session.outputs });
+ * ```
+ */
+export {
+  CONFIG_FILE_NAMES,
+  configMismatches,
+  type GpuxConfig,
+  parseGpuxConfig,
+  readGpuxConfig,
+  type TensorSpec,
+} from "./src/config/gpux_config.ts";
+export { type ConfigDraft, renderGpuxConfig } from "./src/config/config_writer.ts";

@@ -14,6 +14,11 @@ import { pullCommand } from "./pull.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { whoamiCommand } from "./whoami.ts";
+import { runCommand } from "./run.ts";
+import { inspectCommand } from "./inspect.ts";
+import { benchCommand } from "./bench.ts";
+import { doctorCommand } from "./doctor.ts";
+import { initCommand } from "./init.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -27,6 +32,11 @@ const COMMANDS: CommandFactory[] = [
   loginCommand,
   logoutCommand,
   whoamiCommand,
+  runCommand,
+  inspectCommand,
+  benchCommand,
+  initCommand,
+  doctorCommand,
 ];
 
 /** Builds the `gpux` program for one invocation. */

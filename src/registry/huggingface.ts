@@ -362,18 +362,19 @@ export class HuggingFaceManager implements ModelManager {
       async () => {
         const call = await this.hubFetchOptions({}, options.signal);
         const library = options.library?.trim();
-        const fetchWithLibrary: typeof fetch = library
-          ? (input, init) => {
-            const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-            url.searchParams.set("library", library);
-            return call.fetch(url.href, init);
-          }
-          : call.fetch;
+        // @huggingface/hub 2.17.5 has no library filter and never sends a sort direction: add both
+        // (`library=` is the Hub's library filter; `direction=-1` asks for descending order explicitly).
+        const listFetch: typeof fetch = (input, init) => {
+          const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+          if (library) url.searchParams.set("library", library);
+          url.searchParams.set("direction", "-1");
+          return call.fetch(url.href, init);
+        };
         const out: ModelSummary[] = [];
         for await (
           const entry of listModels({
             ...call,
-            fetch: fetchWithLibrary,
+            fetch: listFetch,
             search: {
               query: query.trim() || undefined,
               owner: options.author?.trim() || undefined,

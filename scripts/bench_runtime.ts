@@ -1,0 +1,269 @@
+/**
+ * How much gpux's runtime adds on top of plain onnxruntime-node, measured in one process.
+ *
+ * For each model, the same inputs run through `GpuxSession.run` (validation and conversion
+ * included) and through plain `InferenceSession.run` (an `ort.Tensor` built per call, as a caller
+ * would), one session alive at a time, in 16 pairs of blocks (AB or BA, shuffled) so drift and order hit both alike. JSON parsing of inputs and JSON
+ * printing of outputs are timed separately (they are not part of `run`).
+ *
+ * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
+ *
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--json]
+ * (runs per model = N × rounds, split over N pairs of blocks (default 16), each block a fresh session; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { cpus, loadavg } from "node:os";
+import { createSession, type GpuxSession } from "../src/runtime/session.ts";
+import { executionProviderConfig, type ProviderName } from "../src/runtime/providers.ts";
+import { percentile } from "../src/runtime/benchmark.ts";
+import { synthesizeInputs } from "../src/runtime/synthetic_inputs.ts";
+import { feedsFromJson, type TensorMap, tensorsToJson } from "../src/runtime/tensors.ts";
+import { buildModel, identityModel, matmulChainModel } from "../tests/support/onnx_builder.ts";
+import { npmModel } from "../tests/support/npm_models.ts";
+
+interface Case {
+  name: string;
+  model: Uint8Array | string;
+  feeds?: TensorMap;
+  shapes?: Record<string, number[]>;
+  batch?: number;
+  runs: number;
+}
+
+function arg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+const RUNS = arg("--runs", 0);
+const ROUNDS = arg("--rounds", 1);
+function textArg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1] : fallback;
+}
+const PROVIDER = textArg("--provider", "cpu") as ProviderName;
+const CASES = new Set(textArg("--cases", "tiny,mid,npm").split(","));
+const PAIR_COUNT = Math.max(1, arg("--pairs", 16));
+
+function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+async function measure(c: Case) {
+  const runs = RUNS || c.runs;
+  const gpuxSamples: number[] = [];
+  const plainSamples: number[] = [];
+  // One session at a time: two onnxruntime sessions alive in one process disturb each other (their
+  // intra-op thread pools spin on the same 2 cores; measured with two identical plain sessions, the one
+  // created first ran up to 1.4× slower). So the sides take turns in blocks (ABBA ABBA), each block with
+  // a fresh session, a few untimed runs, then its share of the timed runs; drift hits both sides alike.
+  // 16 pairs of blocks; each pair runs AB or BA, half of each, in a shuffled (fixed-seed) order, so that
+  // neither side sits systematically after the other (an A/A run with plain on both sides checks this)
+  const PAIRS = PAIR_COUNT;
+  const perBlock = Math.max(1, Math.ceil((runs * ROUNDS) / PAIRS));
+  const orders = Array.from({ length: PAIRS }, (_, i) => i % 2 === 0);
+  let seed = 12345;
+  for (let i = orders.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const j = seed % (i + 1);
+    [orders[i], orders[j]] = [orders[j], orders[i]];
+  }
+  const turns = [true, false, ...orders.flatMap((gpuxFirst) => [gpuxFirst, !gpuxFirst])];
+  const BLOCKS = turns.length - 2;
+  let feeds: TensorMap | undefined;
+  const aa = Deno.env.get("BENCH_AA") === "1"; // A/A check: the "gpux" side runs plain onnxruntime too
+  for (let block = -2; block < BLOCKS; block++) {
+    // blocks -2 and -1 warm the process up (JIT, allocator, CPU clocks) and are not timed
+    const timed = block >= 0;
+    const gpuxTurn = turns[block + 2];
+    if (gpuxTurn && aa && feeds) {
+      const plain = await ort.InferenceSession.create(c.model as string, {
+        executionProviders: [executionProviderConfig(PROVIDER)],
+        logSeverityLevel: 4,
+      });
+      const f = feeds;
+      const run = () => {
+        const tensors: Record<string, ort.Tensor> = {};
+        // deno-lint-ignore no-explicit-any
+        for (const name in f) tensors[name] = new ort.Tensor(f[name].dtype, f[name].data as any, f[name].shape);
+        return plain.run(tensors);
+      };
+      for (let i = 0; i < 3; i++) await run();
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await run();
+        if (timed) gpuxSamples.push(performance.now() - t);
+      }
+      await plain.release();
+      continue;
+    }
+    if (gpuxTurn) {
+      const gpux = await createSession(c.model, { provider: PROVIDER });
+      feeds ??= c.feeds ?? synthesizeInputs(gpux.inputs, { shapes: c.shapes, batch: c.batch });
+      for (let i = 0; i < 3; i++) await gpux.run(feeds);
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await gpux.run(feeds);
+        if (timed) gpuxSamples.push(performance.now() - t);
+      }
+      await gpux.dispose();
+    } else {
+      const plain = await ort.InferenceSession.create(c.model as string, {
+        executionProviders: [executionProviderConfig(PROVIDER)],
+        logSeverityLevel: 4,
+      });
+      const f = feeds!;
+      const plainRun = () => {
+        const tensors: Record<string, ort.Tensor> = {};
+        for (const name in f) {
+          const t = f[name];
+          // deno-lint-ignore no-explicit-any
+          tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+        }
+        return plain.run(tensors);
+      };
+      for (let i = 0; i < 3; i++) await plainRun();
+      for (let i = 0; i < perBlock; i++) {
+        const t = performance.now();
+        await plainRun();
+        if (timed) plainSamples.push(performance.now() - t);
+      }
+      await plain.release();
+    }
+  }
+  const session = await createSession(c.model, { provider: PROVIDER }); // for the JSON timings
+  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples);
+}
+
+async function finish(
+  c: Case,
+  session: GpuxSession,
+  feeds: TensorMap,
+  runs: number,
+  gpuxSamples: number[],
+  plainSamples: number[],
+) {
+  // JSON conversion, outside run: parse the inputs as `gpux run --input` would, print outputs as --json does
+  const inputJson = JSON.stringify(tensorsToJson(feeds));
+  const outputs = await session.run(feeds);
+  const jsonIn: number[] = [];
+  const jsonOut: number[] = [];
+  for (let i = 0; i < Math.min(runs, 50); i++) {
+    let t = performance.now();
+    const parsed = JSON.parse(inputJson) as Record<string, { data: unknown }>;
+    feedsFromJson(Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, v])), session.inputs);
+    jsonIn.push(performance.now() - t);
+    t = performance.now();
+    JSON.stringify(tensorsToJson(outputs));
+    jsonOut.push(performance.now() - t);
+  }
+  await session.dispose();
+  const p = median(plainSamples);
+  const g = median(gpuxSamples);
+  return {
+    model: c.name,
+    inputs: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])),
+    runs: gpuxSamples.length,
+    plainMs: p,
+    gpuxMs: g,
+    ratio: g / p,
+    addedUs: (g - p) * 1000,
+    jsonInUs: median(jsonIn) * 1000,
+    jsonOutUs: median(jsonOut) * 1000,
+    goal: p >= 1 ? "ratio ≤ 1.05" : "added < 50 µs",
+    met: p >= 1 ? g / p <= 1.05 : (g - p) * 1000 < 50,
+  };
+}
+
+const cases: Case[] = [];
+if (CASES.has("tiny")) {
+  cases.push({ name: "tiny: Identity f32[1,3]", model: buildModel(identityModel("float32", [1, 3])), runs: 2000 });
+}
+if (CASES.has("mid")) {
+  cases.push({
+    name: "mid: 4×MatMul+Tanh 1024², batch 8",
+    model: buildModel(matmulChainModel(1024, 4)),
+    batch: 8,
+    runs: 200,
+  });
+}
+if (CASES.has("heavy")) {
+  cases.push({
+    name: "heavy: 4×MatMul+Tanh 4096², batch 256",
+    model: buildModel(matmulChainModel(4096, 4)),
+    batch: 256,
+    runs: 20,
+  });
+}
+const skipped: string[] = [];
+if (CASES.has("npm")) {
+  const vad = await npmModel("sileroVadV5");
+  if ("path" in vad) {
+    cases.push({
+      name: "npm: silero_vad_v5 (576 samples)",
+      model: vad.path,
+      feeds: {
+        input: {
+          dtype: "float32",
+          shape: [1, 576],
+          data: Float32Array.from({ length: 576 }, (_, i) => Math.sin(i / 9)),
+        },
+        state: { dtype: "float32", shape: [2, 1, 128], data: new Float32Array(256) },
+        sr: { dtype: "int64", shape: [], data: BigInt64Array.of(16000n) },
+      },
+      runs: 1000,
+    });
+  } else skipped.push(vad.skip);
+  const ocr = await npmModel("ocrClassifier");
+  if ("path" in ocr) {
+    cases.push({ name: "npm: PP-OCR cls 3×48×192", model: ocr.path, shapes: { x: [1, 3, 48, 192] }, runs: 300 });
+  } else skipped.push(ocr.skip);
+  const rec = await npmModel("ocrRecognizer");
+  if ("path" in rec) {
+    cases.push({ name: "npm: PP-OCRv4 rec 3×48×320", model: rec.path, shapes: { x: [1, 3, 48, 320] }, runs: 30 });
+  } else skipped.push(rec.skip);
+}
+
+const results = [];
+for (const c of cases) results.push(await measure(c));
+
+if (Deno.args.includes("--json")) {
+  console.log(JSON.stringify({ date: new Date().toISOString(), results, skipped }, null, 2));
+} else {
+  const cpu = cpus()[0]?.model ?? "?"; // /proc/cpuinfo would need --allow-all under Deno
+  console.log(
+    `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
+      `load avg ${
+        loadavg()[0].toFixed(1)
+      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
+        Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
+      }`,
+  );
+  const rows = results.map((r) => [
+    r.model,
+    String(r.runs),
+    r.plainMs.toFixed(4),
+    r.gpuxMs.toFixed(4),
+    r.ratio.toFixed(3),
+    r.addedUs.toFixed(1),
+    r.jsonInUs.toFixed(1),
+    r.jsonOutUs.toFixed(1),
+    `${r.met ? "met" : "MISSED"} (${r.goal})`,
+  ]);
+  const head = [
+    "model",
+    "runs",
+    "plain p50 ms",
+    "gpux p50 ms",
+    "gpux/plain",
+    "added µs",
+    "JSON in µs",
+    "JSON out µs",
+    "goal",
+  ];
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`| ${head.map(() => "---").join(" | ")} |`);
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+  for (const s of skipped) console.log(`skipped: ${s}`);
+}

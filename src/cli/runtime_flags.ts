@@ -1,0 +1,264 @@
+/**
+ * Flags and presentation shared by the runtime commands (run, inspect, bench, init): model and
+ * provider options, reading `--input`/`--file`/`--input-npy`, writing `--output`, and the one-line
+ * provider fallback warning.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { InputError } from "../errors.ts";
+import type { CliContext } from "./context.ts";
+import { formatDuration, type Output } from "./output.ts";
+import { HuggingFaceManager } from "../registry/huggingface.ts";
+import { configMismatches } from "../config/gpux_config.ts";
+import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../runtime/providers.ts";
+import type { LoadModelOptions } from "../runtime/load_model.ts";
+import type { GpuxSession, GraphOptimizationLevel } from "../runtime/session.ts";
+import type { PullFunction } from "../runtime/model_source.ts";
+import { feedsFromJson, quoteName, type TensorInfo, type TensorMap, tensorsToJson } from "../runtime/tensors.ts";
+import { readNpy, writeNpy } from "../runtime/npy.ts";
+import { parseShapeArg } from "../runtime/synthetic_inputs.ts";
+
+/** `--provider` help text. */
+export const PROVIDER_HELP = `execution provider: auto|${
+  PROVIDER_NAMES.join("|")
+} (default: gpux.yml runtime.gpu.backend, else auto)`;
+
+/** Parses `--provider`. */
+export function providerArg(value: string): ProviderChoice {
+  if (!isProviderChoice(value)) throw new InvalidArgumentError(`expected auto or one of ${PROVIDER_NAMES.join(", ")}`);
+  return value;
+}
+
+/** Parses an integer flag with a lower bound. */
+export function intArg(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+/** Parses `--graph-optimization`. */
+export function graphOptArg(value: string): GraphOptimizationLevel {
+  if (!["disabled", "basic", "extended", "all"].includes(value)) {
+    throw new InvalidArgumentError("expected disabled, basic, extended or all");
+  }
+  return value as GraphOptimizationLevel;
+}
+
+/** Accumulates a repeatable flag. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Parses repeatable `--shape name=1x3x224x224` flags. */
+export function shapesArg(values: string[] | undefined): Record<string, number[]> | undefined {
+  if (!values?.length) return undefined;
+  return Object.fromEntries(values.map(parseShapeArg));
+}
+
+/** Flags every runtime command shares. */
+export interface RuntimeFlags {
+  provider?: ProviderChoice;
+  deviceId?: number;
+  graphOptimization?: GraphOptimizationLevel;
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  variant?: string;
+  cacheDir?: string;
+  pull?: boolean;
+}
+
+/**
+ * `--pull`: pulls a Hub id that is not cached through the registry's `HuggingFaceManager.pullModel`
+ * (progress and retries on stderr), into the same cache directory that resolution then reads.
+ */
+function pullFunction(ctx: CliContext, flags: RuntimeFlags, out: Output): PullFunction {
+  return async (id, options) => {
+    out.info(`pulling ${id}${options.revision ? `@${options.revision}` : ""} (not in the cache)…`);
+    const hub = new HuggingFaceManager({
+      env: ctx.env,
+      ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      onRetry: (info) => out.info(`retrying in ${formatDuration(info.delayMs / 1000)} (${info.reason})`),
+    });
+    await hub.pullModel(id, {
+      ...(options.revision ? { revision: options.revision } : {}),
+      ...(options.variant ? { variant: options.variant } : {}),
+      signal: options.signal,
+    });
+  };
+}
+
+/** {@linkcode LoadModelOptions} from the shared flags. */
+export function loadOptions(ctx: CliContext, flags: RuntimeFlags, out?: Output): LoadModelOptions {
+  const options: LoadModelOptions = { env: ctx.env, signal: ctx.signal };
+  if (flags.provider) options.provider = flags.provider;
+  if (flags.deviceId !== undefined) options.deviceId = flags.deviceId;
+  if (flags.graphOptimization) options.graphOptimizationLevel = flags.graphOptimization;
+  if (flags.intraOpThreads !== undefined) options.intraOpThreads = flags.intraOpThreads;
+  if (flags.interOpThreads !== undefined) options.interOpThreads = flags.interOpThreads;
+  if (flags.variant) options.variant = flags.variant;
+  if (flags.cacheDir) options.cacheDir = flags.cacheDir;
+  if (flags.pull) options.pull = pullFunction(ctx, flags, out ?? ctx.output({}));
+  return options;
+}
+
+/**
+ * The one warning line for a provider fallback (nothing when the first choice loaded), and one line per
+ * disagreement between gpux.yml's inputs/outputs and the model.
+ */
+export function warnFallbacks(out: Output, session: GpuxSession): void {
+  const config = session.model?.config;
+  if (config) { for (const problem of configMismatches(config, session)) out.warn(problem); }
+  if (!session.fallbacks.length) return;
+  const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
+  out.warn(`running on ${session.provider}: ${why}`);
+}
+
+/** JSON description of fallbacks for `--json` output. */
+export function fallbacksJson(session: GpuxSession): { provider: string; reason: string; hint: string }[] {
+  return session.fallbacks.map((f) => ({ provider: f.provider, reason: f.reason, hint: f.hint }));
+}
+
+/** Input flags of run and bench. */
+export interface InputFlags {
+  input?: string;
+  file?: string;
+  inputNpy?: string[];
+}
+
+/** Splits `name=path` where `name` is one of `names` (names may contain `=`). */
+export function splitNamed(value: string, names: readonly string[], flag: string): [string, string] {
+  const match = names.filter((n) => value.startsWith(`${n}=`)).sort((a, b) => b.length - a.length)[0];
+  if (match === undefined) {
+    throw new InputError(
+      `${flag} ${JSON.stringify(value)}: expected NAME=PATH with NAME one of ${names.map(quoteName).join(", ")}`,
+    );
+  }
+  return [match, value.slice(match.length + 1)];
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${what} is not valid JSON: ${(error as Error).message}`, {
+      hint:
+        `e.g. --input '{"x": [[1, 2, 3]]}' (keys are input names; values nested arrays or {"data", "shape", "dtype"})`,
+    });
+  }
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    if (path === "-") return await new Response(Deno.stdin.readable).text();
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`);
+    throw error;
+  }
+}
+
+/**
+ * Reads feeds from `--input` JSON, `--file input.json` (`-` for stdin) and `--input-npy name=path`,
+ * checked against the model's inputs. `undefined` when no input flag was given.
+ *
+ * @throws {InputError} malformed JSON, an unreadable file, or feeds that do not match the inputs.
+ */
+export async function readFeeds(flags: InputFlags, inputs: readonly TensorInfo[]): Promise<TensorMap | undefined> {
+  if (flags.input !== undefined && flags.file !== undefined) {
+    throw new InputError("give either --input or --file, not both");
+  }
+  let json: unknown;
+  if (flags.input !== undefined) json = parseJson(flags.input, "--input");
+  if (flags.file !== undefined) json = parseJson(await readText(flags.file, "--file"), `--file ${flags.file}`);
+  const npy: TensorMap = {};
+  for (const value of flags.inputNpy ?? []) {
+    const [name, path] = splitNamed(value, inputs.map((i) => i.name), "--input-npy");
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new InputError(`--input-npy ${quoteName(name)}: no such file ${path}`);
+      }
+      throw error;
+    }
+    npy[name] = readNpy(bytes, path);
+  }
+  if (json === undefined && Object.keys(npy).length === 0) return undefined;
+  if (Object.keys(npy).length === 0) return feedsFromJson(json, inputs);
+  // npy tensors merged into the JSON ones: convert the JSON part without the npy names
+  const obj = json === undefined ? {} : json;
+  if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+    throw new InputError("with --input-npy, --input/--file must be a JSON object {name: value}");
+  }
+  const both = Object.keys(npy).filter((n) => n in obj);
+  if (both.length) {
+    throw new InputError(`input ${both.map(quoteName).join(", ")} given both as JSON and as --input-npy`);
+  }
+  const jsonInputs = inputs.filter((i) => !(i.name in npy));
+  const feeds = { ...feedsFromJson(obj, jsonInputs), ...npy };
+  return feeds;
+}
+
+/**
+ * Writes outputs for `--output`: `out.json` (every output, in the `--input` format, so it can feed
+ * another model), `out.npy` (the only output), or `name=out.npy` (one named output). Repeatable.
+ *
+ * @returns the files written.
+ */
+export async function writeOutputs(
+  specs: readonly string[],
+  outputs: TensorMap,
+  order: readonly string[],
+): Promise<string[]> {
+  const written: string[] = [];
+  const plan: { path: string; bytes: Uint8Array }[] = [];
+  for (const spec of specs) {
+    const named = order.some((n) => spec.startsWith(`${n}=`));
+    if (named) {
+      const [name, path] = splitNamed(spec, order, "--output");
+      if (!path.toLowerCase().endsWith(".npy")) {
+        throw new InputError(`--output ${JSON.stringify(spec)}: a single named output is written as .npy`);
+      }
+      plan.push({ path, bytes: writeNpy(outputs[name]) });
+    } else if (spec.toLowerCase().endsWith(".npy")) {
+      if (order.length !== 1) {
+        throw new InputError(
+          `--output ${spec}: the model has ${order.length} outputs and an .npy file holds one`,
+          {
+            hint: `use --output NAME=${spec} with NAME one of ${order.map(quoteName).join(", ")}, or --output out.json`,
+          },
+        );
+      }
+      plan.push({ path: spec, bytes: writeNpy(outputs[order[0]]) });
+    } else if (spec.toLowerCase().endsWith(".json")) {
+      const ordered: TensorMap = {};
+      for (const name of order) ordered[name] = outputs[name];
+      plan.push({ path: spec, bytes: new TextEncoder().encode(JSON.stringify(tensorsToJson(ordered)) + "\n") });
+    } else {
+      throw new InputError(`--output ${spec}: expected a .json or .npy file name (or NAME=file.npy)`);
+    }
+  }
+  for (const { path, bytes } of plan) {
+    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path); // nothing half-written
+    written.push(path);
+  }
+  return written;
+}
+
+/** What `--json` says about the model. */
+export function modelJson(spec: string, session: GpuxSession): Record<string, unknown> {
+  const m = session.model;
+  return {
+    spec,
+    path: session.path,
+    ...(m?.repoId ? { repoId: m.repoId, revision: m.revision, sha: m.sha } : {}),
+    ...(m?.variant ? { variant: m.variant } : {}),
+    ...(m?.configPath ? { config: m.configPath } : {}),
+  };
+}

@@ -1,0 +1,430 @@
+/**
+ * `gpux.yml`: the configuration a model directory can carry, compatible with GPUX's.
+ *
+ * ```yaml
+ * name: resnet50
+ * version: 1.0.0
+ * description: ImageNet classifier
+ * model:
+ *   source: ./model.onnx          # a path relative to this file, or hf:org/name[@rev]
+ *   format: onnx
+ *   variant: fp16                 # ONNX variant of a Hub repository
+ * inputs:
+ *   pixel_values: { type: float32, shape: [batch, 3, 224, 224], required: true, description: RGB image }
+ * outputs:
+ *   logits: { type: float32, shape: [batch, 1000], labels: [tench, goldfish, …] }
+ * runtime:
+ *   gpu: { backend: auto, memory: 2GB }
+ *   batch_size: 1
+ *   timeout: 30
+ * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, timeout: 5 }
+ * preprocessing: { tokenizer: ./tokenizer.json, max_length: 128 }
+ * ```
+ *
+ * Parsed with the `yaml` package (which keeps line numbers) and validated by hand: every message names
+ * the key and its line; unknown keys are errors, never silently dropped.
+ *
+ * @module
+ */
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from "yaml";
+import { InputError } from "../errors.ts";
+import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../runtime/providers.ts";
+import { isTensorDtype, TENSOR_DTYPES, type TensorDtype } from "../runtime/tensors.ts";
+import type { GraphOptimizationLevel } from "../runtime/session.ts";
+
+/** File names gpux looks for in a model directory, in order. */
+export const CONFIG_FILE_NAMES = ["gpux.yml", "gpux.yaml"] as const;
+
+/** One declared input or output. */
+export interface TensorSpec {
+  /** Input or output name, exactly as in the model. */
+  name: string;
+  /** Element type (`float32`, `int64`, …). */
+  type?: TensorDtype;
+  /** Dimensions: sizes, symbolic names, or `null` for an unnamed dynamic one. */
+  shape?: (number | string | null)[];
+  /** Inputs only: whether it must be given (default true). */
+  required?: boolean;
+  /** What it is, for people. */
+  description?: string;
+  /** Class labels for a classification output, in index order. */
+  labels?: string[];
+}
+
+/** Parsed and validated `gpux.yml`. */
+export interface GpuxConfig {
+  /** Name of the model (required). */
+  name: string;
+  /** Version of this configuration, free text. */
+  version?: string;
+  /** What the model does. */
+  description?: string;
+  /** Where the model is (required). */
+  model: {
+    /** A path (relative to the config file) or `hf:org/name[@rev]`. */
+    source: string;
+    format: "onnx";
+    variant?: string;
+  };
+  /** Declared inputs, in file order. */
+  inputs: TensorSpec[];
+  /** Declared outputs, in file order. */
+  outputs: TensorSpec[];
+  /** How to run it. */
+  runtime: {
+    gpu: {
+      backend: ProviderChoice;
+      /** Reserved: onnxruntime-node exposes no GPU memory limit to JavaScript; parsed and shown only. */
+      memory?: string;
+      /** GPU index for cuda/tensorrt/dml. */
+      deviceId?: number;
+    };
+    /** Default batch size for `gpux bench` (and the server, later). */
+    batchSize?: number;
+    /** Reserved for `gpux serve`: seconds one request may take. */
+    timeout?: number;
+    graphOptimization?: GraphOptimizationLevel;
+    intraOpThreads?: number;
+    interOpThreads?: number;
+  };
+  /** Reserved for `gpux serve`. */
+  serving?: { host?: string; port?: number; batchSize?: number; timeout?: number; maxWorkers?: number };
+  /** Reserved for the pre-processing stage (not applied by `gpux run` yet). */
+  preprocessing?: Record<string, unknown>;
+}
+
+class Ctx {
+  constructor(readonly file: string, readonly lines: LineCounter) {}
+  line(node: Node | null | undefined): number | undefined {
+    const offset = node?.range?.[0];
+    return offset === undefined ? undefined : this.lines.linePos(offset).line;
+  }
+  fail(node: Node | null | undefined, key: string, message: string): never {
+    const line = this.line(node);
+    throw new InputError(`${this.file}${line ? `:${line}` : ""}: ${key}: ${message}`, {
+      hint: "see README.md, section gpux.yml, for the keys and their types",
+    });
+  }
+}
+
+type Field<T> = (node: Node, key: string, ctx: Ctx) => T;
+
+function mapping(node: Node | null, key: string, ctx: Ctx): YAMLMap<Scalar, Node> {
+  if (!isMap(node)) ctx.fail(node, key, `expected a mapping (key: value lines), got ${describe(node)}`);
+  return node as YAMLMap<Scalar, Node>;
+}
+
+function describe(node: Node | null | undefined): string {
+  if (!node) return "nothing";
+  if (isMap(node)) return "a mapping";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) return JSON.stringify(node.value) ?? String(node.value);
+  return "an alias";
+}
+
+/** Reads the keys of a mapping (YAML spelling) with one parser per key; unknown keys and missing required ones fail. */
+function fields(
+  node: Node | null,
+  key: string,
+  ctx: Ctx,
+  spec: Record<string, Field<unknown>>,
+  required: string[] = [],
+  // deno-lint-ignore no-explicit-any
+): Record<string, any> {
+  const map = mapping(node, key, ctx);
+  // deno-lint-ignore no-explicit-any
+  const out: Record<string, any> = {};
+  for (const item of map.items) {
+    const name = String(isScalar(item.key) ? item.key.value : item.key);
+    const path = key ? `${key}.${name}` : name;
+    if (!Object.hasOwn(spec, name)) {
+      ctx.fail(item.key as Node, path, `unknown key (expected one of: ${Object.keys(spec).join(", ")})`);
+    }
+    if (item.value === null || (isScalar(item.value) && item.value.value === null)) {
+      ctx.fail(item.key as Node, path, "has no value");
+    }
+    out[name] = spec[name](item.value as Node, path, ctx);
+  }
+  for (const r of required) {
+    if (out[r] === undefined) ctx.fail(map, key ? `${key}.${r}` : r, "is required");
+  }
+  return out;
+}
+
+const str: Field<string> = (node, key, ctx) => {
+  if (!isScalar(node) || typeof node.value !== "string" && typeof node.value !== "number") {
+    ctx.fail(node, key, `expected a string, got ${describe(node)}`);
+  }
+  return String((node as Scalar).value);
+};
+const bool: Field<boolean> = (node, key, ctx) => {
+  if (!isScalar(node) || typeof node.value !== "boolean") {
+    ctx.fail(node, key, `expected true or false, got ${describe(node)}`);
+  }
+  return (node as Scalar).value as boolean;
+};
+const positiveInt: Field<number> = (node, key, ctx) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    ctx.fail(node, key, `expected a positive integer, got ${describe(node)}`);
+  }
+  return v as number;
+};
+const nonNegativeInt: Field<number> = (node, key, ctx) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+    ctx.fail(node, key, `expected an integer ≥ 0, got ${describe(node)}`);
+  }
+  return v as number;
+};
+const positiveNumber: Field<number> = (node, key, ctx) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (typeof v !== "number" || !(v > 0)) ctx.fail(node, key, `expected a positive number, got ${describe(node)}`);
+  return v as number;
+};
+const port: Field<number> = (node, key, ctx) => {
+  const v = nonNegativeInt(node, key, ctx);
+  if (v > 65535) ctx.fail(node, key, `expected a port number 0-65535, got ${v}`);
+  return v;
+};
+function oneOf<T extends string>(values: readonly T[]): Field<T> {
+  return (node, key, ctx) => {
+    const v = isScalar(node) ? node.value : undefined;
+    if (typeof v !== "string" || !values.includes(v as T)) {
+      ctx.fail(node, key, `expected one of ${values.join(", ")}, got ${describe(node)}`);
+    }
+    return v as T;
+  };
+}
+const memory: Field<string> = (node, key, ctx) => {
+  const v = str(node, key, ctx);
+  if (!/^\d+(\.\d+)?\s*([KMGT]i?B|B)?$/i.test(v.trim())) {
+    ctx.fail(node, key, `expected a size like 2GB or 512MiB, got ${JSON.stringify(v)}`);
+  }
+  return v;
+};
+const strings: Field<string[]> = (node, key, ctx) => {
+  if (!isSeq(node)) ctx.fail(node, key, `expected a list of strings, got ${describe(node)}`);
+  return (node as unknown as { items: Node[] }).items.map((item, i) => str(item, `${key}[${i}]`, ctx));
+};
+const shape: Field<(number | string | null)[]> = (node, key, ctx) => {
+  if (!isSeq(node)) {
+    ctx.fail(node, key, `expected a list of dimensions like [batch, 3, 224, 224], got ${describe(node)}`);
+  }
+  return (node as unknown as { items: Node[] }).items.map((item, i) => {
+    const v = isScalar(item) ? item.value : undefined;
+    if (v === null || v === -1 || v === "?") return null;
+    if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+    if (typeof v === "string" && v.trim()) return v;
+    return ctx.fail(item, `${key}[${i}]`, `expected a size, a symbolic name or null, got ${describe(item)}`);
+  });
+};
+const dtype: Field<TensorDtype> = (node, key, ctx) => {
+  const v = isScalar(node) ? node.value : undefined;
+  if (!isTensorDtype(v)) ctx.fail(node, key, `expected one of ${TENSOR_DTYPES.join(", ")}, got ${describe(node)}`);
+  return v as TensorDtype;
+};
+const source: Field<string> = (node, key, ctx) => {
+  const v = str(node, key, ctx);
+  if (v.startsWith("hf:") && !/^hf:[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?(@\S+)?$/.test(v)) {
+    ctx.fail(node, key, `expected hf:org/name[@revision], got ${JSON.stringify(v)}`);
+  }
+  return v;
+};
+
+function tensorSpecs(kind: "inputs" | "outputs"): Field<TensorSpec[]> {
+  const one = (node: Node, key: string, ctx: Ctx, name?: string): TensorSpec => {
+    const spec = fields(
+      node,
+      key,
+      ctx,
+      {
+        name: str,
+        type: dtype,
+        shape,
+        required: kind === "inputs" ? bool : (n, k, c) => c.fail(n, k, "only inputs have `required`"),
+        description: str,
+        labels: strings,
+      },
+      name === undefined ? ["name"] : [],
+    );
+    if (name !== undefined && spec.name !== undefined && spec.name !== name) {
+      ctx.fail(node, `${key}.name`, `differs from the key ${JSON.stringify(name)}`);
+    }
+    return { ...spec, name: name ?? spec.name } as TensorSpec;
+  };
+  return (node, key, ctx) => {
+    if (isSeq(node)) {
+      return (node as unknown as { items: Node[] }).items.map((item, i) => one(item, `${key}[${i}]`, ctx));
+    }
+    const map = mapping(node, key, ctx);
+    return map.items.map((item) => {
+      const name = String(isScalar(item.key) ? item.key.value : item.key);
+      const path = `${key}.${/^[A-Za-z_][\w]*$/.test(name) ? name : JSON.stringify(name)}`;
+      if (!item.value || (isScalar(item.value) && item.value.value === null)) return { name };
+      return one(item.value as Node, path, ctx, name);
+    });
+  };
+}
+
+/**
+ * Parses and validates the text of a `gpux.yml`.
+ *
+ * @param file shown in messages (`gpux.yml:7: model.source: …`).
+ * @throws {InputError} for YAML syntax errors and invalid or unknown keys, naming the key and its line.
+ * @example
+ * ```ts
+ * const config = parseGpuxConfig("name: demo\nmodel:\n  source: ./model.onnx\n");
+ * config.runtime.gpu.backend; // "auto"
+ * ```
+ */
+export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const ctx = new Ctx(file, lines);
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lines.linePos(e.pos[0]).line : undefined);
+    throw new InputError(`${file}${line ? `:${line}` : ""}: invalid YAML: ${e.message.split("\n")[0]}`, {
+      hint: "fix the YAML syntax (indentation with spaces, `key: value`)",
+    });
+  }
+  if (doc.contents === null) ctx.fail(null, "(document)", "the file is empty; it needs at least name and model.source");
+  const top = fields(doc.contents as Node, "", ctx, {
+    name: str,
+    version: str,
+    description: str,
+    model: (node, key, c) => {
+      const m = fields(node, key, c, { source, format: oneOf(["onnx"] as const), variant: str }, ["source"]);
+      return { source: m.source, format: m.format ?? "onnx", ...(m.variant ? { variant: m.variant } : {}) };
+    },
+    inputs: tensorSpecs("inputs"),
+    outputs: tensorSpecs("outputs"),
+    runtime: (node, key, c) => {
+      const r = fields(node, key, c, {
+        gpu: (n, k, c2) => {
+          const g = fields(n, k, c2, {
+            backend: (n3, k3, c3) => {
+              const v = isScalar(n3) ? n3.value : undefined;
+              if (!isProviderChoice(v)) {
+                c3.fail(n3, k3, `expected auto or one of ${PROVIDER_NAMES.join(", ")}, got ${describe(n3)}`);
+              }
+              return v as ProviderChoice;
+            },
+            memory,
+            device_id: nonNegativeInt,
+          });
+          return { backend: g.backend ?? "auto", memory: g.memory, deviceId: g.device_id };
+        },
+        batch_size: positiveInt,
+        timeout: positiveNumber,
+        graph_optimization: oneOf(["disabled", "basic", "extended", "all"] as const),
+        intra_op_threads: positiveInt,
+        inter_op_threads: positiveInt,
+      });
+      return dropUndefined({
+        gpu: r.gpu ?? { backend: "auto" },
+        batchSize: r.batch_size,
+        timeout: r.timeout,
+        graphOptimization: r.graph_optimization,
+        intraOpThreads: r.intra_op_threads,
+        interOpThreads: r.inter_op_threads,
+      });
+    },
+    serving: (node, key, c) => {
+      const s = fields(node, key, c, {
+        host: str,
+        port,
+        batch_size: positiveInt,
+        timeout: positiveNumber,
+        max_workers: positiveInt,
+      });
+      return dropUndefined({
+        host: s.host,
+        port: s.port,
+        batchSize: s.batch_size,
+        timeout: s.timeout,
+        maxWorkers: s.max_workers,
+      });
+    },
+    preprocessing: (node, key, c) =>
+      fields(node, key, c, {
+        tokenizer: str,
+        max_length: positiveInt,
+        resize: (n, k, c2) => {
+          if (!isSeq(n)) c2.fail(n, k, `expected [width, height], got ${describe(n)}`);
+          return (n as unknown as { items: Node[] }).items.map((item, i) => positiveInt(item, `${k}[${i}]`, c2));
+        },
+        normalize: str,
+      }),
+  }, ["name", "model"]);
+  if (top.runtime?.gpu) top.runtime.gpu = dropUndefined(top.runtime.gpu);
+  return dropUndefined({
+    name: top.name,
+    version: top.version,
+    description: top.description,
+    model: top.model,
+    inputs: top.inputs ?? [],
+    outputs: top.outputs ?? [],
+    runtime: top.runtime ?? { gpu: { backend: "auto" } },
+    serving: top.serving,
+    preprocessing: top.preprocessing,
+  }) as GpuxConfig;
+}
+
+function dropUndefined<T extends Record<string, unknown>>(value: T): T {
+  for (const k of Object.keys(value)) if (value[k] === undefined) delete value[k];
+  return value;
+}
+
+/** Reads and parses a `gpux.yml` file. */
+export async function readGpuxConfig(path: string): Promise<GpuxConfig> {
+  return parseGpuxConfig(await Deno.readTextFile(path), path);
+}
+
+/**
+ * Where a config's `inputs`/`outputs` disagree with what the model declares: unknown names, another
+ * type, another rank or fixed size. Empty when they agree (or the config declares nothing).
+ *
+ * @example
+ * ```ts
+ * for (const problem of configMismatches(config, session)) console.warn(problem);
+ * ```
+ */
+export function configMismatches(
+  config: GpuxConfig,
+  model: {
+    inputs: readonly { name: string; dtype: string; shape: readonly (number | string | null)[] }[];
+    outputs: readonly { name: string; dtype: string; shape: readonly (number | string | null)[] }[];
+  },
+): string[] {
+  const problems: string[] = [];
+  for (const kind of ["inputs", "outputs"] as const) {
+    const declared = new Map(model[kind].map((t) => [t.name, t]));
+    for (const spec of config[kind]) {
+      const actual = declared.get(spec.name);
+      const where = `gpux.yml ${kind}.${JSON.stringify(spec.name)}`;
+      if (!actual) {
+        problems.push(
+          `${where}: the model has no such ${kind.slice(0, -1)} (it has ${
+            [...declared.keys()].map((n) => JSON.stringify(n)).join(", ")
+          })`,
+        );
+        continue;
+      }
+      if (spec.type && spec.type !== actual.dtype) {
+        problems.push(`${where}: type ${spec.type}, but the model says ${actual.dtype}`);
+      }
+      if (spec.shape) {
+        const fixedDiffers = spec.shape.some((d, i) =>
+          typeof d === "number" && typeof actual.shape[i] === "number" && d !== actual.shape[i]
+        );
+        if (spec.shape.length !== actual.shape.length || fixedDiffers) {
+          const show = (s: readonly (number | string | null)[]) => `[${s.map((d) => d ?? "?").join(", ")}]`;
+          problems.push(`${where}: shape ${show(spec.shape)}, but the model says ${show(actual.shape)}`);
+        }
+      }
+    }
+  }
+  return problems;
+}
