@@ -188,6 +188,8 @@ export type { ContentHashKind, ExpectedContent } from "./src/download/content_ha
 export { Semaphore } from "./src/download/semaphore.ts";
 /** A retry the HTTP layer is about to make (passed to `onRetry`). */
 export type { RetryInfo } from "./src/download/http.ts";
+
+/**
  * Running ONNX models: `loadModel` resolves an `.onnx` path, a directory with `gpux.yml`, a cached Hub
  * id or model bytes, and creates a {@linkcode GpuxSession} on the best execution provider (falling
  * back out loud: `session.fallbacks` says which providers failed and why). Sessions hold no global

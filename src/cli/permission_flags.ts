@@ -8,9 +8,10 @@
  * ```
  *
  * It prints:
- * - `--allow-write=<hub cache>,<token folder>`: the Hub cache (`HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`,
- *   `$HF_HOME/hub`, `~/.cache/huggingface/hub`, as Python resolves it) and the folder of the token
- *   file `gpux login` writes (`HF_TOKEN_PATH`'s folder, else `$HF_HOME`). Nothing else is writable.
+ * - `--allow-write=<hub cache>,<token folder>[,<INIT_CWD>]`: the Hub cache (`HF_HUB_CACHE`,
+ *   `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`, as Python resolves it), the
+ *   folder of the token file `gpux login` writes (`HF_TOKEN_PATH`'s folder, else `$HF_HOME`), and the
+ *   directory the task was started from (for `gpux init` / `gpux run --output`). Nothing else is writable.
  * - `--allow-net=<hosts>`: the Hub (`HF_ENDPOINT`'s host, `huggingface.co`, `hf.co`), their CDN
  *   subdomains (`*.huggingface.co`, `*.hf.co`, where LFS/Xet downloads are redirected) and the
  *   loopback addresses (for `gpux serve`).
@@ -29,11 +30,17 @@ function dirOf(path: string): string {
   return i > 0 ? path.slice(0, i) : path;
 }
 
-/** The folders gpux may write to: the Hub cache and the token file's folder. */
+/**
+ * The folders gpux may write to: the Hub cache, the token file's folder, and the directory
+ * `deno task` was started from (`INIT_CWD`, which deno task sets), where `gpux init` writes
+ * `gpux.yml` and `gpux run --output` its files.
+ */
 export function writeScope(env: EnvReader = denoEnv, cacheDir?: string): string[] {
   const out = [hubCacheDir(env, cacheDir)];
   const tokenPath = env("HF_TOKEN_PATH");
   out.push(tokenPath ? dirOf(tokenPath) : hfHome(env));
+  const invokedFrom = env("INIT_CWD");
+  if (invokedFrom) out.push(invokedFrom);
   return [...new Set(out.map((p) => p.replace(/\/+$/, "") || "/"))];
 }
 
