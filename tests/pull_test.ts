@@ -266,3 +266,50 @@ Deno.test("pull: interop with @huggingface/hub: a blob it downloaded is reused w
     assertEquals((await scanCacheDir(f.cache)).warnings, []);
   });
 });
+
+Deno.test("pull: --force downloads and verifies again; refs/pr/N is stored as refs/refs/pr/N", async () => {
+  await withHub(async (f) => {
+    const repo = f.hub.addRepo("acme/tiny");
+    const sha = repo.commit(ONNX_REPO);
+    await f.pull("acme/tiny", { variant: "q4" });
+    const root = `${f.cache}/models--acme--tiny`;
+    // a blob damaged on disk is replaced by --force
+    const info = f.hub.fileInfo("acme/tiny", "onnx/model_q4.onnx");
+    await Deno.writeFile(`${root}/blobs/${info.sha256}`, new Uint8Array(info.size));
+    const forced = await f.pull("acme/tiny", { variant: "q4", force: true });
+    assertEquals(forced.bytesCached, 0);
+    assertEquals(forced.bytesDownloaded, forced.files.reduce((sum, x) => sum + x.size, 0));
+    assertEquals(await sha256(`${root}/snapshots/${sha}/onnx/model_q4.onnx`), info.sha256);
+
+    const prSha = repo.commit({ "config.json": '{"pr":1}' }, { branch: "pr-branch" });
+    repo.pr(1, prSha);
+    const pr = await f.pull("acme/tiny@refs/pr/1", { include: ["config.json"] });
+    assertEquals(pr.sha, prSha);
+    assertEquals(await Deno.readTextFile(`${root}/refs/refs/pr/1`), prSha);
+    assertEquals(await Deno.readTextFile(`${root}/refs/main`), sha);
+  });
+});
+
+Deno.test("pull: a lock left by a process that is gone is taken over, with a warning", async () => {
+  await withHub(async (f) => {
+    f.hub.addRepo("acme/tiny").commit(ONNX_REPO);
+    const dead = new Deno.Command("true").spawn();
+    await dead.status;
+    const lockDir = `${f.cache}/.locks/models--acme--tiny`;
+    await Deno.mkdir(lockDir, { recursive: true });
+    await Deno.writeTextFile(
+      `${lockDir}/gpux.lock`,
+      JSON.stringify({ pid: dead.pid, host: Deno.hostname(), token: "x", since: new Date().toISOString() }),
+    );
+    const warnings: string[] = [];
+    const result = await f.pull("acme/tiny", {
+      onProgress: (e) => e.type === "warning" && warnings.push(e.message),
+    });
+    assertEquals(result.files.length, 4);
+    assert(
+      warnings.some((w) => w.includes(`took over a stale lock on acme/tiny left by pid ${dead.pid}`)),
+      `${warnings}`,
+    );
+    await assertRejects(() => Deno.stat(`${lockDir}/gpux.lock`), Deno.errors.NotFound);
+  });
+});
