@@ -107,8 +107,11 @@ Deno.test("repo lock: exclusive, waits for the holder, released lock is gone", a
       secondHeld = true;
       return lock;
     });
+    const before = (await Deno.stat(repoLockPath(dir, "acme/tiny"))).mtime!.getTime();
     await new Promise((r) => setTimeout(r, 150));
     assert(waited, "the second contender waits");
+    const after = (await Deno.stat(repoLockPath(dir, "acme/tiny"))).mtime!.getTime();
+    assert(after > before, "the holder's heartbeat refreshes the lock file");
     assert(!secondHeld, "and does not get the lock while it is held");
     await first.release();
     const lock = await second;

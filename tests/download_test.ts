@@ -237,3 +237,25 @@ Deno.test("engine: parallel ranges interrupted by the signal resume from the sid
     assert(!f.hub.requests.some((r) => r.range === `bytes=0-${8 * MB - 1}`), "finished ranges are not fetched again");
   });
 });
+
+Deno.test("engine: a sequential .incomplete of a large file (e.g. Python's) becomes the first bytes of the ranges", async () => {
+  await withHub(async (f) => {
+    f.hub.addRepo(REPO).commit({ "model.onnx_data": { size: 40 * MB, seed: 12 } });
+    const o = options(f, "model.onnx_data", { chunkSize: 8 * MB, rangeThreshold: 16 * MB });
+    const prefix = 12 * MB + 5;
+    await Deno.writeFile(
+      partialPaths(o.destination).sequential,
+      f.hub.fileBytes(REPO, "model.onnx_data", "main", 0, prefix),
+    );
+    let resumedFrom = 0;
+    const result = await downloadBlob({ ...o, onStart: (n) => resumedFrom = n });
+    assert(result.ranged);
+    assertEquals(resumedFrom, prefix);
+    assertEquals(result.bytesTransferred, 40 * MB - prefix);
+    assertEquals(await sha256File(o.destination), o.expected.hash);
+    const ranges = f.hub.requests.filter((r) => r.origin === "cdn").map((r) => r.range);
+    assert(!ranges.includes(`bytes=0-${8 * MB - 1}`), "the first range came from disk");
+    assert(ranges.includes(`bytes=${prefix}-${16 * MB - 1}`), `${ranges}`);
+    assertEquals(listDir(f.dir), [o.expected.hash]);
+  });
+});

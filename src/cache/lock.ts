@@ -102,7 +102,9 @@ async function staleReason(
 ): Promise<string | undefined> {
   const age = Date.now() - lock.mtime;
   if (age > staleMs) return `no heartbeat for ${Math.round(age / 1000)}s`;
-  if (lock.info && lock.info.host === hostName() && lock.info.pid !== Deno.pid) {
+  const host = hostName();
+  // a pid means something only on its own host (and "unknown" hosts cannot be told apart)
+  if (lock.info && host !== "unknown" && lock.info.host === host && lock.info.pid !== Deno.pid) {
     if (await pidAlive(lock.info.pid) === false) return `process ${lock.info.pid} is gone`;
   }
   return undefined;
