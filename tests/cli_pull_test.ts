@@ -154,7 +154,7 @@ Deno.test("gpux pull: Ctrl-C keeps the partial file, leaves no snapshot, exits 1
 Deno.test("gpux pull: two concurrent pulls of the same model both finish complete, and download it once", async () => {
   await withHub(async (f) => {
     const sha = f.hub.addRepo("acme/shared").commit({ "config.json": "{}", "model.onnx": { size: 10 * MB, seed: 9 } });
-    f.hub.setShaping({ bytesPerSecond: 10 * MB });
+    f.hub.setShaping({ bytesPerSecond: 4 * MB });
     const a = await spawnCli(["pull", "acme/shared", "--json"], f.env);
     const b = await spawnCli(["pull", "acme/shared", "--json"], f.env);
     const [ra, rb] = await Promise.all([a.output(), b.output()]);
