@@ -118,6 +118,78 @@ export {
 } from "./src/registry/formats.ts";
 
 /**
+ * Pulling a model into the Hugging Face cache (the one Python's huggingface_hub and `@huggingface/hub`
+ * use): the revision is resolved to a commit, only the chosen ONNX variant and the small files a run
+ * needs are fetched (or what `include`/`exclude` select, with `hf download`'s glob rules), and only
+ * what the cache lacks is downloaded — verified, resumable and in parallel. `HuggingFaceManager.pullModel`
+ * is the same function.
+ *
+ * @example
+ * ```ts
+ * import { HuggingFaceManager, pullModel, type PullProgressEvent } from "jsr:@gpux/gpux";
+ * const manager = new HuggingFaceManager();
+ * const result = await pullModel({}, manager, "Xenova/bert-base-uncased", {
+ *   variant: "q4",
+ *   onProgress: (event: PullProgressEvent) => {
+ *     if (event.type === "progress") console.log(event.path, event.bytesDone, "/", event.bytesTotal, event.eta);
+ *   },
+ * });
+ * console.log(result.snapshotPath, result.bytesDownloaded, result.bytesCached);
+ * ```
+ */
+export { DEFAULT_CONCURRENCY, pullModel, selectPullFiles } from "./src/registry/pull.ts";
+
+/**
+ * `--include` / `--exclude` globs as `hf download` reads them (Python's fnmatch: `*` also matches `/`).
+ *
+ * @example
+ * ```ts
+ * import { filterPaths } from "jsr:@gpux/gpux";
+ * filterPaths([{ path: "onnx/config.json" }, { path: "onnx/model.onnx" }], ["*.json"]); // [{ path: "onnx/config.json" }]
+ * ```
+ */
+export { filterPaths, globToRegExp } from "./src/registry/file_filter.ts";
+
+/**
+ * The transfer engine on its own: one file downloaded to a path, verified against its sha256 (or git
+ * blob sha1), resumable from a partial file, fetched as parallel byte ranges when it is large and the
+ * server supports `Range`, with retries on dropped connections, stalls, 5xx and 429.
+ *
+ * @example
+ * ```ts
+ * import { downloadBlob } from "jsr:@gpux/gpux";
+ * await downloadBlob({
+ *   url: "https://huggingface.co/Xenova/bert-base-uncased/resolve/main/onnx/model.onnx",
+ *   destination: "/tmp/model.onnx",
+ *   expected: { size: 438_000_000, hash: "<sha256 of the file>", kind: "sha256" },
+ *   onBytes: (n) => console.log(`+${n} bytes`),
+ * });
+ * ```
+ */
+export {
+  type BlobDownloadOptions,
+  type BlobDownloadResult,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_RANGE_THRESHOLD,
+  downloadBlob,
+} from "./src/download/blob_download.ts";
+export type { ContentHashKind, ExpectedContent } from "./src/download/content_hash.ts";
+/**
+ * The connection budget {@linkcode downloadBlob} transfers share (pass one `Semaphore` to several
+ * downloads to cap their connections together).
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "jsr:@gpux/gpux";
+ * const connections = new Semaphore(8);
+ * await connections.with(async () => {/* one request *\/});
+ * ```
+ */
+export { Semaphore } from "./src/download/semaphore.ts";
+/** A retry the HTTP layer is about to make (passed to `onRetry`). */
+export type { RetryInfo } from "./src/download/http.ts";
+
+/**
  * The Hub cache shared with Python's huggingface_hub: list, remove, prune, verify.
  *
  * @example

@@ -27,7 +27,8 @@ async function withModels(fn: (dir: string) => Promise<void>): Promise<void> {
 
 /** HF_HUB_CACHE in the temp dir so nothing reads the user's cache. */
 function env(dir: string): Record<string, string> {
-  return { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf` };
+  // INIT_CWD: as if `deno task gpux` had been started from `dir` (the task's write permission covers it)
+  return { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
 }
 
 function json(result: CliResult): Record<string, unknown> {

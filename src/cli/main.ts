@@ -13,6 +13,7 @@ import { rmCommand } from "./rm.ts";
 import { VERSION } from "../version.ts";
 import { searchCommand } from "./search.ts";
 import { infoCommand } from "./info.ts";
+import { pullCommand } from "./pull.ts";
 import { loginCommand } from "./login.ts";
 import { logoutCommand } from "./logout.ts";
 import { whoamiCommand } from "./whoami.ts";
@@ -30,6 +31,7 @@ type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
 const COMMANDS: CommandFactory[] = [
   searchCommand,
   infoCommand,
+  pullCommand,
   lsCommand,
   rmCommand,
   cacheCommand,

@@ -83,11 +83,19 @@ export async function fetchWithRetry(
   const maxDelay = options.maxDelayMs ?? 30_000;
   for (let attempt = 0;; attempt++) {
     throwIfAborted(options.signal);
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // The timeout covers the wait for the response headers only: a long body is not cut off
+    // (the transfer engine watches bodies for stalls itself).
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+    const signals = [
+      timeout.signal,
+      ...(options.signal ? [options.signal] : []),
+      ...(init.signal ? [init.signal] : []),
+    ];
+    const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     let failure: { reason: string; retryAfterMs?: number; response?: Response; error?: unknown };
     try {
-      const response = await doFetch(url, { ...init, signal });
+      const response = await doFetch(url, { ...init, signal }).finally(() => clearTimeout(timer));
       if (response.status !== 429 && response.status < 500) return response;
       failure = {
         reason: `HTTP ${response.status}`,
@@ -96,19 +104,36 @@ export async function fetchWithRetry(
       };
     } catch (error) {
       throwIfAborted(options.signal);
-      const reason = timeout.aborted ? `timed out after ${formatMs(timeoutMs)}` : describeNetworkError(error);
+      // the caller's own per-request signal (not a timeout): no retry
+      if (init.signal?.aborted) throw init.signal.reason ?? error;
+      const reason = timeout.signal.aborted ? `timed out after ${formatMs(timeoutMs)}` : describeNetworkError(error);
       failure = { reason, error };
     }
     if (attempt >= maxRetries) {
       await failure.response?.body?.cancel().catch(() => {});
       throw exhausted(url, failure, attempt + 1);
     }
-    const backoff = Math.min(maxDelay, baseDelay * 2 ** attempt) * (0.5 + Math.random() * 0.5);
-    const delayMs = Math.round(Math.min(maxDelay, Math.max(failure.retryAfterMs ?? 0, backoff)));
+    const delayMs = backoffDelay(attempt, { baseDelayMs: baseDelay, maxDelayMs: maxDelay }, failure.retryAfterMs);
     await failure.response?.body?.cancel().catch(() => {});
     options.onRetry?.({ attempt: attempt + 1, delayMs, reason: failure.reason, url });
     await sleep(delayMs, options.signal);
   }
+}
+
+/**
+ * Delay before retry number `attempt + 1` (attempt 0 = the first retry): exponential backoff from
+ * `baseDelayMs` with jitter, at least `retryAfterMs` when the server asked, at most `maxDelayMs`.
+ * Shared by {@linkcode fetchWithRetry} and the transfer engine's body retries.
+ */
+export function backoffDelay(
+  attempt: number,
+  options: Pick<HttpOptions, "baseDelayMs" | "maxDelayMs"> = {},
+  retryAfterMs?: number,
+): number {
+  const base = options.baseDelayMs ?? 500;
+  const max = options.maxDelayMs ?? 30_000;
+  const backoff = Math.min(max, base * 2 ** attempt) * (0.5 + Math.random() * 0.5);
+  return Math.round(Math.min(max, Math.max(retryAfterMs ?? 0, backoff)));
 }
 
 function exhausted(

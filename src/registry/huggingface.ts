@@ -41,6 +41,7 @@ import type {
   SearchOptions,
 } from "./manager.ts";
 import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
+import { pullModel as pullIntoCache } from "./pull.ts";
 
 /** Sort orders of {@linkcode HuggingFaceManager.searchModels}. */
 export const SEARCH_SORTS = ["downloads", "likes", "updated"] as const;
@@ -445,9 +446,9 @@ export class HuggingFaceManager implements ModelManager {
     );
   }
 
-  /** Downloads a model into the cache (implemented by the pull helper). */
-  pullModel(_modelId: string, _options?: PullOptions): Promise<PullResult> {
-    return Promise.reject(new GpuxError("gpux pull is not implemented yet"));
+  /** Downloads a model into the Hub cache: verified, resumable, parallel (see `pullModel` in pull.ts). */
+  pullModel(modelId: string, options?: PullOptions): Promise<PullResult> {
+    return pullIntoCache(this.config, this, modelId, options);
   }
 
   async #modelRecord(id: string, revision: string, signal?: AbortSignal): Promise<HubModelRecord> {

@@ -215,6 +215,8 @@ export interface PullOptions extends RevisionOptions {
   offline?: boolean;
   /** Receives progress events. */
   onProgress?: (event: PullProgressEvent) => void;
+  /** Transfer tuning, for benchmarks and tests: the size of one byte range and the smallest file fetched as ranges. */
+  transfer?: { chunkSize?: number; rangeThreshold?: number };
 }
 
 /** What a pull produced. */

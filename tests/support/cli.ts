@@ -14,10 +14,26 @@ export interface CliResult {
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
-/** The permission flags `deno task gpux` grants (kept in sync with deno.json's `gpux` task). */
-export async function taskPermissions(): Promise<string[]> {
+/**
+ * The permission flags `deno task gpux` grants (read from deno.json's `gpux` task), with its
+ * `$(…)` command substitutions run as deno_task_shell runs them, in the environment `env`
+ * (added to this process's), so the scoped `--allow-write`/`--allow-net` match what the task computes.
+ */
+export async function taskPermissions(env: Record<string, string> = {}): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(CONFIG));
-  const task: string = typeof config.tasks.gpux === "string" ? config.tasks.gpux : config.tasks.gpux.command;
+  let task: string = typeof config.tasks.gpux === "string" ? config.tasks.gpux : config.tasks.gpux.command;
+  for (const match of task.matchAll(/\$\(([^)]*)\)/g)) {
+    const [program, ...args] = match[1].trim().split(/\s+/);
+    const output = await new Deno.Command(program === "deno" ? Deno.execPath() : program, {
+      args,
+      cwd: new URL("../..", import.meta.url).pathname,
+      env,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!output.success) throw new Error(`the gpux task's substitution failed: ${match[1]}`);
+    task = task.replace(match[0], new TextDecoder().decode(output.stdout).trim());
+  }
   return task.split(/\s+/).filter((part) => part.startsWith("--allow-") || part.startsWith("--deny-"));
 }
 
@@ -35,7 +51,7 @@ export interface RunCliOptions {
 
 /** Runs `gpux …args` as `deno run <permissions> cli.ts …args`. */
 export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const permissions = options.permissions ?? await taskPermissions();
+  const permissions = options.permissions ?? await taskPermissions(options.env);
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", `--config=${CONFIG}`, ...permissions, CLI, ...args],
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },

@@ -1,0 +1,209 @@
+/**
+ * A per-repository lock that works across processes and machines sharing a file system (NFS,
+ * Lustre: where `flock` may silently do nothing), with staleness detection so that a crashed
+ * holder never blocks forever:
+ *
+ * - The lock is a file, `{cacheDir}/.locks/models--org--name/gpux.lock` (Python's huggingface_hub
+ *   keeps its own per-blob lock files in the same folder; scanners skip `.locks`), created with
+ *   `createNew` (O_CREAT|O_EXCL, atomic on local file systems and NFSv3+). It holds the holder's
+ *   pid, host name, a random token and the time it was taken.
+ * - The holder refreshes the file's modification time every `heartbeatMs` (a heartbeat).
+ * - A lock whose heartbeat is older than `staleMs`, or whose pid no longer runs on this very host,
+ *   is stale: it is renamed aside (only one contender's rename succeeds) and taken over.
+ *
+ * @module
+ */
+import { CacheError, InterruptedError } from "../errors.ts";
+import { sleep } from "../download/http.ts";
+import { repoFolderName } from "./layout.ts";
+
+/** Default heartbeat interval, ms. */
+export const DEFAULT_HEARTBEAT_MS = 5_000;
+/** Default age after which a lock without heartbeat is stale, ms. */
+export const DEFAULT_STALE_MS = 60_000;
+
+/** What a lock file holds. */
+export interface LockInfo {
+  pid: number;
+  host: string;
+  token: string;
+  /** ISO time the lock was taken. */
+  since: string;
+}
+
+/** Options of {@linkcode acquireRepoLock}. */
+export interface RepoLockOptions {
+  /** Cancels the wait. */
+  signal?: AbortSignal;
+  /** Heartbeat interval, ms (default 5 000). */
+  heartbeatMs?: number;
+  /** A heartbeat older than this makes the lock stale, ms (default 60 000). */
+  staleMs?: number;
+  /** Polling interval while waiting, ms (default 250). */
+  pollMs?: number;
+  /** Called once when the lock is held by someone else and this call starts waiting. */
+  onWait?: (holder: LockInfo | undefined) => void;
+  /** Called when a stale lock is taken over. */
+  onStale?: (holder: LockInfo | undefined, reason: string) => void;
+}
+
+/** A held lock; release it in a `finally`. */
+export interface RepoLock {
+  readonly path: string;
+  readonly info: LockInfo;
+  /** Stops the heartbeat and deletes the lock file (only if it is still ours). */
+  release(): Promise<void>;
+}
+
+/** Path of the lock of one repository. */
+export function repoLockPath(cacheDir: string, repoId: string): string {
+  return `${cacheDir.replace(/\/+$/, "")}/.locks/${repoFolderName(repoId)}/gpux.lock`;
+}
+
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+async function readLock(path: string): Promise<{ info?: LockInfo; mtime: number } | undefined> {
+  try {
+    const stat = await Deno.stat(path);
+    let info: LockInfo | undefined;
+    try {
+      info = JSON.parse(await Deno.readTextFile(path));
+    } catch {
+      info = undefined; // being written right now, or garbage
+    }
+    return { info, mtime: stat.mtime?.getTime() ?? 0 };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/** Whether `pid` runs on this machine (`/proc` on Linux); `undefined` when it cannot be told. */
+async function pidAlive(pid: number): Promise<boolean | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    return undefined;
+  }
+}
+
+async function staleReason(
+  lock: { info?: LockInfo; mtime: number },
+  staleMs: number,
+): Promise<string | undefined> {
+  const age = Date.now() - lock.mtime;
+  if (age > staleMs) return `no heartbeat for ${Math.round(age / 1000)}s`;
+  const host = hostName();
+  // a pid means something only on its own host (and "unknown" hosts cannot be told apart)
+  if (lock.info && host !== "unknown" && lock.info.host === host && lock.info.pid !== Deno.pid) {
+    if (await pidAlive(lock.info.pid) === false) return `process ${lock.info.pid} is gone`;
+  }
+  return undefined;
+}
+
+/**
+ * Takes the lock of `repoId` in `cacheDir`, waiting while another live process holds it.
+ *
+ * @throws {InterruptedError} `signal` aborted while waiting.
+ * @throws {CacheError} the lock folder cannot be created (e.g. no write permission).
+ */
+export async function acquireRepoLock(
+  cacheDir: string,
+  repoId: string,
+  options: RepoLockOptions = {},
+): Promise<RepoLock> {
+  const path = repoLockPath(cacheDir, repoId);
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    const denied = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
+    throw new CacheError(`cannot create the lock folder ${dir}: ${(e as Error).message}`, {
+      cause: e,
+      hint: e instanceof Deno.errors.NotCapable
+        ? `\`deno task gpux\` may write only to the Hub cache (HF_HUB_CACHE) and the token folder: set HF_HUB_CACHE=${cacheDir} instead of --cache-dir, or grant --allow-write=${cacheDir}`
+        : denied
+        ? `${cacheDir} is not writable by this user: choose another cache with --cache-dir or HF_HUB_CACHE`
+        : "check that the cache directory is writable (--cache-dir or HF_HUB_CACHE)",
+    });
+  }
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  const info: LockInfo = {
+    pid: Deno.pid,
+    host: hostName(),
+    token: crypto.randomUUID(),
+    since: new Date().toISOString(),
+  };
+  let waited = false;
+  for (;;) {
+    if (options.signal?.aborted) throw new InterruptedError("interrupted");
+    try {
+      const file = await Deno.open(path, { write: true, createNew: true });
+      try {
+        await file.write(new TextEncoder().encode(JSON.stringify(info)));
+      } finally {
+        file.close();
+      }
+      return heldLock(path, info, heartbeatMs);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) {
+        throw new CacheError(`cannot create the lock file ${path}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const current = await readLock(path);
+    if (!current) continue;
+    const reason = await staleReason(current, staleMs);
+    if (reason) {
+      // rename aside: of several contenders only one succeeds; then check that we moved the stale one
+      const aside = `${path}.stale-${info.token}`;
+      try {
+        await Deno.rename(path, aside);
+        const moved = await readLock(aside);
+        if (moved?.info?.token !== current.info?.token && moved && !(await staleReason(moved, staleMs))) {
+          // a fresh lock was taken between our read and our rename: put it back if the name is free
+          await Deno.link(aside, path).catch(() => {});
+        } else {
+          options.onStale?.(current.info, reason);
+        }
+        await Deno.remove(aside).catch(() => {});
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      continue;
+    }
+    if (!waited) {
+      waited = true;
+      options.onWait?.(current.info);
+    }
+    await sleep(options.pollMs ?? 250, options.signal);
+  }
+}
+
+function heldLock(path: string, info: LockInfo, heartbeatMs: number): RepoLock {
+  const timer = setInterval(() => {
+    const now = new Date();
+    Deno.utime(path, now, now).catch(() => {});
+  }, heartbeatMs);
+  let released = false;
+  return {
+    path,
+    info,
+    async release() {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      const current = await readLock(path);
+      if (current?.info?.token === info.token) await Deno.remove(path).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * Writes the parts of the cache that point at blobs, exactly as Python's huggingface_hub does, and
+ * always atomically (a temporary name in `blobs/`, then a rename), so a reader never sees half an entry:
+ *
+ * - `snapshots/{commit}/{path}`: a relative symlink to `../../blobs/{etag}` (one more `..` per
+ *   folder level of `path`). Where symlinks are not permitted (Deno without unscoped
+ *   `--allow-read`/`--allow-write`, a file system without them) it falls back to a hard link, then to
+ *   a copy, and reports that once through `onWarning`.
+ * - `refs/{ref}`: the commit sha, no newline. Written after the snapshot exists (scanners reject refs
+ *   to missing snapshots).
+ * - `.no_exist/{commit}/{path}`: an empty marker for a file known not to exist at that commit.
+ * - `.gpux/manifests/{commit}.json`: gpux's own record of the repository's file list at that commit,
+ *   so that a later pull of a pinned sha (or an offline pull) knows whether the snapshot is complete
+ *   without asking the Hub. Python and `@huggingface/hub` ignore this folder.
+ *
+ * Temporary names end in `.incomplete`, so a crash leaves only what `gpux cache prune` removes.
+ *
+ * @module
+ */
+import type { ModelFile } from "../registry/manager.ts";
+import { CacheError } from "../errors.ts";
+import type { RepoCachePaths } from "./layout.ts";
+
+/** How snapshot entries point at blobs. */
+export type LinkMode = "symlink" | "hardlink" | "copy";
+
+/** gpux's record of a repository's files at one commit. */
+export interface SnapshotManifest {
+  id: string;
+  sha: string;
+  /** Every file of the repository at that commit (not only the pulled ones). */
+  files: ModelFile[];
+  /** The repository's pipeline tag (for the conversion hint of a pull that makes no request). */
+  pipelineTag?: string;
+  /** ISO time the manifest was written. */
+  written: string;
+}
+
+/** Options of {@linkcode SnapshotWriter}. */
+export interface SnapshotWriterOptions {
+  /** Start with this mode instead of trying symlinks first. */
+  mode?: LinkMode;
+  /** Receives the one warning when symlinks (or hard links) are not possible. */
+  onWarning?: (message: string) => void;
+}
+
+function tmpName(paths: RepoCachePaths): string {
+  return `${paths.blobsDir}/.tmp-${crypto.randomUUID()}.incomplete`;
+}
+
+function parent(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
+function isPermissionError(e: unknown): boolean {
+  return e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
+}
+
+/** Writes snapshot entries, refs, `.no_exist` markers and manifests of one repository. */
+export class SnapshotWriter {
+  #mode: LinkMode;
+  #warned = false;
+
+  constructor(readonly paths: RepoCachePaths, readonly options: SnapshotWriterOptions = {}) {
+    this.#mode = options.mode ?? "symlink";
+  }
+
+  /** How entries are linked now (after any fallback). */
+  get mode(): LinkMode {
+    return this.#mode;
+  }
+
+  /** Whether `snapshots/{commit}/{path}` exists and resolves to `blobs/{etag}` (or is an equal-size file). */
+  async isLinked(commit: string, path: string, etag: string, size: number): Promise<boolean> {
+    const entry = this.paths.snapshot(commit, path);
+    try {
+      const lstat = await Deno.lstat(entry);
+      if (lstat.isSymlink) {
+        const target = await Deno.readLink(entry);
+        if (target !== this.paths.blobLinkTarget(path, etag)) return false;
+        const stat = await Deno.stat(entry);
+        return stat.isFile && stat.size === size;
+      }
+      return lstat.isFile && lstat.size === size;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+      throw e;
+    }
+  }
+
+  /** Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there). */
+  async link(commit: string, path: string, etag: string): Promise<void> {
+    const entry = this.paths.snapshot(commit, path);
+    const blob = this.paths.blob(etag);
+    await this.#mkdir(parent(entry));
+    for (;;) {
+      const tmp = tmpName(this.paths);
+      try {
+        if (this.#mode === "symlink") await Deno.symlink(this.paths.blobLinkTarget(path, etag), tmp);
+        else if (this.#mode === "hardlink") await Deno.link(blob, tmp);
+        else await Deno.copyFile(blob, tmp);
+      } catch (e) {
+        await Deno.remove(tmp).catch(() => {});
+        if (this.#mode === "copy") throw this.#error(`cannot write ${entry}`, e);
+        this.#fallBack(e);
+        continue;
+      }
+      try {
+        await Deno.rename(tmp, entry);
+      } catch (e) {
+        await Deno.remove(tmp).catch(() => {});
+        throw this.#error(`cannot write ${entry}`, e);
+      }
+      return;
+    }
+  }
+
+  #fallBack(cause: unknown): void {
+    const from = this.#mode;
+    this.#mode = from === "symlink" ? "hardlink" : "copy";
+    if (this.#warned && from === "symlink") return;
+    const why = isPermissionError(cause)
+      ? "not permitted (Deno needs unscoped --allow-read and --allow-write for symlinks)"
+      : `not possible here (${(cause as Error)?.message ?? cause})`;
+    const what = from === "symlink" ? "symlinks are" : "hard links are";
+    const instead = this.#mode === "hardlink"
+      ? "snapshot files are hard links to the blobs instead (same disk space; tools still find them)"
+      : "snapshot files are copies of the blobs instead (uses twice the disk space)";
+    this.#warned = true;
+    this.options.onWarning?.(`${what} ${why}: ${instead}`);
+  }
+
+  /** Writes `refs/{ref}` = `sha` (no newline, as Python writes it). */
+  async writeRef(ref: string, sha: string): Promise<void> {
+    const path = this.paths.ref(ref);
+    try {
+      if ((await Deno.readTextFile(path)).trim() === sha) return;
+    } catch { /* absent: write it */ }
+    await this.#atomicWrite(path, sha);
+  }
+
+  /** Marks `path` as known missing at `commit`. */
+  async markMissing(commit: string, path: string): Promise<void> {
+    const marker = this.paths.noExist(commit, path);
+    try {
+      await Deno.stat(marker);
+      return;
+    } catch { /* absent */ }
+    await this.#atomicWrite(marker, "");
+  }
+
+  /** Records the file list of `sha`. */
+  async writeManifest(manifest: SnapshotManifest): Promise<void> {
+    await this.#atomicWrite(manifestPath(this.paths, manifest.sha), JSON.stringify(manifest));
+  }
+
+  async #atomicWrite(path: string, content: string): Promise<void> {
+    await this.#mkdir(parent(path));
+    await this.#mkdir(this.paths.blobsDir);
+    const tmp = tmpName(this.paths);
+    try {
+      await Deno.writeTextFile(tmp, content);
+      await Deno.rename(tmp, path);
+    } catch (e) {
+      await Deno.remove(tmp).catch(() => {});
+      throw this.#error(`cannot write ${path}`, e);
+    }
+  }
+
+  async #mkdir(dir: string): Promise<void> {
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw this.#error(`cannot create ${dir}`, e);
+    }
+  }
+
+  #error(what: string, cause: unknown): CacheError {
+    return new CacheError(`${what}: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+      hint: isPermissionError(cause)
+        ? "gpux may write only inside the cache directory: check --cache-dir / HF_HUB_CACHE and the permission flags"
+        : "check that the cache directory is writable and has free space",
+    });
+  }
+}
+
+/** `.gpux/manifests/{sha}.json` inside the repository's cache folder. */
+export function manifestPath(paths: RepoCachePaths, sha: string): string {
+  return `${paths.root}/.gpux/manifests/${sha}.json`;
+}
+
+/** Reads the manifest gpux wrote for `sha`; `undefined` when there is none (or it is unreadable). */
+export async function readManifest(paths: RepoCachePaths, sha: string): Promise<SnapshotManifest | undefined> {
+  try {
+    const manifest = JSON.parse(await Deno.readTextFile(manifestPath(paths, sha))) as SnapshotManifest;
+    return manifest.sha === sha && Array.isArray(manifest.files) ? manifest : undefined;
+  } catch {
+    return undefined;
+  }
+}

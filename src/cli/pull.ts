@@ -1,0 +1,126 @@
+/**
+ * `gpux pull <model>[@rev]`: downloads a model into the Hugging Face cache (verified, resumable,
+ * parallel), draws progress on stderr and prints a summary (or the {@linkcode PullResult} with `--json`).
+ *
+ * @module
+ */
+import { Command, Option } from "@commander-js/extra-typings";
+import { InputError } from "../errors.ts";
+import { hubCacheDir } from "../environment.ts";
+import { HuggingFaceManager } from "../registry/huggingface.ts";
+import type { PullResult } from "../registry/manager.ts";
+import { parseModelId } from "../registry/model_id.ts";
+import { pullModel } from "../registry/pull.ts";
+import type { CliContext } from "./context.ts";
+import { formatBytes, formatDuration, type Output } from "./output.ts";
+import { PullProgressRenderer } from "./pull_progress.ts";
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The `pull` command. */
+export function pullCommand(ctx: CliContext) {
+  return new Command("pull")
+    .description("Download a model into the Hugging Face cache (resumable, verified, parallel)")
+    .argument("<model>", "model id, org/name or org/name@revision")
+    .option("--revision <rev>", "branch, tag, commit sha or refs/pr/N (default main)")
+    .option("--include <glob>", "only files matching this glob (repeatable; `*` also matches `/`)", collect)
+    .option("--exclude <glob>", "no files matching this glob (repeatable)", collect)
+    .option("--variant <name>", "ONNX variant: fp32, fp16, quantized, q4, int8, uint8, … (default: the repo's default)")
+    .option("--force", "download and verify again even what is cached")
+    .option("--dry-run", "show what would be downloaded and its size, download nothing")
+    .addOption(new Option("--concurrency <n>", "parallel connections (default 8)").argParser(parsePositiveInt))
+    .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
+    .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")
+    .option("--offline", "use only the cache, no network (also HF_HUB_OFFLINE=1)")
+    .option("--json", "print one JSON document (the pull result) on stdout")
+    .option("--quiet", "print nothing but errors")
+    .action(async (model, options) => {
+      const out = ctx.output({ json: options.json, quiet: options.quiet });
+      const ref = parseModelId(model);
+      if (options.revision !== undefined && ref.revision !== undefined && options.revision !== ref.revision) {
+        throw new InputError(
+          `two different revisions given: '@${ref.revision}' in the model id and --revision '${options.revision}'`,
+          { hint: "give the revision once, either as org/name@rev or with --revision" },
+        );
+      }
+      const cacheDir = hubCacheDir(ctx.env, options.cacheDir);
+      const config = {
+        env: ctx.env,
+        token: options.token,
+        cacheDir,
+        ...(options.offline ? { offline: true } : {}),
+      };
+      const manager = new HuggingFaceManager(config);
+      const renderer = new PullProgressRenderer(out);
+      let result: PullResult;
+      try {
+        result = await pullModel(config, manager, ref.id, {
+          revision: options.revision ?? ref.revision,
+          include: options.include,
+          exclude: options.exclude,
+          variant: options.variant,
+          force: options.force,
+          dryRun: options.dryRun,
+          concurrency: options.concurrency,
+          offline: options.offline ? true : undefined,
+          signal: ctx.signal,
+          onProgress: (event) => renderer.handle(event),
+          transfer: transferTuning(ctx),
+        });
+      } finally {
+        renderer.stop();
+      }
+      if (out.json) return out.printJson(result);
+      if (!out.quiet) printSummary(out, result);
+    });
+}
+
+/** Range tuning from `GPUX_PULL_CHUNK_BYTES` / `GPUX_PULL_RANGE_THRESHOLD` (benchmarks, unusual networks). */
+function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?: number } | undefined {
+  const read = (name: string) => {
+    const value = ctx.env(name);
+    if (value === undefined || value === "") return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InputError(`invalid ${name} '${value}': use a number of bytes`);
+    return n;
+  };
+  const chunkSize = read("GPUX_PULL_CHUNK_BYTES");
+  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD");
+  return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
+}
+
+function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new InputError(`invalid --concurrency '${value}': use a whole number from 1 to 64`);
+  }
+  return n;
+}
+
+function printSummary(out: Output, r: PullResult): void {
+  const total = r.files.reduce((sum, f) => sum + f.size, 0);
+  const rev = r.revision === r.sha ? r.sha : `${r.revision} → ${r.sha}`;
+  if (r.dryRun) {
+    const missing = r.files.filter((f) => !f.cached);
+    out.print(`${out.bold(r.id)} ${rev}${r.variant ? `  (variant ${r.variant})` : ""}`);
+    for (const f of r.files) {
+      out.print(`  ${f.cached ? out.dim("cached  ") : "download"}  ${formatBytes(f.size).padStart(9)}  ${f.path}`);
+    }
+    out.print(
+      `would download ${missing.length} file(s), ${formatBytes(missing.reduce((s, f) => s + f.size, 0))}` +
+        ` (${formatBytes(r.bytesCached)} already cached) into ${r.snapshotPath}`,
+    );
+    return;
+  }
+  const speed = r.bytesDownloaded > 0 && r.seconds > 0 ? `, ${formatBytes(r.bytesDownloaded / r.seconds)}/s` : "";
+  out.print(`${out.green("pulled")} ${out.bold(r.id)}  ${rev}${r.variant ? `  (variant ${r.variant})` : ""}`);
+  out.print(
+    `  ${r.files.length} file(s), ${formatBytes(total)}: ${formatBytes(r.bytesDownloaded)} downloaded, ` +
+      `${formatBytes(r.bytesCached)} already cached, in ${formatDuration(r.seconds)}${speed}`,
+  );
+  out.print(`  ${r.snapshotPath}`);
+  if (r.conversion) {
+    out.print(`  ${out.yellow("no ONNX files")}: convert with`);
+    out.print(`    ${r.conversion.command}`);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * `gpux pull` as a user runs it: a subprocess with the permissions of `deno task gpux`, against
+ * the local hub. Output modes, permissions, Ctrl-C then resume, two concurrent pulls.
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { runCli, taskPermissions } from "./support/cli.ts";
+import { type HubServer, startHubServer } from "./support/hub_server.ts";
+
+const MB = 1_000_000;
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+interface Fixture {
+  hub: HubServer;
+  dir: string;
+  cache: string;
+  env: Record<string, string>;
+}
+
+async function withHub(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  const hub = await startHubServer();
+  const dir = await Deno.makeTempDir({ prefix: "gpux-cli-pull-" });
+  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/home`, HOME: dir };
+  try {
+    await fn({ hub, dir, cache: `${dir}/hub`, env });
+  } finally {
+    await hub.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Starts `gpux …args` with the task's permissions, without waiting. */
+async function spawnCli(args: string[], env: Record<string, string>): Promise<Deno.ChildProcess> {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--config=${CONFIG}`, ...await taskPermissions(env), CLI, ...args],
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function size(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+const REPO = {
+  "config.json": '{"model_type":"bert"}',
+  "tokenizer.json": '{"version":"1.0"}',
+  "onnx/model.onnx": { size: 2 * MB, seed: 1 },
+  "onnx/model_q4.onnx": { size: 500_000, seed: 3 },
+};
+
+Deno.test("gpux pull --json: one JSON document; hard links (and one warning) under the task's scoped write permission", async () => {
+  await withHub(async (f) => {
+    const sha = f.hub.addRepo("acme/tiny").commit(REPO);
+    const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--json"], { env: f.env });
+    assertEquals(code, 0, stderr);
+    const result = JSON.parse(stdout);
+    assertEquals(result.sha, sha);
+    assertEquals(result.variant, "fp32");
+    assertEquals(result.files.map((x: { path: string }) => x.path).sort(), [
+      "config.json",
+      "onnx/model.onnx",
+      "tokenizer.json",
+    ]);
+    assertEquals(result.bytesDownloaded, 2 * MB + 21 + 17);
+    assertEquals(result.snapshotPath, `${f.cache}/models--acme--tiny/snapshots/${sha}`);
+    // Deno.symlink needs unscoped write permission: the task grants only the cache, so gpux hard-links and says so once
+    assertEquals(stderr.match(/warning: symlinks are not permitted/g)?.length, 1, stderr);
+    const entry = await Deno.lstat(`${result.snapshotPath}/onnx/model.onnx`);
+    assert(entry.isFile && !entry.isSymlink && entry.nlink === 2);
+  });
+});
+
+Deno.test("gpux pull: one line per file when not a terminal, then the summary; --quiet prints nothing", async () => {
+  await withHub(async (f) => {
+    const sha = f.hub.addRepo("acme/tiny").commit(REPO);
+    const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--variant", "q4"], { env: f.env });
+    assertEquals(code, 0, stderr);
+    assertMatch(stderr, /^done onnx\/model_q4\.onnx {2}500 kB/m);
+    assertMatch(stderr, /^done config\.json {2}21 B/m);
+    assertStringIncludes(stdout, `pulled acme/tiny  main → ${sha}  (variant q4)`);
+    assertMatch(stdout, /3 file\(s\), 500 kB: 500 kB downloaded, 0 B already cached, in [\d.]+m?s/);
+    assertStringIncludes(stdout, `${f.cache}/models--acme--tiny/snapshots/${sha}`);
+    const dry = await runCli(["pull", "acme/tiny", "--dry-run", "--variant", "fp32"], { env: f.env });
+    assertStringIncludes(dry.stdout, "would download 1 file(s), 2.0 MB (38 B already cached)");
+    const quiet = await runCli(["pull", "acme/tiny", "--quiet"], { env: f.env });
+    assertEquals(quiet.code, 0, quiet.stderr);
+    assertEquals(quiet.stdout, "");
+    assertEquals(quiet.stderr.replace(/^warning: symlinks.*\n/m, ""), "");
+  });
+});
+
+Deno.test("gpux pull: a write outside the cache is refused by the permissions; offline lists what is missing", async () => {
+  await withHub(async (f) => {
+    f.hub.addRepo("acme/tiny").commit(REPO);
+    const outside = `${f.dir}/elsewhere`;
+    const refused = await runCli(["pull", "acme/tiny", "--cache-dir", outside], { env: f.env });
+    assertEquals(refused.code, 6, refused.stderr);
+    assertMatch(refused.stderr, /error: cannot create the lock folder .*elsewhere.*write access/);
+    assertStringIncludes(refused.stderr, "may write only to the Hub cache");
+    await Deno.stat(outside).then(() => assert(false, "nothing written outside the cache"), () => {});
+
+    const offline = await runCli(["pull", "acme/tiny", "--offline"], { env: f.env });
+    assertEquals(offline.code, 5);
+    assertStringIncludes(offline.stderr, "acme/tiny@main is not in the cache");
+    const envOffline = await runCli(["pull", "acme/tiny", "--json"], { env: { ...f.env, HF_HUB_OFFLINE: "1" } });
+    assertEquals(envOffline.code, 5);
+    assertEquals(JSON.parse(envOffline.stdout).code, "offline");
+  });
+});
+
+Deno.test("gpux pull: Ctrl-C keeps the partial file, leaves no snapshot, exits 130; the next pull resumes with Range", async () => {
+  await withHub(async (f) => {
+    const sha = f.hub.addRepo("acme/slow").commit({ "config.json": "{}", "weights.onnx": { size: 12 * MB, seed: 5 } });
+    const etag = f.hub.fileInfo("acme/slow", "weights.onnx").sha256!;
+    const partial = `${f.cache}/models--acme--slow/blobs/${etag}.incomplete`;
+    f.hub.setShaping({ bytesPerSecond: 2 * MB });
+    const child = await spawnCli(["pull", "acme/slow"], f.env);
+    await waitFor("a partial file", async () => await size(partial) > 2 * MB);
+    child.kill("SIGINT");
+    const first = await child.output();
+    const firstErr = new TextDecoder().decode(first.stderr);
+    assertEquals(first.code, 130, firstErr);
+    const kept = await size(partial);
+    assert(kept > 2 * MB && kept < 12 * MB, `partial file kept (${kept} bytes)`);
+    await Deno.stat(`${f.cache}/models--acme--slow/snapshots`).then(() => assert(false, "no snapshot"), () => {});
+
+    f.hub.setShaping({});
+    f.hub.clearRequests();
+    const second = await runCli(["pull", "acme/slow"], { env: f.env });
+    assertEquals(second.code, 0, second.stderr);
+    assertStringIncludes(second.stderr, "resuming weights.onnx from");
+    const ranged = f.hub.requests.find((r) => r.origin === "cdn" && r.path.endsWith("weights.onnx"));
+    assertEquals(ranged?.range, `bytes=${kept}-`);
+    assertEquals(ranged?.bytesSent, 12 * MB - kept);
+    assertStringIncludes(second.stdout, `pulled acme/slow  main → ${sha}`);
+  });
+});
+
+Deno.test("gpux pull: two concurrent pulls of the same model both finish complete, and download it once", async () => {
+  await withHub(async (f) => {
+    const sha = f.hub.addRepo("acme/shared").commit({ "config.json": "{}", "model.onnx": { size: 10 * MB, seed: 9 } });
+    f.hub.setShaping({ bytesPerSecond: 4 * MB });
+    const a = await spawnCli(["pull", "acme/shared", "--json"], f.env);
+    const b = await spawnCli(["pull", "acme/shared", "--json"], f.env);
+    const [ra, rb] = await Promise.all([a.output(), b.output()]);
+    const decode = (x: Uint8Array) => new TextDecoder().decode(x);
+    assertEquals(ra.code, 0, decode(ra.stderr));
+    assertEquals(rb.code, 0, decode(rb.stderr));
+    const results = [JSON.parse(decode(ra.stdout)), JSON.parse(decode(rb.stdout))];
+    for (const r of results) assertEquals(r.sha, sha);
+    assertEquals(results.map((r) => r.bytesDownloaded).sort((x, y) => x - y), [0, 10 * MB + 2]);
+    assertMatch(decode(ra.stderr) + decode(rb.stderr), /waiting for another process \(pid \d+/);
+    const sent = f.hub.requests.filter((r) => r.path.endsWith("model.onnx") && r.origin === "cdn")
+      .reduce((sum, r) => sum + r.bytesSent, 0);
+    assertEquals(sent, 10 * MB);
+    const entry = `${f.cache}/models--acme--shared/snapshots/${sha}/model.onnx`;
+    assertEquals((await Deno.stat(entry)).size, 10 * MB);
+  });
+});
