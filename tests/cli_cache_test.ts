@@ -90,6 +90,20 @@ Deno.test("cli rm: refuses without --yes off a TTY; --dry-run shows; --yes remov
   });
 });
 
+Deno.test("cli rm and prune under deno task gpux: a --cache-dir outside its write scope is refused with exit 6", async () => {
+  await withSampleCache(async (dir, sample) => {
+    // HF_HUB_CACHE points elsewhere, so the task may not write to `dir`
+    const env = { HF_HUB_CACHE: `${dir}/elsewhere` };
+    const rm = await runCli(["rm", "acme/tiny-bert@v1.0", "--yes", "--cache-dir", dir], { env });
+    assertEquals(rm.code, 6, rm.stderr);
+    assertStringIncludes(rm.stderr, "HF_HUB_CACHE");
+    const prune = await runCli(["cache", "prune", "--cache-dir", dir], { env });
+    assertEquals(prune.code, 6, prune.stderr);
+    assert(await exists(sample.bert.snapshot(sample.commits.pr)));
+    assert(await exists(sample.bert.snapshot(sample.commits.detached)));
+  });
+});
+
 Deno.test("cli rm: unknown model exits 3, unknown revision 3, bad id 2 (with --json, one error document)", async () => {
   await withSampleCache(async (dir) => {
     const env = { HF_HUB_CACHE: dir };
@@ -116,7 +130,7 @@ Deno.test({
     await withSampleCache(async (dir, sample) => {
       const cli = new URL("../cli.ts", import.meta.url).pathname;
       const config = new URL("../deno.json", import.meta.url).pathname;
-      const permissions = await taskPermissions();
+      const permissions = await taskPermissions({ HF_HUB_CACHE: dir });
       const run = async (answer: string) => {
         const command = [
           Deno.execPath(),
