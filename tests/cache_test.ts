@@ -14,6 +14,7 @@ import { scanCache, scanCachedModel } from "../src/cache/scan.ts";
 import { executeRemoval, planRemoval, removeFromCache } from "../src/cache/remove.ts";
 import { pruneCache } from "../src/cache/prune.ts";
 import { verifyCache } from "../src/cache/verify.ts";
+import { acquireRepoLock } from "../src/cache/lock.ts";
 import { envFrom } from "../src/environment.ts";
 import { scanCacheDir as hfScanCacheDir } from "@huggingface/hub";
 import { CacheError, InputError, ModelNotFoundError, RevisionNotFoundError } from "../src/errors.ts";
@@ -306,6 +307,53 @@ Deno.test("rm: an aborted removal deletes nothing, and running it again complete
   });
 });
 
+Deno.test("rm: waits while a pull holds the model's lock, then removes what was planned", async () => {
+  await withTempDir(async (dir) => {
+    const sample = await writeSampleCache(dir);
+    const held = await acquireRepoLock(dir, "acme/tiny-bert");
+    const plan = await planRemoval("acme/tiny-bert@v1.0", { cacheDir: dir });
+    let waiting!: () => void;
+    const waited = new Promise<void>((resolve) => waiting = resolve);
+    const removal = executeRemoval(plan, { onLockWait: () => waiting() });
+    await waited;
+    assert(await exists(sample.bert.snapshot(sample.commits.pr)), "nothing is deleted while the lock is held");
+    await held.release();
+    const result = await removal;
+    assert(result.removed);
+    assert(!await exists(sample.bert.snapshot(sample.commits.pr)));
+  });
+});
+
+Deno.test("rm: planned again under the lock: a blob a newer revision shares stays, a moved ref does not redirect", async () => {
+  await withTempDir(async (dir) => {
+    const sample = await writeSampleCache(dir);
+    const manifests = `${sample.bert.root}/.gpux/manifests`;
+    await Deno.mkdir(manifests, { recursive: true });
+    await Deno.writeTextFile(`${manifests}/${sample.commits.main}.json`, "{}");
+    const plan = await planRemoval("acme/tiny-bert@main", { cacheDir: dir });
+    const quantized = sample.etags.main["onnx/model_quantized.onnx"];
+    assert(plan.blobs.some((b) => b.etag === quantized));
+
+    // meanwhile a pull brings a new main that shares model_quantized.onnx
+    const next = commitSha("next");
+    await sample.bert.addRevision(next, { "onnx/model_quantized.onnx": SAMPLE_FILES.onnxQuantized });
+    await Deno.writeTextFile(`${manifests}/${next}.json`, "{}");
+    await sample.bert.setRef("main", next);
+
+    const result = await executeRemoval(plan);
+    assertEquals(result.revisions.map((r) => r.commit), [sample.commits.main]);
+    assertEquals(result.refs, [], "refs/main now names the new commit and stays");
+    assert(!result.blobs.some((b) => b.etag === quantized));
+    assert(!await exists(sample.bert.snapshot(sample.commits.main)));
+    assert(!await exists(`${manifests}/${sample.commits.main}.json`), "its gpux manifest goes with it");
+    assert(await exists(`${manifests}/${next}.json`));
+    assert(await exists(sample.bert.blob(quantized)));
+    assertEquals(await Deno.readTextFile(`${sample.bert.root}/refs/main`), next);
+    const after = (await scanCachedModel(dir, "acme/tiny-bert"))!;
+    assertEquals(after.danglingLinks, []);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // prune
 
@@ -387,6 +435,28 @@ Deno.test("prune: --keep-detached, --older-than, pinned-only models and empty fo
   });
 });
 
+Deno.test("prune: a model a pull is writing (its lock held) is skipped, not waited for; manifests of removed revisions go", async () => {
+  await withTempDir(async (dir) => {
+    const sample = await writeSampleCache(dir);
+    const manifest = `${sample.bert.root}/.gpux/manifests/${sample.commits.detached}.json`;
+    await Deno.mkdir(`${sample.bert.root}/.gpux/manifests`, { recursive: true });
+    await Deno.writeTextFile(manifest, "{}");
+    const held = await acquireRepoLock(dir, "acme/tiny-bert");
+    try {
+      const busy = await pruneCache({ cacheDir: dir });
+      assertEquals(busy.inUse.map((u) => u.model), ["acme/tiny-bert"]);
+      assertEquals(busy.items, []);
+      assert(await exists(sample.bert.snapshot(sample.commits.detached)));
+    } finally {
+      await held.release();
+    }
+    const done = await pruneCache({ cacheDir: dir });
+    assertEquals(done.inUse, []);
+    assert(!await exists(sample.bert.snapshot(sample.commits.detached)));
+    assert(!await exists(manifest));
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // verify
 
@@ -445,6 +515,50 @@ Deno.test("verify: hard links are checked through their blob, copies against the
       ].sort(),
     );
     assertEquals(result.issues.find((i) => i.path === repo.blob(etags["config.json"]))!.size, 1);
+  });
+});
+
+Deno.test("verify: with gpux's manifest, wrong sizes are found without hashing, wrong links and copies are corrupt", async () => {
+  await withTempDir(async (dir) => {
+    const repo = new CacheFixture(dir, "acme/pulled");
+    const a = commitSha("a");
+    const b = commitSha("b");
+    const files = {
+      "config.json": '{"v":1}',
+      "tokenizer.json": '{"t":1}',
+      "onnx/model.onnx": new Uint8Array(6000).fill(5),
+    };
+    const etags = await repo.addRevision(a, files);
+    await repo.writeManifest(a, files);
+    await repo.addRevision(b, files, "copy");
+    await repo.writeManifest(b, files);
+    await repo.setRef("main", b);
+    assertEquals((await verifyCache({ cacheDir: dir })).ok, true);
+
+    // the blob of model.onnx loses bytes; a's tokenizer.json links to config.json's blob;
+    // b's copy of config.json keeps its size with other bytes, its copy of tokenizer.json grows
+    await Deno.truncate(repo.blob(etags["onnx/model.onnx"]), 5000);
+    await Deno.remove(repo.snapshot(a, "tokenizer.json"));
+    await Deno.symlink(`../../blobs/${etags["config.json"]}`, repo.snapshot(a, "tokenizer.json"));
+    await Deno.writeTextFile(repo.snapshot(b, "config.json"), '{"v":2}');
+    await Deno.writeTextFile(repo.snapshot(b, "tokenizer.json"), '{"t":10}');
+    const hashed: string[] = [];
+    const result = await verifyCache({ cacheDir: dir, onProgress: (e) => hashed.push(e.path) });
+    assertEquals(
+      result.issues.map((i) => [i.kind, i.path]).sort(),
+      [
+        ["corrupt", repo.snapshot(a, "tokenizer.json")],
+        ["corrupt", repo.snapshot(b, "config.json")],
+        ["size_mismatch", repo.blob(etags["onnx/model.onnx"])],
+        ["size_mismatch", repo.snapshot(b, "tokenizer.json")],
+      ].sort(),
+    );
+    const size = result.issues.find((i) => i.path === repo.blob(etags["onnx/model.onnx"]))!;
+    assertEquals([size.size, size.expectedSize], [5000, 6000]);
+    assert(!hashed.includes(repo.blob(etags["onnx/model.onnx"])), "a wrong size needs no hashing");
+    const link = result.issues.find((i) => i.path === repo.snapshot(a, "tokenizer.json"))!;
+    assertEquals([link.expected, link.actual], [etags["tokenizer.json"], etags["config.json"]]);
+    assertEquals(result.issues.find((i) => i.path === repo.snapshot(b, "config.json"))!.expected, etags["config.json"]);
   });
 });
 

@@ -15,13 +15,18 @@
  *   also only when older than `olderThanMs`.
  *
  * Datasets and spaces are left alone. Deletion follows the order of `gpux rm`: snapshot links
- * before blobs, and never a path outside a model's folder.
+ * before blobs, and never a path outside a model's folder. Each model is pruned under its lock,
+ * planned again once the lock is held; a model whose lock a pull holds is skipped (listed in
+ * `inUse`), not waited for.
  *
  * @module
  */
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
-import { type CachedModel, scanCache } from "./scan.ts";
+import { type CachedModel, scanCache, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
+import { RepoCachePaths } from "./layout.ts";
+import { acquireRepoLock, type LockInfo, type RepoLock } from "./lock.ts";
+import { manifestPath } from "./snapshot_writer.ts";
 
 /** One day: the default age past which partial downloads and empty folders are pruned. */
 export const DEFAULT_PRUNE_AGE_MS = 24 * 3600 * 1000;
@@ -73,6 +78,8 @@ export interface PruneResult {
   freedBytes: number;
   /** Detached revisions left in place. */
   keptDetached: KeptRevision[];
+  /** Models skipped because a pull holds their lock (nothing of them was deleted). */
+  inUse: { model: string; reason: string }[];
 }
 
 /** Options of {@linkcode pruneCache}. */
@@ -121,16 +128,61 @@ export async function pruneCache(options: PruneOptions = {}): Promise<PruneResul
     items: [],
     freedBytes: 0,
     keptDetached: [],
+    inUse: [],
   };
-  const deletedFiles: string[] = [];
   for (const model of scan.models) {
-    const plan = await planModel(model, cutoff, keepDetached, result.keptDetached);
-    result.items.push(...plan.items);
-    deletedFiles.push(...plan.files);
+    const kept: KeptRevision[] = [];
+    const plan = await planModel(cacheDir, model, cutoff, keepDetached, kept);
+    if (result.dryRun || plan.items.length === 0) {
+      result.items.push(...plan.items);
+      result.keptDetached.push(...kept);
+      result.freedBytes += await bytesFreedBy(plan.files);
+      continue;
+    }
+    // a model a pull is writing is skipped, not waited for; under the lock the plan is made again
+    const lock = await tryRepoLock(cacheDir, model.id, options.signal);
+    if ("holder" in lock) {
+      const who = lock.holder ? ` (pid ${lock.holder.pid} on ${lock.holder.host})` : "";
+      result.inUse.push({ model: model.id, reason: `another gpux process${who} is using it` });
+      continue;
+    }
+    try {
+      const current = await scanCachedModel(cacheDir, model.id);
+      if (!current) continue;
+      const keptNow: KeptRevision[] = [];
+      const fresh = await planModel(cacheDir, current, cutoff, keepDetached, keptNow);
+      result.freedBytes += await bytesFreedBy(fresh.files);
+      await executeModel(cacheDir, current, fresh.items, options.signal);
+      result.items.push(...fresh.items);
+      result.keptDetached.push(...keptNow);
+    } finally {
+      await lock.lock.release();
+    }
   }
-  result.freedBytes = await bytesFreedBy(deletedFiles);
-  if (!result.dryRun) await execute(cacheDir, scan.models, result.items, options.signal);
   return result;
+}
+
+/** Takes the model's lock if nobody holds it; otherwise says who does. */
+async function tryRepoLock(
+  cacheDir: string,
+  repoId: string,
+  signal?: AbortSignal,
+): Promise<{ lock: RepoLock } | { holder: LockInfo | undefined }> {
+  const busy = new AbortController();
+  let holder: LockInfo | undefined;
+  try {
+    const lock = await acquireRepoLock(cacheDir, repoId, {
+      signal: signal ? AbortSignal.any([signal, busy.signal]) : busy.signal,
+      onWait: (info) => {
+        holder = info;
+        busy.abort();
+      },
+    });
+    return { lock };
+  } catch (e) {
+    if (busy.signal.aborted && !signal?.aborted) return { holder };
+    throw e;
+  }
 }
 
 interface ModelPrunePlan {
@@ -140,6 +192,7 @@ interface ModelPrunePlan {
 }
 
 async function planModel(
+  cacheDir: string,
   model: CachedModel,
   cutoff: number,
   keepDetached: boolean,
@@ -165,7 +218,11 @@ async function planModel(
     removedCommits.add(revision.commit);
     const snapshotFiles = revision.files.map((f) => f.snapshotPath);
     const noExist = await filesBelow(`${model.path}/.no_exist/${revision.commit}`);
-    files.push(...snapshotFiles, ...noExist);
+    files.push(
+      ...snapshotFiles,
+      ...noExist,
+      manifestPath(new RepoCachePaths(cacheDir, model.id), revision.commit),
+    );
     items.push({
       model: model.id,
       kind: "detached_revision",
@@ -283,28 +340,24 @@ async function emptyDirs(root: string, top: string, cutoff: number): Promise<str
   return found.sort();
 }
 
-async function execute(cacheDir: string, models: CachedModel[], items: PruneItem[], signal?: AbortSignal) {
-  const byModel = new Map<string, PruneItem[]>();
-  for (const item of items) byModel.set(item.model, [...(byModel.get(item.model) ?? []), item]);
-  for (const model of models) {
-    const modelItems = byModel.get(model.id);
-    if (!modelItems) continue;
-    const deleter = await ModelFolderDeleter.open(cacheDir, model.path);
-    const ofKind = (kind: PruneItemKind) => modelItems.filter((i) => i.kind === kind);
-    await deleter.checkAll(modelItems.map((i) => i.path));
-    // snapshot links before blobs, so no link is ever left dangling
-    for (const item of ofKind("detached_revision")) {
-      signal?.throwIfAborted();
-      await deleter.removeTree(item.path);
-      await deleter.removeTree(`${model.path}/.no_exist/${item.commit}`);
-    }
-    for (const item of [...ofKind("unreferenced_blob"), ...ofKind("incomplete")]) {
-      signal?.throwIfAborted();
-      await deleter.removeEntry(item.path);
-    }
-    for (const item of ofKind("empty_dir")) {
-      signal?.throwIfAborted();
-      await deleter.removeTree(item.path);
-    }
+async function executeModel(cacheDir: string, model: CachedModel, items: PruneItem[], signal?: AbortSignal) {
+  const deleter = await ModelFolderDeleter.open(cacheDir, model.path);
+  const paths = new RepoCachePaths(cacheDir, model.id);
+  const ofKind = (kind: PruneItemKind) => items.filter((i) => i.kind === kind);
+  await deleter.checkAll(items.map((i) => i.path));
+  // snapshot links before blobs, so no link is ever left dangling
+  for (const item of ofKind("detached_revision")) {
+    signal?.throwIfAborted();
+    await deleter.removeTree(item.path);
+    await deleter.removeTree(`${model.path}/.no_exist/${item.commit}`);
+    await deleter.removeEntry(manifestPath(paths, item.commit!));
+  }
+  for (const item of [...ofKind("unreferenced_blob"), ...ofKind("incomplete")]) {
+    signal?.throwIfAborted();
+    await deleter.removeEntry(item.path);
+  }
+  for (const item of ofKind("empty_dir")) {
+    signal?.throwIfAborted();
+    await deleter.removeTree(item.path);
   }
 }

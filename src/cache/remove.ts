@@ -14,6 +14,9 @@ import { InputError, ModelNotFoundError, RevisionNotFoundError } from "../errors
 import { type ModelRef, parseModelId } from "../registry/model_id.ts";
 import { type CachedModel, type CachedRevision, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
+import { RepoCachePaths } from "./layout.ts";
+import { acquireRepoLock, type LockInfo } from "./lock.ts";
+import { manifestPath } from "./snapshot_writer.ts";
 
 /** A revision a removal deletes or keeps. */
 export interface PlannedRevision {
@@ -77,6 +80,8 @@ export interface RemovalOptions {
   dryRun?: boolean;
   /** Stops between deletions (the cache stays consistent). */
   signal?: AbortSignal;
+  /** Called once when another process (a pull) holds the model's lock and the removal waits for it. */
+  onLockWait?: (holder: LockInfo | undefined) => void;
 }
 
 /**
@@ -106,11 +111,25 @@ export async function planRemoval(target: string | ModelRef, options: RemovalOpt
   if (ref.revision === undefined) return await planWholeModel(cacheDir, model);
 
   const { commits, refs } = resolveCachedRevision(model, ref.revision);
+  return await planCommits(cacheDir, model, commits, refs, ref.revision);
+}
+
+/**
+ * The removal of `commits` (and of the refs named in `refs`, and every ref pointing at one of the
+ * commits) from `model` as it is now; the whole model when no other revision remains.
+ */
+async function planCommits(
+  cacheDir: string,
+  model: CachedModel,
+  commits: string[],
+  refs: string[],
+  revision: string,
+): Promise<RemovalPlan> {
   const removed = model.revisions.filter((r) => commits.includes(r.commit));
   const kept = model.revisions.filter((r) => !commits.includes(r.commit));
   if (kept.length === 0) {
     const whole = await planWholeModel(cacheDir, model);
-    return { ...whole, revision: ref.revision };
+    return { ...whole, revision };
   }
   const refsRemoved = Object.entries(model.refs)
     .filter(([name, commit]) => refs.includes(name) || commits.includes(commit))
@@ -138,15 +157,17 @@ export async function planRemoval(target: string | ModelRef, options: RemovalOpt
     .filter((b) => !keptCopySizes.has(b.size))
     .map((b) => ({ etag: b.etag, path: b.path, size: b.size }));
 
+  const paths = new RepoCachePaths(cacheDir, model.id);
   const deleted = [
     ...blobs.map((b) => b.path),
     ...removed.flatMap((r) => r.files.map((f) => f.snapshotPath)),
+    ...removed.map((r) => manifestPath(paths, r.commit)),
   ];
   return {
     cacheDir,
     model: model.id,
     modelPath: model.path,
-    revision: ref.revision,
+    revision,
     wholeModel: false,
     revisions: removed.map(planned),
     keptRevisions: kept.map(planned),
@@ -157,8 +178,10 @@ export async function planRemoval(target: string | ModelRef, options: RemovalOpt
 }
 
 /**
- * Carries out a plan from {@linkcode planRemoval}: refs, then snapshots, then `.no_exist`
- * markers, then blobs (or the whole folder). Safe to run again after an interruption.
+ * Carries out a plan from {@linkcode planRemoval} under the model's lock (waiting while a pull
+ * holds it): the plan is made again for the cache as it is then, for the very revisions planned,
+ * and carried out in order: refs, snapshots, `.no_exist` markers and gpux manifests, then blobs (or
+ * the whole folder). Safe to run again after an interruption.
  *
  * @example
  * ```ts
@@ -166,13 +189,48 @@ export async function planRemoval(target: string | ModelRef, options: RemovalOpt
  * if (confirm(`free ${plan.freedBytes} bytes?`)) await executeRemoval(plan);
  * ```
  */
-export async function executeRemoval(
-  plan: RemovalPlan,
-  options: { signal?: AbortSignal } = {},
-): Promise<RemovalResult> {
+export async function executeRemoval(plan: RemovalPlan, options: ExecuteRemovalOptions = {}): Promise<RemovalResult> {
+  const lock = await acquireRepoLock(plan.cacheDir, plan.model, {
+    signal: options.signal,
+    onWait: options.onLockWait,
+  });
+  try {
+    // a pull may have changed the model since the plan was made: plan again, under the lock, for
+    // the very revisions that were planned (a ref that moved meanwhile does not redirect the removal)
+    const current = await replan(plan);
+    if (current) await carryOut(current, options.signal);
+    return { ...(current ?? plan), removed: true };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Options of {@linkcode executeRemoval}. */
+export interface ExecuteRemovalOptions {
+  /** Stops between deletions (the cache stays consistent). */
+  signal?: AbortSignal;
+  /** Called once when another process (a pull) holds the model's lock and the removal waits for it. */
+  onLockWait?: (holder: LockInfo | undefined) => void;
+}
+
+/** `plan` for the cache as it is now; `undefined` when there is nothing left to remove. */
+async function replan(plan: RemovalPlan): Promise<RemovalPlan | undefined> {
+  const model = await scanCachedModel(plan.cacheDir, plan.model);
+  if (!model) return undefined;
+  if (plan.revision === undefined) return await planWholeModel(plan.cacheDir, model);
+  const commits = plan.revisions.map((r) => r.commit).filter((c) => model.revisions.some((r) => r.commit === c));
+  const refs = plan.refs.filter((ref) =>
+    model.refs[ref] !== undefined && !model.revisions.some((r) => r.commit === model.refs[ref])
+  );
+  if (commits.length === 0 && refs.length === 0) return undefined;
+  return await planCommits(plan.cacheDir, model, commits, refs, plan.revision);
+}
+
+/** Deletes what `plan` lists, in the order that keeps the cache consistent. */
+async function carryOut(plan: RemovalPlan, signal?: AbortSignal): Promise<void> {
   const deleter = await ModelFolderDeleter.open(plan.cacheDir, plan.modelPath);
   const root = plan.modelPath;
-  const step = () => options.signal?.throwIfAborted();
+  const step = () => signal?.throwIfAborted();
   if (plan.wholeModel) {
     // refs first, then snapshots, then everything else: a reader never sees a ref without its snapshot
     step();
@@ -183,8 +241,9 @@ export async function executeRemoval(
     await deleter.removeTree(`${root}/.no_exist`);
     step();
     await deleter.removeTree(root);
-    return { ...plan, removed: true };
+    return;
   }
+  const paths = new RepoCachePaths(plan.cacheDir, plan.model);
   // every path is checked before anything is deleted, so a refusal leaves the cache as it was
   await deleter.checkAll([
     ...plan.refs.map((ref) => `${root}/refs/${ref}`),
@@ -201,12 +260,12 @@ export async function executeRemoval(
     await deleter.removeTree(`${root}/snapshots/${revision.commit}`);
     step();
     await deleter.removeTree(`${root}/.no_exist/${revision.commit}`);
+    await deleter.removeEntry(manifestPath(paths, revision.commit));
   }
   for (const blob of plan.blobs) {
     step();
     await deleter.removeEntry(blob.path);
   }
-  return { ...plan, removed: true };
 }
 
 /**

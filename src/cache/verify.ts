@@ -6,7 +6,11 @@
  *   so a truncated or overgrown file is reported as corrupt, with its size.
  * - A snapshot link whose blob is missing is reported as missing.
  * - A hard link shares its blob's inode and is checked with it.
- * - A copied snapshot file (written where symlinks were not allowed) is fine when its sha256 or
+ * - Where `gpux pull` left a manifest of the revision (`.gpux/manifests/{commit}.json`: each file's
+ *   etag and size as the Hub served them), a blob or copy of the wrong size is reported as a size
+ *   mismatch without being hashed, a link to another blob than the Hub's as corrupt, and a copy is
+ *   hashed against its own etag.
+ * - Otherwise a copied snapshot file (written where symlinks were not allowed) is fine when its sha256 or
  *   git sha1 names a blob of the model; it is corrupt when it matches none although a blob of
  *   the same size exists (the one it was copied from); otherwise it cannot be checked and is
  *   listed as unverified.
@@ -16,10 +20,16 @@
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { ModelNotFoundError } from "../errors.ts";
 import { etagAlgorithm, gitBlobSha1File, sha256File } from "./file_hash.ts";
+import { RepoCachePaths } from "./layout.ts";
 import { type CachedModel, scanCache } from "./scan.ts";
+import { readManifest } from "./snapshot_writer.ts";
 
-/** What is wrong with a cached file. */
-export type VerifyIssueKind = "corrupt" | "missing";
+/**
+ * What is wrong with a cached file: its content does not hash to its name (`corrupt`), its blob
+ * is gone (`missing`), or its size is not the one the Hub gave (`size_mismatch`, known from the
+ * manifest `gpux pull` writes; found without hashing).
+ */
+export type VerifyIssueKind = "corrupt" | "missing" | "size_mismatch";
 
 /** One problem {@linkcode verifyCache} found. */
 export interface VerifyIssue {
@@ -37,6 +47,8 @@ export interface VerifyIssue {
   actual?: string;
   /** Size on disk in bytes (for corrupt files). */
   size?: number;
+  /** The size the Hub gave the file, when known (for a size mismatch). */
+  expectedSize?: number;
   /** True when some revision uses it (an unused corrupt blob only needs `gpux cache prune`). */
   referenced: boolean;
   /** What happened, in words. */
@@ -117,8 +129,10 @@ interface HashJob {
   model: CachedModel;
   path: string;
   size: number;
-  /** The blob name to check against, or undefined for a copy. */
+  /** The hash to check against: the blob's name, or a copy's etag from gpux's manifest; else unknown. */
   etag?: string;
+  /** The size the Hub gave the file (from gpux's manifest), when known. */
+  expectedSize?: number;
   files: { revision: string; path: string }[];
   referenced: boolean;
 }
@@ -155,8 +169,35 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
   const jobs: HashJob[] = [];
   for (const model of scan.models) {
     const usersOf = new Map<string, { revision: string; path: string }[]>();
+    // what gpux pull recorded of each revision: every file's etag and size as the Hub served them
+    const paths = new RepoCachePaths(cacheDir, model.id);
+    const sizeOfEtag = new Map<string, number>();
     for (const revision of model.revisions) {
+      const manifest = await readManifest(paths, revision.commit);
+      const expected = new Map<string, { etag?: string; size: number }>();
+      for (const f of manifest?.files ?? []) {
+        const etag = f.lfs?.sha256 ?? f.oid;
+        const size = f.lfs?.size ?? f.size;
+        expected.set(f.path, { etag, size });
+        if (etag) sizeOfEtag.set(etag, size);
+      }
       for (const file of revision.files) {
+        const want = expected.get(file.path);
+        if (!file.dangling && file.etag && want?.etag && want.etag !== file.etag) {
+          result.issues.push({
+            model: model.id,
+            kind: "corrupt",
+            path: file.snapshotPath,
+            files: [{ revision: revision.commit, path: file.path }],
+            expected: want.etag,
+            actual: file.etag,
+            size: file.size,
+            referenced: true,
+            message: `${file.path} (revision ${revision.commit.slice(0, 12)}) points at blob ${file.etag}, ` +
+              `but the Hub's file at that commit is ${want.etag}`,
+          });
+          continue;
+        }
         if (file.dangling) {
           result.issues.push({
             model: model.id,
@@ -176,6 +217,7 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
             model,
             path: file.snapshotPath,
             size: file.size,
+            ...(want?.etag && etagAlgorithm(want.etag) ? { etag: want.etag, expectedSize: want.size } : {}),
             files: [{ revision: revision.commit, path: file.path }],
             referenced: true,
           });
@@ -198,6 +240,7 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
         path: blob.path,
         size: blob.size,
         etag: blob.etag,
+        ...(sizeOfEtag.has(blob.etag) ? { expectedSize: sizeOfEtag.get(blob.etag) } : {}),
         files: usersOf.get(blob.etag) ?? [],
         referenced: blob.referenced,
       });
@@ -234,12 +277,32 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
 type HashOpts = { signal?: AbortSignal; onProgress: (done: number, total: number) => void };
 
 async function checkBlob(job: HashJob, etag: string, hashOptions: HashOpts): Promise<VerifyIssue | undefined> {
+  if (job.expectedSize !== undefined && job.expectedSize !== job.size) {
+    const used = job.files.length ? ` (${job.files.map((f) => f.path).join(", ")})` : "";
+    return {
+      model: job.model.id,
+      kind: "size_mismatch",
+      path: job.path,
+      files: job.files,
+      expected: etag,
+      size: job.size,
+      expectedSize: job.expectedSize,
+      referenced: job.referenced,
+      message: `${
+        job.path.slice(job.path.lastIndexOf("/") + 1)
+      }${used} is ${job.size} bytes; the Hub's file is ${job.expectedSize}`,
+    };
+  }
   const algorithm = etagAlgorithm(etag)!;
   const actual = algorithm === "sha256"
     ? await sha256File(job.path, hashOptions)
     : await gitBlobSha1File(job.path, hashOptions);
   if (actual === etag) return undefined;
+  const isBlob = job.path.endsWith(`/blobs/${etag}`);
   const used = job.files.length ? ` (used by ${job.files.map((f) => f.path).join(", ")})` : " (no revision uses it)";
+  const what = isBlob
+    ? `blob ${etag}${used}`
+    : `${job.files[0].path} (revision ${job.files[0].revision.slice(0, 12)}, a copy)`;
   return {
     model: job.model.id,
     kind: "corrupt",
@@ -250,7 +313,7 @@ async function checkBlob(job: HashJob, etag: string, hashOptions: HashOpts): Pro
     size: job.size,
     referenced: job.referenced,
     message:
-      `blob ${etag}${used} has ${algorithm} ${actual} (${job.size} bytes): its content is not what the Hub served`,
+      `${what} has ${algorithm} ${actual} (${job.size} bytes), not ${etag}: its content is not what the Hub served`,
   };
 }
 

@@ -65,6 +65,9 @@ export function cachePruneCommand(ctx: CliContext) {
           out.info(`kept ${kept.model}@${kept.commit.slice(0, 12)}: ${kept.reason}`);
         }
       }
+      for (const busy of result.inUse) {
+        out.warn(`skipped ${busy.model}: ${busy.reason}; run prune again once it is done`);
+      }
       if (result.items.length === 0) out.print(`Nothing to prune in ${result.cacheDir}.`);
       else {out.print(
           `${result.dryRun ? "Would free" : "Freed"} ${formatBytes(result.freedBytes)} in ${result.cacheDir}`,

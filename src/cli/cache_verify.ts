@@ -68,7 +68,7 @@ export function cacheVerifyCommand(ctx: CliContext) {
 
 function printReport(out: Output, issues: VerifyIssue[]): void {
   for (const issue of issues) {
-    const label = issue.kind === "corrupt" ? out.red("CORRUPT") : out.red("MISSING");
+    const label = out.red(issue.kind === "corrupt" ? "CORRUPT" : issue.kind === "missing" ? "MISSING" : "SIZE");
     out.print(`${label} ${issue.model}: ${issue.message}`);
     out.print(`        ${issue.path}`);
   }

@@ -46,7 +46,15 @@ export function rmCommand(ctx: CliContext) {
           return;
         }
       }
-      const result = await executeRemoval(plan, { signal: ctx.signal });
+      const result = await executeRemoval(plan, {
+        signal: ctx.signal,
+        onLockWait: (holder) =>
+          out.info(
+            `waiting for another gpux process${
+              holder ? ` (pid ${holder.pid} on ${holder.host})` : ""
+            } using ${plan.model}…`,
+          ),
+      });
       if (out.json) {
         out.printJson({ ...result, dryRun: false });
         return;

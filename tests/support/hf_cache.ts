@@ -114,6 +114,24 @@ export class CacheFixture {
     return path;
   }
 
+  /**
+   * Writes the manifest `gpux pull` keeps of a revision (`.gpux/manifests/{commit}.json`): every
+   * file with its size and, as the Hub lists them, its git oid or LFS sha256.
+   */
+  async writeManifest(commit: string, files: Record<string, FixtureFile>): Promise<void> {
+    const list = Object.entries(files).map(([path, file]) => {
+      const content = bytesOf(typeof file === "object" && !(file instanceof Uint8Array) ? file.content : file);
+      const etag = etagOf(path, file);
+      return etag.length === 64
+        ? { path, size: content.length, lfs: { sha256: etag, size: content.length } }
+        : { path, size: content.length, oid: etag };
+    });
+    const dir = `${this.root}/.gpux/manifests`;
+    await Deno.mkdir(dir, { recursive: true });
+    const manifest = { id: this.repoId, sha: commit, files: list, written: new Date().toISOString() };
+    await Deno.writeTextFile(`${dir}/${commit}.json`, JSON.stringify(manifest));
+  }
+
   /** Absolute path of `blobs/{etag}`. */
   blob(etag: string): string {
     return `${this.root}/blobs/${etag}`;
