@@ -2,7 +2,8 @@
  * The cache as `@huggingface/hub`'s download helpers write it (against the local hub), read by
  * gpux's scan, verify, prune and rm, and compared with `@huggingface/hub`'s own scanCacheDir.
  */
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
+import { runCli } from "./support/cli.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { exists } from "./support/hf_cache.ts";
 import { scanCacheDir as hfScanCacheDir } from "@huggingface/hub";
@@ -151,4 +152,43 @@ Deno.test("interop: downloadFileToCacheDir at main writes no ref; gpux reads it,
     const theirs = await hfScanCacheDir(cacheDir);
     assertEquals(theirs.repos, []);
     assertEquals(theirs.warnings.length, 1);
+  }));
+
+Deno.test("interop: a cache written by gpux pull under deno task gpux (hard links) is listed, verified, repaired and removed", () =>
+  withHubAndCache(async (hub, cacheDir, { v2 }) => {
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cacheDir };
+    const pulled = await runCli(["pull", "acme/tiny-hub", "--quiet"], { env });
+    assertEquals(pulled.code, 0, pulled.stderr);
+
+    const ls = await runCli(["ls", "--json"], { env });
+    assertEquals(ls.code, 0, ls.stderr);
+    const [model] = JSON.parse(ls.stdout).models;
+    assertEquals([model.id, model.refs], ["acme/tiny-hub", { main: v2 }]);
+    const files: { path: string; size: number; kind: string; etag: string }[] = model.revisions[0].files;
+    assert(files.length >= 3, JSON.stringify(files));
+    for (const file of files) {
+      const info = hub.fileInfo("acme/tiny-hub", file.path, v2);
+      assertEquals([file.kind, file.etag, file.size], ["hardlink", info.sha256 ?? info.oid, info.size], file.path);
+    }
+    // hard links share their blob's bytes: counted once
+    assertEquals(model.sizeOnDisk, files.reduce((s, f) => s + f.size, 0));
+    assertEquals((await runCli(["cache", "verify"], { env })).code, 0);
+
+    // one byte of the model changes on disk: verify names it and the repair; pull --force repairs it
+    const onnx = files.find((f) => f.path === "model.onnx")!;
+    const blob = `${cacheDir}/models--acme--tiny-hub/blobs/${onnx.etag}`;
+    const handle = await Deno.open(blob, { write: true });
+    await handle.write(new Uint8Array([0xff, 0xfe, 0xfd]));
+    handle.close();
+    const bad = await runCli(["cache", "verify", "acme/tiny-hub"], { env });
+    assertEquals(bad.code, 6);
+    assertStringIncludes(bad.stdout, `CORRUPT acme/tiny-hub: blob ${onnx.etag} (used by model.onnx)`);
+    assertStringIncludes(bad.stderr, "gpux pull --force acme/tiny-hub");
+    const repaired = await runCli(["pull", "acme/tiny-hub", "--force", "--quiet"], { env });
+    assertEquals(repaired.code, 0, repaired.stderr);
+    assertEquals((await runCli(["cache", "verify", "acme/tiny-hub"], { env })).code, 0);
+
+    const rm = await runCli(["rm", "acme/tiny-hub", "--yes"], { env });
+    assertEquals(rm.code, 0, rm.stderr);
+    assert(!await exists(`${cacheDir}/models--acme--tiny-hub`));
   }));
