@@ -405,3 +405,16 @@ Deno.test("gpux run/inspect on a cached Hub id (--variant fp16, float16 from JSO
     assertEquals(file.totalSize, file.size + 256);
   });
 });
+
+Deno.test("relative paths mean the folder deno task was started from (INIT_CWD), not the repository", async () => {
+  await withModels(async (dir) => {
+    const inspected = await runCli(["inspect", "fixed.onnx", "--json"], { env: env(dir) });
+    assertEquals(inspected.code, 0, inspected.stderr);
+    assertStringIncludes(JSON.stringify(json(inspected)), "fixed.onnx");
+    const ran = await runCli(["run", "i64.onnx", "--input", '{"x": [[1, 2]]}', "--output", "out.json"], {
+      env: env(dir),
+    });
+    assertEquals(ran.code, 0, ran.stderr);
+    assert((await Deno.stat(`${dir}/out.json`)).isFile, "--output out.json lands in the starting folder");
+  });
+});
