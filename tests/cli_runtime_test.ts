@@ -4,7 +4,14 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
-import { buildModel, fixedShapeModel, identityModel, multiIoModel, writeModel } from "./support/onnx_builder.ts";
+import {
+  buildModel,
+  failingModel,
+  fixedShapeModel,
+  identityModel,
+  multiIoModel,
+  writeModel,
+} from "./support/onnx_builder.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import { readNpy, writeNpy } from "../src/runtime/npy.ts";
@@ -416,5 +423,15 @@ Deno.test("relative paths mean the folder deno task was started from (INIT_CWD),
     });
     assertEquals(ran.code, 0, ran.stderr);
     assert((await Deno.stat(`${dir}/out.json`)).isFile, "--output out.json lands in the starting folder");
+  });
+});
+
+Deno.test("gpux bench: a model that fails on synthesised inputs says so and how to give real ones (exit 7)", async () => {
+  await withModels(async (dir) => {
+    await writeModel(`${dir}/failing.onnx`, failingModel());
+    const result = await runCli(["bench", `${dir}/failing.onnx`, "--runs", "1", "--warmup", "0"], { env: env(dir) });
+    assertEquals(result.code, 7, result.stderr);
+    assertMatch(result.stderr, /error: the model failed while running on cpu/);
+    assertMatch(result.stderr, /hint: the inputs were synthesised from the model's metadata \(.*\); give real inputs/);
   });
 });
