@@ -61,7 +61,7 @@ Deno.test("snapshot writer: a relink replaces the entry atomically", async () =>
   });
 });
 
-Deno.test("snapshot writer: falls back to hard links where symlinks are not permitted, and says so once", async () => {
+Deno.test("snapshot writer: falls back to hard links where symlinks are not permitted, and notes it once", async () => {
   await withTempDir(async (dir) => {
     // a child with path-scoped write permission: Deno refuses Deno.symlink there
     const script = `
@@ -71,10 +71,11 @@ Deno.test("snapshot writer: falls back to hard links where symlinks are not perm
     };
       const paths = new RepoCachePaths(${JSON.stringify(dir)}, "acme/tiny");
       const warnings = [];
-      const writer = new SnapshotWriter(paths, { onWarning: (m) => warnings.push(m) });
+      const notices = [];
+      const writer = new SnapshotWriter(paths, { onWarning: (m) => warnings.push(m), onNotice: (m) => notices.push(m) });
       await writer.link("${SHA}", "a.json", "${ETAG}");
       await writer.link("${SHA}", "sub/b.json", "${ETAG}");
-      console.log(JSON.stringify({ mode: writer.mode, warnings }));
+      console.log(JSON.stringify({ mode: writer.mode, warnings, notices }));
     `;
     const paths = new RepoCachePaths(dir, "acme/tiny");
     await Deno.mkdir(paths.blobsDir, { recursive: true });
@@ -90,8 +91,9 @@ Deno.test("snapshot writer: falls back to hard links where symlinks are not perm
     assertEquals(child.code, 0, stderr);
     const report = JSON.parse(new TextDecoder().decode(child.stdout));
     assertEquals(report.mode, "hardlink");
-    assertEquals(report.warnings.length, 1);
-    assertMatch(report.warnings[0], /symlinks are not permitted.*hard links/);
+    assertEquals(report.warnings, []);
+    assertEquals(report.notices.length, 1);
+    assertMatch(report.notices[0], /symlinks are not permitted.*hard links/);
     const stat = await Deno.lstat(paths.snapshot(SHA, "sub/b.json"));
     assert(stat.isFile && !stat.isSymlink);
     assertEquals(stat.nlink, 3);

@@ -4,7 +4,14 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
-import { buildModel, fixedShapeModel, identityModel, multiIoModel, writeModel } from "./support/onnx_builder.ts";
+import {
+  buildModel,
+  failingModel,
+  fixedShapeModel,
+  identityModel,
+  multiIoModel,
+  writeModel,
+} from "./support/onnx_builder.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import { readNpy, writeNpy } from "../src/runtime/npy.ts";
@@ -403,5 +410,28 @@ Deno.test("gpux run/inspect on a cached Hub id (--variant fp16, float16 from JSO
     const file = json(inspect).file as { externalData: unknown; totalSize: number; size: number };
     assertEquals(file.externalData, [{ location: "weights.onnx_data", size: 256 }]);
     assertEquals(file.totalSize, file.size + 256);
+  });
+});
+
+Deno.test("relative paths mean the folder deno task was started from (INIT_CWD), not the repository", async () => {
+  await withModels(async (dir) => {
+    const inspected = await runCli(["inspect", "fixed.onnx", "--json"], { env: env(dir) });
+    assertEquals(inspected.code, 0, inspected.stderr);
+    assertStringIncludes(JSON.stringify(json(inspected)), "fixed.onnx");
+    const ran = await runCli(["run", "i64.onnx", "--input", '{"x": [[1, 2]]}', "--output", "out.json"], {
+      env: env(dir),
+    });
+    assertEquals(ran.code, 0, ran.stderr);
+    assert((await Deno.stat(`${dir}/out.json`)).isFile, "--output out.json lands in the starting folder");
+  });
+});
+
+Deno.test("gpux bench: a model that fails on synthesised inputs says so and how to give real ones (exit 7)", async () => {
+  await withModels(async (dir) => {
+    await writeModel(`${dir}/failing.onnx`, failingModel());
+    const result = await runCli(["bench", `${dir}/failing.onnx`, "--runs", "1", "--warmup", "0"], { env: env(dir) });
+    assertEquals(result.code, 7, result.stderr);
+    assertMatch(result.stderr, /error: the model failed while running on cpu/);
+    assertMatch(result.stderr, /hint: the inputs were synthesised from the model's metadata \(.*\); give real inputs/);
   });
 });

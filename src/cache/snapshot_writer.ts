@@ -42,6 +42,8 @@ export interface SnapshotWriterOptions {
   mode?: LinkMode;
   /** Receives the one warning when symlinks (or hard links) are not possible. */
   onWarning?: (message: string) => void;
+  /** Receives the one notice that snapshot files are hard links rather than symlinks (no action needed). */
+  onNotice?: (message: string) => void;
 }
 
 function tmpName(paths: RepoCachePaths): string {
@@ -127,7 +129,9 @@ export class SnapshotWriter {
       ? "snapshot files are hard links to the blobs instead (same disk space; tools still find them)"
       : "snapshot files are copies of the blobs instead (uses twice the disk space)";
     this.#warned = true;
-    this.options.onWarning?.(`${what} ${why}: ${instead}`);
+    // hard links cost nothing and every tool reads them: a notice; copies double the disk use: a warning
+    const report = this.#mode === "hardlink" ? this.options.onNotice : this.options.onWarning;
+    report?.(`${what} ${why}: ${instead}`);
   }
 
   /** Writes `refs/{ref}` = `sha` (no newline, as Python writes it). */

@@ -51,7 +51,7 @@ export function pullCommand(ctx: CliContext) {
         ...(options.offline ? { offline: true } : {}),
       };
       const manager = new HuggingFaceManager(config);
-      const renderer = new PullProgressRenderer(out);
+      const renderer = new PullProgressRenderer(out, ctx.env);
       let result: PullResult;
       try {
         result = await pullModel(config, manager, ref.id, {

@@ -9,6 +9,7 @@
  * @module
  */
 import type { PullProgressEvent } from "../registry/manager.ts";
+import { denoEnv, type EnvReader, isTruthy } from "../environment.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
 
 interface FileLine {
@@ -32,8 +33,11 @@ export class PullProgressRenderer {
   #total = { done: 0, total: 0, files: 0, filesTotal: 0, rate: 0, eta: undefined as number | undefined };
   #cachedShown = false;
 
-  constructor(out: Output) {
+  #env: EnvReader;
+
+  constructor(out: Output, env: EnvReader = denoEnv) {
     this.#out = out;
+    this.#env = env;
     this.#silent = out.quiet || out.json;
     this.#tty = out.stderrIsTTY && !this.#silent;
   }
@@ -44,6 +48,13 @@ export class PullProgressRenderer {
       case "warning":
         this.#clear();
         this.#out.warn(event.message);
+        this.#draw(true);
+        return;
+      case "notice":
+        // Python's huggingface_hub convention for silencing its own symlink warning
+        if (this.#silent || isTruthy(this.#env("HF_HUB_DISABLE_SYMLINKS_WARNING"))) return;
+        this.#clear();
+        this.#out.info(this.#out.dim(`note: ${event.message}`));
         this.#draw(true);
         return;
       case "retry":

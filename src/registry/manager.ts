@@ -195,7 +195,9 @@ export type PullProgressEvent =
   }
   | { type: "file-done"; path: string; size: number; cached: boolean }
   | { type: "retry"; path?: string; attempt: number; delayMs: number; reason: string }
-  | { type: "warning"; message: string };
+  | { type: "warning"; message: string }
+  /** Something worth knowing that needs no action (e.g. snapshot files are hard links, not symlinks). */
+  | { type: "notice"; message: string };
 
 /** Options of {@linkcode ModelManager.pullModel}. */
 export interface PullOptions extends RevisionOptions {

@@ -134,7 +134,10 @@ export async function pullModel(
       hint: "drop --force, or go online (unset HF_HUB_OFFLINE / drop --offline)",
     });
   }
-  const writer = new SnapshotWriter(paths, { onWarning: (message) => emit({ type: "warning", message }) });
+  const writer = new SnapshotWriter(paths, {
+    onWarning: (message) => emit({ type: "warning", message }),
+    onNotice: (message) => emit({ type: "notice", message }),
+  });
 
   // 1. what the cache already knows: a pinned commit, or (offline) the ref
   let sha: string | undefined = isCommitSha(revision) ? revision : undefined;

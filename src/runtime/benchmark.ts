@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InterruptedError } from "../errors.ts";
+import { InterruptedError, RuntimeError } from "../errors.ts";
 import type { ProviderName } from "./providers.ts";
 import { synthesizeInputs, type SynthesizeOptions } from "./synthetic_inputs.ts";
 import type { TensorInfo, TensorMap } from "./tensors.ts";
@@ -122,7 +122,18 @@ export async function runBenchmark(session: Runnable, options: BenchmarkOptions 
   };
   // the first run is validated (clear errors for bad feeds); the timed ones are not, like a server's hot path
   let t = performance.now();
-  await session.run(feeds);
+  try {
+    await session.run(feeds);
+  } catch (error) {
+    if (options.feeds || !(error instanceof RuntimeError)) throw error;
+    // synthesised inputs fit the declared types and shapes, not always what the graph expects (state sizes, rates)
+    const shapes = Object.entries(feeds).map(([name, tensor]) => `${JSON.stringify(name)}=[${tensor.shape.join(",")}]`);
+    throw new RuntimeError(error.message, {
+      cause: error,
+      hint: `the inputs were synthesised from the model's metadata (${shapes.join(", ")}); ` +
+        "give real inputs with --input/--file, or other sizes with --shape name=1x3x224x224",
+    });
+  }
   const firstRunMs = performance.now() - t;
   for (let i = 0; i < warmup; i++) {
     check();
