@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { type CachedModel, scanCache, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
@@ -115,7 +116,7 @@ export interface PruneOptions {
  * ```
  */
 export async function pruneCache(options: PruneOptions = {}): Promise<PruneResult> {
-  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const cacheDir = resolve(hubCacheDir(options.env ?? denoEnv, options.cacheDir));
   const olderThanMs = options.olderThanMs ?? DEFAULT_PRUNE_AGE_MS;
   const keepDetached = options.keepDetached ?? false;
   const cutoff = (options.now ?? new Date()).getTime() - olderThanMs;

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { InputError, ModelNotFoundError, RevisionNotFoundError } from "../errors.ts";
 import { type ModelRef, parseModelId } from "../registry/model_id.ts";
@@ -99,7 +100,7 @@ export interface RemovalOptions {
  */
 export async function planRemoval(target: string | ModelRef, options: RemovalOptions = {}): Promise<RemovalPlan> {
   const ref = typeof target === "string" ? parseModelId(target) : target;
-  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const cacheDir = resolve(hubCacheDir(options.env ?? denoEnv, options.cacheDir));
   const model = await scanCachedModel(cacheDir, ref.id);
   if (!model) {
     throw new ModelNotFoundError(`${ref.id} is not in the cache (${cacheDir})`, {

@@ -184,7 +184,7 @@ export interface ScanCacheOptions {
  * ```
  */
 export async function scanCache(options: ScanCacheOptions = {}): Promise<CacheScan> {
-  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const cacheDir = resolve(hubCacheDir(options.env ?? denoEnv, options.cacheDir));
   const result: CacheScan = { cacheDir, exists: false, models: [], sizeOnDisk: 0, skipped: [] };
   let entries: Deno.DirEntry[];
   try {

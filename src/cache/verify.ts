@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { ModelNotFoundError } from "../errors.ts";
 import { etagAlgorithm, gitBlobSha1File, sha256File } from "./file_hash.ts";
@@ -147,7 +148,7 @@ interface HashJob {
  * ```
  */
 export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyResult> {
-  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const cacheDir = resolve(hubCacheDir(options.env ?? denoEnv, options.cacheDir));
   const scan = await scanCache({ cacheDir, models: options.models });
   for (const id of options.models ?? []) {
     if (!scan.models.some((m) => m.id === id)) {
