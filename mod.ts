@@ -218,6 +218,7 @@ export {
 } from "./src/cache/scan.ts";
 export {
   executeRemoval,
+  type ExecuteRemovalOptions,
   type PlannedBlob,
   type PlannedRevision,
   planRemoval,
@@ -246,6 +247,8 @@ export {
   type VerifyResult,
 } from "./src/cache/verify.ts";
 export { gitBlobSha1File, type HashFileOptions, sha256File } from "./src/cache/file_hash.ts";
+/** Who holds a model's lock (`rm` waits for it, `cache prune` skips the model). */
+export type { LockInfo } from "./src/cache/lock.ts";
 
 /**
  * Running ONNX models: `loadModel` resolves an `.onnx` path, a directory with `gpux.yml`, a cached Hub
