@@ -63,12 +63,18 @@ export function hfHome(env: EnvReader = denoEnv): string {
  * an explicit directory, `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, then `$HF_HOME/hub`.
  */
 export function hubCacheDir(env: EnvReader = denoEnv, explicit?: string): string {
-  return explicit ?? env("HF_HUB_CACHE") ?? env("HUGGINGFACE_HUB_CACHE") ?? `${hfHome(env)}/hub`;
+  // an empty variable counts as unset, as in Python's huggingface_hub
+  return nonEmpty(explicit) ?? nonEmpty(env("HF_HUB_CACHE")) ?? nonEmpty(env("HUGGINGFACE_HUB_CACHE")) ??
+    `${hfHome(env)}/hub`;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
 }
 
 /** gpux's own state directory: `GPUX_HOME`, else `~/.gpux`. */
 export function gpuxHome(env: EnvReader = denoEnv): string {
-  return env("GPUX_HOME") ?? `${homeDir(env)}/.gpux`;
+  return nonEmpty(env("GPUX_HOME")) ?? `${homeDir(env)}/.gpux`;
 }
 
 /** Parses the usual boolean spellings of an environment variable. */

@@ -57,6 +57,7 @@ Deno.test("environment: HF variables in Python's order", () => {
   assertEquals(hubCacheDir(envFrom({ HOME: "/h", HF_HOME: "/hf" })), "/hf/hub");
   assertEquals(hubCacheDir(envFrom({ HOME: "/h", HF_HOME: "/hf", HF_HUB_CACHE: "/c" })), "/c");
   assertEquals(hubCacheDir(envFrom({ HF_HUB_CACHE: "/c" }), "/explicit"), "/explicit");
+  assertEquals(hubCacheDir(envFrom({ HOME: "/h", HF_HUB_CACHE: "" })), "/h/.cache/huggingface/hub", "empty = unset");
   assert(isOfflineEnv(envFrom({ HF_HUB_OFFLINE: "1" })));
   assert(!isOfflineEnv(envFrom({ HF_HUB_OFFLINE: "0" })));
 });

@@ -24,8 +24,11 @@ export const DEFAULT_STALE_MS = 60_000;
 
 /** What a lock file holds. */
 export interface LockInfo {
+  /** Process id of the holder. */
   pid: number;
+  /** Host name of the holder (a pid is only meaningful on its own host). */
   host: string;
+  /** Random token identifying this acquisition (tells a taken-over lock from ours). */
   token: string;
   /** ISO time the lock was taken. */
   since: string;

@@ -34,7 +34,9 @@ export async function taskPermissions(env: Record<string, string> = {}): Promise
     if (!output.success) throw new Error(`the gpux task's substitution failed: ${match[1]}`);
     task = task.replace(match[0], new TextDecoder().decode(output.stdout).trim());
   }
-  return task.split(/\s+/).filter((part) => part.startsWith("--allow-") || part.startsWith("--deny-"));
+  return task.split(/\s+/).filter((part) =>
+    part.startsWith("--allow-") || part.startsWith("--deny-") || part === "--no-prompt"
+  );
 }
 
 /** Options of {@linkcode runCli}. */
