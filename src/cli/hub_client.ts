@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { InputError } from "../errors.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
+import { type ModelRef, parseModelId } from "../registry/model_id.ts";
 import { formatDuration, type Output } from "./output.ts";
 import type { CliContext } from "./context.ts";
 
@@ -20,4 +22,20 @@ export function hubClient(ctx: CliContext, flags: HubFlags, out: Output): Huggin
     token: flags.token,
     onRetry: (info) => out.info(`retrying in ${formatDuration(info.delayMs / 1000)} (${info.reason})`),
   });
+}
+
+/**
+ * The model argument `org/name[@rev]` and the `--revision` flag as one {@linkcode ModelRef}; giving two
+ * different revisions is an {@linkcode InputError}.
+ */
+export function modelArg(model: string, revisionFlag: string | undefined): ModelRef {
+  const ref = parseModelId(model);
+  if (revisionFlag !== undefined && ref.revision !== undefined && revisionFlag !== ref.revision) {
+    throw new InputError(
+      `two different revisions given: '@${ref.revision}' in the model id and --revision '${revisionFlag}'`,
+      { hint: "give the revision once, either as org/name@rev or with --revision" },
+    );
+  }
+  const revision = revisionFlag ?? ref.revision;
+  return revision === undefined ? { id: ref.id } : { id: ref.id, revision };
 }

@@ -4,11 +4,9 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
-import { InputError } from "../errors.ts";
 import type { ModelMetadata } from "../registry/manager.ts";
-import { parseModelId } from "../registry/model_id.ts";
 import type { CliContext } from "./context.ts";
-import { hubClient } from "./hub_client.ts";
+import { hubClient, modelArg } from "./hub_client.ts";
 import { formatBytes, formatCount, formatDate, type Output } from "./output.ts";
 import { printTable } from "./table_output.ts";
 
@@ -24,15 +22,9 @@ export function infoCommand(ctx: CliContext) {
     .option("--quiet", "print no progress or retries")
     .action(async (model, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
-      const ref = parseModelId(model);
-      if (options.revision !== undefined && ref.revision !== undefined && options.revision !== ref.revision) {
-        throw new InputError(
-          `two different revisions given: '@${ref.revision}' in the model id and --revision '${options.revision}'`,
-          { hint: "give the revision once, either as org/name@rev or with --revision" },
-        );
-      }
+      const ref = modelArg(model, options.revision);
       const info = await hubClient(ctx, options, out).getModelInfo(ref.id, {
-        revision: options.revision ?? ref.revision,
+        revision: ref.revision,
         signal: ctx.signal,
       });
       if (out.json) return out.printJson(info);

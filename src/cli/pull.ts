@@ -9,9 +9,9 @@ import { InputError } from "../errors.ts";
 import { hubCacheDir } from "../environment.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import type { PullResult } from "../registry/manager.ts";
-import { parseModelId } from "../registry/model_id.ts";
 import { pullModel } from "../registry/pull.ts";
 import type { CliContext } from "./context.ts";
+import { modelArg } from "./hub_client.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
 import { PullProgressRenderer } from "./pull_progress.ts";
 
@@ -36,13 +36,7 @@ export function pullCommand(ctx: CliContext) {
     .option("--quiet", "print nothing but errors")
     .action(async (model, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
-      const ref = parseModelId(model);
-      if (options.revision !== undefined && ref.revision !== undefined && options.revision !== ref.revision) {
-        throw new InputError(
-          `two different revisions given: '@${ref.revision}' in the model id and --revision '${options.revision}'`,
-          { hint: "give the revision once, either as org/name@rev or with --revision" },
-        );
-      }
+      const ref = modelArg(model, options.revision);
       const cacheDir = hubCacheDir(ctx.env, options.cacheDir);
       const config = {
         env: ctx.env,
@@ -55,7 +49,7 @@ export function pullCommand(ctx: CliContext) {
       let result: PullResult;
       try {
         result = await pullModel(config, manager, ref.id, {
-          revision: options.revision ?? ref.revision,
+          revision: ref.revision,
           include: options.include,
           exclude: options.exclude,
           variant: options.variant,
