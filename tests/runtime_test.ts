@@ -65,7 +65,7 @@ const SAMPLES: Record<BuilderDtype, unknown[]> = {
 };
 
 const cudaHere = checkProvider("cuda", { loadLibraries: true }) === undefined; // a machine where CUDA may load
-setOrtLogLevel("fatal"); // onnxruntime's own stderr lines about providers it cannot load: gpux reports those itself
+await setOrtLogLevel("fatal"); // onnxruntime's own stderr lines about providers it cannot load: gpux reports those itself
 
 Deno.test("every dtype onnxruntime-node supports runs and round-trips through JSON exactly", async () => {
   assertEquals([...TENSOR_DTYPES].sort(), Object.keys(SAMPLES).sort());

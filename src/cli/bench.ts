@@ -58,7 +58,7 @@ export function benchCommand(ctx: CliContext) {
     .option("-q, --quiet", "no progress on stderr")
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
-      setOrtLogLevel("fatal");
+      await setOrtLogLevel("fatal");
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);

@@ -55,9 +55,9 @@ export function doctorCommand(ctx: CliContext) {
     .option("--json", "print one JSON document")
     .action(async (flags) => {
       const out = ctx.output({ json: flags.json });
-      setOrtLogLevel("fatal");
+      await setOrtLogLevel("fatal");
       const platform = currentPlatform();
-      const install = runtimeInstall(platform);
+      const install = await runtimeInstall(platform);
       const providers = await probeProviders({ platform, deviceId: flags.deviceId });
       const libraries = probeGpuLibraries(platform);
       let cacheDir: string | undefined;

@@ -27,7 +27,7 @@ export function initCommand(ctx: CliContext) {
     .option("-q, --quiet", "print nothing but errors")
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
-      setOrtLogLevel("fatal");
+      await setOrtLogLevel("fatal");
       const session = await loadModel(model, { ...loadOptions(ctx, flags), provider: "cpu" });
       try {
         const m = session.model!;

@@ -37,7 +37,7 @@ export function inspectCommand(ctx: CliContext) {
     .option("-q, --quiet", "no warnings about provider fallbacks")
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
-      setOrtLogLevel("fatal");
+      await setOrtLogLevel("fatal");
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         const file = await readOnnxFileInfo(session.path);

@@ -69,7 +69,7 @@ export function runCommand(ctx: CliContext) {
     .option("-q, --quiet", "no progress or timing lines on stderr")
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
-      setOrtLogLevel("fatal");
+      await setOrtLogLevel("fatal");
       const started = performance.now();
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import { loadOrt } from "./ort_module.ts";
 import {
   autoProviderOrder,
   checkProvider,
@@ -66,6 +66,7 @@ export interface ProbeOptions {
 export async function probeProviders(options: ProbeOptions = {}): Promise<ProviderProbe[]> {
   const platform = options.platform ?? currentPlatform();
   const model = tinyModel();
+  const ort = await loadOrt();
   const results: ProviderProbe[] = [];
   for (const provider of options.providers ?? PROVIDER_NAMES) {
     const started = performance.now();
@@ -153,7 +154,7 @@ export interface RuntimeInstall {
 }
 
 /** Version and location of onnxruntime-node and which provider libraries it has. */
-export function runtimeInstall(platform: Platform = currentPlatform()): RuntimeInstall {
+export async function runtimeInstall(platform: Platform = currentPlatform()): Promise<RuntimeInstall> {
   const binaryDir = ortBinaryDir(platform);
   let providerLibraries: string[] = [];
   if (binaryDir) {
@@ -165,6 +166,7 @@ export function runtimeInstall(platform: Platform = currentPlatform()): RuntimeI
       providerLibraries = [];
     }
   }
+  const ort = await loadOrt();
   return {
     onnxruntimeVersion: ort.env.versions.node ?? ort.env.versions.common ?? "unknown",
     ...(binaryDir ? { binaryDir } : {}),

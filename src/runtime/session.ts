@@ -7,7 +7,8 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
+import { loadOrt, type OrtModule } from "./ort_module.ts";
 import { InputError, ProviderError, RuntimeError } from "../errors.ts";
 import {
   checkProvider,
@@ -84,9 +85,9 @@ function fits(t: TensorData, info: TensorInfo): boolean {
   return t.data.length === n;
 }
 
-function toOrtTensor(t: TensorData): ort.Tensor {
+function toOrtTensor(Tensor: OrtModule["Tensor"], t: TensorData): ort.Tensor {
   // deno-lint-ignore no-explicit-any
-  const tensor = new ort.Tensor(t.dtype, t.data as any, t.shape);
+  const tensor = new Tensor(t.dtype, t.data as any, t.shape);
   if (t.dtype === "float16" && t.data instanceof Uint16Array) {
     // onnxruntime-common turns a Uint16Array into a Float16Array view when the runtime has Float16Array
     // (Deno does); the 1.29 native binding then reads 0 bytes from it ("not enough space"). Keep the bits.
@@ -120,6 +121,7 @@ export async function createSession(
   const platform = options.platform ?? currentPlatform();
   const fallbacks: ProviderFailure[] = [];
   const label = typeof model === "string" ? model : "model bytes";
+  const runtime = await loadOrt();
   for (const provider of providerCandidates(choice, platform)) {
     const known = provider === "cpu" ? undefined : checkProvider(provider, { platform });
     if (known) {
@@ -142,9 +144,9 @@ export async function createSession(
       if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
       if (options.interOpThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpThreads;
       const session = typeof model === "string"
-        ? await ort.InferenceSession.create(model, sessionOptions)
-        : await ort.InferenceSession.create(model, sessionOptions);
-      return new GpuxSession(session, {
+        ? await runtime.InferenceSession.create(model, sessionOptions)
+        : await runtime.InferenceSession.create(model, sessionOptions);
+      return new GpuxSession(session, runtime.Tensor, {
         provider,
         fallbacks,
         createMs: performance.now() - started,
@@ -214,11 +216,13 @@ export class GpuxSession {
   /** How the model was found (Hub id, variant, gpux.yml) when loaded through {@linkcode loadModel} with a name. */
   readonly model?: ResolvedModel;
   #session: ort.InferenceSession | undefined;
+  #Tensor: OrtModule["Tensor"];
   #inputs: Map<string, TensorInfo>;
 
   /** @internal Use {@linkcode loadModel}. */
-  constructor(session: ort.InferenceSession, info: SessionInfo) {
+  constructor(session: ort.InferenceSession, Tensor: OrtModule["Tensor"], info: SessionInfo) {
     this.#session = session;
+    this.#Tensor = Tensor;
     this.inputs = session.inputMetadata.map(toInfo);
     this.outputs = session.outputMetadata.map(toInfo);
     this.#inputs = new Map(this.inputs.map((i) => [i.name, i]));
@@ -253,7 +257,7 @@ export class GpuxSession {
       // the fast check allocates nothing; on any doubt validateFeeds builds the precise message
       if (!info || (validate && !fits(t, info))) validateFeeds(feeds, this.inputs);
       if (!info) throw new InputError(`unknown input ${JSON.stringify(name)}`);
-      ortFeeds[name] = toOrtTensor(t);
+      ortFeeds[name] = toOrtTensor(this.#Tensor, t);
       count++;
     }
     if (validate && count !== this.inputs.length) validateFeeds(feeds, this.inputs);
@@ -297,6 +301,6 @@ export class GpuxSession {
  * the first session of the process is created; the CLI sets `fatal`, since gpux reports errors itself.
  * Library users who never call it get onnxruntime's default (`warning`).
  */
-export function setOrtLogLevel(level: OrtLogLevel): void {
-  ort.env.logLevel = level;
+export async function setOrtLogLevel(level: OrtLogLevel): Promise<void> {
+  (await loadOrt()).env.logLevel = level;
 }
