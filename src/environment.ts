@@ -77,6 +77,17 @@ export function gpuxHome(env: EnvReader = denoEnv): string {
   return nonEmpty(env("GPUX_HOME")) ?? `${homeDir(env)}/.gpux`;
 }
 
+/**
+ * A timeout in seconds from an environment variable (`HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`, as
+ * Python's huggingface_hub reads them), in milliseconds; `undefined` when unset, empty or not a positive number.
+ */
+export function envTimeoutMs(env: EnvReader, name: string): number | undefined {
+  const value = env(name)?.trim();
+  if (!value) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined;
+}
+
 /** Parses the usual boolean spellings of an environment variable. */
 export function isTruthy(value: string | undefined): boolean {
   return value !== undefined && ["1", "true", "yes", "on"].includes(value.trim().toLowerCase());

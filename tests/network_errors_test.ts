@@ -7,6 +7,7 @@ import { type GpuxError, NetworkError, RateLimitError } from "../src/errors.ts";
 import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import type { RegistryConfig } from "../src/registry/manager.ts";
 import type { RetryInfo } from "../src/download/http.ts";
+import { envFrom } from "../src/environment.ts";
 
 const quick: RegistryConfig = { maxRetries: 1, retryBaseDelayMs: 1, timeoutMs: 5_000, env: () => undefined };
 
@@ -65,6 +66,33 @@ Deno.test("network: a server that never answers times out after timeoutMs", asyn
     assertMatch(error.message, /timed out after 150ms/);
     assertOneLine(error, endpoint);
     assertNetworkHint(error);
+  } finally {
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting;
+  }
+});
+
+Deno.test("network: HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT set the timeouts (seconds), as in Python", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const endpoint = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch {
+      // listener closed
+    }
+  })();
+  try {
+    const env = envFrom({ HF_HUB_ETAG_TIMEOUT: "0.2", HF_HUB_DOWNLOAD_TIMEOUT: "7" });
+    const hub = new HuggingFaceManager({ ...quick, timeoutMs: undefined, endpoint, env });
+    assertEquals([hub.timeoutMs, hub.downloadTimeoutMs], [200, 7000]);
+    const error = await assertRejects(() => hub.searchModels("bert"), NetworkError);
+    assertMatch(error.message, /timed out after 200ms/);
+    // an explicit timeout wins; unset or nonsense values fall back to the default
+    assertEquals(new HuggingFaceManager({ timeoutMs: 50, env }).downloadTimeoutMs, 50);
+    assertEquals(new HuggingFaceManager({ env: envFrom({ HF_HUB_ETAG_TIMEOUT: "soon" }) }).timeoutMs, 30_000);
   } finally {
     listener.close();
     for (const conn of held) conn.close();

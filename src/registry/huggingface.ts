@@ -14,7 +14,7 @@ import {
   modelInfo,
   whoAmI,
 } from "@huggingface/hub";
-import { denoEnv, type EnvReader, hubEndpoint, isOfflineEnv } from "../environment.ts";
+import { denoEnv, type EnvReader, envTimeoutMs, hubEndpoint, isOfflineEnv } from "../environment.ts";
 import { AuthenticationError, GpuxError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import {
   DEFAULT_MAX_RETRIES,
@@ -180,11 +180,27 @@ export class HuggingFaceManager implements ModelManager {
     return this.#token;
   }
 
+  /**
+   * Timeout of one API request until its headers arrive, ms: config `timeoutMs`, else `HF_HUB_ETAG_TIMEOUT`
+   * (seconds, as in Python's huggingface_hub), else 30 s.
+   */
+  get timeoutMs(): number {
+    return this.config.timeoutMs ?? envTimeoutMs(this.#env, "HF_HUB_ETAG_TIMEOUT") ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /**
+   * How long a download may go without receiving a byte before it is retried, ms: config `timeoutMs`, else
+   * `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, as in Python's huggingface_hub), else 30 s.
+   */
+  get downloadTimeoutMs(): number {
+    return this.config.timeoutMs ?? envTimeoutMs(this.#env, "HF_HUB_DOWNLOAD_TIMEOUT") ?? DEFAULT_TIMEOUT_MS;
+  }
+
   /** Options for {@linkcode fetchWithRetry}: this manager's fetch, timeout, retries and backoff. */
   httpOptions(signal?: AbortSignal, onRetry?: (info: RetryInfo) => void): HttpOptions {
     return {
       fetch: this.config.fetch,
-      timeoutMs: this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      timeoutMs: this.timeoutMs,
       maxRetries: this.config.maxRetries ?? DEFAULT_MAX_RETRIES,
       baseDelayMs: this.config.retryBaseDelayMs,
       maxDelayMs: this.config.retryMaxDelayMs,
@@ -559,7 +575,7 @@ export class HuggingFaceManager implements ModelManager {
   #bodyError(url: string, error: unknown, signal?: AbortSignal): GpuxError {
     if (signal?.aborted) return new InterruptedError("interrupted");
     const timeout = error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError");
-    const ms = this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const ms = this.timeoutMs;
     const reason = timeout ? `timed out after ${ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`}` : describeNetworkError(
       error,
     );
