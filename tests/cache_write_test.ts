@@ -61,6 +61,23 @@ Deno.test("snapshot writer: a relink replaces the entry atomically", async () =>
   });
 });
 
+Deno.test("snapshot writer: re-linking a hard-linked entry to the same blob leaves no temporary link behind", async () => {
+  await withTempDir(async (dir) => {
+    const paths = new RepoCachePaths(dir, "acme/tiny");
+    await Deno.mkdir(paths.blobsDir, { recursive: true });
+    await Deno.writeTextFile(paths.blob(ETAG), "weights");
+    const writer = new SnapshotWriter(paths, { mode: "hardlink" });
+    // a second pull of the same commit (another variant) links the shared files again: rename() of a hard link
+    // onto another link of the same inode does nothing, which once left the temporary link in blobs/
+    await writer.link(SHA, "config.json", ETAG);
+    await writer.link(SHA, "config.json", ETAG);
+    const names = [];
+    for await (const entry of Deno.readDir(paths.blobsDir)) names.push(entry.name);
+    assertEquals(names, [ETAG]);
+    assertEquals((await Deno.stat(paths.blob(ETAG))).nlink, 2);
+  });
+});
+
 Deno.test("snapshot writer: falls back to hard links where symlinks are not permitted, and notes it once", async () => {
   await withTempDir(async (dir) => {
     // a child with path-scoped write permission: Deno refuses Deno.symlink there

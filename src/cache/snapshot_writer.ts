@@ -113,6 +113,9 @@ export class SnapshotWriter {
         await Deno.remove(tmp).catch(() => {});
         throw this.#error(`cannot write ${entry}`, e);
       }
+      // rename() onto another hard link of the same file does nothing and leaves `tmp` in place (POSIX);
+      // after a real rename `tmp` is gone and this is a no-op
+      if (this.#mode === "hardlink") await Deno.remove(tmp).catch(() => {});
       return;
     }
   }
