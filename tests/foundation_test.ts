@@ -83,3 +83,13 @@ Deno.test("cli: --help and --version exit 0, unknown options exit 2", async () =
   assertEquals(bad.code, 2);
   assertMatch(bad.stderr, /unknown option '--bogus'/);
 });
+
+Deno.test("cli: every command that takes --quiet also takes -q", async () => {
+  const help = await runCli(["--help"]);
+  const commands = [...help.stdout.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((c) => c !== "help");
+  assert(commands.length >= 10, help.stdout);
+  for (const command of commands) {
+    const usage = (await runCli([command, "--help"])).stdout;
+    if (usage.includes("--quiet")) assertMatch(usage, /-q, --quiet/, `gpux ${command} --help`);
+  }
+});

@@ -19,7 +19,7 @@ export function infoCommand(ctx: CliContext) {
     .option("--files", "list every file with its size")
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--json", "print one JSON document")
-    .option("--quiet", "print no progress or retries")
+    .option("-q, --quiet", "print no progress or retries")
     .action(async (model, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const ref = modelArg(model, options.revision);

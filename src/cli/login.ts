@@ -18,7 +18,7 @@ export function loginCommand(ctx: CliContext) {
     )
     .option("--token <token>", "the token (prefer stdin: flags end up in shell history)")
     .option("--json", "print one JSON document")
-    .option("--quiet", "print nothing but errors")
+    .option("-q, --quiet", "print nothing but errors")
     .action(async (options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const token = (options.token ?? await readToken(out)).trim();

@@ -12,7 +12,7 @@ export function logoutCommand(ctx: CliContext) {
   return new Command("logout")
     .description("Remove the saved Hugging Face token (the file `gpux login` and `hf auth login` write)")
     .option("--json", "print one JSON document")
-    .option("--quiet", "print nothing but errors")
+    .option("-q, --quiet", "print nothing but errors")
     .action(async (options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const removed = await deleteToken({ env: ctx.env });

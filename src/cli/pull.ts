@@ -33,7 +33,7 @@ export function pullCommand(ctx: CliContext) {
     .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")
     .option("--offline", "use only the cache, no network (also HF_HUB_OFFLINE=1)")
     .option("--json", "print one JSON document (the pull result) on stdout")
-    .option("--quiet", "print nothing but errors")
+    .option("-q, --quiet", "print nothing but errors")
     .action(async (model, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const ref = modelArg(model, options.revision);

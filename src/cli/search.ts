@@ -27,7 +27,7 @@ export function searchCommand(ctx: CliContext) {
     .option("--limit <n>", `number of results (1-${MAX_LIMIT})`, String(DEFAULT_SEARCH_LIMIT))
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--json", "print one JSON document")
-    .option("--quiet", "print no progress or retries")
+    .option("-q, --quiet", "print no progress or retries")
     .action(async (query, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const sort = parseSort(options.sort);

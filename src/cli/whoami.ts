@@ -13,7 +13,7 @@ export function whoamiCommand(ctx: CliContext) {
     .description("Show the Hugging Face account of the current token")
     .option("--token <token>", "check this token instead of HF_TOKEN or the saved login")
     .option("--json", "print one JSON document")
-    .option("--quiet", "print no progress or retries")
+    .option("-q, --quiet", "print no progress or retries")
     .action(async (options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const me = await hubClient(ctx, options, out).whoami({ signal: ctx.signal });
