@@ -187,7 +187,7 @@ export type { ContentHashKind, ExpectedContent } from "./src/download/content_ha
  */
 export { Semaphore } from "./src/download/semaphore.ts";
 /** A retry the HTTP layer is about to make (passed to `onRetry`). */
-export type { RetryInfo } from "./src/download/http.ts";
+export type { HttpOptions, RequestContext, RetryInfo } from "./src/download/http.ts";
 
 /**
  * The Hub cache shared with Python's huggingface_hub: list, remove, prune, verify.

@@ -39,6 +39,7 @@ export interface RetryInfo {
   delayMs: number;
   /** Why, in a few words (`HTTP 503`, `connection refused`, `timed out after 30s`). */
   reason: string;
+  /** The URL being fetched. */
   url: string;
 }
 

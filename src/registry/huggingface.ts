@@ -153,6 +153,8 @@ export class HuggingFaceManager implements ModelManager {
   #token?: Promise<ResolvedToken | undefined>;
 
   /**
+   * A manager for the Hub at `config.endpoint` (else `HF_ENDPOINT`, else https://huggingface.co).
+   *
    * @param config endpoint, token, timeouts, retries, offline mode, `fetch` and environment; every field optional.
    * @throws {InputError} when the endpoint is not a URL.
    */

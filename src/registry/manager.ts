@@ -88,6 +88,7 @@ export interface OnnxVariant {
 
 /** The ONNX side of a repository: its variants and which one gpux runs by default. */
 export interface OnnxInfo {
+  /** Every ONNX variant found, largest precision first. */
   variants: OnnxVariant[];
   /** Name of the variant gpux would run without `--variant`. */
   defaultVariant?: string;
@@ -111,14 +112,23 @@ export interface ModelMetadata {
   revision: string;
   /** The commit sha that revision resolved to. */
   sha: string;
+  /** Whether the repository is private. */
   private: boolean;
+  /** Whether users must accept conditions first: `auto` or `manual` approval. */
   gated: false | "auto" | "manual";
+  /** Task, e.g. `text-classification`. */
   pipelineTag?: string;
+  /** Input modality derived from the pipeline tag. */
   modality: Modality;
+  /** Library, e.g. `transformers.js`, `onnx`. */
   libraryName?: string;
+  /** The Hub's tags. */
   tags: string[];
+  /** License id, from the card's front matter or a `license:` tag. */
   license?: string;
+  /** Downloads in the last 30 days. */
   downloads?: number;
+  /** Number of likes. */
   likes?: number;
   /** ISO 8601 date of the last commit. */
   lastModified?: string;
@@ -134,6 +144,7 @@ export interface ModelMetadata {
   totalSize: number;
   /** Formats present in the repository (several possible). */
   formats: ModelFormat[];
+  /** ONNX variants and the default one. */
   onnx: OnnxInfo;
   /** Present when the repository has no ONNX files. */
   conversion?: ConversionHint;
@@ -141,13 +152,21 @@ export interface ModelMetadata {
 
 /** A search hit. */
 export interface ModelSummary {
+  /** Repository id, `org/name`. */
   id: string;
+  /** Task, e.g. `text-classification`. */
   pipelineTag?: string;
+  /** Library, e.g. `onnx`. */
   libraryName?: string;
+  /** Downloads in the last 30 days. */
   downloads?: number;
+  /** Number of likes. */
   likes?: number;
+  /** ISO 8601 date of the last commit. */
   lastModified?: string;
+  /** Whether the repository is private. */
   private?: boolean;
+  /** Whether users must accept conditions first. */
   gated?: false | "auto" | "manual";
 }
 
@@ -163,6 +182,7 @@ export interface SearchOptions {
   sort?: "downloads" | "likes" | "updated";
   /** Maximum number of results (default 20). */
   limit?: number;
+  /** Cancels the search. */
   signal?: AbortSignal;
 }
 
@@ -223,19 +243,27 @@ export interface PullOptions extends RevisionOptions {
 
 /** What a pull produced. */
 export interface PullResult {
+  /** Repository id. */
   id: string;
+  /** The revision asked for (default `main`). */
   revision: string;
+  /** The commit sha it resolved to. */
   sha: string;
   /** Absolute path of `snapshots/{sha}` in the cache. */
   snapshotPath: string;
   /** Files now in the snapshot (or that would be, with `dryRun`). */
   files: { path: string; size: number; cached: boolean }[];
+  /** Formats present among the pulled files. */
   formats: ModelFormat[];
   /** The ONNX variant pulled, when any. */
   variant?: string;
+  /** Bytes transferred by this pull. */
   bytesDownloaded: number;
+  /** Bytes that were already in the cache. */
   bytesCached: number;
+  /** Wall-clock seconds the pull took. */
   seconds: number;
+  /** True when nothing was downloaded (`dryRun`). */
   dryRun: boolean;
   /** Present when the repository has no ONNX files. */
   conversion?: ConversionHint;
