@@ -49,9 +49,9 @@ Deno.test("network: connection refused names the cause and the endpoint", async 
   assertEquals(error.exitCode, 5);
 });
 
-Deno.test("network: a server that never answers times out after timeoutMs", async () => {
+/** Runs `fn` against a server that accepts connections but never reads or answers. */
+async function withSilentServer(fn: (endpoint: string) => Promise<void>): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const endpoint = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
   const held: Deno.Conn[] = [];
   const accepting = (async () => {
     try {
@@ -61,30 +61,26 @@ Deno.test("network: a server that never answers times out after timeoutMs", asyn
     }
   })();
   try {
-    const hub = new HuggingFaceManager({ ...quick, endpoint, timeoutMs: 150 });
-    const error = await assertRejects(() => hub.searchModels("bert"), NetworkError);
-    assertMatch(error.message, /timed out after 150ms/);
-    assertOneLine(error, endpoint);
-    assertNetworkHint(error);
+    await fn(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);
   } finally {
     listener.close();
     for (const conn of held) conn.close();
     await accepting;
   }
+}
+
+Deno.test("network: a server that never answers times out after timeoutMs", async () => {
+  await withSilentServer(async (endpoint) => {
+    const hub = new HuggingFaceManager({ ...quick, endpoint, timeoutMs: 150 });
+    const error = await assertRejects(() => hub.searchModels("bert"), NetworkError);
+    assertMatch(error.message, /timed out after 150ms/);
+    assertOneLine(error, endpoint);
+    assertNetworkHint(error);
+  });
 });
 
 Deno.test("network: HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT set the timeouts (seconds), as in Python", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const endpoint = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) held.push(conn);
-    } catch {
-      // listener closed
-    }
-  })();
-  try {
+  await withSilentServer(async (endpoint) => {
     const env = envFrom({ HF_HUB_ETAG_TIMEOUT: "0.2", HF_HUB_DOWNLOAD_TIMEOUT: "7" });
     const hub = new HuggingFaceManager({ ...quick, timeoutMs: undefined, endpoint, env });
     assertEquals([hub.timeoutMs, hub.downloadTimeoutMs], [200, 7000]);
@@ -93,11 +89,7 @@ Deno.test("network: HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT set the timeou
     // an explicit timeout wins; unset or nonsense values fall back to the default
     assertEquals(new HuggingFaceManager({ timeoutMs: 50, env }).downloadTimeoutMs, 50);
     assertEquals(new HuggingFaceManager({ env: envFrom({ HF_HUB_ETAG_TIMEOUT: "soon" }) }).timeoutMs, 30_000);
-  } finally {
-    listener.close();
-    for (const conn of held) conn.close();
-    await accepting;
-  }
+  });
 });
 
 Deno.test("network: an HTML page instead of JSON is a one-line NetworkError naming it", async () => {

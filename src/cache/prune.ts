@@ -23,7 +23,7 @@
  */
 import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
-import { type CachedModel, scanCache, scanCachedModel } from "./scan.ts";
+import { blobUsage, type CachedModel, scanCache, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
 import { RepoCachePaths } from "./layout.ts";
 import { acquireRepoLock, type LockInfo, type RepoLock } from "./lock.ts";
@@ -236,19 +236,12 @@ async function planModel(
 
   // blobs no remaining revision uses
   const remaining = model.revisions.filter((r) => !removedCommits.has(r.commit));
-  const linked = new Set<string>();
-  const copySizes = new Set<number>();
-  for (const revision of remaining) {
-    for (const file of revision.files) {
-      if (file.etag) linked.add(file.etag);
-      else if (file.kind === "copy") copySizes.add(file.size);
-    }
-  }
+  const usage = blobUsage(remaining);
   const usedByRemoved = new Set(
     model.revisions.filter((r) => removedCommits.has(r.commit)).flatMap((r) => r.files.flatMap((f) => f.etag ?? [])),
   );
   for (const blob of model.blobs) {
-    if (linked.has(blob.etag) || copySizes.has(blob.size)) continue;
+    if (usage.uses(blob)) continue;
     files.push(blob.path);
     items.push({
       model: model.id,

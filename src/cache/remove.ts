@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { InputError, ModelNotFoundError, RevisionNotFoundError } from "../errors.ts";
 import { type ModelRef, parseModelId } from "../registry/model_id.ts";
-import { type CachedModel, type CachedRevision, scanCachedModel } from "./scan.ts";
+import { blobUsage, type CachedModel, type CachedRevision, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
 import { RepoCachePaths } from "./layout.ts";
 import { acquireRepoLock, type LockInfo } from "./lock.ts";
@@ -137,25 +137,10 @@ async function planCommits(
     .map(([name]) => name);
 
   // blobs used by a kept revision stay; a copy may be a copy of any blob of its size
-  const keptEtags = new Set<string>();
-  const keptCopySizes = new Set<number>();
-  for (const revision of kept) {
-    for (const file of revision.files) {
-      if (file.etag) keptEtags.add(file.etag);
-      else if (file.kind === "copy") keptCopySizes.add(file.size);
-    }
-  }
-  const removedEtags = new Set<string>();
-  const removedCopySizes = new Set<number>();
-  for (const revision of removed) {
-    for (const file of revision.files) {
-      if (file.etag) removedEtags.add(file.etag);
-      else if (file.kind === "copy") removedCopySizes.add(file.size);
-    }
-  }
+  const keptUsage = blobUsage(kept);
+  const removedUsage = blobUsage(removed);
   const blobs = model.blobs
-    .filter((b) => (removedEtags.has(b.etag) || removedCopySizes.has(b.size)) && !keptEtags.has(b.etag))
-    .filter((b) => !keptCopySizes.has(b.size))
+    .filter((b) => removedUsage.uses(b) && !keptUsage.uses(b))
     .map((b) => ({ etag: b.etag, path: b.path, size: b.size }));
 
   const paths = new RepoCachePaths(cacheDir, model.id);

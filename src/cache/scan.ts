@@ -363,16 +363,8 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
   }
   revisions.sort((a, b) => b.lastModified.getTime() - a.lastModified.getTime() || (a.commit < b.commit ? -1 : 1));
 
-  // which blobs the snapshots use; a copy may be a copy of any blob of its size
-  const linked = new Set<string>();
-  const copySizes = new Set<number>();
-  for (const revision of revisions) {
-    for (const file of revision.files) {
-      if (file.etag) linked.add(file.etag);
-      else if (file.kind === "copy") copySizes.add(file.size);
-    }
-  }
-  for (const blob of blobs) blob.referenced = linked.has(blob.etag) || copySizes.has(blob.size);
+  const usage = blobUsage(revisions);
+  for (const blob of blobs) blob.referenced = usage.uses(blob);
   blobs.sort((a, b) => a.etag < b.etag ? -1 : 1);
 
   // distinct contents: blobs by name, copies by inode
@@ -566,4 +558,27 @@ function cacheReadError(path: string, e: unknown): CacheError {
     });
   }
   return new CacheError(`cannot read the cache at ${path}: ${describe(e)}`, { cause: e });
+}
+
+/** Which blobs some revisions use: by etag for links, by size for copies (a copy may be of any blob of its size). */
+export interface BlobUsage {
+  /** Etags the revisions' links point at. */
+  etags: Set<string>;
+  /** Sizes of the revisions' copied files. */
+  copySizes: Set<number>;
+  /** Whether `blob` may be used: its etag is linked, or a copy has its size. */
+  uses(blob: { etag: string; size: number }): boolean;
+}
+
+/** The blobs `revisions` use (see {@linkcode BlobUsage}). */
+export function blobUsage(revisions: Iterable<CachedRevision>): BlobUsage {
+  const etags = new Set<string>();
+  const copySizes = new Set<number>();
+  for (const revision of revisions) {
+    for (const file of revision.files) {
+      if (file.etag) etags.add(file.etag);
+      else if (file.kind === "copy") copySizes.add(file.size);
+    }
+  }
+  return { etags, copySizes, uses: (blob) => etags.has(blob.etag) || copySizes.has(blob.size) };
 }
