@@ -18,10 +18,18 @@
  *
  * @module
  */
-import { EntryNotFoundError, GpuxError, IntegrityError, InterruptedError, NetworkError } from "../errors.ts";
+import {
+  CacheError,
+  EntryNotFoundError,
+  GpuxError,
+  IntegrityError,
+  InterruptedError,
+  NetworkError,
+} from "../errors.ts";
 import { createContentHasher, type ExpectedContent, hashFileRange } from "./content_hash.ts";
 import { backoffDelay, errorFromResponse, fetchWithRetry, type RetryInfo, safeOrigin, sleep } from "./http.ts";
 import { Semaphore } from "./semaphore.ts";
+import { type WriteContext, writeFailure } from "./write_failure.ts";
 
 /** Default size of one byte range of a large file (see docs/performance.md for the measurements). */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -283,18 +291,25 @@ class StallWatch {
   }
 }
 
-/** Coalesces small network chunks into large writes. */
+/**
+ * Coalesces small network chunks into large writes. `onWritten` sees exactly the bytes the kernel
+ * accepted, in order (what is hashed and counted is what was written); a failed write throws the
+ * typed error of {@linkcode writeFailure} (never retried as a network error).
+ */
 class FileSink {
   #buffer = new Uint8Array(WRITE_BUFFER);
   #used = 0;
-  constructor(readonly file: Deno.FsFile, readonly onFlush?: (n: number) => void) {}
+  constructor(
+    readonly file: Deno.FsFile,
+    readonly context: WriteContext,
+    readonly onWritten?: (bytes: Uint8Array) => void,
+  ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.#used === 0 && chunk.length >= DIRECT_WRITE) {
       // network chunks are usually 16-64 KiB: write them as they are, without a copy
-      let written = 0;
-      while (written < chunk.length) written += this.file.writeSync(written ? chunk.subarray(written) : chunk);
-      this.onFlush?.(chunk.length);
+      this.#writeAll(chunk);
+      this.onWritten?.(chunk);
       return;
     }
     let offset = 0;
@@ -311,11 +326,21 @@ class FileSink {
   // write op (a hand-off to Deno's blocking thread pool per call) cost 1.5-2x the system time.
   // deno-lint-ignore require-await
   async flush(): Promise<void> {
-    let written = 0;
-    while (written < this.#used) written += this.file.writeSync(this.#buffer.subarray(written, this.#used));
     const n = this.#used;
-    this.#used = 0;
-    if (n > 0) this.onFlush?.(n);
+    if (n === 0) return;
+    this.#used = 0; // a failed flush drops the buffer: its bytes were never counted as written
+    const bytes = this.#buffer.subarray(0, n);
+    this.#writeAll(bytes);
+    this.onWritten?.(bytes);
+  }
+
+  #writeAll(bytes: Uint8Array): void {
+    let written = 0;
+    try {
+      while (written < bytes.length) written += this.file.writeSync(written ? bytes.subarray(written) : bytes);
+    } catch (error) {
+      throw writeFailure(error, this.context);
+    }
   }
 }
 
@@ -365,18 +390,34 @@ function integrityError(job: Job, what: string): IntegrityError {
   });
 }
 
-/** Sequential transfer into `{etag}.incomplete`, hashed while streaming; `initial` is a 200 response to use first. */
+/** Sequential transfer into `{etag}.incomplete`, hashed as written; `initial` is a 200 response to use first. */
 async function downloadSequential(job: Job, initial?: Response): Promise<void> {
   const { size } = job;
   const path = job.paths.sequential;
-  const file = await Deno.open(path, { read: true, write: true, create: true });
-  let hasher = createContentHasher(job.o.expected.kind, size);
+  const writeContext = () => ({ path, label: job.label, bytesNeeded: size - length });
   let length = 0;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw writeFailure(error, writeContext());
+  }
+  let hasher = createContentHasher(job.o.expected.kind, size);
+  /** Truncates the partial file to nothing (the server will send the whole file). */
+  const restart = async () => {
+    try {
+      await file.truncate(0);
+      await file.seek(0, Deno.SeekMode.Start);
+    } catch (error) {
+      throw writeFailure(error, writeContext());
+    }
+    hasher = createContentHasher(job.o.expected.kind, size);
+    length = 0;
+  };
   try {
     length = (await file.stat()).size;
     if (initial || length > size) {
-      await file.truncate(0);
-      length = 0;
+      await restart();
     } else if (length > 0) {
       // re-hash the prefix on disk (cheaper than hashing the whole file afterwards: see docs/performance.md)
       await hashFileRange(file, hasher, 0, length, new Uint8Array(HASH_READ));
@@ -401,10 +442,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (response.status === 416 && length > 0) {
           // what is on disk is no prefix the server recognises: start over
           await response.body?.cancel().catch(() => {});
-          await file.truncate(0);
-          await file.seek(0, Deno.SeekMode.Start);
-          hasher = createContentHasher(job.o.expected.kind, size);
-          length = 0;
+          await restart();
           job.setCounted(0);
           continue;
         }
@@ -415,22 +453,23 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         }
         if (response.status === 200 && length > 0) {
           // the server ignored Range: restart the file cleanly from this response
-          await file.truncate(0);
-          await file.seek(0, Deno.SeekMode.Start);
-          hasher = createContentHasher(job.o.expected.kind, size);
-          length = 0;
+          await restart();
           job.setCounted(0);
         }
         if (!response.body) break;
         const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
-        const sink = new FileSink(file);
         const currentHasher = hasher;
+        // what is hashed and counted is what reached the file, not what arrived
+        const sink = new FileSink(file, writeContext(), (bytes) => {
+          currentHasher.update(bytes);
+          length += bytes.length;
+        });
+        let received = length;
         try {
           await pump(response.body, stall, async (chunk) => {
-            if (length + chunk.length > size) throw integrityError(job, `the server sent more than ${size} bytes`);
-            currentHasher.update(chunk);
+            if (received + chunk.length > size) throw integrityError(job, `the server sent more than ${size} bytes`);
+            received += chunk.length;
             await sink.write(chunk);
-            length += chunk.length;
             job.bytes(chunk.length);
           });
         } finally {
@@ -450,22 +489,41 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (permit) job.connections.release();
       }
     }
+    // the bytes must be on disk, all of them, before the file may take its final name
+    try {
+      await file.syncData();
+    } catch (error) {
+      throw writeFailure(error, writeContext());
+    }
+    const onDisk = (await file.stat()).size;
     file.close();
     if (length !== size) {
       await removeIfExists(path);
       throw integrityError(job, `expected ${size} bytes, got ${length}`);
+    }
+    if (onDisk !== size) {
+      await removeIfExists(path);
+      throw new CacheError(`'${job.label}' has ${onDisk} bytes on disk after ${size} were written (${path})`, {
+        hint: "check the disk holding the cache, then run the same command again",
+      });
     }
     const digest = hasher.digest();
     if (digest !== job.o.expected.hash) {
       await removeIfExists(path);
       throw integrityError(job, `its ${job.o.expected.kind} is ${digest}, expected ${job.o.expected.hash}`);
     }
-    await Deno.rename(path, job.o.destination);
+    try {
+      await Deno.rename(path, job.o.destination);
+    } catch (error) {
+      throw writeFailure(error, { path: job.o.destination, label: job.label, bytesNeeded: 0 });
+    }
   } catch (error) {
     try {
       file.close();
     } catch { /* already closed */ }
     if (error instanceof IntegrityError) await removeIfExists(path);
+    // an empty partial file resumes nothing: leave no trace of it
+    else if (length === 0 && (await fileSize(path).catch(() => undefined)) === 0) await removeIfExists(path);
     throw error;
   }
 }
@@ -517,8 +575,14 @@ function rangeEnd(state: { size: number; chunkSize: number }, i: number): number
 
 async function saveRangeState(job: Job, state: RangeState): Promise<void> {
   const tmp = `${job.paths.rangedState}.${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(state));
-  await Deno.rename(tmp, job.paths.rangedState);
+  try {
+    await Deno.writeTextFile(tmp, JSON.stringify(state));
+    await Deno.rename(tmp, job.paths.rangedState);
+  } catch (error) {
+    // a full disk leaves a half-written temporary file: never leave it behind
+    await Deno.remove(tmp).catch(() => {});
+    throw writeFailure(error, { path: job.paths.rangedState, label: job.label });
+  }
 }
 
 /** Parallel byte ranges into `{etag}.ranges.incomplete`; returns a 200 response when the server ignores `Range`. */
@@ -526,11 +590,15 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   const state = await loadRangeState(job);
   const { size } = job;
   const count = state.done.length;
-  const file = await Deno.open(job.paths.ranged, { read: true, write: true, create: true });
   try {
-    if ((await file.stat()).size !== size) await file.truncate(size);
-  } finally {
-    file.close();
+    const file = await Deno.open(job.paths.ranged, { read: true, write: true, create: true });
+    try {
+      if ((await file.stat()).size !== size) await file.truncate(size);
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    throw writeFailure(error, { path: job.paths.ranged, label: job.label, bytesNeeded: size });
   }
   const resumed = state.done.reduce((a, b) => a + b, 0);
   job.start(resumed);
@@ -633,18 +701,25 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
         onRangesWork();
         await writer.seek(from, Deno.SeekMode.Start);
         const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
-        const sink = new FileSink(writer, (n) => {
-          state.done[i] += n;
-          dirty = true;
-          notify();
-        });
+        // what is hashed and counted is what reached the file, not what arrived
+        let written = 0;
+        const sink = new FileSink(
+          writer,
+          { path: job.paths.ranged, label: job.label, bytesNeeded: size - frontier() },
+          (bytes) => {
+            hashInline(from + written, bytes);
+            written += bytes.length;
+            state.done[i] += bytes.length;
+            dirty = true;
+            notify();
+          },
+        );
         let received = 0;
         try {
           await pump(response.body, stall, async (chunk) => {
             if (from + received + chunk.length > end) {
               throw new Error(`the server sent more than the requested range ${from}-${end - 1}`);
             }
-            hashInline(from + received, chunk);
             received += chunk.length;
             await sink.write(chunk);
             job.bytes(chunk.length);
@@ -721,13 +796,28 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
     await saveRangeState(job, state).catch(() => {});
     throw failure;
   }
+  // the bytes must be on disk before the file may take its final name
+  try {
+    const file = await Deno.open(job.paths.ranged, { write: true });
+    try {
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    throw writeFailure(error, { path: job.paths.ranged, label: job.label, bytesNeeded: 0 });
+  }
   const digest = hasher.digest();
   if (digest !== job.o.expected.hash) {
     await removeIfExists(job.paths.ranged);
     await removeIfExists(job.paths.rangedState);
     throw integrityError(job, `its ${job.o.expected.kind} is ${digest}, expected ${job.o.expected.hash}`);
   }
-  await Deno.rename(job.paths.ranged, job.o.destination);
+  try {
+    await Deno.rename(job.paths.ranged, job.o.destination);
+  } catch (error) {
+    throw writeFailure(error, { path: job.o.destination, label: job.label, bytesNeeded: 0 });
+  }
   await removeIfExists(job.paths.rangedState);
   return "done";
 }

@@ -11,13 +11,14 @@
  * @module
  */
 import { denoEnv, hubCacheDir } from "../environment.ts";
-import { InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import { DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
 import { acquireRepoLock } from "../cache/lock.ts";
 import { readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import { hashKindOfEtag } from "../download/content_hash.ts";
 import { Semaphore } from "../download/semaphore.ts";
+import { describeBytes, writeFailure } from "../download/write_failure.ts";
 import { TransferProgress } from "../download/transfer_progress.ts";
 import { VERSION } from "../version.ts";
 import { filterPaths } from "./file_filter.ts";
@@ -306,7 +307,12 @@ export async function pullModel(
       byEtag.set(p.etag, list);
     }
     const jobs = [...byEtag.values()].sort((a, b) => b[0].file.size - a[0].file.size);
-    await Deno.mkdir(paths.blobsDir, { recursive: true });
+    try {
+      await Deno.mkdir(paths.blobsDir, { recursive: true });
+    } catch (error) {
+      throw writeFailure(error, { path: `${paths.blobsDir}/`, bytesNeeded: remainingBytes(jobs, new Set()) });
+    }
+    const finished = new Set<PlannedFile[]>();
     const connections = new Semaphore(concurrency);
     const slots = new Semaphore(concurrency);
     const internal = new AbortController();
@@ -345,6 +351,7 @@ export async function pullModel(
             emit({ type: "retry", path: file.path, attempt: info.attempt, delayMs: info.delayMs, reason: info.reason }),
         });
         bytesDownloaded += outcome.bytesTransferred;
+        finished.add(group);
         for (const p of group) progress.done(p.file.path, false);
       } catch (error) {
         if (failure === undefined) {
@@ -357,6 +364,7 @@ export async function pullModel(
     }));
     if (failure !== undefined) {
       if (options.signal?.aborted && !(failure instanceof InterruptedError)) throw new InterruptedError("interrupted");
+      if (failure instanceof DiskFullError) throw diskFull(failure, paths.blobsDir, remainingBytes(jobs, finished));
       throw failure;
     }
 
@@ -378,6 +386,21 @@ export async function pullModel(
     await lock.release();
   }
   return result(bytesDownloaded, false);
+}
+
+/** Bytes of the blobs still to download (a partial file on disk counts whole: it may be restarted). */
+function remainingBytes(jobs: PlannedFile[][], finished: Set<PlannedFile[]>): number {
+  return jobs.filter((group) => !finished.has(group)).reduce((sum, group) => sum + group[0].file.size, 0);
+}
+
+/** The disk-full error of one file, restated for the whole pull: how much it still needs and where. */
+function diskFull(error: DiskFullError, blobsDir: string, needed: number): DiskFullError {
+  return new DiskFullError(
+    `${error.message.split(" while writing ")[0]} in ${blobsDir}: this pull needs up to ${
+      describeBytes(needed)
+    } (${needed} bytes) more free space there`,
+    { cause: error.cause ?? error, folder: blobsDir, bytesNeeded: needed, hint: error.hint },
+  );
 }
 
 /** The commit `revision` points at now: one `GET /api/models/{id}/revision/{rev}`. */
