@@ -40,6 +40,7 @@ import type {
   RevisionOptions,
   SearchOptions,
 } from "./manager.ts";
+import { checkListing } from "./listing_check.ts";
 import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
 
@@ -509,6 +510,8 @@ export class HuggingFaceManager implements ModelManager {
       if (entry.type !== "file") continue;
       files.push(toModelFile(entry));
     }
+    // where the Hub's paths and hashes become trusted: checked once, here, before they name anything on disk
+    checkListing(files, safeOrigin(this.endpoint));
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 

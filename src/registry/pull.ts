@@ -14,7 +14,8 @@ import { denoEnv, hubCacheDir } from "../environment.ts";
 import { DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
 import { acquireRepoLock } from "../cache/lock.ts";
-import { readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
+import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
+import { insideOrThrow } from "../cache/contained_path.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import { hashKindOfEtag } from "../download/content_hash.ts";
 import { Semaphore } from "../download/semaphore.ts";
@@ -22,6 +23,7 @@ import { describeBytes, writeFailure } from "../download/write_failure.ts";
 import { TransferProgress } from "../download/transfer_progress.ts";
 import { VERSION } from "../version.ts";
 import { filterPaths } from "./file_filter.ts";
+import { checkListing } from "./listing_check.ts";
 import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "./formats.ts";
 import type { HuggingFaceManager } from "./huggingface.ts";
 import type { ModelFile, PullOptions, PullProgressEvent, PullResult, RegistryConfig } from "./manager.ts";
@@ -151,7 +153,7 @@ export async function pullModel(
   let repoFiles: ModelFile[] | undefined;
   let pipelineTag: string | undefined;
   if (sha && !options.force) {
-    const manifest = await readManifest(paths, sha);
+    const manifest = await trustedManifest(paths, sha);
     repoFiles = manifest?.files;
     pipelineTag = manifest?.pipelineTag;
   }
@@ -159,7 +161,7 @@ export async function pullModel(
     // 2. online. When gpux has pulled this ref before, one request tells whether it still points at
     // a commit gpux has the file list of; otherwise the commit and its file list (two requests + paging).
     const known = sha || options.force ? undefined : await readRef(paths, revision);
-    const knownManifest = known ? await readManifest(paths, known) : undefined;
+    const knownManifest = known ? await trustedManifest(paths, known) : undefined;
     if (knownManifest) {
       const current = await revisionCommit(manager, ref.id, revision, options.signal);
       if (current === known) {
@@ -168,7 +170,7 @@ export async function pullModel(
         pipelineTag = knownManifest.pipelineTag;
       } else {
         sha = current;
-        repoFiles = (await readManifest(paths, current))?.files;
+        repoFiles = (await trustedManifest(paths, current))?.files;
       }
     }
     if (!repoFiles) {
@@ -330,7 +332,7 @@ export async function pullModel(
         const outcome = await downloadBlob({
           url: `${manager.endpoint}/${ref.id}/resolve/${commit}/${encodePath(file.path)}`,
           headers,
-          destination: paths.blob(etag),
+          destination: insideOrThrow(paths.blobsDir, paths.blob(etag), `the blob of '${file.path}'`),
           expected: { size: file.size, hash: etag, kind: hashKindOfEtag(etag)! },
           label: file.path,
           fetch: http.fetch,
@@ -386,6 +388,21 @@ export async function pullModel(
     await lock.release();
   }
   return result(bytesDownloaded, false);
+}
+
+/**
+ * gpux's manifest of `sha`, when its file list passes the same checks as the Hub's (a manifest on
+ * disk is outside data too); `undefined` otherwise, so that the list is asked for again.
+ */
+async function trustedManifest(paths: RepoCachePaths, sha: string) {
+  const manifest = await readManifest(paths, sha);
+  if (!manifest) return undefined;
+  try {
+    checkListing(manifest.files, manifestPath(paths, sha));
+    return manifest;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Bytes of the blobs still to download (a partial file on disk counts whole: it may be restarted). */
