@@ -220,7 +220,8 @@ export class HuggingFaceManager implements ModelManager {
   hubFetch(context: RequestContext = {}, signal?: AbortSignal, onRetry?: (info: RetryInfo) => void): typeof fetch {
     return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      const response = await fetchWithRetry(url, init, this.httpOptions(signal, onRetry));
+      // bodies are read inside the retry loop, under the stall timeout: headers and then silence is retried too
+      const response = await fetchWithRetry(url, init, { ...this.httpOptions(signal, onRetry), bufferBody: true });
       if (!response.ok) {
         const anonymous = !new Headers(init?.headers).has("authorization");
         if (response.status === 401 && anonymous && response.headers.get("x-error-code") === "RepoNotFound") {
