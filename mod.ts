@@ -209,6 +209,7 @@ export {
   type CachedRevision,
   type CacheScan,
   type DanglingRef,
+  type ForeignBlob,
   type IncompleteFile,
   scanCache,
   scanCachedModel,

@@ -124,6 +124,8 @@ export function partialPaths(destination: string): { sequential: string; ranged:
  */
 export async function downloadBlob(options: BlobDownloadOptions): Promise<BlobDownloadResult> {
   const job = new Job(options);
+  // partial files are opened for writing: one that is a symlink would write wherever it points
+  for (const path of Object.values(job.paths)) await removeIfNotFile(path);
   const size = options.expected.size;
   const threshold = options.rangeThreshold ?? DEFAULT_RANGE_THRESHOLD;
   if (size >= threshold && size > job.chunkSize) {
@@ -373,6 +375,16 @@ async function removeIfExists(path: string): Promise<void> {
   await Deno.remove(path).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   });
+}
+
+/** Removes `path` when it is a symlink or anything but a regular file (the link itself, never its target). */
+async function removeIfNotFile(path: string): Promise<void> {
+  try {
+    const stat = await Deno.lstat(path);
+    if (!stat.isFile) await Deno.remove(path, { recursive: stat.isDirectory });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw writeFailure(e, { path });
+  }
 }
 
 async function fileSize(path: string): Promise<number | undefined> {

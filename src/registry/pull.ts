@@ -89,6 +89,16 @@ function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
+/** Size of `blobs/{etag}` when it is a regular file (a symlink there is no blob: it could point anywhere). */
+async function regularBlobSize(path: string): Promise<number | undefined> {
+  try {
+    const stat = await Deno.lstat(path);
+    return stat.isFile ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function blobSize(path: string): Promise<number | undefined> {
   try {
     const stat = await Deno.stat(path);
@@ -204,7 +214,7 @@ export async function pullModel(
       const etag = file.lfs?.sha256 ?? file.oid ?? "";
       if (options.force) return { file, etag: etagOf(file), cached: false };
       if (!etag) return { file, etag, cached: await blobSize(paths.snapshot(commit, file.path)) !== undefined };
-      const cached = await blobSize(paths.blob(etag)) === file.size;
+      const cached = await regularBlobSize(paths.blob(etag)) === file.size;
       return { file, etag, cached };
     }));
   let plan = await planOf();
