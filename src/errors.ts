@@ -141,6 +141,15 @@ export class RateLimitError extends NetworkError {
   }
 }
 
+/**
+ * Deno's permission sandbox refused a connection (a host outside `--allow-net`, e.g. where the Hub
+ * redirected a download): retrying cannot help, so it is never retried. Exit code 5.
+ */
+export class NetPermissionError extends NetworkError {
+  /** Stable machine-readable code. */
+  override readonly code: string = "net_not_permitted";
+}
+
 /** Something needs the network but offline mode (`--offline` / `HF_HUB_OFFLINE=1`) forbids it. Exit code 5. */
 export class OfflineError extends NetworkError {
   /** Stable machine-readable code. */

@@ -15,6 +15,7 @@ import {
   InputError,
   InterruptedError,
   ModelNotFoundError,
+  NetPermissionError,
   NetworkError,
   NotFoundError,
   RateLimitError,
@@ -139,6 +140,17 @@ export async function fetchWithRetry(
       throwIfAborted(options.signal);
       // the caller's own per-request signal (not a timeout): no retry
       if (init.signal?.aborted) throw init.signal.reason ?? error;
+      // what no retry can change: the sandbox refusing a host, a redirect loop, a redirect to ftp://
+      if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+        throw netPermissionError(url, error);
+      }
+      const permanent = permanentFailure(error);
+      if (permanent) {
+        throw new NetworkError(`cannot fetch ${safeOrigin(url)}${pathOf(url)}: ${permanent} (not retried)`, {
+          cause: error,
+          hint: `the server at ${safeOrigin(url)} is misconfigured: check HF_ENDPOINT, or report it to whoever runs it`,
+        });
+      }
       const reason = !timeout.signal.aborted
         ? describeNetworkError(error)
         : phase === "headers"
@@ -154,6 +166,45 @@ export async function fetchWithRetry(
     await failure.response?.body?.cancel().catch(() => {});
     options.onRetry?.({ attempt: attempt + 1, delayMs, reason: failure.reason, url });
     await sleep(delayMs, options.signal);
+  }
+}
+
+/** The sandbox (`--allow-net`) refused a connection: one clear error, never retried. */
+function netPermissionError(url: string, error: Error): NetPermissionError {
+  const host = /"([^"]+)"/.exec(error.message)?.[1];
+  const where = host ? `'${host}'` : "that host";
+  const redirected = host !== undefined && !safeOrigin(url).endsWith(`//${host}`) &&
+    !safeOrigin(url).endsWith(`//${host.replace(/:(80|443)$/, "")}`);
+  return new NetPermissionError(
+    `not permitted to connect to ${where}${
+      redirected ? ` (${safeOrigin(url)} redirected there)` : ""
+    }: Deno's --allow-net does not include it`,
+    {
+      cause: error,
+      hint: "`deno task gpux` may connect only to HF_ENDPOINT's host, huggingface.co, hf.co, their CDN subdomains " +
+        "and localhost; use a mirror whose downloads stay on those hosts, or run cli.ts with --allow-net=" +
+        (host ?? "<host>") + " added",
+    },
+  );
+}
+
+/** A failure of `fetch` that the same request would meet again: a redirect loop, a redirect to another scheme. */
+function permanentFailure(error: unknown): string | undefined {
+  const text = collectMessages(error);
+  if (/maximum number of redirects|too many redirects|redirect loop/i.test(text)) {
+    return "too many redirects (a redirect loop)";
+  }
+  if (/non HTTP\(s\) url|scheme '?[a-z0-9+.-]*'? not supported/i.test(text)) {
+    return "a redirect to a URL that is not http(s)";
+  }
+  return undefined;
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return "";
   }
 }
 

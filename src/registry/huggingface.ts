@@ -165,12 +165,21 @@ export class HuggingFaceManager implements ModelManager {
     this.name = config.name ?? "huggingface";
     this.endpoint = (config.endpoint?.trim() || hubEndpoint(this.#env)).replace(/\/+$/, "");
     this.offline = config.offline ?? isOfflineEnv(this.#env);
+    let protocol: string;
     try {
-      new URL(this.endpoint);
+      protocol = new URL(this.endpoint).protocol;
     } catch {
-      throw new InputError(`invalid Hub endpoint '${this.endpoint}': not a URL`, {
+      throw new InputError(`invalid Hub endpoint '${endpointForDisplay(this.endpoint)}': not a URL`, {
         hint: "set HF_ENDPOINT to a URL such as https://huggingface.co",
       });
+    }
+    if (protocol !== "https:" && protocol !== "http:") {
+      throw new InputError(
+        `invalid Hub endpoint '${endpointForDisplay(this.endpoint)}': gpux speaks http and https only`,
+        {
+          hint: "set HF_ENDPOINT to an http(s) URL such as https://huggingface.co",
+        },
+      );
     }
   }
 
@@ -593,6 +602,16 @@ export class HuggingFaceManager implements ModelManager {
 
   #networkHint(): string {
     return `check your connection and HF_ENDPOINT (now ${this.endpoint}), or set HF_HUB_OFFLINE=1 to use only the local cache`;
+  }
+}
+
+/** An endpoint as it may be shown: without credentials (`user:password@`), query or fragment. */
+function endpointForDisplay(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  } catch {
+    return endpoint.replace(/\/\/[^/@]*@/, "//").replace(/[?#].*$/, "");
   }
 }
 
