@@ -79,3 +79,19 @@ Deno.test("a redirect loop and a redirect to ftp:// are one network error each (
     assert(!/retry/i.test(ftp.stderr.replace("not retried", "")), ftp.stderr);
   });
 });
+
+Deno.test("the token is sent to the Hub's own origin only, never to another origin a listing names", async () => {
+  const { HuggingFaceManager } = await import("../src/registry/huggingface.ts");
+  const seen: { url: string; authorization: string | null }[] = [];
+  const recording: typeof fetch = (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    seen.push({ url, authorization: new Headers(init?.headers).get("authorization") });
+    return Promise.resolve(new Response("{}", { status: 200, headers: { "content-type": "application/json" } }));
+  };
+  const manager = new HuggingFaceManager({ endpoint: "https://hub.example", fetch: recording, token: "hf_secret" });
+  const hubFetch = manager.hubFetch();
+  const headers = { authorization: "Bearer hf_secret" };
+  await hubFetch("https://hub.example/api/models/a/b/tree/main?cursor=x", { headers });
+  await hubFetch("https://evil.example/api/models/a/b/tree/main?cursor=y", { headers });
+  assertEquals(seen.map((s) => s.authorization), ["Bearer hf_secret", null]);
+});

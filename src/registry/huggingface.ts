@@ -229,6 +229,8 @@ export class HuggingFaceManager implements ModelManager {
   hubFetch(context: RequestContext = {}, signal?: AbortSignal, onRetry?: (info: RetryInfo) => void): typeof fetch {
     return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      // the token goes to the Hub's own origin only (a `Link: next` page or a redirect URL may name another)
+      init = withoutTokenElsewhere(url, init, this.endpoint);
       // bodies are read inside the retry loop, under the stall timeout: headers and then silence is retried too
       const response = await fetchWithRetry(url, init, { ...this.httpOptions(signal, onRetry), bufferBody: true });
       if (!response.ok) {
@@ -603,6 +605,15 @@ export class HuggingFaceManager implements ModelManager {
   #networkHint(): string {
     return `check your connection and HF_ENDPOINT (now ${this.endpoint}), or set HF_HUB_OFFLINE=1 to use only the local cache`;
   }
+}
+
+/** `init` without its `Authorization` header when `url` is not on the endpoint's origin. */
+function withoutTokenElsewhere(url: string, init: RequestInit | undefined, endpoint: string): RequestInit | undefined {
+  if (!init?.headers || safeOrigin(url) === safeOrigin(endpoint)) return init;
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) return init;
+  headers.delete("authorization");
+  return { ...init, headers };
 }
 
 /** An endpoint as it may be shown: without credentials (`user:password@`), query or fragment. */
