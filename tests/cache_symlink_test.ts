@@ -93,3 +93,23 @@ Deno.test("a partial download that is a symlink is never written through", async
     assert((await Deno.lstat(`${f.cache}/models--acme--other/blobs/${etag}`)).isFile);
   });
 });
+
+Deno.test("an offline pull of a snapshot holding links that loop back to their folder lists each file once (no endless walk)", async () => {
+  const { pullModel } = await import("../src/registry/pull.ts");
+  const { HuggingFaceManager } = await import("../src/registry/huggingface.ts");
+  const { envFrom } = await import("../src/environment.ts");
+  const dir = await Deno.makeTempDir({ prefix: "gpux-loop-" });
+  try {
+    const sha = "c".repeat(40);
+    const snapshot = `${dir}/models--acme--loop/snapshots/${sha}`;
+    await Deno.mkdir(snapshot, { recursive: true });
+    await Deno.writeTextFile(`${snapshot}/config.json`, "{}");
+    await Deno.symlink(".", `${snapshot}/a`);
+    await Deno.symlink(".", `${snapshot}/b`);
+    const config = { cacheDir: dir, env: envFrom({ HOME: dir }), offline: true };
+    const result = await pullModel(config, new HuggingFaceManager(config), `acme/loop@${sha}`);
+    assertEquals(result.files.map((f) => f.path), ["config.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -118,3 +118,25 @@ Deno.test("fetchWithRetry with bufferBody: a success body that stalls is retried
     assertMatch(error.message, /stalled: no data for 200ms \(3 attempts\)/);
   });
 });
+
+Deno.test("fetchWithRetry with bufferBody: an endless API answer is cut off at 64 MiB with a NetworkError, not retried", async () => {
+  let requests = 0;
+  const chunk = new Uint8Array(1 << 20);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    requests++;
+    return new Response(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(chunk) }), { status: 200 });
+  });
+  try {
+    let error: unknown;
+    try {
+      await fetchWithRetry(`http://127.0.0.1:${server.addr.port}/api/x`, {}, { maxRetries: 2, bufferBody: true });
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof NetworkError, `expected NetworkError, got ${error}`);
+    assertMatch(error.message, /more than 64 MiB/);
+    assertEquals(requests, 1);
+  } finally {
+    await server.shutdown();
+  }
+});

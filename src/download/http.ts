@@ -11,7 +11,7 @@ import {
   AuthenticationError,
   EntryNotFoundError,
   GatedModelError,
-  type GpuxError,
+  GpuxError,
   InputError,
   InterruptedError,
   ModelNotFoundError,
@@ -120,8 +120,15 @@ export async function fetchWithRetry(
         }
         phase = "body";
         let body: Uint8Array | null;
-        if (response.ok) body = await readBody(response, rearm, Infinity);
-        else {
+        if (response.ok) {
+          body = await readBody(response, rearm, MAX_BUFFERED_BODY + 1);
+          if (body && body.length > MAX_BUFFERED_BODY) {
+            throw new NetworkError(
+              `${safeOrigin(url)}${pathOf(url)} sent more than ${MAX_BUFFERED_BODY / (1 << 20)} MiB for an API answer`,
+              { hint: `the server at ${safeOrigin(url)} does not behave like a Hugging Face Hub: check HF_ENDPOINT` },
+            );
+          }
+        } else {
           // the status says what happened: an error body that breaks off or stalls only loses the Hub's wording
           body = await readBody(response, rearm, MAX_ERROR_BODY).catch(() => null);
           throwIfAborted(options.signal);
@@ -140,6 +147,7 @@ export async function fetchWithRetry(
       throwIfAborted(options.signal);
       // the caller's own per-request signal (not a timeout): no retry
       if (init.signal?.aborted) throw init.signal.reason ?? error;
+      if (error instanceof GpuxError) throw error;
       // what no retry can change: the sandbox refusing a host, a redirect loop, a redirect to ftp://
       if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
         throw netPermissionError(url, error);
@@ -207,6 +215,9 @@ function pathOf(url: string): string {
     return "";
   }
 }
+
+/** Largest body read whole with `bufferBody` (API answers are kilobytes; small files up to a few MB). */
+const MAX_BUFFERED_BODY = 64 << 20;
 
 /** Error bodies are read up to this size (the Hub's message is in the first few hundred bytes). */
 const MAX_ERROR_BODY = 1 << 20;

@@ -464,10 +464,13 @@ async function snapshotListing(paths: RepoCachePaths, sha: string): Promise<Mode
     for await (const entry of Deno.readDir(dir)) {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       const full = `${dir}/${entry.name}`;
+      // a real folder is walked; a link is a file entry (a link to a folder could loop forever)
+      if (entry.isDirectory) {
+        await walk(full, path);
+        continue;
+      }
       const stat = await Deno.stat(full).catch(() => undefined);
-      if (!stat) continue;
-      if (stat.isDirectory) await walk(full, path);
-      else files.push({ path, size: stat.size });
+      if (stat?.isFile) files.push({ path, size: stat.size });
     }
   };
   await walk(root, "");
