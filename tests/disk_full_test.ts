@@ -185,3 +185,46 @@ Deno.test("gpux pull on a full disk: exit 6 with the folder and the space needed
     });
   });
 });
+
+Deno.test("disk full while writing the lock, a ref or a manifest: a DiskFullError each, no empty lock or temporary file left", async () => {
+  const { acquireRepoLock, repoLockPath } = await import("../src/cache/lock.ts");
+  const { RepoCachePaths } = await import("../src/cache/layout.ts");
+  const { SnapshotWriter } = await import("../src/cache/snapshot_writer.ts");
+  await withTmpfs(1024 * 1024, async (dir) => {
+    const cache = `${dir}/hub`;
+    const paths = new RepoCachePaths(cache, "acme/tiny");
+    // the folders exist; then the disk is filled to the last byte
+    await Deno.mkdir(`${cache}/.locks/models--acme--tiny`, { recursive: true });
+    await Deno.mkdir(paths.blobsDir, { recursive: true });
+    await Deno.mkdir(paths.refsDir, { recursive: true });
+    await Deno.mkdir(`${paths.noExistDir}/${"a".repeat(40)}`, { recursive: true });
+    await Deno.mkdir(`${paths.root}/.gpux/manifests`, { recursive: true });
+    const filler = await Deno.open(`${dir}/filler`, { write: true, create: true });
+    try {
+      for (;;) filler.writeSync(new Uint8Array(64 * 1024));
+    } catch { /* full */ }
+    try {
+      filler.writeSync(new Uint8Array(1));
+    } catch { /* full to the byte */ }
+    filler.close();
+    const writer = new SnapshotWriter(paths);
+    const sha = "a".repeat(40);
+    for (
+      const [what, fn] of [
+        ["lock", () => acquireRepoLock(cache, "acme/tiny")],
+        ["ref", () => writer.writeRef("main", sha)],
+        ["manifest", () => writer.writeManifest({ id: "acme/tiny", sha, files: [], written: "now" })],
+      ] as const
+    ) {
+      let error: unknown;
+      try {
+        await fn();
+      } catch (e) {
+        error = e;
+      }
+      assert(error instanceof DiskFullError, `${what}: expected a DiskFullError, got ${error}`);
+    }
+    assertEquals(await Deno.stat(repoLockPath(cache, "acme/tiny")).catch(() => undefined), undefined, "no lock left");
+    assertEquals(await walk(cache), [], "nothing half-written is left");
+  });
+});

@@ -190,3 +190,19 @@ Deno.test("the snapshot writer refuses, by itself, any entry, marker, ref or com
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hostile commit: a revision answer whose sha is no 40-hex commit names no folder (exit 5), nothing escapes", async () => {
+  await withHub(async (f) => {
+    f.hub.addFault({
+      kind: "html",
+      status: 200,
+      body: JSON.stringify({ _id: "x", id: "acme/tiny", sha: "../../../../../hf/escaped", private: false }),
+      match: { path: "/api/models/acme/tiny/revision/" },
+      times: Infinity,
+    });
+    const result = await runCli(["pull", "acme/tiny", "--include", "*"], { env: f.env });
+    assertEquals(result.code, 5, result.stderr);
+    assertStringIncludes(result.stderr, "did not return the commit");
+    await assertNothingEscaped(f);
+  });
+});
