@@ -206,3 +206,13 @@ Deno.test("hostile commit: a revision answer whose sha is no 40-hex commit names
     await assertNothingEscaped(f);
   });
 });
+
+Deno.test("hostile listing that pages in a loop forever: refused at the first repeated path (exit 6), no endless paging", async () => {
+  await withHub(async (f) => {
+    f.hub.addFault({ kind: "pagingLoop", times: Infinity });
+    const result = await runCli(["pull", "acme/tiny", "--include", "*"], { env: f.env });
+    assertEquals(result.code, 6, result.stderr);
+    assertStringIncludes(result.stderr, "listed twice (a paging loop?)");
+    await assertNothingEscaped(f);
+  });
+});

@@ -40,7 +40,7 @@ import type {
   RevisionOptions,
   SearchOptions,
 } from "./manager.ts";
-import { checkListing } from "./listing_check.ts";
+import { checkListing, ListingGuard } from "./listing_check.ts";
 import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
 
@@ -516,11 +516,12 @@ export class HuggingFaceManager implements ModelManager {
   async #listFiles(id: string, sha: string, context: RequestContext, signal?: AbortSignal): Promise<ModelFile[]> {
     const call = await this.hubFetchOptions(context, signal);
     const files: ModelFile[] = [];
+    const guard = new ListingGuard(safeOrigin(this.endpoint));
     for await (
       const entry of listFiles({ ...call, repo: { type: "model", name: id }, revision: sha, recursive: true })
     ) {
       if (entry.type !== "file") continue;
-      files.push(toModelFile(entry));
+      files.push(guard.add(toModelFile(entry)));
     }
     // where the Hub's paths and hashes become trusted: checked once, here, before they name anything on disk
     checkListing(files, safeOrigin(this.endpoint));

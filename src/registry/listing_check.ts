@@ -77,6 +77,33 @@ export function checkListedFile(file: ModelFile, origin: string): ModelFile {
   return file;
 }
 
+/** Most files a listing may have (the Hub's largest repositories hold far fewer). */
+export const MAX_LISTED_FILES = 1_000_000;
+
+/**
+ * Checks a file list as its pages arrive, so that a server paging in a loop (the same entries again
+ * and again) or without end is refused at once instead of filling memory forever.
+ */
+export class ListingGuard {
+  readonly #seen = new Set<string>();
+  constructor(readonly origin: string) {}
+
+  /**
+   * Checks one more entry.
+   *
+   * @throws {IntegrityError} an unsafe entry, a path listed twice, or more than {@linkcode MAX_LISTED_FILES}.
+   */
+  add(file: ModelFile): ModelFile {
+    checkListedFile(file, this.origin);
+    if (this.#seen.has(file.path)) {
+      throw refuse(this.origin, `the path ${describe(file.path)} is listed twice (a paging loop?)`);
+    }
+    if (this.#seen.size >= MAX_LISTED_FILES) throw refuse(this.origin, `it lists more than ${MAX_LISTED_FILES} files`);
+    this.#seen.add(file.path);
+    return file;
+  }
+}
+
 /**
  * Checks a whole file list: every entry (see {@linkcode checkListedFile}), and no path listed twice or
  * both as a file and as a folder (`a` and `a/b`), which cannot both exist on disk.

@@ -180,6 +180,10 @@ export type Fault =
     | { kind: "delay"; ms: number }
     | { kind: "html"; status?: number; body?: string }
     | {
+      /** The tree's pages link back to the first page forever, as a broken or hostile mirror might. */
+      kind: "pagingLoop";
+    }
+    | {
       /** Adds entries to the file list (the tree's last page), as a broken or hostile mirror might. */
       kind: "listing";
       entries: ListingFaultEntry[];
@@ -1242,7 +1246,12 @@ export class HubServer {
       ...[...dirs].filter(within).map((path) => ({ path, dir: true })),
       ...[...commit.files.keys()].filter(within).map((path) => ({ path, dir: false })),
     ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const { page, next } = this.#page(paths, url);
+    let { page, next } = this.#page(paths, url);
+    if (this.#takeFault("hub", "GET", url, (f) => f.kind === "pagingLoop")) {
+      const params = new URLSearchParams(url.searchParams);
+      params.delete("cursor");
+      next = `<${this.url}${url.pathname}?${params}>; rel="next"`;
+    }
     const items = [];
     for (const item of page) {
       items.push(
