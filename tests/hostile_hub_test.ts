@@ -96,6 +96,7 @@ const HOSTILE: [string, ListingFaultEntry][] = [
   }],
   ["a negative size", { path: "evil.json", copyOf: "config.json", size: -5 }],
   ["a path listed twice", { path: "config.json", copyOf: "config.json" }],
+  ["a hash listed with another size", { path: "big.json", copyOf: "config.json", size: 999_999 }],
   ["a file that is also a folder", { path: "config.json/inner.txt", copyOf: "config.json" }],
 ];
 

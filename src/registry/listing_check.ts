@@ -86,6 +86,7 @@ export const MAX_LISTED_FILES = 1_000_000;
  */
 export class ListingGuard {
   readonly #seen = new Set<string>();
+  readonly #sizeOfHash = new Map<string, number>();
   constructor(readonly origin: string) {}
 
   /**
@@ -99,6 +100,15 @@ export class ListingGuard {
       throw refuse(this.origin, `the path ${describe(file.path)} is listed twice (a paging loop?)`);
     }
     if (this.#seen.size >= MAX_LISTED_FILES) throw refuse(this.origin, `it lists more than ${MAX_LISTED_FILES} files`);
+    // one content, one size: two files with the same hash share one blob
+    const hash = file.lfs?.sha256 ?? file.oid;
+    if (hash !== undefined) {
+      const size = this.#sizeOfHash.get(hash);
+      if (size !== undefined && size !== file.size) {
+        throw refuse(this.origin, `${describe(file.path)} has the hash of another file but a different size`);
+      }
+      this.#sizeOfHash.set(hash, file.size);
+    }
     this.#seen.add(file.path);
     return file;
   }
@@ -111,10 +121,10 @@ export class ListingGuard {
  * @throws {IntegrityError} naming the first offending entry.
  */
 export function checkListing(files: readonly ModelFile[], origin: string): ModelFile[] {
+  const guard = new ListingGuard(origin);
   const seen = new Set<string>();
   for (const file of files) {
-    checkListedFile(file, origin);
-    if (seen.has(file.path)) throw refuse(origin, `the path ${describe(file.path)} is listed twice`);
+    guard.add(file);
     seen.add(file.path);
   }
   for (const path of seen) {
