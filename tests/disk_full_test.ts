@@ -228,3 +228,20 @@ Deno.test("disk full while writing the lock, a ref or a manifest: a DiskFullErro
     assertEquals(await walk(cache), [], "nothing half-written is left");
   });
 });
+
+Deno.test("a spent quota (EDQUOT) is a DiskFullError too; other write errors a CacheError; a GpuxError passes through", async () => {
+  const { writeFailure } = await import("../src/download/write_failure.ts");
+  const quota = writeFailure(Object.assign(new Error("Disk quota exceeded (os error 122)"), { code: "EDQUOT" }), {
+    path: "/cache/models--a--b/blobs/x.incomplete",
+    label: "model.onnx",
+    bytesNeeded: 5_000_000,
+  });
+  assert(quota instanceof DiskFullError);
+  assertEquals(quota.folder, "/cache/models--a--b/blobs");
+  assertMatch(quota.message, /disk quota exceeded while writing 'model.onnx'.*5\.0 MB \(5000000 bytes\)/);
+  const denied = writeFailure(new Deno.errors.PermissionDenied("Permission denied (os error 13)"), { path: "/c/x" });
+  assert(denied instanceof CacheError && !(denied instanceof DiskFullError));
+  assertEquals(denied.exitCode, 6);
+  const passed = new DiskFullError("x", { folder: "/", bytesNeeded: 1 });
+  assertEquals(writeFailure(passed, { path: "/c/x" }), passed);
+});
