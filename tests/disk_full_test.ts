@@ -156,6 +156,21 @@ Deno.test("disk full during a ranged download: a CacheError, not retried, no tem
       assertEquals(error.bytesNeeded, 6 * MB);
       assertEquals(events.filter((e) => e.type === "retry"), [], "a write error is never retried");
       await assertNothingPublished(cache, "models--acme--big");
+      // what was written stays resumable: the ranges file and its sidecar, which the next pull continues
+      const blobs = await walk(`${cache}/models--acme--big/blobs`);
+      assertEquals(blobs.map((p) => p.replace(/^[0-9a-f]{64}/, "<etag>")), [
+        "<etag>.ranges.incomplete",
+        "<etag>.ranges.json.incomplete",
+      ]);
+      const state = JSON.parse(await Deno.readTextFile(`${cache}/models--acme--big/blobs/${blobs[1]}`));
+      assertEquals(state.size, 6 * MB);
+      const grow = await new Deno.Command("mount", { args: ["-o", "remount,size=16m", dir] }).output();
+      assert(grow.success, "tmpfs remount to make room");
+      const resumed = await pullModel(config, new HuggingFaceManager(config), "acme/big", {
+        transfer: { rangeThreshold: MB, chunkSize: 500_000 },
+      });
+      assert(resumed.bytesDownloaded < 6 * MB, `resumed, not restarted: ${resumed.bytesDownloaded} bytes downloaded`);
+      assertEquals(await walk(`${cache}/models--acme--big/blobs`), [blobs[0].replace(".ranges.incomplete", "")]);
     });
   });
 });

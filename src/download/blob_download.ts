@@ -29,7 +29,7 @@ import {
 import { createContentHasher, type ExpectedContent, hashFileRange } from "./content_hash.ts";
 import { backoffDelay, errorFromResponse, fetchWithRetry, type RetryInfo, safeOrigin, sleep } from "./http.ts";
 import { Semaphore } from "./semaphore.ts";
-import { type WriteContext, writeFailure } from "./write_failure.ts";
+import { isDiskFull, type WriteContext, writeFailure } from "./write_failure.ts";
 
 /** Default size of one byte range of a large file (see docs/performance.md for the measurements). */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -585,15 +585,46 @@ function rangeEnd(state: { size: number; chunkSize: number }, i: number): number
   return Math.min(state.size, (i + 1) * state.chunkSize);
 }
 
+/**
+ * The sidecar's text, padded with spaces to the length it has when every range is complete, so that
+ * it never grows: on a full disk it can still be overwritten in place.
+ */
+function rangeStateText(state: RangeState): string {
+  const full = { ...state, done: state.done.map((_, i) => rangeEnd(state, i) - i * state.chunkSize) };
+  const text = JSON.stringify(state);
+  return text.padEnd(JSON.stringify(full).length, " ");
+}
+
 async function saveRangeState(job: Job, state: RangeState): Promise<void> {
+  const text = rangeStateText(state);
   const tmp = `${job.paths.rangedState}.${crypto.randomUUID().slice(0, 8)}`;
   try {
-    await Deno.writeTextFile(tmp, JSON.stringify(state));
+    await Deno.writeTextFile(tmp, text);
     await Deno.rename(tmp, job.paths.rangedState);
   } catch (error) {
     // a full disk leaves a half-written temporary file: never leave it behind
     await Deno.remove(tmp).catch(() => {});
+    // the sidecar already has its full length: overwriting it in place needs no new disk block
+    if (isDiskFull(error) && await overwriteInPlace(job.paths.rangedState, text)) return;
     throw writeFailure(error, { path: job.paths.rangedState, label: job.label });
+  }
+}
+
+/** Writes `text` over the start of an existing file of at least its length; false when that is not possible. */
+async function overwriteInPlace(path: string, text: string): Promise<boolean> {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    if (((await Deno.stat(path)).size) !== bytes.length) return false;
+    const file = await Deno.open(path, { write: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    } finally {
+      file.close();
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -612,6 +643,8 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   } catch (error) {
     throw writeFailure(error, { path: job.paths.ranged, label: job.label, bytesNeeded: size });
   }
+  // the sidecar exists before the first byte: a transfer cut short (a full disk, kill -9) stays resumable
+  await saveRangeState(job, state);
   const resumed = state.done.reduce((a, b) => a + b, 0);
   job.start(resumed);
 
