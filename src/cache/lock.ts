@@ -21,6 +21,7 @@ import { CacheError, InterruptedError } from "../errors.ts";
 import { sleep } from "../download/http.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 import { repoFolderName } from "./layout.ts";
+import { insideOrThrow } from "./contained_path.ts";
 
 /** Default heartbeat interval, ms. */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -157,6 +158,7 @@ export async function acquireRepoLock(
   options: RepoLockOptions = {},
 ): Promise<RepoLock> {
   const path = repoLockPath(cacheDir, repoId);
+  insideOrThrow(`${cacheDir.replace(/\/+$/, "")}/.locks`, path, `the lock of '${repoId}'`);
   const dir = path.slice(0, path.lastIndexOf("/"));
   try {
     await Deno.mkdir(dir, { recursive: true });
