@@ -59,7 +59,7 @@ Deno.test("gpux pull after kill -9 of another pull: the dead holder is seen at o
     const lock = repoLockPath(f.cache, "acme/slow");
     f.hub.setShaping({ bytesPerSecond: 2 * MB });
     const child = await spawnCli(["pull", "acme/slow"], f.env);
-    await waitFor("the lock", () => exists(lock));
+    await waitFor("the lock", async () => (await Deno.readTextFile(lock).catch(() => "")).includes("token"));
     child.kill("SIGKILL");
     await child.output();
     assert(await exists(lock), "kill -9 leaves the lock file behind");
@@ -108,6 +108,23 @@ Deno.test("a live holder in this very process is not mistaken for a dead one", a
     await held.release();
     const next = await acquireRepoLock(dir, "acme/x");
     await next.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an empty lock file left by a process that died while taking it is taken over after a short grace, not 60 s", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-lock-" });
+  try {
+    const path = repoLockPath(dir, "acme/x");
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    await Deno.writeFile(path, new Uint8Array());
+    const past = new Date(Date.now() - 5_000);
+    await Deno.utime(path, past, past);
+    const reasons: string[] = [];
+    const lock = await acquireRepoLock(dir, "acme/x", { onStale: (_, reason) => reasons.push(reason) });
+    await lock.release();
+    assertEquals(reasons, ["an empty lock file left by a process that died while taking it"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -28,6 +28,9 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** Default age after which a lock without heartbeat is stale, ms. */
 export const DEFAULT_STALE_MS = 60_000;
 
+/** A lock file still without its info this long after it was written is a dead process's, ms. */
+const EMPTY_LOCK_GRACE_MS = 2_000;
+
 /** What a lock file holds. */
 export interface LockInfo {
   /** Process id of the holder. */
@@ -136,6 +139,10 @@ async function staleReason(
 ): Promise<string | undefined> {
   const age = Date.now() - lock.mtime;
   if (age > staleMs) return `no heartbeat for ${Math.round(age / 1000)}s`;
+  // a holder writes its info the moment it creates the file: one still empty seconds later was left by a crash
+  if (!lock.info && age > EMPTY_LOCK_GRACE_MS && await flockFree(path) === true) {
+    return "an empty lock file left by a process that died while taking it";
+  }
   const host = hostName();
   // a pid or a flock means something only on its own host (and "unknown" hosts cannot be told apart)
   if (lock.info && host !== "unknown" && lock.info.host === host && lock.info.pid !== Deno.pid) {
