@@ -170,6 +170,7 @@ export async function acquireRepoLock(
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
+    if (isDiskFull(e)) throw writeFailure(e, { path: `${dir}/`, bytesNeeded: 4096 });
     const denied = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
     throw new CacheError(`cannot create the lock folder ${dir}: ${(e as Error).message}`, {
       cause: e,
