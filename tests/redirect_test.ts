@@ -95,3 +95,17 @@ Deno.test("the token is sent to the Hub's own origin only, never to another orig
   await hubFetch("https://evil.example/api/models/a/b/tree/main?cursor=y", { headers });
   assertEquals(seen.map((s) => s.authorization), ["Bearer hf_secret", null]);
 });
+
+Deno.test("HF_ENDPOINT on a port fetch refuses (e.g. 9): one network error (exit 5), not retried", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-port-" });
+  try {
+    const result = await runCli(["info", "acme/tiny"], {
+      env: { HF_ENDPOINT: "http://127.0.0.1:9", HF_HOME: `${dir}/home`, HOME: dir },
+    });
+    assertEquals(result.code, 5, result.stderr);
+    assertStringIncludes(result.stderr, "blocked for fetch");
+    assertStringIncludes(result.stderr, "(not retried)");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -205,6 +205,7 @@ function permanentFailure(error: unknown): string | undefined {
   if (/non HTTP\(s\) url|scheme '?[a-z0-9+.-]*'? not supported/i.test(text)) {
     return "a redirect to a URL that is not http(s)";
   }
+  if (/requests to port \d+ are blocked/i.test(text)) return "that port is blocked for fetch (a 'bad port')";
   return undefined;
 }
 
