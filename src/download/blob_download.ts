@@ -377,6 +377,21 @@ async function removeIfExists(path: string): Promise<void> {
   });
 }
 
+/**
+ * Flushes a file's data to the disk (`fdatasync`): a delayed write error (a full disk, a quota, an
+ * I/O error) shows here rather than after the file was published. A file system that cannot sync
+ * (EINVAL, ENOTSUP) is let be: the writes completed and the size is checked next.
+ */
+async function syncToDisk(file: Deno.FsFile, context: WriteContext): Promise<void> {
+  try {
+    await file.syncData();
+  } catch (error) {
+    const code = (error as { code?: unknown })?.code;
+    if (code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return;
+    throw writeFailure(error, context);
+  }
+}
+
 /** Removes `path` when it is a symlink or anything but a regular file (the link itself, never its target). */
 async function removeIfNotFile(path: string): Promise<void> {
   try {
@@ -502,11 +517,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
       }
     }
     // the bytes must be on disk, all of them, before the file may take its final name
-    try {
-      await file.syncData();
-    } catch (error) {
-      throw writeFailure(error, writeContext());
-    }
+    await syncToDisk(file, writeContext());
     const onDisk = (await file.stat()).size;
     file.close();
     if (length !== size) {
@@ -845,7 +856,7 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   try {
     const file = await Deno.open(job.paths.ranged, { write: true });
     try {
-      await file.syncData();
+      await syncToDisk(file, { path: job.paths.ranged, label: job.label, bytesNeeded: 0 });
     } finally {
       file.close();
     }
