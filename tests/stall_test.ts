@@ -140,3 +140,26 @@ Deno.test("fetchWithRetry with bufferBody: an endless API answer is cut off at 6
     await server.shutdown();
   }
 });
+
+Deno.test("a file server that sends a trickle and then stalls on every connection ends in a NetworkError, not an endless crawl", async () => {
+  const { pullModel } = await import("../src/registry/pull.ts");
+  await withHub(async (hub, dir) => {
+    hub.addRepo("acme/trickle").commit({ "model.onnx": { size: 3_000_000, seed: 4 } });
+    hub.addFault({ kind: "stall", afterBytes: 2_000, match: { path: "model.onnx", origin: "cdn" }, times: Infinity });
+    const config = { endpoint: hub.url, cacheDir: `${dir}/hub`, env: envFrom({ HOME: dir }), timeoutMs: 150 };
+    let error: unknown;
+    try {
+      await pullModel(
+        { ...config, retryBaseDelayMs: 5 },
+        new HuggingFaceManager({ ...config, retryBaseDelayMs: 5 }),
+        "acme/trickle",
+      );
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof NetworkError, `expected a NetworkError, got ${error}`);
+    assertMatch(error.message, /6 attempts without progress/);
+    const requests = hub.requests.filter((r) => r.origin === "cdn" && r.path.endsWith("model.onnx"));
+    assert(requests.length <= 6, `${requests.length} requests`);
+  });
+});

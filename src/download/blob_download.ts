@@ -13,7 +13,8 @@
  * - Only a file whose size and hash match is renamed to `blobs/{etag}`; a mismatch deletes the
  *   partial file and raises {@linkcode IntegrityError}.
  * - Dropped connections and stalls (no byte for `stallTimeoutMs`) are retried from the bytes already
- *   written, with backoff, a bounded number of times without progress; then {@linkcode NetworkError}
+ *   written, with backoff, a bounded number of times without progress (an attempt that moved less than
+ *   1 MiB, short of finishing, counts as none: a trickle is no progress); then {@linkcode NetworkError}
  *   naming the file. 5xx and 429 are retried by {@linkcode fetchWithRetry}.
  *
  * @module
@@ -46,6 +47,8 @@ const WRITE_BUFFER = 256 * 1024;
 const DIRECT_WRITE = 16 * 1024;
 const HASH_READ = 1024 * 1024;
 const STATE_SAVE_INTERVAL_MS = 1000;
+/** A failed attempt that moved at least this much resets the retry budget (see `madeProgress`). */
+const MIN_PROGRESS_BYTES = 1024 * 1024;
 
 /** Options of {@linkcode downloadBlob}. */
 export interface BlobDownloadOptions {
@@ -261,6 +264,15 @@ class Job {
     this.o.onRetry?.({ attempt: failures, delayMs, reason: why, url: this.o.url });
     await sleep(delayMs, this.o.signal);
   }
+}
+
+/**
+ * Whether an attempt that failed still moved the transfer on enough to reset its retry budget: at
+ * least {@linkcode MIN_PROGRESS_BYTES}, or the rest of the file. A server that sends a trickle and
+ * then stalls on every connection would otherwise be retried for ever, a few bytes at a time.
+ */
+function madeProgress(before: number, after: number, total: number): boolean {
+  return after - before >= Math.min(MIN_PROGRESS_BYTES, total - before) && after > before;
 }
 
 class StallError extends Error {
@@ -507,7 +519,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (length < size) throw new Error(`the body ended after ${length} of ${size} bytes`);
       } catch (error) {
         if (error instanceof IntegrityError) throw error;
-        failures = length > before ? 1 : failures + 1;
+        failures = madeProgress(before, length, size) ? 1 : failures + 1;
         const reason = controller.signal.reason instanceof StallError ? controller.signal.reason.message : undefined;
         if (permit) job.connections.release();
         permit = false;
@@ -787,7 +799,7 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
       } catch (error) {
         if (error instanceof RangeIgnored) throw error;
         if (internal.signal.aborted) throw failure ?? error;
-        failures = state.done[i] > before ? 1 : failures + 1;
+        failures = madeProgress(before, state.done[i], end - start0) ? 1 : failures + 1;
         const reason = controller.signal.reason instanceof StallError ? controller.signal.reason.message : undefined;
         await job.retryAfterBodyError(error, failures, reason);
       }
