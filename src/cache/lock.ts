@@ -235,7 +235,8 @@ export async function acquireRepoLock(
       }
       continue;
     }
-    if (!waited) {
+    // a holder that has just created the file writes who it is a moment later: name it when known
+    if (!waited && (current.info || Date.now() - current.mtime > EMPTY_LOCK_GRACE_MS)) {
       waited = true;
       options.onWait?.(current.info);
     }
