@@ -113,3 +113,20 @@ Deno.test("an offline pull of a snapshot holding links that loop back to their f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gpux cache prune removes a symlink in blobs/ that no revision uses, never the file it points at", async () => {
+  await withPulledModel(async (f) => {
+    const stray = `${f.cache}/models--acme--tiny/blobs/${"e".repeat(64)}`;
+    await Deno.symlink(f.outside, stray);
+    const pruned = await runCli(["cache", "prune", "--json"], { env: f.env });
+    assertEquals(pruned.code, 0, pruned.stderr);
+    const paths = JSON.parse(pruned.stdout).items.map((i: { path: string }) => i.path);
+    assert(paths.includes(stray), pruned.stdout);
+    // under the sandbox the snapshot entry is a hard link of the old blob: no revision names the link either
+    assert(paths.includes(`${f.cache}/models--acme--tiny/blobs/${f.etag}`), pruned.stdout);
+    const sha = f.hub.repo("acme/tiny").resolve("main");
+    assertEquals((await Deno.stat(`${f.cache}/models--acme--tiny/snapshots/${sha}/model.onnx`)).size, CONTENT.size);
+    assertEquals(await Deno.lstat(stray).then(() => true, () => false), false, "the link is gone");
+    assert(await Deno.stat(f.outside).then(() => true, () => false), "the file outside the cache is untouched");
+  });
+});
