@@ -69,6 +69,7 @@ export function buildProgram(ctx: CliContext): Command {
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
  * The first SIGINT aborts the running command (which cleans up and exits 130); a second one exits at once.
+ * SIGTERM does the same (a pull releases its lock and keeps its partial files either way).
  */
 export async function main(args: string[]): Promise<number> {
   const controller = new AbortController();
@@ -79,6 +80,7 @@ export async function main(args: string[]): Promise<number> {
     controller.abort(new InterruptedError("interrupted"));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onInterrupt);
   const ctx = createContext(controller.signal);
   try {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
@@ -87,6 +89,7 @@ export async function main(args: string[]): Promise<number> {
     return reportError(error, args, ctx, controller.signal);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onInterrupt);
   }
 }
 

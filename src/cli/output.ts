@@ -136,7 +136,8 @@ export function formatBytes(bytes: number): string {
     value /= 1000;
     i++;
   }
-  return i === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[i]}`;
+  // whole bytes: a rate such as 11.88118292400278 B/s reads 12 B/s
+  return i === 0 ? `${Math.round(value)} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
 /** `850ms`, `12s`, `3m05s`, `1h02m`. */

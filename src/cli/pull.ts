@@ -106,7 +106,9 @@ function printSummary(out: Output, r: PullResult): void {
     );
     return;
   }
-  const speed = r.bytesDownloaded > 0 && r.seconds > 0 ? `, ${formatBytes(r.bytesDownloaded / r.seconds)}/s` : "";
+  const speed = r.bytesDownloaded > 0 && r.seconds > 0
+    ? `, ${formatBytes(Math.round(r.bytesDownloaded / r.seconds))}/s`
+    : "";
   out.print(`${out.green("pulled")} ${out.bold(r.id)}  ${rev}${r.variant ? `  (variant ${r.variant})` : ""}`);
   out.print(
     `  ${r.files.length} file(s), ${formatBytes(total)}: ${formatBytes(r.bytesDownloaded)} downloaded, ` +
