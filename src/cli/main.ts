@@ -6,6 +6,8 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts";
 import { type CliContext, createContext } from "./context.ts";
+import { redactJson, safeText } from "./output.ts";
+import { denoEnv, isTruthy } from "../environment.ts";
 import { cacheCommand } from "./cache.ts";
 import { lsCommand } from "./ls.ts";
 import { rmCommand } from "./rm.ts";
@@ -47,6 +49,9 @@ const COMMANDS: CommandFactory[] = [
 
 /** Builds the `gpux` program for one invocation. */
 export function buildProgram(ctx: CliContext): Command {
+  // commander's own errors quote what was typed (`unknown option '--tokn=hf_…'`): redact and escape it
+  const outputError = (text: string, write: (s: string) => void) =>
+    write(text.split("\n").map((line) => safeText(line, ctx.secrets)).join("\n"));
   const program = new Command("gpux")
     .description(
       "Pull ONNX models from the Hugging Face Hub into the shared cache and run them on the best GPU you have.",
@@ -57,10 +62,13 @@ export function buildProgram(ctx: CliContext): Command {
     .configureOutput({
       writeOut: (s) => void Deno.stdout.writeSync(new TextEncoder().encode(s)),
       writeErr: (s) => void Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      outputError,
     });
   for (const make of COMMANDS) {
     const command = make(ctx);
     command.exitOverride();
+    command.configureOutput({ outputError });
+    for (const sub of command.commands) sub.configureOutput({ outputError });
     program.addCommand(command);
   }
   return program as unknown as Command;
@@ -79,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
     controller.abort(new InterruptedError("interrupted"));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
-  const ctx = createContext(controller.signal);
+  const ctx = createContext(controller.signal, denoEnv, secretsOf(args));
   try {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
     return ctx.exitCode ?? ExitCode.Ok;
@@ -100,11 +108,37 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
   const out = ctx.output({ json: args.includes("--json") });
   if (error instanceof GpuxError) {
     out.error(error.message, error.hint);
-    if (out.json) out.printJson(error.toJSON());
+    if (out.json) out.printJson(redactJson(error.toJSON(), ctx.secrets));
     return error.exitCode;
   }
-  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  out.error(`unexpected failure: ${message}`, "this is a bug in gpux; please report it with the command you ran");
-  if (out.json) out.printJson({ error: "UnexpectedError", code: "unexpected", message: String(error), exitCode: 1 });
+  // one line, never a stack trace (unless GPUX_DEBUG asks for it): what failed, and how to report it
+  const debug = isTruthy(ctx.env("GPUX_DEBUG"));
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  out.error(
+    `unexpected failure: ${message.split("\n")[0]}`,
+    "this is a bug in gpux; please report it with the command you ran" +
+      (debug ? "" : " (GPUX_DEBUG=1 adds the stack trace)"),
+  );
+  if (debug && error instanceof Error && error.stack) out.debug(error.stack);
+  if (out.json) {
+    out.printJson(redactJson({ error: "UnexpectedError", code: "unexpected", message, exitCode: 1 }, ctx.secrets));
+  }
   return exitCodeOf(error);
+}
+
+/**
+ * The secrets given to this invocation, to redact from everything printed: `--token`'s value (also
+ * `--token=…`) and `HF_TOKEN` / `HUGGING_FACE_HUB_TOKEN`.
+ */
+function secretsOf(args: string[]): string[] {
+  const out: string[] = [];
+  args.forEach((arg, i) => {
+    if (arg === "--token" && i + 1 < args.length) out.push(args[i + 1]);
+    else if (arg.startsWith("--token=")) out.push(arg.slice("--token=".length));
+  });
+  for (const name of ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]) {
+    const value = denoEnv(name);
+    if (value) out.push(value);
+  }
+  return out.map((s) => s.trim()).filter((s) => s.length >= 4);
 }

@@ -123,16 +123,39 @@ export async function deleteToken(options: { env?: EnvReader } = {}): Promise<st
   }
 }
 
-/** Hugging Face tokens (`hf_…`, `api_…`) and bearer credentials inside free text. */
-const TOKEN_PATTERN = /\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}|(Bearer\s+)[^\s"',;]+/g;
+/** Hugging Face tokens (`hf_…`, `api_…`) and `Bearer`/`Basic` credentials inside free text. */
+const TOKEN_PATTERN = /\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}|\b((?:Bearer|Basic)\s+)[^\s"',;)]{4,}/g;
+
+/** `user:password@` (or `token@`) inside a URL: `scheme://***@host`. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@?#"']+@/gi;
+
+/** Candidates for a secret without a known prefix: long runs of base64/base64url characters. */
+const LONG_WORD = /[A-Za-z0-9_+=-]{32,}/g;
 
 /**
- * Replaces anything that looks like a token (and each of `tokens`, wherever it appears) with `***`,
- * so that error messages, logs and JSON never carry one.
+ * True for a long word that looks random (an API key, a base64 credential) rather than a name: it mixes
+ * lower case, upper case and digits, and the kind of character changes often. Hex digests (commit shas,
+ * etags) are all lower case and names like `paraphrase-multilingual-MiniLM-L12-v2` change kind rarely,
+ * so both are kept.
+ */
+function looksRandom(word: string): boolean {
+  if (!/[a-z]/.test(word) || !/[A-Z]/.test(word) || !/[0-9]/.test(word)) return false;
+  const kind = (c: string) => /[a-z]/.test(c) ? 0 : /[A-Z]/.test(c) ? 1 : /[0-9]/.test(c) ? 2 : 3;
+  let changes = 0;
+  for (let i = 1; i < word.length; i++) if (kind(word[i]) !== kind(word[i - 1])) changes++;
+  return changes >= word.length * 0.45; // random base62: ~0.62; names like MiniLM-L12-v2: ~0.3
+}
+
+/**
+ * Replaces anything that looks like a secret with `***`, so that error messages, logs and JSON never
+ * carry one: each of `tokens` wherever it appears, Hugging Face tokens (`hf_…`, `api_…`), the value of
+ * `Bearer`/`Basic` credentials, the `user:password@` part of URLs, and long random-looking words
+ * (32+ characters mixing cases and digits, as API keys are).
  *
  * @example
  * ```ts
  * redactToken("401 for Bearer hf_abcdef123456"); // "401 for Bearer ***"
+ * redactToken("GET http://user:pw@mirror.local/api failed"); // "GET http://***@mirror.local/api failed"
  * ```
  */
 export function redactToken(text: string, ...tokens: (string | undefined)[]): string {
@@ -140,10 +163,17 @@ export function redactToken(text: string, ...tokens: (string | undefined)[]): st
   for (const token of tokens) {
     if (token && token.length >= 4) out = out.split(token).join("***");
   }
-  return out.replace(
-    TOKEN_PATTERN,
-    (_match, prefix: string | undefined, bearer: string | undefined) => bearer ? `${bearer}***` : `${prefix}***`,
-  );
+  return out
+    .replace(URL_CREDENTIALS, "$1***@")
+    .replace(TOKEN_PATTERN, (match, prefix: string | undefined, scheme: string | undefined) => {
+      if (!scheme) return `${prefix}***`;
+      const value = match.slice(scheme.length);
+      // "Basic" is also a word: a credential is base64 with a digit, a symbol or upper case past its start
+      const credential = scheme.startsWith("Bearer") ||
+        (/^[A-Za-z0-9+/]{6,}={0,2}$/.test(value) && /[0-9+/=]|.[A-Z]/.test(value));
+      return credential ? `${scheme}***` : match;
+    })
+    .replace(LONG_WORD, (word) => looksRandom(word) ? "***" : word);
 }
 
 async function readTokenFile(path: string): Promise<string | undefined> {
