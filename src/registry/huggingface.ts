@@ -15,7 +15,15 @@ import {
   whoAmI,
 } from "@huggingface/hub";
 import { denoEnv, type EnvReader, envTimeoutMs, hubEndpoint, isOfflineEnv } from "../environment.ts";
-import { AuthenticationError, GpuxError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import {
+  AuthenticationError,
+  GpuxError,
+  InputError,
+  InterruptedError,
+  ModelNotFoundError,
+  NetworkError,
+  OfflineError,
+} from "../errors.ts";
 import {
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_MS,
@@ -225,9 +233,13 @@ export class HuggingFaceManager implements ModelManager {
         if (response.status === 401 && anonymous && response.headers.get("x-error-code") === "RepoNotFound") {
           await response.body?.cancel().catch(() => {});
           const repo = context.repoId ? `'${context.repoId}'` : "the repository";
-          throw new AuthenticationError(
+          // the Hub answers a typo and a private repo alike; Python's huggingface_hub calls it RepositoryNotFound
+          throw new ModelNotFoundError(
             `model ${repo} not found on ${safeOrigin(url)}, or it is private and you are not logged in (HTTP 401)`,
-            { hint: "check the spelling; for a private model, log in with `gpux login`, set HF_TOKEN or pass --token" },
+            {
+              hint:
+                "check the spelling, or, if it is private or gated, log in with `gpux login`, set HF_TOKEN or pass --token",
+            },
           );
         }
         throw await errorFromResponse(response, context);
