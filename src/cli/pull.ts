@@ -14,6 +14,7 @@ import type { CliContext } from "./context.ts";
 import { modelArg } from "./hub_client.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
 import { PullProgressRenderer } from "./pull_progress.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -28,7 +29,11 @@ export function pullCommand(ctx: CliContext) {
     .option("--variant <name>", "ONNX variant: fp32, fp16, quantized, q4, int8, uint8, … (default: the repo's default)")
     .option("--force", "download and verify again even what is cached")
     .option("--dry-run", "show what would be downloaded and its size, download nothing")
-    .addOption(new Option("--concurrency <n>", "parallel connections (default 8)").argParser(parsePositiveInt))
+    .addOption(
+      new Option("--concurrency <n>", "parallel connections (default 8)").argParser(
+        intFlag("--concurrency", INT_FLAGS.concurrency),
+      ),
+    )
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")
     .option("--offline", "use only the cache, no network (also HF_HUB_OFFLINE=1)")
@@ -81,14 +86,6 @@ function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?:
   const chunkSize = read("GPUX_PULL_CHUNK_BYTES");
   const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD");
   return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new InputError(`invalid --concurrency '${value}': use a whole number from 1 to 64`);
-  }
-  return n;
 }
 
 function printSummary(out: Output, r: PullResult): void {

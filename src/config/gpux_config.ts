@@ -118,7 +118,13 @@ function describe(node: Node | null | undefined): string {
   if (!node) return "nothing";
   if (isMap(node)) return "a mapping";
   if (isSeq(node)) return "a list";
-  if (isScalar(node)) return JSON.stringify(node.value) ?? String(node.value);
+  if (isScalar(node)) {
+    // a long value is not quoted back: it may be a secret pasted into the wrong file
+    if (typeof node.value === "string" && node.value.length > 40) {
+      return `a string of ${node.value.length} characters`;
+    }
+    return JSON.stringify(node.value) ?? String(node.value);
+  }
   return "an alias";
 }
 
@@ -170,6 +176,14 @@ const positiveInt: Field<number> = (node, key, ctx) => {
   }
   return v as number;
 };
+/** A positive integer up to `max` (thread counts, batch sizes: a huge one would exhaust the machine). */
+function positiveIntUpTo(max: number): Field<number> {
+  return (node, key, ctx) => {
+    const v = positiveInt(node, key, ctx);
+    if (v > max) ctx.fail(node, key, `expected a whole number from 1 to ${max}, got ${v}`);
+    return v;
+  };
+}
 const nonNegativeInt: Field<number> = (node, key, ctx) => {
   const v = isScalar(node) ? node.value : undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
@@ -312,15 +326,19 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
               return v as ProviderChoice;
             },
             memory,
-            device_id: nonNegativeInt,
+            device_id: (n4, k4, c4) => {
+              const v = nonNegativeInt(n4, k4, c4);
+              if (v > 255) c4.fail(n4, k4, `expected a GPU index from 0 to 255, got ${v}`);
+              return v;
+            },
           });
           return { backend: g.backend ?? "auto", memory: g.memory, deviceId: g.device_id };
         },
-        batch_size: positiveInt,
+        batch_size: positiveIntUpTo(65_536),
         timeout: positiveNumber,
         graph_optimization: oneOf(["disabled", "basic", "extended", "all"] as const),
-        intra_op_threads: positiveInt,
-        inter_op_threads: positiveInt,
+        intra_op_threads: positiveIntUpTo(1024),
+        inter_op_threads: positiveIntUpTo(1024),
       });
       return dropUndefined({
         gpu: r.gpu ?? { backend: "auto" },

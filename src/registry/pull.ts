@@ -24,7 +24,8 @@ import { filterPaths } from "./file_filter.ts";
 import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "./formats.ts";
 import type { HuggingFaceManager } from "./huggingface.ts";
 import type { ModelFile, PullOptions, PullProgressEvent, PullResult, RegistryConfig } from "./manager.ts";
-import { isCommitSha, parseModelId } from "./model_id.ts";
+import { cacheWriteError } from "../file_errors.ts";
+import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 
 /** Default number of parallel transfers. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -117,9 +118,25 @@ export async function pullModel(
   modelId: string,
   options: PullOptions = {},
 ): Promise<PullResult> {
+  try {
+    return await pullModelInto(config, manager, modelId, options);
+  } catch (error) {
+    // a cache another user owns, a read-only mount: a CacheError naming the folder, not an unexpected failure
+    const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(config.env ?? denoEnv);
+    throw cacheWriteError(error, cacheDir) ?? error;
+  }
+}
+
+async function pullModelInto(
+  config: RegistryConfig,
+  manager: HuggingFaceManager,
+  modelId: string,
+  options: PullOptions,
+): Promise<PullResult> {
   const started = performance.now();
   const ref = parseModelId(modelId);
   const revision = options.revision ?? ref.revision ?? "main";
+  validateRevision(revision);
   const env = config.env ?? denoEnv;
   const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(env);
   const paths = new RepoCachePaths(cacheDir, ref.id);

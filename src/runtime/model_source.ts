@@ -11,7 +11,8 @@
 import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot, RepoCachePaths } from "../cache/layout.ts";
-import { parseModelId } from "../registry/model_id.ts";
+import { fileErrorReason, isAccessDenied } from "../file_errors.ts";
+import { parseModelId, validateRepoId, validateRevision } from "../registry/model_id.ts";
 import { onnxVariants } from "../registry/formats.ts";
 import { CONFIG_FILE_NAMES, type GpuxConfig, readGpuxConfig } from "../config/gpux_config.ts";
 
@@ -69,6 +70,13 @@ async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined>
     return await Deno.stat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return undefined;
+    // a name too long to be a path (ENAMETOOLONG) or a link loop (ELOOP) is no file: maybe a Hub id
+    if (/\(os error (36|40)\)/.test(e instanceof Error ? e.message : "")) return undefined;
+    if (isAccessDenied(e)) {
+      throw new InputError(`cannot read ${path}: ${fileErrorReason(e)}`, {
+        hint: "check the path and its permissions",
+      });
+    }
     throw e;
   }
 }
@@ -218,11 +226,17 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
       hint: "check the path; a Hub model is named org/name[@revision]",
     });
   }
+  const at = spec.indexOf("@");
+  if (at > 0 && isRepoId(spec.slice(0, at))) {
+    validateRevision(spec.slice(at + 1)); // a Hub id with a bad revision is bad input (exit 2), not "not found"
+  }
   try {
     parseModelId(spec);
   } catch (error) {
     throw new NotFoundError(
-      `${spec} is neither an existing path nor a valid Hub model id (${(error as Error).message})`,
+      `${spec.length > 100 ? `${spec.slice(0, 100)}…` : spec} is neither an existing path nor a valid Hub model id (${
+        (error as Error).message
+      })`,
       {
         hint: "pass a path to an .onnx file or a directory, or a Hub id like org/name",
       },
@@ -251,4 +265,13 @@ async function resolveConfig(configPath: string, options: ResolveOptions): Promi
     return { path: `${target}/${picked.file}`, kind: "directory", config, configPath };
   }
   return { path: target, kind: "directory", config, configPath };
+}
+
+function isRepoId(text: string): boolean {
+  try {
+    validateRepoId(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -318,6 +318,9 @@ export function checkNames(given: readonly string[], inputs: readonly TensorInfo
   }
 }
 
+/** Deepest nesting of JSON arrays read as a tensor (NumPy's limit on dimensions). */
+const MAX_JSON_RANK = 64;
+
 function flatten(name: string, value: unknown): { shape: number[]; flat: unknown[] } {
   if (!Array.isArray(value)) return { shape: [], flat: [value] };
   const shape: number[] = [];
@@ -325,6 +328,13 @@ function flatten(name: string, value: unknown): { shape: number[]; flat: unknown
   while (Array.isArray(probe)) {
     shape.push(probe.length);
     probe = probe[0];
+    if (shape.length > MAX_JSON_RANK) {
+      throw new InputError(
+        `input ${
+          quoteName(name)
+        }: arrays nested more than ${MAX_JSON_RANK} deep; a tensor has at most ${MAX_JSON_RANK} dimensions`,
+      );
+    }
   }
   const flat: unknown[] = [];
   const walk = (v: unknown, depth: number, path: string) => {

@@ -1,0 +1,237 @@
+/**
+ * Hostile input against `deno task gpux`, as subprocesses under the task's permission sandbox: every
+ * failure is one `error:` line (and a `hint:` line) with its documented exit code, never a stack trace,
+ * never a secret, never a raw control character.
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { type CliResult, runCli } from "./support/cli.ts";
+import { identityModel, writeModel } from "./support/onnx_builder.ts";
+import { CacheFixture, commitSha } from "./support/hf_cache.ts";
+
+/** `code`, a last `error:` line matching `pattern` (then at most a hint), no trace, no control character. */
+function assertCleanError(r: CliResult, code: number, pattern: RegExp, secrets: string[] = []): void {
+  const what = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+  assertEquals(r.code, code, what);
+  assertMatch(r.stderr, pattern, what);
+  assertMatch(r.stderr, /(^|\n)error: [^\n]*\n(hint: [^\n]*\n)?$/, `not one error line and a hint: ${what}`);
+  assert(!/^\s+at /m.test(r.stderr), `stack trace: ${what}`);
+  assert(!r.stderr.includes("unexpected failure"), `unclassified: ${what}`);
+  // deno-lint-ignore no-control-regex
+  assert(!/[\x00-\x09\x0b-\x1f\x7f]/.test(r.stderr), `raw control character: ${JSON.stringify(r.stderr)}`);
+  for (const secret of secrets) {
+    assert(!r.stderr.includes(secret) && !r.stdout.includes(secret), `secret ${secret} leaked: ${what}`);
+  }
+}
+
+/** A temp home with a cache, an HF_HOME and a model; `INIT_CWD` as if the task was started there. */
+async function withHome(fn: (dir: string, env: Record<string, string>) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "gpux_hardening_" });
+  try {
+    await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
+    await fn(dir, {
+      HF_HUB_CACHE: `${dir}/hub`,
+      HF_HOME: `${dir}/hf`,
+      INIT_CWD: dir,
+      HF_TOKEN: "",
+      HF_TOKEN_PATH: "",
+      HF_ENDPOINT: "http://127.0.0.1:9",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const HF_TOKEN_VALUE = "hf_QwErTyUiOpAsDfGhJkLzXcVbNm0123456789";
+/** A key without a known prefix: only its shape gives it away. */
+const RANDOM_KEY = "sk9Xq2LmZ7vB4nR8tY1wK6pJ3hG5fD0aQeUiOc";
+
+Deno.test("hardening: a token in a file given as --file or as gpux.yml is never quoted back", async () => {
+  await withHome(async (dir, env) => {
+    for (const secret of [HF_TOKEN_VALUE, RANDOM_KEY]) {
+      await Deno.writeTextFile(`${dir}/secret.txt`, secret);
+      const r = await runCli(["run", `${dir}/id.onnx`, "--file", `${dir}/secret.txt`], { env });
+      // V8's JSON error quotes the first 10 characters; none of the secret may appear
+      assertCleanError(r, 2, /--file .*secret\.txt is not valid JSON/, [secret.slice(0, 6), secret.slice(3, 9)]);
+
+      await Deno.mkdir(`${dir}/m`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/m/gpux.yml`, secret);
+      const y = await runCli(["run", `${dir}/m`, "--input", "{}"], { env });
+      assertCleanError(y, 2, /gpux\.yml/, [secret.slice(0, 6), secret.slice(3, 9)]);
+    }
+  });
+});
+
+Deno.test("hardening: credentials in HF_ENDPOINT and echoed Basic/Bearer headers never reach the output", async () => {
+  // a mirror (or proxy) that refuses the request and echoes the Authorization header it received
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) =>
+    Response.json(
+      { error: `bad request, got Authorization: ${req.headers.get("authorization")} and Bearer ${HF_TOKEN_VALUE}` },
+      { status: 400 },
+    ));
+  try {
+    await withHome(async (_dir, base) => {
+      const env = { ...base, HF_ENDPOINT: `http://user:password@127.0.0.1:${server.addr.port}` };
+      const basic = btoa("user:password");
+      for (const args of [["info", "acme/tiny"], ["info", "acme/tiny", "--json"], ["search", "bert"]]) {
+        const r = await runCli(args, { env });
+        assertCleanError(r, 2, /rejected the request/, ["password", basic, basic.slice(0, 12), HF_TOKEN_VALUE]);
+        if (args.includes("--json")) assertEquals(JSON.parse(r.stdout).exitCode, 2);
+      }
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("hardening: a token typed into a mistyped flag is not echoed by the usage error", async () => {
+  await withHome(async (_dir, env) => {
+    const r = await runCli(["info", "acme/tiny", `--tokn=${HF_TOKEN_VALUE}`], { env });
+    assertEquals(r.code, 2);
+    assertMatch(r.stderr, /unknown option/);
+    assert(!r.stderr.includes(HF_TOKEN_VALUE.slice(3)), r.stderr);
+  });
+});
+
+Deno.test("hardening: control characters in a model id or revision are escaped, not sent to the terminal", async () => {
+  await withHome(async (_dir, env) => {
+    for (
+      const args of [
+        ["info", "org/na\nme"],
+        ["info", "org/na\x1b[31mme"],
+        ["pull", "org/name@\x1b]0;pwned\x07"],
+        ["run", "org/na\x1b[2Jme"],
+        ["rm", "org/na\rme", "--yes"],
+      ]
+    ) {
+      const r = await runCli(args, { env });
+      assert(r.code === 2 || r.code === 3, `${JSON.stringify(args)}: ${r.code} ${r.stderr}`);
+      assertCleanError(r, r.code, /\\(n|r|x1b|x07)/);
+    }
+  });
+});
+
+Deno.test("hardening: revisions are validated like the Hub does (., .., 5000 characters, .lock, @{) — exit 2", async () => {
+  await withHome(async (dir, env) => {
+    // a cached model: revision '.' used to read refs/. (a directory)
+    const cache = new CacheFixture(`${dir}/hub`, "acme/tiny");
+    const sha = commitSha("one");
+    await cache.addRevision(sha, { "model.onnx": await Deno.readFile(`${dir}/id.onnx`) });
+    await cache.setRef("main", sha);
+    const long = "a".repeat(5000);
+    for (
+      const args of [
+        ["run", "acme/tiny@."],
+        ["run", "acme/empty@."],
+        ["inspect", "acme/tiny@.."],
+        ["run", `acme/tiny@${long}`],
+        ["info", `acme/tiny@${long}`],
+        ["pull", "acme/tiny", "--revision", long],
+        ["pull", "acme/tiny@main.lock"],
+        ["info", "acme/tiny@a@{1}"],
+        ["rm", "acme/tiny@.", "--yes"],
+      ]
+    ) {
+      const r = await runCli(args, { env });
+      assertCleanError(r, 2, /invalid revision/);
+      assert(r.stderr.length < 600, `the whole argument is echoed: ${r.stderr.length} characters`);
+    }
+  });
+});
+
+Deno.test("hardening: input files that are directories, nested 300,000 deep or bad .npy are exit 2 naming the input", async () => {
+  await withHome(async (dir, env) => {
+    const deep = `{"x": ${"[".repeat(300_000)}${"]".repeat(300_000)}}`;
+    await Deno.writeTextFile(`${dir}/deep.json`, deep);
+    await Deno.writeFile(`${dir}/neg.npy`, npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }"));
+    await Deno.writeFile(
+      `${dir}/descr.npy`,
+      npy("{'descr': '<U99999999999', 'fortran_order': False, 'shape': (1, 3), }"),
+    );
+    await Deno.writeFile(`${dir}/short.npy`, npy("{'descr': '<U8', 'fortran_order': False, 'shape': (1, 3), }"));
+    const model = `${dir}/id.onnx`;
+    const cases: [string[], RegExp][] = [
+      [["run", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
+      [["bench", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
+      [["run", model, "--file", `${dir}/deep.json`], /input "x": arrays nested more than 64 deep/],
+      [["run", model, "--input-npy", `x=${dir}/neg.npy`], /neg\.npy: malformed \.npy header: shape \(-1, 3\)/],
+      [["run", model, "--input-npy", `x=${dir}/descr.npy`], /descr\.npy: unsupported dtype/],
+      [["run", model, "--input-npy", `x=${dir}/short.npy`], /short\.npy: truncated/],
+      [["run", model, "--input-npy", `x=${dir}`], /--input-npy "x" .*: cannot read it: it is a directory/],
+    ];
+    for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);
+  });
+});
+
+Deno.test("hardening: --output and init into a missing folder, outside the sandbox or with an unknown name — exit 2", async () => {
+  await withHome(async (dir, env) => {
+    const outside = await Deno.makeTempDir({ prefix: "gpux_outside_" }); // not in the task's --allow-write
+    try {
+      const run = ["run", `${dir}/id.onnx`, "--input", '{"x": [[1, 2, 3]]}'];
+      const cases: [string[], RegExp][] = [
+        [
+          [...run, "--output", `${dir}/missing/y.npy`],
+          /--output .*missing\/y\.npy: cannot write it: the folder .* does not exist/,
+        ],
+        [[...run, "--output", `${outside}/y.npy`], /--output .*: cannot write it: not permitted by gpux's sandbox/],
+        [[...run, "--output", "nope=x.npy"], /--output "nope=x\.npy": expected NAME=PATH with NAME one of "y"/],
+        [["init", `${dir}/id.onnx`, "--output", `${outside}/gpux.yml`], /cannot write it: not permitted/],
+        [["init", `${dir}/id.onnx`, "--output", `${dir}/missing/gpux.yml`], /the folder .* does not exist/],
+        [["init", `${dir}/id.onnx`, "--output", dir], /is a directory/],
+      ];
+      for (const [args, pattern] of cases) {
+        assertCleanError(await runCli(args, { env, cwd: dir }), 2, pattern);
+      }
+      const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes("="));
+      assertEquals(left, [], "no file named after the NAME=PATH spec");
+      assertEquals([...Deno.readDirSync(outside)], []);
+    } finally {
+      await Deno.remove(outside, { recursive: true });
+    }
+  });
+});
+
+Deno.test("hardening: every numeric flag of every command is bounded (exit 2 with the allowed range)", async () => {
+  await withHome(async (dir, env) => {
+    const model = `${dir}/id.onnx`;
+    const cases: string[][] = [
+      ["run", model, "--intra-op-threads", "100000"],
+      ["run", model, "--inter-op-threads", "0"],
+      ["bench", model, "--intra-op-threads", "1e3"],
+      ["bench", model, "--runs", "10000000"],
+      ["bench", model, "--warmup", "-1"],
+      ["bench", model, "--batch", "100000000"],
+      ["run", model, "--benchmark", "--runs", "0"],
+      ["inspect", model, "--device-id", "100000"],
+      ["doctor", "--device-id", "abc"],
+      ["pull", "acme/tiny", "--concurrency", "65"],
+      ["search", "bert", "--limit", "1001"],
+      ["search", "bert", "--limit", "0x10"],
+    ];
+    for (const args of cases) {
+      const r = await runCli(args, { env });
+      assertCleanError(r, 2, /invalid --[a-z-]+ '.*': use a whole number from \d+ to \d+/);
+    }
+    await Deno.mkdir(`${dir}/m`);
+    await Deno.copyFile(model, `${dir}/m/model.onnx`);
+    await Deno.writeTextFile(
+      `${dir}/m/gpux.yml`,
+      "name: m\nmodel:\n  source: ./model.onnx\nruntime:\n  intra_op_threads: 100000\n",
+    );
+    assertCleanError(
+      await runCli(["bench", `${dir}/m`], { env }),
+      2,
+      /runtime\.intra_op_threads: expected a whole number from 1 to 1024/,
+    );
+  });
+});
+
+/** `.npy` bytes with this header text (format 1.0) and no data. */
+function npy(header: string): Uint8Array {
+  const pad = 64 - ((10 + header.length + 1) % 64);
+  const text = header + " ".repeat(pad) + "\n";
+  const out = new Uint8Array(10 + text.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, text.length, true);
+  out.set(new TextEncoder().encode(text), 10);
+  return out;
+}
