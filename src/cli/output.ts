@@ -47,7 +47,7 @@ export class Output {
 
   /** A line on stdout (suppressed in `--json` mode: use {@linkcode printJson}). */
   print(line = ""): void {
-    if (!this.json) writeAll(Deno.stdout, line + "\n");
+    if (!this.json) writeAll(Deno.stdout, displayText(line) + "\n");
   }
 
   /** The one JSON document of `--json` mode, on stdout. */
@@ -57,7 +57,7 @@ export class Output {
 
   /** Informational line on stderr, silenced by `--quiet`. */
   info(line: string): void {
-    if (!this.quiet) writeAll(Deno.stderr, line + "\n");
+    if (!this.quiet) writeAll(Deno.stderr, displayText(line) + "\n");
   }
 
   /** Raw text on stderr (progress redraws), silenced by `--quiet`. */
@@ -115,7 +115,7 @@ export class Output {
  * `options.newlines`, line breaks are kept (other control characters are still escaped).
  */
 export function safeText(text: string, secrets: readonly string[] = [], options: { newlines?: boolean } = {}): string {
-  return escapeControl(redactToken(text, ...secrets), options.newlines ?? false);
+  return escapeControl(redactToken(text, ...secrets), options.newlines ? "\n" : "");
 }
 
 /** Redacts secrets in every string of a JSON-able value (for `--json` error documents). */
@@ -127,9 +127,25 @@ export function redactJson<T>(value: T, secrets: readonly string[] = []): T {
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
-function escapeControl(text: string, newlines: boolean): string {
+/**
+ * Text from elsewhere (a model card, a search result, a folder name in the cache) made safe to print:
+ * control characters escaped except line breaks, tabs (the column separator of piped tables) and the
+ * colour codes {@linkcode Output} adds itself (`ESC [ … m`), so no cursor movement, screen clearing or
+ * title change gets through.
+ */
+export function displayText(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex
+    /\x1b\[[0-9;]*m|[^\x1b]+|\x1b/g,
+    (part) => part.startsWith("\x1b[") && part.endsWith("m") ? part : escapeControl(part, "\n\t"),
+  );
+}
+
+/** `text` with control characters escaped, except those in `keep`. */
+function escapeControl(text: string, keep: string): string {
   return text.replace(CONTROL, (c) => {
-    if (c === "\n") return newlines ? c : "\\n";
+    if (keep.includes(c)) return c;
+    if (c === "\n") return "\\n";
     if (c === "\r") return "\\r";
     if (c === "\t") return "\\t";
     const code = c.charCodeAt(0);
