@@ -7,6 +7,8 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type CliResult, runCli } from "./support/cli.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
 import { CacheFixture, commitSha } from "./support/hf_cache.ts";
+import { startHubServer } from "./support/hub_server.ts";
+import { unexpectedErrorReport } from "../src/cli/main.ts";
 
 /** `code`, a last `error:` line matching `pattern` (then at most a hint), no trace, no control character. */
 function assertCleanError(r: CliResult, code: number, pattern: RegExp, secrets: string[] = []): void {
@@ -157,6 +159,7 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
       [["run", model, "--input-npy", `x=${dir}/descr.npy`], /descr\.npy: unsupported dtype/],
       [["run", model, "--input-npy", `x=${dir}/short.npy`], /short\.npy: truncated/],
       [["run", model, "--input-npy", `x=${dir}`], /--input-npy "x" .*: cannot read it: it is a directory/],
+      [["bench", model, "--shape", "x=100000000x3"], /a synthesised \[100000000, 3\] tensor has 300000000 elements/],
     ];
     for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);
   });
@@ -225,6 +228,31 @@ Deno.test("hardening: every numeric flag of every command is bounded (exit 2 wit
   });
 });
 
+Deno.test("hardening: control characters from the Hub or from folder names in the cache are escaped on stdout", async () => {
+  const hub = await startHubServer();
+  try {
+    hub.addRepo("acme/evil", { libraryName: "onnx", pipelineTag: "x\x1b[2Jy" }).commit({
+      "README.md": "# evil\n\nA model card that clears the screen\x1b[2J\x1b]0;pwned\x07 and rings\x07.\n",
+      "onnx/model.onnx": "x",
+    });
+    await withHome(async (dir, base) => {
+      const env = { ...base, HF_ENDPOINT: hub.url };
+      // a folder another tool (or an attacker) left in the cache
+      await Deno.mkdir(`${dir}/hub/models--acme--ev\x1b[2Jil/snapshots`, { recursive: true });
+      for (const args of [["info", "acme/evil"], ["search", "evil"], ["ls"]]) {
+        const r = await runCli(args, { env });
+        assertEquals(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+        // deno-lint-ignore no-control-regex
+        assert(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stdout + r.stderr), `${args.join(" ")}: ${JSON.stringify(r.stdout)}`);
+      }
+      const info = await runCli(["info", "acme/evil"], { env });
+      assertMatch(info.stdout, /clears the screen\\x1b\[2J\\x1b\]0;pwned\\x07 and rings\\x07/);
+    });
+  } finally {
+    await hub.close();
+  }
+});
+
 /** `.npy` bytes with this header text (format 1.0) and no data. */
 function npy(header: string): Uint8Array {
   const pad = 64 - ((10 + header.length + 1) % 64);
@@ -235,3 +263,27 @@ function npy(header: string): Uint8Array {
   out.set(new TextEncoder().encode(text), 10);
   return out;
 }
+
+Deno.test("hardening: an unexpected error is one line and a hint, its trace only with GPUX_DEBUG, never in --json", () => {
+  const error = new TypeError("x is undefined\n    at somewhere (file.ts:1:1)");
+  const plain = unexpectedErrorReport(error, false);
+  assertEquals(plain.message, "unexpected failure: TypeError: x is undefined");
+  assertMatch(plain.hint, /GPUX_DEBUG=1/);
+  assertEquals(plain.trace, undefined);
+  assertEquals(plain.json, {
+    error: "UnexpectedError",
+    code: "unexpected",
+    message: "TypeError: x is undefined",
+    exitCode: 1,
+  });
+  assert(!JSON.stringify(plain).includes(" at "));
+  assertMatch(unexpectedErrorReport(error, true).trace!, /at /);
+});
+
+Deno.test("hardening: a usage error with --json still prints one JSON document", async () => {
+  await withHome(async (_dir, env) => {
+    const r = await runCli(["pull", "acme/tiny", "--no-such-flag", "--json"], { env });
+    assertEquals(r.code, 2);
+    assertEquals(JSON.parse(r.stdout).code, "usage");
+  });
+});

@@ -102,6 +102,15 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
   if (error instanceof CommanderError) {
     // help and version are "errors" in commander's exitOverride mode
     if (error.exitCode === 0) return ExitCode.Ok;
+    // commander printed the message; --json still gets its one document
+    if (args.includes("--json")) {
+      ctx.output({ json: true }).printJson(
+        redactJson(
+          { error: "UsageError", code: "usage", message: error.message, exitCode: ExitCode.Usage },
+          ctx.secrets,
+        ),
+      );
+    }
     return ExitCode.Usage;
   }
   if (signal.aborted && !(error instanceof GpuxError)) error = new InterruptedError("interrupted");
@@ -111,19 +120,38 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
     if (out.json) out.printJson(redactJson(error.toJSON(), ctx.secrets));
     return error.exitCode;
   }
-  // one line, never a stack trace (unless GPUX_DEBUG asks for it): what failed, and how to report it
-  const debug = isTruthy(ctx.env("GPUX_DEBUG"));
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  out.error(
-    `unexpected failure: ${message.split("\n")[0]}`,
-    "this is a bug in gpux; please report it with the command you ran" +
-      (debug ? "" : " (GPUX_DEBUG=1 adds the stack trace)"),
-  );
-  if (debug && error instanceof Error && error.stack) out.debug(error.stack);
-  if (out.json) {
-    out.printJson(redactJson({ error: "UnexpectedError", code: "unexpected", message, exitCode: 1 }, ctx.secrets));
-  }
+  const report = unexpectedErrorReport(error, isTruthy(ctx.env("GPUX_DEBUG")));
+  out.error(report.message, report.hint);
+  if (report.trace) out.debug(report.trace);
+  if (out.json) out.printJson(redactJson(report.json, ctx.secrets));
   return exitCodeOf(error);
+}
+
+/** What the CLI prints for an error that is not a {@linkcode GpuxError} (a bug). */
+export interface UnexpectedErrorReport {
+  /** The one `error:` line. */
+  message: string;
+  /** The `hint:` line. */
+  hint: string;
+  /** The stack trace, only when `debug` (GPUX_DEBUG=1) asked for it. */
+  trace?: string;
+  /** The `--json` error document. */
+  json: { error: string; code: string; message: string; exitCode: number };
+}
+
+/**
+ * One line saying what failed and how to report it — never a stack trace unless `debug`
+ * (`GPUX_DEBUG=1`), and never one in the `--json` document.
+ */
+export function unexpectedErrorReport(error: unknown, debug: boolean): UnexpectedErrorReport {
+  const text = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split("\n")[0];
+  return {
+    message: `unexpected failure: ${text}`,
+    hint: "this is a bug in gpux; please report it with the command you ran" +
+      (debug ? "" : " (GPUX_DEBUG=1 adds the stack trace)"),
+    ...(debug && error instanceof Error && error.stack ? { trace: error.stack } : {}),
+    json: { error: "UnexpectedError", code: "unexpected", message: text, exitCode: ExitCode.Unexpected },
+  };
 }
 
 /**
