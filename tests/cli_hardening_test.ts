@@ -253,6 +253,19 @@ Deno.test("hardening: control characters from the Hub or from folder names in th
   }
 });
 
+Deno.test("hardening: an empty model argument, or a folder far too big to be a model, is exit 2 (no walk of the disk)", async () => {
+  await withHome(async (dir, env) => {
+    await Deno.mkdir(`${dir}/big/a/b`, { recursive: true });
+    for (let i = 0; i <= 10_000; i++) Deno.writeFileSync(`${dir}/big/a/b/f${i}`, new Uint8Array());
+    const cases: [string[], RegExp][] = [
+      [["inspect", ""], /no model given: the model argument is empty/],
+      [["init", " "], /no model given/],
+      [["bench", `${dir}/big`], /big holds more than 10000 files: it does not look like a model folder/],
+    ];
+    for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);
+  });
+});
+
 /** `.npy` bytes with this header text (format 1.0) and no data. */
 function npy(header: string): Uint8Array {
   const pad = 64 - ((10 + header.length + 1) % 64);

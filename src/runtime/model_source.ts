@@ -81,17 +81,35 @@ async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined>
   }
 }
 
-/** Every file under `dir` (following symlinks, as the cache's snapshot links are), with `/` paths. */
-async function listFiles(dir: string, prefix = ""): Promise<FileEntry[]> {
+/** How deep and how many files a model directory is searched for `.onnx` files (a Hub snapshot is shallow). */
+const LIST_MAX_DEPTH = 4;
+const LIST_MAX_FILES = 10_000;
+
+/**
+ * Every file under `dir` (following symlinks, as the cache's snapshot links are), with `/` paths, at most
+ * {@linkcode LIST_MAX_DEPTH} folders deep: `gpux run ~` or `gpux run /` is refused, not a walk of the disk.
+ *
+ * @throws {InputError} when the folder holds more than {@linkcode LIST_MAX_FILES} files.
+ */
+async function listFiles(dir: string, prefix = "", depth = 0, seen = { count: 0, root: dir }): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (entry.name.startsWith(".")) continue;
-    const full = `${dir}/${entry.name}`;
+    const full = `${dir.replace(/\/+$/, "")}/${entry.name}`;
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    const stat = await statOrUndefined(full); // a dangling link (blob removed) is skipped
+    const stat = await statOrUndefined(full).catch(() => undefined); // a dangling link (blob removed) is skipped
     if (!stat) continue;
-    if (stat.isDirectory) out.push(...await listFiles(full, rel));
-    else out.push({ path: rel, size: stat.size });
+    if (++seen.count > LIST_MAX_FILES) {
+      throw new InputError(
+        `${seen.root} holds more than ${LIST_MAX_FILES} files: it does not look like a model folder`,
+        {
+          hint: "point gpux at the .onnx file, or at the folder that holds it",
+        },
+      );
+    }
+    if (stat.isDirectory) {
+      if (depth < LIST_MAX_DEPTH) out.push(...await listFiles(full, rel, depth + 1, seen));
+    } else out.push({ path: rel, size: stat.size });
   }
   return out.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 }
@@ -207,6 +225,11 @@ async function resolveHub(
  * ```
  */
 export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  if (!spec.trim()) {
+    throw new InputError("no model given: the model argument is empty", {
+      hint: "pass an .onnx file, a directory, or a Hub id like org/name",
+    });
+  }
   const stat = await statOrUndefined(spec);
   if (stat?.isFile) {
     if (/\.ya?ml$/i.test(spec)) return await resolveConfig(spec, options);
