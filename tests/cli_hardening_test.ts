@@ -214,6 +214,12 @@ Deno.test("hardening: every numeric flag of every command is bounded (exit 2 wit
       const r = await runCli(args, { env });
       assertCleanError(r, 2, /invalid --[a-z-]+ '.*': use a whole number from \d+ to \d+/);
     }
+    // the same parser bounds gpux's own numeric environment variables
+    assertCleanError(
+      await runCli(["pull", "acme/tiny"], { env: { ...env, GPUX_PULL_CHUNK_BYTES: "1" } }),
+      2,
+      /invalid GPUX_PULL_CHUNK_BYTES '1': use a whole number from 65536 to \d+/,
+    );
     await Deno.mkdir(`${dir}/m`);
     await Deno.copyFile(model, `${dir}/m/model.onnx`);
     await Deno.writeTextFile(

@@ -5,7 +5,6 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { InputError } from "../errors.ts";
 import { hubCacheDir } from "../environment.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import type { PullResult } from "../registry/manager.ts";
@@ -14,7 +13,7 @@ import type { CliContext } from "./context.ts";
 import { modelArg } from "./hub_client.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
 import { PullProgressRenderer } from "./pull_progress.ts";
-import { INT_FLAGS, intFlag } from "./int_flag.ts";
+import { INT_FLAGS, intFlag, parseIntFlag } from "./int_flag.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -76,15 +75,14 @@ export function pullCommand(ctx: CliContext) {
 
 /** Range tuning from `GPUX_PULL_CHUNK_BYTES` / `GPUX_PULL_RANGE_THRESHOLD` (benchmarks, unusual networks). */
 function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?: number } | undefined {
-  const read = (name: string) => {
+  const read = (name: string, range: { min: number; max: number }) => {
     const value = ctx.env(name);
     if (value === undefined || value === "") return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InputError(`invalid ${name} '${value}': use a number of bytes`);
-    return n;
+    return parseIntFlag(name, value, range);
   };
-  const chunkSize = read("GPUX_PULL_CHUNK_BYTES");
-  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD");
+  // a 1-byte range would split a 1 GB file into a billion requests
+  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", { min: 64 * 1024, max: 2 ** 32 });
+  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", { min: 1, max: Number.MAX_SAFE_INTEGER });
   return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
 }
 
