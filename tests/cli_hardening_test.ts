@@ -9,6 +9,8 @@ import { identityModel, writeModel } from "./support/onnx_builder.ts";
 import { CacheFixture, commitSha } from "./support/hf_cache.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { unexpectedErrorReport } from "../src/cli/main.ts";
+import { cacheWriteError } from "../src/file_errors.ts";
+import { CacheError, InputError } from "../src/errors.ts";
 
 /** `code`, a last `error:` line matching `pattern` (then at most a hint), no trace, no control character. */
 function assertCleanError(r: CliResult, code: number, pattern: RegExp, secrets: string[] = []): void {
@@ -270,6 +272,64 @@ Deno.test("hardening: an empty model argument, or a folder far too big to be a m
     ];
     for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);
   });
+});
+
+Deno.test("hardening: filesystem refusals inside the cache are CacheErrors naming the folder", () => {
+  const cache = "/home/u/.cache/huggingface/hub";
+  const denied = cacheWriteError(
+    new Deno.errors.PermissionDenied(
+      `Permission denied (os error 13): open '${cache}/models--a--b/blobs/x.incomplete'`,
+    ),
+    cache,
+  );
+  assert(denied instanceof CacheError);
+  assertEquals(denied.exitCode, 6);
+  assertEquals(denied.message, `cannot write to the cache folder ${cache}/models--a--b/blobs: permission denied`);
+  assertMatch(denied.hint!, /read-only or belongs to another user/);
+  const readOnly = cacheWriteError(
+    new Error(`Read-only file system (os error 30): remove '${cache}/m/refs/main'`),
+    cache,
+  );
+  assertEquals(readOnly?.message, `cannot write to the cache folder ${cache}/m/refs: the file system is read-only`);
+  const full = cacheWriteError(new Error(`No space left on device (os error 28): write '${cache}/m/blobs/x'`), cache);
+  assertMatch(full!.hint!, /free some space/);
+  assertEquals(cacheWriteError(new InputError("bad"), cache), undefined, "typed errors pass through");
+  assertEquals(cacheWriteError(new TypeError("x is undefined"), cache), undefined, "bugs stay bugs");
+});
+
+Deno.test({
+  name: "hardening: a read-only model folder in the cache (a read-only mount) is exit 6 for pull and rm, not a bug",
+  // needs root to bind-mount; CI here runs as root
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const hub = await startHubServer();
+    try {
+      hub.addRepo("acme/tiny", { libraryName: "onnx" }).commit({ "config.json": "{}", "onnx/model.onnx": "x" });
+      await withHome(async (dir, base) => {
+        const env = { ...base, HF_ENDPOINT: hub.url };
+        assertEquals((await runCli(["pull", "acme/tiny", "-q"], { env })).code, 0);
+        const folder = `${dir}/hub/models--acme--tiny`;
+        const mount = (...args: string[]) => new Deno.Command("mount", { args, stderr: "null" }).outputSync().success;
+        if (!mount("--bind", folder, folder)) return; // no mount here: nothing to check
+        try {
+          assert(mount("-o", "remount,ro,bind", folder), "remount read-only");
+          for (const args of [["pull", "acme/tiny", "--force"], ["rm", "acme/tiny", "--yes"]]) {
+            const r = await runCli(args, { env });
+            assertCleanError(
+              r,
+              6,
+              /cannot write to the cache folder .*models--acme--tiny\/\w+: the file system is read-only/,
+            );
+            assertMatch(r.stderr, /hint: .*read-only or belongs to another user/);
+          }
+        } finally {
+          new Deno.Command("umount", { args: [folder] }).outputSync();
+        }
+      });
+    } finally {
+      await hub.close();
+    }
+  },
 });
 
 /** `.npy` bytes with this header text (format 1.0) and no data. */

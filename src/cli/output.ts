@@ -55,9 +55,9 @@ export class Output {
     writeAll(Deno.stdout, JSON.stringify(value, null, 2) + "\n");
   }
 
-  /** Informational line on stderr, silenced by `--quiet`. */
+  /** Informational line on stderr (retries, progress notes), silenced by `--quiet`; secrets redacted. */
   info(line: string): void {
-    if (!this.quiet) writeAll(Deno.stderr, displayText(line) + "\n");
+    if (!this.quiet) writeAll(Deno.stderr, displayText(redactToken(line, ...this.secrets)) + "\n");
   }
 
   /** Raw text on stderr (progress redraws), silenced by `--quiet`. */
