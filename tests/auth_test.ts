@@ -70,6 +70,11 @@ Deno.test("auth: a malformed token is an AuthenticationError that does not echo 
   );
   assert(!error.message.includes("secretpart"), error.message);
   assert(error.message.includes("HF_TOKEN"));
+  // a control or non-ASCII character cannot go in a header: refused before any request (it was retried as a network error)
+  for (const token of ["hf_abc\x1b[2Jdef", "hf_abcdéf", "hf_abc\x00def"]) {
+    const e = await assertRejects(() => resolveToken({ token }), AuthenticationError);
+    assert(e.message.includes("control or non-ASCII"), e.message);
+  }
 });
 
 Deno.test("auth: login writes the token file where Python does, mode 0600, atomically; logout removes it", async () => {

@@ -37,7 +37,7 @@ export interface TokenOptions {
  * `~/.cache/huggingface/token`. Empty values and missing or empty files are skipped. Returns
  * `undefined` when there is none (anonymous access).
  *
- * @throws {AuthenticationError} when the token found is malformed (whitespace inside it).
+ * @throws {AuthenticationError} when the token found is malformed (whitespace, control or non-ASCII characters).
  * @example
  * ```ts
  * const found = await resolveToken({ token: Deno.args[0] });
@@ -186,9 +186,15 @@ async function readTokenFile(path: string): Promise<string | undefined> {
 }
 
 function checked(found: ResolvedToken): ResolvedToken {
-  if (/\s/.test(found.token)) {
+  // an HTTP header value holds visible ASCII only: anything else would fail every request as a "network error"
+  const bad = /\s/.test(found.token)
+    ? "whitespace"
+    : /[^\x21-\x7e]/.test(found.token)
+    ? "a control or non-ASCII character"
+    : "";
+  if (bad) {
     const where = found.path ? `the token in ${found.path}` : found.source === "HF_TOKEN" ? "HF_TOKEN" : "the token";
-    throw new AuthenticationError(`${where} is malformed: it contains whitespace`, {
+    throw new AuthenticationError(`${where} is malformed: it contains ${bad}`, {
       hint: "a Hugging Face token is one word starting with hf_; create one at https://huggingface.co/settings/tokens",
     });
   }
