@@ -332,6 +332,22 @@ Deno.test({
   },
 });
 
+Deno.test("hardening: environment variables pointing at odd places: a device as the cache or as the token file", async () => {
+  await withHome(async (_dir, env) => {
+    assertCleanError(
+      await runCli(["pull", "acme/tiny"], { env: { ...env, HF_HUB_CACHE: "/dev/null" } }),
+      6,
+      /the cache directory \/dev\/null is not a directory/,
+    );
+    // /dev/zero as the token file was read until memory ran out
+    assertCleanError(
+      await runCli(["whoami"], { env: { ...env, HF_TOKEN_PATH: "/dev/zero" } }),
+      4,
+      /not logged in/,
+    );
+  });
+});
+
 /** `.npy` bytes with this header text (format 1.0) and no data. */
 function npy(header: string): Uint8Array {
   const pad = 64 - ((10 + header.length + 1) % 64);

@@ -176,8 +176,14 @@ export function redactToken(text: string, ...tokens: (string | undefined)[]): st
     .replace(LONG_WORD, (word) => looksRandom(word) ? "***" : word);
 }
 
+/** Largest token file read: a token is ~40 bytes; `HF_TOKEN_PATH=/dev/zero` must not be read forever. */
+const MAX_TOKEN_FILE = 64 * 1024;
+
 async function readTokenFile(path: string): Promise<string | undefined> {
   try {
+    const info = await Deno.stat(path);
+    // a device, a FIFO or a folder is no token file (reading /dev/zero or a FIFO would never end)
+    if (!info.isFile || info.size > MAX_TOKEN_FILE) return undefined;
     const text = (await Deno.readTextFile(path)).trim();
     return text || undefined;
   } catch {

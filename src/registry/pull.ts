@@ -11,7 +11,7 @@
  * @module
  */
 import { denoEnv, hubCacheDir } from "../environment.ts";
-import { InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import { CacheError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
 import { acquireRepoLock } from "../cache/lock.ts";
 import { readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
@@ -118,11 +118,17 @@ export async function pullModel(
   modelId: string,
   options: PullOptions = {},
 ): Promise<PullResult> {
+  const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(config.env ?? denoEnv);
+  const info = await Deno.stat(cacheDir).catch(() => undefined);
+  if (info && !info.isDirectory) {
+    throw new CacheError(`the cache directory ${cacheDir} is not a directory`, {
+      hint: "pass --cache-dir or set HF_HUB_CACHE to a directory",
+    });
+  }
   try {
     return await pullModelInto(config, manager, modelId, options);
   } catch (error) {
     // a cache another user owns, a read-only mount: a CacheError naming the folder, not an unexpected failure
-    const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(config.env ?? denoEnv);
     throw cacheWriteError(error, cacheDir) ?? error;
   }
 }
