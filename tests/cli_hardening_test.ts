@@ -51,7 +51,7 @@ const RANDOM_KEY = "sk9Xq2LmZ7vB4nR8tY1wK6pJ3hG5fD0aQeUiOc";
 
 Deno.test("hardening: a token in a file given as --file or as gpux.yml is never quoted back", async () => {
   await withHome(async (dir, env) => {
-    for (const secret of [HF_TOKEN_VALUE, RANDOM_KEY]) {
+    for (const secret of [HF_TOKEN_VALUE, RANDOM_KEY, "shortSecret42"]) {
       await Deno.writeTextFile(`${dir}/secret.txt`, secret);
       const r = await runCli(["run", `${dir}/id.onnx`, "--file", `${dir}/secret.txt`], { env });
       // V8's JSON error quotes the first 10 characters; none of the secret may appear
@@ -60,7 +60,10 @@ Deno.test("hardening: a token in a file given as --file or as gpux.yml is never 
       await Deno.mkdir(`${dir}/m`, { recursive: true });
       await Deno.writeTextFile(`${dir}/m/gpux.yml`, secret);
       const y = await runCli(["run", `${dir}/m`, "--input", "{}"], { env });
-      assertCleanError(y, 2, /gpux\.yml/, [secret.slice(0, 6), secret.slice(3, 9)]);
+      assertCleanError(y, 2, /gpux\.yml:1: expected a mapping \(key: value lines\), got a single value/, [
+        secret.slice(0, 6),
+        secret.slice(3, 9),
+      ]);
     }
   });
 });

@@ -101,7 +101,7 @@ class Ctx {
   }
   fail(node: Node | null | undefined, key: string, message: string): never {
     const line = this.line(node);
-    throw new InputError(`${this.file}${line ? `:${line}` : ""}: ${key}: ${message}`, {
+    throw new InputError(`${this.file}${line ? `:${line}` : ""}: ${key ? `${key}: ` : ""}${message}`, {
       hint: "see README.md, section gpux.yml, for the keys and their types",
     });
   }
@@ -110,7 +110,11 @@ class Ctx {
 type Field<T> = (node: Node, key: string, ctx: Ctx) => T;
 
 function mapping(node: Node | null, key: string, ctx: Ctx): YAMLMap<Scalar, Node> {
-  if (!isMap(node)) ctx.fail(node, key, `expected a mapping (key: value lines), got ${describe(node)}`);
+  if (!isMap(node)) {
+    // the whole file being one value (a token pasted into the wrong file) is never quoted back
+    const got = !key && isScalar(node) ? "a single value" : describe(node);
+    ctx.fail(node, key, `expected a mapping (key: value lines), got ${got}`);
+  }
   return node as YAMLMap<Scalar, Node>;
 }
 
