@@ -155,8 +155,10 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
       npy("{'descr': '<U99999999999', 'fortran_order': False, 'shape': (1, 3), }"),
     );
     await Deno.writeFile(`${dir}/short.npy`, npy("{'descr': '<U8', 'fortran_order': False, 'shape': (1, 3), }"));
+    await Deno.writeTextFile(`${dir}/long.json`, JSON.stringify({ x: [["S".repeat(5000), 1, 2]] }));
     const model = `${dir}/id.onnx`;
     const cases: [string[], RegExp][] = [
+      [["run", model, "--file", `${dir}/long.json`], /element 0 is "S{39}… \(5002 characters\), expected a number/],
       [["run", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
       [["bench", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
       [["run", model, "--file", `${dir}/deep.json`], /input "x": arrays nested more than 64 deep/],

@@ -369,14 +369,18 @@ function inferDtype(flat: unknown[]): TensorDtype {
   return "float32";
 }
 
+/** A value for a message, cut to 40 characters (input files can hold long strings). */
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}… (${text.length} characters)` : text;
+}
+
 const SPECIAL_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
 function convertValues(name: string, flat: unknown[], dtype: TensorDtype): TensorValues {
   const bad = (i: number, what: string): never => {
     throw new InputError(
-      `input ${quoteName(name)}: element ${i} is ${
-        JSON.stringify(flat[i]) ?? String(flat[i])
-      }, expected ${what} (dtype ${dtype})`,
+      `input ${quoteName(name)}: element ${i} is ${shortJson(flat[i])}, expected ${what} (dtype ${dtype})`,
     );
   };
   switch (dtype) {
