@@ -142,6 +142,8 @@ Deno.test("auth: redactToken hides Basic credentials, passwords in URLs and rand
     "blob 8d6cb8cbfef8cb1e869b633b38f8cf444c3a42024469c3c2ab950fca1e11f0bf is corrupt",
     "/tmp/hub/models--onnx-community--Qwen3-0.6B-ONNX/snapshots/x/onnx/model_q4f16.onnx",
     "the Basic graph optimisation level",
+    "cannot write /data/hf_home/hub/models--a--b: permission denied",
+    "HF_HOME=./hf_cache_dir/x",
   ];
   for (const text of kept) assertEquals(redactToken(text), text);
 });

@@ -124,7 +124,9 @@ export async function deleteToken(options: { env?: EnvReader } = {}): Promise<st
 }
 
 /** Hugging Face tokens (`hf_…`, `api_…`) and `Bearer`/`Basic` credentials inside free text. */
-const TOKEN_PATTERN = /\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}|\b((?:Bearer|Basic)\s+)[^\s"',;)]{4,}/g;
+// (a folder named like `/data/hf_home/hub` is a path, not a token: not after `/` or `.`, nor followed by `/`)
+const TOKEN_PATTERN =
+  /(?<![/.])\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}(?![A-Za-z0-9_-]*\/)|\b((?:Bearer|Basic)\s+)[^\s"',;)]{4,}/g;
 
 /** `user:password@` (or `token@`) inside a URL: `scheme://***@host`. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@?#"']+@/gi;
