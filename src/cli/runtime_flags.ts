@@ -127,6 +127,7 @@ export function splitNamed(value: string, names: readonly string[], flag: string
   if (match === undefined) {
     throw new InputError(
       `${flag} ${JSON.stringify(value)}: expected NAME=PATH with NAME one of ${names.map(quoteName).join(", ")}`,
+      flag === "--output" ? { hint: "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy" } : {},
     );
   }
   return [match, value.slice(match.length + 1)];
