@@ -338,12 +338,20 @@ Deno.test({
 });
 
 Deno.test("hardening: environment variables pointing at odd places: a device as the cache or as the token file", async () => {
-  await withHome(async (_dir, env) => {
+  await withHome(async (dir, env) => {
     assertCleanError(
       await runCli(["pull", "acme/tiny"], { env: { ...env, HF_HUB_CACHE: "/dev/null" } }),
       6,
       /the cache directory \/dev\/null is not a directory/,
     );
+    // a folder where the token file should be is not "removed" (an empty one was, as if it were the token)
+    await Deno.mkdir(`${dir}/tokens/token`, { recursive: true });
+    assertCleanError(
+      await runCli(["logout"], { env: { ...env, HF_TOKEN_PATH: `${dir}/tokens/token` } }),
+      6,
+      /tokens\/token is a folder, not a token file: nothing removed/,
+    );
+    assert(Deno.statSync(`${dir}/tokens/token`).isDirectory);
     // /dev/zero as the token file was read until memory ran out
     assertCleanError(
       await runCli(["whoami"], { env: { ...env, HF_TOKEN_PATH: "/dev/zero" } }),

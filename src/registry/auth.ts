@@ -114,6 +114,12 @@ export async function saveToken(token: string, options: { env?: EnvReader } = {}
  */
 export async function deleteToken(options: { env?: EnvReader } = {}): Promise<string | undefined> {
   const path = tokenFilePath(options.env ?? denoEnv);
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (info?.isDirectory) {
+    throw new CacheError(`${path} is a folder, not a token file: nothing removed`, {
+      hint: "check HF_TOKEN_PATH / HF_HOME; the token file is a plain file",
+    });
+  }
   try {
     await Deno.remove(path);
     return path;
