@@ -236,7 +236,7 @@ Deno.test("hardening: every numeric flag of every command is bounded (exit 2 wit
     assertCleanError(
       await runCli(["bench", `${dir}/m`], { env }),
       2,
-      /runtime\.intra_op_threads: expected a whole number from 1 to 1024/,
+      /runtime\.intra_op_threads: expected a whole number from 1 to 256/,
     );
   });
 });

@@ -30,7 +30,7 @@ export const INT_FLAGS = {
   /** `--device-id`: GPU index. */
   deviceId: { min: 0, max: 255 },
   /** `--intra-op-threads`, `--inter-op-threads`: onnxruntime thread pools. */
-  threads: { min: 1, max: 1024 },
+  threads: { min: 1, max: 256 },
 } as const satisfies Record<string, IntRange>;
 
 /**

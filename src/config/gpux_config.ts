@@ -341,8 +341,8 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         batch_size: positiveIntUpTo(65_536),
         timeout: positiveNumber,
         graph_optimization: oneOf(["disabled", "basic", "extended", "all"] as const),
-        intra_op_threads: positiveIntUpTo(1024),
-        inter_op_threads: positiveIntUpTo(1024),
+        intra_op_threads: positiveIntUpTo(256),
+        inter_op_threads: positiveIntUpTo(256),
       });
       return dropUndefined({
         gpu: r.gpu ?? { backend: "auto" },
