@@ -156,6 +156,8 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
     );
     await Deno.writeFile(`${dir}/short.npy`, npy("{'descr': '<U8', 'fortran_order': False, 'shape': (1, 3), }"));
     await Deno.writeTextFile(`${dir}/long.json`, JSON.stringify({ x: [["S".repeat(5000), 1, 2]] }));
+    await Deno.writeFile(`${dir}/sparse.npy`, new Uint8Array());
+    await Deno.truncate(`${dir}/sparse.npy`, 3 * 1024 ** 3); // 3 GiB, sparse: nothing is written
     const model = `${dir}/id.onnx`;
     const cases: [string[], RegExp][] = [
       [["run", model, "--file", `${dir}/long.json`], /element 0 is "S{39}… \(5002 characters\), expected a number/],
@@ -166,6 +168,8 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
       [["run", model, "--input-npy", `x=${dir}/descr.npy`], /descr\.npy: unsupported dtype/],
       [["run", model, "--input-npy", `x=${dir}/short.npy`], /short\.npy: truncated/],
       [["run", model, "--input-npy", `x=${dir}`], /--input-npy "x" .*: cannot read it: it is a directory/],
+      [["run", model, "--file", "/dev/zero"], /--file \/dev\/zero: larger than 256 MiB/],
+      [["run", model, "--input-npy", `x=${dir}/sparse.npy`], /sparse\.npy: larger than 2048 MiB/],
       [["bench", model, "--shape", "x=100000000x3"], /a synthesised \[100000000, 3\] tensor has 300000000 elements/],
     ];
     for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);

@@ -146,28 +146,34 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** Largest input file read (JSON text or .npy): beyond it a JavaScript string or buffer cannot hold it. */
-const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+/** Largest JSON input read: a JavaScript string holds at most ~512 MiB, and parsing needs several times that. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+/** Largest `.npy` input read (2 GiB): a tensor that size is better run from the library. */
+const MAX_NPY_BYTES = 2 * 1024 * 1024 * 1024;
 
 /**
- * Reads an input file the user named (`-` = stdin), at most {@linkcode MAX_INPUT_BYTES}: a directory,
+ * Reads an input file the user named (`-` = stdin), at most `maxBytes`: a directory,
  * an unreadable file, a refused path or an endless stream (`/dev/zero`) is an {@linkcode InputError}
  * naming the flag and the path.
  */
-async function readInputFile(path: string, flag: string): Promise<Uint8Array> {
+async function readInputFile(path: string, flag: string, maxBytes: number): Promise<Uint8Array> {
   let file: Deno.FsFile | undefined;
   try {
     const stream = path === "-" ? Deno.stdin.readable : (file = await Deno.open(path)).readable;
-    if (file && (await file.stat()).isDirectory) throw new Deno.errors.IsADirectory();
+    const info = file ? await file.stat() : undefined;
+    if (info?.isDirectory) throw new Deno.errors.IsADirectory();
+    // a regular file is measured before reading; a stream (stdin, a FIFO, /dev/zero) gets at most 256 MiB
+    const limit = info?.isFile ? maxBytes : Math.min(maxBytes, MAX_JSON_BYTES);
+    const tooBig = () =>
+      new InputError(`${flag} ${path}: larger than ${limit / 1024 / 1024} MiB`, {
+        hint: "run a model with inputs this large from the library (loadModel) instead",
+      });
+    if (info?.isFile && info.size > limit) throw tooBig();
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const chunk of stream) {
       size += chunk.length;
-      if (size > MAX_INPUT_BYTES) {
-        throw new InputError(`${flag} ${path}: larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB`, {
-          hint: "pass big tensors as .npy files split per input, or run the model from the library",
-        });
-      }
+      if (size > limit) throw tooBig();
       chunks.push(chunk);
     }
     const bytes = new Uint8Array(size);
@@ -191,7 +197,7 @@ async function readInputFile(path: string, flag: string): Promise<Uint8Array> {
 }
 
 async function readText(path: string, flag: string): Promise<string> {
-  const bytes = await readInputFile(path, flag);
+  const bytes = await readInputFile(path, flag, MAX_JSON_BYTES);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -215,7 +221,7 @@ export async function readFeeds(flags: InputFlags, inputs: readonly TensorInfo[]
   const npy: TensorMap = {};
   for (const value of flags.inputNpy ?? []) {
     const [name, path] = splitNamed(value, inputs.map((i) => i.name), "--input-npy");
-    const bytes = await readInputFile(path, `--input-npy ${quoteName(name)}`);
+    const bytes = await readInputFile(path, `--input-npy ${quoteName(name)}`, MAX_NPY_BYTES);
     npy[name] = readNpy(bytes, path);
   }
   if (json === undefined && Object.keys(npy).length === 0) return undefined;
