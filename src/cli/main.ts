@@ -88,6 +88,13 @@ export async function main(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   const ctx = createContext(controller.signal, denoEnv, secretsOf(args));
+  // a rejection or exception nobody awaited is reported like any other failure: one line, no trace
+  const onStray = (event: PromiseRejectionEvent | ErrorEvent) => {
+    event.preventDefault();
+    Deno.exit(reportError("reason" in event ? event.reason : event.error, args, ctx, controller.signal));
+  };
+  globalThis.addEventListener("unhandledrejection", onStray);
+  globalThis.addEventListener("error", onStray);
   try {
     await buildProgram(ctx).parseAsync(args, { from: "user" });
     return ctx.exitCode ?? ExitCode.Ok;
@@ -95,6 +102,8 @@ export async function main(args: string[]): Promise<number> {
     return reportError(error, args, ctx, controller.signal);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    globalThis.removeEventListener("unhandledrejection", onStray);
+    globalThis.removeEventListener("error", onStray);
   }
 }
 
