@@ -365,6 +365,29 @@ Deno.test("hardening: environment variables pointing at odd places: a device as 
   });
 });
 
+Deno.test("hardening: a server at HF_ENDPOINT answering JSON of the wrong shape is a network error (exit 5), not a bug", async () => {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/api/models") return Response.json([null, { id: 5 }]);
+    if (path === "/api/whoami-v2") return Response.json({ name: null, orgs: "x" });
+    return Response.json({ not: "an array" });
+  });
+  try {
+    await withHome(async (_dir, base) => {
+      const env = { ...base, HF_ENDPOINT: `http://127.0.0.1:${server.addr.port}` };
+      assertCleanError(await runCli(["search", "x"], { env }), 5, /does not look like a Hugging Face Hub API/);
+      assertCleanError(
+        await runCli(["whoami", "--token", HF_TOKEN_VALUE], { env }),
+        5,
+        /does not look like a Hugging Face Hub API/,
+        [HF_TOKEN_VALUE],
+      );
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
 /** `.npy` bytes with this header text (format 1.0) and no data. */
 function npy(header: string): Uint8Array {
   const pad = 64 - ((10 + header.length + 1) % 64);

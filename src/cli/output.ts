@@ -134,7 +134,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u20
  * title change gets through.
  */
 export function displayText(text: string): string {
-  return text.replace(
+  return String(text).replace(
     // deno-lint-ignore no-control-regex
     /\x1b\[[0-9;]*m|[^\x1b]+|\x1b/g,
     (part) => part.startsWith("\x1b[") && part.endsWith("m") ? part : escapeControl(part, "\n\t"),

@@ -459,6 +459,14 @@ export class HuggingFaceManager implements ModelManager {
           accessToken: found.token,
           fetch: this.hubFetch({}, options.signal),
         });
+        if (typeof me?.name !== "string" || !me.name) {
+          throw new NetworkError(
+            `${this.endpoint} answered whoami without a user name: it does not look like a Hugging Face Hub API`,
+            {
+              hint: this.#networkHint(),
+            },
+          );
+        }
         const auth = me.auth?.accessToken;
         return dropUndefined({
           name: me.name,
@@ -578,7 +586,11 @@ export class HuggingFaceManager implements ModelManager {
     }
     const what = context.repoId ? ` for ${context.repoId}` : "";
     if (error instanceof TypeError && !/fetch|network|connect|dns|tls|body/i.test(error.message)) {
-      return new GpuxError(`unexpected response from ${this.endpoint}${what}: ${error.message}`, { cause: error });
+      // an answer of the wrong shape: the server at HF_ENDPOINT does not speak the Hub's API (as for non-JSON)
+      return new NetworkError(
+        `unexpected response from ${this.endpoint}${what}: ${error.message}; it does not look like a Hugging Face Hub API`,
+        { cause: error, hint: this.#networkHint() },
+      );
     }
     return new NetworkError(`cannot reach ${this.endpoint}${what}: ${describeNetworkError(error)}`, {
       cause: error,
