@@ -46,7 +46,10 @@ export const SANDBOX_WRITE_HINT =
 
 /** True when `error` is a write the file system refused: access, read-only, no space, quota. */
 function isWriteFailure(error: unknown): boolean {
-  return isAccessDenied(error) || /\(os error (28|30|122)\)/.test(error instanceof Error ? error.message : "");
+  const text = error instanceof Error ? error.message : "";
+  // the sandbox refusing the network (a redirect to another host) is not a cache problem
+  if (error instanceof Deno.errors.NotCapable) return /(read|write) access/i.test(text);
+  return isAccessDenied(error) || /\(os error (28|30|122)\)/.test(text);
 }
 
 /**

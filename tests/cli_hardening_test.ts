@@ -303,6 +303,15 @@ Deno.test("hardening: filesystem refusals inside the cache are CacheErrors namin
   const full = cacheWriteError(new Error(`No space left on device (os error 28): write '${cache}/m/blobs/x'`), cache);
   assertMatch(full!.hint!, /free some space/);
   assertEquals(cacheWriteError(new InputError("bad"), cache), undefined, "typed errors pass through");
+  const net = new Deno.errors.NotCapable(
+    'Requires net access to "cdn.example:443", run again with the --allow-net flag',
+  );
+  assertEquals(cacheWriteError(net, cache), undefined, "a refused host is no cache error");
+  const write = new Deno.errors.NotCapable(`Requires write access to "${cache}/m/refs/main"`);
+  assertEquals(
+    cacheWriteError(write, cache)?.message,
+    `cannot write to the cache folder ${cache}/m/refs: not permitted by gpux's sandbox`,
+  );
   assertEquals(cacheWriteError(new TypeError("x is undefined"), cache), undefined, "bugs stay bugs");
 });
 
