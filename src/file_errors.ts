@@ -7,6 +7,7 @@
  * @module
  */
 import { CacheError, GpuxError } from "./errors.ts";
+
 /**
  * Why a filesystem call failed, in words, from Deno's error classes and the OS error code: `no such file
  * or directory`, `is a directory`, `permission denied`, `not permitted by gpux's sandbox`, `file name
