@@ -237,6 +237,16 @@ Deno.test("hardening: every numeric flag of every command is bounded (exit 2 wit
       `${dir}/m/gpux.yml`,
       "name: m\nmodel:\n  source: ./model.onnx\nruntime:\n  intra_op_threads: 100000\n",
     );
+    await Deno.writeTextFile(`${dir}/m/gpux.yml`, 'name: m\nmodel:\n  source: "./a\\0b.onnx"\n');
+    assertCleanError(
+      await runCli(["inspect", `${dir}/m`], { env }),
+      2,
+      /model\.source: expected a path .*control character/,
+    );
+    await Deno.writeTextFile(
+      `${dir}/m/gpux.yml`,
+      "name: m\nmodel:\n  source: ./model.onnx\nruntime:\n  intra_op_threads: 100000\n",
+    );
     assertCleanError(
       await runCli(["bench", `${dir}/m`], { env }),
       2,

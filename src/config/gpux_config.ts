@@ -247,6 +247,10 @@ const source: Field<string> = (node, key, ctx) => {
   if (v.startsWith("hf:") && !/^hf:[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?(@\S+)?$/.test(v)) {
     ctx.fail(node, key, `expected hf:org/name[@revision], got ${JSON.stringify(v)}`);
   }
+  // deno-lint-ignore no-control-regex
+  if (!v.trim() || /[\x00-\x1f\x7f]/.test(v)) {
+    ctx.fail(node, key, `expected a path or hf:org/name, got ${v.trim() ? "a control character in it" : "nothing"}`);
+  }
   return v;
 };
 
