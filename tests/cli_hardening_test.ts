@@ -155,11 +155,14 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
       npy("{'descr': '<U99999999999', 'fortran_order': False, 'shape': (1, 3), }"),
     );
     await Deno.writeFile(`${dir}/short.npy`, npy("{'descr': '<U8', 'fortran_order': False, 'shape': (1, 3), }"));
+    const keys = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, 1]));
+    await Deno.writeTextFile(`${dir}/keys.json`, JSON.stringify(keys));
     await Deno.writeTextFile(`${dir}/long.json`, JSON.stringify({ x: [["S".repeat(5000), 1, 2]] }));
     await Deno.writeFile(`${dir}/sparse.npy`, new Uint8Array());
     await Deno.truncate(`${dir}/sparse.npy`, 3 * 1024 ** 3); // 3 GiB, sparse: nothing is written
     const model = `${dir}/id.onnx`;
     const cases: [string[], RegExp][] = [
+      [["run", model, "--file", `${dir}/keys.json`], /unknown input "k0", .*"k9" and 99990 more; the model's inputs/],
       [["run", model, "--file", `${dir}/long.json`], /element 0 is "S{39}… \(5002 characters\), expected a number/],
       [["run", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
       [["bench", model, "--file", dir], /--file .*: cannot read it: it is a directory/],

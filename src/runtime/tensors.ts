@@ -307,9 +307,9 @@ export function checkNames(given: readonly string[], inputs: readonly TensorInfo
   const known = new Set(inputs.map((i) => i.name));
   const unknown = given.filter((n) => !known.has(n));
   if (unknown.length) {
-    throw new InputError(
-      `unknown input ${unknown.map(quoteName).join(", ")}; the model's inputs are ${listNames(inputs)}`,
-    );
+    const shown = unknown.slice(0, 10).map((n) => shortJson(n)).join(", ");
+    const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";
+    throw new InputError(`unknown input ${shown}${more}; the model's inputs are ${listNames(inputs)}`);
   }
   const have = new Set(given);
   const missing = inputs.filter((i) => !have.has(i.name));
