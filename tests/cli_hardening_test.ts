@@ -289,6 +289,7 @@ Deno.test("hardening: an empty model argument, or a folder far too big to be a m
     for (let i = 0; i <= 10_000; i++) Deno.writeFileSync(`${dir}/big/a/b/f${i}`, new Uint8Array());
     const cases: [string[], RegExp][] = [
       [["inspect", ""], /no model given: the model argument is empty/],
+      [["inspect", "/dev/null"], /\/dev\/null is not a regular file or a directory/],
       [["init", " "], /no model given/],
       [["bench", `${dir}/big`], /big holds more than 10000 files: it does not look like a model folder/],
     ];

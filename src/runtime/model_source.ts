@@ -244,6 +244,10 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     const picked = pickOnnx(await listFiles(dir), dir, { variant: options.variant, useDefault: false });
     return { path: `${dir}/${picked.file}`, kind: "directory", ...(picked.variant ? { variant: picked.variant } : {}) };
   }
+  if (stat) {
+    // a FIFO, a socket or a device: it exists, but a model is read from a regular file
+    throw new InputError(`${spec} is not a regular file or a directory`, { hint: "pass the .onnx file itself" });
+  }
   if (looksLikePath(spec)) {
     throw new NotFoundError(`no such file or directory: ${spec}`, {
       hint: "check the path; a Hub model is named org/name[@revision]",
