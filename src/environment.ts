@@ -82,7 +82,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A timeout in seconds from an environment variable (`HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`, as
- * Python's huggingface_hub reads them), in milliseconds (at most 2^31-1); `undefined` when unset, empty or not a positive number.
+ * Python's huggingface_hub reads them), in milliseconds (at most 2^31-1); `undefined` when unset, empty or not a
+ * positive number.
  */
 export function envTimeoutMs(env: EnvReader, name: string): number | undefined {
   const value = env(name)?.trim();
