@@ -346,7 +346,7 @@ export async function errorFromResponse(response: Response, context: RequestCont
   const repo = context.repoId ? `'${context.repoId}'` : "the repository";
   const rev = context.revision ?? "main";
   const suffix = hubMessage ? ` (hub says: ${hubMessage})` : "";
-  const loginHint = "check the spelling; if the model is private, log in with `gpux login` or set HF_TOKEN";
+  const loginHint = "check the spelling, or, if it is private or gated, log in with `gpux login` or set HF_TOKEN";
   switch (code) {
     case "RepoNotFound":
       return new ModelNotFoundError(`model ${repo} not found on ${origin}`, { hint: loginHint });

@@ -15,7 +15,15 @@ import {
   whoAmI,
 } from "@huggingface/hub";
 import { denoEnv, type EnvReader, envTimeoutMs, hubEndpoint, isOfflineEnv } from "../environment.ts";
-import { AuthenticationError, GpuxError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import {
+  AuthenticationError,
+  GpuxError,
+  InputError,
+  InterruptedError,
+  ModelNotFoundError,
+  NetworkError,
+  OfflineError,
+} from "../errors.ts";
 import {
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_MS,
@@ -238,9 +246,13 @@ export class HuggingFaceManager implements ModelManager {
         if (response.status === 401 && anonymous && response.headers.get("x-error-code") === "RepoNotFound") {
           await response.body?.cancel().catch(() => {});
           const repo = context.repoId ? `'${context.repoId}'` : "the repository";
-          throw new AuthenticationError(
+          // the Hub answers a typo and a private repo alike; Python's huggingface_hub calls it RepositoryNotFound
+          throw new ModelNotFoundError(
             `model ${repo} not found on ${safeOrigin(url)}, or it is private and you are not logged in (HTTP 401)`,
-            { hint: "check the spelling; for a private model, log in with `gpux login`, set HF_TOKEN or pass --token" },
+            {
+              hint:
+                "check the spelling, or, if it is private or gated, log in with `gpux login`, set HF_TOKEN or pass --token",
+            },
           );
         }
         throw await errorFromResponse(response, context);
@@ -460,6 +472,14 @@ export class HuggingFaceManager implements ModelManager {
           accessToken: found.token,
           fetch: this.hubFetch({}, options.signal),
         });
+        if (typeof me?.name !== "string" || !me.name) {
+          throw new NetworkError(
+            `${this.endpoint} answered whoami without a user name: it does not look like a Hugging Face Hub API`,
+            {
+              hint: this.#networkHint(),
+            },
+          );
+        }
         const auth = me.auth?.accessToken;
         return dropUndefined({
           name: me.name,
@@ -582,7 +602,11 @@ export class HuggingFaceManager implements ModelManager {
     }
     const what = context.repoId ? ` for ${context.repoId}` : "";
     if (error instanceof TypeError && !/fetch|network|connect|dns|tls|body/i.test(error.message)) {
-      return new GpuxError(`unexpected response from ${this.endpoint}${what}: ${error.message}`, { cause: error });
+      // an answer of the wrong shape: the server at HF_ENDPOINT does not speak the Hub's API (as for non-JSON)
+      return new NetworkError(
+        `unexpected response from ${this.endpoint}${what}: ${error.message}; it does not look like a Hugging Face Hub API`,
+        { cause: error, hint: this.#networkHint() },
+      );
     }
     return new NetworkError(`cannot reach ${this.endpoint}${what}: ${describeNetworkError(error)}`, {
       cause: error,

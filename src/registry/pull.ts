@@ -11,7 +11,7 @@
  * @module
  */
 import { denoEnv, hubCacheDir } from "../environment.ts";
-import { DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import { CacheError, DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
 import { acquireRepoLock } from "../cache/lock.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
@@ -27,7 +27,8 @@ import { checkListing } from "./listing_check.ts";
 import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "./formats.ts";
 import type { HuggingFaceManager } from "./huggingface.ts";
 import type { ModelFile, PullOptions, PullProgressEvent, PullResult, RegistryConfig } from "./manager.ts";
-import { isCommitSha, parseModelId } from "./model_id.ts";
+import { cacheWriteError } from "../file_errors.ts";
+import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 
 /** Default number of parallel transfers. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -130,9 +131,31 @@ export async function pullModel(
   modelId: string,
   options: PullOptions = {},
 ): Promise<PullResult> {
+  const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(config.env ?? denoEnv);
+  const info = await Deno.stat(cacheDir).catch(() => undefined);
+  if (info && !info.isDirectory) {
+    throw new CacheError(`the cache directory ${cacheDir} is not a directory`, {
+      hint: "pass --cache-dir or set HF_HUB_CACHE to a directory",
+    });
+  }
+  try {
+    return await pullModelInto(config, manager, modelId, options);
+  } catch (error) {
+    // a cache another user owns, a read-only mount: a CacheError naming the folder, not an unexpected failure
+    throw cacheWriteError(error, cacheDir) ?? error;
+  }
+}
+
+async function pullModelInto(
+  config: RegistryConfig,
+  manager: HuggingFaceManager,
+  modelId: string,
+  options: PullOptions,
+): Promise<PullResult> {
   const started = performance.now();
   const ref = parseModelId(modelId);
   const revision = options.revision ?? ref.revision ?? "main";
+  validateRevision(revision);
   const env = config.env ?? denoEnv;
   const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(env);
   const paths = new RepoCachePaths(cacheDir, ref.id);
