@@ -14,6 +14,8 @@ import { currentPlatform } from "../runtime/providers.ts";
 import { probeGpuLibraries, probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
 import { VERSION } from "../version.ts";
 import { intArg } from "./runtime_flags.ts";
+import { detectGpu } from "../runtime/gpu_presence.ts";
+import { installedRuntimesJson } from "./runtime.ts";
 
 async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean; repos: number; size: number }> {
   let repos = 0;
@@ -69,10 +71,15 @@ export function doctorCommand(ctx: CliContext) {
       const cache = cacheDir ? await cacheSummary(cacheDir) : undefined;
       const token = await tokenStatus(ctx);
       const selected = install.autoOrder.find((p) => providers.find((r) => r.provider === p)?.available) ?? "cpu";
+      const gpu = detectGpu({ platform });
       const actions: string[] = [];
-      for (const p of install.autoOrder) {
-        const probe = providers.find((r) => r.provider === p);
-        if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
+      if (install.runtimeFolderProblem) actions.push(`runtime: ${install.runtimeFolderProblem}`);
+      // without any GPU, cpu is the only choice: providers that cannot load are no to-do (the table still says why)
+      if (gpu.present) {
+        for (const p of install.autoOrder) {
+          const probe = providers.find((r) => r.provider === p);
+          if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
+        }
       }
       if (!cache?.exists) {
         actions.push(`cache: ${cacheDir ?? "HF_HUB_CACHE"} does not exist yet → \`gpux pull <org/name>\` creates it`);
@@ -89,8 +96,12 @@ export function doctorCommand(ctx: CliContext) {
         onnxruntime: {
           version: install.onnxruntimeVersion,
           binaryDir: install.binaryDir,
+          loadedLibrary: install.loadedLibrary ?? null,
+          runtimeFolder: install.runtimeFolder ?? null,
           libraries: install.providerLibraries,
         },
+        gpu,
+        installedRuntimes: installedRuntimesJson(ctx),
         autoOrder: install.autoOrder,
         selected,
         providers: providers.map((p) => ({
@@ -113,6 +124,9 @@ export function doctorCommand(ctx: CliContext) {
       out.print(`${out.bold("gpux")}         ${VERSION} · Deno ${Deno.version.deno} · ${platform.os} ${platform.arch}`);
       out.print(
         `${out.bold("onnxruntime")}  ${install.onnxruntimeVersion} (${install.binaryDir ?? "location unknown"})`,
+      );
+      out.print(
+        `${out.bold("gpu")}          ${gpu.present ? gpu.evidence.join(", ") : "none found (cpu is the only choice)"}`,
       );
       out.print(`${out.bold("auto order")}   ${install.autoOrder.join(" → ")} · gpux would use ${out.bold(selected)}`);
       out.print("");
