@@ -222,6 +222,17 @@ async function fetchNpm(pkg: ProviderPackage, o: InstallProviderOptions): Promis
   let expected: ExpectedContent;
   if (pkg.pinned) {
     expected = { kind: "sha256", hash: pkg.pinned.sha256, size: pkg.pinned.size };
+    // a different size is a different package: refuse before downloading it
+    const size = await contentLength(tarball, o).catch(() => undefined);
+    if (size !== undefined && size !== pkg.pinned.size) {
+      throw new IntegrityError(
+        `${registry} serves ${size} bytes for ${pkg.name}@${pkg.version}; the pinned package has ${pkg.pinned.size}`,
+        {
+          hint:
+            "the package on this registry is not the one gpux was built against: use the public registry or --from a verified copy",
+        },
+      );
+    }
   } else {
     const parsed = integrity ? parseIntegrity(integrity) : undefined;
     if (!parsed) throw new IntegrityError(`${registry} publishes no usable integrity for ${pkg.name}@${pkg.version}`);
