@@ -6,16 +6,25 @@
  * would), one session alive at a time, in 16 pairs of blocks (AB or BA, shuffled) so drift and order hit both alike. JSON parsing of inputs and JSON
  * printing of outputs are timed separately (they are not part of `run`).
  *
- * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
+ * Both sides use the same intra-op thread count: gpux's default, the cores this process may use
+ * (`availableCores()`). On cpu, Python onnxruntime (`--python`, default `python3`, needs `onnxruntime` and `numpy`)
+ * runs the same model and inputs in a subprocess, with its defaults and with that thread count
+ * (`scripts/bench_runtime_python.py`); it is skipped with a note when Python or the package is missing.
  *
- * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--json]
+ * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones;
+ * on cpu, gpux's defaults ≥ 1.4× faster than Python's defaults, and within 10% of Python at the same thread count.
+ *
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--python PATH|none] [--json]
+ *        [--model file.onnx --shape name=1x3x224x224 … (--cases none to run only it)]
  * (runs per model = N × rounds, split over N pairs of blocks (default 16), each block a fresh session; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type * as Ort from "onnxruntime-node";
 import { cpus, loadavg } from "node:os";
-import { createSession, type GpuxSession } from "../src/runtime/session.ts";
+import { createSession, defaultIntraOpThreads, type GpuxSession } from "../src/runtime/session.ts";
+import { loadOrt } from "../src/runtime/ort_module.ts";
+import { writeNpy } from "../src/runtime/npy.ts";
 import { executionProviderConfig, type ProviderName } from "../src/runtime/providers.ts";
 import { percentile } from "../src/runtime/benchmark.ts";
 import { synthesizeInputs } from "../src/runtime/synthetic_inputs.ts";
@@ -45,6 +54,11 @@ function textArg(name: string, fallback: string): string {
 const PROVIDER = textArg("--provider", "cpu") as ProviderName;
 const CASES = new Set(textArg("--cases", "tiny,mid,npm").split(","));
 const PAIR_COUNT = Math.max(1, arg("--pairs", 16));
+const PYTHON = textArg("--python", "python3");
+// through loadOrt, as gpux does: an installed runtime folder (gpux runtime install cuda) is used by both sides
+const ort = await loadOrt();
+const THREADS = defaultIntraOpThreads();
+type Tensor = Ort.Tensor;
 
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
@@ -81,10 +95,11 @@ async function measure(c: Case) {
       const plain = await ort.InferenceSession.create(c.model as string, {
         executionProviders: [executionProviderConfig(PROVIDER)],
         logSeverityLevel: 4,
+        intraOpNumThreads: THREADS,
       });
       const f = feeds;
       const run = () => {
-        const tensors: Record<string, ort.Tensor> = {};
+        const tensors: Record<string, Tensor> = {};
         // deno-lint-ignore no-explicit-any
         for (const name in f) tensors[name] = new ort.Tensor(f[name].dtype, f[name].data as any, f[name].shape);
         return plain.run(tensors);
@@ -112,10 +127,11 @@ async function measure(c: Case) {
       const plain = await ort.InferenceSession.create(c.model as string, {
         executionProviders: [executionProviderConfig(PROVIDER)],
         logSeverityLevel: 4,
+        intraOpNumThreads: THREADS,
       });
       const f = feeds!;
       const plainRun = () => {
-        const tensors: Record<string, ort.Tensor> = {};
+        const tensors: Record<string, Tensor> = {};
         for (const name in f) {
           const t = f[name];
           // deno-lint-ignore no-explicit-any
@@ -161,7 +177,9 @@ async function finish(
   await session.dispose();
   const p = median(plainSamples);
   const g = median(gpuxSamples);
+  const python = PROVIDER === "cpu" ? await pythonSide(c, feeds, runs) : undefined;
   return {
+    python,
     model: c.name,
     inputs: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])),
     runs: gpuxSamples.length,
@@ -176,7 +194,51 @@ async function finish(
   };
 }
 
+/** Python onnxruntime on the same model and inputs: its defaults, and THREADS intra-op threads. */
+async function pythonSide(
+  c: Case,
+  feeds: TensorMap,
+  runs: number,
+): Promise<{ version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string }> {
+  if (PYTHON === "none") return { skip: "--python none" };
+  const dir = await Deno.makeTempDir({ prefix: "bench-py-" });
+  try {
+    let model = c.model;
+    if (typeof model !== "string") {
+      await Deno.writeFile(`${dir}/model.onnx`, model);
+      model = `${dir}/model.onnx`;
+    }
+    const args = [new URL("bench_runtime_python.py", import.meta.url).pathname, model, String(runs), String(THREADS)];
+    args.push(String(Math.min(PAIR_COUNT, 8)));
+    for (const [i, [name, tensor]] of Object.entries(feeds).entries()) {
+      await Deno.writeFile(`${dir}/${i}.npy`, writeNpy(tensor));
+      args.push(`${name}=${dir}/${i}.npy`);
+    }
+    const out = await new Deno.Command(PYTHON, { args, stdout: "piped", stderr: "piped" }).output();
+    if (!out.success) return { skip: `python: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}` };
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  } catch (error) {
+    return { skip: `python: ${(error as Error).message}` };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const cases: Case[] = [];
+const modelArg = Deno.args.indexOf("--model");
+if (modelArg >= 0) {
+  // one model file with synthesised inputs of the given shapes (the GPU check's ResNet-50 and BERT)
+  const shapes: Record<string, number[]> = {};
+  Deno.args.forEach((a, i) => {
+    if (a === "--shape") {
+      const [name, dims] = Deno.args[i + 1].split("=");
+      shapes[name] = dims.split("x").map(Number);
+    }
+  });
+  const path = Deno.args[modelArg + 1];
+  const shapeText = Object.entries(shapes).map(([n, d]) => `${n} ${d.join("×")}`).join(", ");
+  cases.push({ name: `${path.split("/").pop()} ${shapeText}`, model: path, shapes, runs: RUNS || 100 });
+}
 if (CASES.has("tiny")) {
   cases.push({ name: "tiny: Identity f32[1,3]", model: buildModel(identityModel("float32", [1, 3])), runs: 2000 });
 }
@@ -236,7 +298,7 @@ if (Deno.args.includes("--json")) {
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
       `load avg ${
         loadavg()[0].toFixed(1)
-      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
+      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${THREADS} intra-op threads (gpux default, plain the same) · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
         Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
       }`,
   );
@@ -250,6 +312,7 @@ if (Deno.args.includes("--json")) {
     r.jsonInUs.toFixed(1),
     r.jsonOutUs.toFixed(1),
     `${r.met ? "met" : "MISSED"} (${r.goal})`,
+    ...(PROVIDER === "cpu" ? pythonCells(r.gpuxMs, r.python, r.model.startsWith("npm:")) : []),
   ]);
   const head = [
     "model",
@@ -261,9 +324,38 @@ if (Deno.args.includes("--json")) {
     "JSON in µs",
     "JSON out µs",
     "goal",
+    ...(PROVIDER === "cpu"
+      ? [
+        "python default p50 ms",
+        `python ${THREADS}-thread p50 ms`,
+        "gpux vs python default",
+        "gpux vs python same threads",
+      ]
+      : []),
   ];
   console.log(`| ${head.join(" | ")} |`);
   console.log(`| ${head.map(() => "---").join(" | ")} |`);
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
   for (const s of skipped) console.log(`skipped: ${s}`);
+  const py = results.map((r) => r.python).find((p) => p && "version" in p);
+  if (py && "version" in py) console.log(`python onnxruntime ${py.version}`);
+  for (const r of results) {
+    if (r.python && "skip" in r.python) console.log(`python skipped (${r.model}): ${r.python.skip}`);
+  }
+}
+
+function pythonCells(
+  gpuxMs: number,
+  python: { defaultMs: number; threadsMs: number } | { skip: string } | undefined,
+  realModel: boolean, // the Python goals are about real models; generated ones are shown for reference
+): string[] {
+  if (!python || "skip" in python) return ["-", "-", "-", "-"];
+  const speedup = python.defaultMs / gpuxMs;
+  const same = gpuxMs / python.threadsMs;
+  return [
+    python.defaultMs.toFixed(4),
+    python.threadsMs.toFixed(4),
+    `${speedup.toFixed(2)}×${realModel ? ` (${speedup >= 1.4 ? "met" : "MISSED"} ≥ 1.4×)` : ""}`,
+    `${same.toFixed(3)}${realModel ? ` (${same <= 1.1 ? "met" : "MISSED"} ≤ 1.10)` : ""}`,
+  ];
 }
