@@ -11,10 +11,12 @@
  * - `--allow-write=<hub cache>,<token folder>[,<INIT_CWD>]`: the Hub cache (`HF_HUB_CACHE`,
  *   `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`, as Python resolves it), the
  *   folder of the token file `gpux login` writes (`HF_TOKEN_PATH`'s folder, else `$HF_HOME`), and the
- *   directory the task was started from (for `gpux init` / `gpux run --output`). Nothing else is writable.
+ *   directory the task was started from (for `gpux init` / `gpux run --output`), and `GPUX_HOME` (provider
+ *   folders and partial downloads of `gpux runtime install`). Nothing else is writable.
  * - `--allow-net=<hosts>`: the Hub (`HF_ENDPOINT`'s host, `huggingface.co`, `hf.co`), their CDN
  *   subdomains (`*.huggingface.co`, `*.hf.co`, where LFS/Xet downloads are redirected) and the
- *   loopback addresses (for `gpux serve`).
+ *   loopback addresses (for `gpux serve`), and the package hosts of `gpux runtime install` (`GPUX_NPM_REGISTRY`,
+ *   `GPUX_NUGET_URL`).
  *
  * @module
  */
