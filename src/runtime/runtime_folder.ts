@@ -18,8 +18,8 @@
  *
  * @example
  * ```ts
- * import { envFrom } from "../environment.ts";
- * const dir = runtimeFolderPath({ version: ORT_VERSION, os: "linux", arch: "x86_64", cuda: 13 }, envFrom({ HOME: "/home/me" }));
+ * const env = (name: string) => name === "HOME" ? "/home/me" : undefined;
+ * const dir = runtimeFolderPath({ version: ORT_VERSION, os: "linux", arch: "x86_64", cuda: 13 }, env);
  * // "/home/me/.gpux/runtime/onnxruntime-1.29.0-linux-x64-cuda13"
  * ```
  *
