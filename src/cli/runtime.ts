@@ -84,8 +84,13 @@ function lsCommand(ctx: CliContext) {
       out.print(`${out.bold("gpu")}          ${gpu.present ? gpu.evidence.join(", ") : "none found"}`);
       out.print("");
       out.print(renderTable(
-        ["PROVIDER", "LOADS", "WHY NOT"],
-        providers.map((p) => [p.provider, p.available ? out.green("yes") : out.red("no"), p.reason ?? ""]),
+        ["PROVIDER", "INSTALLED", "LOADS", "WHY NOT"],
+        providers.map((p) => [
+          p.provider,
+          providerInstalled(p.provider, platform) ? "yes" : "no",
+          p.available ? out.green("yes") : out.red("no"),
+          p.reason ?? "",
+        ]),
       ));
       out.print("");
       if (!installed.length) {
@@ -120,14 +125,19 @@ function installCommand(ctx: CliContext) {
     .action(async (provider, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       const progress = new PullProgressRenderer(out, ctx.env);
-      const result = await installProvider(provider, {
-        env: ctx.env,
-        signal: ctx.signal,
-        ...(flags.cuda !== undefined ? { cuda: flags.cuda } : {}),
-        ...(flags.from !== undefined ? { from: flags.from } : {}),
-        ...(flags.force ? { force: true } : {}),
-        onProgress: (event) => progress.handle(event),
-      });
+      let result;
+      try {
+        result = await installProvider(provider, {
+          env: ctx.env,
+          signal: ctx.signal,
+          ...(flags.cuda !== undefined ? { cuda: flags.cuda } : {}),
+          ...(flags.from !== undefined ? { from: flags.from } : {}),
+          ...(flags.force ? { force: true } : {}),
+          onProgress: (event) => progress.handle(event),
+        });
+      } finally {
+        progress.stop();
+      }
       if (out.json) {
         out.printJson({
           provider,
