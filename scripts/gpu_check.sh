@@ -24,7 +24,8 @@ cd "$(dirname "$0")/.."
 DRY=0; [ "${1:-}" = "--dry-run" ] && DRY=1
 OUT=${OUT:-/tmp/gpux-gpu}
 mkdir -p "$OUT"
-MODELS="$OUT/models"; mkdir -p "$MODELS"
+# models (BERT's weights are 440 MB) and the outputs compared stay out of $OUT, which comes back from the device
+MODELS=${MODELS:-/tmp/gpux-gpu-models}; mkdir -p "$MODELS"
 export GPUX_HOME=${GPUX_HOME:-$OUT/gpux-home}
 export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
 PERMS="--allow-net --allow-env --allow-read --allow-write --allow-ffi --allow-sys --allow-run"
@@ -36,7 +37,7 @@ RUNS_GPU=${RUNS_GPU:-200}; [ $DRY = 1 ] && RUNS_GPU=5
 fail=0
 step() { printf '\n== %s\n' "$*"; }
 bad() { echo "  FAILED: $*"; fail=1; }
-HAVE_TORCH=0; python3 -c "import torch, torchvision, transformers" 2>/dev/null && HAVE_TORCH=1
+HAVE_TORCH=0; python3 -c "import torch, transformers" 2>/dev/null && HAVE_TORCH=1
 
 step "machine"
 { date -u +%Y-%m-%dT%H:%MZ; uname -srm; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not found"; echo "cores $(nproc) · load $(cut -d' ' -f1-3 /proc/loadavg)"; $DENO --version 2>/dev/null | head -1 || deno --version | head -1; [ $DRY = 1 ] && echo "DRY RUN: the cuda side runs on cpu"; } | tee "$OUT/machine.txt"
@@ -86,16 +87,16 @@ np.save(f"{d}/ocr_cls_x.npy", rng.standard_normal((1, 3, 48, 192), dtype=np.floa
 json.dump({"input": [np.sin(np.arange(576) / 9).astype(float).tolist()], "state": np.zeros((2, 1, 128)).tolist(), "sr": 16000}, open(f"{d}/vad_input.json", "w"))
 PY
 if [ $HAVE_TORCH = 1 ]; then python3 scripts/gpu_torch.py export "$MODELS" || bad "torch export"
-else echo "  torch/torchvision/transformers not importable: ResNet-50 and BERT skipped"; fi
+else echo "  torch/transformers not importable: ResNet-50 and BERT skipped"; fi
 
 step "4. gpux run --provider $CUDA vs cpu (outputs compared)"
 run_pair() { # name model input-args...
   local name=$1 model=$2; shift 2
   [ -f "$model" ] || { echo "  $name: skipped (no model)"; return; }
   for p in cpu $CUDA; do
-    $GPUX run "$model" "$@" --provider "$p" --output "$OUT/run_${name}_$p.json" -q > /dev/null 2> "$OUT/run_${name}_$p.stderr" || bad "run $name on $p (see $OUT/run_${name}_$p.stderr)"
+    $GPUX run "$model" "$@" --provider "$p" --output "$MODELS/run_${name}_$p.json" -q > /dev/null 2> "$OUT/run_${name}_$p.stderr" || bad "run $name on $p (see $OUT/run_${name}_$p.stderr)"
   done
-  python3 - "$OUT/run_${name}_cpu.json" "$OUT/run_${name}_$CUDA.json" "$name" <<'PY' | tee -a "$OUT/compare.txt" || bad "$name differs"
+  python3 - "$MODELS/run_${name}_cpu.json" "$MODELS/run_${name}_$CUDA.json" "$name" <<'PY' | tee -a "$OUT/compare.txt" || bad "$name differs"
 import json, sys
 import numpy as np
 a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))

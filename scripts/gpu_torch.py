@@ -33,19 +33,32 @@ def bert():
 
 def export(out):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
-    np.save(f"{out}/resnet_x.npy", x)
-    torch.onnx.export(resnet(), (torch.from_numpy(x),), f"{out}/resnet50.onnx", input_names=["x"],
-                      output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
-                      opset_version=17, dynamo=False)
-    ids = rng.integers(1000, 30000, size=(2, SEQ), dtype=np.int64)
-    mask = np.ones((2, SEQ), dtype=np.int64)
-    np.save(f"{out}/bert_input_ids.npy", ids)
-    np.save(f"{out}/bert_attention_mask.npy", mask)
-    torch.onnx.export(bert(), (torch.from_numpy(ids), torch.from_numpy(mask)), f"{out}/bert.onnx",
-                      input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state", "pooler_output"],
-                      dynamic_axes={"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}})
-    print(f"exported {out}/resnet50.onnx and {out}/bert.onnx (torch {torch.__version__})")
+    ok = True
+    try:
+        x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
+        np.save(f"{out}/resnet_x.npy", x)
+        torch.onnx.export(resnet(), (torch.from_numpy(x),), f"{out}/resnet50.onnx", input_names=["x"],
+                          output_names=["logits"], dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+        print(f"exported {out}/resnet50.onnx (torch {torch.__version__})")
+    except Exception as e:  # one model failing must not hide the other
+        print(f"resnet50 export failed: {type(e).__name__}: {e}", file=sys.stderr)
+        ok = False
+    try:
+        ids = rng.integers(1000, 30000, size=(2, SEQ), dtype=np.int64)
+        mask = np.ones((2, SEQ), dtype=np.int64)
+        np.save(f"{out}/bert_input_ids.npy", ids)
+        np.save(f"{out}/bert_attention_mask.npy", mask)
+        # the dynamo exporter (torch's default); traced with batch 2 so that the batch dimension stays symbolic
+        torch.onnx.export(bert(), (torch.from_numpy(ids), torch.from_numpy(mask)), f"{out}/bert.onnx",
+                          input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state", "pooler_output"],
+                          dynamic_axes={"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}})
+        print(f"exported {out}/bert.onnx (torch {torch.__version__})")
+    except Exception as e:
+        print(f"bert export failed: {type(e).__name__}: {e}", file=sys.stderr)
+        ok = False
+    sys.exit(0 if ok else 1)
 
 
 def timed(fn, runs=50, warmup=10):
