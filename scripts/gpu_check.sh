@@ -128,7 +128,8 @@ bench() { # name model provider batch runs shapes...
 HEAVY_RUNS=30; [ $DRY = 1 ] && HEAVY_RUNS=2
 bench heavy "$MODELS/heavy.onnx" "$CUDA" 256 $HEAVY_RUNS
 bench heavy "$MODELS/heavy.onnx" cpu 256 2
-for b in 1 32; do
+BATCHES="1 32"; [ $DRY = 1 ] && BATCHES=1
+for b in $BATCHES; do
   bench resnet50 "$MODELS/resnet50.onnx" "$CUDA" $b "$RUNS_GPU"
   bench resnet50 "$MODELS/resnet50.onnx" cpu $b 5
   bench bert "$MODELS/bert.onnx" "$CUDA" $b "$RUNS_GPU" --shape "input_ids=${b}x128" --shape "attention_mask=${b}x128"
@@ -138,7 +139,7 @@ bench ocr_rec "$MODELS/ch_PP-OCRv4_rec_infer.onnx" "$CUDA" 1 "$RUNS_GPU" --shape
 
 step "6. bench_runtime: GpuxSession.run vs plain onnxruntime-node, both on $CUDA, same process"
 BR="$DENO $PERMS scripts/bench_runtime.ts --provider $CUDA --python none --pairs 4 --json --cases"
-for b in 1 32; do
+for b in $BATCHES; do
   [ -f "$MODELS/resnet50.onnx" ] && { $BR none --runs "$RUNS_GPU" --model "$MODELS/resnet50.onnx" --shape "x=${b}x3x224x224" > "$OUT/plain_resnet50_b$b.json" 2> "$OUT/plain_resnet50_b$b.stderr" || bad "bench_runtime resnet50 b$b"; }
   [ -f "$MODELS/bert.onnx" ] && { $BR none --runs "$RUNS_GPU" --model "$MODELS/bert.onnx" --shape "input_ids=${b}x128" --shape "attention_mask=${b}x128" > "$OUT/plain_bert_b$b.json" 2> "$OUT/plain_bert_b$b.stderr" || bad "bench_runtime bert b$b"; }
 done
