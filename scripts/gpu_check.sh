@@ -52,7 +52,7 @@ if [ -f "$SRC/libonnxruntime_providers_cuda.so" ]; then
   # unpack.sh put the provider next to node_modules' libonnxruntime: take it away, the runtime folder must do it
   for d in $(find node_modules -path '*onnxruntime-node/bin/napi-v*/linux/x64' -type d 2>/dev/null); do
     rm -f "$d"/libonnxruntime_providers_*.so; done
-  $GPUX runtime install cuda --from "$SRC" --force --json > "$OUT/install.json" 2> "$OUT/install.stderr" || bad "runtime install (see $OUT/install.stderr)"
+  $GPUX runtime install cuda --cuda 13 --from "$SRC" --force --json > "$OUT/install.json" 2> "$OUT/install.stderr" || bad "runtime install (see $OUT/install.stderr)"
   python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('  installed', d['folder'], [f['name'] for f in d['manifest']['files']])" "$OUT/install.json" 2>/dev/null
   $GPUX runtime ls > "$OUT/runtime_ls.txt" 2>&1; sed 's/^/  /' "$OUT/runtime_ls.txt"
 elif [ $DRY = 1 ]; then echo "  (dry run: no staged provider in $SRC; skipped)"
