@@ -285,3 +285,25 @@ Deno.test({
     });
   },
 });
+
+Deno.test("doctor's to-do: with a GPU present, the missing CUDA provider names `gpux runtime install cuda`; without one, nothing", async () => {
+  const { providerActions } = await import("../src/cli/doctor.ts");
+  const { explainProviderFailure } = await import("../src/runtime/providers.ts");
+  const dir = await Deno.makeTempDir(); // an onnxruntime folder without provider libraries
+  try {
+    const failure = explainProviderFailure("cuda", new Error("Failed to load shared library"), {
+      binaryDir: dir,
+      platform: { os: "linux", arch: "x86_64" },
+    });
+    const probes = [
+      { provider: "cuda" as const, available: false, ms: 1, reason: failure.reason, hint: failure.hint },
+      { provider: "cpu" as const, available: true, ms: 1 },
+    ];
+    const withGpu = providerActions(["cuda", "cpu"], probes, { present: true, evidence: ["/dev/nvidiactl"] });
+    assertEquals(withGpu.length, 1);
+    assertMatch(withGpu[0], /^cuda: CUDA execution provider not installed: .* → run `gpux runtime install cuda`/);
+    assertEquals(providerActions(["cuda", "cpu"], probes, { present: false, evidence: [] }), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

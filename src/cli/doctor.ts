@@ -10,11 +10,11 @@ import { hubCacheDir } from "../environment.ts";
 import { resolveToken } from "../registry/auth.ts";
 import { parseRepoFolderName } from "../cache/layout.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
-import { currentPlatform } from "../runtime/providers.ts";
-import { probeGpuLibraries, probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
+import { currentPlatform, type ProviderName } from "../runtime/providers.ts";
+import { probeGpuLibraries, probeProviders, type ProviderProbe, runtimeInstall } from "../runtime/diagnostics.ts";
 import { VERSION } from "../version.ts";
 import { intArg } from "./runtime_flags.ts";
-import { detectGpu } from "../runtime/gpu_presence.ts";
+import { detectGpu, type GpuPresence } from "../runtime/gpu_presence.ts";
 import { installedRuntimesJson } from "./runtime.ts";
 
 async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean; repos: number; size: number }> {
@@ -49,6 +49,24 @@ async function tokenStatus(ctx: CliContext): Promise<{ present: boolean; source?
   }
 }
 
+/**
+ * The to-do lines about providers: with a GPU present, one per GPU provider of the `auto` order that does not load
+ * (its reason and fix, e.g. `gpux runtime install cuda`); without a GPU none (cpu is the only choice there).
+ */
+export function providerActions(
+  autoOrder: readonly ProviderName[],
+  providers: readonly ProviderProbe[],
+  gpu: GpuPresence,
+): string[] {
+  if (!gpu.present) return [];
+  const actions: string[] = [];
+  for (const p of autoOrder) {
+    const probe = providers.find((r) => r.provider === p);
+    if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
+  }
+  return actions;
+}
+
 /** `gpux doctor`. */
 export function doctorCommand(ctx: CliContext) {
   return new Command("doctor")
@@ -75,12 +93,7 @@ export function doctorCommand(ctx: CliContext) {
       const actions: string[] = [];
       if (install.runtimeFolderProblem) actions.push(`runtime: ${install.runtimeFolderProblem}`);
       // without any GPU, cpu is the only choice: providers that cannot load are no to-do (the table still says why)
-      if (gpu.present) {
-        for (const p of install.autoOrder) {
-          const probe = providers.find((r) => r.provider === p);
-          if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
-        }
-      }
+      actions.push(...providerActions(install.autoOrder, providers, gpu));
       if (!cache?.exists) {
         actions.push(`cache: ${cacheDir ?? "HF_HUB_CACHE"} does not exist yet → \`gpux pull <org/name>\` creates it`);
       }
