@@ -26,7 +26,7 @@ OUT=${OUT:-/tmp/gpux-gpu}
 mkdir -p "$OUT"
 # models (BERT's weights are 440 MB) and the outputs compared stay out of $OUT, which comes back from the device
 MODELS=${MODELS:-/tmp/gpux-gpu-models}; mkdir -p "$MODELS"
-export GPUX_HOME=${GPUX_HOME:-$OUT/gpux-home}
+export GPUX_HOME=${GPUX_HOME:-/tmp/gpux-gpu-home} # the runtime folder holds 270 MB of libraries: not under $OUT
 export NO_COLOR=1 DENO_NO_UPDATE_CHECK=1
 PERMS="--allow-net --allow-env --allow-read --allow-write --allow-ffi --allow-sys --allow-run"
 DENO="deno run --cached-only"
@@ -60,7 +60,7 @@ else bad "no staged provider: $SRC/libonnxruntime_providers_cuda.so (or ~/gpux-s
 
 step "2. gpux doctor --json"
 $GPUX doctor --json > "$OUT/doctor.json" 2> "$OUT/doctor.stderr"
-python3 - "$OUT/doctor.json" "$DRY" <<'PY' || bad "cuda does not load"
+python3 - "$OUT/doctor.json" "$DRY" "$GPUX_HOME" <<'PY' || bad "cuda does not load (or not from the runtime folder)"
 import json, sys
 d = json.load(open(sys.argv[1]))
 for p in d["providers"]:
@@ -69,7 +69,9 @@ print("  onnxruntime loaded from:", d["onnxruntime"].get("loadedLibrary"))
 print("  gpu:", d.get("gpu"), "· auto would use:", d["selected"])
 print("  gpu libraries found:", ", ".join(l["name"] for l in d["gpuLibraries"] if l["found"]) or "none")
 if sys.argv[2] == "1": sys.exit(0)
-sys.exit(0 if next(p for p in d["providers"] if p["name"] == "cuda")["available"] else 1)
+from_folder = (d["onnxruntime"].get("loadedLibrary") or "").startswith(sys.argv[3] + "/runtime/")
+print("  loaded from the runtime folder:", from_folder)
+sys.exit(0 if next(p for p in d["providers"] if p["name"] == "cuda")["available"] and from_folder else 1)
 PY
 
 step "3. models"
