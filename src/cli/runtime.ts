@@ -157,7 +157,11 @@ function installCommand(ctx: CliContext) {
         );
         return;
       }
-      out.print(`installed ${provider} (CUDA ${m.cuda}) from ${source} into ${result.folder}`);
+      out.print(
+        `installed ${provider} (CUDA ${m.cuda}) from ${source}${
+          m.source.matches ? ` (the libraries of ${m.source.matches})` : ""
+        } into ${result.folder}`,
+      );
       for (const f of m.files) out.print(`  ${f.name}  ${formatBytes(f.size)}  sha256 ${f.sha256.slice(0, 16)}…`);
       out.info("check it with `gpux doctor` (the provider is tried for real)");
     });

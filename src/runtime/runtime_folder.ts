@@ -84,6 +84,8 @@ export interface RuntimeManifest {
     sha256?: string;
     /** The integrity string the package was checked against (`sha512-…`, `sha256-…`). */
     integrity?: string;
+    /** For a local source: the known package build whose library hashes it matches (`npm name@version`), if any. */
+    matches?: string;
   };
   /** Provider libraries placed in the folder (libonnxruntime itself excluded). */
   files: RuntimeFileRecord[];

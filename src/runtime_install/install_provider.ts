@@ -443,6 +443,11 @@ export async function installProvider(
       const path = `${staging}/${name}`;
       files.push({ name, size: (await Deno.stat(path)).size, sha256: await fileSha256(path) });
     }
+    // a local copy is trusted as given; say when it is byte for byte a build gpux knows
+    const known = fetched.kind === "local" && pkg?.librarySha256 &&
+        files.every((f) => pkg.librarySha256?.[f.name] === f.sha256)
+      ? `${pkg.kind} ${pkg.name}@${pkg.version}`
+      : undefined;
     await populateRuntimeFolder(staging, ortLibrary, ortLibraryName(platform.os));
     const manifest: RuntimeManifest = {
       format: 1,
@@ -458,6 +463,7 @@ export async function installProvider(
         ...(fetched.url ? { url: fetched.url } : {}),
         ...(fetched.sha256 ? { sha256: fetched.sha256 } : {}),
         ...(fetched.integrity ? { integrity: fetched.integrity } : {}),
+        ...(known ? { matches: known } : {}),
       },
       files,
       installedAt: new Date().toISOString(),
