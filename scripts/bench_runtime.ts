@@ -328,8 +328,8 @@ if (Deno.args.includes("--json")) {
       ? [
         "python default p50 ms",
         `python ${THREADS}-thread p50 ms`,
-        "gpux vs python default",
-        "gpux vs python same threads",
+        "python default / gpux",
+        "gpux / python same threads",
       ]
       : []),
   ];
