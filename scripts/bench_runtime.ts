@@ -68,6 +68,7 @@ async function measure(c: Case) {
   const runs = RUNS || c.runs;
   const gpuxSamples: number[] = [];
   const plainSamples: number[] = [];
+  const ortDefaultSamples: number[] = [];
   // One session at a time: two onnxruntime sessions alive in one process disturb each other (their
   // intra-op thread pools spin on the same 2 cores; measured with two identical plain sessions, the one
   // created first ran up to 1.4× slower). So the sides take turns in blocks (ABBA ABBA), each block with
@@ -124,32 +125,36 @@ async function measure(c: Case) {
       }
       await gpux.dispose();
     } else {
-      const plain = await ort.InferenceSession.create(c.model as string, {
-        executionProviders: [executionProviderConfig(PROVIDER)],
-        logSeverityLevel: 4,
-        intraOpNumThreads: THREADS,
-      });
-      const f = feeds!;
-      const plainRun = () => {
-        const tensors: Record<string, Tensor> = {};
-        for (const name in f) {
-          const t = f[name];
-          // deno-lint-ignore no-explicit-any
-          tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+      // the plain side at gpux's thread count; on cpu then also at onnxruntime's own default (what gpux used to
+      // inherit), right after it, so that the default's effect is measured under the same conditions
+      for (const ortDefault of PROVIDER === "cpu" ? [false, true] : [false]) {
+        const plain = await ort.InferenceSession.create(c.model as string, {
+          executionProviders: [executionProviderConfig(PROVIDER)],
+          logSeverityLevel: 4,
+          ...(ortDefault ? {} : { intraOpNumThreads: THREADS }),
+        });
+        const f = feeds!;
+        const plainRun = () => {
+          const tensors: Record<string, Tensor> = {};
+          for (const name in f) {
+            const t = f[name];
+            // deno-lint-ignore no-explicit-any
+            tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+          }
+          return plain.run(tensors);
+        };
+        for (let i = 0; i < 3; i++) await plainRun();
+        for (let i = 0; i < perBlock; i++) {
+          const t = performance.now();
+          await plainRun();
+          if (timed) (ortDefault ? ortDefaultSamples : plainSamples).push(performance.now() - t);
         }
-        return plain.run(tensors);
-      };
-      for (let i = 0; i < 3; i++) await plainRun();
-      for (let i = 0; i < perBlock; i++) {
-        const t = performance.now();
-        await plainRun();
-        if (timed) plainSamples.push(performance.now() - t);
+        await plain.release();
       }
-      await plain.release();
     }
   }
   const session = await createSession(c.model, { provider: PROVIDER }); // for the JSON timings
-  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples);
+  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples, ortDefaultSamples);
 }
 
 async function finish(
@@ -159,6 +164,7 @@ async function finish(
   runs: number,
   gpuxSamples: number[],
   plainSamples: number[],
+  ortDefaultSamples: number[],
 ) {
   // JSON conversion, outside run: parse the inputs as `gpux run --input` would, print outputs as --json does
   const inputJson = JSON.stringify(tensorsToJson(feeds));
@@ -179,6 +185,7 @@ async function finish(
   const g = median(gpuxSamples);
   const python = PROVIDER === "cpu" ? await pythonSide(c, feeds, runs) : undefined;
   return {
+    ortDefaultMs: ortDefaultSamples.length ? median(ortDefaultSamples) : undefined,
     python,
     model: c.name,
     inputs: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])),
@@ -312,6 +319,7 @@ if (Deno.args.includes("--json")) {
     r.jsonInUs.toFixed(1),
     r.jsonOutUs.toFixed(1),
     `${r.met ? "met" : "MISSED"} (${r.goal})`,
+    ...(PROVIDER === "cpu" ? [r.ortDefaultMs?.toFixed(4) ?? "-"] : []),
     ...(PROVIDER === "cpu" ? pythonCells(r.gpuxMs, r.python, r.model.startsWith("npm:")) : []),
   ]);
   const head = [
@@ -326,6 +334,7 @@ if (Deno.args.includes("--json")) {
     "goal",
     ...(PROVIDER === "cpu"
       ? [
+        "plain, onnxruntime's default threads, p50 ms",
         "python default p50 ms",
         `python ${THREADS}-thread p50 ms`,
         "python default / gpux",
