@@ -305,7 +305,7 @@ if (Deno.args.includes("--json")) {
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
       `load avg ${
         loadavg()[0].toFixed(1)
-      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${THREADS} intra-op threads (gpux default, plain the same) · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
+      }${cpuPressure()} · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${THREADS} intra-op threads (gpux default, plain the same) · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
         Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
       }`,
   );
@@ -350,6 +350,16 @@ if (Deno.args.includes("--json")) {
   if (py && "version" in py) console.log(`python onnxruntime ${py.version}`);
   for (const r of results) {
     if (r.python && "skip" in r.python) console.log(`python skipped (${r.model}): ${r.python.skip}`);
+  }
+}
+
+/** `· cpu pressure N%`: the share of the last 10 s in which some task here waited for a CPU (Linux PSI), if readable. */
+function cpuPressure(): string {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(Deno.readTextFileSync("/proc/pressure/cpu"));
+    return m ? ` · cpu pressure ${m[1]}%` : "";
+  } catch {
+    return "";
   }
 }
 
