@@ -59,14 +59,23 @@ Deno.test("listRuntimeFolders: a folder without manifest or libonnxruntime has a
     await make(12, true, true);
     await make(13, true, false);
     await Deno.mkdir(`${home}/runtime/.onnxruntime-1.29.0-linux-x64-cuda13.tmp-ab`); // an install in progress
+    // a plain folder (a compiled binary's extracted libonnxruntime) needs no manifest
+    await Deno.mkdir(`${home}/runtime/onnxruntime-${ORT_VERSION}-linux-x64`);
+    await Deno.writeTextFile(`${home}/runtime/onnxruntime-${ORT_VERSION}-linux-x64/libonnxruntime.so.1`, "x");
     const folders = listRuntimeFolders(env);
     assertEquals(folders.map((f) => [f.spec.cuda, f.problem]), [
+      [undefined, undefined],
       [11, `no ${RUNTIME_MANIFEST} (an interrupted install?)`],
       [12, undefined],
       [13, "libonnxruntime.so.1 is missing"],
     ]);
     const linux = { os: "linux", arch: "x86_64" };
     assertEquals(chooseRuntimeFolder(folders, linux)?.spec.cuda, 12);
+    assertEquals(chooseRuntimeFolder(folders.filter((f) => f.spec.cuda !== 12), linux)?.spec.cuda, undefined);
+    assertEquals(
+      chooseRuntimeFolder(folders.filter((f) => f.spec.cuda !== 12), linux)?.path,
+      `${home}/runtime/onnxruntime-${ORT_VERSION}-linux-x64`,
+    );
     assertEquals(chooseRuntimeFolder(folders, { ...linux, version: "1.30.0" }), undefined);
     assertEquals(chooseRuntimeFolder(folders, { os: "darwin", arch: "aarch64" }), undefined);
   } finally {

@@ -100,7 +100,9 @@ function lsCommand(ctx: CliContext) {
       out.print(renderTable(
         ["INSTALLED", "SOURCE", "SIZE", "FOLDER"],
         installed.map((f) => [
-          `${f.provider ?? "?"}${f.cuda ? ` (CUDA ${f.cuda})` : ""}${f.problem ? ` — ${f.problem}` : ""}`,
+          `${f.provider ?? "libonnxruntime only"}${f.cuda ? ` (CUDA ${f.cuda})` : ""}${
+            f.problem ? ` — ${f.problem}` : ""
+          }`,
           f.source ? `${f.source.kind} ${f.source.name}${f.source.version ? `@${f.source.version}` : ""}` : "?",
           formatBytes((f.files ?? []).reduce((s, x) => s + x.size, 0)),
           f.path,

@@ -11,7 +11,13 @@
 import type * as Ort from "onnxruntime-node";
 import { denoEnv, type EnvReader } from "../environment.ts";
 import { GpuxError } from "../errors.ts";
-import { chooseRuntimeFolder, listRuntimeFolders, preloadOnnxruntime, type RuntimeFolder } from "./runtime_folder.ts";
+import {
+  chooseRuntimeFolder,
+  listRuntimeFolders,
+  preloadedRuntime,
+  preloadOnnxruntime,
+  type RuntimeFolder,
+} from "./runtime_folder.ts";
 import { cudaRuntimesPresent } from "./gpu_presence.ts";
 
 /** The onnxruntime-node module. */
@@ -34,8 +40,13 @@ export interface LoadOrtOptions {
 let loading: Promise<OrtModule> | undefined;
 let activation: OrtActivation = {};
 
-/** Preloads the installed runtime folder for this onnxruntime version and platform, if any. */
+/**
+ * Preloads the installed runtime folder for this onnxruntime version and platform, if any. When the process has
+ * preloaded a folder already (a compiled binary extracts its embedded `libonnxruntime` and preloads that before
+ * anything imports onnxruntime-node), that choice stands.
+ */
 function activateRuntimeFolder(env: EnvReader): OrtActivation {
+  if (preloadedRuntime()) return {};
   const folders = listRuntimeFolders(env);
   if (!folders.length) return {};
   const folder = chooseRuntimeFolder(folders, { cudaPresent: cudaRuntimesPresent() });

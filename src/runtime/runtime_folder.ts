@@ -14,7 +14,11 @@
  * the provider libraries and `gpux-runtime.json` (what was installed, from where, with which hashes).
  *
  * The same mechanism serves a `deno compile`d gpux, whose embedded `libonnxruntime.so.1` Deno does not
- * extract: copy it out with {@linkcode populateRuntimeFolder}, then {@linkcode preloadOnnxruntime}.
+ * extract. Before anything imports onnxruntime-node: if {@linkcode listRuntimeFolders} +
+ * {@linkcode chooseRuntimeFolder} find an installed folder, `loadOrt()` preloads it by itself (it holds its own
+ * `libonnxruntime` copy); otherwise copy the embedded library out with {@linkcode populateRuntimeFolder} into
+ * `runtimeFolderPath({ version: ORT_VERSION, os, arch })` (no `cuda`: a plain folder) and
+ * {@linkcode preloadOnnxruntime} it. `loadOrt()` keeps a folder preloaded earlier.
  *
  * @example
  * ```ts
@@ -200,7 +204,8 @@ export function listRuntimeFolders(env: EnvReader = denoEnv): RuntimeFolder[] {
     const path = `${root}/${entry.name}`;
     const manifest = readRuntimeManifest(path);
     let problem = typeof manifest === "string" ? manifest : undefined;
-    if (!problem && !manifest) problem = `no ${RUNTIME_MANIFEST} (an interrupted install?)`;
+    // a provider folder is written by an install, manifest last; a plain folder (an extracted libonnxruntime) has none
+    if (!problem && !manifest && spec.cuda !== undefined) problem = `no ${RUNTIME_MANIFEST} (an interrupted install?)`;
     if (!problem) {
       try {
         Deno.statSync(`${path}/${ortLibraryName(spec.os, spec.version)}`);
