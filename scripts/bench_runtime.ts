@@ -7,9 +7,11 @@
  * printing of outputs are timed separately (they are not part of `run`).
  *
  * Both sides use the same intra-op thread count: gpux's default, the cores this process may use
- * (`availableCores()`). On cpu, Python onnxruntime (`--python`, default `python3`, needs `onnxruntime` and `numpy`)
- * runs the same model and inputs in a subprocess, with its defaults and with that thread count
- * (`scripts/bench_runtime_python.py`); it is skipped with a note when Python or the package is missing.
+ * (`availableCores()`). On cpu, each plain block is followed by one at onnxruntime's own default thread count, and
+ * Python onnxruntime (`--python`, default `python3`, needs `onnxruntime` and `numpy`) runs the same model and inputs
+ * in a helper process (`scripts/bench_runtime_python.py`), one block with its defaults and one with that thread
+ * count before each plain block, so all sides share the machine's load; skipped with a note when Python or the
+ * package is missing.
  *
  * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones;
  * on cpu, gpux's defaults ≥ 1.4× faster than Python's defaults, and within 10% of Python at the same thread count.
@@ -69,6 +71,7 @@ async function measure(c: Case) {
   const gpuxSamples: number[] = [];
   const plainSamples: number[] = [];
   const ortDefaultSamples: number[] = [];
+  const python = new PythonSide();
   // One session at a time: two onnxruntime sessions alive in one process disturb each other (their
   // intra-op thread pools spin on the same 2 cores; measured with two identical plain sessions, the one
   // created first ran up to 1.4× slower). So the sides take turns in blocks (ABBA ABBA), each block with
@@ -127,6 +130,11 @@ async function measure(c: Case) {
     } else {
       // the plain side at gpux's thread count; on cpu then also at onnxruntime's own default (what gpux used to
       // inherit), right after it, so that the default's effect is measured under the same conditions
+      if (PROVIDER === "cpu") {
+        // Python's blocks sit between the Deno side's, under the same load
+        if (!python.version && !python.skip) await python.start(c, feeds!);
+        await python.blocks(perBlock, timed);
+      }
       for (const ortDefault of PROVIDER === "cpu" ? [false, true] : [false]) {
         const plain = await ort.InferenceSession.create(c.model as string, {
           executionProviders: [executionProviderConfig(PROVIDER)],
@@ -154,7 +162,9 @@ async function measure(c: Case) {
     }
   }
   const session = await createSession(c.model, { provider: PROVIDER }); // for the JSON timings
-  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples, ortDefaultSamples);
+  await python.close();
+  const pythonResult = PROVIDER === "cpu" ? python.result() : undefined;
+  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples, ortDefaultSamples, pythonResult);
 }
 
 async function finish(
@@ -165,6 +175,7 @@ async function finish(
   gpuxSamples: number[],
   plainSamples: number[],
   ortDefaultSamples: number[],
+  python: { version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string } | undefined,
 ) {
   // JSON conversion, outside run: parse the inputs as `gpux run --input` would, print outputs as --json does
   const inputJson = JSON.stringify(tensorsToJson(feeds));
@@ -183,7 +194,6 @@ async function finish(
   await session.dispose();
   const p = median(plainSamples);
   const g = median(gpuxSamples);
-  const python = PROVIDER === "cpu" ? await pythonSide(c, feeds, runs) : undefined;
   return {
     ortDefaultMs: ortDefaultSamples.length ? median(ortDefaultSamples) : undefined,
     python,
@@ -201,34 +211,110 @@ async function finish(
   };
 }
 
-/** Python onnxruntime on the same model and inputs: its defaults, and THREADS intra-op threads. */
-async function pythonSide(
-  c: Case,
-  feeds: TensorMap,
-  runs: number,
-): Promise<{ version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string }> {
-  if (PYTHON === "none") return { skip: "--python none" };
-  const dir = await Deno.makeTempDir({ prefix: "bench-py-" });
-  try {
-    let model = c.model;
-    if (typeof model !== "string") {
-      await Deno.writeFile(`${dir}/model.onnx`, model);
-      model = `${dir}/model.onnx`;
+/**
+ * Python onnxruntime on the same model and inputs, in a helper process that runs one block per request
+ * (its defaults, or THREADS intra-op threads), so that its blocks interleave with the Deno side's.
+ */
+class PythonSide {
+  #dir = "";
+  #child?: Deno.ChildProcess;
+  #lines?: AsyncIterator<string>;
+  #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  version = "";
+  skip?: string;
+  readonly defaultSamples: number[] = [];
+  readonly threadsSamples: number[] = [];
+
+  async start(c: Case, feeds: TensorMap): Promise<void> {
+    if (PYTHON === "none") return void (this.skip = "--python none");
+    try {
+      this.#dir = await Deno.makeTempDir({ prefix: "bench-py-" });
+      let model = c.model;
+      if (typeof model !== "string") {
+        await Deno.writeFile(`${this.#dir}/model.onnx`, model);
+        model = `${this.#dir}/model.onnx`;
+      }
+      const args = [new URL("bench_runtime_python.py", import.meta.url).pathname, model];
+      for (const [i, [name, tensor]] of Object.entries(feeds).entries()) {
+        await Deno.writeFile(`${this.#dir}/${i}.npy`, writeNpy(tensor));
+        args.push(`${name}=${this.#dir}/${i}.npy`);
+      }
+      this.#child = new Deno.Command(PYTHON, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+      this.#writer = this.#child.stdin.getWriter();
+      this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())[
+        Symbol.asyncIterator
+      ]();
+      this.version = JSON.parse(await this.#next()).version;
+    } catch (error) {
+      this.skip = `python: ${(error as Error).message}`;
+      await this.close();
     }
-    const args = [new URL("bench_runtime_python.py", import.meta.url).pathname, model, String(runs), String(THREADS)];
-    args.push(String(Math.min(PAIR_COUNT, 8)));
-    for (const [i, [name, tensor]] of Object.entries(feeds).entries()) {
-      await Deno.writeFile(`${dir}/${i}.npy`, writeNpy(tensor));
-      args.push(`${name}=${dir}/${i}.npy`);
-    }
-    const out = await new Deno.Command(PYTHON, { args, stdout: "piped", stderr: "piped" }).output();
-    if (!out.success) return { skip: `python: ${new TextDecoder().decode(out.stderr).trim().split("\n").pop()}` };
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } catch (error) {
-    return { skip: `python: ${(error as Error).message}` };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
+
+  async #next(): Promise<string> {
+    const line = await this.#lines!.next();
+    if (line.done) {
+      const err = new TextDecoder().decode((await this.#child!.output()).stderr).trim().split("\n").pop();
+      throw new Error(err || "the helper ended");
+    }
+    return line.value;
+  }
+
+  /** One block of `runs` timed runs with Python's defaults, then one with THREADS threads. */
+  async blocks(runs: number, timed: boolean): Promise<void> {
+    if (this.skip || !this.#writer) return;
+    try {
+      for (
+        const [request, sink] of [["default", this.defaultSamples], [
+          `threads ${THREADS}`,
+          this.threadsSamples,
+        ]] as const
+      ) {
+        await this.#writer.write(new TextEncoder().encode(`${request} ${runs}\n`));
+        const samples: number[] = JSON.parse(await this.#next()).samples;
+        if (timed) sink.push(...samples);
+      }
+    } catch (error) {
+      this.skip = `python: ${(error as Error).message}`;
+      await this.close();
+    }
+  }
+
+  result(): { version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string } {
+    if (this.skip || !this.defaultSamples.length) return { skip: this.skip ?? "no samples" };
+    return {
+      version: this.version,
+      defaultMs: median(this.defaultSamples),
+      threadsMs: median(this.threadsSamples),
+      threads: THREADS,
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#writer?.close();
+      await this.#child?.status;
+    } catch {
+      // already gone
+    }
+    this.#writer = undefined;
+    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    this.#dir = "";
+  }
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) controller.enqueue(line);
+    },
+    flush(controller) {
+      if (rest.trim()) controller.enqueue(rest);
+    },
+  });
 }
 
 const cases: Case[] = [];

@@ -1,43 +1,40 @@
-"""Python onnxruntime's side of scripts/bench_runtime.ts: one model, its feeds from .npy files, timed with
-Python onnxruntime's defaults and with a given intra-op thread count, in alternating blocks (a fresh session
-per block, a few untimed runs first), like the Deno side. Prints one JSON object: median ms per setting.
+"""Python onnxruntime's side of scripts/bench_runtime.ts: one model and its feeds (.npy files), timed in blocks
+that the Deno side asks for on stdin, between its own blocks, so that both sides see the same machine load.
 
-usage: python3 bench_runtime_python.py MODEL.onnx RUNS THREADS PAIRS name=file.npy ...
+usage: python3 bench_runtime_python.py MODEL.onnx name=file.npy ...
+then, per line on stdin:  "default N" (onnxruntime's defaults) or "threads T N" (intra_op_num_threads = T)
+answers one JSON line per request: {"samples": [ms, ...]} (a fresh session, 3 untimed runs, N timed runs);
+the first line it prints is {"version": "<onnxruntime version>"}.
 """
 import json
-import statistics
 import sys
 import time
 
 import numpy as np
 import onnxruntime as ort
 
-model, runs, threads, pairs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+model = sys.argv[1]
 feeds = {}
-for spec in sys.argv[5:]:
+for spec in sys.argv[2:]:
     name, path = spec.rsplit("=", 1)
     feeds[name] = np.load(path)
 
-samples = {"default": [], "threads": []}
-per_block = max(1, -(-runs // pairs))
-for block in range(-1, pairs * 2):
-    setting = "default" if block % 2 == 0 else "threads"
+print(json.dumps({"version": ort.__version__}), flush=True)
+for line in sys.stdin:
+    words = line.split()
+    if not words:
+        continue
     options = ort.SessionOptions()
-    if setting == "threads":
-        options.intra_op_num_threads = threads
+    if words[0] == "threads":
+        options.intra_op_num_threads = int(words[1])
+    runs = int(words[-1])
     session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     for _ in range(3):
         session.run(None, feeds)
-    for _ in range(per_block):
+    samples = []
+    for _ in range(runs):
         t = time.perf_counter()
         session.run(None, feeds)
-        if block >= 0:
-            samples[setting].append((time.perf_counter() - t) * 1000)
+        samples.append((time.perf_counter() - t) * 1000)
     del session
-
-print(json.dumps({
-    "version": ort.__version__,
-    "defaultMs": statistics.median(samples["default"]),
-    "threadsMs": statistics.median(samples["threads"]),
-    "threads": threads,
-}))
+    print(json.dumps({"samples": samples}), flush=True)
