@@ -68,3 +68,20 @@ Deno.test("GPU presence: NVIDIA device nodes, the driver's /proc entry, WSL's /d
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("available cores follow the real affinity mask (taskset -c 0 → 1)", async () => {
+  const script = `import { availableCores } from "${new URL("../src/runtime/cpu_cores.ts", import.meta.url)}";
+    console.log(availableCores().cores);`;
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("taskset", {
+      args: ["-c", "0", Deno.execPath(), "eval", "--quiet", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch {
+    console.warn("skipped: no taskset here");
+    return;
+  }
+  assertEquals(new TextDecoder().decode(out.stdout).trim(), "1", new TextDecoder().decode(out.stderr));
+});
