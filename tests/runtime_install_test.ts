@@ -307,3 +307,18 @@ Deno.test("doctor's to-do: with a GPU present, the missing CUDA provider names `
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task gpux's sandbox: write to GPUX_HOME, network to the configured package hosts", async () => {
+  const { permissionFlags } = await import("../src/cli/permission_flags.ts");
+  const flags = permissionFlags(envFrom({
+    HOME: "/h",
+    GPUX_HOME: "/g",
+    GPUX_NPM_REGISTRY: "http://npm.mirror.example:8080/",
+    GPUX_NUGET_URL: "https://nuget.mirror.example/v3/index.json",
+  }));
+  assertMatch(flags[0], /^--allow-write=.*,\/g$/);
+  assertMatch(flags[1], /,npm\.mirror\.example:8080,nuget\.mirror\.example$/);
+  const defaults = permissionFlags(envFrom({ HOME: "/h" }));
+  assertMatch(defaults[0], /,\/h\/\.gpux$/);
+  assertMatch(defaults[1], /,registry\.npmjs\.org,api\.nuget\.org$/);
+});
