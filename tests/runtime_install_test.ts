@@ -322,3 +322,31 @@ Deno.test("deno task gpux's sandbox: write to GPUX_HOME, network to the configur
   assertMatch(defaults[0], /,\/h\/\.gpux$/);
   assertMatch(defaults[1], /,registry\.npmjs\.org,api\.nuget\.org$/);
 });
+
+Deno.test({
+  name: "install: a complete package left in downloads/ by an earlier run is verified and reused, not fetched again",
+  ignore: !onLinuxX64,
+  fn: async () => {
+    const tarball = await syntheticNpmPackage();
+    const server = startPackageServer({ npm: [{ name: NPM_NAME, version: NPM_VERSION, tarball }] });
+    try {
+      await withHome(async (home) => {
+        await Deno.mkdir(`${home}/downloads`);
+        await Deno.writeFile(`${home}/downloads/${NPM_NAME}-${NPM_VERSION}.tgz`, tarball);
+        const result = await installProvider("cuda", {
+          cuda: 13,
+          env: envFrom({ GPUX_HOME: home, GPUX_NPM_REGISTRY: server.npmUrl }),
+          packages: pinnedTo(tarball),
+        });
+        assertEquals([result.bytesDownloaded, result.resumedFrom], [0, tarball.length]);
+        assertEquals(server.requests.filter((r) => r.method === "GET" && r.path.endsWith(".tgz")), []);
+        assertEquals(
+          await Deno.readFile(`${result.folder}/libonnxruntime_providers_shared.so`),
+          dummyLibrary("shared"),
+        );
+      });
+    } finally {
+      await server.close();
+    }
+  },
+});
