@@ -208,6 +208,9 @@ Deno.test({
         assertStringIncludes(cuda.reason, `${folder}/libonnxruntime_providers_cuda.so`);
         assertMatch(cuda.reason, /invalid ELF header|file too short/);
         assertEquals((listing.installed as { cuda: number }[]).map((i) => i.cuda), [12]);
+        const quiet = await runCli(["runtime", "ls", "-q"], { env });
+        assertEquals([quiet.code, quiet.stderr], [0, ""]);
+        assertMatch(quiet.stdout, /cuda\s+yes\s+no\s+the cuda provider library failed to load/);
 
         const doctor = await runCli(["doctor", "--json"], { env });
         const cudaProbe = (json(doctor).providers as { name: string; reason: string }[]).find((p) =>

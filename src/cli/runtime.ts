@@ -56,7 +56,8 @@ function lsCommand(ctx: CliContext) {
       await setOrtLogLevel("fatal");
       const platform = currentPlatform();
       const install = await runtimeInstall(platform);
-      const providers = await probeProviders({ platform, deviceId: flags.deviceId });
+      // providers a file check rules out are not tried (WebGPU's Dawn would print its own Vulkan warning on stderr)
+      const providers = await probeProviders({ platform, deviceId: flags.deviceId, skipHopeless: true });
       const installed = installedRuntimesJson(ctx);
       const gpu = detectGpu({ platform });
       if (out.json) {
