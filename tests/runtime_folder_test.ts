@@ -135,3 +135,7 @@ Deno.test({
     }
   },
 });
+
+Deno.test("no GPUX_HOME and no HOME: no runtime folders (onnxruntime-node's own library is used), no exception", () => {
+  assertEquals(listRuntimeFolders(envFrom({})), []);
+});

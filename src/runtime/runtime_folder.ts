@@ -186,12 +186,14 @@ export function readRuntimeManifest(dir: string): RuntimeManifest | string | und
 
 /**
  * The runtime folders under `$GPUX_HOME/runtime` (all versions and platforms), sorted by name.
- * Folders whose name is not a runtime folder's (partial installs, other files) are left out.
+ * Folders whose name is not a runtime folder's (partial installs, other files) are left out; none when the folder
+ * does not exist or neither `GPUX_HOME` nor `HOME` is set.
  */
 export function listRuntimeFolders(env: EnvReader = denoEnv): RuntimeFolder[] {
-  const root = runtimeRoot(env);
+  let root: string;
   let entries: Deno.DirEntry[];
   try {
+    root = runtimeRoot(env); // throws without GPUX_HOME and HOME: then nothing can be installed
     entries = [...Deno.readDirSync(root)];
   } catch {
     return [];
