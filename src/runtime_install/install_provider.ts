@@ -11,7 +11,7 @@
  * @module
  */
 import { denoEnv, type EnvReader, gpuxHome } from "../environment.ts";
-import { InputError, IntegrityError, NetworkError, NotFoundError, ProviderError } from "../errors.ts";
+import { CacheError, InputError, IntegrityError, NetworkError, NotFoundError, ProviderError } from "../errors.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import type { ExpectedContent } from "../download/content_hash.ts";
 import { fetchWithRetry, type RetryInfo } from "../download/http.ts";
@@ -386,7 +386,14 @@ export async function installProvider(
     });
   }
   const spec: RuntimeFolderSpec = { version: ORT_VERSION, os: platform.os, arch: platform.arch, cuda };
-  const root = runtimeRoot(env);
+  let root: string;
+  try {
+    root = runtimeRoot(env);
+  } catch {
+    throw new InputError("cannot tell where gpux keeps its state: neither GPUX_HOME nor HOME is set", {
+      hint: "set GPUX_HOME to a writable folder",
+    });
+  }
   const folder = `${root}/${runtimeFolderName(spec)}`;
   const existing = listRuntimeFolders(env).find((f) => f.path === folder);
   if (existing?.manifest && !existing.problem && !options.force) {
@@ -422,9 +429,13 @@ export async function installProvider(
     if (fetched.archive) fetched.sha256 = await fileSha256(fetched.archive);
   }
 
-  await Deno.mkdir(root, { recursive: true });
   const staging = `${root}/.${runtimeFolderName(spec)}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.mkdir(staging);
+  try {
+    await Deno.mkdir(root, { recursive: true });
+    await Deno.mkdir(staging);
+  } catch (error) {
+    throw writeError(error, root);
+  }
   try {
     if (fetched.dir) {
       const found = await findInDir(fetched.dir, libraries);
@@ -504,8 +515,23 @@ export async function installProvider(
     };
   } catch (error) {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
-    throw error;
+    throw writeError(error, root);
   }
+}
+
+/** A refused or failed write (permission, read-only, disk full) as a {@linkcode CacheError} (exit 6); others as they are. */
+function writeError(error: unknown, root: string): unknown {
+  if (
+    error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable ||
+    (error instanceof Error && /No space left|Read-only file system|os error (28|30)\b/.test(error.message))
+  ) {
+    return new CacheError(`cannot write to ${root}: ${error.message}`, {
+      cause: error,
+      hint:
+        "free some space, or set GPUX_HOME to a writable folder (under deno task gpux, GPUX_HOME is the folder it may write)",
+    });
+  }
+  return error;
 }
 
 /** Options of {@linkcode removeProvider}. */
