@@ -353,3 +353,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gpux runtime install where GPUX_HOME may not be written: exit 6 naming the folder, not an unexpected failure",
+  ignore: !onLinuxX64,
+  fn: async () => {
+    await withHome(async (home) => {
+      await Deno.writeFile(`${home}/libonnxruntime_providers_cuda.so`, dummyLibrary("cuda"));
+      await Deno.writeFile(`${home}/libonnxruntime_providers_shared.so`, dummyLibrary("shared"));
+      const r = await runCli(["runtime", "install", "cuda", "--cuda", "13", "--from", home], {
+        env: { GPUX_HOME: `${home}/state` },
+        permissions: [
+          "--no-prompt",
+          "--allow-env",
+          "--allow-read",
+          "--allow-ffi",
+          "--allow-sys",
+          `--allow-write=${home}/x`,
+        ],
+      });
+      assertEquals(r.code, 6, r.stderr);
+      assertMatch(r.stderr, new RegExp(`error: cannot write to ${home}/state/runtime`));
+    });
+  },
+});
