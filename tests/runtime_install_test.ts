@@ -377,3 +377,33 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "install from npm: a registry publishing another integrity than the pinned one is refused before downloading",
+  ignore: !onLinuxX64,
+  fn: async () => {
+    const tarball = await syntheticNpmPackage();
+    const server = startPackageServer({ npm: [{ name: NPM_NAME, version: NPM_VERSION, tarball }] }); // its own integrity
+    try {
+      await withHome(async (home) => {
+        const packages = {
+          ...CUDA_PACKAGES,
+          13: { ...CUDA_PACKAGES[13], pinned: { ...CUDA_PACKAGES[13].pinned!, size: tarball.length } },
+        };
+        const error = await assertRejects(
+          () =>
+            installProvider("cuda", {
+              cuda: 13,
+              env: envFrom({ GPUX_HOME: home, GPUX_NPM_REGISTRY: server.npmUrl }),
+              packages,
+            }),
+          IntegrityError,
+        );
+        assertMatch(error.message, /publishes integrity sha512-.* not the sha512-FopIhNE/);
+        assertEquals(server.requests.filter((r) => r.path.endsWith(".tgz")), []);
+      });
+    } finally {
+      await server.close();
+    }
+  },
+});

@@ -176,7 +176,11 @@ async function download(
   o: InstallProviderOptions,
 ): Promise<{ path: string; bytesDownloaded: number; resumedFrom: number }> {
   const dir = `${gpuxHome(o.env ?? denoEnv)}/downloads`;
-  await Deno.mkdir(dir, { recursive: true });
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw writeError(error, dir);
+  }
   const path = `${dir}/${fileName}`;
   const progress = o.onProgress
     ? new TransferProgress([{ path: fileName, size: expected.size, cached: false }], o.onProgress)
