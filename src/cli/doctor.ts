@@ -13,7 +13,7 @@ import { setOrtLogLevel } from "../runtime/session.ts";
 import { currentPlatform, type ProviderName } from "../runtime/providers.ts";
 import { probeGpuLibraries, probeProviders, type ProviderProbe, runtimeInstall } from "../runtime/diagnostics.ts";
 import { VERSION } from "../version.ts";
-import { intArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { detectGpu, type GpuPresence } from "../runtime/gpu_presence.ts";
 import { installedRuntimesJson } from "./runtime.ts";
 
@@ -71,7 +71,7 @@ export function providerActions(
 export function doctorCommand(ctx: CliContext) {
   return new Command("doctor")
     .description("Check which execution providers load here, GPU libraries, cache and token")
-    .option("--device-id <n>", "GPU index to try", intArg(0))
+    .option("--device-id <n>", "GPU index to try", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--json", "print one JSON document")
     .action(async (flags) => {
       const out = ctx.output({ json: flags.json });

@@ -14,7 +14,7 @@ import { probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
 import { listRuntimeFolders, runtimeRoot } from "../runtime/runtime_folder.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 import { type InstallableProvider, installProvider, removeProvider } from "../runtime_install/install_provider.ts";
-import { intArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 function providerArg(value: string): InstallableProvider {
   if (value !== "cuda") throw new InvalidArgumentError("gpux can install: cuda");
@@ -48,7 +48,7 @@ export function installedRuntimesJson(ctx: CliContext) {
 function lsCommand(ctx: CliContext) {
   return new Command("ls")
     .description("The onnxruntime in use, where its libraries live, each provider and the installed provider packages")
-    .option("--device-id <n>", "GPU index to try", intArg(0))
+    .option("--device-id <n>", "GPU index to try", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--json", "print one JSON document")
     .option("-q, --quiet", "nothing on stderr but errors")
     .action(async (flags) => {
