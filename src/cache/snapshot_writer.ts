@@ -20,7 +20,8 @@
 import type { ModelFile } from "../registry/manager.ts";
 import { CacheError } from "../errors.ts";
 import type { RepoCachePaths } from "./layout.ts";
-import { insideOrThrow } from "./contained_path.ts";
+import { insideOrThrow, isInside, normalizePath } from "./contained_path.ts";
+import { libcSymlink } from "./libc_symlink.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 
 /** How snapshot entries point at blobs. */
@@ -64,6 +65,8 @@ function isPermissionError(e: unknown): boolean {
 export class SnapshotWriter {
   #mode: LinkMode;
   #warned = false;
+  /** Deno.symlink was refused by the sandbox: symlinks go through libc. */
+  #viaLibc = false;
 
   constructor(readonly paths: RepoCachePaths, readonly options: SnapshotWriterOptions = {}) {
     this.#mode = options.mode ?? "symlink";
@@ -93,6 +96,24 @@ export class SnapshotWriter {
   }
 
   /**
+   * Whether `snapshots/{commit}/{path}` leads to the very file `blobs/{etag}`: a symlink with the relative
+   * target Python writes, or a hard link of it (same inode). A copy does not count: after a re-download it
+   * may hold old bytes.
+   */
+  async pointsAt(commit: string, path: string, etag: string): Promise<boolean> {
+    const entry = this.paths.snapshot(commit, path);
+    try {
+      const lstat = await Deno.lstat(entry);
+      if (lstat.isSymlink) return await Deno.readLink(entry) === this.paths.blobLinkTarget(path, etag);
+      const blob = await Deno.lstat(this.paths.blob(etag));
+      return lstat.isFile && blob.isFile && lstat.ino !== null && lstat.ino === blob.ino && lstat.dev === blob.dev;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+      throw e;
+    }
+  }
+
+  /**
    * Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there).
    *
    * @throws {CacheError} when the entry would leave its snapshot folder or the blob `blobs/` (nothing is written).
@@ -106,7 +127,7 @@ export class SnapshotWriter {
     for (;;) {
       const tmp = tmpName(this.paths);
       try {
-        if (this.#mode === "symlink") await Deno.symlink(this.paths.blobLinkTarget(path, etag), tmp);
+        if (this.#mode === "symlink") await this.#symlink(this.paths.blobLinkTarget(path, etag), tmp, entry, blob);
         else if (this.#mode === "hardlink") await Deno.link(blob, tmp);
         else await Deno.copyFile(blob, tmp);
       } catch (e) {
@@ -128,12 +149,42 @@ export class SnapshotWriter {
     }
   }
 
+  /**
+   * A relative symlink at `tmp` (later renamed to `entry`): `Deno.symlink`, or, where Deno's permissions
+   * refuse it (a path-scoped `--allow-write`), libc's `symlink(2)` after proving `tmp` lies in this
+   * repository's `blobs/` (its real folder too) and that `target`, read from `entry`, resolves to `blob`.
+   */
+  async #symlink(target: string, tmp: string, entry: string, blob: string): Promise<void> {
+    if (!this.#viaLibc) {
+      try {
+        return await Deno.symlink(target, tmp);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotCapable) || Deno.build.os === "windows") throw e;
+        this.#viaLibc = true;
+      }
+    }
+    const proven = insideOrThrow(this.paths.blobsDir, tmp, "a temporary link");
+    if (parent(proven) !== this.paths.blobsDir) throw new CacheError(`refusing a temporary link outside blobs/: ${tmp}`);
+    await this.#assertRealParentInside(proven, this.paths.blobsDir);
+    const resolved = normalizePath(`${parent(entry)}/${target}`);
+    if (resolved !== normalizePath(blob) || !isInside(this.paths.blobsDir, resolved)) {
+      throw new CacheError(`refusing a snapshot link that does not lead to its blob: ${entry} -> ${target}`);
+    }
+    const outcome = libcSymlink(target, proven);
+    if (outcome === "ok") return;
+    if (outcome === "unavailable") {
+      throw new Deno.errors.NotCapable("symlinks need unscoped --allow-read/--allow-write, or --allow-ffi");
+    }
+    if (outcome.errno === 17) throw new Deno.errors.AlreadyExists(`${tmp} exists`);
+    throw new Error(`symlink(2) failed with errno ${outcome.errno}`);
+  }
+
   #fallBack(cause: unknown): void {
     const from = this.#mode;
     this.#mode = from === "symlink" ? "hardlink" : "copy";
     if (this.#warned && from === "symlink") return;
     const why = isPermissionError(cause)
-      ? "not permitted (Deno needs unscoped --allow-read and --allow-write for symlinks)"
+      ? "not permitted (Deno needs unscoped --allow-read and --allow-write, or --allow-ffi, for symlinks)"
       : `not possible here (${(cause as Error)?.message ?? cause})`;
     const what = from === "symlink" ? "symlinks are" : "hard links are";
     const instead = this.#mode === "hardlink"

@@ -13,7 +13,7 @@
 import { denoEnv, hubCacheDir } from "../environment.ts";
 import { CacheError, DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
-import { acquireRepoLock } from "../cache/lock.ts";
+import { acquireBlobLock, acquireRepoLock, type BlobLock } from "../cache/lock.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { insideOrThrow } from "../cache/contained_path.ts";
 import { downloadBlob } from "../download/blob_download.ts";
@@ -361,7 +361,21 @@ async function pullModelInto(
         failure ??= error;
         return;
       }
+      let blobLock: BlobLock | undefined;
       try {
+        // Python's per-blob lock: while Python (or another gpux) fetches this blob, wait, then use its result
+        blobLock = await acquireBlobLock(cacheDir, ref.id, etag, {
+          signal,
+          onWait: () => emit({ type: "notice", message: `waiting for another download of ${file.path}` }),
+        });
+        if (!options.force && await regularBlobSize(paths.blob(etag)) === file.size) {
+          finished.add(group);
+          for (const p of group) {
+            p.cached = true;
+            progress.done(p.file.path, true);
+          }
+          return;
+        }
         const outcome = await downloadBlob({
           url: `${manager.endpoint}/${ref.id}/resolve/${commit}/${encodePath(file.path)}`,
           headers,
@@ -394,6 +408,7 @@ async function pullModelInto(
           internal.abort(error);
         }
       } finally {
+        blobLock?.release();
         slots.release();
       }
     }));
@@ -403,8 +418,13 @@ async function pullModelInto(
       throw failure;
     }
 
-    // 4. the snapshot appears only once every file is verified: links, markers, manifest, ref
-    for (const p of plan) await writer.link(commit, p.file.path, p.etag);
+    // 4. the snapshot appears only once every file is verified: links, markers, manifest, ref. An entry that
+    // already leads to its blob (Python's symlink, say) is left alone.
+    for (const p of plan) {
+      if (!(await writer.pointsAt(commit, p.file.path, p.etag))) {
+        await writer.link(commit, p.file.path, p.etag);
+      }
+    }
     const present = new Set(repoFiles.map((f) => f.path));
     for (const name of RUN_FILES) if (!present.has(name)) await writer.markMissing(commit, name);
     if (repoFiles.every((f) => f.lfs?.sha256 || f.oid)) {
