@@ -85,7 +85,10 @@ Deno.test("gpux pull --json: one JSON document; relative symlinks under the task
     assert(entry.isSymlink);
     const etag = f.hub.fileInfo("acme/tiny", "onnx/model.onnx", sha).sha256;
     assertEquals(await Deno.readLink(`${result.snapshotPath}/onnx/model.onnx`), `../../../blobs/${etag}`);
-    assertEquals(await Deno.readLink(`${result.snapshotPath}/config.json`).then((t) => t.startsWith("../../blobs/")), true);
+    assertEquals(
+      await Deno.readLink(`${result.snapshotPath}/config.json`).then((t) => t.startsWith("../../blobs/")),
+      true,
+    );
   });
 });
 
@@ -98,7 +101,11 @@ Deno.test("gpux pull without --allow-ffi (no libc symlink) falls back to hard li
     const entry = await Deno.lstat(`${JSON.parse(stdout).snapshotPath}/onnx/model.onnx`);
     assert(entry.isFile && !entry.isSymlink && entry.nlink === 2);
     const plain = await runCli(["pull", "acme/tiny", "--variant", "q4"], { env: f.env, permissions });
-    assertEquals(plain.stderr.match(/^note: symlinks are not permitted.*--allow-ffi.*hard links/gm)?.length, 1, plain.stderr);
+    assertEquals(
+      plain.stderr.match(/^note: symlinks are not permitted.*--allow-ffi.*hard links/gm)?.length,
+      1,
+      plain.stderr,
+    );
   });
 });
 

@@ -164,7 +164,9 @@ export class SnapshotWriter {
       }
     }
     const proven = insideOrThrow(this.paths.blobsDir, tmp, "a temporary link");
-    if (parent(proven) !== this.paths.blobsDir) throw new CacheError(`refusing a temporary link outside blobs/: ${tmp}`);
+    if (parent(proven) !== this.paths.blobsDir) {
+      throw new CacheError(`refusing a temporary link outside blobs/: ${tmp}`);
+    }
     await this.#assertRealParentInside(proven, this.paths.blobsDir);
     const resolved = normalizePath(`${parent(entry)}/${target}`);
     if (resolved !== normalizePath(blob) || !isInside(this.paths.blobsDir, resolved)) {
