@@ -314,7 +314,7 @@ p = hf_hub_download(a["repo"], a["path"])
 print(json.dumps(hashlib.sha256(open(p, "rb").read()).hexdigest()))
 `;
 
-Deno.test("gpux and Python downloading the same blob at once fetch it from the CDN once ", () =>
+Deno.test("gpux and Python downloading the same blob at once fetch it from the CDN once", () =>
   withFixture(async (f) => {
     const info = f.hub.fileInfo(REPO, "model.onnx");
     f.hub.setShaping({ bytesPerSecond: 1_000_000 });

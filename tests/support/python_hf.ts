@@ -11,7 +11,8 @@
 import type { HubServer } from "./hub_server.ts";
 
 const VENV = new URL("../.fixtures/venv", import.meta.url).pathname;
-const PYTHON = `${VENV}/bin/python`;
+/** The venv's interpreter (call {@linkcode python} first to install the client). */
+export const PYTHON = `${VENV}/bin/python`;
 
 let ready: Promise<string> | undefined;
 
