@@ -346,3 +346,47 @@ Deno.test("gpux leaves Python's snapshot symlinks alone when it downloads other 
     assertEquals(after.ino, before.ino, "the very same link, not a new one");
     assert((await Deno.lstat(`${f.cache}/models--acme--tiny/snapshots/${f.v2}/model.onnx`)).isFile);
   }));
+
+const LOCAL_DIR = `
+import json, sys, hashlib
+from huggingface_hub import hf_hub_download
+a = json.loads(sys.argv[1])
+out = {}
+for path in a["files"]:
+    p = hf_hub_download(a["repo"], path, local_dir=a["dir"])
+    out[path] = [p, hashlib.sha256(open(p, "rb").read()).hexdigest()]
+print(json.dumps(out))
+`;
+
+Deno.test("gpux pull --local-dir writes plain files and Python's metadata: Python reads them (offline and online, nothing fetched), a second pull fetches nothing", () =>
+  withFixture(async (f) => {
+    const env = { ...f.env, INIT_CWD: f.dir };
+    const files = ["config.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"];
+    const first = await runCli(["pull", REPO, "--include", "*", "--local-dir", "out", "--json"], { env });
+    assertEquals(first.code, 0, first.stderr);
+    const result = JSON.parse(first.stdout);
+    const dir = `${f.dir}/out`;
+    assertEquals(result.snapshotPath, dir);
+    for (const path of files) {
+      const info = f.hub.fileInfo(REPO, path);
+      const stat = await Deno.lstat(`${dir}/${path}`);
+      assert(stat.isFile && stat.nlink === 1, path);
+      const [commit, etag, time] = (await Deno.readTextFile(`${dir}/.cache/huggingface/download/${path}.metadata`))
+        .split("\n");
+      assertEquals([commit, etag], [f.v2, info.sha256 ?? info.oid]);
+      assert(Number(time) * 1000 >= stat.mtime!.getTime() - 1000, time);
+    }
+    assertEquals(await Deno.readTextFile(`${dir}/.cache/huggingface/.gitignore`), "*");
+    assert(!await exists(`${f.cache}/models--acme--tiny`), "the cache is untouched");
+
+    f.hub.clearRequests();
+    const second = await runCli(["pull", REPO, "--include", "*", "--local-dir", dir, "--json"], { env });
+    assertEquals(second.code, 0, second.stderr);
+    assertEquals(JSON.parse(second.stdout).bytesDownloaded, 0);
+    assertEquals(f.hub.requests.filter((r) => r.path.includes("/resolve/") || r.origin === "cdn").length, 0);
+
+    const expected = Object.fromEntries(files.map((p) => [p, [`${dir}/${p}`, sha256Hex(f.hub.fileBytes(REPO, p))]]));
+    assertEquals(await runPython(LOCAL_DIR, { ...f.py, HF_HUB_OFFLINE: "1" }, { repo: REPO, dir, files }), expected);
+    assertEquals(await runPython(LOCAL_DIR, f.py, { repo: REPO, dir, files }), expected);
+    assertEquals(f.hub.requests.filter((r) => r.origin === "cdn").length, 0, "Python fetched nothing either");
+  }));

@@ -318,6 +318,18 @@ export async function acquireBlobLock(
     `the lock of blob '${etag}'`,
   );
   if (etag.includes("/")) throw new CacheError(`refusing a blob name with a slash: ${JSON.stringify(etag)}`);
+  return await acquireFileLock(path, options);
+}
+
+/**
+ * Takes an exclusive `flock` on the file `path` (created, mode 0o664) as Python's `filelock` does on Unix,
+ * polling while another process holds it (see {@linkcode acquireBlobLock}). The caller has proven `path` is
+ * where it may write.
+ *
+ * @throws {InterruptedError} `signal` aborted while waiting.
+ * @throws {CacheError} the lock folder or file cannot be created.
+ */
+export async function acquireFileLock(path: string, options: BlobLockOptions = {}): Promise<BlobLock> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   let waited = false;
   for (;;) {
