@@ -23,6 +23,8 @@ interface Fixture {
 }
 
 const REPO = "acme/tiny";
+/** The files of the fixture at both commits (`extra/tokenizer.json` is the same blob as `tokenizer.json`). */
+const FILES = ["config.json", "extra/tokenizer.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"];
 
 async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
   await python(); // a missing client fails here, in one line
@@ -34,6 +36,7 @@ async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
     const v1 = repo.commit({
       "config.json": '{"model_type":"bert","v":1}',
       "tokenizer.json": '{"version":"1.0"}',
+      "extra/tokenizer.json": '{"version":"1.0"}',
       "model.onnx": { size: 400_000, seed: 3 },
       "onnx/model_quantized.onnx": { size: 12_000, seed: 4 },
     });
@@ -94,14 +97,14 @@ Deno.test("python reads gpux's pulls (relative symlinks) offline, and scan_cache
       {
         repo: REPO,
         revisions: ["main", f.v1],
-        files: ["config.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"],
+        files: FILES,
       },
     );
     assertEquals(read.main.config, '{"model_type":"bert","v":2}');
     assertEquals(read[f.v1].config, '{"model_type":"bert","v":1}');
     for (const [rev, commit] of [["main", f.v2], [f.v1, f.v1]]) {
       const expected = Object.fromEntries(
-        ["config.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"].map((
+        FILES.map((
           p,
         ) => [p, sha256Hex(f.hub.fileBytes(REPO, p, commit))]),
       );
@@ -116,7 +119,7 @@ Deno.test("python reads gpux's pulls (relative symlinks) offline, and scan_cache
     assertEquals(ls.sizeOnDisk, scan.size);
     const blobs = [
       ...new Set(
-        ["config.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"].flatMap((p) =>
+        FILES.flatMap((p) =>
           [f.v1, f.v2].map((c) => f.hub.fileInfo(REPO, p, c)).map((i) => `${i.sha256 ?? i.oid}:${i.size}`)
         ),
       ),
@@ -361,7 +364,7 @@ print(json.dumps(out))
 Deno.test("gpux pull --local-dir writes plain files and Python's metadata: Python reads them (offline and online, nothing fetched), a second pull fetches nothing", () =>
   withFixture(async (f) => {
     const env = { ...f.env, INIT_CWD: f.dir };
-    const files = ["config.json", "model.onnx", "onnx/model_quantized.onnx", "tokenizer.json"];
+    const files = FILES;
     const first = await runCli(["pull", REPO, "--include", "*", "--local-dir", "out", "--json"], { env });
     assertEquals(first.code, 0, first.stderr);
     const result = JSON.parse(first.stdout);
@@ -389,4 +392,12 @@ Deno.test("gpux pull --local-dir writes plain files and Python's metadata: Pytho
     assertEquals(await runPython(LOCAL_DIR, { ...f.py, HF_HUB_OFFLINE: "1" }, { repo: REPO, dir, files }), expected);
     assertEquals(await runPython(LOCAL_DIR, f.py, { repo: REPO, dir, files }), expected);
     assertEquals(f.hub.requests.filter((r) => r.origin === "cdn").length, 0, "Python fetched nothing either");
+
+    // under the task, a local dir outside the directory gpux was started from (and the cache) is refused
+    const outside = await Deno.makeTempDir({ prefix: "gpux-outside-" });
+    await Deno.remove(outside);
+    const refused = await runCli(["pull", REPO, "--local-dir", outside], { env });
+    assertEquals(refused.code, 6, refused.stderr);
+    assertStringIncludes(refused.stderr, "not permitted by gpux's sandbox");
+    assert(!await exists(outside), "nothing written there");
   }));
