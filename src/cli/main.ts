@@ -22,6 +22,7 @@ import { inspectCommand } from "./inspect.ts";
 import { benchCommand } from "./bench.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initCommand } from "./init.ts";
+import { serveCommand } from "./serve.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -41,6 +42,7 @@ const COMMANDS: CommandFactory[] = [
   runCommand,
   inspectCommand,
   benchCommand,
+  serveCommand,
   initCommand,
   doctorCommand,
 ];

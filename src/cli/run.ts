@@ -17,16 +17,12 @@ import {
   nest,
   quoteName,
   type TensorData,
-  type TensorMap,
-  tensorsToJson,
 } from "../runtime/tensors.ts";
 import {
   collect,
-  fallbacksJson,
   graphOptArg,
   intArg,
   loadOptions,
-  modelJson,
   PROVIDER_HELP,
   providerArg,
   readFeeds,
@@ -34,6 +30,7 @@ import {
   warnFallbacks,
   writeOutputs,
 } from "./runtime_flags.ts";
+import { runResultJson } from "../runtime/run_result.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 
 /** Largest tensor printed in full on a terminal. */
@@ -108,16 +105,7 @@ export function runCommand(ctx: CliContext) {
         const written = flags.output?.length ? await writeOutputs(flags.output, outputs, order) : [];
         const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
         if (out.json) {
-          const ordered: TensorMap = {};
-          for (const name of order) ordered[name] = outputs[name];
-          out.printJson({
-            model: modelJson(model, session),
-            provider: session.provider,
-            ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
-            outputs: tensorsToJson(ordered),
-            ...(written.length ? { written } : {}),
-            timings,
-          });
+          out.printJson(runResultJson(model, session, outputs, order, timings, written));
           return;
         }
         for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));

@@ -18,6 +18,7 @@ import type { PullFunction } from "../runtime/model_source.ts";
 import { feedsFromJson, quoteName, type TensorInfo, type TensorMap, tensorsToJson } from "../runtime/tensors.ts";
 import { readNpy, writeNpy } from "../runtime/npy.ts";
 import { parseShapeArg } from "../runtime/synthetic_inputs.ts";
+export { fallbacksJson, modelJson } from "../runtime/run_result.ts";
 
 /** `--provider` help text. */
 export const PROVIDER_HELP = `execution provider: auto|${
@@ -114,11 +115,6 @@ export function warnFallbacks(out: Output, session: GpuxSession): void {
   if (!session.fallbacks.length) return;
   const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
   out.warn(`running on ${session.provider}: ${why}`);
-}
-
-/** JSON description of fallbacks for `--json` output. */
-export function fallbacksJson(session: GpuxSession): { provider: string; reason: string; hint: string }[] {
-  return session.fallbacks.map((f) => ({ provider: f.provider, reason: f.reason, hint: f.hint }));
 }
 
 /** Input flags of run and bench. */
@@ -249,16 +245,4 @@ export async function writeOutputs(
     written.push(path);
   }
   return written;
-}
-
-/** What `--json` says about the model. */
-export function modelJson(spec: string, session: GpuxSession): Record<string, unknown> {
-  const m = session.model;
-  return {
-    spec,
-    path: session.path,
-    ...(m?.repoId ? { repoId: m.repoId, revision: m.revision, sha: m.sha } : {}),
-    ...(m?.variant ? { variant: m.variant } : {}),
-    ...(m?.configPath ? { config: m.configPath } : {}),
-  };
 }
