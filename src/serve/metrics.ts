@@ -124,6 +124,8 @@ export interface ModelGaugeSource {
   queued(): number;
   /** Live workers. */
   workers(): number;
+  /** Requests queued or running. */
+  inFlight(): number;
 }
 
 /** Every metric `gpux serve` exports. */
@@ -163,6 +165,9 @@ export class ServerMetrics {
     this.#gauges = [
       new Gauge("gpux_queue_depth", "Requests waiting for a worker, by model.", (g) => {
         for (const m of this.#models) g.set({ model: m.name }, m.queued());
+      }),
+      new Gauge("gpux_requests_in_flight", "Requests queued or running, by model.", (g) => {
+        for (const m of this.#models) g.set({ model: m.name }, m.inFlight());
       }),
       new Gauge("gpux_workers", "Live workers, by model.", (g) => {
         for (const m of this.#models) g.set({ model: m.name }, m.workers());

@@ -187,6 +187,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       variant: m.pool.model?.variant ?? "",
       queued: () => m.pool.queued,
       workers: () => m.pool.workers,
+      inFlight: () => m.pool.pending,
     });
   }
 
@@ -208,9 +209,11 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     }
   };
 
-  const infer = async (m: ServedModel, feeds: TensorMap, signal: AbortSignal) => {
+  // request.signal is not used: in Deno 2.9 touching it prints a warning about its legacy abort-on-success
+  // behaviour. A client that leaves while its request waits costs one wasted run, bounded by the timeout.
+  const infer = async (m: ServedModel, feeds: TensorMap) => {
     if (draining) throw new ShuttingDownError("the server is shutting down");
-    return await m.pool.infer(feeds, { timeoutMs: m.timeoutMs, signal, validated: true });
+    return await m.pool.infer(feeds, { timeoutMs: m.timeoutMs, validated: true });
   };
 
   const describe = (m: ServedModel) => ({
@@ -251,7 +254,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       const started = performance.now();
       const body = parseBody(await readBody(request, maxBody));
       const feeds = feedsFromJson(body, m.pool.inputs);
-      const result = await infer(m, feeds, request.signal);
+      const result = await infer(m, feeds);
       const order = m.pool.outputs.map((o) => o.name);
       const doc = runResultJson(m.spec, m.pool, result.outputs, order, {
         queueMs: round(result.queueMs),
@@ -330,7 +333,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           post("v2_infer");
           const body = parseBody(await readBody(request, maxBody));
           const parsed = parseInferRequest(body, m.pool.inputs, m.pool.outputs);
-          const result = await infer(m, parsed.feeds, request.signal);
+          const result = await infer(m, parsed.feeds);
           return {
             model: m.name,
             batch: result.batch,
