@@ -229,7 +229,7 @@ export function parsePrometheusText(text: string): Sample[] {
     const labels: Record<string, string> = {};
     if (m[3]) {
       for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-        labels[l[1]] = l[2].replace(/\\n/g, "\n").replace(/\\"/g, '"').replace(/\\\\/g, "\\");
+        labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => c === "n" ? "\n" : c);
       }
     }
     const v = m[4] === "+Inf" ? Infinity : m[4] === "-Inf" ? -Infinity : Number(m[4]);
