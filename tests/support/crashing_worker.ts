@@ -10,7 +10,7 @@
 import "../../src/serve/model_worker.ts";
 import type { ToWorker } from "../../src/serve/worker_protocol.ts";
 
-const real = self.onmessage!;
+const real = self.onmessage as unknown as (event: MessageEvent<ToWorker>) => void;
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data;
   if (m.type === "run") {
@@ -22,5 +22,5 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       return;
     }
   }
-  return real.call(self, event);
+  real(event);
 };
