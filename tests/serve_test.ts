@@ -259,10 +259,31 @@ Deno.test("gpux serve: --api-key / GPUX_API_KEY guards every endpoint but health
     } finally {
       await stopped(server);
     }
-    const open = await serve([`${dir}/id.onnx`, "--provider", "cpu", "--host", "0.0.0.0", "--quiet"], env);
+    const open = await serve([
+      `${dir}/id.onnx`,
+      "--provider",
+      "cpu",
+      "--host",
+      "0.0.0.0",
+      "--quiet",
+      "--cors",
+      "https://app.example",
+    ], env);
     try {
       assertMatch(open.ready, /ready on http:\/\/0\.0\.0\.0:\d+/);
       assertStringIncludes(open.stderr(), "warning: listening on 0.0.0.0 without an API key");
+      const url = open.url.replace("0.0.0.0", "127.0.0.1");
+      const preflight = await call(`${url}/predict`, { method: "OPTIONS" });
+      assertEquals(
+        [
+          preflight.status,
+          preflight.headers.get("access-control-allow-origin"),
+          preflight.headers.get("access-control-allow-headers"),
+        ],
+        [204, "https://app.example", "authorization, content-type"],
+      );
+      const r = await call(`${url}/predict`, { json: { x: [[1, 2, 3]] } });
+      assertEquals([r.status, r.headers.get("access-control-allow-origin")], [200, "https://app.example"]);
     } finally {
       await stopped(open);
     }
