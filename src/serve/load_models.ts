@@ -92,6 +92,8 @@ export async function loadServedModels(
         intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
           Math.max(1, Math.floor(cores / (planWorkers * planned.length))),
         interOpThreads: options.session?.interOpThreads ?? runtime?.interOpThreads,
+        // idle workers must not spin on the cores the HTTP loop needs (/health while busy)
+        allowSpinning: options.session?.allowSpinning ?? false,
       };
       for (const k of Object.keys(session) as (keyof typeof session)[]) {
         if (session[k] === undefined) delete session[k];

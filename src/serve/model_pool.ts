@@ -383,12 +383,16 @@ export class ModelPool {
       } else {
         batch.entries.forEach((e, i) => {
           metrics?.queueSeconds.observe(model, ((e.dispatched ?? e.enqueued) - e.enqueued) / 1000);
-          this.#succeed(e, {
+          const result = {
             outputs: parts[i],
             runMs: m.runMs,
             queueMs: (e.dispatched ?? e.enqueued) - e.enqueued,
             batch: batch.entries.length,
-          });
+          };
+          // one answer per macrotask: each request's JSON is formatted by its handler when its promise
+          // resolves, and a batch of 32 formatted in one go would hold the event loop (and /health) that long
+          if (i === 0) this.#succeed(e, result);
+          else setTimeout(() => this.#succeed(e, result), 0);
         });
       }
     } else if (batch.entries.length > 1) {
