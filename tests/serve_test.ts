@@ -137,6 +137,9 @@ Deno.test("gpux serve: /predict answers what gpux run --json prints; errors are 
       r = await call(`${server.url}/predict`, { json: { nope: [[1]] } });
       assertEquals(r.status, 400);
       assertMatch((r.body as { error: string }).error, /^unknown input "nope"; the model's inputs are "x\.1"/);
+      r = await call(`${server.url}/predict`, { json: { text: "hello" } });
+      assertEquals(r.status, 400);
+      assertMatch((r.body as { error: string }).error, /^model "multi" takes tensors, not text; its inputs are "x\.1"/);
       r = await call(`${server.url}/predict`, { method: "POST", body: "{not json" });
       assertEquals(r.status, 400);
       assertMatch((r.body as { error: string }).error, /not valid JSON/);

@@ -9,6 +9,7 @@ import { batchKey, isBatchable, rowsOf, splitOutputs, stackFeeds } from "../src/
 import { Counter, Histogram, parsePrometheusText, ServerMetrics } from "../src/serve/metrics.ts";
 import { checkUniqueNames, parseModelArg, servedName, servingSettings } from "../src/serve/served_model.ts";
 import { parseInferRequest } from "../src/serve/kserve.ts";
+import { rawInputOf } from "../src/serve/raw_input.ts";
 import { ModelPool, type PoolEvent } from "../src/serve/model_pool.ts";
 import { loadServedModels, planServedModels } from "../src/serve/load_models.ts";
 import { startServer } from "../src/serve/server.ts";
@@ -288,4 +289,29 @@ Deno.test("a crashed worker is replaced: its request answers 500, the server sta
     await server.shutdown(1000);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("raw input: {text}, {image: base64}, {audio: [base64…]} with options; a model input named text stays a tensor", () => {
+  const inputs: TensorInfo[] = [{ name: "input_ids", dtype: "int64", shape: ["batch", null] }];
+  assertEquals(rawInputOf({ text: "hi", top_k: 2 }, inputs), {
+    input: { kind: "text", texts: ["hi"] },
+    options: { topK: 2 },
+  });
+  assertEquals(
+    rawInputOf({ text: ["a", "b"], candidate_labels: ["x", "y"], multi_label: true }, inputs),
+    { input: { kind: "text", texts: ["a", "b"], candidateLabels: ["x", "y"] }, options: { multiLabel: true } },
+  );
+  const png = rawInputOf({ image: "data:image/png;base64,iVBORw0KGgo=" }, inputs)!;
+  assertEquals(png.input, {
+    kind: "image",
+    images: [{ name: "image[0]", bytes: Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 13, 10, 26, 10) }],
+  });
+  const wav = rawInputOf({ audio: ["UklGRg==", "UklGRg=="] }, inputs)!;
+  assertEquals(wav.input.kind === "audio" && wav.input.clips.length, 2);
+  assertEquals(rawInputOf({ input_ids: [[1, 2]] }, inputs), undefined);
+  assertEquals(rawInputOf({ text: [[1, 2]] }, [{ name: "text", dtype: "int64", shape: ["batch", null] }]), undefined);
+  assertThrows(() => rawInputOf({ text: 3 }, inputs), InputError, "must be a string");
+  assertThrows(() => rawInputOf({ image: "%%%" }, inputs), InputError, "not valid base64");
+  assertThrows(() => rawInputOf({ text: "a", image: "AA==" }, inputs), InputError, "not several");
+  assertThrows(() => rawInputOf({ text: "a", topk: 1 }, inputs), InputError, 'unknown key "topk"');
 });

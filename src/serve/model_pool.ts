@@ -18,7 +18,7 @@ import { type TensorInfo, type TensorMap, validateFeeds } from "../runtime/tenso
 import { batchKey, isBatchable, rowsOf, splitOutputs, stackFeeds } from "./batching.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { QueueFullError, RequestTimeoutError, ShuttingDownError, WorkerCrashedError } from "./serve_errors.ts";
-import type { FromWorker, LoadedMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
+import type { FromWorker, LoadedMessage, RawInput, RawOptions, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
 /** Something the pool reports (the CLI decides whether and how to show it). */
 export type PoolEvent =
@@ -58,8 +58,10 @@ export interface ModelPoolOptions {
 
 /** What a request got back. */
 export interface InferenceResult {
-  /** Its own outputs (its rows of a batched run). */
+  /** Its own outputs (its rows of a batched run); empty for raw input. */
   outputs: TensorMap;
+  /** Raw input: the task result, as JSON-ready data. */
+  result?: unknown;
   /** Milliseconds the run took in the worker. */
   runMs: number;
   /** Milliseconds it waited for a worker. */
@@ -80,6 +82,8 @@ export interface InferOptions {
 
 interface Entry {
   feeds: TensorMap;
+  /** Raw input for the worker's pipeline (never batched), instead of feeds. */
+  raw?: { input: RawInput; options: RawOptions };
   rows: number | undefined;
   key: string;
   alone: boolean;
@@ -238,6 +242,27 @@ export class ModelPool {
   infer(feeds: TensorMap, options: InferOptions = {}): Promise<InferenceResult> {
     if (this.#closing) return Promise.reject(new ShuttingDownError("the server is shutting down"));
     if (!options.validated) validateFeeds(feeds, this.inputs);
+    const rows = this.#batchable ? rowsOf(feeds, this.inputs) : undefined;
+    return this.#enqueue(feeds, undefined, rows, options);
+  }
+
+  /**
+   * Runs raw input (text, image or audio) through the worker's pipeline: pre-processing, the model and
+   * post-processing. Never batched.
+   *
+   * @throws {InputError} the model has no pipeline, or the input is of a kind its task does not take.
+   */
+  process(input: RawInput, rawOptions: RawOptions = {}, options: InferOptions = {}): Promise<InferenceResult> {
+    if (this.#closing) return Promise.reject(new ShuttingDownError("the server is shutting down"));
+    return this.#enqueue({}, { input, options: rawOptions }, undefined, options);
+  }
+
+  #enqueue(
+    feeds: TensorMap,
+    raw: { input: RawInput; options: RawOptions } | undefined,
+    rows: number | undefined,
+    options: InferOptions,
+  ): Promise<InferenceResult> {
     if (this.#queue.length >= (this.#options.maxQueue ?? 256)) {
       return Promise.reject(
         new QueueFullError(`the queue of model ${JSON.stringify(this.name)} is full (${this.#queue.length} waiting)`, {
@@ -245,12 +270,12 @@ export class ModelPool {
         }),
       );
     }
-    const rows = this.#batchable ? rowsOf(feeds, this.inputs) : undefined;
     return new Promise<InferenceResult>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => this.#fail(entry, options.signal?.reason ?? new Error("cancelled"));
       const entry: Entry = {
         feeds,
+        ...(raw ? { raw } : {}),
         rows,
         key: rows === undefined ? "" : batchKey(feeds, this.inputs),
         alone: rows === undefined,
@@ -346,8 +371,11 @@ export class ModelPool {
     for (const e of entries) e.dispatched = now;
     slot.busy = true;
     slot.batch = { id, entries, started: now };
+    const raw = entries[0].raw;
     const feeds = entries.length === 1 ? entries[0].feeds : stackFeeds(entries.map((e) => e.feeds), this.inputs);
-    const message: ToWorker = { type: "run", id, feeds };
+    const message: ToWorker = raw
+      ? { type: "process", id, input: raw.input, options: raw.options }
+      : { type: "run", id, feeds };
     slot.worker.postMessage(message);
   }
 
@@ -361,14 +389,23 @@ export class ModelPool {
   }
 
   #onMessage(slot: Slot, m: FromWorker): void {
-    if (m.type !== "result" && m.type !== "run_failed") return;
+    if (m.type !== "result" && m.type !== "processed" && m.type !== "run_failed") return;
     const batch = slot.batch;
     if (!batch || batch.id !== m.id) return;
     slot.batch = undefined;
     slot.busy = false;
     const metrics = this.#options.metrics;
     const model = { model: this.name };
-    if (m.type === "result") {
+    if (m.type === "processed") {
+      metrics?.inferences.inc(model);
+      metrics?.inferenceItems.inc(model);
+      metrics?.batchSize.observe(model, 1);
+      metrics?.inferenceSeconds.observe(model, m.runMs / 1000);
+      const e = batch.entries[0];
+      const queueMs = (e.dispatched ?? e.enqueued) - e.enqueued;
+      metrics?.queueSeconds.observe(model, queueMs / 1000);
+      this.#succeed(e, { outputs: {}, result: m.result, runMs: m.runMs, queueMs, batch: 1 });
+    } else if (m.type === "result") {
       metrics?.inferences.inc(model);
       metrics?.inferenceItems.inc(model, batch.entries.length);
       metrics?.batchSize.observe(model, batch.entries.length);

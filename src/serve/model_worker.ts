@@ -48,6 +48,7 @@ async function load(message: LoadMessage): Promise<void> {
     outputs: [...session.outputs],
     createMs: session.createMs,
     ...(warmupMs !== undefined ? { warmupMs } : {}),
+    accepts: [],
   });
 }
 
@@ -73,6 +74,16 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       }
       return;
     }
+    case "process":
+      post({
+        type: "run_failed",
+        id: message.id,
+        error: {
+          name: "InputError",
+          message: "this model is served without a pre-processing pipeline: send tensors keyed by input name",
+        },
+      });
+      return;
     case "close":
       try {
         await host?.dispose();

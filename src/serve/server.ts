@@ -8,7 +8,8 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import { runResultJson } from "../runtime/run_result.ts";
+import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
+import { rawInputOf } from "./raw_input.ts";
 import { feedsFromJson, type TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { inferResponse, parseInferRequest, tensorMetadata } from "./kserve.ts";
@@ -226,7 +227,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     variant: m.pool.model?.variant ?? null,
     repoId: m.pool.model?.repoId ?? null,
     sha: m.pool.model?.sha ?? null,
-    task: null,
+    task: m.pool.loaded.task ?? null,
+    accepts: m.pool.loaded.accepts,
     inputs: m.pool.inputs,
     outputs: m.pool.outputs,
     workers: m.pool.workers,
@@ -253,6 +255,37 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const predict = async (m: ServedModel): Promise<Handled> => {
       const started = performance.now();
       const body = parseBody(await readBody(request, maxBody));
+      const raw = rawInputOf(body, m.pool.inputs);
+      if (raw) {
+        const accepts = m.pool.loaded.accepts;
+        if (!accepts.includes(raw.input.kind)) {
+          throw new InputError(
+            `model ${JSON.stringify(m.name)} takes ${
+              accepts.length ? accepts.join(" or ") : "tensors"
+            }, not ${raw.input.kind}; its inputs are ${m.pool.inputs.map((i) => JSON.stringify(i.name)).join(", ")}`,
+          );
+        }
+        if (draining) throw new ShuttingDownError("the server is shutting down");
+        const result = await m.pool.process(raw.input, raw.options, { timeoutMs: m.timeoutMs });
+        return {
+          model: m.name,
+          batch: 1,
+          body: {
+            name: m.name,
+            model: modelJson(m.spec, m.pool),
+            provider: m.pool.provider,
+            ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
+            task: m.pool.loaded.task,
+            result: result.result,
+            timings: {
+              queueMs: round(result.queueMs),
+              runMs: round(result.runMs),
+              totalMs: round(performance.now() - started),
+              batch: 1,
+            },
+          },
+        };
+      }
       const feeds = feedsFromJson(body, m.pool.inputs);
       const result = await infer(m, feeds);
       const order = m.pool.outputs.map((o) => o.name);

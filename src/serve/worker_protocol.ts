@@ -34,13 +34,37 @@ export interface RunMessage {
   feeds: TensorMap;
 }
 
+/**
+ * Raw input for a pipeline-hosting worker: texts, or encoded image/audio files, with the task's options.
+ * Shaped like the pipelines' typed input so a worker can hand it over as it is.
+ */
+export type RawInput =
+  | { kind: "text"; texts: string[]; pairs?: string[]; candidateLabels?: string[]; hypothesisTemplate?: string }
+  | { kind: "image"; images: { name: string; bytes: Uint8Array }[] }
+  | { kind: "audio"; clips: { name: string; bytes: Uint8Array }[] };
+
+/** Options of a raw-input run (as the run command's --top-k, --aggregation, --multi-label). */
+export interface RawOptions {
+  topK?: number;
+  aggregation?: "none" | "simple" | "first";
+  multiLabel?: boolean;
+}
+
+/** Run raw input through the hosted pipeline. */
+export interface ProcessMessage {
+  type: "process";
+  id: number;
+  input: RawInput;
+  options?: RawOptions;
+}
+
 /** Release the session; the worker answers `closed` and may then be terminated. */
 export interface CloseMessage {
   type: "close";
 }
 
 /** Main thread → worker. */
-export type ToWorker = LoadMessage | RunMessage | CloseMessage;
+export type ToWorker = LoadMessage | RunMessage | ProcessMessage | CloseMessage;
 
 /** An error as data: the class name (for the HTTP status), message and hint. */
 export interface WorkerErrorData {
@@ -59,6 +83,10 @@ export interface LoadedMessage {
   outputs: TensorInfo[];
   createMs: number;
   warmupMs?: number;
+  /** The pipeline's task, when the worker hosts one. */
+  task?: string;
+  /** Raw input kinds the pipeline takes (empty: tensors only). */
+  accepts: ("text" | "image" | "audio")[];
 }
 
 /** Worker → main thread. */
@@ -66,5 +94,6 @@ export type FromWorker =
   | LoadedMessage
   | { type: "load_failed"; error: WorkerErrorData }
   | { type: "result"; id: number; outputs: TensorMap; runMs: number }
+  | { type: "processed"; id: number; result: unknown; runMs: number }
   | { type: "run_failed"; id: number; error: WorkerErrorData }
   | { type: "closed" };
