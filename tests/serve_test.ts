@@ -288,7 +288,7 @@ Deno.test("gpux serve: --api-key / GPUX_API_KEY guards every endpoint but health
       const r = await call(`${url}/predict`, { json: { x: [[1, 2, 3]] } });
       assertEquals([r.status, r.headers.get("access-control-allow-origin")], [200, "https://app.example"]);
     } finally {
-      await stopped(open);
+      assertEquals(await open.stop("SIGINT"), 0, "Ctrl-C drains and exits 0 too");
     }
   });
 });
