@@ -127,10 +127,12 @@ export function inferResponse(
   outputs: TensorMap,
   order: readonly string[],
   request: { id?: string; outputs?: string[] },
+  modelVersion?: string,
 ): Record<string, unknown> {
   const names = request.outputs ?? order;
   return {
     model_name: modelName,
+    ...(modelVersion ? { model_version: modelVersion } : {}),
     id: request.id ?? crypto.randomUUID(),
     outputs: names.map((name) => {
       const t = outputs[name];

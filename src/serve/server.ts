@@ -370,7 +370,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           return {
             model: m.name,
             batch: result.batch,
-            body: inferResponse(m.name, result.outputs, m.pool.outputs.map((o) => o.name), parsed),
+            body: inferResponse(m.name, result.outputs, m.pool.outputs.map((o) => o.name), parsed, m.pool.model?.sha),
           };
         }
       }
