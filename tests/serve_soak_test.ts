@@ -88,6 +88,7 @@ Deno.test("soak: thousands of requests, a tenth of them bad or cancelled; answer
       rssEnd < rssStart * 1.25 + 32 * 1024 * 1024,
       `resident memory grew from ${Math.round(rssStart / 1e6)} MB to ${Math.round(rssEnd / 1e6)} MB`,
     );
+    assert(!/POST \/predict/.test(server.stderr()), "--quiet: no access log");
     assertEquals(await server.stop("SIGTERM"), 0);
   } finally {
     await server.stop();
