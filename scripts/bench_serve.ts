@@ -148,8 +148,8 @@ function freePort(): number {
 }
 
 async function inProcess(name: string, path: string, body: string) {
-  // as the server runs it: one session, onnxruntime's threads over all cores; JSON in and out included
-  const session = await loadModel(path, { provider: "cpu", intraOpThreads: cpus().length });
+  // as the server runs it (one worker on 2 cores): one session, intra-op threads over all cores, no spinning
+  const session = await loadModel(path, { provider: "cpu", intraOpThreads: cpus().length, allowSpinning: false });
   try {
     const runOnly: number[] = [];
     const withJson: number[] = [];
