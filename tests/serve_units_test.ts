@@ -10,6 +10,7 @@ import { Counter, Histogram, parsePrometheusText, ServerMetrics } from "../src/s
 import { checkUniqueNames, parseModelArg, servedName, servingSettings } from "../src/serve/served_model.ts";
 import { parseInferRequest } from "../src/serve/kserve.ts";
 import { rawInputOf } from "../src/serve/raw_input.ts";
+import { JsonCodec, runCodec } from "../src/serve/json_codec.ts";
 import { ModelPool, type PoolEvent } from "../src/serve/model_pool.ts";
 import { loadServedModels, planServedModels } from "../src/serve/load_models.ts";
 import { startServer } from "../src/serve/server.ts";
@@ -314,4 +315,34 @@ Deno.test("raw input: {text}, {image: base64}, {audio: [base64…]} with options
   assertThrows(() => rawInputOf({ image: "%%%" }, inputs), InputError, "not valid base64");
   assertThrows(() => rawInputOf({ text: "a", image: "AA==" }, inputs), InputError, "not several");
   assertThrows(() => rawInputOf({ text: "a", topk: 1 }, inputs), InputError, 'unknown key "topk"');
+});
+
+Deno.test("json codec: the Worker decodes and encodes exactly as inline, and reports bad bodies as the same errors", async () => {
+  const inputs: TensorInfo[] = [{ name: "x", dtype: "float32", shape: ["batch", 3] }];
+  const x = Array.from({ length: 2000 }, (_, r) => [r, r + 0.5, -r - 1]);
+  const text = JSON.stringify({ x });
+  const codec = new JsonCodec();
+  try {
+    const inWorker = await codec.run({ op: "decodePredict", text, inputs });
+    assertEquals(inWorker, runCodec({ op: "decodePredict", text, inputs }));
+    const answer = {
+      name: "m",
+      spec: "m.onnx",
+      facts: { path: "/m.onnx", provider: "cpu", fallbacks: [] },
+      outputs: { y: f32([2000, 3], x.flat()) },
+      order: ["y"],
+      timings: { runMs: 1 },
+    };
+    const printed = await codec.run<string>({ op: "encodePredict", answer });
+    assertEquals(printed, runCodec({ op: "encodePredict", answer }));
+    assertEquals(JSON.parse(printed).outputs.y.data, x);
+    await assertRejects(() => codec.run({ op: "decodePredict", text: "{oops", inputs }), Error, "not valid JSON");
+    await assertRejects(
+      () => codec.run({ op: "decodePredict", text: JSON.stringify({ x: [[1, 2]] }), inputs }),
+      InputError,
+      "dimension 1 must be 3",
+    );
+  } finally {
+    codec.close();
+  }
 });

@@ -8,11 +8,18 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
-import { rawInputOf } from "./raw_input.ts";
-import { feedsFromJson, type TensorMap } from "../runtime/tensors.ts";
+import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_result.ts";
+import {
+  type CodecCall,
+  type DecodedPredict,
+  type InferAnswer,
+  JsonCodec,
+  type PredictAnswer,
+  runCodec,
+} from "./json_codec.ts";
+import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
-import { inferResponse, parseInferRequest, tensorMetadata } from "./kserve.ts";
+import { tensorMetadata, type V2Request } from "./kserve.ts";
 import { ServerMetrics } from "./metrics.ts";
 import type { ModelPool, PoolEvent } from "./model_pool.ts";
 import {
@@ -100,6 +107,24 @@ export interface RunningServer {
 }
 
 const JSON_HEADERS = { "content-type": "application/json" };
+/** Bodies from this size, and answers from this many values, go to the codec Worker when the server is busy. */
+const OFFLOAD_BYTES = 16 * 1024;
+const OFFLOAD_VALUES = 4096;
+
+function valueCount(tensors: TensorMap): number {
+  let n = 0;
+  for (const name in tensors) n += tensors[name].data.length;
+  return n;
+}
+
+function factsOf(m: ServedModel): LoadedModelFacts {
+  return {
+    path: m.pool.path,
+    ...(m.pool.model ? { model: m.pool.model } : {}),
+    provider: m.pool.provider,
+    fallbacks: m.pool.fallbacks,
+  };
+}
 const HEALTH_PATHS = new Set(["/health", "/v2/health/live", "/v2/health/ready"]);
 
 /** Compares two strings in time that depends only on their lengths' hashes, not their contents. */
@@ -153,14 +178,6 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
-function parseBody(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new BadRequestError(`the request body is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
 interface Handled {
   status?: number;
   body: unknown;
@@ -181,6 +198,14 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const emit = options.onEvent ?? (() => {});
   let draining = false;
+  const codec = new JsonCodec();
+  // an idle server decodes inline (lowest latency); a busy one sends big bodies and answers to the codec
+  // Worker, so that no request holds the HTTP thread for milliseconds
+  const busy = () => options.models.some((m) => m.pool.pending > 0) || codec.pending > 0;
+  const codecRun = async <T>(call: CodecCall, heavy: boolean): Promise<T> => {
+    if (heavy && busy()) return await codec.run<T>(call);
+    return runCodec(call) as T;
+  };
   for (const m of options.models) {
     metrics.addModel({
       name: m.name,
@@ -254,19 +279,24 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     };
     const predict = async (m: ServedModel): Promise<Handled> => {
       const started = performance.now();
-      const body = parseBody(await readBody(request, maxBody));
-      const raw = rawInputOf(body, m.pool.inputs);
-      if (raw) {
+      const text = await readBody(request, maxBody);
+      const decoded = await codecRun<DecodedPredict>(
+        { op: "decodePredict", text, inputs: m.pool.inputs },
+        text.length >= OFFLOAD_BYTES,
+      );
+      if (decoded.kind === "raw") {
         const accepts = m.pool.loaded.accepts;
-        if (!accepts.includes(raw.input.kind)) {
+        if (!accepts.includes(decoded.input.kind)) {
           throw new InputError(
             `model ${JSON.stringify(m.name)} takes ${
               accepts.length ? accepts.join(" or ") : "tensors"
-            }, not ${raw.input.kind}; its inputs are ${m.pool.inputs.map((i) => JSON.stringify(i.name)).join(", ")}`,
+            }, not ${decoded.input.kind}; its inputs are ${
+              m.pool.inputs.map((i) => JSON.stringify(i.name)).join(", ")
+            }`,
           );
         }
         if (draining) throw new ShuttingDownError("the server is shutting down");
-        const result = await m.pool.process(raw.input, raw.options, { timeoutMs: m.timeoutMs });
+        const result = await m.pool.process(decoded.input, decoded.options, { timeoutMs: m.timeoutMs });
         return {
           model: m.name,
           batch: 1,
@@ -286,16 +316,25 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           },
         };
       }
-      const feeds = feedsFromJson(body, m.pool.inputs);
-      const result = await infer(m, feeds);
-      const order = m.pool.outputs.map((o) => o.name);
-      const doc = runResultJson(m.spec, m.pool, result.outputs, order, {
-        queueMs: round(result.queueMs),
-        runMs: round(result.runMs),
-        totalMs: round(performance.now() - started),
-        batch: result.batch,
-      });
-      return { body: { name: m.name, ...doc }, model: m.name, batch: result.batch };
+      const result = await infer(m, decoded.feeds);
+      const answer: PredictAnswer = {
+        name: m.name,
+        spec: m.spec,
+        facts: factsOf(m),
+        outputs: result.outputs,
+        order: m.pool.outputs.map((o) => o.name),
+        timings: {
+          queueMs: round(result.queueMs),
+          runMs: round(result.runMs),
+          totalMs: round(performance.now() - started),
+          batch: result.batch,
+        },
+      };
+      const body = await codecRun<string>(
+        { op: "encodePredict", answer },
+        valueCount(result.outputs) >= OFFLOAD_VALUES,
+      );
+      return { body: undefined, text: body, headers: JSON_HEADERS, model: m.name, batch: result.batch };
     };
 
     if (path === "/health") {
@@ -364,14 +403,27 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         }
         if (rest.length === 1 && rest[0] === "infer") {
           post("v2_infer");
-          const body = parseBody(await readBody(request, maxBody));
-          const parsed = parseInferRequest(body, m.pool.inputs, m.pool.outputs);
+          const text = await readBody(request, maxBody);
+          const parsed = await codecRun<V2Request>(
+            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs },
+            text.length >= OFFLOAD_BYTES,
+          );
           const result = await infer(m, parsed.feeds);
-          return {
-            model: m.name,
-            batch: result.batch,
-            body: inferResponse(m.name, result.outputs, m.pool.outputs.map((o) => o.name), parsed, m.pool.model?.sha),
+          const answer: InferAnswer = {
+            name: m.name,
+            outputs: result.outputs,
+            order: m.pool.outputs.map((o) => o.name),
+            request: {
+              ...(parsed.id !== undefined ? { id: parsed.id } : {}),
+              ...(parsed.outputs ? { outputs: parsed.outputs } : {}),
+            },
+            ...(m.pool.model?.sha ? { version: m.pool.model.sha } : {}),
           };
+          const body = await codecRun<string>(
+            { op: "encodeInfer", answer },
+            valueCount(result.outputs) >= OFFLOAD_VALUES,
+          );
+          return { model: m.name, batch: result.batch, body: undefined, text: body, headers: JSON_HEADERS };
         }
       }
     }
@@ -491,6 +543,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         ]);
         clearTimeout(timer);
         await Promise.all(options.models.map((m) => m.pool.close()));
+        codec.close();
         emit({ type: "stopped" });
       })();
       return stopping;
