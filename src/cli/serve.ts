@@ -10,7 +10,8 @@ import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
-import { graphOptArg, intArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
+import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag, type IntRange } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
@@ -23,11 +24,15 @@ function numberArg(value: string): number {
   return n;
 }
 
-function portArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port 0-65535");
-  return n;
-}
+/** Bounds of serve's whole-number flags. */
+const SERVE_FLAGS = {
+  port: { min: 0, max: 65535 },
+  workers: { min: 1, max: 256 },
+  maxBatch: { min: 1, max: 4096 },
+  batchDelayMs: { min: 0, max: 60_000 },
+  maxQueue: { min: 1, max: 1_000_000 },
+  timeoutMs: { min: 0, max: 86_400_000 },
+} as const satisfies Record<string, IntRange>;
 
 /** Loopback addresses: binding anything else without an API key earns a warning. */
 export function isLoopback(host: string): boolean {
@@ -41,30 +46,54 @@ export function serveCommand(ctx: CliContext) {
     .description("Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics")
     .argument("<model...>", "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml")
     .option("--host <address>", "address to bind (default: gpux.yml serving.host, else 127.0.0.1)")
-    .option("--port <n>", "port; 0 picks a free one (default: gpux.yml serving.port, else 8080)", portArg)
-    .option("--workers <n>", "workers per model (default: 1 on a GPU, half the cores on cpu)", intArg(1))
+    .option(
+      "--port <n>",
+      "port; 0 picks a free one (default: gpux.yml serving.port, else 8080)",
+      intFlag("--port", SERVE_FLAGS.port),
+    )
+    .option(
+      "--workers <n>",
+      "workers per model (default: 1 on a GPU, half the cores on cpu)",
+      intFlag("--workers", SERVE_FLAGS.workers),
+    )
     .option(
       "--max-batch <n>",
       `most requests stacked into one run for models with a dynamic batch dimension; 1 = off (default ${SERVING_DEFAULTS.maxBatch})`,
-      intArg(1),
+      intFlag("--max-batch", SERVE_FLAGS.maxBatch),
     )
-    .option("--batch-delay-ms <ms>", "how long a partial batch waits for more requests (default 0)", intArg(0))
+    .option(
+      "--batch-delay-ms <ms>",
+      "how long a partial batch waits for more requests (default 0)",
+      intFlag("--batch-delay-ms", SERVE_FLAGS.batchDelayMs),
+    )
     .option(
       "--max-queue <n>",
       `most requests waiting per model; more get 503 (default ${SERVING_DEFAULTS.maxQueue})`,
-      intArg(1),
+      intFlag("--max-queue", SERVE_FLAGS.maxQueue),
     )
-    .option("--timeout-ms <ms>", "per-request limit; later answers are 504 (default 30000, 0 = none)", intArg(0))
+    .option(
+      "--timeout-ms <ms>",
+      "per-request limit; later answers are 504 (default 30000, 0 = none)",
+      intFlag("--timeout-ms", SERVE_FLAGS.timeoutMs),
+    )
     .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
     .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
     .option("--cors <origin>", "send Access-Control-Allow-Origin: <origin> and answer preflight requests")
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intArg(0))
+    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of Hub models or folders (fp32, fp16, quantized, …)")
     .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
     .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator, per worker (default: cores / workers)", intArg(1))
-    .option("--inter-op-threads <n>", "threads across operators, per worker", intArg(1))
+    .option(
+      "--intra-op-threads <n>",
+      "threads inside one operator, per worker (default: cores / workers)",
+      intFlag("--intra-op-threads", INT_FLAGS.threads),
+    )
+    .option(
+      "--inter-op-threads <n>",
+      "threads across operators, per worker",
+      intFlag("--inter-op-threads", INT_FLAGS.threads),
+    )
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -159,15 +188,10 @@ export function serveCommand(ctx: CliContext) {
           }`,
         );
       }
-      // stop on SIGINT (ctx.signal) or SIGTERM: drain, release, exit 0
+      // main turns SIGINT and SIGTERM into ctx.signal: drain, release, exit 0
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) return resolve();
         ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-        const onTerm = () => {
-          Deno.removeSignalListener("SIGTERM", onTerm);
-          resolve();
-        };
-        Deno.addSignalListener("SIGTERM", onTerm);
       });
       const grace = Math.max(1000, ...models.map((m) => m.timeoutMs || 30000));
       await server.shutdown(grace);
