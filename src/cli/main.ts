@@ -25,6 +25,7 @@ import { benchCommand } from "./bench.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initCommand } from "./init.ts";
 import { serveCommand } from "./serve.ts";
+import { runtimeCommand } from "./runtime.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -47,6 +48,7 @@ const COMMANDS: CommandFactory[] = [
   serveCommand,
   initCommand,
   doctorCommand,
+  runtimeCommand,
 ];
 
 /** Builds the `gpux` program for one invocation. */

@@ -11,6 +11,7 @@
 import type { EnvReader } from "../environment.ts";
 import { type ResolvedModel, resolveModel } from "../runtime/model_source.ts";
 import type { SessionOptions } from "../runtime/session.ts";
+import { availableCores } from "../runtime/cpu_cores.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { ModelPool, type PoolEvent } from "./model_pool.ts";
 import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
@@ -28,7 +29,7 @@ export interface LoadServedModelsOptions extends ServingFlags {
   env?: EnvReader;
   /** Cancels resolution. */
   signal?: AbortSignal;
-  /** Cores to plan for (default `navigator.hardwareConcurrency`). */
+  /** Cores to plan for (default the cores this process may use: affinity and cgroup quota included). */
   cores?: number;
   /** Metrics the pools record into. */
   metrics?: ServerMetrics;
@@ -77,7 +78,7 @@ export async function loadServedModels(
   planned: readonly PlannedModel[],
   options: LoadServedModelsOptions = {},
 ): Promise<ServedModel[]> {
-  const cores = Math.max(1, options.cores ?? navigator.hardwareConcurrency ?? 1);
+  const cores = Math.max(1, options.cores ?? availableCores().cores);
   const cpuWorkers = Math.max(1, Math.floor(cores / 2));
   const served: ServedModel[] = [];
   try {
