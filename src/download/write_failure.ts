@@ -7,6 +7,7 @@
  * @module
  */
 import { CacheError, DiskFullError, GpuxError } from "../errors.ts";
+import { cacheWriteError } from "../file_errors.ts";
 
 /** What was being written when a write failed. */
 export interface WriteContext {
@@ -62,6 +63,9 @@ export function writeFailure(error: unknown, context: WriteContext): GpuxError {
       },
     );
   }
+  // a read-only mount, another user's cache, the sandbox: worded as everywhere else in gpux
+  const classified = cacheWriteError(error, folder);
+  if (classified) return classified;
   const denied = error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable;
   return new CacheError(`cannot write ${what}: ${reason}`, {
     cause: error,
