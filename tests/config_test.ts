@@ -72,7 +72,7 @@ Deno.test("gpux.yml: every key parsed into typed fields", () => {
   assertEquals(c.serving, { host: "127.0.0.1", port: 8080, batchSize: 16, timeout: 5, maxWorkers: 2 });
   assertEquals(c.preprocessing, {
     tokenizer: "./tokenizer.json",
-    max_length: 128,
+    maxLength: 128,
     resize: [224, 224],
     normalize: "imagenet",
   });
