@@ -80,19 +80,29 @@ function corrupt(name: string, format: string, what: string): InputError {
 function pngHeader(b: Uint8Array, name: string): ImageHeader {
   if (b.length < 33 || ascii(b, 12, 4) !== "IHDR") throw corrupt(name, "PNG", "no IHDR chunk");
   const header: ImageHeader = { format: "png", width: u32be(b, 16), height: u32be(b, 20), orientation: 1 };
-  // eXIf may come anywhere before IDAT; walk the chunks without reading their data.
+  // Walk the chunks by their lengths (without reading image data): eXIf for the orientation, and IEND,
+  // whose absence means the file was cut short.
   let o = 8;
-  while (o + 8 <= b.length) {
+  let ended = false;
+  while (o + 12 <= b.length) {
     const length = u32be(b, o);
     const type = ascii(b, o + 4, 4);
-    if (type === "IDAT" || type === "IEND") break;
+    if (type === "IEND") {
+      ended = true;
+      break;
+    }
     if (type === "eXIf" && o + 8 + length <= b.length) {
       header.orientation = exifOrientation(b.subarray(o + 8, o + 8 + length));
-      break;
     }
     o += 12 + length;
   }
+  if (!ended) throw corrupt(name, "PNG", "truncated: no IEND chunk");
   return header;
+}
+
+function hasMarkerAfter(b: Uint8Array, marker: number, from: number): boolean {
+  for (let i = b.length - 2; i >= from; i--) if (b[i] === 0xff && b[i + 1] === marker) return true;
+  return false;
 }
 
 function jpegHeader(b: Uint8Array, name: string): ImageHeader {
@@ -118,6 +128,9 @@ function jpegHeader(b: Uint8Array, name: string): ImageHeader {
     // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (body + 5 > b.length) break;
+      // Entropy-coded data never holds FF D9 (an FF there is followed by 00), so a file without an
+      // end-of-image marker after its frame header was cut short — PIL refuses those too.
+      if (!hasMarkerAfter(b, 0xd9, body)) throw corrupt(name, "JPEG", "truncated: no end-of-image marker");
       return { format: "jpeg", height: u16be(b, body + 1), width: u16be(b, body + 3), orientation };
     }
     if (marker === 0xda || marker === 0xd9) break; // scan data or end before any frame header
@@ -127,6 +140,9 @@ function jpegHeader(b: Uint8Array, name: string): ImageHeader {
 }
 
 function webpHeader(b: Uint8Array, name: string): ImageHeader {
+  if (u32le(b, 4) + 8 > b.length) {
+    throw corrupt(name, "WebP", `truncated: ${u32le(b, 4) + 8} bytes declared, ${b.length} present`);
+  }
   let o = 12;
   let header: ImageHeader | undefined;
   let orientation = 1;
