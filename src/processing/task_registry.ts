@@ -5,7 +5,22 @@
  * @module
  */
 import type { TaskHandler } from "./pipeline.ts";
+import { featureExtraction } from "./feature_extraction.ts";
+import { textClassification } from "./text_classification.ts";
+import { tokenClassification } from "./token_classification.ts";
+import { zeroShotClassification } from "./zero_shot_classification.ts";
+import { audioClassification } from "./audio_classification.ts";
+import { imageClassification } from "./image_classification.ts";
+import { speechRecognition } from "./speech_recognition.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
 // deno-lint-ignore no-explicit-any
-export const TASK_HANDLERS: readonly TaskHandler<any>[] = [];
+export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
+  textClassification,
+  tokenClassification,
+  featureExtraction,
+  zeroShotClassification,
+  imageClassification,
+  audioClassification,
+  speechRecognition,
+];
