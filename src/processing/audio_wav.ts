@@ -20,6 +20,7 @@ export interface AudioClip {
 }
 
 const FORMAT_PCM = 1;
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
@@ -100,6 +101,15 @@ export function decodeWav(bytes: Uint8Array, name: string): AudioClip {
     throw bad(name, `${frames} samples per channel is more than the limit of ${MAX_WAV_SAMPLES}`);
   }
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
+  if (format === FORMAT_PCM && bits === 16 && LITTLE_ENDIAN) {
+    // The common case, without a DataView call per sample: copy the samples into an aligned Int16Array.
+    const pcm = new Int16Array(bytes.slice(data.offset, data.offset + frames * frameBytes).buffer);
+    for (let c = 0; c < channels; c++) {
+      const ch = out[c];
+      for (let i = 0, j = c; i < frames; i++, j += channels) ch[i] = pcm[j] / 32768;
+    }
+    return { sampleRate: rate, channels: out };
+  }
   let p = data.offset;
   for (let i = 0; i < frames; i++) {
     for (let c = 0; c < channels; c++, p += bytesPer) {
