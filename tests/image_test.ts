@@ -256,3 +256,42 @@ Deno.test("the layout follows the model's declared input shape", () => {
   assert.equal(layoutFromShape(["batch", null, null, null]), "nchw");
   assert.equal(layoutFromShape([1, 3, 3, 3]), "nchw");
 });
+
+Deno.test("where the native decoder cannot load (no FFI permission, as in a compiled binary without libvips), auto falls back to wasm; asking for native is a ProviderError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-decoder-" });
+  try {
+    await Deno.writeFile(`${dir}/photo.jpg`, await encodeJpeg(photoLike(30, 20)));
+    const module = new URL("../src/processing/image_decode.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/probe.ts`,
+      `import { decodeImage } from ${JSON.stringify(module)};
+const bytes = await Deno.readFile(Deno.args[0]);
+const image = await decodeImage(bytes, "photo.jpg");
+let native = "loaded";
+try { await decodeImage(bytes, "photo.jpg", { decoder: "native" }); } catch (e) { native = e.name + " " + e.exitCode; }
+console.log(JSON.stringify({ decoder: image.decoder, width: image.width, native }));`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+        "--allow-read",
+        "--allow-env",
+        "--deny-ffi",
+        `${dir}/probe.ts`,
+        `${dir}/photo.jpg`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+      decoder: "wasm",
+      width: 30,
+      native: "ProviderError 7",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
