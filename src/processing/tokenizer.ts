@@ -374,6 +374,11 @@ export class TextTokenizer {
     };
   }
 
+  /** WordPiece's continuing-subword prefix (`##`), or BPE's when it has one. */
+  get subwordPrefix(): string | undefined {
+    return this.#wordPiecePrefix ?? this.#bpePrefix;
+  }
+
   /** The id of a token string (added tokens included), or undefined. */
   tokenToId(token: string): number | undefined {
     return this.#addedIds.get(token) ?? this.#hf.token_to_id(token);

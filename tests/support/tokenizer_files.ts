@@ -38,7 +38,7 @@ export async function qwen3Tokenizer(): Promise<TokenizerFiles | { skip: string 
   };
 }
 
-/** A BERT (uncased WordPiece) tokenizer.json built from the npm vocabulary, or `{ skip }`. */
+/** A BERT (uncased WordPiece, bert-base-uncased's ids) tokenizer.json built from the npm vocabulary, or `{ skip }`. */
 export async function bertTokenizer(): Promise<TokenizerFiles | { skip: string }> {
   const got = await npmModel("bertVocab");
   if ("skip" in got) return got;
@@ -47,9 +47,11 @@ export async function bertTokenizer(): Promise<TokenizerFiles | { skip: string }
     throw new Error(`${got.path} is not the vocabulary the goldens were made from (sha256 differs)`);
   }
   const tokens: string[] = JSON.parse(new TextDecoder().decode(bytes));
+  // spelled SentencePiece-style (`▁the` starts a word, `ing` continues one): back to WordPiece, as the golden script does
   const vocab: Record<string, number> = {};
   tokens.forEach((t, i) => {
-    if (!(t in vocab)) vocab[t] = i;
+    const word = (t.startsWith("[") && t.endsWith("]")) || t === "▁" ? t : t.startsWith("▁") ? t.slice(1) : `##${t}`;
+    if (!(word in vocab)) vocab[word] = i;
   });
   const tokenizer = structuredClone(GOLDENS.bert.tokenizerJson);
   tokenizer.model.vocab = vocab;
