@@ -314,6 +314,7 @@ export class TextTokenizer {
       });
     }
     this.#hfAny = this.#hf;
+    fastByteLevel(this.#hfAny.pre_tokenizer);
     const model = (tokenizerJson.model ?? {}) as Json;
     this.#modelType = String(model.type ?? (model.vocab && Array.isArray(model.vocab) ? "Unigram" : "BPE"));
     this.#localNormalizer = isLocalNormalizer(tokenizerJson.normalizer);
@@ -875,6 +876,51 @@ export class TextTokenizer {
       cur += n;
     }
     return out;
+  }
+}
+
+/** Byte-level characters by byte (GPT-2's table). */
+const CHAR_OF_BYTE: string[] = (() => {
+  const out: string[] = new Array(256);
+  for (const [cp, b] of BYTE_OF_CHAR) out[b] = String.fromCharCode(cp);
+  return out;
+})();
+
+/** A string's UTF-8 bytes spelled with byte-level characters, without a TextEncoder call. */
+function byteLevelChars(text: string): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const cp = text.codePointAt(i)!;
+    if (cp < 0x80) out += CHAR_OF_BYTE[cp];
+    else if (cp < 0x800) out += CHAR_OF_BYTE[0xc0 | (cp >> 6)] + CHAR_OF_BYTE[0x80 | (cp & 63)];
+    else if (cp < 0x10000) {
+      if (cp >= 0xd800 && cp < 0xe000) out += CHAR_OF_BYTE[0xef] + CHAR_OF_BYTE[0xbf] + CHAR_OF_BYTE[0xbd]; // lone surrogate: U+FFFD, as TextEncoder
+      else {
+        out += CHAR_OF_BYTE[0xe0 | (cp >> 12)] + CHAR_OF_BYTE[0x80 | ((cp >> 6) & 63)] + CHAR_OF_BYTE[0x80 | (cp & 63)];
+      }
+    } else {
+      out += CHAR_OF_BYTE[0xf0 | (cp >> 18)] + CHAR_OF_BYTE[0x80 | ((cp >> 12) & 63)] +
+        CHAR_OF_BYTE[0x80 | ((cp >> 6) & 63)] + CHAR_OF_BYTE[0x80 | (cp & 63)];
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * @huggingface/tokenizers' ByteLevel pre-tokenizer encodes each pre-token with a TextEncoder call and an
+ * Array.from: a third of Qwen3's encode time. Same output, computed directly.
+ */
+// deno-lint-ignore no-explicit-any
+function fastByteLevel(pre: any): void {
+  if (!pre || (typeof pre !== "object" && typeof pre !== "function")) return;
+  if (Array.isArray(pre.tokenizers)) { for (const p of pre.tokenizers) fastByteLevel(p); }
+  if (pre.byte_encoder && typeof pre.pre_tokenize_text === "function") {
+    pre.pre_tokenize_text = function (text: string): string[] {
+      if (this.add_prefix_space && !text.startsWith(" ")) text = " " + text;
+      const tokens: string[] = this.use_regex ? text.match(this.pattern) || [] : [text];
+      return tokens.map(byteLevelChars);
+    };
   }
 }
 
