@@ -7,11 +7,17 @@
 import assert from "node:assert/strict";
 import { loadPipeline } from "../src/processing/pipeline.ts";
 import { decodeCtc } from "../src/processing/speech_recognition.ts";
-import { runCli } from "./support/cli.ts";
+import { runCli, taskPermissions } from "./support/cli.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { encodeJpeg, encodePng, photoLike, rgbPng } from "./support/image_fixtures.ts";
 import { encodeWav, sine } from "./support/audio_fixtures.ts";
-import { tinyImageClassifier, toneAudioClassifier, toneCtcModel, writeRepo } from "./support/media_models.ts";
+import {
+  tinyImageClassifier,
+  tinyImageClassifierModel,
+  toneAudioClassifier,
+  toneCtcModel,
+  writeRepo,
+} from "./support/media_models.ts";
 
 function solid(width: number, height: number, rgb: [number, number, number]) {
   const data = new Uint8Array(width * height * 3);
@@ -104,6 +110,33 @@ Deno.test("image-classification refuses text, a bad image names the file, a miss
       loadPipeline(`${dir}/onnx/model.onnx`, { provider: "cpu" }),
       (e: Error & { exitCode?: number }) => e.exitCode === 3 && /preprocessor_config\.json is missing/.test(e.message),
     );
+  });
+});
+
+Deno.test("a model without Hub configs: gpux.yml preprocessing (resize, mean/std, labels) and an NHWC input", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeFile(`${dir}/model.onnx`, tinyImageClassifierModel(true));
+    await Deno.writeTextFile(
+      `${dir}/gpux.yml`,
+      "name: colours\nmodel:\n  source: ./model.onnx\ntask: image-classification\npreprocessing:\n" +
+        "  resize: [8, 8]\n  mean: [0.5]\n  std: [0.5]\n  labels: [rouge, vert, bleu, sombre]\n",
+    );
+    await using pipe = await loadPipeline(dir, { provider: "cpu" });
+    assert.equal(pipe.taskSource, "gpux.yml");
+    const images = [{ name: "green.png", bytes: await rgbPng(solid(30, 20, [0, 200, 0])) }];
+    const pre = await pipe.preprocess({ kind: "image", images });
+    assert.deepEqual(pre.feeds.pixel_values.shape, [1, 8, 8, 3], "NHWC, as the model declares");
+    const pixels = pre.feeds.pixel_values.data as Float32Array;
+    assert.deepEqual(Array.from(pixels.subarray(0, 3)), [-1, Math.fround(Math.fround(200 / 255 - 0.5) / 0.5), -1]);
+    const nchw = new Float32Array(pixels.length);
+    for (let i = 0; i < 64; i++) for (let c = 0; c < 3; c++) nchw[c * 64 + i] = pixels[i * 3 + c];
+    const expected = expectedColourScores(nchw, 1)[0];
+    const result = await pipe.run({ kind: "image", images }, { topK: 4 });
+    assert.ok(result.kind === "classification");
+    assert.equal(result.predictions[0][0].label, "vert");
+    for (const { label, score } of result.predictions[0]) {
+      assert.ok(Math.abs(score - expected[["rouge", "vert", "bleu", "sombre"].indexOf(label)]) < 1e-5);
+    }
   });
 });
 
@@ -204,5 +237,60 @@ Deno.test({
     } finally {
       await hub.close();
     }
+  },
+});
+
+const cliHasAudio = (await runCli(["run", "--help"])).stdout.includes("--audio");
+
+/** `gpux run …args` with `stdin` bytes, under deno task gpux's permissions. */
+async function runCliWithStdin(args: string[], stdin: Uint8Array, env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      `--config=${new URL("../deno.json", import.meta.url).pathname}`,
+      ...await taskPermissions(env),
+      new URL("../cli.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(stdin);
+  await writer.close();
+  const out = await child.output();
+  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test({
+  name:
+    "gpux run --audio transcribes a WAV with the CTC model; --image - reads the image from stdin; a bad WAV exits 2 naming it",
+  ignore: !cliHasAudio,
+  fn: async () => {
+    await withTemp(async (dir) => {
+      await writeRepo(`${dir}/ctc`, toneCtcModel());
+      await writeRepo(`${dir}/img`, tinyImageClassifier());
+      const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+      const speech = toneSequence([[1500, 0.2], [0, 0.1], [500, 0.2]], 22050);
+      await Deno.writeFile(`${dir}/tones.wav`, encodeWav([speech], 22050, { encoding: "pcm24" }));
+      const asr = await runCli(["run", "ctc/model.onnx", "--audio", "tones.wav", "-p", "cpu", "--json"], { env });
+      assert.equal(asr.code, 0, asr.stderr);
+      const doc = JSON.parse(asr.stdout);
+      assert.equal(doc.task, "automatic-speech-recognition");
+      assert.deepEqual(doc.result, [{ input: "tones.wav", text: "BA" }]);
+
+      const png = await rgbPng(solid(9, 9, [250, 10, 10]));
+      const fromStdin = await runCliWithStdin(["run", "img/onnx/model.onnx", "--image", "-", "-p", "cpu"], png, env);
+      assert.equal(fromStdin.code, 0, fromStdin.stderr);
+      assert.match(fromStdin.stdout, /^red 0\.\d+/);
+
+      await Deno.writeTextFile(`${dir}/notes.wav`, "not audio");
+      const bad = await runCli(["run", "ctc/model.onnx", "--audio", "notes.wav", "-p", "cpu"], { env });
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, /notes\.wav: not a WAV file/);
+    });
   },
 });

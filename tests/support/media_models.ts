@@ -18,29 +18,42 @@ export type RepoFiles = Record<string, string | Uint8Array>;
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
-/** Image classifier repository (ViT-style configs, input `pixel_values` [batch, 3, 8, 8]). */
-export function tinyImageClassifier(): RepoFiles {
+/** The colour classifier alone: `pixel_values` [batch, 3, 8, 8] (or [batch, 8, 8, 3] with `nhwc`) → `logits`. */
+export function tinyImageClassifierModel(nhwc = false): Uint8Array {
   const w = [
     [4, 0, 0, -2],
     [0, 4, 0, -2],
     [0, 0, 4, -2],
   ];
   const spec: ModelSpec = {
-    inputs: [{ name: "pixel_values", dtype: "float32", shape: ["batch", 3, 8, 8] }],
+    inputs: [{ name: "pixel_values", dtype: "float32", shape: nhwc ? ["batch", 8, 8, 3] : ["batch", 3, 8, 8] }],
     outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 4] }],
     initializers: [
       { name: "W", dtype: "float32", dims: [3, 4], data: f32Bytes(w.flat()) },
       { name: "B", dtype: "float32", dims: [4], data: f32Bytes([0, 0, 0, -2]) },
     ],
     nodes: [
-      { op: "GlobalAveragePool", inputs: ["pixel_values"], outputs: ["pooled"] },
+      ...(nhwc
+        ? [{
+          op: "Transpose",
+          inputs: ["pixel_values"],
+          outputs: ["nchw"],
+          attributes: { perm: { ints: [0, 3, 1, 2] } },
+        }]
+        : []),
+      { op: "GlobalAveragePool", inputs: [nhwc ? "nchw" : "pixel_values"], outputs: ["pooled"] },
       { op: "Flatten", inputs: ["pooled"], outputs: ["means"], attributes: { axis: { int: 1 } } },
       { op: "MatMul", inputs: ["means", "W"], outputs: ["scores"] },
       { op: "Add", inputs: ["scores", "B"], outputs: ["logits"] },
     ],
   };
+  return buildModel(spec);
+}
+
+/** Image classifier repository (ViT-style configs, input `pixel_values` [batch, 3, 8, 8]). */
+export function tinyImageClassifier(): RepoFiles {
   return {
-    "onnx/model.onnx": buildModel(spec),
+    "onnx/model.onnx": tinyImageClassifierModel(),
     "config.json": json({
       architectures: ["ViTForImageClassification"],
       model_type: "vit",
