@@ -41,22 +41,23 @@ function table(): Uint8Array {
   return f32Bytes(values);
 }
 
-/** `input_ids`, `attention_mask` int64 → `logits` f32[batch, 2]. */
-export function classifierModel(): ModelSpec {
+/** `input_ids`, `attention_mask` int64 → `logits` f32[batch, classes] (default weights: 2 classes). */
+export function classifierModel(w: number[] = CLASSIFIER_W, b: number[] = CLASSIFIER_B): ModelSpec {
+  const classes = b.length;
   return {
     opset: 13,
     inputs: [
       { name: "input_ids", dtype: "int64", shape: ["batch", "sequence"] },
       { name: "attention_mask", dtype: "int64", shape: ["batch", "sequence"] },
     ],
-    outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 2] }],
+    outputs: [{ name: "logits", dtype: "float32", shape: ["batch", classes] }],
     initializers: [
       { name: "rows", dtype: "int64", dims: [], data: i64([ROWS]) },
       { name: "table", dtype: "float32", dims: [ROWS, HIDDEN], data: table() },
       { name: "axis_last", dtype: "int64", dims: [1], data: i64([-1]) },
       { name: "axis_seq", dtype: "int64", dims: [1], data: i64([1]) },
-      { name: "w", dtype: "float32", dims: [HIDDEN, 2], data: f32Bytes(CLASSIFIER_W) },
-      { name: "b", dtype: "float32", dims: [2], data: f32Bytes(CLASSIFIER_B) },
+      { name: "w", dtype: "float32", dims: [HIDDEN, classes], data: f32Bytes(w) },
+      { name: "b", dtype: "float32", dims: [classes], data: f32Bytes(b) },
     ],
     nodes: [
       { op: "Mod", inputs: ["input_ids", "rows"], outputs: ["row"] },
@@ -149,11 +150,11 @@ export function embedderRepo(
   };
 }
 
-/** What the classifier computes for these token ids (all attended): logits `[2]`. */
-export function expectedLogits(ids: number[]): number[] {
+/** What the classifier computes for these token ids (all attended): logits `[classes]`. */
+export function expectedLogits(ids: number[], w: number[] = CLASSIFIER_W, b: number[] = CLASSIFIER_B): number[] {
   const mean = new Array(HIDDEN).fill(0);
   for (const id of ids) for (let h = 0; h < HIDDEN; h++) mean[h] += tableValue(id % ROWS, h) / ids.length;
-  return [0, 1].map((c) => mean.reduce((s, m, h) => s + m * CLASSIFIER_W[h * 2 + c], 0) + CLASSIFIER_B[c]);
+  return b.map((bias, c) => mean.reduce((s, m, h) => s + m * w[h * b.length + c], 0) + bias);
 }
 
 /** What gpux should return for the embedder: mean of the rows, L2-normalised. */
