@@ -4,6 +4,7 @@
  * and bad input (each an InputError, exit 2, naming the file).
  */
 import assert from "node:assert/strict";
+import sharp from "sharp";
 import { InputError } from "../src/errors.ts";
 import { applyOrientation, decodeImage, type RgbImage } from "../src/processing/image_decode.ts";
 import { readImageHeader } from "../src/processing/image_header.ts";
@@ -294,4 +295,31 @@ console.log(JSON.stringify({ decoder: image.decoder, width: image.width, native 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("progressive JPEG, greyscale JPEG and interlaced PNG decode alike on both decoders; a CMYK JPEG needs the native one", async () => {
+  const p = photoLike(40, 30);
+  const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
+  const files = {
+    "progressive.jpg": new Uint8Array(await sharp(p.data, raw).jpeg({ progressive: true }).toBuffer()),
+    "grey.jpg": new Uint8Array(await sharp(p.data, raw).greyscale().jpeg().toBuffer()),
+    "interlaced.png": new Uint8Array(await sharp(p.data, raw).png({ progressive: true }).toBuffer()),
+  };
+  for (const [name, bytes] of Object.entries(files)) {
+    const a = await decodeImage(bytes, name, { decoder: "native" });
+    const b = await decodeImage(bytes, name, { decoder: "wasm" });
+    assert.deepEqual([a.width, a.height], [40, 30], name);
+    assert.deepEqual(a.data, b.data, name);
+  }
+  const grey = await decodeImage(files["grey.jpg"], "grey.jpg", { decoder: "wasm" });
+  assert.ok(grey.data.every((v, i) => v === grey.data[i - (i % 3)]), "grey becomes R = G = B");
+  assert.deepEqual(Array.from((await decodeImage(files["interlaced.png"], "i.png")).data), Array.from(p.data));
+
+  const cmyk = new Uint8Array(await sharp(p.data, raw).toColourspace("cmyk").jpeg().toBuffer());
+  const native = await decodeImage(cmyk, "cmyk.jpg", { decoder: "native" });
+  assert.deepEqual([native.width, native.height, native.data.length], [40, 30, 3600]);
+  await assert.rejects(
+    decodeImage(cmyk, "cmyk.jpg", { decoder: "wasm" }),
+    (e: unknown) => e instanceof InputError && /^cmyk\.jpg: a CMYK JPEG, which the wasm decoder cannot/.test(e.message),
+  );
 });

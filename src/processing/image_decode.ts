@@ -89,13 +89,25 @@ async function compileWasm(specifier: string): Promise<WebAssembly.Module> {
   return await WebAssembly.compile(await Deno.readFile(new URL(import.meta.resolve(specifier))));
 }
 
+/** The emscripten codecs' `init(module, moduleOptions)` (their .d.ts declares only the first parameter). */
+type InitWithOptions = (module: WebAssembly.Module, options: object) => Promise<unknown>;
+
+/** What the emscripten codecs last wrote to stderr (libjpeg's messages): kept for the error, never printed. */
+let lastCodecMessage = "";
+const QUIET = {
+  print: () => {},
+  printErr: (line: string) => {
+    lastCodecMessage = line;
+  },
+};
+
 function loadWasm(format: ImageFormat): Promise<WasmDecode> {
   let loading = wasmDecoders.get(format);
   if (!loading) {
     loading = (async (): Promise<WasmDecode> => {
       if (format === "jpeg") {
         const m = await import("@jsquash/jpeg/decode.js");
-        await m.init(await compileWasm("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
+        await (m.init as InitWithOptions)(await compileWasm("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"), QUIET);
         return (b) => m.default(b) as Promise<ImageDataLike>;
       }
       if (format === "png") {
@@ -104,7 +116,7 @@ function loadWasm(format: ImageFormat): Promise<WasmDecode> {
         return (b) => m.default(b) as Promise<ImageDataLike>;
       }
       const m = await import("@jsquash/webp/decode.js");
-      await m.init(await compileWasm("@jsquash/webp/codec/dec/webp_dec.wasm"));
+      await (m.init as InitWithOptions)(await compileWasm("@jsquash/webp/codec/dec/webp_dec.wasm"), QUIET);
       return (b) => m.default(b) as Promise<ImageDataLike>;
     })();
     loading.catch(() => wasmDecoders.delete(format));
@@ -116,7 +128,13 @@ function loadWasm(format: ImageFormat): Promise<WasmDecode> {
 async function decodeWasm(format: ImageFormat, bytes: Uint8Array): Promise<RgbImage> {
   const decode = await loadWasm(format);
   const copy = bytes.slice().buffer; // the decoders take an ArrayBuffer of exactly the file
-  const image = await decode(copy);
+  lastCodecMessage = "";
+  let image: ImageDataLike;
+  try {
+    image = await decode(copy);
+  } catch (error) {
+    throw error instanceof Error ? error : new Error(lastCodecMessage || "the decoder rejected the data");
+  }
   const { width, height } = image;
   const rgba = image.data;
   const rgb = new Uint8Array(width * height * 3);
@@ -214,6 +232,12 @@ export async function decodeImage(
       sharp = loaded;
       decoder = "native";
     }
+  }
+  if (!sharp && header.format === "jpeg" && header.components === 4) {
+    throw new InputError(`${name}: a CMYK JPEG, which the wasm decoder cannot convert to RGB`, {
+      hint: "Convert it to RGB first (e.g. `convert in.jpg -colorspace sRGB out.jpg`), or run where the native " +
+        "decoder (sharp) loads.",
+    });
   }
   let image: RgbImage;
   try {

@@ -24,6 +24,8 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1–8 (1 = as stored) from the file's EXIF block; 1 when there is none. */
   orientation: number;
+  /** JPEG only: colour components in the frame (1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK). */
+  components?: number;
 }
 
 /**
@@ -131,7 +133,13 @@ function jpegHeader(b: Uint8Array, name: string): ImageHeader {
       // Entropy-coded data never holds FF D9 (an FF there is followed by 00), so a file without an
       // end-of-image marker after its frame header was cut short — PIL refuses those too.
       if (!hasMarkerAfter(b, 0xd9, body)) throw corrupt(name, "JPEG", "truncated: no end-of-image marker");
-      return { format: "jpeg", height: u16be(b, body + 1), width: u16be(b, body + 3), orientation };
+      return {
+        format: "jpeg",
+        height: u16be(b, body + 1),
+        width: u16be(b, body + 3),
+        orientation,
+        components: body + 5 < b.length ? b[body + 5] : undefined,
+      };
     }
     if (marker === 0xda || marker === 0xd9) break; // scan data or end before any frame header
     o += 2 + length;
