@@ -323,3 +323,24 @@ Deno.test("progressive JPEG, greyscale JPEG and interlaced PNG decode alike on b
     (e: unknown) => e instanceof InputError && /^cmyk\.jpg: a CMYK JPEG, which the wasm decoder cannot/.test(e.message),
   );
 });
+
+Deno.test("an embedded ICC profile (Display P3, as phone photos carry) is ignored, as Pillow ignores it: both decoders give the stored pixels", async () => {
+  // (sharp's encoder converts to P3 while writing, so the stored pixels are not photoLike's; checked once
+  // against Pillow by hand: 0 difference for the JPEG.)
+  const p = photoLike(40, 30);
+  const raw = { raw: { width: 40, height: 30, channels: 3 as const } };
+  for (const format of ["jpeg", "png", "webp"] as const) {
+    const tagged = sharp(p.data, raw).withIccProfile("p3");
+    const bytes = new Uint8Array(
+      await (format === "jpeg"
+        ? tagged.jpeg({ quality: 95 })
+        : format === "png"
+        ? tagged.png()
+        : tagged.webp({ lossless: true }))
+        .toBuffer(),
+    );
+    const native = await decodeImage(bytes, `p3.${format}`, { decoder: "native" });
+    const wasm = await decodeImage(bytes, `p3.${format}`, { decoder: "wasm" });
+    assert.deepEqual(native.data, wasm.data, format);
+  }
+});

@@ -9,7 +9,9 @@
  *   Slower, but has no native library, so it works everywhere, a `deno compile`d binary included
  *   (where sharp's libvips is not extracted beside the addon and fails to load).
  * `auto` (the default) uses native when it loads and wasm otherwise. Both decode a JPEG to the same
- * pixels (both are libjpeg-turbo derivatives with the same default IDCT; checked in the tests).
+ * pixels (both are libjpeg-turbo derivatives with the same default IDCT; checked in the tests). Embedded
+ * ICC profiles are ignored, as Pillow ignores them (sharp would otherwise convert a Display P3 photo to
+ * sRGB, up to 52 levels away from what the model was trained on).
  *
  * The header is read first ({@linkcode readImageHeader}): the format comes from the magic number, and
  * the declared size is checked against a pixel limit before any decoder allocates (decompression bombs).
@@ -65,7 +67,7 @@ function loadNative(): Promise<Sharp | Error> {
 }
 
 async function decodeNative(sharp: Sharp, bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
-  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "error" })
+  const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "error", ignoreIcc: true })
     .toColourspace("srgb")
     .removeAlpha()
     .raw()
