@@ -2,9 +2,10 @@
  * Image pre-processing against Python transformers' image processors (Pillow backend) on one
  * generated photo-like JPEG: tests/goldens/image_processors.json, written by scripts/image_golden.ts.
  *
- * Tolerance: every sampled value within 1e-6 of Python's, and the mean within 1e-6: the arithmetic is
- * the same (Pillow's fixed-point resampling, float32 rescale and normalize), so any pixel one 8-bit
- * level off (≈ 0.008 after normalization) fails.
+ * Tolerance: every sampled value within 1e-6 of Python's and the mean within 1e-6 (so any pixel one
+ * 8-bit level off, ≈ 0.008 after normalization, fails), and then the SHA-256 of the whole float32
+ * tensor equal to Python's: the arithmetic is the same (Pillow's fixed-point resampling, float32 rescale
+ * and normalize), so the tensors are bit-identical.
  */
 import assert from "node:assert/strict";
 import { decodeImage } from "../src/processing/image_decode.ts";

@@ -26,7 +26,7 @@ export const GOLDEN_CASES: Record<string, { class: string; config: Record<string
       image_mean: [0.5, 0.5, 0.5],
       image_std: [0.5, 0.5, 0.5],
     },
-    samples: 400,
+    samples: 128,
   },
   clip_bicubic_crop: {
     class: "clip",
@@ -43,7 +43,7 @@ export const GOLDEN_CASES: Record<string, { class: string; config: Record<string
       image_std: CLIP_STD,
       do_convert_rgb: true,
     },
-    samples: 400,
+    samples: 128,
   },
   convnext_crop_pct: {
     class: "convnext",
@@ -58,27 +58,27 @@ export const GOLDEN_CASES: Record<string, { class: string; config: Record<string
       image_mean: [0.485, 0.456, 0.406],
       image_std: [0.229, 0.224, 0.225],
     },
-    samples: 400,
+    samples: 128,
   },
   vit_lanczos: {
     class: "vit",
     config: { size: { height: 150, width: 100 }, resample: 1, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] },
-    samples: 300,
+    samples: 96,
   },
   vit_nearest: {
     class: "vit",
     config: { size: { height: 97, width: 61 }, resample: 0, do_normalize: false },
-    samples: 300,
+    samples: 96,
   },
   vit_box_upscale: {
     class: "vit",
     config: { size: { height: 700, width: 500 }, resample: 4, do_normalize: false },
-    samples: 300,
+    samples: 96,
   },
   vit_hamming: {
     class: "vit",
     config: { size: { height: 64, width: 64 }, resample: 5, do_normalize: false },
-    samples: 300,
+    samples: 96,
   },
 };
 
