@@ -27,10 +27,15 @@ if os.path.exists(texts_path):
     tok.enable_padding()
     out["tokenize_batch_ms"] = timed(lambda: tok.encode_batch(texts["long"]))
 
-from PIL import Image, ImageOps
-import logging
-logging.disable(logging.WARNING)
-from transformers import ViTImageProcessor
+try:
+    from PIL import Image, ImageOps
+    import logging
+    logging.disable(logging.WARNING)
+    from transformers import ViTImageProcessor
+except Exception as e:  # a venv with tokenizers only still gives the tokenization baseline
+    out["image_error"] = f"{type(e).__name__}: {e}".splitlines()[0]
+    json.dump(out, sys.stdout)
+    sys.exit(0)
 
 processor = ViTImageProcessor(size={"height": 224, "width": 224}, resample=2, image_mean=[0.5] * 3, image_std=[0.5] * 3)
 jpeg = os.path.join(folder, "photo.jpg")

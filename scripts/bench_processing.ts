@@ -216,7 +216,7 @@ try {
       stderr: "piped",
     }).output();
     if (!py.success) throw new Error(new TextDecoder().decode(py.stderr).trim().split("\n").pop());
-    const result = JSON.parse(new TextDecoder().decode(py.stdout)) as Record<string, number>;
+    const result = JSON.parse(new TextDecoder().decode(py.stdout)) as Record<string, number> & { image_error?: string };
     if (result.tokenize_sentence_ms !== undefined) {
       add("text", "tokenize 1 short sentence (Qwen3 BPE)", result.tokenize_sentence_ms, "Python tokenizers");
       add(
@@ -226,12 +226,14 @@ try {
         "Python tokenizers encode_batch",
       );
     }
-    add(
-      "image",
-      "1024×768 JPEG → 1×3×224×224: total",
-      result.image_ms,
-      "Python Pillow + ViTImageProcessor (Pillow backend)",
-    );
+    if (result.image_ms !== undefined) {
+      add(
+        "image",
+        "1024×768 JPEG → 1×3×224×224: total",
+        result.image_ms,
+        "Python Pillow + ViTImageProcessor (Pillow backend)",
+      );
+    } else notes.push(`Python image baseline skipped (${PYTHON}): ${result.image_error}`);
   } catch (error) {
     notes.push(`Python baselines skipped (${PYTHON}): ${(error as Error).message}`);
   }
