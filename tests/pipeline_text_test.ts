@@ -10,6 +10,7 @@ import { startHubServer } from "./support/hub_server.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
 import { buildModel, f32Bytes, writeModel } from "./support/onnx_builder.ts";
 import {
+  classifierModel,
   classifierRepo,
   embedderRepo,
   expectedEmbedding,
@@ -21,6 +22,9 @@ import {
 import { loadPipeline } from "../src/processing/pipeline.ts";
 import { TextTokenizer } from "../src/processing/tokenizer.ts";
 import { softmax } from "../src/processing/classification.ts";
+
+const NLI_W = [0.5, -1, 1, 1, 0.2, -0.4, -0.3, 0.6, 0.9, 0.1, -0.8, 0.7];
+const NLI_B = [0.1, 0, -0.1];
 
 const bert = await bertTokenizer();
 const skip = "skip" in bert ? bert.skip : undefined;
@@ -44,11 +48,19 @@ async function withHub(fn: (env: Record<string, string>, dir: string) => Promise
   try {
     hub.addRepo("acme/sentiment").commit(classifierRepo(files.tokenizer, files.config));
     hub.addRepo("acme/embedder").commit(embedderRepo(files.tokenizer, files.config));
+    const nli = classifierRepo(files.tokenizer, files.config);
+    nli["onnx/model.onnx"] = buildModel(classifierModel(NLI_W, NLI_B));
+    nli["config.json"] = JSON.stringify({
+      architectures: ["BertForSequenceClassification"],
+      label2id: { contradiction: 0, neutral: 1, entailment: 2 },
+    });
+    nli["README.md"] = "---\npipeline_tag: zero-shot-classification\n---\n";
+    hub.addRepo("acme/nli").commit(nli);
     const noTokenizer = classifierRepo(files.tokenizer, files.config);
     delete noTokenizer["tokenizer.json"];
     hub.addRepo("acme/no-tokenizer").commit(noTokenizer);
     const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir, HF_ENDPOINT: hub.url };
-    for (const id of ["acme/sentiment", "acme/embedder", "acme/no-tokenizer"]) {
+    for (const id of ["acme/sentiment", "acme/embedder", "acme/no-tokenizer", "acme/nli"]) {
       const pulled = await runCli(["pull", id, "--quiet"], { env });
       assertEquals(pulled.code, 0, pulled.stderr);
     }
@@ -266,4 +278,36 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test({
+  name:
+    "gpux run: zero-shot labels from --labels (sorted, scores from the entailment logits); --text-pair reaches a cross-encoder",
+  ignore: skip !== undefined,
+  fn: () =>
+    withHub(async (env) => {
+      const text = "the match ended in a draw";
+      const labels = ["sports", "politics", "cooking"];
+      const r = await runCli(["run", "acme/nli", "-p", "cpu", "--text", text, "--labels", labels.join(",")], { env });
+      assertEquals(r.code, 0, r.stderr);
+      const tokenizer = new TextTokenizer(files.tokenizer, files.config);
+      const entail = labels.map((l) =>
+        expectedLogits(tokenizer.encode(text, { pair: `This example is ${l}.` }).inputIds, NLI_W, NLI_B)[2]
+      );
+      const p = softmax(entail);
+      const expected = labels.map((l, i) => ({ l, s: p[i] })).sort((a, b) => b.s - a.s);
+      assertEquals(r.stdout, expected.map((e) => `${e.l} ${e.s.toFixed(4)}\n`).join(""));
+
+      const noLabels = await runCli(["run", "acme/nli", "-p", "cpu", "--text", text], { env });
+      assertEquals(noLabels.code, 2, noLabels.stderr);
+      assertStringIncludes(noLabels.stderr, "candidate labels");
+
+      const pair = await runCli(
+        ["run", "acme/sentiment", "-p", "cpu", "--json", "--raw", "--text", "hello", "--text-pair", "the movie"],
+        { env },
+      );
+      assertEquals(pair.code, 0, pair.stderr);
+      const ids = JSON.parse(pair.stdout).inputs.input_ids.data[0];
+      assertEquals(ids, tokenizer.encode("hello", { pair: "the movie" }).inputIds);
+    }),
 });
