@@ -12,6 +12,7 @@ import { startHubServer } from "./support/hub_server.ts";
 import { encodeJpeg, encodePng, photoLike, rgbPng } from "./support/image_fixtures.ts";
 import { encodeWav, sine } from "./support/audio_fixtures.ts";
 import {
+  logMelAudioClassifier,
   tinyImageClassifier,
   tinyImageClassifierModel,
   toneAudioClassifier,
@@ -181,6 +182,33 @@ Deno.test("audio-classification and CTC speech recognition through loadPipeline:
       });
       assert.deepEqual(result, { kind: "transcription", task: "automatic-speech-recognition", texts: ["AAB"] });
     }
+  });
+});
+
+Deno.test("a Whisper-style audio classifier gets log-mel input_features [batch, 80, 3000] from a 48 kHz WAV", async () => {
+  await withTemp(async (dir) => {
+    await writeRepo(dir, logMelAudioClassifier());
+    await using pipe = await loadPipeline(`${dir}/model.onnx`, { provider: "cpu" });
+    assert.equal(pipe.task, "audio-classification");
+    const clips = [
+      { name: "low.wav", bytes: encodeWav([sine(300, 48000, 1)], 48000) },
+      { name: "high.wav", bytes: encodeWav([sine(5000, 48000, 2)], 48000, { encoding: "float32" }) },
+    ];
+    const pre = await pipe.preprocess({ kind: "audio", clips });
+    assert.deepEqual(pre.feeds.input_features.shape, [2, 80, 3000]);
+    const features = pre.feeds.input_features.data as Float32Array;
+    const result = await pipe.run({ kind: "audio", clips }, { topK: 2 });
+    assert.ok(result.kind === "classification");
+    result.predictions.forEach((ranked, b) => {
+      const band = (m: number) =>
+        features.subarray((b * 80 + m) * 3000, (b * 80 + m + 1) * 3000).reduce((a, v) => a + v, 0) / 3000;
+      let low = 0, high = 0;
+      for (let m = 0; m < 80; m++) m < 20 ? low += 0.5 * band(m) : m >= 40 ? high += 0.25 * band(m) : 0;
+      const pHigh = 1 / (1 + Math.exp(low - high));
+      const got = ranked.find((r) => r.label === "high")!.score;
+      assert.ok(Math.abs(got - pHigh) < 1e-5, `${clips[b].name}: ${got} vs ${pHigh}`);
+    });
+    assert.deepEqual(result.predictions.map((r) => r[0].label), ["low", "high"]);
   });
 });
 

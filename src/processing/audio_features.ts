@@ -5,21 +5,25 @@
  * an `attention_mask` when the model takes one. Shared by audio-classification and speech recognition.
  *
  * Settings come from preprocessor_config.json (`sampling_rate`, `do_normalize`, `padding_value`,
- * `feature_size`), else gpux.yml `preprocessing.sampling_rate`. Log-mel extractors (Whisper,
- * Audio Spectrogram Transformer) are refused by name: gpux does not compute spectrograms yet.
+ * `feature_size`), else gpux.yml `preprocessing.sampling_rate`. A WhisperFeatureExtractor gets its
+ * log-mel spectrogram ({@linkcode logMelSpectrogram}) as `input_features`; the Kaldi filter-bank extractors
+ * (Audio Spectrogram Transformer, Speech2Text) are refused by name.
  *
  * @module
  */
 import { InputError } from "../errors.ts";
 import type { TensorData, TensorInfo } from "../runtime/tensors.ts";
+import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "./audio_log_mel.ts";
 import { normalizeZeroMeanUnitVariance, resample } from "./audio_resample.ts";
 import { decodeWav, mixToMono } from "./audio_wav.ts";
 import type { AudioInput, PipelineContext } from "./pipeline.ts";
 
-/** How clips become a waveform tensor. */
+/** How clips become a tensor: the waveform itself, or (Whisper) a log-mel spectrogram. */
 export interface AudioSpec {
   /** Rate the model expects, Hz. */
   samplingRate: number;
+  /** Whisper-style log-mel features (`input_features` [batch, bands, frames]) instead of the waveform. */
+  logMel?: LogMelSpec;
   /** Zero-mean unit-variance normalization per clip. */
   normalize: boolean;
   /** Value used to pad shorter clips of a batch. */
@@ -40,7 +44,7 @@ export interface AudioTaskState {
  * The feature settings for a model.
  *
  * @throws {NotFoundError} no preprocessor_config.json and no gpux.yml `preprocessing.sampling_rate`.
- * @throws {InputError} a spectrogram feature extractor, or a bad `sampling_rate`.
+ * @throws {InputError} a Kaldi filter-bank feature extractor, or a bad `sampling_rate`.
  */
 export async function loadAudioSpec(ctx: PipelineContext): Promise<AudioSpec> {
   const config = await ctx.files.readJsonIfPresent("preprocessor_config.json") as Record<string, unknown> | undefined;
@@ -49,13 +53,15 @@ export async function loadAudioSpec(ctx: PipelineContext): Promise<AudioSpec> {
     throw ctx.files.missing("preprocessor_config.json", "it gives the sampling rate and normalization for audio");
   }
   const type = typeof config?.feature_extractor_type === "string" ? config.feature_extractor_type : "";
-  if (
-    (typeof config?.feature_size === "number" && config.feature_size > 1) || /Whisper|ASTFeature|Speech2Text/.test(type)
-  ) {
+  if (config && /^Whisper/.test(type)) {
+    const logMel = logMelSpecFromConfig(config);
+    return { samplingRate: logMel.samplingRate, normalize: config.do_normalize === true, paddingValue: 0, logMel };
+  }
+  if ((typeof config?.feature_size === "number" && config.feature_size > 1) || /ASTFeature|Speech2Text/.test(type)) {
     throw new InputError(
-      `this model takes spectrogram features (${
+      `this model takes filter-bank features (${
         type || `feature_size ${config?.feature_size}`
-      }), which gpux does not compute yet`,
+      }), which gpux does not compute (it computes Whisper's log-mel spectrogram only)`,
       { hint: "compute the features yourself and run on tensors with --raw --input" },
     );
   }
@@ -77,8 +83,8 @@ export async function loadAudioSpec(ctx: PipelineContext): Promise<AudioSpec> {
 export async function setupAudioTask(ctx: PipelineContext): Promise<AudioTaskState> {
   const spec = await loadAudioSpec(ctx);
   const inputs = ctx.session.inputs;
-  const input = inputs.find((i) => i.name === "input_values") ?? inputs.find((i) => i.name !== "attention_mask") ??
-    inputs[0];
+  const input = inputs.find((i) => i.name === (spec.logMel ? "input_features" : "input_values")) ??
+    inputs.find((i) => i.name !== "attention_mask") ?? inputs[0];
   const mask = inputs.find((i) => i.name === "attention_mask");
   return { spec, input, mask };
 }
@@ -100,6 +106,17 @@ export function audioFeeds(
     throw new InputError("no audio given", { hint: "pass --audio PATH.wav (or - for stdin)" });
   }
   const clips = input.clips.map((c) => prepareClip(c.bytes, c.name, state.spec));
+  const mel = state.spec.logMel;
+  if (mel) {
+    // Whisper: every clip padded or cut to n_samples, so the batch needs no padding and no mask.
+    const frames = mel.nSamples / mel.hopLength;
+    const data = new Float32Array(clips.length * mel.featureSize * frames);
+    clips.forEach((c, i) => data.set(logMelSpectrogram(c, mel), i * mel.featureSize * frames));
+    return {
+      feeds: { [state.input.name]: { dtype: "float32", shape: [clips.length, mel.featureSize, frames], data } },
+      lengths: clips.map((c) => Math.min(c.length, mel.nSamples)),
+    };
+  }
   const longest = Math.max(...clips.map((c) => c.length));
   const values = new Float32Array(clips.length * longest).fill(state.spec.paddingValue);
   clips.forEach((c, i) => values.set(c, i * longest));

@@ -202,3 +202,43 @@ export async function writeRepo(dir: string, files: RepoFiles): Promise<string> 
   }
   return dir;
 }
+
+/**
+ * A Whisper-encoder-style audio classifier: `input_features` [batch, 80, 3000] (WhisperFeatureExtractor's
+ * log-mel) → mean over time per band → logits [batch, 2]: `low` = 10 × the mean of bands 0–19, `high` = 10 × the mean
+ * of bands 40–79.
+ */
+export function logMelAudioClassifier(): RepoFiles {
+  const w = new Float32Array(80 * 2);
+  for (let b = 0; b < 80; b++) {
+    if (b < 20) w[b * 2] = 0.5;
+    if (b >= 40) w[b * 2 + 1] = 0.25;
+  }
+  const spec: ModelSpec = {
+    inputs: [{ name: "input_features", dtype: "float32", shape: ["batch", 80, 3000] }],
+    outputs: [{ name: "logits", dtype: "float32", shape: ["batch", 2] }],
+    initializers: [{ name: "W", dtype: "float32", dims: [80, 2], data: new Uint8Array(w.buffer) }],
+    nodes: [
+      { op: "GlobalAveragePool", inputs: ["input_features"], outputs: ["pooled"] },
+      { op: "Flatten", inputs: ["pooled"], outputs: ["bands"], attributes: { axis: { int: 1 } } },
+      { op: "MatMul", inputs: ["bands", "W"], outputs: ["logits"] },
+    ],
+  };
+  return {
+    "model.onnx": buildModel(spec),
+    "config.json": json({ architectures: ["WhisperForAudioClassification"], id2label: { 0: "low", 1: "high" } }),
+    "preprocessor_config.json": json({
+      feature_extractor_type: "WhisperFeatureExtractor",
+      feature_size: 80,
+      sampling_rate: 16000,
+      hop_length: 160,
+      chunk_length: 30,
+      n_fft: 400,
+      n_samples: 480000,
+      nb_max_frames: 3000,
+      padding_side: "right",
+      padding_value: 0.0,
+      return_attention_mask: false,
+    }),
+  };
+}
