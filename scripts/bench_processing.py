@@ -45,4 +45,11 @@ def image():
     return processor(images=img, return_tensors="np")["pixel_values"]
 
 out["image_ms"] = timed(image)
+
+import numpy as np
+from transformers import WhisperFeatureExtractor
+
+whisper = WhisperFeatureExtractor()
+clip = np.fromfile(os.path.join(folder, "clip16k.f32"), dtype="<f4")
+out["log_mel_ms"] = timed(lambda: whisper(clip, sampling_rate=16000, return_tensors="np"), warmup=1)
 json.dump(out, sys.stdout)

@@ -21,6 +21,7 @@ import { decodeImage, type ImageDecoderName } from "../src/processing/image_deco
 import { imageSpecFromProcessorConfig, imagesToTensor, resizeAndCrop } from "../src/processing/image_preprocess.ts";
 import { decodeWav, mixToMono } from "../src/processing/audio_wav.ts";
 import { resample } from "../src/processing/audio_resample.ts";
+import { logMelSpecFromConfig, logMelSpectrogram } from "../src/processing/audio_log_mel.ts";
 import { loadTokenizer } from "../src/processing/tokenizer.ts";
 import { loadModel } from "../src/runtime/load_model.ts";
 import { encodeJpeg, photoLike } from "../tests/support/image_fixtures.ts";
@@ -166,6 +167,16 @@ try {
     notes.push(`libsamplerate-js baseline skipped: ${(error as Error).message}`);
   }
 
+  const at16k = resample(mono, 44100, 16000);
+  await Deno.writeFile(`${tmp}/clip16k.f32`, new Uint8Array(at16k.buffer, at16k.byteOffset, at16k.byteLength));
+  const whisper = logMelSpecFromConfig({});
+  add(
+    "audio",
+    "Whisper log-mel 80×3000 of the 10 s (padded to 30 s)",
+    await timeIt(() => logMelSpectrogram(at16k, whisper), Math.min(RUNS, 10), 1),
+    "gpux (padding frames skip the FFT)",
+  );
+
   // ---- models -----------------------------------------------------------------------------------
   const cls = await npmModel("ocrClassifier");
   if ("skip" in cls) notes.push(`image model skipped: ${cls.skip}`);
@@ -234,6 +245,14 @@ try {
         "Python Pillow + ViTImageProcessor (Pillow backend)",
       );
     } else notes.push(`Python image baseline skipped (${PYTHON}): ${result.image_error}`);
+    if (result.log_mel_ms !== undefined) {
+      add(
+        "audio",
+        "Whisper log-mel 80×3000 of the 10 s (padded to 30 s)",
+        result.log_mel_ms,
+        "Python WhisperFeatureExtractor",
+      );
+    }
   } catch (error) {
     notes.push(`Python baselines skipped (${PYTHON}): ${(error as Error).message}`);
   }
