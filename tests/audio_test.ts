@@ -159,3 +159,16 @@ Deno.test({
     }
   },
 });
+
+Deno.test("an odd sampling rate (44,099 Hz: gcd 1 with 16 kHz, 16,000 phases) resamples quickly and correctly", () => {
+  const out = resample(sine(1000, 44099, 1), 44099, 16000);
+  assert.equal(out.length, 16000);
+  const f = frequency(out.subarray(200, out.length - 200), 16000);
+  assert.ok(Math.abs(f - 1000) < 1, `${f} Hz`);
+});
+
+Deno.test("a WAV declaring an absurd sampling rate is an InputError", () => {
+  const wav = encodeWav([sine(440, 8000, 0.01)], 8000);
+  new DataView(wav.buffer).setUint32(24, 4_000_000_000, true);
+  rejects(wav, /invalid fmt chunk \(1 channels at 4000000000 Hz\)/);
+});

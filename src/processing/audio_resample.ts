@@ -38,24 +38,26 @@ function kernels(from: number, to: number, lowpassWidth = 6, rolloff = 0.99): Ke
   const width = Math.ceil(lowpassWidth * orig / baseFreq);
   const scale = baseFreq / orig;
   const phases: Kernels["phases"] = [];
+  // Only taps with |t| < lowpassWidth are non-zero (outside, torchaudio clamps t where the window is
+  // cos(π/2)² ≈ 4e-33): with t = (idx/orig - i/next)·baseFreq that is a window of about
+  // 2·lowpassWidth·orig/baseFreq indices, computed directly — so an odd rate (gcd 1, tens of thousands of
+  // phases) costs memory and time in proportion to the taps, not to phases × orig.
+  const reach = lowpassWidth / baseFreq;
   for (let i = 0; i < next; i++) {
-    const full = new Float64Array(2 * width + orig);
-    let first = -1, last = -1;
-    for (let k = 0; k < full.length; k++) {
-      const idx = k - width;
+    const lo = Math.max(-width, Math.floor(orig * (i / next - reach)));
+    const hi = Math.min(width + orig - 1, Math.ceil(orig * (i / next + reach)));
+    const values: number[] = [];
+    let first = -1;
+    for (let idx = lo; idx <= hi; idx++) {
       const t = (-i / next + idx / orig) * baseFreq;
-      // Outside ±lowpassWidth torchaudio clamps t, where the window is cos(π/2)² ≈ 4e-33: zero for us.
       if (Math.abs(t) >= lowpassWidth) continue;
       const window = Math.cos(t * Math.PI / lowpassWidth / 2) ** 2;
       const x = t * Math.PI;
-      const v = (x === 0 ? 1 : Math.sin(x) / x) * window * scale;
-      full[k] = v;
-      if (v !== 0) {
-        if (first < 0) first = k;
-        last = k;
-      }
+      if (first < 0) first = idx + width;
+      while (values.length < idx + width - first) values.push(0);
+      values.push((x === 0 ? 1 : Math.sin(x) / x) * window * scale);
     }
-    phases.push({ first: Math.max(first, 0), taps: full.slice(Math.max(first, 0), last + 1) });
+    phases.push({ first: Math.max(first, 0), taps: Float64Array.from(values) });
   }
   const result = { orig, next, width, phases };
   kernelCache.set(key, result);

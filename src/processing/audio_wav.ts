@@ -24,6 +24,9 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
+/** Highest sampling rate accepted (768 kHz is the highest in use). */
+export const MAX_SAMPLE_RATE = 1_000_000;
+
 /** Longest clip accepted, in samples per channel (one hour at 48 kHz): a guard against absurd headers. */
 export const MAX_WAV_SAMPLES = 3600 * 48_000;
 
@@ -84,7 +87,9 @@ export function decodeWav(bytes: Uint8Array, name: string): AudioClip {
   if (!fmt) throw bad(name, "no fmt chunk");
   if (!data) throw bad(name, "no data chunk");
   const { format, channels, rate, bits } = fmt;
-  if (channels < 1 || rate < 1) throw bad(name, `invalid fmt chunk (${channels} channels at ${rate} Hz)`);
+  if (channels < 1 || rate < 1 || rate > MAX_SAMPLE_RATE) {
+    throw bad(name, `invalid fmt chunk (${channels} channels at ${rate} Hz)`);
+  }
   const supported = (format === FORMAT_PCM && [8, 16, 24, 32].includes(bits)) ||
     (format === FORMAT_FLOAT && (bits === 32 || bits === 64));
   if (!supported) {
