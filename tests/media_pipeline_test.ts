@@ -15,6 +15,7 @@ import {
   logMelAudioClassifier,
   tinyImageClassifier,
   tinyImageClassifierModel,
+  tinyImageFeatureExtractor,
   toneAudioClassifier,
   toneCtcModel,
   writeRepo,
@@ -137,6 +138,35 @@ Deno.test("a model without Hub configs: gpux.yml preprocessing (resize, mean/std
     assert.equal(result.predictions[0][0].label, "vert");
     for (const { label, score } of result.predictions[0]) {
       assert.ok(Math.abs(score - expected[["rouge", "vert", "bleu", "sombre"].indexOf(label)]) < 1e-5);
+    }
+  });
+});
+
+Deno.test("image-feature-extraction (ViTModel): pooler_output when the model has one, else the CLS token", async () => {
+  await withTemp(async (dir) => {
+    const images = [
+      { name: "a.png", bytes: await rgbPng(photoLike(20, 12, 3)) },
+      { name: "b.jpg", bytes: await encodeJpeg(solid(8, 8, [40, 160, 250])) },
+    ];
+    for (const withPooler of [true, false]) {
+      const sub = `${dir}/${withPooler}`;
+      await writeRepo(sub, tinyImageFeatureExtractor(withPooler));
+      await using pipe = await loadPipeline(`${sub}/model.onnx`, { provider: "cpu" });
+      assert.equal(pipe.task, "image-feature-extraction");
+      assert.equal(pipe.taskSource, "architectures");
+      const pixels = (await pipe.preprocess({ kind: "image", images })).feeds.pixel_values.data as Float32Array;
+      const result = await pipe.run({ kind: "image", images });
+      assert.ok(result.kind === "embedding");
+      assert.equal(result.pooling, withPooler ? "pooler_output" : "cls");
+      assert.equal(result.dimension, 3);
+      result.embeddings.forEach((vector, b) => {
+        for (let c = 0; c < 3; c++) {
+          let mean = 0;
+          for (let i = 0; i < 64; i++) mean += pixels[(b * 3 + c) * 64 + i] / 64;
+          const expected = withPooler ? Math.tanh(mean) : mean;
+          assert.ok(Math.abs(vector[c] - expected) < 1e-5, `image ${b} channel ${c}: ${vector[c]} vs ${expected}`);
+        }
+      });
     }
   });
 });

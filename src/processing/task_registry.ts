@@ -11,6 +11,7 @@ import { tokenClassification } from "./token_classification.ts";
 import { zeroShotClassification } from "./zero_shot_classification.ts";
 import { audioClassification } from "./audio_classification.ts";
 import { imageClassification } from "./image_classification.ts";
+import { imageFeatureExtraction } from "./image_feature_extraction.ts";
 import { speechRecognition } from "./speech_recognition.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
@@ -21,6 +22,7 @@ export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
   featureExtraction,
   zeroShotClassification,
   imageClassification,
+  imageFeatureExtraction,
   audioClassification,
   speechRecognition,
 ];

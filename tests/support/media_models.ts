@@ -242,3 +242,41 @@ export function logMelAudioClassifier(): RepoFiles {
     }),
   };
 }
+
+/**
+ * A ViTModel-style feature extractor: `pixel_values` [batch, 3, 8, 8] → `last_hidden_state` [batch, 65, 3]
+ * (token 0, the "CLS", is the channel means; tokens 1–64 the pixels) and `pooler_output` [batch, 3] = tanh(CLS).
+ */
+export function tinyImageFeatureExtractor(withPooler = true): RepoFiles {
+  const i64 = (values: number[]) => new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
+  const spec: ModelSpec = {
+    inputs: [{ name: "pixel_values", dtype: "float32", shape: ["batch", 3, 8, 8] }],
+    outputs: [
+      { name: "last_hidden_state", dtype: "float32", shape: ["batch", 65, 3] },
+      ...(withPooler ? [{ name: "pooler_output", dtype: "float32" as const, shape: ["batch", 3] }] : []),
+    ],
+    initializers: [
+      { name: "shape_bcp", dtype: "int64", dims: [3], data: i64([0, 3, 64]) },
+      { name: "shape_b13", dtype: "int64", dims: [3], data: i64([0, 1, 3]) },
+    ],
+    nodes: [
+      { op: "Reshape", inputs: ["pixel_values", "shape_bcp"], outputs: ["flat"] },
+      { op: "Transpose", inputs: ["flat"], outputs: ["tokens"], attributes: { perm: { ints: [0, 2, 1] } } },
+      { op: "GlobalAveragePool", inputs: ["pixel_values"], outputs: ["pooled"] },
+      { op: "Reshape", inputs: ["pooled", "shape_b13"], outputs: ["cls"] },
+      { op: "Concat", inputs: ["cls", "tokens"], outputs: ["last_hidden_state"], attributes: { axis: { int: 1 } } },
+      ...(withPooler
+        ? [
+          { op: "Flatten", inputs: ["pooled"], outputs: ["means"], attributes: { axis: { int: 1 } } },
+          { op: "Tanh", inputs: ["means"], outputs: ["pooler_output"] },
+        ]
+        : []),
+    ],
+  };
+  const files = tinyImageClassifier();
+  return {
+    "model.onnx": buildModel(spec),
+    "config.json": json({ architectures: ["ViTModel"], model_type: "vit" }),
+    "preprocessor_config.json": files["preprocessor_config.json"],
+  };
+}
