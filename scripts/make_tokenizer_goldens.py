@@ -154,11 +154,45 @@ def run(tok, pad_token, pad_id):
     return {"padToken": pad_token, "padId": pad_id, "cases": results, "decode": decoded}
 
 
+# The post-processors real byte-level tokenizers use (RoBERTa, GPT-2), on Qwen3's vocabulary: ids, type ids
+# and offsets after trim_offsets (spaces leave a token's offsets) with and without add_prefix_space.
+QWEN = ("<|im_start|>", 151644), ("<|endoftext|>", 151643)
+POST_VARIANTS = {
+    "roberta": ({"type": "RobertaProcessing", "sep": list(QWEN[1]), "cls": list(QWEN[0]), "trim_offsets": True, "add_prefix_space": False}, False),
+    "roberta_prefix": ({"type": "RobertaProcessing", "sep": list(QWEN[1]), "cls": list(QWEN[0]), "trim_offsets": True, "add_prefix_space": True}, True),
+    "bert": ({"type": "BertProcessing", "sep": list(QWEN[1]), "cls": list(QWEN[0])}, False),
+    "bytelevel_trim": ({"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}, False),
+    "bytelevel_prefix": ({"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": False}, True),
+}
+
+
+def post_variants(qwen_dir):
+    base = json.load(open(f"{qwen_dir}/tokenizer.json", encoding="utf-8"))
+    out = {}
+    texts = [TEXTS[i] for i in (0, 3, 4, 6, 7, 11, 12)]
+    for name, (proc, prefix) in POST_VARIANTS.items():
+        j = json.loads(json.dumps(base))
+        j["post_processor"] = proc
+        if prefix:
+            j["pre_tokenizer"]["pretokenizers"][1]["add_prefix_space"] = True
+        tok = Tokenizer.from_str(json.dumps(j))
+        rows = []
+        for text in texts:
+            e = tok.encode(text)
+            rows.append({"text": text, "ids": e.ids, "typeIds": e.type_ids, "offsets": [list(o) for o in e.offsets]})
+        for a, b in PAIRS[:2]:
+            e = tok.encode(a, b)
+            rows.append({"text": a, "pair": b, "ids": e.ids, "typeIds": e.type_ids, "sequenceIds": [e.sequence_ids[k] for k in range(len(e.ids))], "offsets": [list(o) for o in e.offsets]})
+        out[name] = {"postProcessor": proc, "addPrefixSpace": prefix, "rows": rows}
+    return out
+
+
 def main():
     qwen_dir, bert_vocab, gemma_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     out = {"generator": "scripts/make_tokenizer_goldens.py", "tokenizersVersion": __import__("tokenizers").__version__}
     qwen = Tokenizer.from_file(f"{qwen_dir}/tokenizer.json")
     out["qwen3"] = run(qwen, "<|endoftext|>", qwen.token_to_id("<|endoftext|>"))
+    out["qwen3PostProcessors"] = post_variants(qwen_dir)
     b = bert(bert_vocab)
     out["bert"] = run(b, "[PAD]", b.token_to_id("[PAD]"))
     template = json.loads(b.to_str())

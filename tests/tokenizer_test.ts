@@ -63,6 +63,35 @@ Deno.test("tokenizer: a BERT WordPiece tokenizer (uncased, accents, CJK) matches
   checkGoldens("bert", files, GOLDENS.bert);
 });
 
+Deno.test("tokenizer: RoBERTa/BERT/ByteLevel post-processors on Qwen3's vocabulary: type ids and trim_offsets (with and without add_prefix_space) as Python", async (t) => {
+  const files = await qwen3Tokenizer();
+  if ("skip" in files) return void t.step({ name: files.skip, ignore: true, fn: () => {} });
+  for (const [name, variant] of Object.entries(GOLDENS.qwen3PostProcessors)) {
+    // deno-lint-ignore no-explicit-any
+    const v = variant as any;
+    const preTokenizer = structuredClone(files.tokenizer.pre_tokenizer) as { pretokenizers: Record<string, unknown>[] };
+    if (v.addPrefixSpace) preTokenizer.pretokenizers[1].add_prefix_space = true;
+    const json: Record<string, unknown> = {
+      ...files.tokenizer,
+      post_processor: v.postProcessor,
+      pre_tokenizer: preTokenizer,
+    };
+    const tok: TextTokenizer = new TextTokenizer(json, {});
+    for (const row of v.rows) {
+      const e = tok.encode(row.text, row.pair === undefined ? {} : { pair: row.pair });
+      const where = `${name}: ${JSON.stringify(row.text).slice(0, 40)}`;
+      assertEquals(e.inputIds, row.ids, `${where}: ids`);
+      assertEquals(e.tokenTypeIds, row.typeIds, `${where}: type ids`);
+      if (row.sequenceIds) assertEquals(e.sequenceIds, row.sequenceIds, `${where}: sequence ids`);
+      const offsets = row.offsets.map((o: number[], k: number) => {
+        const text = row.pair !== undefined && e.sequenceIds[k] === 1 ? row.pair : row.text;
+        return [cpToUtf16(text, o[0]), cpToUtf16(text, o[1])];
+      });
+      assertEquals(e.offsets, offsets, `${where}: offsets`);
+    }
+  }
+});
+
 Deno.test("tokenizer: Gemma 3's real tokenizer.json (BPE with byte fallback, Replace normalizer, <bos> template) matches Python tokenizers", async (t) => {
   const files = await gemma3Tokenizer();
   if ("skip" in files) return void t.step({ name: files.skip, ignore: true, fn: () => {} });

@@ -204,6 +204,8 @@ interface PostProcessor {
   pair: TemplatePiece[];
   specials: Map<string, { ids: number[]; tokens: string[] }>;
   trimOffsets: boolean;
+  /** The post-processor's `add_prefix_space` (a first token's single leading space is then kept). */
+  addPrefixSpace: boolean;
 }
 
 function postProcessorOf(config: unknown, idOf: (token: string) => number | undefined): PostProcessor {
@@ -213,9 +215,11 @@ function postProcessorOf(config: unknown, idOf: (token: string) => number | unde
     pair: [{ sequence: "A", typeId: 0 }, { sequence: "B", typeId: 1 }],
     specials,
     trimOffsets: false,
+    addPrefixSpace: false,
   };
   const byteLevel = findType(config, "ByteLevel", "processors");
   const trimOffsets = byteLevel ? byteLevel.trim_offsets === true : false;
+  const addPrefixSpace = byteLevel ? byteLevel.add_prefix_space === true : false;
   const template = findType(config, "TemplateProcessing", "processors");
   if (template) {
     const parse = (list: unknown): TemplatePiece[] =>
@@ -230,7 +234,7 @@ function postProcessorOf(config: unknown, idOf: (token: string) => number | unde
     for (const [name, value] of Object.entries((template.special_tokens ?? {}) as Record<string, Json>)) {
       specials.set(name, { ids: (value.ids as number[]) ?? [], tokens: (value.tokens as string[]) ?? [] });
     }
-    return { single: parse(template.single), pair: parse(template.pair), specials, trimOffsets };
+    return { single: parse(template.single), pair: parse(template.pair), specials, trimOffsets, addPrefixSpace };
   }
   const bert = findType(config, "BertProcessing", "processors") ?? findType(config, "RobertaProcessing", "processors");
   if (bert) {
@@ -245,6 +249,7 @@ function postProcessorOf(config: unknown, idOf: (token: string) => number | unde
         pair: [cls, { sequence: "A", typeId: 0 }, sep, { sequence: "B", typeId: 1 }, { special: sepToken, typeId: 1 }],
         specials,
         trimOffsets,
+        addPrefixSpace,
       };
     }
     return {
@@ -252,10 +257,11 @@ function postProcessorOf(config: unknown, idOf: (token: string) => number | unde
       pair: [cls, { sequence: "A", typeId: 0 }, sep, sep, { sequence: "B", typeId: 0 }, sep],
       specials,
       trimOffsets: bert.trim_offsets === true,
+      addPrefixSpace: bert.add_prefix_space === true,
     };
   }
   void idOf;
-  return { ...plain, trimOffsets };
+  return { ...plain, trimOffsets, addPrefixSpace };
 }
 
 /** What the tokenizer files say beyond the tokenizer.json pipeline. */
@@ -717,7 +723,9 @@ export class TextTokenizer {
             os = from[start + s];
             oe = to[start + e - 1];
           }
-          if (this.#post.trimOffsets) [os, oe] = trimSpaces(token, os, oe);
+          if (this.#post.trimOffsets) {
+            [os, oe] = trimSpaces(token, os, oe, this.#post.addPrefixSpace && (out.ids.length === 0 || os === 0));
+          }
           out.ids.push(id);
           out.tokens.push(token);
           out.offsets.push([os, oe]);
@@ -848,8 +856,8 @@ export class TextTokenizer {
           spans.push(byteSpans[cur]);
           cur++;
         } else {
-          const at = byteSpans[Math.min(cur, byteSpans.length - 1)] ?? [0, 0];
-          spans.push([at[0], at[0]]); // added by the pre-tokenizer (prefix space)
+          // a space the pre-tokenizer added (add_prefix_space) takes the span of the character it precedes, as Python
+          spans.push(byteSpans[Math.min(cur, byteSpans.length - 1)] ?? [0, 0]);
         }
       }
       result.push(spans);
@@ -924,13 +932,21 @@ function fastByteLevel(pre: any): void {
   }
 }
 
-/** ByteLevel `trim_offsets`: leave the spaces a token starts or ends with out of its offsets. */
-function trimSpaces(token: string, start: number, end: number): [number, number] {
+/**
+ * ByteLevel `trim_offsets`, as tokenizers' process_offsets: the spaces a token starts or ends with leave
+ * its offsets (a token of spaces only becomes empty at its end); with `add_prefix_space`, the first
+ * token keeps a single leading space (the one the pre-tokenizer added).
+ */
+function trimSpaces(token: string, start: number, end: number, keepOneLeading: boolean): [number, number] {
+  const isSpace = (c: string) => c === "Ġ" || WHITESPACE.test(c);
   let lead = 0, trail = 0;
-  for (let i = 0; i < token.length && (token[i] === "Ġ" || token[i] === " "); i++) lead++;
-  for (let i = token.length - 1; i >= lead && (token[i] === "Ġ" || token[i] === " "); i--) trail++;
-  if (lead > 0 && start + lead < end) start += lead;
-  if (trail > 0 && end - trail > start) end -= trail;
+  for (let i = 0; i < token.length && isSpace(token[i]); i++) lead++;
+  for (let i = token.length - 1; i >= 0 && isSpace(token[i]); i--) trail++;
+  if (lead > 0) {
+    if (keepOneLeading && lead === 1) lead = 0;
+    start = Math.min(start + lead, end);
+  }
+  if (trail > 0 && end >= trail) end = Math.max(end - trail, start);
   return [start, end];
 }
 
