@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { loadPipeline } from "../src/processing/pipeline.ts";
+import { buildModel } from "./support/onnx_builder.ts";
 import { decodeCtc } from "../src/processing/speech_recognition.ts";
 import { runCli, taskPermissions } from "./support/cli.ts";
 import { startHubServer } from "./support/hub_server.ts";
@@ -351,4 +352,33 @@ Deno.test({
       assert.match(bad.stderr, /notes\.wav: not a WAV file/);
     });
   },
+});
+
+Deno.test("a model taking uint8 NHWC pixels gets the resized bytes, not normalized floats", async () => {
+  await withTemp(async (dir) => {
+    // image (uint8 [batch, 8, 8, 3]) → Cast to float → Transpose to NCHW → the colour classifier's graph.
+    const model = buildModel({
+      inputs: [{ name: "image", dtype: "uint8", shape: ["batch", 8, 8, 3] }],
+      outputs: [{ name: "means", dtype: "float32", shape: ["batch", 3] }],
+      nodes: [
+        { op: "Cast", inputs: ["image"], outputs: ["f"], attributes: { to: { int: 1 } } },
+        { op: "Transpose", inputs: ["f"], outputs: ["nchw"], attributes: { perm: { ints: [0, 3, 1, 2] } } },
+        { op: "GlobalAveragePool", inputs: ["nchw"], outputs: ["pooled"] },
+        { op: "Flatten", inputs: ["pooled"], outputs: ["means"], attributes: { axis: { int: 1 } } },
+      ],
+    });
+    await Deno.writeFile(`${dir}/model.onnx`, model);
+    await Deno.writeTextFile(
+      `${dir}/gpux.yml`,
+      "name: bytes\nmodel:\n  source: ./model.onnx\ntask: image-feature-extraction\npreprocessing:\n  resize: [8, 8]\n",
+    );
+    await using pipe = await loadPipeline(dir, { provider: "cpu" });
+    const images = [{ name: "c.png", bytes: await rgbPng(solid(16, 16, [10, 20, 250])) }];
+    const pre = await pipe.preprocess({ kind: "image", images });
+    assert.equal(pre.feeds.image.dtype, "uint8");
+    assert.deepEqual(Array.from((pre.feeds.image.data as Uint8Array).subarray(0, 6)), [10, 20, 250, 10, 20, 250]);
+    const result = await pipe.run({ kind: "image", images });
+    assert.ok(result.kind === "embedding");
+    assert.deepEqual(Array.from(result.embeddings[0]), [10, 20, 250]);
+  });
 });

@@ -92,11 +92,18 @@ export async function imageFeeds(input: ImageInput, state: ImageTaskState): Prom
       );
     }
   }
+  if (state.input.dtype === "uint8") {
+    // Models that take raw bytes (TensorFlow exports with the normalization inside): pixels as they are.
+    const plain = imagesToTensor(images, { resample: state.spec.resample }, state.layout);
+    return { [state.input.name]: { ...plain, dtype: "uint8", data: Uint8Array.from(plain.data as Float32Array) } };
+  }
   let tensor = imagesToTensor(images, state.spec, state.layout);
   if (state.input.dtype === "float16") {
     tensor = { ...tensor, dtype: "float16", data: toFloat16Bits(tensor.data as Float32Array) };
   } else if (state.input.dtype !== "float32") {
-    throw new InputError(`${state.input.name} takes ${state.input.dtype}; gpux feeds images as float32 or float16`);
+    throw new InputError(
+      `${state.input.name} takes ${state.input.dtype}; gpux feeds images as float32, float16 or uint8`,
+    );
   }
   return { [state.input.name]: tensor };
 }
