@@ -237,6 +237,7 @@ Deno.test("preprocessor_config.json and gpux.yml preprocessing become the same s
   assert.deepEqual([convnext.resize, convnext.crop], [{ shortestEdge: 256 }, { width: 224, height: 224 }]);
   assert.equal(imageSpecFromProcessorConfig({ do_normalize: false, do_rescale: false }).normalize, undefined);
   assert.throws(() => imageSpecFromProcessorConfig({ resample: 9 }), /resample 9 is not a Pillow filter/);
+  assert.equal(imageSpecFromProcessorConfig({ resample: "BICUBIC" }).resample, "bicubic");
   assert.throws(() => imageSpecFromProcessorConfig({ image_mean: [1, 2] }), /image_mean must have 1 or 3 values/);
 
   const yml = imageSpecFromGpuxConfig({ resize: 256, crop: [224, 200], normalize: "imagenet", layout: "nhwc" });

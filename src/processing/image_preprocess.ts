@@ -113,7 +113,9 @@ export function imageSpecFromProcessorConfig(
     }
   }
   const resampleCode = config.resample ?? 2;
-  const resample = typeof resampleCode === "number" ? PIL_RESAMPLE[resampleCode] : undefined;
+  const resample = typeof resampleCode === "number" ? PIL_RESAMPLE[resampleCode] : typeof resampleCode === "string" // a few configs spell it out ("bicubic", "BILINEAR", "lanczos")
+    ? Object.values(PIL_RESAMPLE).find((f) => f === resampleCode.toLowerCase())
+    : undefined;
   if (!resample) {
     throw new InputError(`${source}: resample ${JSON.stringify(resampleCode)} is not a Pillow filter (0–5)`);
   }
