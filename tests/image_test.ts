@@ -199,6 +199,35 @@ Deno.test("shortest-edge sizes truncate the long edge as transformers does; cent
   assert.deepEqual(reds(centerCrop(img, 3, 4)), [[0, 0, 0], [0, 10, 20], [1, 11, 21], [0, 0, 0]]); // top = -1: padded
 });
 
+Deno.test("center crop larger than the image pads with zeros exactly where transformers' center_crop puts them", () => {
+  // Expected values printed by transformers.image_transforms.center_crop on the same 5×3 image (pixel i+1).
+  const data = new Uint8Array(5 * 3 * 3);
+  for (let i = 0; i < 15; i++) data.fill(i + 1, i * 3, i * 3 + 3);
+  const img: RgbImage = { width: 5, height: 3, data };
+  assert.deepEqual(reds(centerCrop(img, 4, 6)), [[0, 0, 0, 0], [0, 0, 0, 0], [1, 2, 3, 4], [6, 7, 8, 9], [
+    11,
+    12,
+    13,
+    14,
+  ], [
+    0,
+    0,
+    0,
+    0,
+  ]]);
+  assert.deepEqual(reds(centerCrop(img, 2, 2)), [[2, 3], [7, 8]]);
+  assert.deepEqual(reds(centerCrop(img, 8, 3)), [[0, 0, 1, 2, 3, 4, 5, 0], [0, 0, 6, 7, 8, 9, 10, 0], [
+    0,
+    0,
+    11,
+    12,
+    13,
+    14,
+    15,
+    0,
+  ]]);
+});
+
 Deno.test("rescale and normalize: every value hand-computed, in NCHW and in NHWC", () => {
   const img: RgbImage = { width: 2, height: 1, data: Uint8Array.of(0, 51, 255, 102, 204, 153) };
   const spec = imageSpecFromProcessorConfig({
