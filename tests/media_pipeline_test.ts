@@ -243,18 +243,19 @@ Deno.test("a Whisper-style audio classifier gets log-mel input_features [batch, 
   });
 });
 
-Deno.test("greedy CTC decoding: repeats collapse, blanks separate repeats, specials drop, | is a space", () => {
-  const vocab = {
-    tokens: ["<pad>", "<s>", "</s>", "<unk>", "|", "H", "E", "L", "O"],
-    padId: 0,
-    wordDelimiter: "|",
-    special: new Set([0, 1, 2, 3]),
-    lowerCase: false,
-  };
-  // H H E <pad> L L <pad> L O | | <unk> | H I(unk) → "HELLO H"
-  assert.equal(decodeCtc([1, 5, 5, 6, 0, 7, 7, 0, 7, 8, 4, 4, 3, 4, 5, 2], vocab), "HELLO H");
-  assert.equal(decodeCtc([0, 0, 4, 0], vocab), "");
-  assert.equal(decodeCtc([5, 6], { ...vocab, lowerCase: true }), "he");
+Deno.test("greedy CTC decoding equals transformers' pipeline (Wav2Vec2CTCTokenizer.decode): repeats collapse, blanks split repeats, | is a space", () => {
+  // A letter vocabulary in Wav2Vec2's layout; the expected texts were printed by Python transformers 5.18
+  // (tokenizer.decode(ids), what the automatic-speech-recognition pipeline calls for CTC models).
+  const tokens = ["<pad>", "<s>", "</s>", "<unk>", "|", ..."ETAONIHSRDLUMWCFGYPBVK'XJQZ"];
+  const vocab = { tokens, padId: 0, wordDelimiter: "|", special: new Set([0]), lowerCase: false };
+  const python: [number[], string][] = [
+    [[1, 5, 5, 6, 0, 7, 7, 0, 7, 8, 4, 4, 3, 4, 5, 2], "<s>ETAAO <unk> E</s>"],
+    [[4, 4, 5, 4, 0, 4, 6, 4, 4], "E  T"],
+    [[0, 0, 4, 0], ""],
+    [[13, 8, 17, 6, 19, 2, 22, 19, 30, 9, 22, 25, 6, 27, 12, 0, 12, 1, 4, 0, 30], "ROMTC</s>YCQNYVT'SS<s> Q"],
+  ];
+  for (const [ids, text] of python) assert.equal(decodeCtc(ids, vocab), text, JSON.stringify(ids));
+  assert.equal(decodeCtc([5, 6, 4, 6], { ...vocab, lowerCase: true }), "et t"); // do_lower_case
 });
 
 const cliHasImage = (await runCli(["run", "--help"])).stdout.includes("--image");
