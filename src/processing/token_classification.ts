@@ -102,9 +102,11 @@ export function tokenEntities(
       let best = 0;
       for (let i = 1; i < classes; i++) if (scores[i] > scores[best]) best = i;
       const token = enc.tokens[t];
+      // transformers' gather_pre_entities: with a continuing-subword prefix, a token whose string is not
+      // as long as its text is a subword ("##ing" vs "ing"); else one not preceded by a space
       const isSubword = subwordPrefix
-        ? token.length !== end - start && token.startsWith(subwordPrefix)
-        : start > 0 && !/\s/.test(text.slice(start - 1, start + 1));
+        ? [...token].length !== [...text.slice(start, end)].length
+        : start > 0 && !text.slice(start - 1, start + 1).includes(" ");
       items.push({ label: labels[best], score: scores[best], scores, start, end, isSubword });
     }
     if (aggregation === "none") {
