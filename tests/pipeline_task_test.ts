@@ -183,3 +183,25 @@ Deno.test("loadPipeline: a text task without tokenizer.json is a NotFoundError n
     assertStringIncludes((unknown as InputError).hint ?? "", "text-classification");
   });
 });
+
+Deno.test({
+  name: "gpux.yml outputs.<name>.labels name the classes when config.json has no id2label",
+  ignore: skip !== undefined,
+  fn: () =>
+    withDir(async (dir) => {
+      await writeModel(`${dir}/model.onnx`, buildModel(classifierModel()));
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(files.tokenizer));
+      await Deno.writeTextFile(
+        `${dir}/gpux.yml`,
+        "name: s\nmodel:\n  source: ./model.onnx\ntask: text-classification\noutputs:\n  logits:\n    labels: [neg, pos]\n",
+      );
+      const pipeline = await loadPipeline(dir, { provider: "cpu" });
+      try {
+        const result = await pipeline.run("hello", { topK: 2 });
+        assert(result.kind === "classification");
+        assertEquals(result.predictions[0].map((p) => p.label).sort(), ["neg", "pos"]);
+      } finally {
+        await pipeline.dispose();
+      }
+    }),
+});

@@ -38,10 +38,15 @@ export function sigmoid(row: ArrayLike<number>): Float64Array {
 
 /**
  * Label names by class index: config.json `id2label` (keys are stringified indices), else gpux.yml
- * `preprocessing.labels`, else `LABEL_i` as transformers names them.
+ * `preprocessing.labels` (or an output's `labels` there, when their count fits), else `LABEL_i` as
+ * transformers names them.
  */
-export function labelNames(ctx: Pick<PipelineContext, "config" | "preprocessing">, count: number): string[] {
-  const fromYml = ctx.preprocessing?.labels;
+export function labelNames(
+  ctx: Pick<PipelineContext, "config" | "preprocessing"> & Partial<Pick<PipelineContext, "model">>,
+  count: number,
+): string[] {
+  const outputLabels = ctx.model?.config?.outputs.find((o) => o.labels?.length === count)?.labels;
+  const fromYml = ctx.preprocessing?.labels ?? outputLabels;
   const id2label = ctx.config.id2label as Record<string, unknown> | undefined;
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -69,7 +74,7 @@ export function topK(scores: ArrayLike<number>, labels: string[], k: number): La
  */
 export function classify(
   logits: TensorData,
-  ctx: Pick<PipelineContext, "config" | "preprocessing">,
+  ctx: Pick<PipelineContext, "config" | "preprocessing"> & Partial<Pick<PipelineContext, "model">>,
   k = 1,
 ): LabelScore[][] {
   const values = tensorNumbers(logits);
