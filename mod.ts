@@ -493,6 +493,7 @@ export {
   type EncodeOptions,
   type Encoding,
   loadTokenizer,
+  type LoadTokenizerOptions,
   TextTokenizer,
   type TokenizerSettings,
   type TruncationStrategy,

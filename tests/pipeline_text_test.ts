@@ -20,7 +20,8 @@ import {
   tableValue,
 } from "./support/text_models.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
-import { TextTokenizer } from "../src/processing/tokenizer.ts";
+import { loadTokenizer, TextTokenizer } from "../src/processing/tokenizer.ts";
+import { NotFoundError } from "../src/errors.ts";
 import { softmax } from "../src/processing/classification.ts";
 
 const NLI_W = [0.5, -1, 1, 1, 0.2, -0.4, -0.3, 0.6, 0.9, 0.1, -0.8, 0.7];
@@ -310,4 +311,38 @@ Deno.test({
       const ids = JSON.parse(pair.stdout).inputs.input_ids.data[0];
       assertEquals(ids, tokenizer.encode("hello", { pair: "the movie" }).inputIds);
     }),
+});
+
+Deno.test({
+  name:
+    "loadTokenizer: a cached Hub id (a tokenizer-only repository), a folder, a tokenizer.json path; an id not cached is exit 3 naming gpux pull",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const hub = await startHubServer();
+    const dir = await Deno.makeTempDir();
+    try {
+      hub.addRepo("acme/just-a-tokenizer").commit({
+        "tokenizer.json": JSON.stringify(files.tokenizer),
+        "tokenizer_config.json": JSON.stringify({ ...files.config, model_max_length: 5 }),
+      });
+      const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir, HF_ENDPOINT: hub.url };
+      const pulled = await runCli(["pull", "acme/just-a-tokenizer", "--quiet"], { env });
+      assertEquals(pulled.code, 0, pulled.stderr);
+      const fromHub = await loadTokenizer("acme/just-a-tokenizer", { cacheDir: `${dir}/hub` });
+      assertEquals(fromHub.settings.modelMaxLength, 5);
+      assertEquals(fromHub.encode("i love this movie").inputIds, bertIds("i love this movie"));
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(files.tokenizer));
+      const fromDir = await loadTokenizer(dir);
+      const fromPath = await loadTokenizer(`${dir}/tokenizer.json`);
+      assertEquals(fromDir.encode("hello").inputIds, fromPath.encode("hello").inputIds);
+      let error: unknown;
+      await loadTokenizer("acme/absent", { cacheDir: `${dir}/hub` }).catch((e) => error = e);
+      assert(error instanceof NotFoundError, String(error));
+      assertEquals((error as NotFoundError).exitCode, 3);
+      assertStringIncludes((error as NotFoundError).hint ?? "", "gpux pull acme/absent");
+    } finally {
+      await hub.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

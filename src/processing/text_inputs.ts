@@ -37,7 +37,7 @@ export async function setupText(ctx: PipelineContext): Promise<TextState> {
   if (!ctx.session.inputs.some((i) => i.name === "input_ids")) {
     throw new InputError(`${ctx.task} from raw text needs an input_ids input; the model has none`);
   }
-  const tokenizer = await loadTokenizer(ctx.files, ctx.preprocessing?.tokenizer ?? "tokenizer.json");
+  const tokenizer = await loadTokenizer(ctx.files, { file: ctx.preprocessing?.tokenizer });
   const ids = ctx.session.inputs.find((i) => i.name === "input_ids")!;
   const fixed = typeof ids.shape[1] === "number" ? ids.shape[1] : undefined;
   const maxPositions = typeof ctx.config.max_position_embeddings === "number"

@@ -17,9 +17,11 @@
  * @module
  */
 import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
-import { InputError } from "../errors.ts";
+import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { ModelFiles } from "./model_files.ts";
-import { resolveModel } from "../runtime/model_source.ts";
+import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
+import { findCachedSnapshot } from "../cache/layout.ts";
+import { parseModelId } from "../registry/model_id.ts";
 
 /** How a pair is cut down to `maxLength`. */
 export type TruncationStrategy = "longest_first" | "only_first" | "only_second";
@@ -950,9 +952,50 @@ function trimSpaces(token: string, start: number, end: number, keepOneLeading: b
   return [start, end];
 }
 
+/** Options of {@linkcode loadTokenizer}. */
+export interface LoadTokenizerOptions {
+  /** The tokenizer file's name in the folder (default `tokenizer.json`). */
+  file?: string;
+  /** Hub cache directory for a Hub id (default `HF_HUB_CACHE` / `$HF_HOME/hub`). */
+  cacheDir?: string;
+  /** Where environment variables are read from (default `Deno.env`). */
+  env?: EnvReader;
+}
+
+/** The cached snapshot of a Hub id `org/name[@rev]` (a tokenizer-only repository needs no .onnx). */
+async function hubFiles(spec: string, options: LoadTokenizerOptions): Promise<ModelFiles> {
+  let ref: { id: string; revision?: string };
+  try {
+    ref = parseModelId(spec);
+  } catch (error) {
+    throw new NotFoundError(
+      `${spec} is neither an existing path nor a valid Hub model id (${(error as Error).message})`,
+      {
+        hint: "pass a folder holding tokenizer.json, a tokenizer.json path, or a Hub id like org/name",
+      },
+    );
+  }
+  const revision = ref.revision ?? "main";
+  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const snapshot = await findCachedSnapshot(cacheDir, ref.id, revision);
+  if (!snapshot) {
+    throw new ModelNotFoundError(`${spec} is not in the cache (looked for revision ${revision} in ${cacheDir})`, {
+      hint: `download it first with \`gpux pull ${spec}\``,
+    });
+  }
+  return new ModelFiles([snapshot.path], {
+    path: snapshot.path,
+    kind: "hub",
+    repoId: ref.id,
+    revision,
+    sha: snapshot.sha,
+  });
+}
+
 /**
- * Loads the tokenizer of a model: `modelOrDir` is a folder holding tokenizer.json (a cached Hub
- * snapshot, a model directory), a path to a tokenizer.json, or a {@linkcode ModelFiles}.
+ * Loads the tokenizer of a model: `modelOrDir` is a folder holding tokenizer.json (a model
+ * directory, a snapshot folder), a path to a tokenizer.json, a Hub id `org/name[@rev]` in the cache
+ * (its snapshot; no .onnx needed), or a {@linkcode ModelFiles}.
  * tokenizer_config.json beside it supplies the pad token, padding side and `model_max_length`.
  *
  * @throws {NotFoundError} no tokenizer.json there (exit 3), naming the file and how to fetch it.
@@ -967,10 +1010,10 @@ function trimSpaces(token: string, start: number, end: number, keepOneLeading: b
  */
 export async function loadTokenizer(
   modelOrDir: string | ModelFiles,
-  tokenizerFile = "tokenizer.json",
+  options: LoadTokenizerOptions = {},
 ): Promise<TextTokenizer> {
   let files: ModelFiles;
-  let name = tokenizerFile;
+  let name = options.file ?? "tokenizer.json";
   if (typeof modelOrDir === "string") {
     let stat: Deno.FileInfo | undefined;
     try {
@@ -986,8 +1029,7 @@ export async function loadTokenizer(
       files = new ModelFiles([modelOrDir.replace(/\/+$/, "") || "/"]);
       if (/\/onnx$/.test(files.dirs[0])) files = new ModelFiles([...files.dirs, files.dirs[0].slice(0, -5)]);
     } else {
-      const resolved = await resolveModel(modelOrDir);
-      files = await ModelFiles.forModel(resolved, resolved.path);
+      files = await hubFiles(modelOrDir, options);
     }
   } else files = modelOrDir;
   const json = await files.readJson(name, "the tokenizer turns text into token ids") as Json;
