@@ -305,7 +305,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       if (!accepts.includes(typed.kind)) {
         const expected = session.inputs.map((i) => i.name).join(", ");
         throw new InputError(
-          `${model} is a ${ctx.task} model: it takes ${
+          `${model} is ${/^[aeiou]/.test(ctx.task) ? "an" : "a"} ${ctx.task} model: it takes ${
             describeKinds(accepts)
           }, not ${typed.kind} (inputs: ${expected})`,
           { hint: `give it ${describeKinds(accepts)}` },
