@@ -210,7 +210,7 @@ interface PostProcessor {
   addPrefixSpace: boolean;
 }
 
-function postProcessorOf(config: unknown, idOf: (token: string) => number | undefined): PostProcessor {
+function postProcessorOf(config: unknown): PostProcessor {
   const specials = new Map<string, { ids: number[]; tokens: string[] }>();
   const plain: PostProcessor = {
     single: [{ sequence: "A", typeId: 0 }],
@@ -262,7 +262,6 @@ function postProcessorOf(config: unknown, idOf: (token: string) => number | unde
       addPrefixSpace: bert.add_prefix_space === true,
     };
   }
-  void idOf;
   return { ...plain, trimOffsets, addPrefixSpace };
 }
 
@@ -304,7 +303,6 @@ export class TextTokenizer {
   #unkId?: number;
   #modelType: string;
   #addedIds = new Map<string, number>();
-  #specialIds = new Set<number>();
   #segmentCache = new Map<string, string>();
   #asciiCache: string[] = [];
   #localNormalizer: boolean;
@@ -336,7 +334,6 @@ export class TextTokenizer {
     }
     for (const t of (tokenizerJson.added_tokens ?? []) as Json[]) {
       this.#addedIds.set(String(t.content), Number(t.id));
-      if (t.special) this.#specialIds.add(Number(t.id));
     }
     const unk = this.#modelType === "Unigram"
       ? (Array.isArray(model.vocab) && typeof model.unk_id === "number"
@@ -345,7 +342,7 @@ export class TextTokenizer {
       : (model.unk_token as string | undefined);
     this.#unkToken = unk ?? undefined;
     this.#unkId = unk === undefined ? undefined : this.tokenToId(unk);
-    this.#post = postProcessorOf(tokenizerJson.post_processor, (t) => this.tokenToId(t));
+    this.#post = postProcessorOf(tokenizerJson.post_processor);
     this.settings = this.#settings(tokenizerJson, tokenizerConfig);
   }
 
