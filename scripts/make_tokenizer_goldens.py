@@ -36,6 +36,7 @@ TEXTS = [
     "def f(x):\n    return x ** 2  # code",
     "مرحبا بالعالم",
     "Ünïcödé ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
+    "<|im_start|>user\nIs [MASK] a word?<|im_end|> [SEP] the end </s> <start_of_turn>",
 ]
 PAIRS = [
     ("A man is playing guitar.", "Someone plays an instrument."),
