@@ -27,7 +27,9 @@ import { loadModel } from "../src/runtime/load_model.ts";
 import { encodeJpeg, photoLike } from "../tests/support/image_fixtures.ts";
 import { encodeWav, sine } from "../tests/support/audio_fixtures.ts";
 import { npmModel } from "../tests/support/npm_models.ts";
-import { qwen3Tokenizer } from "../tests/support/tokenizer_files.ts";
+import { bertTokenizer, qwen3Tokenizer } from "../tests/support/tokenizer_files.ts";
+import { classifierRepo, embedderRepo } from "../tests/support/text_models.ts";
+import { loadPipeline } from "../src/processing/pipeline.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(name);
@@ -63,6 +65,47 @@ const rows: Row[] = [];
 const add = (area: string, what: string, ms: number, note?: string) => rows.push({ area, what, ms, note });
 const notes: string[] = [];
 
+/**
+ * Text pipelines on the test models (tests/support/text_models.ts, real BERT tokenizer), batch of 8
+ * sentences: pre-processing (tokenize + feeds), the model, and the whole `Pipeline.run`.
+ */
+async function benchTextPipelines(dir: string): Promise<void> {
+  const bert = await bertTokenizer();
+  if ("skip" in bert) return void notes.push(`text pipelines skipped: ${bert.skip}`);
+  const texts = Array.from(
+    { length: 8 },
+    (_, i) => `this is sentence number ${i} and it is about a movie I liked a lot`,
+  );
+  for (
+    const [name, repo] of [
+      ["text-classification", classifierRepo(bert.tokenizer, bert.config)],
+      ["feature-extraction (mean pooling + L2)", embedderRepo(bert.tokenizer, bert.config)],
+    ] as const
+  ) {
+    const root = `${dir}/text-${name.split(" ")[0]}`;
+    for (const [path, content] of Object.entries(repo)) {
+      const file = `${root}/${path}`;
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      if (typeof content === "string") await Deno.writeTextFile(file, content);
+      else await Deno.writeFile(file, content);
+    }
+    const pipeline = await loadPipeline(`${root}/onnx/model.onnx`, { provider: "cpu" });
+    const pre = await pipeline.preprocess(texts);
+    const model = await timeIt(() => pipeline.session.run(pre.feeds), RUNS * 10);
+    const preMs = await timeIt(() => pipeline.preprocess(texts), RUNS * 10);
+    const whole = await timeIt(() => pipeline.run(texts), RUNS * 10);
+    add("text", `${name}, 8 sentences: pre-process (tokenize + feeds)`, preMs, "test model (4-wide embedding)");
+    add("text", `${name}, 8 sentences: model`, model, "inference");
+    add(
+      "text",
+      `${name}, 8 sentences: whole Pipeline.run`,
+      whole,
+      `post-process ≈ ${(whole - preMs - model).toFixed(3)} ms`,
+    );
+    await pipeline.dispose();
+  }
+}
+
 const tmp = await Deno.makeTempDir({ prefix: "gpux-bench-processing-" });
 try {
   // ---- tokenization -----------------------------------------------------------------------------
@@ -89,6 +132,7 @@ try {
     add("text", `tokenize batch 32 × ${lengths[0]} tokens (truncated, padded)`, batch, "gpux loadTokenizer");
     await Deno.writeTextFile(`${tmp}/texts.json`, JSON.stringify({ sentence, long, runs: RUNS }));
   }
+  await benchTextPipelines(tmp);
 
   // ---- images -----------------------------------------------------------------------------------
   const jpeg = await encodeJpeg(photoLike(1024, 768, 11), 90);
