@@ -169,6 +169,22 @@ Deno.test({
       assertEquals(cli.code, 0, cli.stderr);
       const first = expectedEmbedding(bertIds("hello")).map((v) => v.toFixed(4)).join(", ");
       assertEquals(cli.stdout, `dimension ${HIDDEN} (mean pooling, normalized): ${first}\n`);
+      const two = await runCli([
+        "run",
+        "acme/embedder",
+        "-p",
+        "cpu",
+        "--json",
+        "--text",
+        "hello",
+        "--text",
+        "the movie",
+      ], {
+        env,
+      });
+      assertEquals(two.code, 0, two.stderr);
+      const a = expectedEmbedding(bertIds("hello")), b = expectedEmbedding(bertIds("the movie"));
+      close(JSON.parse(two.stdout).result.similarityToFirst[0], a.reduce((s, v, i) => s + v * b[i], 0), "cosine");
     }),
 });
 

@@ -36,6 +36,7 @@ import {
 } from "./runtime_flags.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 import { loadPipeline, type MediaFile, type PipelineInput, type TaskResult } from "../processing/pipeline.ts";
+import { cosineSimilarity } from "../processing/feature_extraction.ts";
 
 /** Largest tensor printed in full on a terminal. */
 const FULL_PRINT_LIMIT = 64;
@@ -323,6 +324,11 @@ function resultJson(result: TaskResult, names: string[]): unknown {
         pooling: result.pooling,
         normalized: result.normalized,
         embeddings: names.map((input, i) => ({ input, embedding: Array.from(result.embeddings[i]) })),
+        ...(names.length > 1
+          ? {
+            similarityToFirst: result.embeddings.slice(1).map((v) => cosineSimilarity(result.embeddings[0], v)),
+          }
+          : {}),
       };
     case "entities":
       return names.map((input, i) => ({ input, entities: result.entities[i] }));
@@ -356,6 +362,11 @@ function printResult(out: Output, result: TaskResult, names: string[]): void {
           }): ${first}${v.length > 8 ? ", …" : ""}`,
         );
       });
+      if (result.embeddings.length > 1) {
+        // sentence similarity, as the Hub's widget shows it: each text against the first
+        const similarity = result.embeddings.slice(1).map((v) => cosineSimilarity(result.embeddings[0], v).toFixed(4));
+        out.print(`cosine similarity to the first: ${similarity.join(", ")}`);
+      }
       out.info("the whole vectors: --json");
       return;
     case "entities":
