@@ -291,6 +291,16 @@ Deno.test({
       } finally {
         await pipeline.dispose();
       }
+      const cli = await runCli(["run", `${dir}/model.onnx`, "-p", "cpu", "--text", text], {
+        env: { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir },
+      });
+      assertEquals(cli.code, 0, cli.stderr);
+      assertEquals(
+        cli.stdout,
+        expectSimple.map((e) =>
+          `${e.label} ${e.score.toFixed(4)} ${JSON.stringify(text.slice(e.start, e.end))} [${e.start}, ${e.end})\n`
+        ).join("") || "(no entities)\n",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
