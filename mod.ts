@@ -148,7 +148,7 @@ export { DEFAULT_CONCURRENCY, pullModel, selectPullFiles } from "./src/registry/
  * filterPaths([{ path: "onnx/config.json" }, { path: "onnx/model.onnx" }], ["*.json"]); // [{ path: "onnx/config.json" }]
  * ```
  */
-export { filterPaths, globToRegExp } from "./src/registry/file_filter.ts";
+export { filterPaths, globMatcher, globToRegExp } from "./src/registry/file_filter.ts";
 
 /**
  * The transfer engine on its own: one file downloaded to a path, verified against its sha256 (or git
@@ -209,6 +209,7 @@ export {
   type CachedRevision,
   type CacheScan,
   type DanglingRef,
+  type ForeignBlob,
   type IncompleteFile,
   scanCache,
   scanCachedModel,

@@ -13,7 +13,7 @@ import { setOrtLogLevel } from "../runtime/session.ts";
 import { currentPlatform } from "../runtime/providers.ts";
 import { probeGpuLibraries, probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
 import { VERSION } from "../version.ts";
-import { intArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean; repos: number; size: number }> {
   let repos = 0;
@@ -51,7 +51,7 @@ async function tokenStatus(ctx: CliContext): Promise<{ present: boolean; source?
 export function doctorCommand(ctx: CliContext) {
   return new Command("doctor")
     .description("Check which execution providers load here, GPU libraries, cache and token")
-    .option("--device-id <n>", "GPU index to try", intArg(0))
+    .option("--device-id <n>", "GPU index to try", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--json", "print one JSON document")
     .action(async (flags) => {
       const out = ctx.output({ json: flags.json });
