@@ -350,7 +350,7 @@ Deno.test({
             assertCleanError(
               r,
               6,
-              /cannot write to the cache folder .*models--acme--tiny\/\w+: the file system is read-only/,
+              /cannot write (to the cache folder )?.*models--acme--tiny\/\w+.*: the file system is read-only/,
             );
             assertMatch(r.stderr, /hint: .*read-only or belongs to another user/);
           }

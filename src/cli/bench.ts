@@ -101,6 +101,7 @@ export function benchmarkJson(spec: string, session: GpuxSession, result: Benchm
     ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
     inputs: result.inputShapes,
     batch: result.batch,
+    intraOpThreads: session.intraOpThreads,
     runs: result.runs,
     warmup: result.warmup,
     createMs: r3(result.createMs),
@@ -117,7 +118,7 @@ export function benchmarkJson(spec: string, session: GpuxSession, result: Benchm
 export function printBenchmark(out: Output, spec: string, session: GpuxSession, result: BenchmarkResult): void {
   const ms = (v: number) => v < 10 ? v.toFixed(3) : v.toFixed(2);
   out.print(`${out.bold("model")}     ${spec}${session.path !== spec ? ` (${session.path})` : ""}`);
-  out.print(`${out.bold("provider")}  ${result.provider}`);
+  out.print(`${out.bold("provider")}  ${result.provider} · ${session.intraOpThreads} intra-op threads`);
   out.print(
     `${out.bold("inputs")}    ${
       Object.entries(result.inputShapes).map(([n, s]) => `${quoteName(n)} ${formatShape(s)}`).join(", ")

@@ -24,6 +24,7 @@ import { inspectCommand } from "./inspect.ts";
 import { benchCommand } from "./bench.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initCommand } from "./init.ts";
+import { runtimeCommand } from "./runtime.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
 // deno-lint-ignore no-explicit-any
@@ -45,6 +46,7 @@ const COMMANDS: CommandFactory[] = [
   benchCommand,
   initCommand,
   doctorCommand,
+  runtimeCommand,
 ];
 
 /** Builds the `gpux` program for one invocation. */

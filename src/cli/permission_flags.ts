@@ -11,14 +11,17 @@
  * - `--allow-write=<hub cache>,<token folder>[,<INIT_CWD>]`: the Hub cache (`HF_HUB_CACHE`,
  *   `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`, as Python resolves it), the
  *   folder of the token file `gpux login` writes (`HF_TOKEN_PATH`'s folder, else `$HF_HOME`), and the
- *   directory the task was started from (for `gpux init` / `gpux run --output`). Nothing else is writable.
+ *   directory the task was started from (for `gpux init` / `gpux run --output`), and `GPUX_HOME` (provider
+ *   folders and partial downloads of `gpux runtime install`). Nothing else is writable.
  * - `--allow-net=<hosts>`: the Hub (`HF_ENDPOINT`'s host, `huggingface.co`, `hf.co`), their CDN
  *   subdomains (`*.huggingface.co`, `*.hf.co`, where LFS/Xet downloads are redirected) and the
- *   loopback addresses (for `gpux serve`).
+ *   loopback addresses (for `gpux serve`), and the package hosts of `gpux runtime install` (`GPUX_NPM_REGISTRY`,
+ *   `GPUX_NUGET_URL`).
  *
  * @module
  */
-import { denoEnv, type EnvReader, hfHome, hubCacheDir, hubEndpoint } from "../environment.ts";
+import { denoEnv, type EnvReader, gpuxHome, hfHome, hubCacheDir, hubEndpoint } from "../environment.ts";
+import { packageHosts } from "../runtime_install/provider_packages.ts";
 
 /** The Hub's own hosts and the CDN subdomains downloads are redirected to. */
 export const HUB_HOSTS = ["huggingface.co", "*.huggingface.co", "hf.co", "*.hf.co"];
@@ -41,6 +44,7 @@ export function writeScope(env: EnvReader = denoEnv, cacheDir?: string): string[
   out.push(tokenPath ? dirOf(tokenPath) : hfHome(env));
   const invokedFrom = env("INIT_CWD");
   if (invokedFrom) out.push(invokedFrom);
+  out.push(...runtimeWriteScope(env));
   return [...new Set(out.map((p) => p.replace(/\/+$/, "") || "/"))];
 }
 
@@ -52,7 +56,25 @@ export function netScope(env: EnvReader = denoEnv): string[] {
   } catch {
     endpointHost = undefined;
   }
-  return [...new Set([...(endpointHost ? [endpointHost] : []), ...HUB_HOSTS, ...LOCAL_HOSTS])];
+  return [
+    ...new Set([...(endpointHost ? [endpointHost] : []), ...HUB_HOSTS, ...LOCAL_HOSTS, ...runtimeNetScope(env)]),
+  ];
+}
+
+// --- gpux runtime install (issue 12): kept separate from the Hub scopes above ---
+
+/** `gpux runtime install` writes runtime folders and partial downloads under `GPUX_HOME` (default `~/.gpux`). */
+export function runtimeWriteScope(env: EnvReader = denoEnv): string[] {
+  try {
+    return [gpuxHome(env)];
+  } catch {
+    return []; // no HOME and no GPUX_HOME: nothing to grant
+  }
+}
+
+/** `gpux runtime install` reaches the npm registry and the NuGet feed (`GPUX_NPM_REGISTRY`, `GPUX_NUGET_URL`). */
+export function runtimeNetScope(env: EnvReader = denoEnv): string[] {
+  return packageHosts(env);
 }
 
 /** `--allow-write=…` and `--allow-net=…` for the environment `env`. */

@@ -19,6 +19,7 @@ import type { GpuxSession, GraphOptimizationLevel } from "../runtime/session.ts"
 import type { PullFunction } from "../runtime/model_source.ts";
 import { feedsFromJson, quoteName, type TensorInfo, type TensorMap, tensorsToJson } from "../runtime/tensors.ts";
 import { readNpy, writeNpy } from "../runtime/npy.ts";
+import { detectGpu } from "../runtime/gpu_presence.ts";
 import { parseShapeArg } from "../runtime/synthetic_inputs.ts";
 
 /** `--provider` help text. */
@@ -98,13 +99,16 @@ export function loadOptions(ctx: CliContext, flags: RuntimeFlags, out?: Output):
 }
 
 /**
- * The one warning line for a provider fallback (nothing when the first choice loaded), and one line per
- * disagreement between gpux.yml's inputs/outputs and the model.
+ * The one warning line for a provider fallback, and one line per disagreement between gpux.yml's
+ * inputs/outputs and the model. Nothing with `--quiet` (errors only). The fallback is warned about only when a
+ * GPU is present (a driver or device found) and its provider could not load: on a machine without a GPU, cpu
+ * is the only choice, not a fallback; `--json` and `gpux doctor` still give the details.
  */
 export function warnFallbacks(out: Output, session: GpuxSession): void {
+  if (out.quiet) return;
   const config = session.model?.config;
   if (config) { for (const problem of configMismatches(config, session)) out.warn(problem); }
-  if (!session.fallbacks.length) return;
+  if (!session.fallbacks.length || !detectGpu().present) return;
   const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
   out.warn(`running on ${session.provider}: ${why}`);
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { CacheError, DiskFullError, GpuxError } from "../errors.ts";
+import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
 
 /** What was being written when a write failed. */
 export interface WriteContext {
@@ -46,7 +47,6 @@ export function writeFailure(error: unknown, context: WriteContext): GpuxError {
   if (error instanceof GpuxError) return error;
   const folder = folderOf(context.path);
   const what = context.label && context.label !== context.path ? `'${context.label}' (${context.path})` : context.path;
-  const reason = (error as Error)?.message ?? String(error);
   if (isDiskFull(error)) {
     const quota = (error as { code?: unknown })?.code === "EDQUOT";
     const needed = context.bytesNeeded;
@@ -62,11 +62,14 @@ export function writeFailure(error: unknown, context: WriteContext): GpuxError {
       },
     );
   }
-  const denied = error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable;
-  return new CacheError(`cannot write ${what}: ${reason}`, {
+  // the same words as every other refused write in the cache (file_errors.ts), with the file named
+  return new CacheError(`cannot write ${what}: ${fileErrorReason(error)}`, {
     cause: error,
-    hint: denied
-      ? `${folder} is not writable here: check its owner and mode, or choose another cache with HF_HUB_CACHE`
+    hint: error instanceof Deno.errors.NotCapable
+      ? SANDBOX_WRITE_HINT
+      : isAccessDenied(error)
+      ? `${folder} is read-only or belongs to another user: fix its permissions, or set HF_HUB_CACHE ` +
+        "(or --cache-dir) to a folder you can write"
       : `check that ${folder} is writable and healthy, then run the same command again`,
   });
 }
