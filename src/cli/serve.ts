@@ -134,6 +134,9 @@ export function serveCommand(ctx: CliContext) {
         },
       });
       for (const m of models) {
+        if (m.pool.loaded.pipelineError) {
+          out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
+        }
         if (!m.pool.fallbacks.length) continue;
         const why = m.pool.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
         out.warn(`${m.name} runs on ${m.pool.provider}: ${why}`);
@@ -174,6 +177,7 @@ export function serveCommand(ctx: CliContext) {
         ...(m.pool.model?.variant ? { variant: m.pool.model.variant } : {}),
         workers: m.pool.workers,
         batching: m.pool.batching,
+        ...(m.pool.loaded.task ? { task: m.pool.loaded.task } : {}),
       }));
       if (flags.jsonLog) {
         out.print(JSON.stringify({ event: "ready", url: server.url, port: server.port, models: described }));
@@ -183,7 +187,7 @@ export function serveCommand(ctx: CliContext) {
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
-              }${m.batching ? ", batching" : ""})`
+              }${m.batching ? ", batching" : ""}${m.task ? `, ${m.task}` : ""})`
             ).join(" · ")
           }`,
         );

@@ -110,6 +110,11 @@ export async function loadServedModels(
         maxBatch: settings.maxBatch,
         batchDelayMs: settings.batchDelayMs,
         maxQueue: settings.maxQueue,
+        pipeline: {
+          spec: p.spec,
+          ...(options.variant ? { variant: options.variant } : {}),
+          ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        },
         ...(options.metrics ? { metrics: options.metrics } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),

@@ -18,7 +18,15 @@ import { type TensorInfo, type TensorMap, validateFeeds } from "../runtime/tenso
 import { batchKey, isBatchable, rowsOf, splitOutputs, stackFeeds } from "./batching.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { QueueFullError, RequestTimeoutError, ShuttingDownError, WorkerCrashedError } from "./serve_errors.ts";
-import type { FromWorker, LoadedMessage, RawInput, RawOptions, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
+import type {
+  FromWorker,
+  LoadedMessage,
+  LoadMessage,
+  RawInput,
+  RawOptions,
+  ToWorker,
+  WorkerErrorData,
+} from "./worker_protocol.ts";
 
 /** Something the pool reports (the CLI decides whether and how to show it). */
 export type PoolEvent =
@@ -48,6 +56,8 @@ export interface ModelPoolOptions {
   maxQueue?: number;
   /** Warm up each worker with one run on synthesized inputs (default true). */
   warmup?: boolean;
+  /** Also host the model's pre-processing pipeline (raw inputs); see {@linkcode LoadMessage.pipeline}. */
+  pipeline?: LoadMessage["pipeline"];
   /** The worker script (default `model_worker.ts`; tests pass a fault-injecting wrapper). */
   workerUrl?: URL;
   /** Metrics to record into. */
@@ -192,6 +202,7 @@ export class ModelPool {
         ...(options.model ? { model: options.model } : {}),
         options: options.session,
         warmup: options.warmup ?? true,
+        ...(options.pipeline ? { pipeline: options.pipeline } : {}),
       };
       worker.postMessage(message);
     });

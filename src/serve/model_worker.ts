@@ -6,14 +6,17 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { GpuxError } from "../errors.ts";
+import { GpuxError, InputError } from "../errors.ts";
 import { createSession, type GpuxSession, setOrtLogLevel } from "../runtime/session.ts";
+import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
+import { inputNames, resultJson } from "../processing/result_json.ts";
 import { synthesizeInputs } from "../runtime/synthetic_inputs.ts";
 import type { FromWorker, LoadMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
-/** What a worker hosts: a bare session today, a pipeline (raw input → task result) later. */
+/** What a worker hosts: a session, and the pipeline around it when the model has one. */
 interface ModelHost {
   session: GpuxSession;
+  pipeline?: Pipeline;
   dispose(): Promise<void>;
 }
 
@@ -32,8 +35,27 @@ function post(message: FromWorker): void {
 
 async function load(message: LoadMessage): Promise<void> {
   await setOrtLogLevel("fatal");
-  const session = await createSession(message.path, { ...message.options, model: message.model });
-  host = { session, dispose: () => session.dispose() };
+  let pipeline: Pipeline | undefined;
+  let pipelineError: string | undefined;
+  if (message.pipeline) {
+    try {
+      pipeline = await loadPipeline(message.pipeline.spec, {
+        ...message.options,
+        ...(message.pipeline.variant ? { variant: message.pipeline.variant } : {}),
+        ...(message.pipeline.cacheDir ? { cacheDir: message.pipeline.cacheDir } : {}),
+      });
+    } catch (error) {
+      // a tokenizer or processor file missing must not keep the model from serving tensors
+      if (!(error instanceof GpuxError) || error.name === "ProviderError") throw error;
+      pipelineError = error.message;
+    }
+  }
+  const session = pipeline?.session ?? await createSession(message.path, { ...message.options, model: message.model });
+  host = {
+    session,
+    ...(pipeline ? { pipeline } : {}),
+    dispose: () => pipeline ? pipeline.dispose() : session.dispose(),
+  };
   let warmupMs: number | undefined;
   if (message.warmup) {
     const started = performance.now();
@@ -48,7 +70,9 @@ async function load(message: LoadMessage): Promise<void> {
     outputs: [...session.outputs],
     createMs: session.createMs,
     ...(warmupMs !== undefined ? { warmupMs } : {}),
-    accepts: [],
+    ...(pipeline && pipeline.accepts.length ? { task: pipeline.task } : {}),
+    accepts: pipeline ? [...pipeline.accepts] : [],
+    ...(pipelineError ? { pipelineError } : {}),
   });
 }
 
@@ -74,16 +98,27 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       }
       return;
     }
-    case "process":
-      post({
-        type: "run_failed",
-        id: message.id,
-        error: {
-          name: "InputError",
-          message: "this model is served without a pre-processing pipeline: send tensors keyed by input name",
-        },
-      });
+    case "process": {
+      try {
+        const pipeline = host?.pipeline;
+        if (!pipeline || pipeline.accepts.length === 0) {
+          throw new InputError(
+            "this model is served without a pre-processing pipeline: send tensors keyed by input name",
+          );
+        }
+        const started = performance.now();
+        const result = await pipeline.run(message.input, message.options ?? {});
+        post({
+          type: "processed",
+          id: message.id,
+          result: resultJson(result, inputNames(message.input)),
+          runMs: performance.now() - started,
+        });
+      } catch (error) {
+        post({ type: "run_failed", id: message.id, error: errorData(error) });
+      }
       return;
+    }
     case "close":
       try {
         await host?.dispose();

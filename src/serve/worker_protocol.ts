@@ -25,6 +25,11 @@ export interface LoadMessage {
   options: Omit<SessionOptions, "model">;
   /** Run once on synthesized inputs before answering `loaded`. */
   warmup: boolean;
+  /**
+   * Host the model's pre-processing pipeline too (raw text, images, audio): the model as the user named it
+   * (`org/name`, a folder, a gpux.yml), with the variant and cache folder, for `loadPipeline` to resolve.
+   */
+  pipeline?: { spec: string; variant?: string; cacheDir?: string };
 }
 
 /** Run a (possibly batched) set of feeds. */
@@ -87,6 +92,8 @@ export interface LoadedMessage {
   task?: string;
   /** Raw input kinds the pipeline takes (empty: tensors only). */
   accepts: ("text" | "image" | "audio")[];
+  /** Why the pipeline could not be loaded (the model is then served for tensors only). */
+  pipelineError?: string;
 }
 
 /** Worker → main thread. */
