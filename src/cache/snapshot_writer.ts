@@ -124,6 +124,9 @@ export class SnapshotWriter {
     if (etag.includes("/")) throw new CacheError(`refusing a blob name with a slash: ${JSON.stringify(etag)}`);
     await this.#mkdir(parent(entry));
     await this.#assertRealParentInside(entry, this.paths.snapshot(commit));
+    // temporary entries are made in blobs/: it must be this repository's real folder (Deno checks paths, not
+    // where symlinks lead, and not at all for a link made through libc)
+    await this.#assertRealBlobsDir();
     for (;;) {
       const tmp = tmpName(this.paths);
       try {
@@ -132,6 +135,7 @@ export class SnapshotWriter {
         else await Deno.copyFile(blob, tmp);
       } catch (e) {
         await Deno.remove(tmp).catch(() => {});
+        if (e instanceof CacheError) throw e;
         if (this.#mode === "copy") throw this.#error(`cannot write ${entry}`, e);
         this.#fallBack(e);
         continue;
@@ -167,7 +171,6 @@ export class SnapshotWriter {
     if (parent(proven) !== this.paths.blobsDir) {
       throw new CacheError(`refusing a temporary link outside blobs/: ${tmp}`);
     }
-    await this.#assertRealParentInside(proven, this.paths.blobsDir);
     const resolved = normalizePath(`${parent(entry)}/${target}`);
     if (resolved !== normalizePath(blob) || !isInside(this.paths.blobsDir, resolved)) {
       throw new CacheError(`refusing a snapshot link that does not lead to its blob: ${entry} -> ${target}`);
@@ -234,6 +237,30 @@ export class SnapshotWriter {
   #snapshotEntry(commit: string, path: string): string {
     checkCommit(commit);
     return insideOrThrow(this.paths.snapshot(commit), this.paths.snapshot(commit, path), `the snapshot file '${path}'`);
+  }
+
+  /**
+   * `blobs/` really is this repository's folder inside the cache (no symlink on the way leads elsewhere): a
+   * link made through libc is not checked by Deno's permissions.
+   */
+  async #assertRealBlobsDir(): Promise<void> {
+    let blobs: string, cache: string;
+    try {
+      [blobs, cache] = await Promise.all([Deno.realPath(this.paths.blobsDir), Deno.realPath(this.paths.cacheDir)]);
+    } catch (e) {
+      throw this.#error(`cannot resolve ${this.paths.blobsDir}`, e);
+    }
+    const expected = `${cache.replace(/\/+$/, "")}/${
+      this.paths.root.slice(this.paths.root.lastIndexOf("/") + 1)
+    }/blobs`;
+    if (blobs !== expected) {
+      throw new CacheError(
+        `refusing to link through ${this.paths.blobsDir}: it resolves to ${blobs}, outside ${cache}`,
+        {
+          hint: "a symlink inside the cache leads elsewhere; remove it and pull again",
+        },
+      );
+    }
   }
 
   /** The folder `path` is written into, resolved through any symlink, is still inside `folder` (resolved too). */
