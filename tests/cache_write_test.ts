@@ -165,7 +165,10 @@ Deno.test("snapshot writer: never makes a libc symlink through a blobs/ folder t
     await Deno.mkdir(paths.root, { recursive: true });
     await Deno.symlink(outside, paths.blobsDir);
     const result = await linkInSandbox(cache, cache);
-    assertMatch(JSON.parse(result.out).error ?? result.out, /CacheError: refusing to link through .*blobs: it resolves to/);
+    assertMatch(
+      JSON.parse(result.out).error ?? result.out,
+      /CacheError: refusing to link through .*blobs: it resolves to/,
+    );
     assertEquals([...Deno.readDirSync(outside)].map((e) => e.name), [ETAG], "nothing created outside the cache");
   });
 });
