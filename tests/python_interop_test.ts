@@ -146,6 +146,12 @@ Deno.test("python's delete_revisions frees the blobs of a revision gpux pulled; 
     await gpux(f, "pull", `${REPO}@${f.v1}`, ...ALL_FILES, "--quiet");
     await gpux(f, "pull", REPO, ...ALL_FILES, "--quiet");
     const oldConfig = f.hub.fileInfo(REPO, "config.json", f.v1);
+    // what gpux rm would free agrees with what Python's plan frees
+    const planned = await runPython<{ freed: number }>(DELETE.replace("strategy.execute()", ""), f.py, {
+      commits: [f.v1],
+    });
+    const rm = await gpux(f, "rm", `${REPO}@${f.v1}`, "--dry-run", "--json");
+    assertEquals(JSON.parse(rm.stdout).freedBytes, planned.freed);
     const deleted = await runPython<{ freed: number; blobs: string[] }>(DELETE, f.py, { commits: [f.v1] });
     assertEquals(deleted.freed, oldConfig.size);
     const root = `${f.cache}/models--acme--tiny`;
