@@ -9,6 +9,7 @@ import { type HubServer, startHubServer } from "./support/hub_server.ts";
 import { exists, sha256Hex } from "./support/hf_cache.ts";
 import { python, pythonEnv, runPython, spawnPython } from "./support/python_hf.ts";
 import { acquireBlobLock, blobLockPath } from "../src/cache/lock.ts";
+import { scanCachedModel } from "../src/cache/scan.ts";
 
 interface Fixture {
   hub: HubServer;
@@ -207,6 +208,9 @@ Deno.test("gpux resumes Python's partial blobs/{etag}.{8 hex}.incomplete, verifi
       `${blobs}/${info.sha256}.99999999.incomplete`,
       f.hub.fileBytes(REPO, "model.onnx", "main", 0, 10),
     );
+    // gpux's scan (ls, prune) names the blob Python's partials are for
+    const scanned = await scanCachedModel(f.cache, REPO);
+    assertEquals(scanned?.incomplete.map((i) => i.etag), [info.sha256, info.sha256]);
     f.hub.clearRequests();
     const pulled = JSON.parse((await gpux(f, "pull", REPO, "--include", "model.onnx", "--json")).stdout);
     assertEquals(pulled.bytesDownloaded, info.size - half);

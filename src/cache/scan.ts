@@ -317,7 +317,8 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
       // a partial download, or a writer's temporary file or link left by a crash
       if (info.isFile) inodes.set(inodeKey(info, path), inodeInfo(info));
       incomplete.push({
-        etag: entry.name.slice(0, -".incomplete".length),
+        // `{etag}.incomplete`, `{etag}.ranges[.json].incomplete`, Python's `{etag}.{8 hex}.incomplete`
+        etag: /^([0-9a-f]{64}|[0-9a-f]{40})\./.exec(entry.name)?.[1] ?? entry.name.slice(0, -".incomplete".length),
         path,
         size: info.isFile ? info.size : 0,
         lastModified: info.mtime ?? new Date(0),
