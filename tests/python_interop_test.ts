@@ -411,3 +411,19 @@ Deno.test("gpux pull --local-dir writes plain files and Python's metadata: Pytho
     assertStringIncludes(refused.stderr, "not permitted by gpux's sandbox");
     assert(!await exists(outside), "nothing written there");
   }));
+
+Deno.test("a cache gpux wrote with hard links (no --allow-ffi) becomes Python's symlinks on the next gpux pull; Python's sizes agree", () =>
+  withFixture(async (f) => {
+    const noFfi = (await taskPermissions(f.env)).filter((p) => p !== "--allow-ffi");
+    const first = await runCli(["pull", REPO, ...ALL_FILES, "--quiet"], { env: f.env, permissions: noFfi });
+    assertEquals(first.code, 0, first.stderr);
+    const snapshot = `${f.cache}/models--acme--tiny/snapshots/${f.v2}`;
+    assert((await Deno.lstat(`${snapshot}/model.onnx`)).isFile, "a hard link first");
+    f.hub.clearRequests();
+    const again = JSON.parse((await gpux(f, "pull", REPO, ...ALL_FILES, "--json")).stdout);
+    assertEquals(again.bytesDownloaded, 0);
+    for (const path of FILES) assert((await Deno.lstat(`${snapshot}/${path}`)).isSymlink, path);
+    const [scan] = await runPython<{ size: number }[]>(SCAN, f.py);
+    const ls = JSON.parse((await gpux(f, "ls", "--json")).stdout).models[0];
+    assertEquals(scan.size, ls.sizeOnDisk);
+  }));

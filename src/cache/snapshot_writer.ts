@@ -114,6 +114,23 @@ export class SnapshotWriter {
   }
 
   /**
+   * Whether `snapshots/{commit}/{path}` is a hard link of `blobs/{etag}` (what gpux wrote where it could not make
+   * symlinks) while symlinks are still this writer's mode: relinking it makes the entry Python's symlink.
+   */
+  async isUpgradable(commit: string, path: string, etag: string): Promise<boolean> {
+    if (this.#mode !== "symlink") return false;
+    try {
+      const [entry, blob] = await Promise.all([
+        Deno.lstat(this.paths.snapshot(commit, path)),
+        Deno.lstat(this.paths.blob(etag)),
+      ]);
+      return entry.isFile && blob.isFile && entry.ino !== null && entry.ino === blob.ino && entry.dev === blob.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there).
    *
    * @throws {CacheError} when the entry would leave its snapshot folder or the blob `blobs/` (nothing is written).

@@ -270,10 +270,6 @@ async function pullModelInto(
     dryRun,
   });
 
-  const complete = async () =>
-    (await Promise.all(plan.map((p) => p.etag ? writer.isLinked(commit, p.file.path, p.etag, p.file.size) : true)))
-      .every(Boolean);
-
   if (offline) {
     const missing: string[] = [];
     for (const p of plan) {
@@ -303,12 +299,13 @@ async function pullModelInto(
     return result(0, false);
   }
   if (!options.force && plan.every((p) => p.cached)) {
-    // every blob is here: link what the snapshot lacks (atomic renames; no lock needed), done
-    if (!(await complete())) {
-      for (const p of plan) {
-        if (p.etag && !(await writer.isLinked(commit, p.file.path, p.etag, p.file.size))) {
-          await writer.link(commit, p.file.path, p.etag);
-        }
+    // every blob is here: link what the snapshot lacks (atomic renames; no lock needed), and turn the hard links an
+    // earlier pull made without symlinks into symlinks, done
+    for (const p of plan) {
+      if (!p.etag) continue;
+      const linked = await writer.isLinked(commit, p.file.path, p.etag, p.file.size);
+      if (!linked || await writer.isUpgradable(commit, p.file.path, p.etag)) {
+        await writer.link(commit, p.file.path, p.etag);
       }
     }
     for (const p of plan) emit({ type: "file-done", path: p.file.path, size: p.file.size, cached: true });
@@ -447,7 +444,8 @@ async function pullModelInto(
     // 4. the snapshot appears only once every file is verified: links, markers, manifest, ref. An entry that
     // already leads to its blob (Python's symlink, say) is left alone.
     for (const p of plan) {
-      if (!(await writer.pointsAt(commit, p.file.path, p.etag))) {
+      const current = await writer.pointsAt(commit, p.file.path, p.etag);
+      if (!current || await writer.isUpgradable(commit, p.file.path, p.etag)) {
         await writer.link(commit, p.file.path, p.etag);
       }
     }
