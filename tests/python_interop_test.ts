@@ -66,13 +66,12 @@ a = json.loads(sys.argv[1])
 out = {}
 for rev in a["revisions"]:
     files = {}
-    # offline, snapshot_download of a commit sha needs Python's own tree cache (huggingface_hub 2.x): files one by one
     for path in a["files"]:
         p = hf_hub_download(a["repo"], path, revision=rev)
         files[path] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    if not rev.startswith(tuple("0123456789abcdef")) or len(rev) != 40:
-        folder = snapshot_download(a["repo"], revision=rev)
-        assert sorted(os.path.relpath(os.path.join(r, n), folder) for r, _, ns in os.walk(folder) for n in ns) == sorted(a["files"])
+    # a commit sha too: Python's tree listing (trees/{commit}.json), which gpux writes, answers it offline
+    folder = snapshot_download(a["repo"], revision=rev)
+    assert sorted(os.path.relpath(os.path.join(r, n), folder) for r, _, ns in os.walk(folder) for n in ns) == sorted(a["files"])
     one = hf_hub_download(a["repo"], "config.json", revision=rev)
     out[rev] = {"files": files, "config": open(one).read()}
 print(json.dumps(out))
@@ -103,6 +102,7 @@ Deno.test("python reads gpux's pulls (relative symlinks) offline, and scan_cache
     );
     assertEquals(read.main.config, '{"model_type":"bert","v":2}');
     assertEquals(read[f.v1].config, '{"model_type":"bert","v":1}');
+    assert(await exists(`${f.cache}/models--acme--tiny/trees/${f.v1}.json`), "Python's tree listing");
     for (const [rev, commit] of [["main", f.v2], [f.v1, f.v1]]) {
       const expected = Object.fromEntries(
         FILES.map((
@@ -426,4 +426,23 @@ Deno.test("a cache gpux wrote with hard links (no --allow-ffi) becomes Python's 
     const [scan] = await runPython<{ size: number }[]>(SCAN, f.py);
     const ls = JSON.parse((await gpux(f, "ls", "--json")).stdout).models[0];
     assertEquals(scan.size, ls.sizeOnDisk);
+  }));
+
+const SNAPSHOT_OFFLINE = `
+import json, sys, os
+from huggingface_hub import snapshot_download
+a = json.loads(sys.argv[1])
+folder = snapshot_download(a["repo"], revision=a["revision"])
+print(json.dumps(sorted(os.path.relpath(os.path.join(r, n), folder) for r, _, ns in os.walk(folder) for n in ns)))
+`;
+
+Deno.test("a pull of some files only writes no Python tree listing: Python's offline snapshot_download returns what is there", () =>
+  withFixture(async (f) => {
+    await gpux(f, "pull", REPO, "--quiet"); // the default variant: not onnx/model_quantized.onnx
+    assert(!await exists(`${f.cache}/models--acme--tiny/trees/${f.v2}.json`));
+    const listed = await runPython<string[]>(SNAPSHOT_OFFLINE, { ...f.py, HF_HUB_OFFLINE: "1" }, {
+      repo: REPO,
+      revision: "main",
+    });
+    assertEquals(listed, ["config.json", "extra/tokenizer.json", "model.onnx", "tokenizer.json"]);
   }));

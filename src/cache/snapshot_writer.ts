@@ -250,6 +250,22 @@ export class SnapshotWriter {
     await this.#atomicWrite(manifestPath(this.paths, manifest.sha), JSON.stringify(manifest));
   }
 
+  /**
+   * Writes Python's tree listing of `commit`, `trees/{commit}.json` (huggingface_hub 2.x's `_tree_cache.py`, format 1),
+   * so that Python's `snapshot_download(revision=<commit>)` works offline on what gpux pulled, as on what it
+   * downloaded itself. Nothing is written when a file lacks its git oid (Python requires `blob_id`).
+   */
+  async writePythonTree(commit: string, files: readonly ModelFile[]): Promise<void> {
+    checkCommit(commit);
+    const path = pythonTreePath(this.paths.root, commit);
+    if (files.some((f) => !f.oid)) return;
+    try {
+      await Deno.stat(path);
+      return; // a commit's listing never changes
+    } catch { /* absent: write it */ }
+    await this.#atomicWrite(path, pythonTreeText(files));
+  }
+
   /** `snapshots/{commit}/{path}`, proven to stay inside `snapshots/{commit}/`. */
   #snapshotEntry(commit: string, path: string): string {
     checkCommit(commit);
@@ -331,6 +347,22 @@ function checkCommit(sha: string): void {
       hint: "the commit came from the Hub or a file on disk and is malformed; nothing was written",
     });
   }
+}
+
+/** Python's tree listing of `commit` under `folder` (a repository's cache folder, or `DIR/.cache/huggingface`). */
+export function pythonTreePath(folder: string, commit: string): string {
+  return `${folder}/trees/${commit}.json`;
+}
+
+/** The JSON of Python's tree listing (`format_version` 1; files sorted by path, as Python writes them). */
+export function pythonTreeText(files: readonly ModelFile[]): string {
+  const entries = [...files].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0).map((f) => [
+    f.path,
+    f.lfs
+      ? { size: f.size, blob_id: f.oid, lfs_sha256: f.lfs.sha256, lfs_size: f.lfs.size }
+      : { size: f.size, blob_id: f.oid },
+  ]);
+  return JSON.stringify({ format_version: 1, files: Object.fromEntries(entries) }, null, 2);
 }
 
 /** `.gpux/manifests/{sha}.json` inside the repository's cache folder. */

@@ -451,6 +451,9 @@ async function pullModelInto(
     }
     const present = new Set(repoFiles.map((f) => f.path));
     for (const name of RUN_FILES) if (!present.has(name)) await writer.markMissing(commit, name);
+    // Python's tree listing tells its offline snapshot_download which files the snapshot should hold: written only
+    // when this pull took them all, since Python calls a snapshot missing any listed file incomplete
+    if (selected.length === repoFiles.length) await writer.writePythonTree(commit, repoFiles);
     if (repoFiles.every((f) => f.lfs?.sha256 || f.oid)) {
       await writer.writeManifest({
         id: ref.id,
