@@ -403,6 +403,14 @@ Deno.test("gpux pull --local-dir writes plain files and Python's metadata: Pytho
     assertEquals(await runPython(LOCAL_DIR, f.py, { repo: REPO, dir, files }), expected);
     assertEquals(f.hub.requests.filter((r) => r.origin === "cdn").length, 0, "Python fetched nothing either");
 
+    // a folder where a file goes is never deleted: the pull stops naming it
+    await Deno.mkdir(`${f.dir}/taken/config.json`, { recursive: true });
+    await Deno.writeTextFile(`${f.dir}/taken/config.json/mine.txt`, "keep me");
+    const blocked = await runCli(["pull", REPO, "--include", "config.json", "--local-dir", "taken"], { env });
+    assertEquals(blocked.code, 6, blocked.stderr);
+    assertStringIncludes(blocked.stderr, "a folder of that name is in the way");
+    assertEquals(await Deno.readTextFile(`${f.dir}/taken/config.json/mine.txt`), "keep me");
+
     // under the task, a local dir outside the directory gpux was started from (and the cache) is refused
     const outside = await Deno.makeTempDir({ prefix: "gpux-outside-" });
     await Deno.remove(outside);

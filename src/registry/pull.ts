@@ -481,7 +481,12 @@ async function publishLocalFiles(dir: string, commit: string, group: PlannedFile
     try {
       await Deno.mkdir(parentDir, { recursive: true });
       const stat = await Deno.lstat(paths.file).catch(() => undefined);
-      if (stat && !stat.isFile) await Deno.remove(paths.file, { recursive: stat.isDirectory }); // never write through
+      if (stat?.isDirectory) {
+        throw new CacheError(`cannot write ${paths.file}: a folder of that name is in the way`, {
+          hint: `move it away, or pull into another --local-dir`,
+        });
+      }
+      if (stat?.isSymlink) await Deno.remove(paths.file); // the link goes, never what it points at
       if (i === targets.length - 1) await Deno.rename(staged, paths.file);
       else await Deno.copyFile(staged, paths.file);
       await writeLocalDirMetadata(dir, p.file.path, commit, p.etag);
