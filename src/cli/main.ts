@@ -24,6 +24,7 @@ import { inspectCommand } from "./inspect.ts";
 import { benchCommand } from "./bench.ts";
 import { doctorCommand } from "./doctor.ts";
 import { initCommand } from "./init.ts";
+import { serveCommand } from "./serve.ts";
 import { runtimeCommand } from "./runtime.ts";
 
 /** A command factory; each command has its own typed arguments and options. */
@@ -44,6 +45,7 @@ const COMMANDS: CommandFactory[] = [
   runCommand,
   inspectCommand,
   benchCommand,
+  serveCommand,
   initCommand,
   doctorCommand,
   runtimeCommand,

@@ -22,10 +22,8 @@ import {
 } from "../runtime/tensors.ts";
 import {
   collect,
-  fallbacksJson,
   graphOptArg,
   loadOptions,
-  modelJson,
   PROVIDER_HELP,
   providerArg,
   readFeeds,
@@ -33,6 +31,8 @@ import {
   warnFallbacks,
   writeOutputs,
 } from "./runtime_flags.ts";
+import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
+import { inputNames, resultJson } from "../processing/result_json.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 import { loadPipeline, type MediaFile, type PipelineInput, type TaskResult } from "../processing/pipeline.ts";
@@ -142,16 +142,7 @@ export function runCommand(ctx: CliContext) {
         const written = flags.output?.length ? await writeOutputs(flags.output, outputs, order) : [];
         const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
         if (out.json) {
-          const ordered: TensorMap = {};
-          for (const name of order) ordered[name] = outputs[name];
-          out.printJson({
-            model: modelJson(model, session),
-            provider: session.provider,
-            ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
-            outputs: tensorsToJson(ordered),
-            ...(written.length ? { written } : {}),
-            timings,
-          });
+          out.printJson(runResultJson(model, session, outputs, order, timings, written));
           return;
         }
         for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
@@ -226,15 +217,6 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
   }
   if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image") };
   return { kind: "audio", clips: await readMedia(flags.audio!, "--audio") };
-}
-
-/** Names of the inputs of a batch, for headers and JSON. */
-function inputNames(input: PipelineInput): string[] {
-  if (typeof input === "string") return [input];
-  if (Array.isArray(input)) return input;
-  if (input.kind === "text") return input.texts;
-  if (input.kind === "image") return input.images.map((f) => f.name);
-  return input.clips.map((f) => f.name);
 }
 
 async function runPipeline(
@@ -315,32 +297,6 @@ async function runPipeline(
 
 function score(v: number): string {
   return v.toFixed(4);
-}
-
-function resultJson(result: TaskResult, names: string[]): unknown {
-  switch (result.kind) {
-    case "classification":
-    case "zero-shot":
-      return names.map((input, i) => ({ input, labels: result.predictions[i] }));
-    case "embedding":
-      return {
-        dimension: result.dimension,
-        pooling: result.pooling,
-        normalized: result.normalized,
-        embeddings: names.map((input, i) => ({ input, embedding: Array.from(result.embeddings[i]) })),
-        ...(names.length > 1
-          ? {
-            similarityToFirst: result.embeddings.slice(1).map((v) => cosineSimilarity(result.embeddings[0], v)),
-          }
-          : {}),
-      };
-    case "entities":
-      return names.map((input, i) => ({ input, entities: result.entities[i] }));
-    case "transcription":
-      return names.map((input, i) => ({ input, text: result.texts[i] }));
-    case "tensors":
-      return tensorsToJson(result.outputs);
-  }
 }
 
 /** Human output: `LABEL 0.9812` lines, one block per input when there are several. */

@@ -17,7 +17,8 @@
  *   gpu: { backend: auto, memory: 2GB }
  *   batch_size: 1
  *   timeout: 30
- * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, timeout: 5 }
+ * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, batch_delay_ms: 2, timeout: 5, max_workers: 2,
+ *            max_queue: 256, max_body_mb: 16, cors: "*" }   # defaults for gpux serve; its flags override
  * task: text-classification      # else README pipeline_tag / config.json architectures; --task overrides
  * preprocessing:                  # used when the repository has no tokenizer/processor configs
  *   tokenizer: ./tokenizer.json
@@ -91,14 +92,33 @@ export interface GpuxConfig {
     };
     /** Default batch size for `gpux bench` (and the server, later). */
     batchSize?: number;
-    /** Reserved for `gpux serve`: seconds one request may take. */
+    /** Seconds one request may take under `gpux serve` when `serving.timeout` is not set. */
     timeout?: number;
     graphOptimization?: GraphOptimizationLevel;
     intraOpThreads?: number;
     interOpThreads?: number;
   };
-  /** Reserved for `gpux serve`. */
-  serving?: { host?: string; port?: number; batchSize?: number; timeout?: number; maxWorkers?: number };
+  /** Defaults for `gpux serve` (its flags override them). */
+  serving?: {
+    /** Address to bind (`--host`). */
+    host?: string;
+    /** Port (`--port`; 0 picks a free one). */
+    port?: number;
+    /** Most requests stacked into one run (`--max-batch`; 1 turns batching off). */
+    batchSize?: number;
+    /** Milliseconds a partial batch waits for more requests (`--batch-delay-ms`). */
+    batchDelayMs?: number;
+    /** Seconds one request may take (`--timeout-ms` in ms). */
+    timeout?: number;
+    /** Workers holding a session each (`--workers`). */
+    maxWorkers?: number;
+    /** Most requests waiting for a worker (`--max-queue`). */
+    maxQueue?: number;
+    /** Largest request body in MB (`--max-body-mb`). */
+    maxBodyMb?: number;
+    /** `Access-Control-Allow-Origin` to send (`--cors`). */
+    cors?: string;
+  };
   /** The task the pipeline runs (`text-classification`, `feature-extraction`, …); `--task` overrides it. */
   task?: string;
   /** How raw inputs become tensors when the repository ships no tokenizer/processor configs (or to override them). */
@@ -429,15 +449,23 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         host: str,
         port,
         batch_size: positiveInt,
+        batch_delay_ms: nonNegativeInt,
         timeout: positiveNumber,
         max_workers: positiveInt,
+        max_queue: positiveInt,
+        max_body_mb: positiveNumber,
+        cors: str,
       });
       return dropUndefined({
         host: s.host,
         port: s.port,
         batchSize: s.batch_size,
+        batchDelayMs: s.batch_delay_ms,
         timeout: s.timeout,
         maxWorkers: s.max_workers,
+        maxQueue: s.max_queue,
+        maxBodyMb: s.max_body_mb,
+        cors: s.cors,
       });
     },
     task: (node, key, c) => {
