@@ -8,7 +8,8 @@
  * Flags: `--cases a,b,c`  `--modes unthrottled,shaped`  `--first-byte-ms 30`  `--mbps 50` (MB/s per
  * connection)  `--big-mb 1000` (size of case a)  `--runs 1` (median of N)  `--chunk-mb N` and
  * `--threshold-mb N` (gpux range tuning, through GPUX_PULL_CHUNK_BYTES and GPUX_PULL_RANGE_THRESHOLD),
- * `--gpux-only` (no baseline: for tuning runs).
+ * `--gpux-only` (no baseline: for tuning runs), `--no-python` (skip Python's `huggingface_hub`, which is
+ * otherwise installed with pip into tests/.fixtures/venv and run as `snapshot_download(max_workers=8)`).
  *
  * Peak RSS is `/usr/bin/time -v`'s "Maximum resident set size".
  *
@@ -16,6 +17,14 @@
  */
 import { startHubServer } from "../tests/support/hub_server.ts";
 import { taskPermissions } from "../tests/support/cli.ts";
+import { PYTHON, python } from "../tests/support/python_hf.ts";
+
+const HF_JS = "hf.js snapshotDownload";
+const HF_PY = "python snapshot_download(max_workers=8)";
+/** Python's client, as `hf download` uses it (8 parallel files). */
+const PY_SNAPSHOT = `import sys
+from huggingface_hub import snapshot_download
+snapshot_download(sys.argv[1], max_workers=8)`;
 
 interface Flags {
   cases: string[];
@@ -28,6 +37,8 @@ interface Flags {
   thresholdMb?: number;
   /** Skip the baseline (tuning runs). */
   gpuxOnly: boolean;
+  /** Skip Python's client. */
+  noPython: boolean;
 }
 
 function parseFlags(args: string[]): Flags {
@@ -49,6 +60,7 @@ function parseFlags(args: string[]): Flags {
     chunkMb: num("chunk-mb"),
     thresholdMb: num("threshold-mb"),
     gpuxOnly: args.includes("--gpux-only"),
+    noPython: args.includes("--no-python"),
   };
 }
 
@@ -133,6 +145,8 @@ function median(values: number[]): number {
 
 async function main() {
   const flags = parseFlags(Deno.args);
+  const withPython = !flags.gpuxOnly && !flags.noPython;
+  if (withPython) console.error(`python huggingface_hub ${await python()}`);
   const hub = await startHubServer();
   const rows: string[][] = [];
   try {
@@ -149,7 +163,7 @@ async function main() {
         );
         const results: Record<string, Measure[]> = flags.gpuxOnly
           ? { gpux: [] }
-          : { gpux: [], "hf.js snapshotDownload": [] };
+          : { gpux: [], [HF_JS]: [], ...(withPython ? { [HF_PY]: [] } : {}) };
         for (let run = 0; run < flags.runs; run++) {
           // alternate the order, so that neither tool always runs right after the other's clean-up
           const order = run % 2 === 0 ? Object.keys(results) : Object.keys(results).reverse();
@@ -167,6 +181,20 @@ async function main() {
                 : {}),
             };
             try {
+              if (tool === HF_PY) {
+                // Python follows an LFS redirect only to another host name: the API on localhost, the CDN on 127.0.0.1
+                const pyEnv = {
+                  ...env,
+                  HF_ENDPOINT: hub.url.replace("127.0.0.1", "localhost"),
+                  HF_HUB_DISABLE_PROGRESS_BARS: "1",
+                  HF_HUB_DISABLE_TELEMETRY: "1",
+                  HF_HUB_DISABLE_XET: "1",
+                  HOME: dir,
+                  PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+                };
+                results[tool].push(await timed([PYTHON, "-c", PY_SNAPSHOT, c.repo], pyEnv));
+                continue;
+              }
               const args = tool === "gpux"
                 ? [
                   Deno.execPath(),
@@ -198,7 +226,8 @@ async function main() {
             }
           }
         }
-        const base = flags.gpuxOnly ? NaN : median(results["hf.js snapshotDownload"].map((m) => m.seconds));
+        const base = flags.gpuxOnly ? NaN : median(results[HF_JS].map((m) => m.seconds));
+        const py = withPython ? median(results[HF_PY].map((m) => m.seconds)) : NaN;
         for (const [tool, measures] of Object.entries(results)) {
           const seconds = median(measures.map((m) => m.seconds));
           const rss = Math.max(...measures.map((m) => m.rssMb));
@@ -210,7 +239,8 @@ async function main() {
             (bytes / MB / seconds).toFixed(1),
             median(measures.map((m) => m.cpu)).toFixed(2),
             rss.toFixed(0),
-            tool === "gpux" ? `${(base / seconds).toFixed(2)}x` : "1.00x",
+            tool === "gpux" ? `${(base / seconds).toFixed(2)}x` : tool === HF_JS ? "1.00x" : "",
+            tool === "gpux" && withPython ? `${(py / seconds).toFixed(2)}x` : tool === HF_PY ? "1.00x" : "",
           ]);
         }
         console.error(`done: ${c.name} (${mode})`);
@@ -219,7 +249,17 @@ async function main() {
   } finally {
     await hub.close();
   }
-  const headers = ["case", "network", "tool", "seconds", "MB/s", "CPU s", "peak RSS MB", "speed-up vs hf.js"];
+  const headers = [
+    "case",
+    "network",
+    "tool",
+    "seconds",
+    "MB/s",
+    "CPU s",
+    "peak RSS MB",
+    "speed-up vs hf.js",
+    "vs python",
+  ];
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
   console.log(line(headers));

@@ -154,7 +154,7 @@ Deno.test("interop: downloadFileToCacheDir at main writes no ref; gpux reads it,
     assertEquals(theirs.warnings.length, 1);
   }));
 
-Deno.test("interop: a cache written by gpux pull under deno task gpux (hard links) is listed, verified, repaired and removed", () =>
+Deno.test("interop: a cache written by gpux pull under deno task gpux (symlinks) is listed, verified, repaired and removed", () =>
   withHubAndCache(async (hub, cacheDir, { v2 }) => {
     const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cacheDir };
     const pulled = await runCli(["pull", "acme/tiny-hub", "--quiet"], { env });
@@ -168,9 +168,9 @@ Deno.test("interop: a cache written by gpux pull under deno task gpux (hard link
     assert(files.length >= 3, JSON.stringify(files));
     for (const file of files) {
       const info = hub.fileInfo("acme/tiny-hub", file.path, v2);
-      assertEquals([file.kind, file.etag, file.size], ["hardlink", info.sha256 ?? info.oid, info.size], file.path);
+      assertEquals([file.kind, file.etag, file.size], ["symlink", info.sha256 ?? info.oid, info.size], file.path);
     }
-    // hard links share their blob's bytes: counted once
+    // symlinks take no space of their own: each blob counted once
     assertEquals(model.sizeOnDisk, files.reduce((s, f) => s + f.size, 0));
     assertEquals((await runCli(["cache", "verify"], { env })).code, 0);
 

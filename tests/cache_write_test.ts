@@ -117,6 +117,62 @@ Deno.test("snapshot writer: falls back to hard links where symlinks are not perm
   });
 });
 
+/** Runs `SnapshotWriter.link` in a child with the task's kind of permissions: write scoped to `scope`, --allow-ffi. */
+async function linkInSandbox(cacheDir: string, scope: string): Promise<{ code: number; out: string; err: string }> {
+  const script = `
+    import { RepoCachePaths } from ${JSON.stringify(new URL("../src/cache/layout.ts", import.meta.url).href)};
+    import { SnapshotWriter } from ${JSON.stringify(new URL("../src/cache/snapshot_writer.ts", import.meta.url).href)};
+    const writer = new SnapshotWriter(new RepoCachePaths(${JSON.stringify(cacheDir)}, "acme/tiny"));
+    try {
+      await writer.link("${SHA}", "sub/a.json", "${ETAG}");
+      console.log(JSON.stringify({ mode: writer.mode }));
+    } catch (e) {
+      console.log(JSON.stringify({ error: e.name + ": " + e.message }));
+    }
+  `;
+  const path = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(path, script);
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-read", `--allow-write=${scope}`, "--allow-ffi", path],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(path);
+  const text = new TextDecoder();
+  return { code: child.code, out: text.decode(child.stdout).trim(), err: text.decode(child.stderr) };
+}
+
+Deno.test("snapshot writer: under a scoped --allow-write with --allow-ffi, relative symlinks through libc", async () => {
+  await withTempDir(async (dir) => {
+    const paths = new RepoCachePaths(dir, "acme/tiny");
+    await Deno.mkdir(paths.blobsDir, { recursive: true });
+    await Deno.writeTextFile(paths.blob(ETAG), "{}");
+    const result = await linkInSandbox(dir, dir);
+    assertEquals(JSON.parse(result.out), { mode: "symlink" }, result.err);
+    assertEquals(await Deno.readLink(paths.snapshot(SHA, "sub/a.json")), `../../../blobs/${ETAG}`);
+    assertEquals(await Deno.readTextFile(paths.snapshot(SHA, "sub/a.json")), "{}");
+    assertEquals([...Deno.readDirSync(paths.blobsDir)].map((e) => e.name), [ETAG], "no temporary link left");
+  });
+});
+
+Deno.test("snapshot writer: never makes a libc symlink through a blobs/ folder that leads out of the cache", async () => {
+  await withTempDir(async (dir) => {
+    const cache = `${dir}/cache`;
+    const outside = `${dir}/outside`;
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(`${outside}/${ETAG}`, "{}");
+    const paths = new RepoCachePaths(cache, "acme/tiny");
+    await Deno.mkdir(paths.root, { recursive: true });
+    await Deno.symlink(outside, paths.blobsDir);
+    const result = await linkInSandbox(cache, cache);
+    assertMatch(
+      JSON.parse(result.out).error ?? result.out,
+      /CacheError: refusing to link through .*blobs: it resolves to/,
+    );
+    assertEquals([...Deno.readDirSync(outside)].map((e) => e.name), [ETAG], "nothing created outside the cache");
+  });
+});
+
 Deno.test("repo lock: exclusive, waits for the holder, released lock is gone", async () => {
   await withTempDir(async (dir) => {
     const first = await acquireRepoLock(dir, "acme/tiny", { heartbeatMs: 50 });

@@ -63,7 +63,7 @@ const REPO = {
   "onnx/model_q4.onnx": { size: 500_000, seed: 3 },
 };
 
-Deno.test("gpux pull --json: one JSON document; hard links under the task's scoped write permission", async () => {
+Deno.test("gpux pull --json: one JSON document; relative symlinks under the task's scoped write permission", async () => {
   await withHub(async (f) => {
     const sha = f.hub.addRepo("acme/tiny").commit(REPO);
     const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--json"], { env: f.env });
@@ -78,11 +78,34 @@ Deno.test("gpux pull --json: one JSON document; hard links under the task's scop
     ]);
     assertEquals(result.bytesDownloaded, 2 * MB + 21 + 17);
     assertEquals(result.snapshotPath, `${f.cache}/models--acme--tiny/snapshots/${sha}`);
-    // Deno.symlink needs unscoped write permission: the task grants only the cache, so gpux hard-links;
-    // the note about it is progress-level output, which --json silences
+    // Deno.symlink needs unscoped write permission, which the task does not grant; libc's symlink(2)
+    // (through --allow-ffi) writes the relative link Python writes
     assertEquals(stderr.match(/symlinks are not permitted/g), null, stderr);
     const entry = await Deno.lstat(`${result.snapshotPath}/onnx/model.onnx`);
+    assert(entry.isSymlink);
+    const etag = f.hub.fileInfo("acme/tiny", "onnx/model.onnx", sha).sha256;
+    assertEquals(await Deno.readLink(`${result.snapshotPath}/onnx/model.onnx`), `../../../blobs/${etag}`);
+    assertEquals(
+      await Deno.readLink(`${result.snapshotPath}/config.json`).then((t) => t.startsWith("../../blobs/")),
+      true,
+    );
+  });
+});
+
+Deno.test("gpux pull without --allow-ffi (no libc symlink) falls back to hard links and says so once", async () => {
+  await withHub(async (f) => {
+    f.hub.addRepo("acme/tiny").commit(REPO);
+    const permissions = (await taskPermissions(f.env)).filter((p) => p !== "--allow-ffi");
+    const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--json"], { env: f.env, permissions });
+    assertEquals(code, 0, stderr);
+    const entry = await Deno.lstat(`${JSON.parse(stdout).snapshotPath}/onnx/model.onnx`);
     assert(entry.isFile && !entry.isSymlink && entry.nlink === 2);
+    const plain = await runCli(["pull", "acme/tiny", "--variant", "q4"], { env: f.env, permissions });
+    assertEquals(
+      plain.stderr.match(/^note: symlinks are not permitted.*--allow-ffi.*hard links/gm)?.length,
+      1,
+      plain.stderr,
+    );
   });
 });
 
@@ -94,7 +117,7 @@ Deno.test("gpux pull: one line per file when not a terminal, then the summary; -
     assertMatch(stderr, /^done onnx\/model_q4\.onnx {2}500 kB/m);
     assertMatch(stderr, /^done config\.json {2}21 B/m);
     assertStringIncludes(stdout, `pulled acme/tiny  main → ${sha}  (variant q4)`);
-    assertEquals(stderr.match(/^note: symlinks are not permitted.*hard links/gm)?.length, 1, stderr);
+    assertEquals(stderr.match(/symlinks are not permitted/g), null, stderr);
     assertMatch(stdout, /3 file\(s\), 500 kB: 500 kB downloaded, 0 B already cached, in [\d.]+m?s/);
     assertStringIncludes(stdout, `${f.cache}/models--acme--tiny/snapshots/${sha}`);
     const dry = await runCli(["pull", "acme/tiny", "--dry-run", "--variant", "fp32"], { env: f.env });

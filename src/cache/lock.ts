@@ -271,3 +271,106 @@ function heldLock(path: string, info: LockInfo, heartbeatMs: number, file: Deno.
     },
   };
 }
+
+// --- Python's per-blob lock ---------------------------------------------------------------------------------------
+
+/** Path of Python huggingface_hub's lock of one blob: `{cacheDir}/.locks/models--org--name/{etag}.lock`. */
+export function blobLockPath(cacheDir: string, repoId: string, etag: string): string {
+  return `${cacheDir.replace(/\/+$/, "")}/.locks/${repoFolderName(repoId)}/${etag}.lock`;
+}
+
+/** A held blob lock; release it in a `finally`. */
+export interface BlobLock {
+  readonly path: string;
+  /** Drops the `flock` and closes the file (the file stays, as Python's filelock leaves it). */
+  release(): void;
+}
+
+/** Options of {@linkcode acquireBlobLock}. */
+export interface BlobLockOptions {
+  /** Cancels the wait. */
+  signal?: AbortSignal;
+  /** Polling interval while another process holds it, ms (default 100, as Python's filelock polls 50 ms). */
+  pollMs?: number;
+  /** Called once when another process (gpux or Python) holds the lock and this call starts waiting. */
+  onWait?: () => void;
+}
+
+/**
+ * Takes the lock Python's huggingface_hub takes around the download of one blob, in the way its `filelock`
+ * package takes it on Unix: open (create, mode 0o664) `.locks/models--org--name/{etag}.lock`, then a
+ * non-blocking exclusive `flock`, polled until it is free; a file unlinked while we waited is opened
+ * again. Either tool then waits while the other fetches the same blob. Where the file system has no
+ * `flock`, the lock is skipped (the download stays correct: blobs are published by an atomic rename).
+ *
+ * @throws {InterruptedError} `signal` aborted while waiting.
+ * @throws {CacheError} the lock folder or file cannot be created.
+ */
+export async function acquireBlobLock(
+  cacheDir: string,
+  repoId: string,
+  etag: string,
+  options: BlobLockOptions = {},
+): Promise<BlobLock> {
+  const path = insideOrThrow(
+    `${cacheDir.replace(/\/+$/, "")}/.locks/${repoFolderName(repoId)}`,
+    blobLockPath(cacheDir, repoId, etag),
+    `the lock of blob '${etag}'`,
+  );
+  if (etag.includes("/")) throw new CacheError(`refusing a blob name with a slash: ${JSON.stringify(etag)}`);
+  return await acquireFileLock(path, options);
+}
+
+/**
+ * Takes an exclusive `flock` on the file `path` (created, mode 0o664) as Python's `filelock` does on Unix,
+ * polling while another process holds it (see {@linkcode acquireBlobLock}). The caller has proven `path` is
+ * where it may write.
+ *
+ * @throws {InterruptedError} `signal` aborted while waiting.
+ * @throws {CacheError} the lock folder or file cannot be created.
+ */
+export async function acquireFileLock(path: string, options: BlobLockOptions = {}): Promise<BlobLock> {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  let waited = false;
+  for (;;) {
+    if (options.signal?.aborted) throw new InterruptedError("interrupted");
+    let file: Deno.FsFile;
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      if ((await Deno.lstat(path).catch(() => undefined))?.isSymlink) await Deno.remove(path);
+      file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o664 });
+    } catch (e) {
+      throw lockWriteError(path, e);
+    }
+    let locked: boolean;
+    try {
+      locked = await file.tryLock(true);
+    } catch {
+      file.close(); // no flock on this file system: go on unlocked, as correctness never depended on it
+      return { path, release() {} };
+    }
+    if (locked) {
+      // the holder before us may have deleted the file after its release: a lock on a dead inode locks nothing
+      if ((await file.stat()).nlink === 0) {
+        file.close();
+        continue;
+      }
+      return {
+        path,
+        release() {
+          try {
+            file.unlockSync();
+          } finally {
+            file.close();
+          }
+        },
+      };
+    }
+    file.close();
+    if (!waited) {
+      waited = true;
+      options.onWait?.();
+    }
+    await sleep(options.pollMs ?? 100, options.signal);
+  }
+}

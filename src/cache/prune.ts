@@ -33,7 +33,7 @@ import { manifestPath } from "./snapshot_writer.ts";
 export const DEFAULT_PRUNE_AGE_MS = 24 * 3600 * 1000;
 
 /** What a prune item is. */
-export type PruneItemKind = "detached_revision" | "unreferenced_blob" | "incomplete" | "empty_dir";
+export type PruneItemKind = "detached_revision" | "unreferenced_blob" | "incomplete" | "empty_dir" | "stale_manifest";
 
 /** One thing {@linkcode pruneCache} deletes. */
 export interface PruneItem {
@@ -268,6 +268,20 @@ async function planModel(
     });
   }
 
+  // gpux's record of a commit whose snapshot is gone (Python's `hf cache rm` / delete_revisions removed it)
+  const snapshots = new Set(model.revisions.map((r) => r.commit));
+  for (const manifest of await staleManifests(model.path, snapshots)) {
+    files.push(manifest.path);
+    items.push({
+      model: model.id,
+      kind: "stale_manifest",
+      path: manifest.path,
+      size: manifest.size,
+      commit: manifest.commit,
+      reason: "gpux's file list of a revision that is no longer cached",
+    });
+  }
+
   for (const partial of model.incomplete) {
     if (partial.lastModified.getTime() > cutoff) continue;
     files.push(partial.path);
@@ -305,6 +319,27 @@ async function planModel(
     });
   }
   return { items, files };
+}
+
+/** `.gpux/manifests/{sha}.json` files of `modelPath` whose commit has no snapshot folder. */
+async function staleManifests(
+  modelPath: string,
+  snapshots: Set<string>,
+): Promise<{ path: string; commit: string; size: number }[]> {
+  const dir = `${modelPath}/.gpux/manifests`;
+  const found: { path: string; commit: string; size: number }[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = /^([0-9a-f]{40})\.json$/.exec(entry.name);
+      if (!m || !entry.isFile || snapshots.has(m[1])) continue;
+      const path = `${dir}/${entry.name}`;
+      const stat = await Deno.lstat(path).catch(() => undefined);
+      if (stat?.isFile) found.push({ path, commit: m[1], size: stat.size });
+    }
+  } catch {
+    return [];
+  }
+  return found.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /**
@@ -361,7 +396,7 @@ async function executeModel(cacheDir: string, model: CachedModel, items: PruneIt
     await deleter.removeTree(`${model.path}/.no_exist/${item.commit}`);
     await deleter.removeEntry(manifestPath(paths, item.commit!));
   }
-  for (const item of [...ofKind("unreferenced_blob"), ...ofKind("incomplete")]) {
+  for (const item of [...ofKind("unreferenced_blob"), ...ofKind("incomplete"), ...ofKind("stale_manifest")]) {
     signal?.throwIfAborted();
     await deleter.removeEntry(item.path);
   }

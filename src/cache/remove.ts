@@ -143,12 +143,9 @@ async function planCommits(
     .filter((b) => removedUsage.uses(b) && !keptUsage.uses(b))
     .map((b) => ({ etag: b.etag, path: b.path, size: b.size }));
 
-  const paths = new RepoCachePaths(cacheDir, model.id);
-  const deleted = [
-    ...blobs.map((b) => b.path),
-    ...removed.flatMap((r) => r.files.map((f) => f.snapshotPath)),
-    ...removed.map((r) => manifestPath(paths, r.commit)),
-  ];
+  // what Python's delete_revisions counts as freed: blobs and snapshot files (a copy frees its bytes), not gpux's
+  // own manifests (removed with the revision all the same)
+  const content = [...blobs.map((b) => b.path), ...removed.flatMap((r) => r.files.map((f) => f.snapshotPath))];
   return {
     cacheDir,
     model: model.id,
@@ -159,7 +156,7 @@ async function planCommits(
     keptRevisions: kept.map(planned),
     refs: refsRemoved,
     blobs,
-    freedBytes: await bytesFreedBy(deleted),
+    freedBytes: await bytesFreedBy(content),
   };
 }
 

@@ -21,6 +21,13 @@ import type { ModelFormat } from "../registry/manager.ts";
 import { parseRepoFolderName, RepoCachePaths, repoFolderName } from "./layout.ts";
 import { isInside } from "./safe_delete.ts";
 
+/** Sum of the sizes of the distinct contents (blobs, or copies) of `files`. */
+function revisionSize(files: CachedFile[]): number {
+  const sizes = new Map<string, number>();
+  for (const f of files) sizes.set(f.contentPath, f.size);
+  return [...sizes.values()].reduce((sum, size) => sum + size, 0);
+}
+
 /** How a snapshot entry holds its content. */
 export type SnapshotEntryKind = "symlink" | "hardlink" | "copy";
 
@@ -58,7 +65,10 @@ export interface CachedRevision {
   path: string;
   /** Its files, sorted by path. */
   files: CachedFile[];
-  /** Sum of its files' sizes (shared blobs included: what the revision weighs on its own). */
+  /**
+   * What the revision weighs on its own: the sizes of its distinct blobs (two paths with the same content count
+   * once, as Python's `scan_cache_dir` counts them; blobs it shares with other revisions included).
+   */
   size: number;
   /** No ref points at it. */
   detached: boolean;
@@ -307,7 +317,8 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
       // a partial download, or a writer's temporary file or link left by a crash
       if (info.isFile) inodes.set(inodeKey(info, path), inodeInfo(info));
       incomplete.push({
-        etag: entry.name.slice(0, -".incomplete".length),
+        // `{etag}.incomplete`, `{etag}.ranges[.json].incomplete`, Python's `{etag}.{8 hex}.incomplete`
+        etag: /^([0-9a-f]{64}|[0-9a-f]{40})\./.exec(entry.name)?.[1] ?? entry.name.slice(0, -".incomplete".length),
         path,
         size: info.isFile ? info.size : 0,
         lastModified: info.mtime ?? new Date(0),
@@ -382,7 +393,7 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
       refs: commitRefs,
       path,
       files,
-      size: files.reduce((sum, f) => sum + f.size, 0),
+      size: revisionSize(files),
       detached: commitRefs.length === 0,
       formats: detectFormats(files),
       lastModified: new Date(times.length ? Math.max(...times) : folderInfo?.mtime?.getTime() ?? 0),

@@ -20,7 +20,8 @@
 import type { ModelFile } from "../registry/manager.ts";
 import { CacheError } from "../errors.ts";
 import type { RepoCachePaths } from "./layout.ts";
-import { insideOrThrow } from "./contained_path.ts";
+import { insideOrThrow, isInside, normalizePath } from "./contained_path.ts";
+import { libcSymlink } from "./libc_symlink.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 
 /** How snapshot entries point at blobs. */
@@ -64,6 +65,8 @@ function isPermissionError(e: unknown): boolean {
 export class SnapshotWriter {
   #mode: LinkMode;
   #warned = false;
+  /** Deno.symlink was refused by the sandbox: symlinks go through libc. */
+  #viaLibc = false;
 
   constructor(readonly paths: RepoCachePaths, readonly options: SnapshotWriterOptions = {}) {
     this.#mode = options.mode ?? "symlink";
@@ -93,6 +96,41 @@ export class SnapshotWriter {
   }
 
   /**
+   * Whether `snapshots/{commit}/{path}` leads to the very file `blobs/{etag}`: a symlink with the relative
+   * target Python writes, or a hard link of it (same inode). A copy does not count: after a re-download it
+   * may hold old bytes.
+   */
+  async pointsAt(commit: string, path: string, etag: string): Promise<boolean> {
+    const entry = this.paths.snapshot(commit, path);
+    try {
+      const lstat = await Deno.lstat(entry);
+      if (lstat.isSymlink) return await Deno.readLink(entry) === this.paths.blobLinkTarget(path, etag);
+      const blob = await Deno.lstat(this.paths.blob(etag));
+      return lstat.isFile && blob.isFile && lstat.ino !== null && lstat.ino === blob.ino && lstat.dev === blob.dev;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Whether `snapshots/{commit}/{path}` is a hard link of `blobs/{etag}` (what gpux wrote where it could not make
+   * symlinks) while symlinks are still this writer's mode: relinking it makes the entry Python's symlink.
+   */
+  async isUpgradable(commit: string, path: string, etag: string): Promise<boolean> {
+    if (this.#mode !== "symlink") return false;
+    try {
+      const [entry, blob] = await Promise.all([
+        Deno.lstat(this.paths.snapshot(commit, path)),
+        Deno.lstat(this.paths.blob(etag)),
+      ]);
+      return entry.isFile && blob.isFile && entry.ino !== null && entry.ino === blob.ino && entry.dev === blob.dev;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there).
    *
    * @throws {CacheError} when the entry would leave its snapshot folder or the blob `blobs/` (nothing is written).
@@ -103,14 +141,18 @@ export class SnapshotWriter {
     if (etag.includes("/")) throw new CacheError(`refusing a blob name with a slash: ${JSON.stringify(etag)}`);
     await this.#mkdir(parent(entry));
     await this.#assertRealParentInside(entry, this.paths.snapshot(commit));
+    // temporary entries are made in blobs/: it must be this repository's real folder (Deno checks paths, not
+    // where symlinks lead, and not at all for a link made through libc)
+    await this.#assertRealBlobsDir();
     for (;;) {
       const tmp = tmpName(this.paths);
       try {
-        if (this.#mode === "symlink") await Deno.symlink(this.paths.blobLinkTarget(path, etag), tmp);
+        if (this.#mode === "symlink") await this.#symlink(this.paths.blobLinkTarget(path, etag), tmp, entry, blob);
         else if (this.#mode === "hardlink") await Deno.link(blob, tmp);
         else await Deno.copyFile(blob, tmp);
       } catch (e) {
         await Deno.remove(tmp).catch(() => {});
+        if (e instanceof CacheError) throw e;
         if (this.#mode === "copy") throw this.#error(`cannot write ${entry}`, e);
         this.#fallBack(e);
         continue;
@@ -128,12 +170,43 @@ export class SnapshotWriter {
     }
   }
 
+  /**
+   * A relative symlink at `tmp` (later renamed to `entry`): `Deno.symlink`, or, where Deno's permissions
+   * refuse it (a path-scoped `--allow-write`), libc's `symlink(2)` after proving `tmp` lies in this
+   * repository's `blobs/` (its real folder too) and that `target`, read from `entry`, resolves to `blob`.
+   */
+  async #symlink(target: string, tmp: string, entry: string, blob: string): Promise<void> {
+    if (!this.#viaLibc) {
+      try {
+        return await Deno.symlink(target, tmp);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotCapable) || Deno.build.os === "windows") throw e;
+        this.#viaLibc = true;
+      }
+    }
+    const proven = insideOrThrow(this.paths.blobsDir, tmp, "a temporary link");
+    if (parent(proven) !== this.paths.blobsDir) {
+      throw new CacheError(`refusing a temporary link outside blobs/: ${tmp}`);
+    }
+    const resolved = normalizePath(`${parent(entry)}/${target}`);
+    if (resolved !== normalizePath(blob) || !isInside(this.paths.blobsDir, resolved)) {
+      throw new CacheError(`refusing a snapshot link that does not lead to its blob: ${entry} -> ${target}`);
+    }
+    const outcome = libcSymlink(target, proven);
+    if (outcome === "ok") return;
+    if (outcome === "unavailable") {
+      throw new Deno.errors.NotCapable("symlinks need unscoped --allow-read/--allow-write, or --allow-ffi");
+    }
+    if (outcome.errno === 17) throw new Deno.errors.AlreadyExists(`${tmp} exists`);
+    throw new Error(`symlink(2) failed with errno ${outcome.errno}`);
+  }
+
   #fallBack(cause: unknown): void {
     const from = this.#mode;
     this.#mode = from === "symlink" ? "hardlink" : "copy";
     if (this.#warned && from === "symlink") return;
     const why = isPermissionError(cause)
-      ? "not permitted (Deno needs unscoped --allow-read and --allow-write for symlinks)"
+      ? "not permitted (Deno needs unscoped --allow-read and --allow-write, or --allow-ffi, for symlinks)"
       : `not possible here (${(cause as Error)?.message ?? cause})`;
     const what = from === "symlink" ? "symlinks are" : "hard links are";
     const instead = this.#mode === "hardlink"
@@ -177,10 +250,50 @@ export class SnapshotWriter {
     await this.#atomicWrite(manifestPath(this.paths, manifest.sha), JSON.stringify(manifest));
   }
 
+  /**
+   * Writes Python's tree listing of `commit`, `trees/{commit}.json` (huggingface_hub 2.x's `_tree_cache.py`, format 1),
+   * so that Python's `snapshot_download(revision=<commit>)` works offline on what gpux pulled, as on what it
+   * downloaded itself. Nothing is written when a file lacks its git oid (Python requires `blob_id`).
+   */
+  async writePythonTree(commit: string, files: readonly ModelFile[]): Promise<void> {
+    checkCommit(commit);
+    const path = pythonTreePath(this.paths.root, commit);
+    if (files.some((f) => !f.oid)) return;
+    try {
+      await Deno.stat(path);
+      return; // a commit's listing never changes
+    } catch { /* absent: write it */ }
+    await this.#atomicWrite(path, pythonTreeText(files));
+  }
+
   /** `snapshots/{commit}/{path}`, proven to stay inside `snapshots/{commit}/`. */
   #snapshotEntry(commit: string, path: string): string {
     checkCommit(commit);
     return insideOrThrow(this.paths.snapshot(commit), this.paths.snapshot(commit, path), `the snapshot file '${path}'`);
+  }
+
+  /**
+   * `blobs/` really is this repository's folder inside the cache (no symlink on the way leads elsewhere): a
+   * link made through libc is not checked by Deno's permissions.
+   */
+  async #assertRealBlobsDir(): Promise<void> {
+    let blobs: string, cache: string;
+    try {
+      [blobs, cache] = await Promise.all([Deno.realPath(this.paths.blobsDir), Deno.realPath(this.paths.cacheDir)]);
+    } catch (e) {
+      throw this.#error(`cannot resolve ${this.paths.blobsDir}`, e);
+    }
+    const expected = `${cache.replace(/\/+$/, "")}/${
+      this.paths.root.slice(this.paths.root.lastIndexOf("/") + 1)
+    }/blobs`;
+    if (blobs !== expected) {
+      throw new CacheError(
+        `refusing to link through ${this.paths.blobsDir}: it resolves to ${blobs}, outside ${cache}`,
+        {
+          hint: "a symlink inside the cache leads elsewhere; remove it and pull again",
+        },
+      );
+    }
   }
 
   /** The folder `path` is written into, resolved through any symlink, is still inside `folder` (resolved too). */
@@ -234,6 +347,22 @@ function checkCommit(sha: string): void {
       hint: "the commit came from the Hub or a file on disk and is malformed; nothing was written",
     });
   }
+}
+
+/** Python's tree listing of `commit` under `folder` (a repository's cache folder, or `DIR/.cache/huggingface`). */
+export function pythonTreePath(folder: string, commit: string): string {
+  return `${folder}/trees/${commit}.json`;
+}
+
+/** The JSON of Python's tree listing (`format_version` 1; files sorted by path, as Python writes them). */
+export function pythonTreeText(files: readonly ModelFile[]): string {
+  const entries = [...files].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0).map((f) => [
+    f.path,
+    f.lfs
+      ? { size: f.size, blob_id: f.oid, lfs_sha256: f.lfs.sha256, lfs_size: f.lfs.size }
+      : { size: f.size, blob_id: f.oid },
+  ]);
+  return JSON.stringify({ format_version: 1, files: Object.fromEntries(entries) }, null, 2);
 }
 
 /** `.gpux/manifests/{sha}.json` inside the repository's cache folder. */

@@ -16,6 +16,7 @@ const LABELS: Record<PruneItem["kind"], string> = {
   unreferenced_blob: "unused blob",
   incomplete: "partial download",
   empty_dir: "empty folder",
+  stale_manifest: "stale file list of",
 };
 
 /** `gpux cache prune [--dry-run] [--older-than DURATION] [--keep-detached] [--cache-dir D] [--json]`. */
@@ -53,13 +54,14 @@ export function cachePruneCommand(ctx: CliContext) {
       }
       const verb = result.dryRun ? "would remove" : "removed";
       for (const item of result.items) {
-        const what = item.kind === "detached_revision"
+        const what = item.kind === "detached_revision" || item.kind === "stale_manifest"
           ? `${item.model}@${item.commit!.slice(0, 12)}`
           : item.kind === "empty_dir"
           ? item.path
           : `${item.model} ${item.etag}`;
         // a revision's links free nothing themselves: the blobs only it used are listed on their own
-        const size = item.size > 0 || item.kind === "unreferenced_blob" || item.kind === "incomplete"
+        const size = (item.size > 0 && item.kind !== "stale_manifest") || item.kind === "unreferenced_blob" ||
+            item.kind === "incomplete"
           ? formatBytes(item.size)
           : "";
         out.print(`${verb} ${LABELS[item.kind]} ${what}${size ? ` (${size})` : ""}`);

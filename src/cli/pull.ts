@@ -36,6 +36,10 @@ export function pullCommand(ctx: CliContext) {
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")
     .option("--offline", "use only the cache, no network (also HF_HUB_OFFLINE=1)")
+    .option(
+      "--local-dir <dir>",
+      "download into DIR as plain files (with Python's DIR/.cache/huggingface metadata), not into the cache",
+    )
     .option("--json", "print one JSON document (the pull result) on stdout")
     .option("-q, --quiet", "print nothing but errors")
     .action(async (model, options) => {
@@ -64,6 +68,7 @@ export function pullCommand(ctx: CliContext) {
           signal: ctx.signal,
           onProgress: (event) => renderer.handle(event),
           transfer: transferTuning(ctx),
+          ...(options.localDir ? { localDir: localDirArg(ctx, options.localDir) } : {}),
         });
       } finally {
         renderer.stop();
@@ -71,6 +76,16 @@ export function pullCommand(ctx: CliContext) {
       if (out.json) return out.printJson(result);
       if (!out.quiet) printSummary(out, result);
     });
+}
+
+/**
+ * `--local-dir` as an absolute path: a relative one is taken from the directory the command was started in
+ * (`INIT_CWD` under `deno task`, whose own working directory is the project's).
+ */
+function localDirArg(ctx: CliContext, dir: string): string {
+  if (dir.startsWith("/")) return dir.replace(/\/+$/, "") || "/";
+  const base = ctx.env("INIT_CWD") || Deno.cwd();
+  return `${base.replace(/\/+$/, "")}/${dir}`.replace(/\/+$/, "").replace(/\/\.(?=\/|$)/g, "");
 }
 
 /** Range tuning from `GPUX_PULL_CHUNK_BYTES` / `GPUX_PULL_RANGE_THRESHOLD` (benchmarks, unusual networks). */

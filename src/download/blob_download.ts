@@ -129,6 +129,7 @@ export async function downloadBlob(options: BlobDownloadOptions): Promise<BlobDo
   const job = new Job(options);
   // partial files are opened for writing: one that is a symlink would write wherever it points
   for (const path of Object.values(job.paths)) await removeIfNotFile(path);
+  await adoptPythonPartial(options.destination, job.paths.sequential);
   const size = options.expected.size;
   const threshold = options.rangeThreshold ?? DEFAULT_RANGE_THRESHOLD;
   if (size >= threshold && size > job.chunkSize) {
@@ -405,6 +406,48 @@ async function syncToDisk(file: Deno.FsFile, context: WriteContext): Promise<voi
 }
 
 /** Removes `path` when it is a symlink or anything but a regular file (the link itself, never its target). */
+/** Python huggingface_hub 1.x/2.x's partial of `blobs/{etag}`: `{etag}.{8 hex}.incomplete` (one per process). */
+const PYTHON_PARTIAL = /^(.+)\.[0-9a-f]{8}\.incomplete$/;
+
+/**
+ * Python's partials of `destination` (`{etag}.{8 hex}.incomplete`; Python never resumes them) become
+ * gpux's sequential partial `sequential` when larger than it: the longest is renamed onto it (so it is used
+ * up, and verified like any resumed file), the others are deleted. The caller holds the blob's lock, so no
+ * Python process is writing them.
+ */
+export async function adoptPythonPartial(destination: string, sequential: string): Promise<void> {
+  const slash = destination.lastIndexOf("/");
+  const dir = destination.slice(0, slash);
+  const name = destination.slice(slash + 1);
+  const partials: { path: string; size: number }[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (PYTHON_PARTIAL.exec(entry.name)?.[1] !== name) continue;
+      const path = `${dir}/${entry.name}`;
+      const stat = await Deno.lstat(path).catch(() => undefined);
+      if (!stat?.isFile) {
+        if (stat) await Deno.remove(path, { recursive: stat.isDirectory }).catch(() => {});
+        continue;
+      }
+      partials.push({ path, size: stat.size });
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (partials.length === 0) return;
+  partials.sort((a, b) => b.size - a.size);
+  const ours = (await fileSize(sequential)) ?? 0;
+  const [longest, ...rest] = partials;
+  try {
+    if (longest.size > ours) await Deno.rename(longest.path, sequential);
+    else rest.unshift(longest);
+    for (const p of rest) await Deno.remove(p.path).catch(() => {});
+  } catch (e) {
+    throw writeFailure(e, { path: sequential });
+  }
+}
+
 async function removeIfNotFile(path: string): Promise<void> {
   try {
     const stat = await Deno.lstat(path);

@@ -237,6 +237,11 @@ export interface PullOptions extends RevisionOptions {
   offline?: boolean;
   /** Receives progress events. */
   onProgress?: (event: PullProgressEvent) => void;
+  /**
+   * Download into this folder as plain files instead of into the cache, with Python's
+   * `.cache/huggingface/download/{path}.metadata` beside them (like `hf download --local-dir`).
+   */
+  localDir?: string;
   /** Transfer tuning, for benchmarks and tests: the size of one byte range and the smallest file fetched as ranges. */
   transfer?: { chunkSize?: number; rangeThreshold?: number };
 }

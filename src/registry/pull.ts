@@ -13,7 +13,8 @@
 import { denoEnv, hubCacheDir } from "../environment.ts";
 import { CacheError, DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
-import { acquireRepoLock } from "../cache/lock.ts";
+import { acquireBlobLock, acquireFileLock, acquireRepoLock, type BlobLock } from "../cache/lock.ts";
+import { ensureLocalDirCache, localDirPaths, readLocalDirMetadata, writeLocalDirMetadata } from "../cache/local_dir.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { insideOrThrow } from "../cache/contained_path.ts";
 import { downloadBlob } from "../download/blob_download.ts";
@@ -232,8 +233,16 @@ async function pullModelInto(
     });
   }
 
+  const localDir = options.localDir?.replace(/\/+$/, "");
   const planOf = async (): Promise<PlannedFile[]> =>
     await Promise.all(selected.map(async (file) => {
+      if (localDir) {
+        // as `hf download --local-dir`: a file is there when its metadata names its etag and it was not touched since
+        const etag = etagOf(file);
+        const meta = options.force ? undefined : await readLocalDirMetadata(localDir, file.path);
+        const size = await blobSize(localDirPaths(localDir, file.path).file);
+        return { file, etag, cached: meta?.etag === etag && size === file.size };
+      }
       const etag = file.lfs?.sha256 ?? file.oid ?? "";
       if (options.force) return { file, etag: etagOf(file), cached: false };
       if (!etag) return { file, etag, cached: await blobSize(paths.snapshot(commit, file.path)) !== undefined };
@@ -245,7 +254,7 @@ async function pullModelInto(
     id: ref.id,
     revision,
     sha: commit,
-    snapshotPath: paths.snapshot(commit),
+    snapshotPath: localDir ?? paths.snapshot(commit),
     formats: detectFormats(selected),
     ...(variant ? { variant } : {}),
     ...(!detectFormats(repoFiles).includes("onnx")
@@ -261,14 +270,10 @@ async function pullModelInto(
     dryRun,
   });
 
-  const complete = async () =>
-    (await Promise.all(plan.map((p) => p.etag ? writer.isLinked(commit, p.file.path, p.etag, p.file.size) : true)))
-      .every(Boolean);
-
   if (offline) {
     const missing: string[] = [];
     for (const p of plan) {
-      if (!p.cached && !(await blobSize(paths.snapshot(commit, p.file.path)))) missing.push(p.file.path);
+      if (!p.cached && (localDir || !(await blobSize(paths.snapshot(commit, p.file.path))))) missing.push(p.file.path);
     }
     if (missing.length > 0) {
       throw new OfflineError(
@@ -289,13 +294,18 @@ async function pullModelInto(
     bytesCached: plan.filter((p) => p.cached).reduce((sum, p) => sum + p.file.size, 0),
   });
   if (options.dryRun) return result(0, true);
+  if (!options.force && plan.every((p) => p.cached) && localDir) {
+    for (const p of plan) emit({ type: "file-done", path: p.file.path, size: p.file.size, cached: true });
+    return result(0, false);
+  }
   if (!options.force && plan.every((p) => p.cached)) {
-    // every blob is here: link what the snapshot lacks (atomic renames; no lock needed), done
-    if (!(await complete())) {
-      for (const p of plan) {
-        if (p.etag && !(await writer.isLinked(commit, p.file.path, p.etag, p.file.size))) {
-          await writer.link(commit, p.file.path, p.etag);
-        }
+    // every blob is here: link what the snapshot lacks (atomic renames; no lock needed), and turn the hard links an
+    // earlier pull made without symlinks into symlinks, done
+    for (const p of plan) {
+      if (!p.etag) continue;
+      const linked = await writer.isLinked(commit, p.file.path, p.etag, p.file.size);
+      if (!linked || await writer.isUpgradable(commit, p.file.path, p.etag)) {
+        await writer.link(commit, p.file.path, p.etag);
       }
     }
     for (const p of plan) emit({ type: "file-done", path: p.file.path, size: p.file.size, cached: true });
@@ -304,7 +314,8 @@ async function pullModelInto(
   }
 
   // 3. download what is missing, under the repository lock
-  const lock = await acquireRepoLock(cacheDir, ref.id, {
+  // (a local dir has no repository lock: Python's per-file locks cover it)
+  const lock = localDir ? { release: async () => {} } : await acquireRepoLock(cacheDir, ref.id, {
     signal: options.signal,
     onWait: (holder) =>
       emit({
@@ -342,10 +353,12 @@ async function pullModelInto(
       byEtag.set(p.etag, list);
     }
     const jobs = [...byEtag.values()].sort((a, b) => b[0].file.size - a[0].file.size);
+    const stagingDir = localDir ? `${localDir}/.cache/huggingface/download` : paths.blobsDir;
     try {
-      await Deno.mkdir(paths.blobsDir, { recursive: true });
+      if (localDir) await ensureLocalDirCache(localDir);
+      else await Deno.mkdir(paths.blobsDir, { recursive: true });
     } catch (error) {
-      throw writeFailure(error, { path: `${paths.blobsDir}/`, bytesNeeded: remainingBytes(jobs, new Set()) });
+      throw writeFailure(error, { path: `${stagingDir}/`, bytesNeeded: remainingBytes(jobs, new Set()) });
     }
     const finished = new Set<PlannedFile[]>();
     const connections = new Semaphore(concurrency);
@@ -361,11 +374,33 @@ async function pullModelInto(
         failure ??= error;
         return;
       }
+      let blobLock: BlobLock | undefined;
+      const local = localDir ? localDirPaths(localDir, file.path) : undefined;
       try {
+        // Python's per-blob lock (per file in a local dir): while Python (or another gpux) fetches it, wait, then
+        // use its result
+        const onWait = () => emit({ type: "notice", message: `waiting for another download of ${file.path}` });
+        blobLock = local
+          ? await acquireFileLock(local.lock, { signal, onWait })
+          : await acquireBlobLock(cacheDir, ref.id, etag, { signal, onWait });
+        const there = localDir
+          ? (await readLocalDirMetadata(localDir, file.path))?.etag === etag &&
+            await blobSize(local!.file) === file.size
+          : await regularBlobSize(paths.blob(etag)) === file.size;
+        if (!options.force && there) {
+          finished.add(group);
+          for (const p of group) {
+            p.cached = true;
+            progress.done(p.file.path, true);
+          }
+          return;
+        }
         const outcome = await downloadBlob({
           url: `${manager.endpoint}/${ref.id}/resolve/${commit}/${encodePath(file.path)}`,
           headers,
-          destination: insideOrThrow(paths.blobsDir, paths.blob(etag), `the blob of '${file.path}'`),
+          destination: local
+            ? local.staging(etag)
+            : insideOrThrow(paths.blobsDir, paths.blob(etag), `the blob of '${file.path}'`),
           expected: { size: file.size, hash: etag, kind: hashKindOfEtag(etag)! },
           label: file.path,
           fetch: http.fetch,
@@ -386,6 +421,7 @@ async function pullModelInto(
             emit({ type: "retry", path: file.path, attempt: info.attempt, delayMs: info.delayMs, reason: info.reason }),
         });
         bytesDownloaded += outcome.bytesTransferred;
+        if (local) await publishLocalFiles(localDir!, commit, group, local.staging(etag));
         finished.add(group);
         for (const p of group) progress.done(p.file.path, false);
       } catch (error) {
@@ -394,19 +430,30 @@ async function pullModelInto(
           internal.abort(error);
         }
       } finally {
+        blobLock?.release();
         slots.release();
       }
     }));
     if (failure !== undefined) {
       if (options.signal?.aborted && !(failure instanceof InterruptedError)) throw new InterruptedError("interrupted");
-      if (failure instanceof DiskFullError) throw diskFull(failure, paths.blobsDir, remainingBytes(jobs, finished));
+      if (failure instanceof DiskFullError) throw diskFull(failure, stagingDir, remainingBytes(jobs, finished));
       throw failure;
     }
+    if (localDir) return result(bytesDownloaded, false);
 
-    // 4. the snapshot appears only once every file is verified: links, markers, manifest, ref
-    for (const p of plan) await writer.link(commit, p.file.path, p.etag);
+    // 4. the snapshot appears only once every file is verified: links, markers, manifest, ref. An entry that
+    // already leads to its blob (Python's symlink, say) is left alone.
+    for (const p of plan) {
+      const current = await writer.pointsAt(commit, p.file.path, p.etag);
+      if (!current || await writer.isUpgradable(commit, p.file.path, p.etag)) {
+        await writer.link(commit, p.file.path, p.etag);
+      }
+    }
     const present = new Set(repoFiles.map((f) => f.path));
     for (const name of RUN_FILES) if (!present.has(name)) await writer.markMissing(commit, name);
+    // Python's tree listing tells its offline snapshot_download which files the snapshot should hold: written only
+    // when this pull took them all, since Python calls a snapshot missing any listed file incomplete
+    if (selected.length === repoFiles.length) await writer.writePythonTree(commit, repoFiles);
     if (repoFiles.every((f) => f.lfs?.sha256 || f.oid)) {
       await writer.writeManifest({
         id: ref.id,
@@ -421,6 +468,32 @@ async function pullModelInto(
     await lock.release();
   }
   return result(bytesDownloaded, false);
+}
+
+/**
+ * Puts a verified download into a local dir as `hf download --local-dir` leaves it: the file at its path (renamed
+ * from `staged`; a copy for each further path with the same content), then its metadata.
+ */
+async function publishLocalFiles(dir: string, commit: string, group: PlannedFile[], staged: string): Promise<void> {
+  const targets = group.map((p) => ({ p, paths: localDirPaths(dir, p.file.path) }));
+  for (const [i, { p, paths }] of targets.entries()) {
+    const parentDir = paths.file.slice(0, paths.file.lastIndexOf("/"));
+    try {
+      await Deno.mkdir(parentDir, { recursive: true });
+      const stat = await Deno.lstat(paths.file).catch(() => undefined);
+      if (stat?.isDirectory) {
+        throw new CacheError(`cannot write ${paths.file}: a folder of that name is in the way`, {
+          hint: `move it away, or pull into another --local-dir`,
+        });
+      }
+      if (stat?.isSymlink) await Deno.remove(paths.file); // the link goes, never what it points at
+      if (i === targets.length - 1) await Deno.rename(staged, paths.file);
+      else await Deno.copyFile(staged, paths.file);
+      await writeLocalDirMetadata(dir, p.file.path, commit, p.etag);
+    } catch (error) {
+      throw writeFailure(error, { path: paths.file, bytesNeeded: p.file.size });
+    }
+  }
 }
 
 /**

@@ -72,3 +72,16 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
   const decoder = new TextDecoder();
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
+
+/** Starts `gpux …args` like {@linkcode runCli} without waiting: stdout and stderr piped, stdin closed. */
+export async function spawnCli(args: string[], options: RunCliOptions = {}): Promise<Deno.ChildProcess> {
+  const permissions = options.permissions ?? await taskPermissions(options.env);
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--config=${CONFIG}`, ...permissions, CLI, ...args],
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+  }).spawn();
+}
