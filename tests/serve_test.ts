@@ -85,6 +85,12 @@ Deno.test("gpux serve: ready line with address, models and providers; /health, /
       const meta = (await call(`${server.url}/v2/models/ident`)).body as Record<string, unknown>;
       assertEquals(meta.inputs, [{ name: "x", datatype: "FP32", shape: [-1, 3] }]);
       assertEquals(meta.platform, "onnxruntime_onnx");
+      const versioned = await call(`${server.url}/v2/models/ident/versions/1/infer`, {
+        json: { inputs: [{ name: "x", shape: [1, 3], datatype: "FP32", data: [1, 2, 3] }] },
+      });
+      assertEquals((versioned.body as { outputs: { data: number[] }[] }).outputs[0].data, [1, 2, 3]);
+      const head = await call(`${server.url}/health`, { method: "HEAD" });
+      assertEquals([head.status, head.text], [200, ""]);
     } finally {
       await stopped(server);
     }
