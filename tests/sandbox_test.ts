@@ -1,0 +1,165 @@
+/**
+ * The permission sandbox: the flags each command line gets (src/cli/sandbox.ts), and the real `deno task gpux`
+ * (the launcher) started from folders whose names would break or widen a word-split command line.
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { runCli } from "./support/cli.ts";
+import { identityModel, writeModel } from "./support/onnx_builder.ts";
+import { commandSandbox, denoPermissionFlags, ENV_VARS, type Sandbox, SandboxError } from "../src/cli/sandbox.ts";
+import { envFrom } from "../src/environment.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const HOME = "/home/me";
+const env = envFrom({ HOME, HF_HOME: `${HOME}/hf` });
+
+function sandbox(args: string[], cwd = `${HOME}/work`): Sandbox {
+  return commandSandbox(args, { env, cwd, onnxruntimeDirs: ["/ort/bin"] });
+}
+
+Deno.test("sandbox: each command gets only what it needs", () => {
+  const version = sandbox(["--version"]);
+  assertEquals([version.read, version.write, version.net, version.ffi], [[], [], [], []]);
+  assertEquals(sandbox(["pull", "--help"]).write, []);
+
+  const pull = sandbox(["pull", "acme/tiny", "--cache-dir", "/data/hf"]);
+  assertEquals(pull.write, ["/data/hf"]);
+  assert(pull.net.includes("huggingface.co") && pull.net.includes("*.hf.co") && pull.net.includes("127.0.0.1"));
+  assertEquals(pull.ffi, [], "pull loads no native library");
+  assertEquals(sandbox(["pull", "acme/tiny"]).write, [`${HOME}/hf/hub`]);
+
+  const search = sandbox(["search", "bert"]);
+  assertEquals(search.write, [], "search writes nothing");
+  assert(search.net.length > 0);
+  const ls = sandbox(["ls"]);
+  assertEquals([ls.write, ls.net, ls.ffi], [[], [], []], "ls only reads the cache");
+  assertEquals(ls.read, [`${HOME}/hf/hub`]);
+
+  assertEquals(sandbox(["login"]).write, [`${HOME}/hf`, `${HOME}/hf/token`, `${HOME}/.cache/huggingface/token`]);
+  assertEquals(sandbox(["whoami"]).write, [], "only login and logout write the token folder");
+
+  const run = sandbox(["run", "model.onnx", "-i", "{}", "--output", "out/result.json"]);
+  assertEquals(run.write, [`${HOME}/work/out`], "run writes only --output's folder");
+  assert(run.read.includes(`${HOME}/work/model.onnx`) && run.read.includes(`${HOME}/work`));
+  assertEquals(run.net, [], "no network without --pull");
+  assert(run.ffi.includes("/ort/bin") && run.ffi.includes(`${HOME}/.gpux/runtime`));
+  assert(sandbox(["run", "acme/tiny", "--pull"]).write.includes(`${HOME}/hf/hub`), "--pull writes the cache");
+  assertEquals(sandbox(["run", "m.onnx", "--output", "logits=/tmp/x/l.npy"]).write, [
+    `${HOME}/work/logits=/tmp/x`,
+    "/tmp/x",
+  ]);
+
+  assertEquals(sandbox(["init", "/models/net.onnx"]).write, ["/models", `${HOME}/work`]);
+  assertEquals(sandbox(["cache", "prune", "--cache-dir=/c"]).write, ["/c"]);
+  assertEquals(sandbox(["cache", "verify"]).write, []);
+  for (const s of [pull, search, ls, run]) assertEquals(s.env, [...ENV_VARS]);
+});
+
+Deno.test("sandbox: a command the table does not know (added on another branch) gets the common ground", () => {
+  const serve = sandbox(["serve", "acme/tiny", "--port", "8080"]);
+  assert(serve.write.includes(`${HOME}/hf/hub`) && serve.write.includes(`${HOME}/.gpux`));
+  assert(serve.net.includes("127.0.0.1") && serve.ffi.includes("/ort/bin"));
+});
+
+Deno.test("sandbox: paths travel as single arguments; a comma cannot be expressed and is refused", () => {
+  const flags = denoPermissionFlags(sandbox(["run", "m.onnx", "--output", "a b/x --allow-all/out.json"]));
+  assert(flags.includes(`--allow-write=${HOME}/work/a b/x --allow-all`), flags.join("\n"));
+  assert(!flags.includes("--allow-all"));
+  const relative = sandbox(["run", "m.onnx", "--output", "../../../etc/out.json"], "/a/b/c");
+  assertEquals(relative.write, ["/etc"], "`..` is resolved, not passed through");
+  let error: unknown;
+  try {
+    denoPermissionFlags(
+      commandSandbox(["pull", "x/y"], { env: envFrom({ HOME, HF_HUB_CACHE: "/data/a,/etc" }), cwd: "/" }),
+    );
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof Error && /contains a comma/.test(error.message), String(error));
+  assert(error instanceof SandboxError && error.exitCode === 6);
+});
+
+function withoutInitCwd(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return env;
+}
+
+/** Runs the real `deno task gpux …` from `cwd`, as a user does. */
+async function task(args: string[], cwd: string, extraEnv: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", `--config=${ROOT}deno.json`, "gpux", ...args],
+    cwd,
+    // deno task keeps an INIT_CWD it inherits (from npx or an outer task): start clean, as a user's shell does
+    clearEnv: true,
+    env: { ...withoutInitCwd(), NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...extraEnv },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+Deno.test("deno task gpux: folders named with a space, a comma or a flag neither break nor widen the sandbox", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-sandbox-" });
+  try {
+    const env = { HOME: dir, HF_HOME: `${dir}/hf`, HF_HUB_CACHE: `${dir}/hub` };
+    for (const name of ["with space", "q,..", "x --unsafely-ignore-certificate-errors"]) {
+      const folder = `${dir}/${name}`;
+      await Deno.mkdir(folder);
+      await writeModel(`${folder}/m.onnx`, identityModel("float32", ["batch", 2]));
+      // relative paths start in the folder the task was started from, whatever its name
+      const ran = await task(["run", "m.onnx", "-i", '{"x": [[1, 2]]}', "-o", "out.json", "-p", "cpu"], folder, env);
+      if (name.includes(",")) {
+        // a folder with a comma cannot be granted exactly: refused, nothing written anywhere
+        assertEquals(ran.code, 6, ran.stderr);
+        assertMatch(
+          ran.stderr,
+          /^error: cannot grant (read|write) access to .*q,\.\..*: it contains a comma\nhint: .*\n$/,
+        );
+        await Deno.stat(`${dir}/out.json`).then(() => assert(false, "the parent was written"), () => {});
+        continue;
+      }
+      assertEquals(ran.code, 0, ran.stderr);
+      assertEquals(ran.stderr.includes("DANGER"), false, "no Deno flag was injected: " + ran.stderr);
+      assert((await Deno.stat(`${folder}/out.json`)).isFile);
+    }
+    // an HF_HUB_CACHE with a comma is refused in one line, before anything runs
+    const comma = await task(["ls"], dir, { ...env, HF_HUB_CACHE: `${dir}/a,${dir}` });
+    assertEquals(comma.code, 6, comma.stderr);
+    assertMatch(
+      comma.stderr,
+      /^error: cannot grant read access to ".*a,.*": it contains a comma\nhint: .*HF_HUB_CACHE.*\n$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gpux under its exact sandbox: init writes beside the model, and a write outside is one line, exit 6", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-sandbox-" });
+  try {
+    const env = { HOME: dir, HF_HOME: `${dir}/hf`, HF_HUB_CACHE: `${dir}/hub` };
+    await Deno.mkdir(`${dir}/models`);
+    await Deno.mkdir(`${dir}/other`);
+    await writeModel(`${dir}/models/m.onnx`, identityModel("float32", ["batch", 2]));
+    const init = await runCli(["init", `${dir}/models/m.onnx`, "--quiet"], { env });
+    assertEquals(init.code, 0, init.stderr);
+    assert((await Deno.stat(`${dir}/models/gpux.yml`)).isFile);
+
+    // `run` started under the sandbox of a command line without --output cannot write one
+    const permissions = (await import("./support/cli.ts")).taskPermissions(env, ["run", `${dir}/models/m.onnx`]);
+    const refused = await runCli(
+      ["run", `${dir}/models/m.onnx`, "-i", '{"x": [[1, 2]]}', "-o", `${dir}/other/out.json`, "-p", "cpu"],
+      { env, permissions },
+    );
+    assertEquals(refused.code, 6, refused.stderr);
+    assertMatch(
+      refused.stderr,
+      /^error: the sandbox refused write access to ".*other\/out\.json.*"\nhint: .*--output.*\n$/,
+    );
+    assertStringIncludes(refused.stderr, "README: Permissions");
+    await Deno.stat(`${dir}/other/out.json`).then(() => assert(false, "written"), () => {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
