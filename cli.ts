@@ -5,8 +5,13 @@
  *
  * @module
  */
-import { main } from "./src/cli/main.ts";
-
 if (import.meta.main) {
+  if (Deno.args.length === 1 && (Deno.args[0] === "--version" || Deno.args[0] === "-V")) {
+    // the one answer that needs no command tree: skip loading it
+    const { VERSION } = await import("./src/version.ts");
+    console.log(VERSION);
+    Deno.exit(0);
+  }
+  const { main } = await import("./src/cli/main.ts");
   Deno.exit(await main(Deno.args));
 }

@@ -5,7 +5,7 @@
  * the launcher, which gives each command its own sandbox (src/cli/sandbox.ts):
  *
  * ```sh
- * exec '/path/to/deno' run --quiet --no-prompt --allow-env=<gpux's variables> --allow-read \
+ * exec '/path/to/deno' run --quiet --no-prompt --allow-env=<gpux's variables> --ignore-env --allow-read \
  *   --allow-run='/path/to/deno' --config='<repo>/deno.json' '<repo>/src/cli/launch.ts' "$@"
  * ```
  *
@@ -50,6 +50,7 @@ export function launcherArgs(deno: string): string[] {
     "--quiet",
     "--no-prompt",
     `--allow-env=${ENV_VARS.join(",")}`,
+    "--ignore-env",
     "--allow-read",
     `--allow-run=${deno}`,
     `--config=${fromFileUrl(new URL("deno.json", ROOT))}`,

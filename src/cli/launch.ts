@@ -6,12 +6,14 @@
  *
  * It imports nothing but the sandbox (no commander, no npm package), so it starts in a few milliseconds. The
  * launcher itself runs with `--allow-env --allow-read --allow-run`: it reads the environment and resolves paths;
- * gpux's code runs only in the sandboxed child.
+ * gpux's commands run only in the sandboxed child. `gpux --version`, `gpux --help` and bare `gpux` touch no file,
+ * host or library, so the launcher answers them itself (one process instead of two).
  *
  * @module
  */
 import { denoEnv, type EnvReader } from "../environment.ts";
 import { commandSandbox, denoPermissionFlags, SandboxError } from "./sandbox.ts";
+import { VERSION } from "../version.ts";
 
 /** Where the launched program lives: the repository (or installed copy) this file belongs to. */
 const ROOT = new URL("../../", import.meta.url);
@@ -67,7 +69,17 @@ export function launchArgs(args: string[], cwd: string, env: EnvReader = denoEnv
   ];
 }
 
+/** `gpux`, `gpux --help`, `gpux --version`: they touch nothing, so the launcher answers them itself (no child). */
+function touchesNothing(args: string[]): boolean {
+  return args.length === 0 || (args.length === 1 && ["--help", "-h", "--version", "-V", "help"].includes(args[0]));
+}
+
 async function launch(args: string[]): Promise<number> {
+  if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+    Deno.stdout.writeSync(new TextEncoder().encode(`${VERSION}\n`));
+    return 0;
+  }
+  if (touchesNothing(args)) return await (await import("./main.ts")).main(args);
   const cwd = startFolder();
   let childArgs: string[];
   try {
