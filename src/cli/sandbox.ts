@@ -435,6 +435,7 @@ export const SYSTEM_LIBRARY_PROBES: readonly string[] = [
   "libcudnn.so.9",
   "libnvinfer.so.10",
   "libvulkan.so.1",
+  "libc.so.6", // runtime_folder.ts asks the loader which libonnxruntime it bound
 ];
 
 function finish(sandbox: Sandbox, context: SandboxContext): Sandbox {
