@@ -47,25 +47,27 @@ async function time(cmd: string[]): Promise<number> {
   return seconds;
 }
 
-const rows: string[][] = [];
+// round-robin over the cases, so that a busy moment of a shared machine hits all of them alike
+const samples: number[][] = cases.map(() => []);
 try {
-  for (const c of cases) {
-    await time(c.cmd); // warm: module and code caches
-    const samples: number[] = [];
-    for (let i = 0; i < RUNS; i++) samples.push(await time(c.cmd));
-    samples.sort((a, b) => a - b);
-    const median = samples[Math.floor(samples.length / 2)];
-    rows.push([
-      c.name,
-      median.toFixed(3),
-      samples[0].toFixed(3),
-      c.goal ? `< ${c.goal}` : "",
-      c.goal ? (median < c.goal ? "yes" : "NO") : "",
-    ]);
+  for (const c of cases) await time(c.cmd); // warm: module and code caches
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, c] of cases.entries()) samples[k].push(await time(c.cmd));
   }
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }
+const rows = cases.map((c, k) => {
+  const sorted = [...samples[k]].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return [
+    c.name,
+    median.toFixed(3),
+    sorted[0].toFixed(3),
+    c.goal ? `< ${c.goal}` : "",
+    c.goal ? (median < c.goal ? "yes" : "NO") : "",
+  ];
+});
 
 const header = ["process", "median s", "min s", "goal s", "met"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

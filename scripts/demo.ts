@@ -11,7 +11,7 @@
 import { startHubServer } from "../tests/support/hub_server.ts";
 import { npmModel } from "../tests/support/npm_models.ts";
 import { launchArgs } from "../src/cli/launch.ts";
-import { COMMANDS } from "../src/cli/main.ts";
+import { COMMANDS } from "../src/cli/commands.ts";
 import { envFrom } from "../src/environment.ts";
 
 /** The id the model has on huggingface.co, which the local hub mirrors. */
@@ -122,7 +122,7 @@ class StepFailed extends Error {
 
 /**
  * The serve step: `gpux serve` on a free port, one POST /predict, then Ctrl-C. Skipped (said so) while this build
- * has no `serve` command; it joins the demo by itself once one is registered in src/cli/main.ts.
+ * has no `serve` command; it joins the demo by itself once one is registered in src/cli/commands.ts.
  */
 async function serveOnce(env: Record<string, string>, cwd: string): Promise<void> {
   if (!COMMANDS.some((c) => c.name === "serve")) {

@@ -58,6 +58,9 @@ Deno.test("sandbox: a command the table does not know (added on another branch) 
   const serve = sandbox(["serve", "acme/tiny", "--port", "8080"]);
   assert(serve.write.includes(`${HOME}/hf/hub`) && serve.write.includes(`${HOME}/.gpux`));
   assert(serve.net.includes("127.0.0.1") && serve.ffi.includes("/ort/bin"));
+  assert(!serve.net.includes("0.0.0.0"), "loopback only unless --host says otherwise");
+  assert(sandbox(["serve", "acme/tiny", "--host", "0.0.0.0"]).net.includes("0.0.0.0"));
+  assert(sandbox(["serve", "acme/tiny", "--host=::"]).net.includes("[::]"));
 });
 
 Deno.test("sandbox: paths travel as single arguments; a comma cannot be expressed and is refused", () => {

@@ -14,6 +14,7 @@
 import { denoEnv, type EnvReader } from "../environment.ts";
 import { commandSandbox, denoPermissionFlags, SandboxError } from "./sandbox.ts";
 import { VERSION } from "../version.ts";
+import { topLevelHelp } from "./commands.ts";
 
 /** Where the launched program lives: the repository (or installed copy) this file belongs to. */
 const ROOT = new URL("../../", import.meta.url);
@@ -77,6 +78,10 @@ function touchesNothing(args: string[]): boolean {
 async function launch(args: string[]): Promise<number> {
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
     Deno.stdout.writeSync(new TextEncoder().encode(`${VERSION}\n`));
+    return 0;
+  }
+  if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
+    Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
     return 0;
   }
   if (touchesNothing(args)) return await (await import("./main.ts")).main(args);

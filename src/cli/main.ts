@@ -8,110 +8,7 @@ import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts"
 import { type CliContext, createContext } from "./context.ts";
 import { VERSION } from "../version.ts";
 import { SandboxError } from "./sandbox.ts";
-
-/** A command factory; each command has its own typed arguments and options. */
-// deno-lint-ignore no-explicit-any
-type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
-
-/** One command: its name, one line for `gpux --help`, and how to load it (only when it runs). */
-export interface CommandEntry {
-  /** The command's name (what the user types after `gpux`). */
-  name: string;
-  /** Other names it answers to. */
-  aliases?: string[];
-  /** The line `gpux --help` shows. */
-  summary: string;
-  /** Imports the command's module and returns its factory. */
-  load: () => Promise<CommandFactory>;
-}
-
-/**
- * Every command, in the order `gpux --help` lists them; one file per command under src/cli/, imported only when
- * that command runs (start-up pays for one command's modules, `--help` and `--version` for none). Adding a
- * command is one line here (and one in `COMMAND_NEEDS` of sandbox.ts for its permissions).
- */
-export const COMMANDS: CommandEntry[] = [
-  {
-    name: "search",
-    summary: "Search models on the Hugging Face Hub (e.g. gpux search bert --library onnx)",
-    load: async () => (await import("./search.ts")).searchCommand,
-  },
-  {
-    name: "info",
-    summary: "Show a model's metadata, formats, ONNX variants and files (e.g. gpux info org/name@main)",
-    load: async () => (await import("./info.ts")).infoCommand,
-  },
-  {
-    name: "pull",
-    summary: "Download a model into the Hugging Face cache (resumable, verified, parallel)",
-    load: async () => (await import("./pull.ts")).pullCommand,
-  },
-  {
-    name: "ls",
-    aliases: ["list"],
-    summary: "List the models in the Hugging Face cache (also those downloaded by Python)",
-    load: async () => (await import("./ls.ts")).lsCommand,
-  },
-  {
-    name: "rm",
-    aliases: ["remove"],
-    summary: "Remove a model, or one revision of it (org/name@rev), from the cache",
-    load: async () => (await import("./rm.ts")).rmCommand,
-  },
-  {
-    name: "cache",
-    summary: "Manage the Hugging Face cache: prune, verify, dir (list models with `gpux ls`)",
-    load: async () => (await import("./cache.ts")).cacheCommand,
-  },
-  {
-    name: "login",
-    summary:
-      "Save a Hugging Face token after checking it with the Hub (read from stdin without --token; hidden on a terminal)",
-    load: async () => (await import("./login.ts")).loginCommand,
-  },
-  {
-    name: "logout",
-    summary: "Remove the saved Hugging Face token (the file `gpux login` and `hf auth login` write)",
-    load: async () => (await import("./logout.ts")).logoutCommand,
-  },
-  {
-    name: "whoami",
-    summary: "Show the Hugging Face account of the current token",
-    load: async () => (await import("./whoami.ts")).whoamiCommand,
-  },
-  {
-    name: "run",
-    summary: "Run a model once on the best execution provider and print its outputs",
-    load: async () => (await import("./run.ts")).runCommand,
-  },
-  {
-    name: "inspect",
-    summary: "Show a model's inputs, outputs, opset, producer, metadata and the provider it would run on",
-    load: async () => (await import("./inspect.ts")).inspectCommand,
-  },
-  {
-    name: "bench",
-    summary: "Time a model: session creation, first run, latency percentiles and throughput",
-    load: async () => (await import("./bench.ts")).benchCommand,
-  },
-  {
-    name: "init",
-    summary: "Write a gpux.yml from a model's actual inputs and outputs",
-    load: async () => (await import("./init.ts")).initCommand,
-  },
-  {
-    name: "doctor",
-    summary: "Check which execution providers load here, GPU libraries, cache and token",
-    load: async () => (await import("./doctor.ts")).doctorCommand,
-  },
-];
-
-/** The entry `args` runs (the first argument that is not an option, or the one after `help`), if any. */
-export function selectedCommand(args: string[]): CommandEntry | undefined {
-  const words = args.filter((a) => !a.startsWith("-"));
-  const name = words[0] === "help" ? words[1] : words[0];
-  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name ?? ""));
-}
+import { COMMANDS, DESCRIPTION, selectedCommand, topLevelHelp } from "./commands.ts";
 
 /**
  * Builds the `gpux` program for one invocation: the command `args` runs, loaded in full, and the others as
@@ -119,9 +16,7 @@ export function selectedCommand(args: string[]): CommandEntry | undefined {
  */
 export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
   const program = new Command("gpux")
-    .description(
-      "Pull ONNX models from the Hugging Face Hub into the shared cache and run them on the best GPU you have.",
-    )
+    .description(DESCRIPTION)
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
@@ -153,6 +48,11 @@ export async function main(args: string[]): Promise<number> {
     controller.abort(new InterruptedError("interrupted"));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
+  if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
+    // the same text without loading the command tree (the launcher prints it the same way)
+    Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
+    return ExitCode.Ok;
+  }
   const ctx = createContext(controller.signal);
   try {
     await (await buildProgram(ctx, args)).parseAsync(args, { from: "user" });

@@ -84,6 +84,8 @@ export interface CommandNeeds {
   writeBesideModel?: boolean;
   /** Options that take a value (so their value is not taken for a positional argument). */
   valueOptions?: string[];
+  /** Options naming an address to listen on (`serve --host`): that host is added to the network scope. */
+  listen?: string[];
   /** `--allow-sys` names. */
   sys?: string[];
   /** Subcommands (`cache prune`), each with its own needs. */
@@ -186,6 +188,7 @@ export const DEFAULT_NEEDS: CommandNeeds = {
   writeState: true,
   readPaths: { positionals: true, options: ["-f", "--file", "--config", "-c"] },
   valueOptions: [...new Set([...RUNTIME_VALUE_OPTIONS, ...HUB_VALUE_OPTIONS, "--host", "--port", "--config", "-c"])],
+  listen: ["--host"],
   sys: ["hostname", "osRelease"],
 };
 
@@ -408,6 +411,10 @@ export function commandSandbox(args: string[], context: SandboxContext): Sandbox
       endpointHost = undefined; // gpux reports the malformed HF_ENDPOINT itself
     }
     sandbox.net.push(...(endpointHost ? [endpointHost] : []), ...HUB_HOSTS, ...LOCAL_HOSTS);
+  }
+  for (const host of option(needs.listen)) {
+    // the address to bind, as given (an IPv6 address in brackets, as Deno's --allow-net spells it)
+    sandbox.net.push(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   }
   if (needs.onnxruntime) {
     for (const dir of context.onnxruntimeDirs ?? []) sandbox.ffi.push(dir), sandbox.read.push(dir);
