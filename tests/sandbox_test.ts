@@ -34,7 +34,13 @@ Deno.test("sandbox: each command gets only what it needs", () => {
   assertEquals([ls.write, ls.net, ls.ffi], [[], [], []], "ls only reads the cache");
   assertEquals(ls.read, [`${HOME}/hf/hub`]);
 
-  assertEquals(sandbox(["login"]).write, [`${HOME}/hf`, `${HOME}/hf/token`, `${HOME}/.cache/huggingface/token`]);
+  assertEquals(sandbox(["login"]).write, [`${HOME}/hf`]);
+  assertEquals(
+    commandSandbox(["logout"], { env: envFrom({ HOME, HF_TOKEN_PATH: "/secrets/hf/token" }), cwd: "/" }).write,
+    [
+      "/secrets/hf",
+    ],
+  );
   assertEquals(sandbox(["whoami"]).write, [], "only login and logout write the token folder");
 
   const run = sandbox(["run", "model.onnx", "-i", "{}", "--output", "out/result.json"]);

@@ -360,7 +360,7 @@ export function commandSandbox(args: string[], context: SandboxContext): Sandbox
   if (needs.readToken || needs.writeToken) {
     const token = tokenFiles(env);
     sandbox.read.push(...token.files.map(abs));
-    if (needs.writeToken) sandbox.write.push(abs(token.writeFolder), ...token.files.map(abs));
+    if (needs.writeToken) sandbox.write.push(abs(token.writeFolder)); // where login writes, logout removes
   }
   const state = (() => {
     try {
