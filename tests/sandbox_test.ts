@@ -172,3 +172,48 @@ Deno.test("gpux under its exact sandbox: init writes beside the model, and a wri
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "the launcher passes SIGTERM on to the command it started and exits as it did",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const { startHubServer } = await import("./support/hub_server.ts");
+    const hub = await startHubServer();
+    const dir = await Deno.makeTempDir({ prefix: "gpux-sandbox-" });
+    try {
+      hub.addRepo("acme/slow").commit({ "weights.onnx": { size: 8_000_000, seed: 3 } });
+      hub.setShaping({ bytesPerSecond: 500_000 });
+      const launcher = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--quiet",
+          "--allow-env",
+          "--allow-read",
+          "--allow-run",
+          `${ROOT}src/cli/launch.ts`,
+          "pull",
+          "acme/slow",
+        ],
+        cwd: dir,
+        clearEnv: true,
+        env: { ...withoutInitCwd(), HOME: dir, HF_HOME: `${dir}/hf`, HF_ENDPOINT: hub.url, NO_COLOR: "1" },
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const blobs = `${dir}/hf/hub/models--acme--slow/blobs`;
+      const started = Date.now();
+      while (!(await Array.fromAsync(Deno.readDir(blobs)).catch(() => [])).length) {
+        if (Date.now() - started > 60_000) throw new Error("the pull never started");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      launcher.kill("SIGTERM");
+      const status = await launcher.status;
+      assertEquals(status.signal, null, "the launcher was not killed: it waited for its child");
+      assertEquals(status.code, 143, "128 + SIGTERM: the child was terminated and the launcher reported it");
+      await launcher.stderr.cancel();
+    } finally {
+      await hub.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

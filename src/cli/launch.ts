@@ -95,9 +95,8 @@ async function launch(args: string[]): Promise<number> {
     Deno.stderr.writeSync(new TextEncoder().encode(text));
     return e.exitCode;
   }
-  // Ctrl-C reaches the child through the terminal's process group; the launcher waits for its exit code
-  const ignore = () => {};
-  Deno.addSignalListener("SIGINT", ignore);
+  // Ctrl-C reaches the child through the terminal's process group: the launcher only waits for its exit code.
+  // SIGTERM and SIGHUP (a service manager, a closed terminal) are passed on to the child.
   const child = new Deno.Command(Deno.execPath(), {
     args: childArgs,
     cwd,
@@ -105,8 +104,19 @@ async function launch(args: string[]): Promise<number> {
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
+  const forwarded: [Deno.Signal, () => void][] = [["SIGINT", () => {}]];
+  if (Deno.build.os !== "windows") {
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+      forwarded.push([signal, () => {
+        try {
+          child.kill(signal);
+        } catch { /* already gone */ }
+      }]);
+    }
+  }
+  for (const [signal, handler] of forwarded) Deno.addSignalListener(signal, handler);
   const status = await child.status;
-  Deno.removeSignalListener("SIGINT", ignore);
+  for (const [signal, handler] of forwarded) Deno.removeSignalListener(signal, handler);
   if (status.signal) return 128 + (SIGNALS[status.signal] ?? 1);
   return status.code;
 }
