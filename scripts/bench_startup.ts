@@ -36,6 +36,11 @@ const cases: Case[] = [
   { name: "gpux --version (installed)", cmd: [installed, "--version"], goal: 0.15 },
   { name: "gpux --help (installed)", cmd: [installed, "--help"], goal: 0.15 },
   { name: "gpux ls (installed, empty cache)", cmd: [installed, "ls"] },
+  { name: "deno task gpux ls (empty cache)", cmd: [deno, "task", "-q", "gpux", "ls"] },
+  {
+    name: "npx deno task gpux --version (npm's own start-up included)",
+    cmd: ["npx", "deno", "task", "-q", "gpux", "--version"],
+  },
 ];
 
 async function time(cmd: string[]): Promise<number> {
@@ -72,8 +77,15 @@ const rows = cases.map((c, k) => {
 const header = ["process", "median s", "min s", "goal s", "met"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+const load = (() => {
+  try {
+    return `, load average ${Deno.loadavg()[0].toFixed(2)}`;
+  } catch {
+    return "";
+  }
+})();
 console.log(
-  `start-up, ${RUNS} runs each after one warm-up, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores`,
+  `start-up, ${RUNS} runs each (round-robin) after one warm-up, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores${load}`,
 );
 console.log(line(header));
 console.log(line(widths.map((w) => "-".repeat(w))));
