@@ -61,7 +61,8 @@ export function compiledPermissionFlags(): string[] {
   ];
 }
 
-class Refusal extends Error {}
+/** A build that cannot or must not happen, said in one line. */
+export class Refusal extends Error {}
 
 async function output(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; text: string }> {
   const child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
@@ -129,6 +130,35 @@ function excludes(target: Target): string[] {
   return out;
 }
 
+/**
+ * Starts a freshly built binary once with `--version` (stdin closed, 20 s at most) and deletes it unless it answers
+ * exactly as gpux: a binary built on the full deno instead of denort starts Deno's REPL instead.
+ */
+export async function verifyBinary(path: string, target: Target): Promise<void> {
+  const check = await output(path, ["--version"], 20_000).catch((e) => ({ code: -1, text: String(e) }));
+  if (check.code === 0 && check.text === VERSION) return;
+  await Deno.remove(path).catch(() => {});
+  throw new Refusal(
+    `the binary built for ${target.name} does not answer as gpux ${VERSION} (got ${
+      JSON.stringify(check.text.slice(0, 80))
+    }): DENORT_BIN is probably not denort; deleted it`,
+  );
+}
+
+/** `deno compile`'s arguments for `target`, writing `out`. */
+export function compileArgs(target: Target, out: string): string[] {
+  return [
+    "compile",
+    "--quiet",
+    `--config=${ROOT}deno.json`,
+    `--target=${target.triple}`,
+    `--output=${out}`,
+    ...excludes(target),
+    ...compiledPermissionFlags(),
+    `${ROOT}src/cli/compiled_entry.ts`,
+  ];
+}
+
 /** Builds the binary for `target` into `outDir`; returns its path. */
 export async function compile(target: Target, outDir: string): Promise<string> {
   if (!exists(`${ROOT}node_modules/onnxruntime-node/bin/napi-v6/${target.ort}`)) {
@@ -139,30 +169,10 @@ export async function compile(target: Target, outDir: string): Promise<string> {
   const env = await denortFor(target);
   await Deno.mkdir(outDir, { recursive: true });
   const out = `${outDir}/gpux-${target.name}${target.exe}`;
-  const args = [
-    "compile",
-    "--quiet",
-    `--config=${ROOT}deno.json`,
-    `--target=${target.triple}`,
-    `--output=${out}`,
-    ...excludes(target),
-    ...compiledPermissionFlags(),
-    `${ROOT}src/cli/compiled_entry.ts`,
-  ];
+  const args = compileArgs(target, out);
   const built = await new Deno.Command(Deno.execPath(), { args, env, stdout: "inherit", stderr: "inherit" }).output();
   if (!built.success) throw new Refusal(`deno compile failed for ${target.name} (exit code ${built.code})`);
-  if (target === hostTarget()) {
-    // a binary that is really Deno (REPL) must never be left behind as gpux
-    const check = await output(out, ["--version"], 20_000).catch((e) => ({ code: -1, text: String(e) }));
-    if (check.code !== 0 || check.text !== VERSION) {
-      await Deno.remove(out).catch(() => {});
-      throw new Refusal(
-        `the binary built for ${target.name} does not answer as gpux ${VERSION} (got ${
-          JSON.stringify(check.text.slice(0, 80))
-        }): DENORT_BIN is probably not denort; deleted it`,
-      );
-    }
-  }
+  if (target === hostTarget()) await verifyBinary(out, target);
   return out;
 }
 

@@ -3,7 +3,7 @@
  * naming DENORT_BIN, refuses the full deno in its place (that would build Deno's REPL), and builds nothing.
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { compiledPermissionFlags, hostTarget } from "../scripts/compile.ts";
+import { compiledPermissionFlags, hostTarget, Refusal, TARGETS, verifyBinary } from "../scripts/compile.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -53,4 +53,36 @@ Deno.test("compiled binaries: only gpux's variables, no subprocesses, never a pr
   assert(flags.includes("--no-prompt") && flags.includes("--ignore-env"));
   assert(flags.some((f) => f.startsWith("--allow-env=HF_ENDPOINT,")));
   assert(!flags.some((f) => f.startsWith("--allow-run") || f === "--allow-all" || f === "-A"));
+});
+
+Deno.test({
+  name: "a built binary that answers like Deno's REPL instead of gpux is deleted, with one line saying why",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const tmp = await Deno.makeTempDir({ prefix: "gpux-compile-" });
+    try {
+      const fake = `${tmp}/gpux-linux-x86_64`;
+      // what a binary built on the full deno does with --version and no terminal: Deno's banner, then the REPL
+      await Deno.writeTextFile(fake, "#!/bin/sh\necho 'Deno 2.9.6'\necho 'exit using ctrl+d, ctrl+c, or close()'\n", {
+        mode: 0o755,
+      });
+      let error: unknown;
+      try {
+        await verifyBinary(fake, TARGETS[0]);
+      } catch (e) {
+        error = e;
+      }
+      assert(error instanceof Refusal, String(error));
+      assertMatch(error.message, /does not answer as gpux .*"Deno 2\.9\.6.*deleted it/);
+      await Deno.stat(fake).then(() => assert(false, "the binary was left"), () => {});
+
+      const real = `${tmp}/gpux-ok`;
+      const { VERSION } = await import("../src/version.ts");
+      await Deno.writeTextFile(real, `#!/bin/sh\necho ${VERSION}\n`, { mode: 0o755 });
+      await verifyBinary(real, TARGETS[0]);
+      assert((await Deno.stat(real)).isFile, "a binary that answers as gpux stays");
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });
