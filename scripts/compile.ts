@@ -124,7 +124,9 @@ function excludes(target: Target): string[] {
       if (`${os.name}/${arch.name}` !== target.ort) out.push(`--exclude=${ortBin}/${os.name}/${arch.name}`);
     }
   }
-  for (const path of ["node_modules/deno", "node_modules/@deno", "tests", "scripts", "docs", "dist"]) {
+  for (
+    const path of ["node_modules/.bin", "node_modules/deno", "node_modules/@deno", "tests", "scripts", "docs", "dist"]
+  ) {
     if (exists(`${ROOT}${path}`)) out.push(`--exclude=${ROOT}${path}`);
   }
   return out;
