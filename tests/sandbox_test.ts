@@ -67,6 +67,14 @@ Deno.test("sandbox: a command the table does not know (added on another branch) 
   assert(!serve.net.includes("0.0.0.0"), "loopback only unless --host says otherwise");
   assert(sandbox(["serve", "acme/tiny", "--host", "0.0.0.0"]).net.includes("0.0.0.0"));
   assert(sandbox(["serve", "acme/tiny", "--host=::"]).net.includes("[::]"));
+  const install = commandSandbox(["runtime", "install", "cuda", "--from", "npm"], {
+    env: envFrom({ HOME, GPUX_NUGET_URL: "https://nuget.example/v3/index.json" }),
+    cwd: "/",
+    onnxruntimeDirs: ["/ort/bin"],
+  });
+  assertEquals(install.write, [`${HOME}/.gpux`]);
+  assert(install.net.includes("registry.npmjs.org") && install.net.includes("nuget.example"));
+  assertEquals(sandbox(["runtime", "ls"]).write, []);
 });
 
 Deno.test("sandbox: paths travel as single arguments; a comma cannot be expressed and is refused", () => {

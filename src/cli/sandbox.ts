@@ -49,6 +49,8 @@ export const ENV_VARS: readonly string[] = [
   "GPUX_PULL_CHUNK_BYTES",
   "GPUX_PULL_RANGE_THRESHOLD",
   "GPUX_API_KEY",
+  "GPUX_NPM_REGISTRY",
+  "GPUX_NUGET_URL",
   "NO_COLOR",
   "FORCE_COLOR",
   "CLICOLOR_FORCE",
@@ -84,6 +86,8 @@ export interface CommandNeeds {
   writeBesideModel?: boolean;
   /** Options that take a value (so their value is not taken for a positional argument). */
   valueOptions?: string[];
+  /** Talk to the package registries `gpux runtime install` downloads providers from (npm, NuGet). */
+  packageNet?: boolean;
   /** Options naming an address to listen on (`serve --host`): that host is added to the network scope. */
   listen?: string[];
   /** `--allow-sys` names. */
@@ -176,7 +180,39 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
   bench: RUNTIME,
   init: { ...RUNTIME, writeOutputs: ["-o", "--output"], writeBesideModel: true },
   doctor: { readCache: true, readToken: true, onnxruntime: true, sys: ["hostname", "osRelease"] },
+  // `gpux runtime …` (issue 12): provider libraries in runtime folders under GPUX_HOME
+  runtime: {
+    valueOptions: ["--cuda", "--from", "--device-id"],
+    subcommands: {
+      ls: { onnxruntime: true, valueOptions: ["--cuda", "--device-id"], sys: ["osRelease"] },
+      install: {
+        onnxruntime: true,
+        writeState: true,
+        packageNet: true,
+        readPaths: { options: ["--from"] },
+        valueOptions: ["--cuda", "--from"],
+        sys: ["osRelease"],
+      },
+      rm: { onnxruntime: true, writeState: true, valueOptions: ["--cuda"] },
+    },
+  },
 };
+
+/** The npm registry and NuGet feed `gpux runtime install` uses (`GPUX_NPM_REGISTRY`, `GPUX_NUGET_URL`). */
+export function packageHosts(env: EnvReader): string[] {
+  const hosts: string[] = [];
+  for (
+    const url of [
+      env("GPUX_NPM_REGISTRY")?.trim() || "https://registry.npmjs.org",
+      env("GPUX_NUGET_URL")?.trim() || "https://api.nuget.org/v3/index.json",
+    ]
+  ) {
+    try {
+      hosts.push(new URL(url).host);
+    } catch { /* the install reports an unparsable URL itself */ }
+  }
+  return hosts;
+}
 
 /** Needs of a command {@linkcode COMMAND_NEEDS} does not list (one another branch adds): the common ground. */
 export const DEFAULT_NEEDS: CommandNeeds = {
@@ -412,6 +448,7 @@ export function commandSandbox(args: string[], context: SandboxContext): Sandbox
     }
     sandbox.net.push(...(endpointHost ? [endpointHost] : []), ...HUB_HOSTS, ...LOCAL_HOSTS);
   }
+  if (needs.packageNet) sandbox.net.push(...packageHosts(env), ...LOCAL_HOSTS);
   for (const host of option(needs.listen)) {
     // the address to bind, as given (an IPv6 address in brackets, as Deno's --allow-net spells it)
     sandbox.net.push(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
