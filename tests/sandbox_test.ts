@@ -55,6 +55,8 @@ Deno.test("sandbox: each command gets only what it needs", () => {
   ]);
 
   assertEquals(sandbox(["init", "/models/net.onnx"]).write, ["/models", `${HOME}/work`]);
+  const raw = sandbox(["run", "acme/clip", "--text", "a photo of a cat", "--image", "/pics/cat.jpg"]);
+  assert(raw.read.includes("/pics/cat.jpg") && !raw.read.includes(`${HOME}/work/a photo of a cat`), raw.read.join());
   assertEquals(sandbox(["cache", "prune", "--cache-dir=/c"]).write, ["/c"]);
   assertEquals(sandbox(["cache", "verify"]).write, []);
   for (const s of [pull, search, ls, run]) assertEquals(s.env, [...ENV_VARS]);

@@ -119,6 +119,16 @@ const RUNTIME_VALUE_OPTIONS = [
   "--name",
   "--revision",
   "--token",
+  // raw inputs of the task pipelines (the pipelines branch)
+  "--text",
+  "--text-pair",
+  "--labels",
+  "--image",
+  "--audio",
+  "--task",
+  "-k",
+  "--top-k",
+  "--aggregation",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",
@@ -141,7 +151,7 @@ const RUNTIME: CommandNeeds = {
   onnxruntime: true,
   net: "pull",
   readToken: true,
-  readPaths: { positionals: true, options: ["-f", "--file", "--input-npy"] },
+  readPaths: { positionals: true, options: ["-f", "--file", "--input-npy", "--image", "--audio"] },
   valueOptions: RUNTIME_VALUE_OPTIONS,
   sys: ["hostname"],
 };
@@ -222,7 +232,7 @@ export const DEFAULT_NEEDS: CommandNeeds = {
   net: true,
   onnxruntime: true,
   writeState: true,
-  readPaths: { positionals: true, options: ["-f", "--file", "--config", "-c"] },
+  readPaths: { positionals: true, options: ["-f", "--file", "--config", "-c", "--image", "--audio"] },
   valueOptions: [...new Set([...RUNTIME_VALUE_OPTIONS, ...HUB_VALUE_OPTIONS, "--host", "--port", "--config", "-c"])],
   listen: ["--host"],
   sys: ["hostname", "osRelease"],
