@@ -51,6 +51,7 @@ export const ENV_VARS: readonly string[] = [
   "GPUX_API_KEY",
   "GPUX_NPM_REGISTRY",
   "GPUX_NUGET_URL",
+  "GPUX_DEBUG",
   "NO_COLOR",
   "FORCE_COLOR",
   "CLICOLOR_FORCE",
