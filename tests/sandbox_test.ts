@@ -227,3 +227,9 @@ Deno.test({
     }
   },
 });
+
+Deno.test("README: the deno install line from JSR names exactly the variables gpux reads", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const listed = /deno install -g -n gpux[^`]*?--allow-env=([A-Z_,]+)/.exec(readme)?.[1];
+  assertEquals(listed?.split(","), [...ENV_VARS]);
+});
