@@ -95,6 +95,13 @@ Deno.test("sandbox: paths travel as single arguments; a comma cannot be expresse
   }
   assert(error instanceof Error && /contains a comma/.test(error.message), String(error));
   assert(error instanceof SandboxError && error.exitCode === 6);
+  let noHome: unknown;
+  try {
+    commandSandbox(["ls"], { env: envFrom({}), cwd: "/" });
+  } catch (e) {
+    noHome = e;
+  }
+  assert(noHome instanceof SandboxError && /set HOME/.test(`${noHome.message} ${noHome.hint}`), String(noHome));
 });
 
 function withoutInitCwd(): Record<string, string> {

@@ -90,10 +90,13 @@ async function launch(args: string[]): Promise<number> {
   try {
     childArgs = launchArgs(args, cwd);
   } catch (e) {
-    if (!(e instanceof SandboxError)) throw e;
-    const text = `error: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ""}`;
-    Deno.stderr.writeSync(new TextEncoder().encode(text));
-    return e.exitCode;
+    const [message, hint, code] = e instanceof SandboxError ? [e.message, e.hint, e.exitCode] : [
+      `unexpected failure: ${e instanceof Error ? e.message : String(e)}`,
+      "this is a bug in gpux; please report it with the command you ran",
+      1,
+    ];
+    Deno.stderr.writeSync(new TextEncoder().encode(`error: ${message}\n${hint ? `hint: ${hint}\n` : ""}`));
+    return code;
   }
   // Ctrl-C reaches the child through the terminal's process group: the launcher only waits for its exit code.
   // SIGTERM and SIGHUP (a service manager, a closed terminal) are passed on to the child.

@@ -388,6 +388,19 @@ function pathCandidates(value: string): string[] {
  * ```
  */
 export function commandSandbox(args: string[], context: SandboxContext): Sandbox {
+  try {
+    return computeSandbox(args, context);
+  } catch (error) {
+    if (error instanceof GpuxError) throw error;
+    // no HOME (and no HF_HOME / HF_HUB_CACHE / GPUX_HOME to stand in for it)
+    throw new SandboxError(`cannot work out where gpux may write: ${(error as Error).message}`, {
+      cause: error,
+      hint: "set HOME, or HF_HOME (or HF_HUB_CACHE) and GPUX_HOME",
+    });
+  }
+}
+
+function computeSandbox(args: string[], context: SandboxContext): Sandbox {
   const { env, cwd } = context;
   const { command, needs, options, positionals } = parseArgs(args);
   const sandbox: Sandbox = { command, read: [], write: [], net: [], ffi: [], env: [...ENV_VARS], sys: [] };
