@@ -5,7 +5,14 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
-import { commandSandbox, denoPermissionFlags, ENV_VARS, type Sandbox, SandboxError } from "../src/cli/sandbox.ts";
+import {
+  ALL_LIBRARIES,
+  commandSandbox,
+  denoPermissionFlags,
+  ENV_VARS,
+  type Sandbox,
+  SandboxError,
+} from "../src/cli/sandbox.ts";
 import { envFrom } from "../src/environment.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -47,7 +54,10 @@ Deno.test("sandbox: each command gets only what it needs", () => {
   assertEquals(run.write, [`${HOME}/work/out`], "run writes only --output's folder");
   assert(run.read.includes(`${HOME}/work/model.onnx`) && run.read.includes(`${HOME}/work`));
   assertEquals(run.net, [], "no network without --pull");
-  assert(run.ffi.includes("/ort/bin") && run.ffi.includes(`${HOME}/.gpux/runtime`));
+  assertEquals(run.ffi, [ALL_LIBRARIES], "onnxruntime commands may load native libraries (GPU probes by name)");
+  assert(
+    denoPermissionFlags(run).includes("--allow-ffi") && denoPermissionFlags(pull).every((f) => !f.includes("ffi")),
+  );
   assert(sandbox(["run", "acme/tiny", "--pull"]).write.includes(`${HOME}/hf/hub`), "--pull writes the cache");
   assertEquals(sandbox(["run", "m.onnx", "--output", "logits=/tmp/x/l.npy"]).write, [
     `${HOME}/work/logits=/tmp/x`,
@@ -65,7 +75,7 @@ Deno.test("sandbox: each command gets only what it needs", () => {
 Deno.test("sandbox: a command the table does not know (added on another branch) gets the common ground", () => {
   const serve = sandbox(["serve", "acme/tiny", "--port", "8080"]);
   assert(serve.write.includes(`${HOME}/hf/hub`) && serve.write.includes(`${HOME}/.gpux`));
-  assert(serve.net.includes("127.0.0.1") && serve.ffi.includes("/ort/bin"));
+  assert(serve.net.includes("127.0.0.1") && serve.ffi.includes(ALL_LIBRARIES));
   assert(!serve.net.includes("0.0.0.0"), "loopback only unless --host says otherwise");
   assert(sandbox(["serve", "acme/tiny", "--host", "0.0.0.0"]).net.includes("0.0.0.0"));
   assert(sandbox(["serve", "acme/tiny", "--host=::"]).net.includes("[::]"));

@@ -17,8 +17,9 @@
  * - read: the same, the token files, and the paths named on the command line (the model, `--file`, `--input-npy`);
  * - net: the Hub endpoint's host, the Hub's hosts and CDN subdomains, loopback — only for commands that talk to
  *   the Hub (and `run`/`inspect`/`bench`/`init` with `--pull`);
- * - ffi: onnxruntime-node's native folder and the runtime folders under the state folder — only for commands
- *   that load onnxruntime;
+ * - ffi: only for commands that load onnxruntime, and then not path-scoped ({@linkcode ALL_LIBRARIES}): gpux finds
+ *   GPU libraries the way the system loader does, by bare name (`libvulkan.so.1`, `libcudart.so.13`), which a
+ *   path-scoped `--allow-ffi` cannot express;
  * - env: exactly {@linkcode ENV_VARS}; any other variable reads as unset (`--ignore-env`).
  *
  * A command this table does not know yet (one added on another branch) gets {@linkcode DEFAULT_NEEDS}; adding
@@ -265,7 +266,7 @@ export interface SandboxContext {
   env: EnvReader;
   /** The folder relative paths on the command line are resolved against. */
   cwd: string;
-  /** onnxruntime-node's native folders (`…/bin/napi-v6/{os}/{arch}`), to allow ffi to. */
+  /** onnxruntime-node's native folders (`…/bin/napi-v6/{os}/{arch}`), readable by the commands that load it. */
   onnxruntimeDirs?: string[];
   /** `Deno.realPathSync`, to grant a symlinked folder's target too (default: none resolved). */
   realPath?: (path: string) => string | undefined;
@@ -478,10 +479,8 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
     sandbox.net.push(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   }
   if (needs.onnxruntime) {
-    for (const dir of context.onnxruntimeDirs ?? []) sandbox.ffi.push(dir), sandbox.read.push(dir);
-    if (state) sandbox.ffi.push(`${state}/runtime`);
-    // doctor and the provider checks probe system libraries by name (the loader searches its own paths)
-    sandbox.ffi.push(...SYSTEM_LIBRARY_PROBES.map(abs));
+    for (const dir of context.onnxruntimeDirs ?? []) sandbox.read.push(dir);
+    sandbox.ffi.push(ALL_LIBRARIES);
   }
   if (pulling || needs.writeCache) sandbox.sys.push("hostname");
   sandbox.sys.push(...needs.sys ?? []);
@@ -489,22 +488,14 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
 }
 
 /**
- * Libraries gpux loads by bare name to say what a GPU provider lacks; Deno checks a bare name as a path in the
- * current folder while the system loader searches its own folders, so these grants open nothing else.
+ * The `ffi` entry meaning "any native library" (`--allow-ffi` without paths). With a path-scoped `--allow-ffi`, Deno
+ * resolves a bare library name against the current folder and hands that path to the loader (checked with Deno 2.9:
+ * granting `/tmp/libc.so.6` turns `Deno.dlopen("libc.so.6")` into a failed open of `/tmp/libc.so.6`), so the GPU
+ * probes (`libcuda.so.1`, `libvulkan.so.1`, … which the system loader finds in its own folders) would always fail
+ * and the webgpu provider would never be tried. Scoping buys little here anyway: onnxruntime's addon, once loaded,
+ * is native code with the process's full rights. Commands that do not load onnxruntime get no ffi at all.
  */
-export const SYSTEM_LIBRARY_PROBES: readonly string[] = [
-  "libcuda.so.1",
-  "libcudart.so.13",
-  "libcudart.so.12",
-  "libcublasLt.so.13",
-  "libcublasLt.so.12",
-  "libcufft.so.12",
-  "libcufft.so.11",
-  "libcudnn.so.9",
-  "libnvinfer.so.10",
-  "libvulkan.so.1",
-  "libc.so.6", // runtime_folder.ts asks the loader which libonnxruntime it bound
-];
+export const ALL_LIBRARIES = "*";
 
 function finish(sandbox: Sandbox, context: SandboxContext): Sandbox {
   const withReal = (paths: string[]) => {
@@ -548,7 +539,8 @@ export function denoPermissionFlags(sandbox: Sandbox): string[] {
   };
   each("--allow-read", sandbox.read);
   each("--allow-write", sandbox.write);
-  each("--allow-ffi", sandbox.ffi);
+  if (sandbox.ffi.includes(ALL_LIBRARIES)) flags.push("--allow-ffi");
+  else each("--allow-ffi", sandbox.ffi);
   if (sandbox.net.length) flags.push(`--allow-net=${sandbox.net.join(",")}`);
   flags.push(`--allow-env=${sandbox.env.join(",")}`, "--ignore-env");
   if (sandbox.sys.length) flags.push(`--allow-sys=${sandbox.sys.join(",")}`);
