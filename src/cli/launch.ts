@@ -4,7 +4,8 @@
  * binary (`Deno.execPath()`), from the folder the user started in (`INIT_CWD` under `deno task`), so relative
  * paths mean what the user meant. Every path is one argument of the child: nothing is word-split by a shell.
  *
- * It imports nothing but the sandbox (no commander, no npm package), so it starts in a few milliseconds. The
+ * It imports only the sandbox and the command registry (no commander, no npm package), so it starts in a few
+ * milliseconds. The
  * launcher itself runs with `--allow-env --allow-read --allow-run`: it reads the environment and resolves paths;
  * gpux's commands run only in the sandboxed child. `gpux --version`, `gpux --help` and bare `gpux` touch no file,
  * host or library, so the launcher answers them itself (one process instead of two).
@@ -70,11 +71,6 @@ export function launchArgs(args: string[], cwd: string, env: EnvReader = denoEnv
   ];
 }
 
-/** `gpux`, `gpux --help`, `gpux --version`: they touch nothing, so the launcher answers them itself (no child). */
-function touchesNothing(args: string[]): boolean {
-  return args.length === 0 || (args.length === 1 && ["--help", "-h", "--version", "-V", "help"].includes(args[0]));
-}
-
 async function launch(args: string[]): Promise<number> {
   if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
     Deno.stdout.writeSync(new TextEncoder().encode(`${VERSION}\n`));
@@ -84,7 +80,10 @@ async function launch(args: string[]): Promise<number> {
     Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
     return 0;
   }
-  if (touchesNothing(args)) return await (await import("./main.ts")).main(args);
+  if (args.length === 0) {
+    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
+    return 2; // no command: a usage error, as main.ts says
+  }
   const cwd = startFolder();
   let childArgs: string[];
   try {

@@ -53,6 +53,11 @@ export async function main(args: string[]): Promise<number> {
     Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
     return ExitCode.Ok;
   }
+  if (args.length === 0) {
+    // no command: the help on stderr, a usage error (as commander does)
+    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
+    return ExitCode.Usage;
+  }
   const ctx = createContext(controller.signal);
   try {
     await (await buildProgram(ctx, args)).parseAsync(args, { from: "user" });
