@@ -5,9 +5,8 @@
  * paths mean what the user meant. Every path is one argument of the child: nothing is word-split by a shell.
  *
  * It imports only the sandbox and the command registry (no commander, no npm package), so it starts in a few
- * milliseconds. The
- * launcher itself runs with `--allow-env --allow-read --allow-run`: it reads the environment and resolves paths;
- * gpux's commands run only in the sandboxed child. `gpux --version`, `gpux --help` and bare `gpux` touch no file,
+ * milliseconds. The launcher itself runs with `--allow-env --allow-read --allow-run`: it reads the environment and
+ * resolves paths; gpux's commands run only in the sandboxed child. `gpux --version`, `gpux --help` and bare `gpux` touch no file,
  * host or library, so the launcher answers them itself (one process instead of two).
  *
  * @module
