@@ -14,7 +14,11 @@
  * the provider libraries and `gpux-runtime.json` (what was installed, from where, with which hashes).
  *
  * The same mechanism serves a `deno compile`d gpux, whose embedded `libonnxruntime.so.1` Deno does not
- * extract: copy it out with {@linkcode populateRuntimeFolder}, then {@linkcode preloadOnnxruntime}.
+ * extract. Before anything imports onnxruntime-node: if {@linkcode listRuntimeFolders} +
+ * {@linkcode chooseRuntimeFolder} find an installed folder, `loadOrt()` preloads it by itself (it holds its own
+ * `libonnxruntime` copy); otherwise copy the embedded library out with {@linkcode populateRuntimeFolder} into
+ * `runtimeFolderPath({ version: ORT_VERSION, os, arch })` (no `cuda`: a plain folder) and
+ * {@linkcode preloadOnnxruntime} it. `loadOrt()` keeps a folder preloaded earlier.
  *
  * @example
  * ```ts
@@ -84,6 +88,8 @@ export interface RuntimeManifest {
     sha256?: string;
     /** The integrity string the package was checked against (`sha512-…`, `sha256-…`). */
     integrity?: string;
+    /** For a local source: the known package build whose library hashes it matches (`npm name@version`), if any. */
+    matches?: string;
   };
   /** Provider libraries placed in the folder (libonnxruntime itself excluded). */
   files: RuntimeFileRecord[];
@@ -180,12 +186,14 @@ export function readRuntimeManifest(dir: string): RuntimeManifest | string | und
 
 /**
  * The runtime folders under `$GPUX_HOME/runtime` (all versions and platforms), sorted by name.
- * Folders whose name is not a runtime folder's (partial installs, other files) are left out.
+ * Folders whose name is not a runtime folder's (partial installs, other files) are left out; none when the folder
+ * does not exist or neither `GPUX_HOME` nor `HOME` is set.
  */
 export function listRuntimeFolders(env: EnvReader = denoEnv): RuntimeFolder[] {
-  const root = runtimeRoot(env);
+  let root: string;
   let entries: Deno.DirEntry[];
   try {
+    root = runtimeRoot(env); // throws without GPUX_HOME and HOME: then nothing can be installed
     entries = [...Deno.readDirSync(root)];
   } catch {
     return [];
@@ -198,7 +206,8 @@ export function listRuntimeFolders(env: EnvReader = denoEnv): RuntimeFolder[] {
     const path = `${root}/${entry.name}`;
     const manifest = readRuntimeManifest(path);
     let problem = typeof manifest === "string" ? manifest : undefined;
-    if (!problem && !manifest) problem = `no ${RUNTIME_MANIFEST} (an interrupted install?)`;
+    // a provider folder is written by an install, manifest last; a plain folder (an extracted libonnxruntime) has none
+    if (!problem && !manifest && spec.cuda !== undefined) problem = `no ${RUNTIME_MANIFEST} (an interrupted install?)`;
     if (!problem) {
       try {
         Deno.statSync(`${path}/${ortLibraryName(spec.os, spec.version)}`);
