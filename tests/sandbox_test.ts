@@ -236,7 +236,8 @@ Deno.test({
       launcher.kill("SIGTERM");
       const status = await launcher.status;
       assertEquals(status.signal, null, "the launcher was not killed: it waited for its child");
-      assertEquals(status.code, 143, "128 + SIGTERM: the child was terminated and the launcher reported it");
+      // 143 (128 + SIGTERM) when the command dies of it, 130 when it handles SIGTERM as an interruption
+      assert([130, 143].includes(status.code), `the launcher reported the child's end: ${status.code}`);
       await launcher.stderr.cancel();
     } finally {
       await hub.close();

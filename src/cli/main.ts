@@ -40,14 +40,6 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
  * The first SIGINT aborts the running command (which cleans up and exits 130); a second one exits at once.
  */
 export async function main(args: string[]): Promise<number> {
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts++;
-    if (interrupts > 1) Deno.exit(ExitCode.Interrupted);
-    controller.abort(new InterruptedError("interrupted"));
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
   if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
     // the same text without loading the command tree (the launcher prints it the same way)
     Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
@@ -58,6 +50,14 @@ export async function main(args: string[]): Promise<number> {
     Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
     return ExitCode.Usage;
   }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts > 1) Deno.exit(ExitCode.Interrupted);
+    controller.abort(new InterruptedError("interrupted"));
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   const ctx = createContext(controller.signal);
   try {
     await (await buildProgram(ctx, args)).parseAsync(args, { from: "user" });
