@@ -12,6 +12,20 @@ if (import.meta.main) {
     console.log(VERSION);
     Deno.exit(0);
   }
+  // run directly under a task or an npm script, relative paths mean the folder it was started from (INIT_CWD);
+  // the launcher starts gpux there already and does not let it read INIT_CWD
+  const startedFrom = (() => {
+    try {
+      return Deno.env.get("INIT_CWD");
+    } catch {
+      return undefined;
+    }
+  })();
+  if (startedFrom) {
+    try {
+      Deno.chdir(startedFrom);
+    } catch { /* a folder that vanished, or not readable: keep the current one */ }
+  }
   const { main } = await import("./src/cli/main.ts");
   Deno.exit(await main(Deno.args));
 }

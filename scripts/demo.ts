@@ -140,7 +140,9 @@ async function serveOnce(env: Record<string, string>, cwd: string): Promise<void
     stdout: "piped",
   }).spawn();
   try {
-    const url = await readyUrl(child.stdout);
+    const url = await readyUrl(child.stdout).catch(async () => {
+      throw new StepFailed(args, (await child.status).code || 1);
+    });
     const body = await Deno.readTextFile(`${cwd}/input.json`);
     say(bold(`$ curl -s ${url}/predict -d @input.json`));
     const response = await fetch(`${url}/predict`, {
@@ -152,7 +154,9 @@ async function serveOnce(env: Record<string, string>, cwd: string): Promise<void
     say(text.length > 400 ? `${text.slice(0, 400)}…` : text);
     if (!response.ok) throw new StepFailed(args, 1);
   } finally {
-    child.kill("SIGINT");
+    try {
+      child.kill("SIGINT");
+    } catch { /* it has exited already */ }
     await child.status;
   }
 }

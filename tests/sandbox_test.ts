@@ -251,3 +251,12 @@ Deno.test("README: the deno install line from JSR names exactly the variables gp
   const listed = /deno install -g -n gpux[^`]*?--allow-env=([A-Z_,]+)/.exec(readme)?.[1];
   assertEquals(listed?.split(","), [...ENV_VARS]);
 });
+
+Deno.test("sandbox: gpux's own source folder is readable (Workers load their module by path); legacy callers keep the old flags", async () => {
+  const withSource = commandSandbox(["serve", "m.onnx"], { env, cwd: HOME, sourceDirs: ["/opt/gpux/src"] });
+  assert(withSource.read.includes("/opt/gpux/src"));
+  const { taskPermissions } = await import("./support/cli.ts");
+  const legacy = taskPermissions({ HF_HOME: "/h", INIT_CWD: "/started/here" });
+  assert(legacy.includes("--allow-read") && legacy.includes("--allow-write=/started/here"), legacy.join(" "));
+  assert(legacy.includes("--allow-write=/h") && legacy.includes("--allow-write=/h/hub"), "token folder and cache");
+});

@@ -55,7 +55,10 @@ export function startFolder(): string {
 
 /** The sandbox flags of `args` started in `cwd` (what {@linkcode launchArgs} passes). */
 export function sandboxFlags(args: string[], cwd: string, env: EnvReader = denoEnv, root: URL = ROOT): string[] {
-  return denoPermissionFlags(commandSandbox(args, { env, cwd, onnxruntimeDirs: onnxruntimeDirs(root), realPath }));
+  const sourceDirs = root.protocol === "file:" ? [fromFileUrl(new URL("src", root))] : [];
+  return denoPermissionFlags(
+    commandSandbox(args, { env, cwd, onnxruntimeDirs: onnxruntimeDirs(root), sourceDirs, realPath }),
+  );
 }
 
 /** The child's command line: `run <sandbox flags> cli.ts …args`. Exported for the tests, which spawn the same. */

@@ -269,6 +269,11 @@ export interface SandboxContext {
   cwd: string;
   /** onnxruntime-node's native folders (`…/bin/napi-v6/{os}/{arch}`), readable by the commands that load it. */
   onnxruntimeDirs?: string[];
+  /**
+   * gpux's own source folders (local installs): readable by every command that runs, since `new Worker(url)` needs
+   * read access to the worker's module (`gpux serve` starts its models in Workers).
+   */
+  sourceDirs?: string[];
   /** `Deno.realPathSync`, to grant a symlinked folder's target too (default: none resolved). */
   realPath?: (path: string) => string | undefined;
 }
@@ -479,6 +484,7 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
     // the address to bind, as given (an IPv6 address in brackets, as Deno's --allow-net spells it)
     sandbox.net.push(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   }
+  sandbox.read.push(...context.sourceDirs ?? []);
   if (needs.onnxruntime) {
     for (const dir of context.onnxruntimeDirs ?? []) sandbox.read.push(dir);
     sandbox.ffi.push(ALL_LIBRARIES);

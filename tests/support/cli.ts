@@ -5,6 +5,7 @@
  */
 import { envFrom } from "../../src/environment.ts";
 import { launchArgs, sandboxFlags } from "../../src/cli/launch.ts";
+import { commandSandbox, denoPermissionFlags } from "../../src/cli/sandbox.ts";
 
 /** What one CLI invocation printed and returned. */
 export interface CliResult {
@@ -23,12 +24,26 @@ function childEnv(env: Record<string, string> = {}): Record<string, string> {
 
 /**
  * The permission flags `deno task gpux …args` runs the CLI with (src/cli/sandbox.ts, through the launcher), in the
- * environment `env` (added to this process's), for a command line started in `cwd`. Without `args`: the sandbox
- * of a command the table does not know (the common ground of all commands), for callers that predate per-command
- * sandboxes.
+ * environment `env` (added to this process's), for a command line started in `cwd`.
+ *
+ * Without `args` (callers written before per-command sandboxes): the flags the task used to grant every command —
+ * any file readable; the cache, the token folder, `GPUX_HOME` and `INIT_CWD` writable; the Hub, the package hosts,
+ * loopback and `0.0.0.0` reachable; any native library; gpux's variables and `INIT_CWD` readable. Pass the command line instead to
+ * test a command under exactly its sandbox.
  */
-export function taskPermissions(env: Record<string, string> = {}, args: string[] = [], cwd = Deno.cwd()): string[] {
-  return sandboxFlags(args.length ? args : ["(any command)"], cwd, envFrom(childEnv(env)));
+export function taskPermissions(env: Record<string, string> = {}, args?: string[], cwd = Deno.cwd()): string[] {
+  const merged = childEnv(env);
+  if (args) return sandboxFlags(args, cwd, envFrom(merged));
+  const common = commandSandbox(["(any command)"], { env: envFrom(merged), cwd });
+  const tokenFolder = commandSandbox(["login"], { env: envFrom(merged), cwd }).write;
+  const initCwd = merged.INIT_CWD;
+  return denoPermissionFlags({
+    ...common,
+    read: [],
+    write: [...new Set([...common.write, ...tokenFolder, ...(initCwd ? [initCwd] : [])])],
+    net: [...common.net, "0.0.0.0"], // the old task let a server bind every interface
+    env: [...common.env, "INIT_CWD"],
+  }).filter((flag) => !flag.startsWith("--allow-read")).concat("--allow-read");
 }
 
 /** Options of {@linkcode runCli}. */
