@@ -55,7 +55,10 @@ export function startFolder(): string {
 
 /** The sandbox flags of `args` started in `cwd` (what {@linkcode launchArgs} passes). */
 export function sandboxFlags(args: string[], cwd: string, env: EnvReader = denoEnv, root: URL = ROOT): string[] {
-  const sourceDirs = root.protocol === "file:" ? [fromFileUrl(new URL("src", root))] : [];
+  // gpux's own code and its npm packages, which may read their own files (a Worker's module, a .wasm codec)
+  const sourceDirs = root.protocol === "file:"
+    ? [fromFileUrl(new URL("src", root)), fromFileUrl(new URL("node_modules", root))]
+    : [];
   return denoPermissionFlags(
     commandSandbox(args, { env, cwd, onnxruntimeDirs: onnxruntimeDirs(root), sourceDirs, realPath }),
   );

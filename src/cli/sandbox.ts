@@ -270,8 +270,9 @@ export interface SandboxContext {
   /** onnxruntime-node's native folders (`…/bin/napi-v6/{os}/{arch}`), readable by the commands that load it. */
   onnxruntimeDirs?: string[];
   /**
-   * gpux's own source folders (local installs): readable by every command that runs, since `new Worker(url)` needs
-   * read access to the worker's module (`gpux serve` starts its models in Workers).
+   * gpux's own source and npm package folders (local installs): readable by every command that runs, since
+   * `new Worker(url)` needs read access to the worker's module (`gpux serve` starts its models in Workers) and npm
+   * packages read their own files (`@jsquash/png` its `.wasm`).
    */
   sourceDirs?: string[];
   /** `Deno.realPathSync`, to grant a symlinked folder's target too (default: none resolved). */
