@@ -148,7 +148,7 @@ export { DEFAULT_CONCURRENCY, pullModel, selectPullFiles } from "./src/registry/
  * filterPaths([{ path: "onnx/config.json" }, { path: "onnx/model.onnx" }], ["*.json"]); // [{ path: "onnx/config.json" }]
  * ```
  */
-export { filterPaths, globToRegExp } from "./src/registry/file_filter.ts";
+export { filterPaths, globMatcher, globToRegExp } from "./src/registry/file_filter.ts";
 
 /**
  * The transfer engine on its own: one file downloaded to a path, verified against its sha256 (or git
@@ -211,6 +211,7 @@ export {
   type CachedRevision,
   type CacheScan,
   type DanglingRef,
+  type ForeignBlob,
   type IncompleteFile,
   scanCache,
   scanCachedModel,
@@ -277,6 +278,7 @@ export type { LockInfo } from "./src/cache/lock.ts";
 export { loadModel, type LoadModelOptions } from "./src/runtime/load_model.ts";
 export {
   createSession,
+  defaultIntraOpThreads,
   GpuxSession,
   type GraphOptimizationLevel,
   type OrtLogLevel,
@@ -317,6 +319,7 @@ export {
  * ```
  */
 export {
+  activeOrtDir,
   autoProviderOrder,
   checkProvider,
   currentPlatform,
@@ -329,9 +332,91 @@ export {
   type ProviderCheckOptions,
   type ProviderChoice,
   type ProviderFailure,
+  providerInstalled,
   type ProviderName,
   type ProviderOptions,
 } from "./src/runtime/providers.ts";
+/**
+ * CPU cores and GPU presence: the cores this process may really use (affinity and cgroup quota; gpux's default
+ * intra-op thread count), an even share per worker, and whether a GPU driver or device is present at all.
+ *
+ * @example
+ * ```ts
+ * import { availableCores, detectGpu, threadsPerWorker } from "jsr:@gpux/gpux";
+ * const { cores } = availableCores();
+ * const intraOpThreads = threadsPerWorker(4, cores); // for each of 4 worker sessions
+ * if (!detectGpu().present) console.log("no GPU: cpu is the only choice");
+ * ```
+ */
+export {
+  availableCores,
+  type CoreCount,
+  type CoreCountOptions,
+  countCpuList,
+  threadsPerWorker,
+} from "./src/runtime/cpu_cores.ts";
+export {
+  CUDA_MAJORS,
+  cudaRuntimesPresent,
+  detectGpu,
+  type GpuDetectOptions,
+  type GpuPresence,
+} from "./src/runtime/gpu_presence.ts";
+
+/**
+ * Runtime folders and provider installation: `$GPUX_HOME/runtime/onnxruntime-<version>-<os>-<arch>[-cuda<N>]/`
+ * holds a copy of `libonnxruntime` and provider libraries; it is loaded before onnxruntime-node binds, so providers
+ * load from there. `installProvider("cuda")` is `gpux runtime install cuda`.
+ *
+ * @example
+ * ```ts
+ * import { installProvider, listRuntimeFolders } from "jsr:@gpux/gpux";
+ * await installProvider("cuda", { cuda: 13, onProgress: (e) => e.type === "progress" && console.log(e.bytesDone) });
+ * for (const f of listRuntimeFolders()) console.log(f.path, f.manifest?.source.name, f.problem ?? "ok");
+ * ```
+ */
+export {
+  chooseRuntimeFolder,
+  type ChooseRuntimeOptions,
+  listRuntimeFolders,
+  loadedOrtLibrary,
+  ORT_VERSION,
+  ortLibraryName,
+  parseRuntimeFolderName,
+  populateRuntimeFolder,
+  type PreloadedRuntime,
+  preloadedRuntime,
+  preloadOnnxruntime,
+  readRuntimeManifest,
+  RUNTIME_MANIFEST,
+  type RuntimeFileRecord,
+  type RuntimeFolder,
+  runtimeFolderName,
+  runtimeFolderPath,
+  type RuntimeFolderSpec,
+  type RuntimeManifest,
+  runtimeRoot,
+} from "./src/runtime/runtime_folder.ts";
+export {
+  defaultCudaVersion,
+  type InstallableProvider,
+  installProvider,
+  type InstallProviderOptions,
+  type InstallProviderResult,
+  removeProvider,
+  type RemoveProviderOptions,
+} from "./src/runtime_install/install_provider.ts";
+export {
+  CUDA_PACKAGES,
+  CUDA_PROVIDER_LIBRARIES,
+  DEFAULT_NPM_REGISTRY,
+  DEFAULT_NUGET_INDEX,
+  npmRegistry,
+  nugetIndex,
+  packageHosts,
+  parseIntegrity,
+  type ProviderPackage,
+} from "./src/runtime_install/provider_packages.ts";
 export {
   type LibraryProbe,
   probeGpuLibraries,

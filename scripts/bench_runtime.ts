@@ -6,16 +6,27 @@
  * would), one session alive at a time, in 16 pairs of blocks (AB or BA, shuffled) so drift and order hit both alike. JSON parsing of inputs and JSON
  * printing of outputs are timed separately (they are not part of `run`).
  *
- * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones.
+ * Both sides use the same intra-op thread count: gpux's default, the cores this process may use
+ * (`availableCores()`). On cpu, each plain block is followed by one at onnxruntime's own default thread count, and
+ * Python onnxruntime (`--python`, default `python3`, needs `onnxruntime` and `numpy`) runs the same model and inputs
+ * in a helper process (`scripts/bench_runtime_python.py`), one block with its defaults and one with that thread
+ * count before each plain block, so all sides share the machine's load; skipped with a note when Python or the
+ * package is missing.
  *
- * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--json]
+ * Goals: gpux/plain ≤ 1.05 at the median for models taking ≥ 1 ms; < 50 µs added per call for tiny ones;
+ * on cpu, gpux's defaults ≥ 1.4× faster than Python's defaults, and within 10% of Python at the same thread count.
+ *
+ * Usage: deno task bench:runtime [--runs N] [--rounds N] [--provider cpu|cuda|…] [--cases tiny,mid,heavy,npm] [--pairs N] [--python PATH|none] [--json]
+ *        [--model file.onnx --shape name=1x3x224x224 … (--cases none to run only it)]
  * (runs per model = N × rounds, split over N pairs of blocks (default 16), each block a fresh session; `heavy`, a 4096² MatMul chain, is for GPUs and not in the default cases)
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type * as Ort from "onnxruntime-node";
 import { cpus, loadavg } from "node:os";
-import { createSession, type GpuxSession } from "../src/runtime/session.ts";
+import { createSession, defaultIntraOpThreads, type GpuxSession } from "../src/runtime/session.ts";
+import { loadOrt } from "../src/runtime/ort_module.ts";
+import { writeNpy } from "../src/runtime/npy.ts";
 import { executionProviderConfig, type ProviderName } from "../src/runtime/providers.ts";
 import { percentile } from "../src/runtime/benchmark.ts";
 import { synthesizeInputs } from "../src/runtime/synthetic_inputs.ts";
@@ -45,6 +56,11 @@ function textArg(name: string, fallback: string): string {
 const PROVIDER = textArg("--provider", "cpu") as ProviderName;
 const CASES = new Set(textArg("--cases", "tiny,mid,npm").split(","));
 const PAIR_COUNT = Math.max(1, arg("--pairs", 16));
+const PYTHON = textArg("--python", "python3");
+// through loadOrt, as gpux does: an installed runtime folder (gpux runtime install cuda) is used by both sides
+const ort = await loadOrt();
+const THREADS = defaultIntraOpThreads();
+type Tensor = Ort.Tensor;
 
 function median(values: number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
@@ -54,6 +70,8 @@ async function measure(c: Case) {
   const runs = RUNS || c.runs;
   const gpuxSamples: number[] = [];
   const plainSamples: number[] = [];
+  const ortDefaultSamples: number[] = [];
+  const python = new PythonSide();
   // One session at a time: two onnxruntime sessions alive in one process disturb each other (their
   // intra-op thread pools spin on the same 2 cores; measured with two identical plain sessions, the one
   // created first ran up to 1.4× slower). So the sides take turns in blocks (ABBA ABBA), each block with
@@ -81,10 +99,11 @@ async function measure(c: Case) {
       const plain = await ort.InferenceSession.create(c.model as string, {
         executionProviders: [executionProviderConfig(PROVIDER)],
         logSeverityLevel: 4,
+        intraOpNumThreads: THREADS,
       });
       const f = feeds;
       const run = () => {
-        const tensors: Record<string, ort.Tensor> = {};
+        const tensors: Record<string, Tensor> = {};
         // deno-lint-ignore no-explicit-any
         for (const name in f) tensors[name] = new ort.Tensor(f[name].dtype, f[name].data as any, f[name].shape);
         return plain.run(tensors);
@@ -109,31 +128,43 @@ async function measure(c: Case) {
       }
       await gpux.dispose();
     } else {
-      const plain = await ort.InferenceSession.create(c.model as string, {
-        executionProviders: [executionProviderConfig(PROVIDER)],
-        logSeverityLevel: 4,
-      });
-      const f = feeds!;
-      const plainRun = () => {
-        const tensors: Record<string, ort.Tensor> = {};
-        for (const name in f) {
-          const t = f[name];
-          // deno-lint-ignore no-explicit-any
-          tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
-        }
-        return plain.run(tensors);
-      };
-      for (let i = 0; i < 3; i++) await plainRun();
-      for (let i = 0; i < perBlock; i++) {
-        const t = performance.now();
-        await plainRun();
-        if (timed) plainSamples.push(performance.now() - t);
+      // the plain side at gpux's thread count; on cpu then also at onnxruntime's own default (what gpux used to
+      // inherit), right after it, so that the default's effect is measured under the same conditions
+      if (PROVIDER === "cpu") {
+        // Python's blocks sit between the Deno side's, under the same load
+        if (!python.version && !python.skip) await python.start(c, feeds!);
+        await python.blocks(perBlock, timed);
       }
-      await plain.release();
+      for (const ortDefault of PROVIDER === "cpu" ? [false, true] : [false]) {
+        const plain = await ort.InferenceSession.create(c.model as string, {
+          executionProviders: [executionProviderConfig(PROVIDER)],
+          logSeverityLevel: 4,
+          ...(ortDefault ? {} : { intraOpNumThreads: THREADS }),
+        });
+        const f = feeds!;
+        const plainRun = () => {
+          const tensors: Record<string, Tensor> = {};
+          for (const name in f) {
+            const t = f[name];
+            // deno-lint-ignore no-explicit-any
+            tensors[name] = new ort.Tensor(t.dtype, t.data as any, t.shape);
+          }
+          return plain.run(tensors);
+        };
+        for (let i = 0; i < 3; i++) await plainRun();
+        for (let i = 0; i < perBlock; i++) {
+          const t = performance.now();
+          await plainRun();
+          if (timed) (ortDefault ? ortDefaultSamples : plainSamples).push(performance.now() - t);
+        }
+        await plain.release();
+      }
     }
   }
   const session = await createSession(c.model, { provider: PROVIDER }); // for the JSON timings
-  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples);
+  await python.close();
+  const pythonResult = PROVIDER === "cpu" ? python.result() : undefined;
+  return await finish(c, session, feeds!, runs, gpuxSamples, plainSamples, ortDefaultSamples, pythonResult);
 }
 
 async function finish(
@@ -143,6 +174,8 @@ async function finish(
   runs: number,
   gpuxSamples: number[],
   plainSamples: number[],
+  ortDefaultSamples: number[],
+  python: { version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string } | undefined,
 ) {
   // JSON conversion, outside run: parse the inputs as `gpux run --input` would, print outputs as --json does
   const inputJson = JSON.stringify(tensorsToJson(feeds));
@@ -162,6 +195,8 @@ async function finish(
   const p = median(plainSamples);
   const g = median(gpuxSamples);
   return {
+    ortDefaultMs: ortDefaultSamples.length ? median(ortDefaultSamples) : undefined,
+    python,
     model: c.name,
     inputs: Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.shape])),
     runs: gpuxSamples.length,
@@ -176,7 +211,127 @@ async function finish(
   };
 }
 
+/**
+ * Python onnxruntime on the same model and inputs, in a helper process that runs one block per request
+ * (its defaults, or THREADS intra-op threads), so that its blocks interleave with the Deno side's.
+ */
+class PythonSide {
+  #dir = "";
+  #child?: Deno.ChildProcess;
+  #lines?: AsyncIterator<string>;
+  #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  version = "";
+  skip?: string;
+  readonly defaultSamples: number[] = [];
+  readonly threadsSamples: number[] = [];
+
+  async start(c: Case, feeds: TensorMap): Promise<void> {
+    if (PYTHON === "none") return void (this.skip = "--python none");
+    try {
+      this.#dir = await Deno.makeTempDir({ prefix: "bench-py-" });
+      let model = c.model;
+      if (typeof model !== "string") {
+        await Deno.writeFile(`${this.#dir}/model.onnx`, model);
+        model = `${this.#dir}/model.onnx`;
+      }
+      const args = [new URL("bench_runtime_python.py", import.meta.url).pathname, model];
+      for (const [i, [name, tensor]] of Object.entries(feeds).entries()) {
+        await Deno.writeFile(`${this.#dir}/${i}.npy`, writeNpy(tensor));
+        args.push(`${name}=${this.#dir}/${i}.npy`);
+      }
+      this.#child = new Deno.Command(PYTHON, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+      this.#writer = this.#child.stdin.getWriter();
+      this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())[
+        Symbol.asyncIterator
+      ]();
+      this.version = JSON.parse(await this.#next()).version;
+    } catch (error) {
+      this.skip = `python: ${(error as Error).message}`;
+      await this.close();
+    }
+  }
+
+  async #next(): Promise<string> {
+    const line = await this.#lines!.next();
+    if (line.done) {
+      const err = new TextDecoder().decode((await this.#child!.output()).stderr).trim().split("\n").pop();
+      throw new Error(err || "the helper ended");
+    }
+    return line.value;
+  }
+
+  /** One block of `runs` timed runs with Python's defaults, then one with THREADS threads. */
+  async blocks(runs: number, timed: boolean): Promise<void> {
+    if (this.skip || !this.#writer) return;
+    try {
+      for (
+        const [request, sink] of [["default", this.defaultSamples], [
+          `threads ${THREADS}`,
+          this.threadsSamples,
+        ]] as const
+      ) {
+        await this.#writer.write(new TextEncoder().encode(`${request} ${runs}\n`));
+        const samples: number[] = JSON.parse(await this.#next()).samples;
+        if (timed) sink.push(...samples);
+      }
+    } catch (error) {
+      this.skip = `python: ${(error as Error).message}`;
+      await this.close();
+    }
+  }
+
+  result(): { version: string; defaultMs: number; threadsMs: number; threads: number } | { skip: string } {
+    if (this.skip || !this.defaultSamples.length) return { skip: this.skip ?? "no samples" };
+    return {
+      version: this.version,
+      defaultMs: median(this.defaultSamples),
+      threadsMs: median(this.threadsSamples),
+      threads: THREADS,
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#writer?.close();
+      await this.#child?.status;
+    } catch {
+      // already gone
+    }
+    this.#writer = undefined;
+    if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+    this.#dir = "";
+  }
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const lines = (rest + chunk).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) if (line.trim()) controller.enqueue(line);
+    },
+    flush(controller) {
+      if (rest.trim()) controller.enqueue(rest);
+    },
+  });
+}
+
 const cases: Case[] = [];
+const modelArg = Deno.args.indexOf("--model");
+if (modelArg >= 0) {
+  // one model file with synthesised inputs of the given shapes (the GPU check's ResNet-50 and BERT)
+  const shapes: Record<string, number[]> = {};
+  Deno.args.forEach((a, i) => {
+    if (a === "--shape") {
+      const [name, dims] = Deno.args[i + 1].split("=");
+      shapes[name] = dims.split("x").map(Number);
+    }
+  });
+  const path = Deno.args[modelArg + 1];
+  const shapeText = Object.entries(shapes).map(([n, d]) => `${n} ${d.join("×")}`).join(", ");
+  cases.push({ name: `${path.split("/").pop()} ${shapeText}`, model: path, shapes, runs: RUNS || 100 });
+}
 if (CASES.has("tiny")) {
   cases.push({ name: "tiny: Identity f32[1,3]", model: buildModel(identityModel("float32", [1, 3])), runs: 2000 });
 }
@@ -236,7 +391,7 @@ if (Deno.args.includes("--json")) {
     `bench_runtime · ${new Date().toISOString().slice(0, 16)}Z · ${cpu} · ${navigator.hardwareConcurrency} cores · ` +
       `load avg ${
         loadavg()[0].toFixed(1)
-      } · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
+      }${cpuPressure()} · Deno ${Deno.version.deno} · onnxruntime-node ${ort.env.versions.node} · ${PROVIDER} provider · ${THREADS} intra-op threads (gpux default, plain the same) · ${PAIR_COUNT} shuffled AB/BA block pairs, one session at a time${
         Deno.env.get("BENCH_AA") === "1" ? " · A/A CHECK: both sides plain" : ""
       }`,
   );
@@ -250,6 +405,8 @@ if (Deno.args.includes("--json")) {
     r.jsonInUs.toFixed(1),
     r.jsonOutUs.toFixed(1),
     `${r.met ? "met" : "MISSED"} (${r.goal})`,
+    ...(PROVIDER === "cpu" ? [r.ortDefaultMs?.toFixed(4) ?? "-"] : []),
+    ...(PROVIDER === "cpu" ? pythonCells(r.gpuxMs, r.python, r.model.startsWith("npm:")) : []),
   ]);
   const head = [
     "model",
@@ -261,9 +418,49 @@ if (Deno.args.includes("--json")) {
     "JSON in µs",
     "JSON out µs",
     "goal",
+    ...(PROVIDER === "cpu"
+      ? [
+        "plain, onnxruntime's default threads, p50 ms",
+        "python default p50 ms",
+        `python ${THREADS}-thread p50 ms`,
+        "python default / gpux",
+        "gpux / python same threads",
+      ]
+      : []),
   ];
   console.log(`| ${head.join(" | ")} |`);
   console.log(`| ${head.map(() => "---").join(" | ")} |`);
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
   for (const s of skipped) console.log(`skipped: ${s}`);
+  const py = results.map((r) => r.python).find((p) => p && "version" in p);
+  if (py && "version" in py) console.log(`python onnxruntime ${py.version}`);
+  for (const r of results) {
+    if (r.python && "skip" in r.python) console.log(`python skipped (${r.model}): ${r.python.skip}`);
+  }
+}
+
+/** `· cpu pressure N%`: the share of the last 10 s in which some task here waited for a CPU (Linux PSI), if readable. */
+function cpuPressure(): string {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(Deno.readTextFileSync("/proc/pressure/cpu"));
+    return m ? ` · cpu pressure ${m[1]}%` : "";
+  } catch {
+    return "";
+  }
+}
+
+function pythonCells(
+  gpuxMs: number,
+  python: { defaultMs: number; threadsMs: number } | { skip: string } | undefined,
+  realModel: boolean, // the Python goals are about real models; generated ones are shown for reference
+): string[] {
+  if (!python || "skip" in python) return ["-", "-", "-", "-"];
+  const speedup = python.defaultMs / gpuxMs;
+  const same = gpuxMs / python.threadsMs;
+  return [
+    python.defaultMs.toFixed(4),
+    python.threadsMs.toFixed(4),
+    `${speedup.toFixed(2)}×${realModel ? ` (${speedup >= 1.4 ? "met" : "MISSED"} ≥ 1.4×)` : ""}`,
+    `${same.toFixed(3)}${realModel ? ` (${same <= 1.1 ? "met" : "MISSED"} ≤ 1.10)` : ""}`,
+  ];
 }

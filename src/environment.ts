@@ -77,15 +77,21 @@ export function gpuxHome(env: EnvReader = denoEnv): string {
   return nonEmpty(env("GPUX_HOME")) ?? `${homeDir(env)}/.gpux`;
 }
 
+/** The longest delay a timer can wait (2^31-1 ms, about 24.8 days); longer ones fire immediately. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * A timeout in seconds from an environment variable (`HF_HUB_ETAG_TIMEOUT`, `HF_HUB_DOWNLOAD_TIMEOUT`, as
- * Python's huggingface_hub reads them), in milliseconds; `undefined` when unset, empty or not a positive number.
+ * Python's huggingface_hub reads them), in milliseconds (at most 2^31-1); `undefined` when unset, empty or not a
+ * positive number.
  */
 export function envTimeoutMs(env: EnvReader, name: string): number | undefined {
   const value = env(name)?.trim();
   if (!value) return undefined;
   const seconds = Number(value);
-  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined;
+  if (!Number.isFinite(seconds) || seconds <= 0) return undefined;
+  // a timer longer than 2^31-1 ms fires at once (it overflows): cap "practically forever" there
+  return Math.max(1, Math.min(MAX_TIMER_MS, Math.round(seconds * 1000)));
 }
 
 /** Parses the usual boolean spellings of an environment variable. */

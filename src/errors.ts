@@ -141,6 +141,15 @@ export class RateLimitError extends NetworkError {
   }
 }
 
+/**
+ * Deno's permission sandbox refused a connection (a host outside `--allow-net`, e.g. where the Hub
+ * redirected a download): retrying cannot help, so it is never retried. Exit code 5.
+ */
+export class NetPermissionError extends NetworkError {
+  /** Stable machine-readable code. */
+  override readonly code: string = "net_not_permitted";
+}
+
 /** Something needs the network but offline mode (`--offline` / `HF_HUB_OFFLINE=1`) forbids it. Exit code 5. */
 export class OfflineError extends NetworkError {
   /** Stable machine-readable code. */
@@ -161,6 +170,25 @@ export class CacheError extends GpuxError {
   override readonly code: string = "cache_error";
   /** Process exit code the CLI uses. */
   override readonly exitCode: number = ExitCode.Integrity;
+}
+
+/**
+ * The disk holding the cache is full (ENOSPC) or the user's quota is spent (EDQUOT): never retried.
+ * Exit code 6. The bytes already written stay as resumable partial files.
+ */
+export class DiskFullError extends CacheError {
+  /** Stable machine-readable code. */
+  override readonly code: string = "disk_full";
+  /** The folder that could not be written. */
+  readonly folder: string;
+  /** Bytes the operation still needed to write when it stopped (a lower bound of the free space to make). */
+  readonly bytesNeeded: number;
+  /** A disk-full error naming `folder` and the `bytesNeeded` to finish. */
+  constructor(message: string, options: GpuxErrorOptions & { folder: string; bytesNeeded: number }) {
+    super(message, options);
+    this.folder = options.folder;
+    this.bytesNeeded = options.bytesNeeded;
+  }
 }
 
 /** An execution provider failed to load, or a model failed to load or run. Exit code 7. */

@@ -70,6 +70,11 @@ Deno.test("auth: a malformed token is an AuthenticationError that does not echo 
   );
   assert(!error.message.includes("secretpart"), error.message);
   assert(error.message.includes("HF_TOKEN"));
+  // a control or non-ASCII character cannot go in a header: refused before any request (it was retried as a network error)
+  for (const token of ["hf_abc\x1b[2Jdef", "hf_abcdéf", "hf_abc\x00def"]) {
+    const e = await assertRejects(() => resolveToken({ token }), AuthenticationError);
+    assert(e.message.includes("control or non-ASCII"), e.message);
+  }
 });
 
 Deno.test("auth: login writes the token file where Python does, mode 0600, atomically; logout removes it", async () => {
@@ -120,4 +125,25 @@ Deno.test("auth: redactToken hides tokens, bearer credentials and given secrets"
   assertEquals(redactToken("api_org_abcdef1234 and api_xyz12345"), "api_org_*** and api_***");
   assertEquals(redactToken("custom secret s3cr3t-value here", "s3cr3t-value"), "custom secret *** here");
   assertEquals(redactToken("nothing to hide in hf_ or half"), "nothing to hide in hf_ or half");
+});
+
+Deno.test("auth: redactToken hides Basic credentials, passwords in URLs and random-looking keys, keeps shas and names", () => {
+  const basic = btoa("user:password");
+  assertEquals(redactToken(`got Authorization: Basic ${basic}`), "got Authorization: Basic ***");
+  assertEquals(
+    redactToken("GET http://user:password@mirror.local/api failed"),
+    "GET http://***@mirror.local/api failed",
+  );
+  assertEquals(redactToken("ftp://tok3n@host/x"), "ftp://***@host/x");
+  assertEquals(redactToken("key sk9Xq2LmZ7vB4nR8tY1wK6pJ3hG5fD0aQeUiOc in file"), "key *** in file");
+  // what messages legitimately carry stays readable
+  const kept = [
+    "revision 0123456789abcdef0123456789abcdef01234567 of sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2",
+    "blob 8d6cb8cbfef8cb1e869b633b38f8cf444c3a42024469c3c2ab950fca1e11f0bf is corrupt",
+    "/tmp/hub/models--onnx-community--Qwen3-0.6B-ONNX/snapshots/x/onnx/model_q4f16.onnx",
+    "the Basic graph optimisation level",
+    "cannot write /data/hf_home/hub/models--a--b: permission denied",
+    "HF_HOME=./hf_cache_dir/x",
+  ];
+  for (const text of kept) assertEquals(redactToken(text), text);
 });

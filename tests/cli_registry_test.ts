@@ -168,7 +168,9 @@ Deno.test("cli info: each error has its own message and exit code", async () => 
     const cases: [string[], Record<string, string>, number, RegExp][] = [
       [["info", "acme/nope", "--token", ALICE], {}, 3, /model 'acme\/nope' not found/],
       [["info", "acme/tiny-bert@nope"], {}, 3, /revision 'nope' not found in 'acme\/tiny-bert'/],
-      [["info", "acme/secret"], {}, 4, /private and you are not logged in/],
+      // the Hub answers 401 RepoNotFound for a private repo and a typo alike: not found (3), the hint says log in
+      [["info", "acme/secret"], {}, 3, /private and you are not logged in/],
+      [["info", "acme/no-such-model"], {}, 3, /'acme\/no-such-model' not found .*or it is private/],
       [["info", "acme/bad--id"], {}, 2, /invalid model id 'acme\/bad--id'/],
       [["info", "acme/tiny-bert"], { HF_HUB_OFFLINE: "1" }, 5, /offline mode is on/],
       [["info", "acme/tiny-bert", "--token", "not-a-token"], {}, 4, /not a Hugging Face access token/],

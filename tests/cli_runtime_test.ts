@@ -16,6 +16,8 @@ import { startHubServer } from "./support/hub_server.ts";
 import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import { readNpy, writeNpy } from "../src/runtime/npy.ts";
 import { checkProvider } from "../src/runtime/providers.ts";
+import { detectGpu } from "../src/runtime/gpu_presence.ts";
+import { availableCores } from "../src/runtime/cpu_cores.ts";
 
 const cudaHere = checkProvider("cuda", { loadLibraries: true }) === undefined; // a machine where CUDA may load
 
@@ -35,7 +37,7 @@ async function withModels(fn: (dir: string) => Promise<void>): Promise<void> {
 /** HF_HUB_CACHE in the temp dir so nothing reads the user's cache. */
 function env(dir: string): Record<string, string> {
   // INIT_CWD: as if `deno task gpux` had been started from `dir` (the task's write permission covers it)
-  return { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+  return { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir, GPUX_HOME: `${dir}/gpux` };
 }
 
 function json(result: CliResult): Record<string, unknown> {
@@ -64,11 +66,16 @@ Deno.test("gpux run --json: outputs with names, dtypes, shapes and data; the pro
     const timings = doc.timings as Record<string, number>;
     assert(timings.runMs >= 0 && timings.createMs > 0 && timings.loadMs >= timings.createMs);
     if (!cudaHere) {
-      // the fallback is recorded in the document and warned about once on stderr
+      // the fallback is recorded in the document; on stderr it is warned about once when a GPU is present, and
+      // not at all on a machine without one (cpu is the only choice there, not a fallback)
       const fallbacks = doc.fallbacks as { provider: string; reason: string }[];
       assertEquals(fallbacks.map((f) => f.provider), ["cuda", "webgpu"]);
-      assertEquals(r.stderr.match(/warning:/g)?.length, 1);
-      assertMatch(r.stderr, /warning: running on cpu: cuda unavailable \(.+\); webgpu unavailable \(.+\)/);
+      if (detectGpu().present) {
+        assertEquals(r.stderr.match(/warning:/g)?.length, 1);
+        assertMatch(r.stderr, /warning: running on cpu: cuda unavailable \(.+\); webgpu unavailable \(.+\)/);
+      } else {
+        assertEquals(r.stderr, "");
+      }
     }
   });
 });
@@ -433,5 +440,21 @@ Deno.test("gpux bench: a model that fails on synthesised inputs says so and how 
     assertEquals(result.code, 7, result.stderr);
     assertMatch(result.stderr, /error: the model failed while running on cpu/);
     assertMatch(result.stderr, /hint: the inputs were synthesised from the model's metadata \(.*\); give real inputs/);
+  });
+});
+
+Deno.test("runtime commands: -q prints nothing but errors; bench says how many intra-op threads it used", async () => {
+  await withModels(async (dir) => {
+    for (const args of [["inspect", `${dir}/multi.onnx`, "-q"], ["bench", `${dir}/multi.onnx`, "-q", "--runs", "2"]]) {
+      const r = await runCli(args, { env: env(dir) });
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stderr, "", `gpux ${args.join(" ")}`);
+    }
+    const bench = await runCli(["bench", `${dir}/multi.onnx`, "--runs", "2", "--intra-op-threads", "1"], {
+      env: env(dir),
+    });
+    assertMatch(bench.stdout, /provider\s+cpu · 1 intra-op threads/);
+    const auto = await runCli(["bench", `${dir}/multi.onnx`, "--runs", "2", "--json", "-p", "cpu"], { env: env(dir) });
+    assertEquals(json(auto).intraOpThreads, availableCores().cores);
   });
 });

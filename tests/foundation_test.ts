@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertThrows } from "./support/asser
 import { runCli } from "./support/cli.ts";
 import { AuthenticationError, exitCodeOf, GatedModelError, InputError, RateLimitError } from "../src/errors.ts";
 import { isCommitSha, parseModelId } from "../src/registry/model_id.ts";
-import { envFrom, hubCacheDir, hubEndpoint, isOfflineEnv } from "../src/environment.ts";
+import { envFrom, envTimeoutMs, hubCacheDir, hubEndpoint, isOfflineEnv } from "../src/environment.ts";
 import { RepoCachePaths, repoFolderName } from "../src/cache/layout.ts";
 
 Deno.test("model ids: org/name, name, @revision", () => {
@@ -92,4 +92,37 @@ Deno.test("cli: every command that takes --quiet also takes -q", async () => {
     const usage = (await runCli([command, "--help"])).stdout;
     if (usage.includes("--quiet")) assertMatch(usage, /-q, --quiet/, `gpux ${command} --help`);
   }
+});
+
+Deno.test("model ids: revisions follow git's ref rules and are at most 255 bytes", () => {
+  for (const ok of ["main", "v1.0", "refs/pr/3", "feature/x-y_z", "0123456789abcdef0123456789abcdef01234567"]) {
+    assertEquals(parseModelId(`org/name@${ok}`).revision, ok);
+  }
+  const bad: [string, RegExp][] = [
+    [".", /starts with '\.'/],
+    ["..", /'\.\.'/],
+    ["a/./b", /starts with '\.'/],
+    ["main.lock", /\.lock/],
+    ["a@{1}", /@\{/],
+    ["@", /'@'/],
+    ["v1.", /ends with '\.'/],
+    ["a\nb", /control character/],
+    ["a\x1bb", /control character/],
+    ["x".repeat(256), /longer than 255 bytes/],
+    ["é".repeat(128), /longer than 255 bytes/],
+  ];
+  for (const [revision, pattern] of bad) {
+    const error = assertThrows(() => parseModelId(`org/name@${revision}`), InputError);
+    assertMatch(error.message, pattern, `for ${JSON.stringify(revision)}`);
+    assert(error.message.length < 200, "a long revision is not echoed whole");
+  }
+});
+
+Deno.test("environment: odd timeout values are ignored or capped, never a timer that fires at once", () => {
+  const ms = (value: string) => envTimeoutMs(envFrom({ T: value }), "T");
+  assertEquals([ms("-1"), ms("abc"), ms("0"), ms(""), ms("NaN"), ms("Infinity")], Array(6).fill(undefined));
+  assertEquals(ms("2.5"), 2500);
+  assertEquals(ms("0.0001"), 1);
+  assertEquals(ms("1e300"), 2 ** 31 - 1); // longer timers overflow and fire immediately
+  assertEquals(ms("99999999"), 2 ** 31 - 1);
 });

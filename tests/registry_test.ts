@@ -185,10 +185,10 @@ Deno.test("registry: private repositories need a member's token", async () => {
       "README.md": "Secret model.\n",
       "onnx/model.onnx": new Uint8Array(5),
     });
-    const anonymous = await assertRejects(() => manager(hub).getModelInfo("acme/secret"), AuthenticationError);
+    const anonymous = await assertRejects(() => manager(hub).getModelInfo("acme/secret"), ModelNotFoundError);
     assertMatch(anonymous.message, /not logged in \(HTTP 401\)/);
-    assertMatch(anonymous.hint!, /gpux login/);
-    assertEquals(anonymous.exitCode, 4);
+    assertMatch(anonymous.hint!, /if it is private or gated, log in with `gpux login`/);
+    assertEquals(anonymous.exitCode, 3);
 
     const outsider = await assertRejects(
       () => manager(hub, { token: BOB }).getModelInfo("acme/secret"),
@@ -237,7 +237,7 @@ Deno.test("registry: unknown models and invalid ids", async () => {
       ModelNotFoundError,
     );
     assertMatch(withToken.message, /model 'acme\/missing' not found on http:\/\/127\.0\.0\.1:\d+/);
-    await assertRejects(() => manager(hub).getModelInfo("acme/missing"), AuthenticationError);
+    await assertRejects(() => manager(hub).getModelInfo("acme/missing"), ModelNotFoundError);
 
     hub.clearRequests();
     for (const bad of ["acme/bad--name", "a/b/c", "acme/x@a..b", ""]) {

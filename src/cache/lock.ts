@@ -8,19 +8,28 @@
  *   `createNew` (O_CREAT|O_EXCL, atomic on local file systems and NFSv3+). It holds the holder's
  *   pid, host name, a random token and the time it was taken.
  * - The holder refreshes the file's modification time every `heartbeatMs` (a heartbeat).
- * - A lock whose heartbeat is older than `staleMs`, or whose pid no longer runs on this very host,
+ * - The holder also keeps the file open with an exclusive `flock` for as long as it lives; the kernel
+ *   drops it when the process dies, however it dies (`kill -9` included). A contender on the same host
+ *   that can take that `flock` knows the holder is gone, without reading `/proc` (which Deno's
+ *   sandbox refuses without `--allow-all`) and without being fooled by a reused pid.
+ * - A lock whose heartbeat is older than `staleMs`, or whose holder is gone from this very host,
  *   is stale: it is renamed aside (only one contender's rename succeeds) and taken over.
  *
  * @module
  */
 import { CacheError, InterruptedError } from "../errors.ts";
 import { sleep } from "../download/http.ts";
+import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 import { repoFolderName } from "./layout.ts";
+import { insideOrThrow } from "./contained_path.ts";
 
 /** Default heartbeat interval, ms. */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** Default age after which a lock without heartbeat is stale, ms. */
 export const DEFAULT_STALE_MS = 60_000;
+
+/** A lock file still without its info this long after it was written is a dead process's, ms. */
+const EMPTY_LOCK_GRACE_MS = 2_000;
 
 /** What a lock file holds. */
 export interface LockInfo {
@@ -32,6 +41,8 @@ export interface LockInfo {
   token: string;
   /** ISO time the lock was taken. */
   since: string;
+  /** The holder keeps an exclusive `flock` on the file while it lives (absent in older lock files). */
+  flock?: boolean;
 }
 
 /** Options of {@linkcode acquireRepoLock}. */
@@ -99,15 +110,44 @@ async function pidAlive(pid: number): Promise<boolean | undefined> {
   }
 }
 
+/**
+ * Whether the holder's `flock` on `path` is gone (it died): true when this process can take it.
+ * `undefined` when it cannot be told (the file vanished, or the file system has no `flock`).
+ */
+async function flockFree(path: string): Promise<boolean | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    const taken = await file.tryLock(true);
+    if (taken) await file.unlock();
+    return taken;
+  } catch {
+    return undefined;
+  } finally {
+    file.close();
+  }
+}
+
 async function staleReason(
+  path: string,
   lock: { info?: LockInfo; mtime: number },
   staleMs: number,
 ): Promise<string | undefined> {
   const age = Date.now() - lock.mtime;
   if (age > staleMs) return `no heartbeat for ${Math.round(age / 1000)}s`;
+  // a holder writes its info the moment it creates the file: one still empty seconds later was left by a crash
+  if (!lock.info && age > EMPTY_LOCK_GRACE_MS && await flockFree(path) === true) {
+    return "an empty lock file left by a process that died while taking it";
+  }
   const host = hostName();
-  // a pid means something only on its own host (and "unknown" hosts cannot be told apart)
+  // a pid or a flock means something only on its own host (and "unknown" hosts cannot be told apart)
   if (lock.info && host !== "unknown" && lock.info.host === host && lock.info.pid !== Deno.pid) {
+    // the holder wrote its info after taking its flock: a free flock now means it has died
+    if (lock.info.flock === true && await flockFree(path) === true) return `process ${lock.info.pid} is gone`;
     if (await pidAlive(lock.info.pid) === false) return `process ${lock.info.pid} is gone`;
   }
   return undefined;
@@ -125,10 +165,12 @@ export async function acquireRepoLock(
   options: RepoLockOptions = {},
 ): Promise<RepoLock> {
   const path = repoLockPath(cacheDir, repoId);
+  insideOrThrow(`${cacheDir.replace(/\/+$/, "")}/.locks`, path, `the lock of '${repoId}'`);
   const dir = path.slice(0, path.lastIndexOf("/"));
   try {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
+    if (isDiskFull(e)) throw writeFailure(e, { path: `${dir}/`, bytesNeeded: 4096 });
     const denied = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied;
     throw new CacheError(`cannot create the lock folder ${dir}: ${(e as Error).message}`, {
       cause: e,
@@ -146,33 +188,42 @@ export async function acquireRepoLock(
     host: hostName(),
     token: crypto.randomUUID(),
     since: new Date().toISOString(),
+    flock: true,
   };
   let waited = false;
   for (;;) {
     if (options.signal?.aborted) throw new InterruptedError("interrupted");
+    let file: Deno.FsFile | undefined;
     try {
-      const file = await Deno.open(path, { write: true, createNew: true });
-      try {
-        await file.write(new TextEncoder().encode(JSON.stringify(info)));
-      } finally {
-        file.close();
-      }
-      return heldLock(path, info, heartbeatMs);
+      file = await Deno.open(path, { read: true, write: true, createNew: true });
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) {
-        throw new CacheError(`cannot create the lock file ${path}: ${(e as Error).message}`, { cause: e });
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw lockWriteError(path, e);
+    }
+    if (file) {
+      try {
+        // the flock first, then the info that says it is held: a contender that reads the info finds the flock
+        await file.lock(true).catch(() => (info.flock = false));
+        const bytes = new TextEncoder().encode(JSON.stringify(info));
+        let written = 0;
+        while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      } catch (e) {
+        // a lock file without its info (a full disk) would make every later pull wait for its heartbeat
+        file.close();
+        await Deno.remove(path).catch(() => {});
+        throw lockWriteError(path, e);
       }
+      return heldLock(path, info, heartbeatMs, file);
     }
     const current = await readLock(path);
     if (!current) continue;
-    const reason = await staleReason(current, staleMs);
+    const reason = await staleReason(path, current, staleMs);
     if (reason) {
       // rename aside: of several contenders only one succeeds; then check that we moved the stale one
       const aside = `${path}.stale-${info.token}`;
       try {
         await Deno.rename(path, aside);
         const moved = await readLock(aside);
-        if (moved?.info?.token !== current.info?.token && moved && !(await staleReason(moved, staleMs))) {
+        if (moved?.info?.token !== current.info?.token && moved && !(await staleReason(aside, moved, staleMs))) {
           // a fresh lock was taken between our read and our rename: put it back if the name is free
           await Deno.link(aside, path).catch(() => {});
         } else {
@@ -184,7 +235,8 @@ export async function acquireRepoLock(
       }
       continue;
     }
-    if (!waited) {
+    // a holder that has just created the file writes who it is a moment later: name it when known
+    if (!waited && (current.info || Date.now() - current.mtime > EMPTY_LOCK_GRACE_MS)) {
       waited = true;
       options.onWait?.(current.info);
     }
@@ -192,7 +244,12 @@ export async function acquireRepoLock(
   }
 }
 
-function heldLock(path: string, info: LockInfo, heartbeatMs: number): RepoLock {
+function lockWriteError(path: string, cause: unknown): CacheError {
+  if (isDiskFull(cause)) return writeFailure(cause, { path, bytesNeeded: 512 }) as CacheError;
+  return new CacheError(`cannot create the lock file ${path}: ${(cause as Error).message}`, { cause });
+}
+
+function heldLock(path: string, info: LockInfo, heartbeatMs: number, file: Deno.FsFile): RepoLock {
   const timer = setInterval(() => {
     const now = new Date();
     Deno.utime(path, now, now).catch(() => {});
@@ -205,8 +262,12 @@ function heldLock(path: string, info: LockInfo, heartbeatMs: number): RepoLock {
       if (released) return;
       released = true;
       clearInterval(timer);
-      const current = await readLock(path);
-      if (current?.info?.token === info.token) await Deno.remove(path).catch(() => {});
+      try {
+        const current = await readLock(path);
+        if (current?.info?.token === info.token) await Deno.remove(path).catch(() => {});
+      } finally {
+        file.close(); // drops the flock
+      }
     },
   };
 }

@@ -253,6 +253,21 @@ async function planModel(
     });
   }
 
+  // entries of blobs/ that are links (or not files) no remaining revision names: the link goes, never its target
+  const namedByRemaining = new Set(remaining.flatMap((r) => r.files.flatMap((f) => f.etag ?? [])));
+  for (const foreign of model.foreignBlobs) {
+    if (foreign.kind !== "symlink" || namedByRemaining.has(foreign.etag)) continue;
+    files.push(foreign.path);
+    items.push({
+      model: model.id,
+      kind: "unreferenced_blob",
+      path: foreign.path,
+      size: 0,
+      etag: foreign.etag,
+      reason: `a symlink to ${foreign.target ?? "?"}, not a blob (the link is removed, not what it points at)`,
+    });
+  }
+
   for (const partial of model.incomplete) {
     if (partial.lastModified.getTime() > cutoff) continue;
     files.push(partial.path);

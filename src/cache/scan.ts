@@ -84,6 +84,18 @@ export interface CachedBlob {
   referenced: boolean;
 }
 
+/** An entry of `blobs/` that is not a regular file. */
+export interface ForeignBlob {
+  /** Its name (what the etag would be). */
+  etag: string;
+  /** Absolute path. */
+  path: string;
+  /** A symlink (with the `target` it names) or something else (a folder, a device). */
+  kind: "symlink" | "other";
+  /** What the symlink points at, as written in the link. */
+  target?: string;
+}
+
 /** A partial download: `blobs/{etag}.incomplete`. */
 export interface IncompleteFile {
   /** The etag the download is for. */
@@ -128,6 +140,11 @@ export interface CachedModel {
   blobs: CachedBlob[];
   /** Blobs no snapshot entry refers to. */
   unreferencedBlobs: CachedBlob[];
+  /**
+   * Entries of `blobs/` that are not regular files: symlinks (to anywhere, outside the cache
+   * included) and folders. A blob must be a file; these are never hashed as if they were one.
+   */
+  foreignBlobs: ForeignBlob[];
   /** Partial downloads (`blobs/*.incomplete`). */
   incomplete: IncompleteFile[];
   /** Snapshot symlinks whose blob is missing. */
@@ -270,6 +287,7 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
 
   // blobs/ and partial downloads
   const blobs: CachedBlob[] = [];
+  const foreignBlobs: ForeignBlob[] = [];
   const incomplete: IncompleteFile[] = [];
   const blobByInode = new Map<string, string>();
   const folder: ModelFolder = {
@@ -296,7 +314,16 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
       });
       continue;
     }
-    if (!info.isFile) continue;
+    if (!info.isFile) {
+      const target = info.isSymlink ? await Deno.readLink(path).catch(() => undefined) : undefined;
+      foreignBlobs.push({
+        etag: entry.name,
+        path,
+        kind: info.isSymlink ? "symlink" : "other",
+        ...(target !== undefined ? { target } : {}),
+      });
+      continue;
+    }
     const key = inodeKey(info, path);
     inodes.set(key, inodeInfo(info));
     blobByInode.set(key, entry.name);
@@ -392,6 +419,7 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
     lastAccessed: allTimes.length ? maxDate(allTimes.map((i) => i.atime)) : rootStat.atime ?? new Date(0),
     blobs,
     unreferencedBlobs: blobs.filter((b) => !b.referenced),
+    foreignBlobs: foreignBlobs.sort((a, b) => a.path < b.path ? -1 : 1),
     incomplete: incomplete.sort((a, b) => a.path < b.path ? -1 : 1),
     danglingLinks: revisions.flatMap((r) => r.files.filter((f) => f.dangling)),
     detachedRevisions: revisions.filter((r) => r.detached).map((r) => r.commit),

@@ -20,6 +20,8 @@
 import type { ModelFile } from "../registry/manager.ts";
 import { CacheError } from "../errors.ts";
 import type { RepoCachePaths } from "./layout.ts";
+import { insideOrThrow } from "./contained_path.ts";
+import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 
 /** How snapshot entries point at blobs. */
 export type LinkMode = "symlink" | "hardlink" | "copy";
@@ -90,11 +92,17 @@ export class SnapshotWriter {
     }
   }
 
-  /** Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there). */
+  /**
+   * Points `snapshots/{commit}/{path}` at `blobs/{etag}` (replacing what was there).
+   *
+   * @throws {CacheError} when the entry would leave its snapshot folder or the blob `blobs/` (nothing is written).
+   */
   async link(commit: string, path: string, etag: string): Promise<void> {
-    const entry = this.paths.snapshot(commit, path);
-    const blob = this.paths.blob(etag);
+    const entry = this.#snapshotEntry(commit, path);
+    const blob = insideOrThrow(this.paths.blobsDir, this.paths.blob(etag), `the blob of '${path}'`);
+    if (etag.includes("/")) throw new CacheError(`refusing a blob name with a slash: ${JSON.stringify(etag)}`);
     await this.#mkdir(parent(entry));
+    await this.#assertRealParentInside(entry, this.paths.snapshot(commit));
     for (;;) {
       const tmp = tmpName(this.paths);
       try {
@@ -137,9 +145,14 @@ export class SnapshotWriter {
     report?.(`${what} ${why}: ${instead}`);
   }
 
-  /** Writes `refs/{ref}` = `sha` (no newline, as Python writes it). */
+  /**
+   * Writes `refs/{ref}` = `sha` (no newline, as Python writes it).
+   *
+   * @throws {CacheError} when `sha` is no 40-hex commit or the ref would leave `refs/` (nothing is written).
+   */
   async writeRef(ref: string, sha: string): Promise<void> {
-    const path = this.paths.ref(ref);
+    checkCommit(sha);
+    const path = insideOrThrow(this.paths.refsDir, this.paths.ref(ref), `the ref '${ref}'`);
     try {
       if ((await Deno.readTextFile(path)).trim() === sha) return;
     } catch { /* absent: write it */ }
@@ -148,7 +161,9 @@ export class SnapshotWriter {
 
   /** Marks `path` as known missing at `commit`. */
   async markMissing(commit: string, path: string): Promise<void> {
-    const marker = this.paths.noExist(commit, path);
+    checkCommit(commit);
+    const folder = `${this.paths.noExistDir}/${commit}`;
+    const marker = insideOrThrow(folder, this.paths.noExist(commit, path), `the marker of '${path}'`);
     try {
       await Deno.stat(marker);
       return;
@@ -158,10 +173,29 @@ export class SnapshotWriter {
 
   /** Records the file list of `sha`. */
   async writeManifest(manifest: SnapshotManifest): Promise<void> {
+    checkCommit(manifest.sha);
     await this.#atomicWrite(manifestPath(this.paths, manifest.sha), JSON.stringify(manifest));
   }
 
+  /** `snapshots/{commit}/{path}`, proven to stay inside `snapshots/{commit}/`. */
+  #snapshotEntry(commit: string, path: string): string {
+    checkCommit(commit);
+    return insideOrThrow(this.paths.snapshot(commit), this.paths.snapshot(commit, path), `the snapshot file '${path}'`);
+  }
+
+  /** The folder `path` is written into, resolved through any symlink, is still inside `folder` (resolved too). */
+  async #assertRealParentInside(path: string, folder: string): Promise<void> {
+    let real: string, root: string;
+    try {
+      [real, root] = await Promise.all([Deno.realPath(parent(path)), Deno.realPath(folder)]);
+    } catch (e) {
+      throw this.#error(`cannot resolve ${parent(path)}`, e);
+    }
+    if (real !== root) insideOrThrow(root, real, `the folder of ${path} (a symlink leads out of the cache)`);
+  }
+
   async #atomicWrite(path: string, content: string): Promise<void> {
+    insideOrThrow(this.paths.root, path, "a cache entry");
     await this.#mkdir(parent(path));
     await this.#mkdir(this.paths.blobsDir);
     const tmp = tmpName(this.paths);
@@ -183,11 +217,21 @@ export class SnapshotWriter {
   }
 
   #error(what: string, cause: unknown): CacheError {
+    if (isDiskFull(cause)) return writeFailure(cause, { path: what.replace(/^cannot (write|create) /, "") });
     return new CacheError(`${what}: ${(cause as Error)?.message ?? cause}`, {
       cause,
       hint: isPermissionError(cause)
         ? "the sandbox grants each command only the cache it names (--cache-dir, else HF_HUB_CACHE, else $HF_HOME/hub): pass this cache with --cache-dir (README: Permissions)"
         : "check that the cache directory is writable and has free space",
+    });
+  }
+}
+
+/** A commit sha names a folder: it must be 40 hex digits, whatever sent it. */
+function checkCommit(sha: string): void {
+  if (!/^[0-9a-f]{40}$/.test(sha)) {
+    throw new CacheError(`refusing to name a cache folder after ${JSON.stringify(sha)}: not a 40-hex commit sha`, {
+      hint: "the commit came from the Hub or a file on disk and is malformed; nothing was written",
     });
   }
 }

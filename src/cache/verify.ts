@@ -231,6 +231,26 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
         }
       }
     }
+    for (const blob of model.foreignBlobs) {
+      // a blob must be a file of the cache: a link is never followed (it could lead anywhere and match)
+      const files = usersOf.get(blob.etag) ?? [];
+      const used = files.length ? ` (used by ${files.map((f) => f.path).join(", ")})` : "";
+      result.issues.push({
+        model: model.id,
+        kind: "corrupt",
+        path: blob.path,
+        files,
+        ...(etagAlgorithm(blob.etag) ? { expected: blob.etag } : {}),
+        // `gpux pull --force` replaces it (a pull never takes a link in blobs/ for a blob)
+        referenced: true,
+        message: blob.kind === "symlink"
+          ? `blob ${blob.etag}${used} is a symlink to ${
+            blob.target ?? "?"
+          }, not a file: a blob must be a file in the cache`
+          : `blob ${blob.etag}${used} is not a file`,
+      });
+      usersOf.delete(blob.etag);
+    }
     for (const blob of model.blobs) {
       if (!etagAlgorithm(blob.etag)) {
         result.unverified.push({ model: model.id, path: blob.path, reason: "its name is not a sha256 or git sha1" });

@@ -16,7 +16,6 @@ import {
   collect,
   fallbacksJson,
   graphOptArg,
-  intArg,
   loadOptions,
   modelJson,
   PROVIDER_HELP,
@@ -25,18 +24,19 @@ import {
   shapesArg,
   warnFallbacks,
 } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 /** `gpux bench`. */
 export function benchCommand(ctx: CliContext) {
   return new Command("bench")
     .description("Time a model: session creation, first run, latency percentiles and throughput")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
-    .option("--runs <n>", "timed runs", intArg(1), 100)
-    .option("--warmup <n>", "untimed runs before timing", intArg(0), 10)
+    .option("--runs <n>", "timed runs", intFlag("--runs", INT_FLAGS.runs), 100)
+    .option("--warmup <n>", "untimed runs before timing", intFlag("--warmup", INT_FLAGS.warmup), 10)
     .option(
       "--batch <n>",
       "size of a dynamic first (batch) dimension of synthesised inputs (default gpux.yml runtime.batch_size, else 1)",
-      intArg(1),
+      intFlag("--batch", INT_FLAGS.batch),
     )
     .option(
       "--shape <name=dims>",
@@ -47,13 +47,13 @@ export function benchCommand(ctx: CliContext) {
     .option("-f, --file <path>", "read the --input JSON from a file (- for stdin)")
     .option("--input-npy <name=path>", "one input from a .npy file (repeatable)", collect)
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intArg(0))
+    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of a Hub model or directory")
     .option("--cache-dir <dir>", "Hub cache directory")
     .option("--pull", "pull a Hub model that is not cached yet")
     .option("--graph-optimization <level>", "disabled|basic|extended|all", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator", intArg(1))
-    .option("--inter-op-threads <n>", "threads across operators", intArg(1))
+    .option("--intra-op-threads <n>", "threads inside one operator", intFlag("--intra-op-threads", INT_FLAGS.threads))
+    .option("--inter-op-threads <n>", "threads across operators", intFlag("--inter-op-threads", INT_FLAGS.threads))
     .option("--json", "print one JSON document")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (model, flags) => {
@@ -101,6 +101,7 @@ export function benchmarkJson(spec: string, session: GpuxSession, result: Benchm
     ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
     inputs: result.inputShapes,
     batch: result.batch,
+    intraOpThreads: session.intraOpThreads,
     runs: result.runs,
     warmup: result.warmup,
     createMs: r3(result.createMs),
@@ -117,7 +118,7 @@ export function benchmarkJson(spec: string, session: GpuxSession, result: Benchm
 export function printBenchmark(out: Output, spec: string, session: GpuxSession, result: BenchmarkResult): void {
   const ms = (v: number) => v < 10 ? v.toFixed(3) : v.toFixed(2);
   out.print(`${out.bold("model")}     ${spec}${session.path !== spec ? ` (${session.path})` : ""}`);
-  out.print(`${out.bold("provider")}  ${result.provider}`);
+  out.print(`${out.bold("provider")}  ${result.provider} · ${session.intraOpThreads} intra-op threads`);
   out.print(
     `${out.bold("inputs")}    ${
       Object.entries(result.inputShapes).map(([n, s]) => `${quoteName(n)} ${formatShape(s)}`).join(", ")

@@ -4,6 +4,8 @@
  * @module
  */
 import { Command } from "@commander-js/extra-typings";
+import { cacheWriteError } from "../file_errors.ts";
+import { hubCacheDir } from "../environment.ts";
 import { DEFAULT_PRUNE_AGE_MS, pruneCache, type PruneItem } from "../cache/prune.ts";
 import type { CliContext } from "./context.ts";
 import { parseDuration } from "./duration.ts";
@@ -42,6 +44,8 @@ export function cachePruneCommand(ctx: CliContext) {
         olderThanMs,
         keepDetached: options.keepDetached,
         signal: ctx.signal,
+      }).catch((error) => {
+        throw cacheWriteError(error, hubCacheDir(ctx.env, options.cacheDir)) ?? error;
       });
       if (out.json) {
         out.printJson(result);

@@ -107,6 +107,11 @@ export const COMMANDS: CommandEntry[] = [
     summary: "Check which execution providers load here, GPU libraries, cache and token",
     load: async () => (await import("./doctor.ts")).doctorCommand,
   },
+  {
+    name: "runtime",
+    summary: "onnxruntime and its execution providers: ls, install cuda, rm cuda",
+    load: async () => (await import("./runtime.ts")).runtimeCommand,
+  },
 ];
 
 /** The entry `args` runs (the first argument that is not an option, or the one after `help`), if any. */

@@ -12,8 +12,10 @@ export interface CliContext {
   env: EnvReader;
   /** Aborted on the first Ctrl-C. */
   signal: AbortSignal;
+  /** Secrets of this invocation (`--token`'s value, `HF_TOKEN`), redacted from every message. */
+  secrets: string[];
   /** Builds the output for a command from its `--json` / `--quiet` flags. */
-  output(options: Omit<OutputOptions, "env">): Output;
+  output(options: Omit<OutputOptions, "env" | "secrets">): Output;
   /**
    * Exit code a command sets when it has reported a failure itself (e.g. `cache verify --json`
    * printing its result, then exiting 6); `main` returns it when the command returns normally.
@@ -21,7 +23,13 @@ export interface CliContext {
   exitCode?: number;
 }
 
-/** A context reading the real environment, cancelled by `signal`. */
-export function createContext(signal: AbortSignal, env: EnvReader = denoEnv): CliContext {
-  return { env, signal, output: (options) => new Output({ ...options, env }) };
+/** A context reading the real environment, cancelled by `signal`; `secrets` are never printed. */
+export function createContext(signal: AbortSignal, env: EnvReader = denoEnv, secrets: string[] = []): CliContext {
+  const ctx: CliContext = {
+    env,
+    signal,
+    secrets: [...secrets],
+    output: (options) => new Output({ ...options, env, secrets: ctx.secrets }),
+  };
+  return ctx;
 }

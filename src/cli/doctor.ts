@@ -10,10 +10,12 @@ import { hubCacheDir } from "../environment.ts";
 import { resolveToken } from "../registry/auth.ts";
 import { parseRepoFolderName } from "../cache/layout.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
-import { currentPlatform } from "../runtime/providers.ts";
-import { probeGpuLibraries, probeProviders, runtimeInstall } from "../runtime/diagnostics.ts";
+import { currentPlatform, type ProviderName } from "../runtime/providers.ts";
+import { probeGpuLibraries, probeProviders, type ProviderProbe, runtimeInstall } from "../runtime/diagnostics.ts";
 import { VERSION } from "../version.ts";
-import { intArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
+import { detectGpu, type GpuPresence } from "../runtime/gpu_presence.ts";
+import { installedRuntimesJson } from "./runtime.ts";
 
 async function cacheSummary(dir: string): Promise<{ dir: string; exists: boolean; repos: number; size: number }> {
   let repos = 0;
@@ -47,11 +49,29 @@ async function tokenStatus(ctx: CliContext): Promise<{ present: boolean; source?
   }
 }
 
+/**
+ * The to-do lines about providers: with a GPU present, one per GPU provider of the `auto` order that does not load
+ * (its reason and fix, e.g. `gpux runtime install cuda`); without a GPU none (cpu is the only choice there).
+ */
+export function providerActions(
+  autoOrder: readonly ProviderName[],
+  providers: readonly ProviderProbe[],
+  gpu: GpuPresence,
+): string[] {
+  if (!gpu.present) return [];
+  const actions: string[] = [];
+  for (const p of autoOrder) {
+    const probe = providers.find((r) => r.provider === p);
+    if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
+  }
+  return actions;
+}
+
 /** `gpux doctor`. */
 export function doctorCommand(ctx: CliContext) {
   return new Command("doctor")
     .description("Check which execution providers load here, GPU libraries, cache and token")
-    .option("--device-id <n>", "GPU index to try", intArg(0))
+    .option("--device-id <n>", "GPU index to try", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--json", "print one JSON document")
     .action(async (flags) => {
       const out = ctx.output({ json: flags.json });
@@ -69,11 +89,11 @@ export function doctorCommand(ctx: CliContext) {
       const cache = cacheDir ? await cacheSummary(cacheDir) : undefined;
       const token = await tokenStatus(ctx);
       const selected = install.autoOrder.find((p) => providers.find((r) => r.provider === p)?.available) ?? "cpu";
+      const gpu = detectGpu({ platform });
       const actions: string[] = [];
-      for (const p of install.autoOrder) {
-        const probe = providers.find((r) => r.provider === p);
-        if (probe && !probe.available && p !== "cpu") actions.push(`${p}: ${probe.reason} → ${probe.hint}`);
-      }
+      if (install.runtimeFolderProblem) actions.push(`runtime: ${install.runtimeFolderProblem}`);
+      // without any GPU, cpu is the only choice: providers that cannot load are no to-do (the table still says why)
+      actions.push(...providerActions(install.autoOrder, providers, gpu));
       if (!cache?.exists) {
         actions.push(`cache: ${cacheDir ?? "HF_HUB_CACHE"} does not exist yet → \`gpux pull <org/name>\` creates it`);
       }
@@ -89,8 +109,12 @@ export function doctorCommand(ctx: CliContext) {
         onnxruntime: {
           version: install.onnxruntimeVersion,
           binaryDir: install.binaryDir,
+          loadedLibrary: install.loadedLibrary ?? null,
+          runtimeFolder: install.runtimeFolder ?? null,
           libraries: install.providerLibraries,
         },
+        gpu,
+        installedRuntimes: installedRuntimesJson(ctx),
         autoOrder: install.autoOrder,
         selected,
         providers: providers.map((p) => ({
@@ -113,6 +137,9 @@ export function doctorCommand(ctx: CliContext) {
       out.print(`${out.bold("gpux")}         ${VERSION} · Deno ${Deno.version.deno} · ${platform.os} ${platform.arch}`);
       out.print(
         `${out.bold("onnxruntime")}  ${install.onnxruntimeVersion} (${install.binaryDir ?? "location unknown"})`,
+      );
+      out.print(
+        `${out.bold("gpu")}          ${gpu.present ? gpu.evidence.join(", ") : "none found (cpu is the only choice)"}`,
       );
       out.print(`${out.bold("auto order")}   ${install.autoOrder.join(" → ")} · gpux would use ${out.bold(selected)}`);
       out.print("");

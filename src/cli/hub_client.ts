@@ -6,7 +6,7 @@
  */
 import { InputError } from "../errors.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
-import { type ModelRef, parseModelId } from "../registry/model_id.ts";
+import { type ModelRef, parseModelId, validateRevision } from "../registry/model_id.ts";
 import { formatDuration, type Output } from "./output.ts";
 import type { CliContext } from "./context.ts";
 
@@ -30,6 +30,7 @@ export function hubClient(ctx: CliContext, flags: HubFlags, out: Output): Huggin
  */
 export function modelArg(model: string, revisionFlag: string | undefined): ModelRef {
   const ref = parseModelId(model);
+  if (revisionFlag !== undefined) validateRevision(revisionFlag);
   if (revisionFlag !== undefined && ref.revision !== undefined && revisionFlag !== ref.revision) {
     throw new InputError(
       `two different revisions given: '@${ref.revision}' in the model id and --revision '${revisionFlag}'`,

@@ -11,7 +11,7 @@ import { loadModel } from "../runtime/load_model.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { renderGpuxConfig } from "../config/config_writer.ts";
 import { parseGpuxConfig } from "../config/gpux_config.ts";
-import { loadOptions } from "./runtime_flags.ts";
+import { loadOptions, writeWhole } from "./runtime_flags.ts";
 
 /** `gpux init`. */
 export function initCommand(ctx: CliContext) {
@@ -38,11 +38,12 @@ export function initCommand(ctx: CliContext) {
         }
         const target = flags.output ??
           (m.kind === "hub" ? "gpux.yml" : `${dirname(m.path)}/gpux.yml`);
-        try {
-          await Deno.lstat(target);
-          if (!flags.force) throw new InputError(`${target} already exists`, { hint: "pass --force to overwrite it" });
-        } catch (e) {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        const existing = await Deno.lstat(target).catch(() => undefined);
+        if (existing?.isDirectory) {
+          throw new InputError(`${target} is a directory`, { hint: "pass --output with a file name, e.g. gpux.yml" });
+        }
+        if (existing && !flags.force) {
+          throw new InputError(`${target} already exists`, { hint: "pass --force to overwrite it" });
         }
         const source = m.kind === "hub"
           ? `hf:${m.repoId}${m.revision && m.revision !== "main" ? `@${m.revision}` : ""}`
@@ -60,9 +61,7 @@ export function initCommand(ctx: CliContext) {
           outputs: session.outputs,
         });
         const config = parseGpuxConfig(text, target); // what we write must read back
-        const tmp = `${target}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-        await Deno.writeTextFile(tmp, text);
-        await Deno.rename(tmp, target);
+        await writeWhole(target, new TextEncoder().encode(text), "gpux init: writing");
         if (out.json) out.printJson({ path: target, config });
         else out.info(`wrote ${target} (${session.inputs.length} inputs, ${session.outputs.length} outputs)`);
       } finally {

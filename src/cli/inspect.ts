@@ -14,13 +14,13 @@ import { formatShape, quoteName, type TensorInfo } from "../runtime/tensors.ts";
 import {
   fallbacksJson,
   graphOptArg,
-  intArg,
   loadOptions,
   modelJson,
   PROVIDER_HELP,
   providerArg,
   warnFallbacks,
 } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 /** `gpux inspect`. */
 export function inspectCommand(ctx: CliContext) {
@@ -28,7 +28,7 @@ export function inspectCommand(ctx: CliContext) {
     .description("Show a model's inputs, outputs, opset, producer, metadata and the provider it would run on")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intArg(0))
+    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of a Hub model or directory")
     .option("--cache-dir <dir>", "Hub cache directory")
     .option("--pull", "pull a Hub model that is not cached yet")

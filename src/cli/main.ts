@@ -6,6 +6,8 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts";
 import { type CliContext, createContext } from "./context.ts";
+import { redactJson, safeText } from "./output.ts";
+import { denoEnv, isTruthy } from "../environment.ts";
 import { VERSION } from "../version.ts";
 import { SandboxError } from "./sandbox.ts";
 import { COMMANDS, DESCRIPTION, selectedCommand, topLevelHelp } from "./commands.ts";
@@ -15,6 +17,9 @@ import { COMMANDS, DESCRIPTION, selectedCommand, topLevelHelp } from "./commands
  * name-and-summary stubs (enough for `gpux --help` and for commander's "unknown command" suggestions).
  */
 export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
+  // commander's own errors quote what was typed (`unknown option '--tokn=hf_…'`): redact and escape it
+  const outputError = (text: string, write: (s: string) => void) =>
+    write(text.split("\n").map((line) => safeText(line, ctx.secrets)).join("\n"));
   const program = new Command("gpux")
     .description(DESCRIPTION)
     .version(VERSION, "-V, --version")
@@ -23,6 +28,7 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
     .configureOutput({
       writeOut: (s) => void Deno.stdout.writeSync(new TextEncoder().encode(s)),
       writeErr: (s) => void Deno.stderr.writeSync(new TextEncoder().encode(s)),
+      outputError,
     });
   const selected = selectedCommand(args);
   for (const entry of COMMANDS) {
@@ -30,6 +36,8 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
       ? (await entry.load())(ctx)
       : new Command(entry.name).description(entry.summary).aliases(entry.aliases ?? []);
     command.exitOverride();
+    command.configureOutput({ outputError });
+    for (const sub of command.commands) sub.configureOutput({ outputError });
     program.addCommand(command);
   }
   return program as unknown as Command;
@@ -38,6 +46,7 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
  * The first SIGINT aborts the running command (which cleans up and exits 130); a second one exits at once.
+ * SIGTERM does the same (a pull releases its lock and keeps its partial files either way).
  */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
@@ -58,7 +67,15 @@ export async function main(args: string[]): Promise<number> {
     controller.abort(new InterruptedError("interrupted"));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
-  const ctx = createContext(controller.signal);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onInterrupt);
+  const ctx = createContext(controller.signal, denoEnv, secretsOf(args));
+  // a rejection or exception nobody awaited is reported like any other failure: one line, no trace
+  const onStray = (event: PromiseRejectionEvent | ErrorEvent) => {
+    event.preventDefault();
+    Deno.exit(reportError("reason" in event ? event.reason : event.error, args, ctx, controller.signal));
+  };
+  globalThis.addEventListener("unhandledrejection", onStray);
+  globalThis.addEventListener("error", onStray);
   try {
     await (await buildProgram(ctx, args)).parseAsync(args, { from: "user" });
     return ctx.exitCode ?? ExitCode.Ok;
@@ -66,6 +83,9 @@ export async function main(args: string[]): Promise<number> {
     return reportError(error, args, ctx, controller.signal);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onInterrupt);
+    globalThis.removeEventListener("unhandledrejection", onStray);
+    globalThis.removeEventListener("error", onStray);
   }
 }
 
@@ -73,25 +93,79 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
   if (error instanceof CommanderError) {
     // help and version are "errors" in commander's exitOverride mode
     if (error.exitCode === 0) return ExitCode.Ok;
+    // commander printed the message; --json still gets its one document
+    if (args.includes("--json")) {
+      ctx.output({ json: true }).printJson(
+        redactJson(
+          { error: "UsageError", code: "usage", message: error.message, exitCode: ExitCode.Usage },
+          ctx.secrets,
+        ),
+      );
+    }
     return ExitCode.Usage;
   }
   if (signal.aborted && !(error instanceof GpuxError)) error = new InterruptedError("interrupted");
   const out = ctx.output({ json: args.includes("--json") });
   if (error instanceof GpuxError) {
     out.error(error.message, error.hint);
-    if (out.json) out.printJson(error.toJSON());
+    if (out.json) out.printJson(redactJson(error.toJSON(), ctx.secrets));
     return error.exitCode;
   }
   const refused = permissionRefusal(error);
   if (refused) {
     out.error(refused.message, refused.hint);
-    if (out.json) out.printJson(refused.toJSON());
+    if (out.json) out.printJson(redactJson(refused.toJSON(), ctx.secrets));
     return refused.exitCode;
   }
-  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  out.error(`unexpected failure: ${message}`, "this is a bug in gpux; please report it with the command you ran");
-  if (out.json) out.printJson({ error: "UnexpectedError", code: "unexpected", message: String(error), exitCode: 1 });
+  const report = unexpectedErrorReport(error, isTruthy(ctx.env("GPUX_DEBUG")));
+  out.error(report.message, report.hint);
+  if (report.trace) out.debug(report.trace);
+  if (out.json) out.printJson(redactJson(report.json, ctx.secrets));
   return exitCodeOf(error);
+}
+
+/** What the CLI prints for an error that is not a {@linkcode GpuxError} (a bug). */
+export interface UnexpectedErrorReport {
+  /** The one `error:` line. */
+  message: string;
+  /** The `hint:` line. */
+  hint: string;
+  /** The stack trace, only when `debug` (GPUX_DEBUG=1) asked for it. */
+  trace?: string;
+  /** The `--json` error document. */
+  json: { error: string; code: string; message: string; exitCode: number };
+}
+
+/**
+ * One line saying what failed and how to report it — never a stack trace unless `debug`
+ * (`GPUX_DEBUG=1`), and never one in the `--json` document.
+ */
+export function unexpectedErrorReport(error: unknown, debug: boolean): UnexpectedErrorReport {
+  const text = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).split("\n")[0];
+  return {
+    message: `unexpected failure: ${text}`,
+    hint: "this is a bug in gpux; please report it with the command you ran" +
+      (debug ? "" : " (GPUX_DEBUG=1 adds the stack trace)"),
+    ...(debug && error instanceof Error && error.stack ? { trace: error.stack } : {}),
+    json: { error: "UnexpectedError", code: "unexpected", message: text, exitCode: ExitCode.Unexpected },
+  };
+}
+
+/**
+ * The secrets given to this invocation, to redact from everything printed: `--token`'s value (also
+ * `--token=…`) and `HF_TOKEN` / `HUGGING_FACE_HUB_TOKEN`.
+ */
+function secretsOf(args: string[]): string[] {
+  const out: string[] = [];
+  args.forEach((arg, i) => {
+    if (arg === "--token" && i + 1 < args.length) out.push(args[i + 1]);
+    else if (arg.startsWith("--token=")) out.push(arg.slice("--token=".length));
+  });
+  for (const name of ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"]) {
+    const value = denoEnv(name);
+    if (value) out.push(value);
+  }
+  return out.map((s) => s.trim()).filter((s) => s.length >= 4);
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 import { denoEnv, type EnvReader } from "../environment.ts";
+import { redactToken } from "../registry/auth.ts";
 
 const encoder = new TextEncoder();
 
@@ -15,6 +16,8 @@ export interface OutputOptions {
   /** `--quiet`: nothing on stderr but errors. */
   quiet?: boolean;
   env?: EnvReader;
+  /** Secrets known to this invocation (`--token`'s value, `HF_TOKEN`): never printed in a message. */
+  secrets?: readonly string[];
 }
 
 /** Where and how the CLI writes. */
@@ -27,9 +30,12 @@ export class Output {
   readonly stderrIsTTY: boolean;
   /** Colours are used (stderr or stdout is a TTY and `NO_COLOR` is unset). */
   readonly color: boolean;
+  /** Secrets redacted from warnings and errors, besides anything token-shaped. */
+  readonly secrets: readonly string[];
 
   constructor(options: OutputOptions = {}) {
     const env = options.env ?? denoEnv;
+    this.secrets = options.secrets ?? [];
     this.json = options.json ?? false;
     this.quiet = options.quiet ?? false;
     this.stdoutIsTTY = Deno.stdout.isTerminal();
@@ -41,7 +47,7 @@ export class Output {
 
   /** A line on stdout (suppressed in `--json` mode: use {@linkcode printJson}). */
   print(line = ""): void {
-    if (!this.json) writeAll(Deno.stdout, line + "\n");
+    if (!this.json) writeAll(Deno.stdout, displayText(line) + "\n");
   }
 
   /** The one JSON document of `--json` mode, on stdout. */
@@ -49,9 +55,9 @@ export class Output {
     writeAll(Deno.stdout, JSON.stringify(value, null, 2) + "\n");
   }
 
-  /** Informational line on stderr, silenced by `--quiet`. */
+  /** Informational line on stderr (retries, progress notes), silenced by `--quiet`; secrets redacted. */
   info(line: string): void {
-    if (!this.quiet) writeAll(Deno.stderr, line + "\n");
+    if (!this.quiet) writeAll(Deno.stderr, displayText(redactToken(line, ...this.secrets)) + "\n");
   }
 
   /** Raw text on stderr (progress redraws), silenced by `--quiet`. */
@@ -59,14 +65,23 @@ export class Output {
     if (!this.quiet) writeAll(Deno.stderr, text);
   }
 
-  /** `warning: …` on stderr, shown even with `--quiet`. */
+  /** `warning: …` on stderr, shown even with `--quiet`; secrets redacted, control characters escaped. */
   warn(message: string): void {
-    writeAll(Deno.stderr, `${this.yellow("warning")}: ${message}\n`);
+    writeAll(Deno.stderr, `${this.yellow("warning")}: ${safeText(message, this.secrets)}\n`);
   }
 
-  /** `error: …` (and the hint on its own line) on stderr. */
+  /**
+   * `error: …` (and the hint on its own line) on stderr. Secrets are redacted and control characters
+   * escaped in both (a hint may span lines; the message is one line).
+   */
   error(message: string, hint?: string): void {
-    writeAll(Deno.stderr, `${this.red("error")}: ${message}\n${hint ? `${this.dim("hint")}: ${hint}\n` : ""}`);
+    const hintText = hint ? `${this.dim("hint")}: ${safeText(hint, this.secrets, { newlines: true })}\n` : "";
+    writeAll(Deno.stderr, `${this.red("error")}: ${safeText(message, this.secrets)}\n${hintText}`);
+  }
+
+  /** Diagnostic text on stderr (a stack trace under `GPUX_DEBUG=1`), secrets redacted, lines kept. */
+  debug(text: string): void {
+    writeAll(Deno.stderr, `${safeText(text, this.secrets, { newlines: true })}\n`);
   }
 
   bold(s: string): string {
@@ -91,6 +106,51 @@ export class Output {
   private paint(s: string, open: number, close: number): string {
     return this.color ? `\x1b[${open}m${s}\x1b[${close}m` : s;
   }
+}
+
+/**
+ * Text safe to show on a terminal: secrets redacted ({@linkcode redactToken}, plus each of `secrets`) and
+ * control characters escaped (`\n`, `\x1b`, …, and bidirectional overrides), so that a model id like
+ * `$'org/na\x1b[2Jme'` cannot move the cursor, clear the screen or forge a line. With
+ * `options.newlines`, line breaks are kept (other control characters are still escaped).
+ */
+export function safeText(text: string, secrets: readonly string[] = [], options: { newlines?: boolean } = {}): string {
+  return escapeControl(redactToken(text, ...secrets), options.newlines ? "\n" : "");
+}
+
+/** Redacts secrets in every string of a JSON-able value (for `--json` error documents). */
+export function redactJson<T>(value: T, secrets: readonly string[] = []): T {
+  return JSON.parse(JSON.stringify(value, (_key, v) => typeof v === "string" ? redactToken(v, ...secrets) : v));
+}
+
+// C0 and C1 controls, DEL, and the Unicode bidirectional controls (line/paragraph separators too)
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from elsewhere (a model card, a search result, a folder name in the cache) made safe to print:
+ * control characters escaped except line breaks, tabs (the column separator of piped tables) and the
+ * colour codes {@linkcode Output} adds itself (`ESC [ … m`), so no cursor movement, screen clearing or
+ * title change gets through.
+ */
+export function displayText(text: string): string {
+  return String(text).replace(
+    // deno-lint-ignore no-control-regex
+    /\x1b\[[0-9;]*m|[^\x1b]+|\x1b/g,
+    (part) => part.startsWith("\x1b[") && part.endsWith("m") ? part : escapeControl(part, "\n\t"),
+  );
+}
+
+/** `text` with control characters escaped, except those in `keep`. */
+function escapeControl(text: string, keep: string): string {
+  return text.replace(CONTROL, (c) => {
+    if (keep.includes(c)) return c;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
@@ -136,7 +196,8 @@ export function formatBytes(bytes: number): string {
     value /= 1000;
     i++;
   }
-  return i === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[i]}`;
+  // whole bytes: a rate such as 11.88118292400278 B/s reads 12 B/s
+  return i === 0 ? `${Math.round(value)} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
 /** `850ms`, `12s`, `3m05s`, `1h02m`. */

@@ -5,7 +5,6 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { InputError } from "../errors.ts";
 import { hubCacheDir } from "../environment.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import type { PullResult } from "../registry/manager.ts";
@@ -14,6 +13,7 @@ import type { CliContext } from "./context.ts";
 import { modelArg } from "./hub_client.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
 import { PullProgressRenderer } from "./pull_progress.ts";
+import { INT_FLAGS, intFlag, parseIntFlag } from "./int_flag.ts";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -28,7 +28,11 @@ export function pullCommand(ctx: CliContext) {
     .option("--variant <name>", "ONNX variant: fp32, fp16, quantized, q4, int8, uint8, … (default: the repo's default)")
     .option("--force", "download and verify again even what is cached")
     .option("--dry-run", "show what would be downloaded and its size, download nothing")
-    .addOption(new Option("--concurrency <n>", "parallel connections (default 8)").argParser(parsePositiveInt))
+    .addOption(
+      new Option("--concurrency <n>", "parallel connections (default 8)").argParser(
+        intFlag("--concurrency", INT_FLAGS.concurrency),
+      ),
+    )
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")
     .option("--offline", "use only the cache, no network (also HF_HUB_OFFLINE=1)")
@@ -71,24 +75,15 @@ export function pullCommand(ctx: CliContext) {
 
 /** Range tuning from `GPUX_PULL_CHUNK_BYTES` / `GPUX_PULL_RANGE_THRESHOLD` (benchmarks, unusual networks). */
 function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?: number } | undefined {
-  const read = (name: string) => {
+  const read = (name: string, range: { min: number; max: number }) => {
     const value = ctx.env(name);
     if (value === undefined || value === "") return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InputError(`invalid ${name} '${value}': use a number of bytes`);
-    return n;
+    return parseIntFlag(name, value, range);
   };
-  const chunkSize = read("GPUX_PULL_CHUNK_BYTES");
-  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD");
+  // a 1-byte range would split a 1 GB file into a billion requests
+  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", { min: 64 * 1024, max: 2 ** 32 });
+  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", { min: 1, max: Number.MAX_SAFE_INTEGER });
   return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
-}
-
-function parsePositiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new InputError(`invalid --concurrency '${value}': use a whole number from 1 to 64`);
-  }
-  return n;
 }
 
 function printSummary(out: Output, r: PullResult): void {
@@ -106,7 +101,9 @@ function printSummary(out: Output, r: PullResult): void {
     );
     return;
   }
-  const speed = r.bytesDownloaded > 0 && r.seconds > 0 ? `, ${formatBytes(r.bytesDownloaded / r.seconds)}/s` : "";
+  const speed = r.bytesDownloaded > 0 && r.seconds > 0
+    ? `, ${formatBytes(Math.round(r.bytesDownloaded / r.seconds))}/s`
+    : "";
   out.print(`${out.green("pulled")} ${out.bold(r.id)}  ${rev}${r.variant ? `  (variant ${r.variant})` : ""}`);
   out.print(
     `  ${r.files.length} file(s), ${formatBytes(total)}: ${formatBytes(r.bytesDownloaded)} downloaded, ` +

@@ -10,7 +10,7 @@
  */
 import type { PullProgressEvent } from "../registry/manager.ts";
 import { denoEnv, type EnvReader, isTruthy } from "../environment.ts";
-import { formatBytes, formatDuration, type Output } from "./output.ts";
+import { formatBytes, formatDuration, type Output, safeText } from "./output.ts";
 
 interface FileLine {
   path: string;
@@ -86,7 +86,7 @@ export class PullProgressRenderer {
       }
       case "file-start":
         this.#active.set(event.path, {
-          path: event.path,
+          path: safeText(event.path), // drawn raw on the terminal: a name from the Hub must not carry escapes
           size: event.size,
           done: event.resumedFrom,
           started: performance.now(),

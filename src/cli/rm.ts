@@ -6,6 +6,8 @@
 import { Command } from "@commander-js/extra-typings";
 import { executeRemoval, planRemoval, type RemovalPlan } from "../cache/remove.ts";
 import { InputError, InterruptedError } from "../errors.ts";
+import { cacheWriteError } from "../file_errors.ts";
+import { hubCacheDir } from "../environment.ts";
 import type { CliContext } from "./context.ts";
 import { formatBytes, type Output } from "./output.ts";
 
@@ -54,6 +56,8 @@ export function rmCommand(ctx: CliContext) {
               holder ? ` (pid ${holder.pid} on ${holder.host})` : ""
             } using ${plan.model}…`,
           ),
+      }).catch((error) => {
+        throw cacheWriteError(error, hubCacheDir(ctx.env, options.cacheDir)) ?? error;
       });
       if (out.json) {
         out.printJson({ ...result, dryRun: false });

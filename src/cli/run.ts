@@ -24,7 +24,6 @@ import {
   collect,
   fallbacksJson,
   graphOptArg,
-  intArg,
   loadOptions,
   modelJson,
   PROVIDER_HELP,
@@ -34,6 +33,7 @@ import {
   warnFallbacks,
   writeOutputs,
 } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 
 /** Largest tensor printed in full on a terminal. */
@@ -53,18 +53,18 @@ export function runCommand(ctx: CliContext) {
       collect,
     )
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intArg(0))
+    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of a Hub model or directory (fp32, fp16, quantized, …)")
     .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
     .option("--pull", "pull a Hub model that is not cached yet")
     .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator", intArg(1))
-    .option("--inter-op-threads <n>", "threads across operators", intArg(1))
+    .option("--intra-op-threads <n>", "threads inside one operator", intFlag("--intra-op-threads", INT_FLAGS.threads))
+    .option("--inter-op-threads <n>", "threads across operators", intFlag("--inter-op-threads", INT_FLAGS.threads))
     .option("--benchmark", "time repeated runs instead (same as gpux bench)")
-    .option("--runs <n>", "with --benchmark: timed runs", intArg(1), 100)
-    .option("--warmup <n>", "with --benchmark: untimed runs first", intArg(0), 10)
+    .option("--runs <n>", "with --benchmark: timed runs", intFlag("--runs", INT_FLAGS.runs), 100)
+    .option("--warmup <n>", "with --benchmark: untimed runs first", intFlag("--warmup", INT_FLAGS.warmup), 10)
     .option("--shape <name=dims>", "with --benchmark: shape of a synthesised input, e.g. x=1x3x224x224", collect)
-    .option("--batch <n>", "with --benchmark: size of a dynamic batch dimension", intArg(1))
+    .option("--batch <n>", "with --benchmark: size of a dynamic batch dimension", intFlag("--batch", INT_FLAGS.batch))
     .option("--json", "print one JSON document: {model, provider, outputs, timings}")
     .option("-q, --quiet", "no progress or timing lines on stderr")
     .action(async (model, flags) => {

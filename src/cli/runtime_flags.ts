@@ -7,6 +7,9 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
+import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
+import { SandboxError } from "./sandbox.ts";
+import { dirname } from "node:path";
 import type { CliContext } from "./context.ts";
 import { formatDuration, type Output } from "./output.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
@@ -17,6 +20,7 @@ import type { GpuxSession, GraphOptimizationLevel } from "../runtime/session.ts"
 import type { PullFunction } from "../runtime/model_source.ts";
 import { feedsFromJson, quoteName, type TensorInfo, type TensorMap, tensorsToJson } from "../runtime/tensors.ts";
 import { readNpy, writeNpy } from "../runtime/npy.ts";
+import { detectGpu } from "../runtime/gpu_presence.ts";
 import { parseShapeArg } from "../runtime/synthetic_inputs.ts";
 
 /** `--provider` help text. */
@@ -28,15 +32,6 @@ export const PROVIDER_HELP = `execution provider: auto|${
 export function providerArg(value: string): ProviderChoice {
   if (!isProviderChoice(value)) throw new InvalidArgumentError(`expected auto or one of ${PROVIDER_NAMES.join(", ")}`);
   return value;
-}
-
-/** Parses an integer flag with a lower bound. */
-export function intArg(min: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
-    return n;
-  };
 }
 
 /** Parses `--graph-optimization`. */
@@ -105,13 +100,16 @@ export function loadOptions(ctx: CliContext, flags: RuntimeFlags, out?: Output):
 }
 
 /**
- * The one warning line for a provider fallback (nothing when the first choice loaded), and one line per
- * disagreement between gpux.yml's inputs/outputs and the model.
+ * The one warning line for a provider fallback, and one line per disagreement between gpux.yml's
+ * inputs/outputs and the model. Nothing with `--quiet` (errors only). The fallback is warned about only when a
+ * GPU is present (a driver or device found) and its provider could not load: on a machine without a GPU, cpu
+ * is the only choice, not a fallback; `--json` and `gpux doctor` still give the details.
  */
 export function warnFallbacks(out: Output, session: GpuxSession): void {
+  if (out.quiet) return;
   const config = session.model?.config;
   if (config) { for (const problem of configMismatches(config, session)) out.warn(problem); }
-  if (!session.fallbacks.length) return;
+  if (!session.fallbacks.length || !detectGpu().present) return;
   const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
   out.warn(`running on ${session.provider}: ${why}`);
 }
@@ -134,6 +132,7 @@ export function splitNamed(value: string, names: readonly string[], flag: string
   if (match === undefined) {
     throw new InputError(
       `${flag} ${JSON.stringify(value)}: expected NAME=PATH with NAME one of ${names.map(quoteName).join(", ")}`,
+      flag === "--output" ? { hint: "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy" } : {},
     );
   }
   return [match, value.slice(match.length + 1)];
@@ -143,20 +142,71 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new InputError(`${what} is not valid JSON: ${(error as Error).message}`, {
+    // V8 quotes the start of the text ("hf_abcdef"...): never echo input back, it may be a token file
+    const reason = (error as Error).message.replace(/,? ".*?"(\.\.\.)? is not valid JSON$/s, "");
+    throw new InputError(`${what} is not valid JSON: ${reason}`, {
       hint:
         `e.g. --input '{"x": [[1, 2, 3]]}' (keys are input names; values nested arrays or {"data", "shape", "dtype"})`,
     });
   }
 }
 
-async function readText(path: string, flag: string): Promise<string> {
+/** Largest JSON input read: a JavaScript string holds at most ~512 MiB, and parsing needs several times that. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+/** Largest `.npy` input read (2 GiB): a tensor that size is better run from the library. */
+const MAX_NPY_BYTES = 2 * 1024 * 1024 * 1024;
+
+/**
+ * Reads an input file the user named (`-` = stdin), at most `maxBytes`: a directory,
+ * an unreadable file, a refused path or an endless stream (`/dev/zero`) is an {@linkcode InputError}
+ * naming the flag and the path.
+ */
+async function readInputFile(path: string, flag: string, maxBytes: number): Promise<Uint8Array> {
+  let file: Deno.FsFile | undefined;
   try {
-    if (path === "-") return await new Response(Deno.stdin.readable).text();
-    return await Deno.readTextFile(path);
+    const stream = path === "-" ? Deno.stdin.readable : (file = await Deno.open(path)).readable;
+    const info = file ? await file.stat() : undefined;
+    if (info?.isDirectory) throw new Deno.errors.IsADirectory();
+    // a regular file is measured before reading; a stream (stdin, a FIFO, /dev/zero) gets at most 256 MiB
+    const limit = info?.isFile ? maxBytes : Math.min(maxBytes, MAX_JSON_BYTES);
+    const tooBig = () =>
+      new InputError(`${flag} ${path}: larger than ${limit / 1024 / 1024} MiB`, {
+        hint: "run a model with inputs this large from the library (loadModel) instead",
+      });
+    if (info?.isFile && info.size > limit) throw tooBig();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size > limit) throw tooBig();
+      chunks.push(chunk);
+    }
+    const bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`);
-    throw error;
+    if (error instanceof InputError) throw error;
+    const why = error instanceof Deno.errors.NotFound ? "no such file" : `cannot read it: ${fileErrorReason(error)}`;
+    throw new InputError(`${flag} ${path}: ${why}`, {
+      hint: error instanceof Deno.errors.IsADirectory ? "name a file, not a folder" : "check the path",
+    });
+  } finally {
+    try {
+      file?.close();
+    } catch { /* the stream closed it */ }
+  }
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  const bytes = await readInputFile(path, flag, MAX_JSON_BYTES);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new InputError(`${flag} ${path}: not UTF-8 text`, { hint: "--file takes a JSON document" });
   }
 }
 
@@ -176,15 +226,7 @@ export async function readFeeds(flags: InputFlags, inputs: readonly TensorInfo[]
   const npy: TensorMap = {};
   for (const value of flags.inputNpy ?? []) {
     const [name, path] = splitNamed(value, inputs.map((i) => i.name), "--input-npy");
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(path);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new InputError(`--input-npy ${quoteName(name)}: no such file ${path}`);
-      }
-      throw error;
-    }
+    const bytes = await readInputFile(path, `--input-npy ${quoteName(name)}`, MAX_NPY_BYTES);
     npy[name] = readNpy(bytes, path);
   }
   if (json === undefined && Object.keys(npy).length === 0) return undefined;
@@ -217,7 +259,10 @@ export async function writeOutputs(
   const written: string[] = [];
   const plan: { path: string; bytes: Uint8Array }[] = [];
   for (const spec of specs) {
-    const named = order.some((n) => spec.startsWith(`${n}=`));
+    // NAME=path: a name the model has, or anything before a '=' that precedes every '/' (a file name
+    // with '=' in it is written as ./a=b.npy)
+    const eq = spec.indexOf("=");
+    const named = order.some((n) => spec.startsWith(`${n}=`)) || (eq > 0 && !spec.slice(0, eq).includes("/"));
     if (named) {
       const [name, path] = splitNamed(spec, order, "--output");
       if (!path.toLowerCase().endsWith(".npy")) {
@@ -243,9 +288,7 @@ export async function writeOutputs(
     }
   }
   for (const { path, bytes } of plan) {
-    const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path); // nothing half-written
+    await writeWhole(path, bytes, "--output");
     written.push(path);
   }
   return written;
@@ -261,4 +304,42 @@ export function modelJson(spec: string, session: GpuxSession): Record<string, un
     ...(m?.variant ? { variant: m.variant } : {}),
     ...(m?.configPath ? { config: m.configPath } : {}),
   };
+}
+
+/**
+ * Writes `bytes` to `path` whole or not at all (a temporary file beside it, then a rename). A missing
+ * folder, a directory in the way, a refused or read-only place is an {@linkcode InputError} naming the
+ * flag and the path (a write the sandbox refuses: a {@linkcode SandboxError}, exit 6); the temporary file is removed.
+ */
+export async function writeWhole(path: string, bytes: Uint8Array, flag: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeFile(tmp, bytes, { createNew: true });
+    await Deno.rename(tmp, path); // nothing half-written
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    const folder = dirname(path);
+    const missingFolder = error instanceof Deno.errors.NotFound;
+    if (error instanceof Deno.errors.NotCapable) {
+      // the sandbox, not the user's input: exit 6 like every refused path
+      throw new SandboxError(`${flag} ${path}: cannot write it: ${fileErrorReason(error)}`, {
+        cause: error,
+        hint: SANDBOX_WRITE_HINT,
+      });
+    }
+    throw new InputError(
+      `${flag} ${path}: cannot write it: ${
+        missingFolder ? `the folder ${folder} does not exist` : fileErrorReason(error)
+      }`,
+      {
+        hint: error instanceof Deno.errors.NotCapable
+          ? SANDBOX_WRITE_HINT
+          : missingFolder
+          ? `create ${folder} first, or write somewhere that exists`
+          : isAccessDenied(error)
+          ? "choose a folder you can write to"
+          : "choose another path",
+      },
+    );
+  }
 }

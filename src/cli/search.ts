@@ -11,9 +11,7 @@ import type { CliContext } from "./context.ts";
 import { hubClient } from "./hub_client.ts";
 import { formatCount, formatDate } from "./output.ts";
 import { printTable } from "./table_output.ts";
-
-/** Most results one search may ask for. */
-const MAX_LIMIT = 1000;
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 /** The `search` command. */
 export function searchCommand(ctx: CliContext) {
@@ -24,20 +22,24 @@ export function searchCommand(ctx: CliContext) {
     .option("--library <library>", "library, e.g. onnx, transformers.js")
     .option("--author <author>", "user or organisation")
     .option("--sort <order>", `sort by ${SEARCH_SORTS.join(" | ")}`, "downloads")
-    .option("--limit <n>", `number of results (1-${MAX_LIMIT})`, String(DEFAULT_SEARCH_LIMIT))
+    .option(
+      "--limit <n>",
+      `number of results (${INT_FLAGS.limit.min}-${INT_FLAGS.limit.max})`,
+      intFlag("--limit", INT_FLAGS.limit),
+      DEFAULT_SEARCH_LIMIT,
+    )
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--json", "print one JSON document")
     .option("-q, --quiet", "print no progress or retries")
     .action(async (query, options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const sort = parseSort(options.sort);
-      const limit = parseLimit(options.limit);
       const hits = await hubClient(ctx, options, out).searchModels(query ?? "", {
         task: options.task,
         library: options.library,
         author: options.author,
         sort,
-        limit,
+        limit: options.limit,
         signal: ctx.signal,
       });
       if (out.json) return out.printJson(hits);
@@ -68,12 +70,4 @@ function parseSort(value: string): NonNullable<SearchOptions["sort"]> {
     throw new InputError(`invalid --sort '${value}': use one of ${SEARCH_SORTS.join(", ")}`);
   }
   return sort as NonNullable<SearchOptions["sort"]>;
-}
-
-function parseLimit(value: string): number {
-  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_LIMIT) {
-    throw new InputError(`invalid --limit '${value}': use a whole number from 1 to ${MAX_LIMIT}`);
-  }
-  return n;
 }

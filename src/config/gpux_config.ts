@@ -101,7 +101,7 @@ class Ctx {
   }
   fail(node: Node | null | undefined, key: string, message: string): never {
     const line = this.line(node);
-    throw new InputError(`${this.file}${line ? `:${line}` : ""}: ${key}: ${message}`, {
+    throw new InputError(`${this.file}${line ? `:${line}` : ""}: ${key ? `${key}: ` : ""}${message}`, {
       hint: "see README.md, section gpux.yml, for the keys and their types",
     });
   }
@@ -110,7 +110,11 @@ class Ctx {
 type Field<T> = (node: Node, key: string, ctx: Ctx) => T;
 
 function mapping(node: Node | null, key: string, ctx: Ctx): YAMLMap<Scalar, Node> {
-  if (!isMap(node)) ctx.fail(node, key, `expected a mapping (key: value lines), got ${describe(node)}`);
+  if (!isMap(node)) {
+    // the whole file being one value (a token pasted into the wrong file) is never quoted back
+    const got = !key && isScalar(node) ? "a single value" : describe(node);
+    ctx.fail(node, key, `expected a mapping (key: value lines), got ${got}`);
+  }
   return node as YAMLMap<Scalar, Node>;
 }
 
@@ -118,7 +122,13 @@ function describe(node: Node | null | undefined): string {
   if (!node) return "nothing";
   if (isMap(node)) return "a mapping";
   if (isSeq(node)) return "a list";
-  if (isScalar(node)) return JSON.stringify(node.value) ?? String(node.value);
+  if (isScalar(node)) {
+    // a long value is not quoted back: it may be a secret pasted into the wrong file
+    if (typeof node.value === "string" && node.value.length > 40) {
+      return `a string of ${node.value.length} characters`;
+    }
+    return JSON.stringify(node.value) ?? String(node.value);
+  }
   return "an alias";
 }
 
@@ -170,6 +180,14 @@ const positiveInt: Field<number> = (node, key, ctx) => {
   }
   return v as number;
 };
+/** A positive integer up to `max` (thread counts, batch sizes: a huge one would exhaust the machine). */
+function positiveIntUpTo(max: number): Field<number> {
+  return (node, key, ctx) => {
+    const v = positiveInt(node, key, ctx);
+    if (v > max) ctx.fail(node, key, `expected a whole number from 1 to ${max}, got ${v}`);
+    return v;
+  };
+}
 const nonNegativeInt: Field<number> = (node, key, ctx) => {
   const v = isScalar(node) ? node.value : undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
@@ -228,6 +246,10 @@ const source: Field<string> = (node, key, ctx) => {
   const v = str(node, key, ctx);
   if (v.startsWith("hf:") && !/^hf:[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)?(@\S+)?$/.test(v)) {
     ctx.fail(node, key, `expected hf:org/name[@revision], got ${JSON.stringify(v)}`);
+  }
+  // deno-lint-ignore no-control-regex
+  if (!v.trim() || /[\x00-\x1f\x7f]/.test(v)) {
+    ctx.fail(node, key, `expected a path or hf:org/name, got ${v.trim() ? "a control character in it" : "nothing"}`);
   }
   return v;
 };
@@ -312,15 +334,19 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
               return v as ProviderChoice;
             },
             memory,
-            device_id: nonNegativeInt,
+            device_id: (n4, k4, c4) => {
+              const v = nonNegativeInt(n4, k4, c4);
+              if (v > 255) c4.fail(n4, k4, `expected a GPU index from 0 to 255, got ${v}`);
+              return v;
+            },
           });
           return { backend: g.backend ?? "auto", memory: g.memory, deviceId: g.device_id };
         },
-        batch_size: positiveInt,
+        batch_size: positiveIntUpTo(65_536),
         timeout: positiveNumber,
         graph_optimization: oneOf(["disabled", "basic", "extended", "all"] as const),
-        intra_op_threads: positiveInt,
-        inter_op_threads: positiveInt,
+        intra_op_threads: positiveIntUpTo(256),
+        inter_op_threads: positiveIntUpTo(256),
       });
       return dropUndefined({
         gpu: r.gpu ?? { backend: "auto" },

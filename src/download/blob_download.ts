@@ -13,15 +13,24 @@
  * - Only a file whose size and hash match is renamed to `blobs/{etag}`; a mismatch deletes the
  *   partial file and raises {@linkcode IntegrityError}.
  * - Dropped connections and stalls (no byte for `stallTimeoutMs`) are retried from the bytes already
- *   written, with backoff, a bounded number of times without progress; then {@linkcode NetworkError}
+ *   written, with backoff, a bounded number of times without progress (an attempt that moved less than
+ *   1 MiB, short of finishing, counts as none: a trickle is no progress); then {@linkcode NetworkError}
  *   naming the file. 5xx and 429 are retried by {@linkcode fetchWithRetry}.
  *
  * @module
  */
-import { EntryNotFoundError, GpuxError, IntegrityError, InterruptedError, NetworkError } from "../errors.ts";
+import {
+  CacheError,
+  EntryNotFoundError,
+  GpuxError,
+  IntegrityError,
+  InterruptedError,
+  NetworkError,
+} from "../errors.ts";
 import { createContentHasher, type ExpectedContent, hashFileRange } from "./content_hash.ts";
 import { backoffDelay, errorFromResponse, fetchWithRetry, type RetryInfo, safeOrigin, sleep } from "./http.ts";
 import { Semaphore } from "./semaphore.ts";
+import { isDiskFull, type WriteContext, writeFailure } from "./write_failure.ts";
 
 /** Default size of one byte range of a large file (see docs/performance.md for the measurements). */
 export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -38,6 +47,8 @@ const WRITE_BUFFER = 256 * 1024;
 const DIRECT_WRITE = 16 * 1024;
 const HASH_READ = 1024 * 1024;
 const STATE_SAVE_INTERVAL_MS = 1000;
+/** A failed attempt that moved at least this much resets the retry budget (see `madeProgress`). */
+const MIN_PROGRESS_BYTES = 1024 * 1024;
 
 /** Options of {@linkcode downloadBlob}. */
 export interface BlobDownloadOptions {
@@ -116,6 +127,8 @@ export function partialPaths(destination: string): { sequential: string; ranged:
  */
 export async function downloadBlob(options: BlobDownloadOptions): Promise<BlobDownloadResult> {
   const job = new Job(options);
+  // partial files are opened for writing: one that is a symlink would write wherever it points
+  for (const path of Object.values(job.paths)) await removeIfNotFile(path);
   const size = options.expected.size;
   const threshold = options.rangeThreshold ?? DEFAULT_RANGE_THRESHOLD;
   if (size >= threshold && size > job.chunkSize) {
@@ -253,6 +266,15 @@ class Job {
   }
 }
 
+/**
+ * Whether an attempt that failed still moved the transfer on enough to reset its retry budget: at
+ * least {@linkcode MIN_PROGRESS_BYTES}, or the rest of the file. A server that sends a trickle and
+ * then stalls on every connection would otherwise be retried for ever, a few bytes at a time.
+ */
+function madeProgress(before: number, after: number, total: number): boolean {
+  return after - before >= Math.min(MIN_PROGRESS_BYTES, total - before) && after > before;
+}
+
 class StallError extends Error {
   constructor(ms: number) {
     super(`no data for ${Math.round(ms / 1000)}s (stalled)`);
@@ -283,18 +305,25 @@ class StallWatch {
   }
 }
 
-/** Coalesces small network chunks into large writes. */
+/**
+ * Coalesces small network chunks into large writes. `onWritten` sees exactly the bytes the kernel
+ * accepted, in order (what is hashed and counted is what was written); a failed write throws the
+ * typed error of {@linkcode writeFailure} (never retried as a network error).
+ */
 class FileSink {
   #buffer = new Uint8Array(WRITE_BUFFER);
   #used = 0;
-  constructor(readonly file: Deno.FsFile, readonly onFlush?: (n: number) => void) {}
+  constructor(
+    readonly file: Deno.FsFile,
+    readonly context: WriteContext,
+    readonly onWritten?: (bytes: Uint8Array) => void,
+  ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     if (this.#used === 0 && chunk.length >= DIRECT_WRITE) {
       // network chunks are usually 16-64 KiB: write them as they are, without a copy
-      let written = 0;
-      while (written < chunk.length) written += this.file.writeSync(written ? chunk.subarray(written) : chunk);
-      this.onFlush?.(chunk.length);
+      this.#writeAll(chunk);
+      this.onWritten?.(chunk);
       return;
     }
     let offset = 0;
@@ -311,11 +340,21 @@ class FileSink {
   // write op (a hand-off to Deno's blocking thread pool per call) cost 1.5-2x the system time.
   // deno-lint-ignore require-await
   async flush(): Promise<void> {
-    let written = 0;
-    while (written < this.#used) written += this.file.writeSync(this.#buffer.subarray(written, this.#used));
     const n = this.#used;
-    this.#used = 0;
-    if (n > 0) this.onFlush?.(n);
+    if (n === 0) return;
+    this.#used = 0; // a failed flush drops the buffer: its bytes were never counted as written
+    const bytes = this.#buffer.subarray(0, n);
+    this.#writeAll(bytes);
+    this.onWritten?.(bytes);
+  }
+
+  #writeAll(bytes: Uint8Array): void {
+    let written = 0;
+    try {
+      while (written < bytes.length) written += this.file.writeSync(written ? bytes.subarray(written) : bytes);
+    } catch (error) {
+      throw writeFailure(error, this.context);
+    }
   }
 }
 
@@ -350,6 +389,31 @@ async function removeIfExists(path: string): Promise<void> {
   });
 }
 
+/**
+ * Flushes a file's data to the disk (`fdatasync`): a delayed write error (a full disk, a quota, an
+ * I/O error) shows here rather than after the file was published. A file system that cannot sync
+ * (EINVAL, ENOTSUP) is let be: the writes completed and the size is checked next.
+ */
+async function syncToDisk(file: Deno.FsFile, context: WriteContext): Promise<void> {
+  try {
+    await file.syncData();
+  } catch (error) {
+    const code = (error as { code?: unknown })?.code;
+    if (code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") return;
+    throw writeFailure(error, context);
+  }
+}
+
+/** Removes `path` when it is a symlink or anything but a regular file (the link itself, never its target). */
+async function removeIfNotFile(path: string): Promise<void> {
+  try {
+    const stat = await Deno.lstat(path);
+    if (!stat.isFile) await Deno.remove(path, { recursive: stat.isDirectory });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw writeFailure(e, { path });
+  }
+}
+
 async function fileSize(path: string): Promise<number | undefined> {
   try {
     return (await Deno.stat(path)).size;
@@ -365,18 +429,34 @@ function integrityError(job: Job, what: string): IntegrityError {
   });
 }
 
-/** Sequential transfer into `{etag}.incomplete`, hashed while streaming; `initial` is a 200 response to use first. */
+/** Sequential transfer into `{etag}.incomplete`, hashed as written; `initial` is a 200 response to use first. */
 async function downloadSequential(job: Job, initial?: Response): Promise<void> {
   const { size } = job;
   const path = job.paths.sequential;
-  const file = await Deno.open(path, { read: true, write: true, create: true });
-  let hasher = createContentHasher(job.o.expected.kind, size);
+  const writeContext = () => ({ path, label: job.label, bytesNeeded: size - length });
   let length = 0;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch (error) {
+    throw writeFailure(error, writeContext());
+  }
+  let hasher = createContentHasher(job.o.expected.kind, size);
+  /** Truncates the partial file to nothing (the server will send the whole file). */
+  const restart = async () => {
+    try {
+      await file.truncate(0);
+      await file.seek(0, Deno.SeekMode.Start);
+    } catch (error) {
+      throw writeFailure(error, writeContext());
+    }
+    hasher = createContentHasher(job.o.expected.kind, size);
+    length = 0;
+  };
   try {
     length = (await file.stat()).size;
     if (initial || length > size) {
-      await file.truncate(0);
-      length = 0;
+      await restart();
     } else if (length > 0) {
       // re-hash the prefix on disk (cheaper than hashing the whole file afterwards: see docs/performance.md)
       await hashFileRange(file, hasher, 0, length, new Uint8Array(HASH_READ));
@@ -401,10 +481,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (response.status === 416 && length > 0) {
           // what is on disk is no prefix the server recognises: start over
           await response.body?.cancel().catch(() => {});
-          await file.truncate(0);
-          await file.seek(0, Deno.SeekMode.Start);
-          hasher = createContentHasher(job.o.expected.kind, size);
-          length = 0;
+          await restart();
           job.setCounted(0);
           continue;
         }
@@ -415,22 +492,23 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         }
         if (response.status === 200 && length > 0) {
           // the server ignored Range: restart the file cleanly from this response
-          await file.truncate(0);
-          await file.seek(0, Deno.SeekMode.Start);
-          hasher = createContentHasher(job.o.expected.kind, size);
-          length = 0;
+          await restart();
           job.setCounted(0);
         }
         if (!response.body) break;
         const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
-        const sink = new FileSink(file);
         const currentHasher = hasher;
+        // what is hashed and counted is what reached the file, not what arrived
+        const sink = new FileSink(file, writeContext(), (bytes) => {
+          currentHasher.update(bytes);
+          length += bytes.length;
+        });
+        let received = length;
         try {
           await pump(response.body, stall, async (chunk) => {
-            if (length + chunk.length > size) throw integrityError(job, `the server sent more than ${size} bytes`);
-            currentHasher.update(chunk);
+            if (received + chunk.length > size) throw integrityError(job, `the server sent more than ${size} bytes`);
+            received += chunk.length;
             await sink.write(chunk);
-            length += chunk.length;
             job.bytes(chunk.length);
           });
         } finally {
@@ -441,7 +519,7 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (length < size) throw new Error(`the body ended after ${length} of ${size} bytes`);
       } catch (error) {
         if (error instanceof IntegrityError) throw error;
-        failures = length > before ? 1 : failures + 1;
+        failures = madeProgress(before, length, size) ? 1 : failures + 1;
         const reason = controller.signal.reason instanceof StallError ? controller.signal.reason.message : undefined;
         if (permit) job.connections.release();
         permit = false;
@@ -450,22 +528,37 @@ async function downloadSequential(job: Job, initial?: Response): Promise<void> {
         if (permit) job.connections.release();
       }
     }
+    // the bytes must be on disk, all of them, before the file may take its final name
+    await syncToDisk(file, writeContext());
+    const onDisk = (await file.stat()).size;
     file.close();
     if (length !== size) {
       await removeIfExists(path);
       throw integrityError(job, `expected ${size} bytes, got ${length}`);
+    }
+    if (onDisk !== size) {
+      await removeIfExists(path);
+      throw new CacheError(`'${job.label}' has ${onDisk} bytes on disk after ${size} were written (${path})`, {
+        hint: "check the disk holding the cache, then run the same command again",
+      });
     }
     const digest = hasher.digest();
     if (digest !== job.o.expected.hash) {
       await removeIfExists(path);
       throw integrityError(job, `its ${job.o.expected.kind} is ${digest}, expected ${job.o.expected.hash}`);
     }
-    await Deno.rename(path, job.o.destination);
+    try {
+      await Deno.rename(path, job.o.destination);
+    } catch (error) {
+      throw writeFailure(error, { path: job.o.destination, label: job.label, bytesNeeded: 0 });
+    }
   } catch (error) {
     try {
       file.close();
     } catch { /* already closed */ }
     if (error instanceof IntegrityError) await removeIfExists(path);
+    // an empty partial file resumes nothing: leave no trace of it
+    else if (length === 0 && (await fileSize(path).catch(() => undefined)) === 0) await removeIfExists(path);
     throw error;
   }
 }
@@ -515,10 +608,47 @@ function rangeEnd(state: { size: number; chunkSize: number }, i: number): number
   return Math.min(state.size, (i + 1) * state.chunkSize);
 }
 
+/**
+ * The sidecar's text, padded with spaces to the length it has when every range is complete, so that
+ * it never grows: on a full disk it can still be overwritten in place.
+ */
+function rangeStateText(state: RangeState): string {
+  const full = { ...state, done: state.done.map((_, i) => rangeEnd(state, i) - i * state.chunkSize) };
+  const text = JSON.stringify(state);
+  return text.padEnd(JSON.stringify(full).length, " ");
+}
+
 async function saveRangeState(job: Job, state: RangeState): Promise<void> {
+  const text = rangeStateText(state);
   const tmp = `${job.paths.rangedState}.${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(state));
-  await Deno.rename(tmp, job.paths.rangedState);
+  try {
+    await Deno.writeTextFile(tmp, text);
+    await Deno.rename(tmp, job.paths.rangedState);
+  } catch (error) {
+    // a full disk leaves a half-written temporary file: never leave it behind
+    await Deno.remove(tmp).catch(() => {});
+    // the sidecar already has its full length: overwriting it in place needs no new disk block
+    if (isDiskFull(error) && await overwriteInPlace(job.paths.rangedState, text)) return;
+    throw writeFailure(error, { path: job.paths.rangedState, label: job.label });
+  }
+}
+
+/** Writes `text` over the start of an existing file of at least its length; false when that is not possible. */
+async function overwriteInPlace(path: string, text: string): Promise<boolean> {
+  const bytes = new TextEncoder().encode(text);
+  try {
+    if (((await Deno.stat(path)).size) !== bytes.length) return false;
+    const file = await Deno.open(path, { write: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    } finally {
+      file.close();
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Parallel byte ranges into `{etag}.ranges.incomplete`; returns a 200 response when the server ignores `Range`. */
@@ -526,12 +656,18 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
   const state = await loadRangeState(job);
   const { size } = job;
   const count = state.done.length;
-  const file = await Deno.open(job.paths.ranged, { read: true, write: true, create: true });
   try {
-    if ((await file.stat()).size !== size) await file.truncate(size);
-  } finally {
-    file.close();
+    const file = await Deno.open(job.paths.ranged, { read: true, write: true, create: true });
+    try {
+      if ((await file.stat()).size !== size) await file.truncate(size);
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    throw writeFailure(error, { path: job.paths.ranged, label: job.label, bytesNeeded: size });
   }
+  // the sidecar exists before the first byte: a transfer cut short (a full disk, kill -9) stays resumable
+  await saveRangeState(job, state);
   const resumed = state.done.reduce((a, b) => a + b, 0);
   job.start(resumed);
 
@@ -633,18 +769,25 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
         onRangesWork();
         await writer.seek(from, Deno.SeekMode.Start);
         const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
-        const sink = new FileSink(writer, (n) => {
-          state.done[i] += n;
-          dirty = true;
-          notify();
-        });
+        // what is hashed and counted is what reached the file, not what arrived
+        let written = 0;
+        const sink = new FileSink(
+          writer,
+          { path: job.paths.ranged, label: job.label, bytesNeeded: size - frontier() },
+          (bytes) => {
+            hashInline(from + written, bytes);
+            written += bytes.length;
+            state.done[i] += bytes.length;
+            dirty = true;
+            notify();
+          },
+        );
         let received = 0;
         try {
           await pump(response.body, stall, async (chunk) => {
             if (from + received + chunk.length > end) {
               throw new Error(`the server sent more than the requested range ${from}-${end - 1}`);
             }
-            hashInline(from + received, chunk);
             received += chunk.length;
             await sink.write(chunk);
             job.bytes(chunk.length);
@@ -656,7 +799,7 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
       } catch (error) {
         if (error instanceof RangeIgnored) throw error;
         if (internal.signal.aborted) throw failure ?? error;
-        failures = state.done[i] > before ? 1 : failures + 1;
+        failures = madeProgress(before, state.done[i], end - start0) ? 1 : failures + 1;
         const reason = controller.signal.reason instanceof StallError ? controller.signal.reason.message : undefined;
         await job.retryAfterBodyError(error, failures, reason);
       }
@@ -721,13 +864,28 @@ async function downloadRanged(job: Job): Promise<"done" | Response> {
     await saveRangeState(job, state).catch(() => {});
     throw failure;
   }
+  // the bytes must be on disk before the file may take its final name
+  try {
+    const file = await Deno.open(job.paths.ranged, { write: true });
+    try {
+      await syncToDisk(file, { path: job.paths.ranged, label: job.label, bytesNeeded: 0 });
+    } finally {
+      file.close();
+    }
+  } catch (error) {
+    throw writeFailure(error, { path: job.paths.ranged, label: job.label, bytesNeeded: 0 });
+  }
   const digest = hasher.digest();
   if (digest !== job.o.expected.hash) {
     await removeIfExists(job.paths.ranged);
     await removeIfExists(job.paths.rangedState);
     throw integrityError(job, `its ${job.o.expected.kind} is ${digest}, expected ${job.o.expected.hash}`);
   }
-  await Deno.rename(job.paths.ranged, job.o.destination);
+  try {
+    await Deno.rename(job.paths.ranged, job.o.destination);
+  } catch (error) {
+    throw writeFailure(error, { path: job.o.destination, label: job.label, bytesNeeded: 0 });
+  }
   await removeIfExists(job.paths.rangedState);
   return "done";
 }

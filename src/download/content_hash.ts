@@ -1,13 +1,14 @@
 /**
  * The hash a downloaded file is checked against: sha256 of the content for LFS files (their ETag
- * and blob name), git blob sha1 (`sha1("blob {size}\0" + content)`) for files stored in git.
+ * and blob name), git blob sha1 (`sha1("blob {size}\0" + content)`) for files stored in git, sha512 for
+ * packages whose registry publishes only that (npm's and NuGet's integrity).
  *
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
 
 /** Which hash names a blob. */
-export type ContentHashKind = "sha256" | "git-sha1";
+export type ContentHashKind = "sha256" | "sha512" | "git-sha1";
 
 /** What a downloaded file must match. */
 export interface ExpectedContent {
@@ -29,8 +30,8 @@ export interface ContentHasher {
 /** A fresh hasher of `kind` for a file of `size` bytes (git blob sha1 needs the size up front). */
 export function createContentHasher(kind: ContentHashKind, size: number): ContentHasher {
   let hash: Hash;
-  if (kind === "sha256") {
-    hash = createHash("sha256");
+  if (kind === "sha256" || kind === "sha512") {
+    hash = createHash(kind);
   } else {
     hash = createHash("sha1");
     hash.update(`blob ${size}\0`);

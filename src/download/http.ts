@@ -11,10 +11,11 @@ import {
   AuthenticationError,
   EntryNotFoundError,
   GatedModelError,
-  type GpuxError,
+  GpuxError,
   InputError,
   InterruptedError,
   ModelNotFoundError,
+  NetPermissionError,
   NetworkError,
   NotFoundError,
   RateLimitError,
@@ -47,8 +48,17 @@ export interface RetryInfo {
 export interface HttpOptions {
   /** The `fetch` to use (default the global one). */
   fetch?: typeof fetch;
-  /** Timeout of one attempt until the response headers arrive, ms (default 30 000). */
+  /**
+   * Stall timeout of one attempt, ms (default 30 000): until the response headers arrive, and then
+   * between two chunks of every body read here (error bodies always, success bodies with `bufferBody`).
+   */
   timeoutMs?: number;
+  /**
+   * Read the whole body of a successful response inside the retry loop, under the stall timeout, and
+   * return it buffered: a server that sends its headers and then stops is retried like one that never
+   * answers. For API answers and small files; large downloads watch their own bodies.
+   */
+  bufferBody?: boolean;
   /** Retries after the first attempt (default 5). */
   maxRetries?: number;
   /** First backoff delay in ms (default 500); doubles each retry, with full jitter. */
@@ -84,10 +94,16 @@ export async function fetchWithRetry(
   const maxDelay = options.maxDelayMs ?? 30_000;
   for (let attempt = 0;; attempt++) {
     throwIfAborted(options.signal);
-    // The timeout covers the wait for the response headers only: a long body is not cut off
-    // (the transfer engine watches bodies for stalls itself).
+    // One stall timer per attempt: until the headers arrive, then re-armed by every chunk of a body
+    // read here (a long body that keeps flowing is never cut off; one that stops is).
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+    let phase: "headers" | "body" = "headers";
+    const expire = () => timeout.abort(new DOMException("timed out", "TimeoutError"));
+    let timer = setTimeout(expire, timeoutMs);
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+    };
     const signals = [
       timeout.signal,
       ...(options.signal ? [options.signal] : []),
@@ -96,18 +112,58 @@ export async function fetchWithRetry(
     const signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     let failure: { reason: string; retryAfterMs?: number; response?: Response; error?: unknown };
     try {
-      const response = await doFetch(url, { ...init, signal }).finally(() => clearTimeout(timer));
-      if (response.status !== 429 && response.status < 500) return response;
+      const response = await doFetch(url, { ...init, signal });
+      if (response.status !== 429 && response.status < 500) {
+        if (response.ok && !options.bufferBody) {
+          clearTimeout(timer);
+          return response;
+        }
+        phase = "body";
+        let body: Uint8Array | null;
+        if (response.ok) {
+          body = await readBody(response, rearm, MAX_BUFFERED_BODY + 1);
+          if (body && body.length > MAX_BUFFERED_BODY) {
+            throw new NetworkError(
+              `${safeOrigin(url)}${pathOf(url)} sent more than ${MAX_BUFFERED_BODY / (1 << 20)} MiB for an API answer`,
+              { hint: `the server at ${safeOrigin(url)} does not behave like a Hugging Face Hub: check HF_ENDPOINT` },
+            );
+          }
+        } else {
+          // the status says what happened: an error body that breaks off or stalls only loses the Hub's wording
+          body = await readBody(response, rearm, MAX_ERROR_BODY).catch(() => null);
+          throwIfAborted(options.signal);
+        }
+        clearTimeout(timer);
+        return buffered(response, body);
+      }
+      clearTimeout(timer);
       failure = {
         reason: `HTTP ${response.status}`,
         retryAfterMs: parseRetryAfter(response.headers.get("retry-after")),
         response,
       };
     } catch (error) {
+      clearTimeout(timer);
       throwIfAborted(options.signal);
       // the caller's own per-request signal (not a timeout): no retry
       if (init.signal?.aborted) throw init.signal.reason ?? error;
-      const reason = timeout.signal.aborted ? `timed out after ${formatMs(timeoutMs)}` : describeNetworkError(error);
+      if (error instanceof GpuxError) throw error;
+      // what no retry can change: the sandbox refusing a host, a redirect loop, a redirect to ftp://
+      if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+        throw netPermissionError(url, error);
+      }
+      const permanent = permanentFailure(error);
+      if (permanent) {
+        throw new NetworkError(`cannot fetch ${safeOrigin(url)}${pathOf(url)}: ${permanent} (not retried)`, {
+          cause: error,
+          hint: `the server at ${safeOrigin(url)} is misconfigured: check HF_ENDPOINT, or report it to whoever runs it`,
+        });
+      }
+      const reason = !timeout.signal.aborted
+        ? describeNetworkError(error)
+        : phase === "headers"
+        ? `timed out after ${formatMs(timeoutMs)}`
+        : `the response stalled: no data for ${formatMs(timeoutMs)}`;
       failure = { reason, error };
     }
     if (attempt >= maxRetries) {
@@ -119,6 +175,95 @@ export async function fetchWithRetry(
     options.onRetry?.({ attempt: attempt + 1, delayMs, reason: failure.reason, url });
     await sleep(delayMs, options.signal);
   }
+}
+
+/** The sandbox (`--allow-net`) refused a connection: one clear error, never retried. */
+function netPermissionError(url: string, error: Error): NetPermissionError {
+  const host = /"([^"]+)"/.exec(error.message)?.[1];
+  const where = host ? `'${host}'` : "that host";
+  const redirected = host !== undefined && !safeOrigin(url).endsWith(`//${host}`) &&
+    !safeOrigin(url).endsWith(`//${host.replace(/:(80|443)$/, "")}`);
+  return new NetPermissionError(
+    `not permitted to connect to ${where}${
+      redirected ? ` (${safeOrigin(url)} redirected there)` : ""
+    }: Deno's --allow-net does not include it`,
+    {
+      cause: error,
+      hint: "`deno task gpux` may connect only to HF_ENDPOINT's host, huggingface.co, hf.co, their CDN subdomains " +
+        "and localhost; use a mirror whose downloads stay on those hosts, or run cli.ts with --allow-net=" +
+        (host ?? "<host>") + " added",
+    },
+  );
+}
+
+/** A failure of `fetch` that the same request would meet again: a redirect loop, a redirect to another scheme. */
+function permanentFailure(error: unknown): string | undefined {
+  const text = collectMessages(error);
+  if (/maximum number of redirects|too many redirects|redirect loop/i.test(text)) {
+    return "too many redirects (a redirect loop)";
+  }
+  if (/non HTTP\(s\) url|scheme '?[a-z0-9+.-]*'? not supported/i.test(text)) {
+    return "a redirect to a URL that is not http(s)";
+  }
+  if (/requests to port \d+ are blocked/i.test(text)) return "that port is blocked for fetch (a 'bad port')";
+  return undefined;
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return "";
+  }
+}
+
+/** Largest body read whole with `bufferBody` (API answers are kilobytes; small files up to a few MB). */
+const MAX_BUFFERED_BODY = 64 << 20;
+
+/** Error bodies are read up to this size (the Hub's message is in the first few hundred bytes). */
+const MAX_ERROR_BODY = 1 << 20;
+
+/** Reads `response`'s body (up to `limit` bytes), calling `onChunk` as bytes arrive. */
+async function readBody(response: Response, onChunk: () => void, limit: number): Promise<Uint8Array | null> {
+  if (!response.body) return null;
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      onChunk();
+      chunks.push(value);
+      total += value.length;
+      if (total >= limit) {
+        await reader.cancel().catch(() => {});
+        break;
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** `response` with its body already read: same status, headers, URL and redirect flag. */
+function buffered(response: Response, body: Uint8Array | null): Response {
+  const nullBody = [101, 103, 204, 205, 304].includes(response.status);
+  const copy = new Response(nullBody ? null : body as BodyInit | null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+  Object.defineProperty(copy, "url", { value: response.url });
+  Object.defineProperty(copy, "redirected", { value: response.redirected });
+  return copy;
 }
 
 /**
@@ -201,7 +346,7 @@ export async function errorFromResponse(response: Response, context: RequestCont
   const repo = context.repoId ? `'${context.repoId}'` : "the repository";
   const rev = context.revision ?? "main";
   const suffix = hubMessage ? ` (hub says: ${hubMessage})` : "";
-  const loginHint = "check the spelling; if the model is private, log in with `gpux login` or set HF_TOKEN";
+  const loginHint = "check the spelling, or, if it is private or gated, log in with `gpux login` or set HF_TOKEN";
   switch (code) {
     case "RepoNotFound":
       return new ModelNotFoundError(`model ${repo} not found on ${origin}`, { hint: loginHint });

@@ -37,7 +37,7 @@ export interface TokenOptions {
  * `~/.cache/huggingface/token`. Empty values and missing or empty files are skipped. Returns
  * `undefined` when there is none (anonymous access).
  *
- * @throws {AuthenticationError} when the token found is malformed (whitespace inside it).
+ * @throws {AuthenticationError} when the token found is malformed (whitespace, control or non-ASCII characters).
  * @example
  * ```ts
  * const found = await resolveToken({ token: Deno.args[0] });
@@ -114,6 +114,12 @@ export async function saveToken(token: string, options: { env?: EnvReader } = {}
  */
 export async function deleteToken(options: { env?: EnvReader } = {}): Promise<string | undefined> {
   const path = tokenFilePath(options.env ?? denoEnv);
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (info?.isDirectory) {
+    throw new CacheError(`${path} is a folder, not a token file: nothing removed`, {
+      hint: "check HF_TOKEN_PATH / HF_HOME; the token file is a plain file",
+    });
+  }
   try {
     await Deno.remove(path);
     return path;
@@ -123,16 +129,41 @@ export async function deleteToken(options: { env?: EnvReader } = {}): Promise<st
   }
 }
 
-/** Hugging Face tokens (`hf_…`, `api_…`) and bearer credentials inside free text. */
-const TOKEN_PATTERN = /\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}|(Bearer\s+)[^\s"',;]+/g;
+/** Hugging Face tokens (`hf_…`, `api_…`) and `Bearer`/`Basic` credentials inside free text. */
+// (a folder named like `/data/hf_home/hub` is a path, not a token: not after `/` or `.`, nor followed by `/`)
+const TOKEN_PATTERN =
+  /(?<![/.])\b(hf_|api_org_|api_)[A-Za-z0-9_-]{4,}(?![A-Za-z0-9_-]*\/)|\b((?:Bearer|Basic)\s+)[^\s"',;)]{4,}/g;
+
+/** `user:password@` (or `token@`) inside a URL: `scheme://***@host`. */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@?#"']+@/gi;
+
+/** Candidates for a secret without a known prefix: long runs of base64/base64url characters. */
+const LONG_WORD = /[A-Za-z0-9_+=-]{32,}/g;
 
 /**
- * Replaces anything that looks like a token (and each of `tokens`, wherever it appears) with `***`,
- * so that error messages, logs and JSON never carry one.
+ * True for a long word that looks random (an API key, a base64 credential) rather than a name: it mixes
+ * lower case, upper case and digits, and the kind of character changes often. Hex digests (commit shas,
+ * etags) are all lower case and names like `paraphrase-multilingual-MiniLM-L12-v2` change kind rarely,
+ * so both are kept.
+ */
+function looksRandom(word: string): boolean {
+  if (!/[a-z]/.test(word) || !/[A-Z]/.test(word) || !/[0-9]/.test(word)) return false;
+  const kind = (c: string) => /[a-z]/.test(c) ? 0 : /[A-Z]/.test(c) ? 1 : /[0-9]/.test(c) ? 2 : 3;
+  let changes = 0;
+  for (let i = 1; i < word.length; i++) if (kind(word[i]) !== kind(word[i - 1])) changes++;
+  return changes >= word.length * 0.45; // random base62: ~0.62; names like MiniLM-L12-v2: ~0.3
+}
+
+/**
+ * Replaces anything that looks like a secret with `***`, so that error messages, logs and JSON never
+ * carry one: each of `tokens` wherever it appears, Hugging Face tokens (`hf_…`, `api_…`), the value of
+ * `Bearer`/`Basic` credentials, the `user:password@` part of URLs, and long random-looking words
+ * (32+ characters mixing cases and digits, as API keys are).
  *
  * @example
  * ```ts
  * redactToken("401 for Bearer hf_abcdef123456"); // "401 for Bearer ***"
+ * redactToken("GET http://user:pw@mirror.local/api failed"); // "GET http://***@mirror.local/api failed"
  * ```
  */
 export function redactToken(text: string, ...tokens: (string | undefined)[]): string {
@@ -140,14 +171,27 @@ export function redactToken(text: string, ...tokens: (string | undefined)[]): st
   for (const token of tokens) {
     if (token && token.length >= 4) out = out.split(token).join("***");
   }
-  return out.replace(
-    TOKEN_PATTERN,
-    (_match, prefix: string | undefined, bearer: string | undefined) => bearer ? `${bearer}***` : `${prefix}***`,
-  );
+  return out
+    .replace(URL_CREDENTIALS, "$1***@")
+    .replace(TOKEN_PATTERN, (match, prefix: string | undefined, scheme: string | undefined) => {
+      if (!scheme) return `${prefix}***`;
+      const value = match.slice(scheme.length);
+      // "Basic" is also a word: a credential is base64 with a digit, a symbol or upper case past its start
+      const credential = scheme.startsWith("Bearer") ||
+        (/^[A-Za-z0-9+/]{6,}={0,2}$/.test(value) && /[0-9+/=]|.[A-Z]/.test(value));
+      return credential ? `${scheme}***` : match;
+    })
+    .replace(LONG_WORD, (word) => looksRandom(word) ? "***" : word);
 }
+
+/** Largest token file read: a token is ~40 bytes; `HF_TOKEN_PATH=/dev/zero` must not be read forever. */
+const MAX_TOKEN_FILE = 64 * 1024;
 
 async function readTokenFile(path: string): Promise<string | undefined> {
   try {
+    const info = await Deno.stat(path);
+    // a device, a FIFO or a folder is no token file (reading /dev/zero or a FIFO would never end)
+    if (!info.isFile || info.size > MAX_TOKEN_FILE) return undefined;
     const text = (await Deno.readTextFile(path)).trim();
     return text || undefined;
   } catch {
@@ -156,9 +200,15 @@ async function readTokenFile(path: string): Promise<string | undefined> {
 }
 
 function checked(found: ResolvedToken): ResolvedToken {
-  if (/\s/.test(found.token)) {
+  // an HTTP header value holds visible ASCII only: anything else would fail every request as a "network error"
+  const bad = /\s/.test(found.token)
+    ? "whitespace"
+    : /[^\x21-\x7e]/.test(found.token)
+    ? "a control or non-ASCII character"
+    : "";
+  if (bad) {
     const where = found.path ? `the token in ${found.path}` : found.source === "HF_TOKEN" ? "HF_TOKEN" : "the token";
-    throw new AuthenticationError(`${where} is malformed: it contains whitespace`, {
+    throw new AuthenticationError(`${where} is malformed: it contains ${bad}`, {
       hint: "a Hugging Face token is one word starting with hf_; create one at https://huggingface.co/settings/tokens",
     });
   }

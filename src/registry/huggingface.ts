@@ -15,7 +15,15 @@ import {
   whoAmI,
 } from "@huggingface/hub";
 import { denoEnv, type EnvReader, envTimeoutMs, hubEndpoint, isOfflineEnv } from "../environment.ts";
-import { AuthenticationError, GpuxError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import {
+  AuthenticationError,
+  GpuxError,
+  InputError,
+  InterruptedError,
+  ModelNotFoundError,
+  NetworkError,
+  OfflineError,
+} from "../errors.ts";
 import {
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_MS,
@@ -40,6 +48,7 @@ import type {
   RevisionOptions,
   SearchOptions,
 } from "./manager.ts";
+import { checkListing, ListingGuard } from "./listing_check.ts";
 import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
 
@@ -164,12 +173,21 @@ export class HuggingFaceManager implements ModelManager {
     this.name = config.name ?? "huggingface";
     this.endpoint = (config.endpoint?.trim() || hubEndpoint(this.#env)).replace(/\/+$/, "");
     this.offline = config.offline ?? isOfflineEnv(this.#env);
+    let protocol: string;
     try {
-      new URL(this.endpoint);
+      protocol = new URL(this.endpoint).protocol;
     } catch {
-      throw new InputError(`invalid Hub endpoint '${this.endpoint}': not a URL`, {
+      throw new InputError(`invalid Hub endpoint '${endpointForDisplay(this.endpoint)}': not a URL`, {
         hint: "set HF_ENDPOINT to a URL such as https://huggingface.co",
       });
+    }
+    if (protocol !== "https:" && protocol !== "http:") {
+      throw new InputError(
+        `invalid Hub endpoint '${endpointForDisplay(this.endpoint)}': gpux speaks http and https only`,
+        {
+          hint: "set HF_ENDPOINT to an http(s) URL such as https://huggingface.co",
+        },
+      );
     }
   }
 
@@ -219,15 +237,22 @@ export class HuggingFaceManager implements ModelManager {
   hubFetch(context: RequestContext = {}, signal?: AbortSignal, onRetry?: (info: RetryInfo) => void): typeof fetch {
     return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
       const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-      const response = await fetchWithRetry(url, init, this.httpOptions(signal, onRetry));
+      // the token goes to the Hub's own origin only (a `Link: next` page or a redirect URL may name another)
+      init = withoutTokenElsewhere(url, init, this.endpoint);
+      // bodies are read inside the retry loop, under the stall timeout: headers and then silence is retried too
+      const response = await fetchWithRetry(url, init, { ...this.httpOptions(signal, onRetry), bufferBody: true });
       if (!response.ok) {
         const anonymous = !new Headers(init?.headers).has("authorization");
         if (response.status === 401 && anonymous && response.headers.get("x-error-code") === "RepoNotFound") {
           await response.body?.cancel().catch(() => {});
           const repo = context.repoId ? `'${context.repoId}'` : "the repository";
-          throw new AuthenticationError(
+          // the Hub answers a typo and a private repo alike; Python's huggingface_hub calls it RepositoryNotFound
+          throw new ModelNotFoundError(
             `model ${repo} not found on ${safeOrigin(url)}, or it is private and you are not logged in (HTTP 401)`,
-            { hint: "check the spelling; for a private model, log in with `gpux login`, set HF_TOKEN or pass --token" },
+            {
+              hint:
+                "check the spelling, or, if it is private or gated, log in with `gpux login`, set HF_TOKEN or pass --token",
+            },
           );
         }
         throw await errorFromResponse(response, context);
@@ -447,6 +472,14 @@ export class HuggingFaceManager implements ModelManager {
           accessToken: found.token,
           fetch: this.hubFetch({}, options.signal),
         });
+        if (typeof me?.name !== "string" || !me.name) {
+          throw new NetworkError(
+            `${this.endpoint} answered whoami without a user name: it does not look like a Hugging Face Hub API`,
+            {
+              hint: this.#networkHint(),
+            },
+          );
+        }
         const auth = me.auth?.accessToken;
         return dropUndefined({
           name: me.name,
@@ -503,12 +536,15 @@ export class HuggingFaceManager implements ModelManager {
   async #listFiles(id: string, sha: string, context: RequestContext, signal?: AbortSignal): Promise<ModelFile[]> {
     const call = await this.hubFetchOptions(context, signal);
     const files: ModelFile[] = [];
+    const guard = new ListingGuard(safeOrigin(this.endpoint));
     for await (
       const entry of listFiles({ ...call, repo: { type: "model", name: id }, revision: sha, recursive: true })
     ) {
       if (entry.type !== "file") continue;
-      files.push(toModelFile(entry));
+      files.push(guard.add(toModelFile(entry)));
     }
+    // where the Hub's paths and hashes become trusted: checked once, here, before they name anything on disk
+    checkListing(files, safeOrigin(this.endpoint));
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
@@ -566,7 +602,11 @@ export class HuggingFaceManager implements ModelManager {
     }
     const what = context.repoId ? ` for ${context.repoId}` : "";
     if (error instanceof TypeError && !/fetch|network|connect|dns|tls|body/i.test(error.message)) {
-      return new GpuxError(`unexpected response from ${this.endpoint}${what}: ${error.message}`, { cause: error });
+      // an answer of the wrong shape: the server at HF_ENDPOINT does not speak the Hub's API (as for non-JSON)
+      return new NetworkError(
+        `unexpected response from ${this.endpoint}${what}: ${error.message}; it does not look like a Hugging Face Hub API`,
+        { cause: error, hint: this.#networkHint() },
+      );
     }
     return new NetworkError(`cannot reach ${this.endpoint}${what}: ${describeNetworkError(error)}`, {
       cause: error,
@@ -589,6 +629,25 @@ export class HuggingFaceManager implements ModelManager {
 
   #networkHint(): string {
     return `check your connection and HF_ENDPOINT (now ${this.endpoint}), or set HF_HUB_OFFLINE=1 to use only the local cache`;
+  }
+}
+
+/** `init` without its `Authorization` header when `url` is not on the endpoint's origin. */
+function withoutTokenElsewhere(url: string, init: RequestInit | undefined, endpoint: string): RequestInit | undefined {
+  if (!init?.headers || safeOrigin(url) === safeOrigin(endpoint)) return init;
+  const headers = new Headers(init.headers);
+  if (!headers.has("authorization")) return init;
+  headers.delete("authorization");
+  return { ...init, headers };
+}
+
+/** An endpoint as it may be shown: without credentials (`user:password@`), query or fragment. */
+function endpointForDisplay(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    return `${url.protocol}//${url.host}${url.pathname === "/" ? "" : url.pathname}`;
+  } catch {
+    return endpoint.replace(/\/\/[^/@]*@/, "//").replace(/[?#].*$/, "");
   }
 }
 

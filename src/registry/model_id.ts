@@ -46,7 +46,9 @@ export function validateRepoId(id: string, shown: string = id): void {
   if (parts.length > 2) throw invalid(shown, "it has more than one '/'");
   for (const part of parts) {
     if (!part) throw invalid(shown, "a part before or after '/' is empty");
-    if (part.length > MAX_NAME) throw invalid(shown, `'${part}' is longer than ${MAX_NAME} characters`);
+    if (part.length > MAX_NAME) {
+      throw invalid(shown, `'${shorten(part)}' is longer than ${MAX_NAME} characters`);
+    }
     if (!NAME_PART.test(part)) {
       throw invalid(
         shown,
@@ -58,16 +60,46 @@ export function validateRepoId(id: string, shown: string = id): void {
   }
 }
 
-/** Throws an {@linkcode InputError} unless `revision` is a plausible git ref or commit sha. */
+/** Longest revision accepted: a ref is a file under `refs/`, and file names stop at 255 bytes. */
+const MAX_REVISION = 255;
+
+/**
+ * Throws an {@linkcode InputError} unless `revision` is a valid git ref name or commit sha, by git's own
+ * rules (`git check-ref-format`), which the Hub applies: no control characters, spaces or `~^:?*[\`, no
+ * empty, `.`-leading or `.lock`-ending component (so no `.`, `..` or `//`), no `@{`, not `@`, at most 255
+ * bytes. Checked before it is used as a path under `refs/` or `snapshots/` or sent to the Hub.
+ */
 export function validateRevision(revision: string): void {
-  if (
-    !revision || revision.startsWith("/") || revision.endsWith("/") || revision.includes("..") ||
-    /[\s~^:?*[\\]/.test(revision) || revision.includes("//")
-  ) {
-    throw new InputError(`invalid revision '${revision}'`, {
+  const why = revisionProblem(revision);
+  if (why) {
+    throw new InputError(`invalid revision '${shorten(revision)}': ${why}`, {
       hint: "use a branch or tag name, a 40-character commit sha, or refs/pr/N, e.g. org/name@main",
     });
   }
+}
+
+function revisionProblem(revision: string): string | undefined {
+  if (!revision) return "it is empty";
+  if (new TextEncoder().encode(revision).length > MAX_REVISION) {
+    return `it is longer than ${MAX_REVISION} bytes (${revision.length} characters)`;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x20\x7f]/.test(revision)) return "it contains a space or a control character";
+  if (/[~^:?*[\\]/.test(revision)) return "it contains one of ~ ^ : ? * [ \\";
+  if (revision === "@" || revision.includes("@{")) return "it is '@' or contains '@{'";
+  if (revision.includes("..")) return "it contains '..'";
+  for (const part of revision.split("/")) {
+    if (!part) return "it starts or ends with '/' or contains '//'";
+    if (part.startsWith(".")) return "a part between '/' starts with '.' (such as '.')";
+    if (part.endsWith(".lock")) return "a part between '/' ends with '.lock'";
+  }
+  if (revision.endsWith(".")) return "it ends with '.'";
+  return undefined;
+}
+
+/** `text`, cut to 64 characters for a message (a 10,000-character argument is not echoed whole). */
+function shorten(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}… (${text.length} characters)` : text;
 }
 
 /** True for a full 40-hex-digit commit sha. */
@@ -76,7 +108,7 @@ export function isCommitSha(revision: string): boolean {
 }
 
 function invalid(input: string, why: string): InputError {
-  return new InputError(`invalid model id '${input}': ${why}`, {
+  return new InputError(`invalid model id '${shorten(input)}': ${why}`, {
     hint:
       "model ids look like 'org/name' or 'name', optionally followed by '@revision' (e.g. onnx-community/bert-base@main)",
   });

@@ -11,20 +11,24 @@
  * @module
  */
 import { denoEnv, hubCacheDir } from "../environment.ts";
-import { InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
+import { CacheError, DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
 import { acquireRepoLock } from "../cache/lock.ts";
-import { readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
+import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
+import { insideOrThrow } from "../cache/contained_path.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import { hashKindOfEtag } from "../download/content_hash.ts";
 import { Semaphore } from "../download/semaphore.ts";
+import { describeBytes, writeFailure } from "../download/write_failure.ts";
 import { TransferProgress } from "../download/transfer_progress.ts";
 import { VERSION } from "../version.ts";
 import { filterPaths } from "./file_filter.ts";
+import { checkListing } from "./listing_check.ts";
 import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "./formats.ts";
 import type { HuggingFaceManager } from "./huggingface.ts";
 import type { ModelFile, PullOptions, PullProgressEvent, PullResult, RegistryConfig } from "./manager.ts";
-import { isCommitSha, parseModelId } from "./model_id.ts";
+import { cacheWriteError } from "../file_errors.ts";
+import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
 
 /** Default number of parallel transfers. */
 export const DEFAULT_CONCURRENCY = 8;
@@ -86,6 +90,16 @@ function encodePath(path: string): string {
   return path.split("/").map(encodeURIComponent).join("/");
 }
 
+/** Size of `blobs/{etag}` when it is a regular file (a symlink there is no blob: it could point anywhere). */
+async function regularBlobSize(path: string): Promise<number | undefined> {
+  try {
+    const stat = await Deno.lstat(path);
+    return stat.isFile ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function blobSize(path: string): Promise<number | undefined> {
   try {
     const stat = await Deno.stat(path);
@@ -117,9 +131,31 @@ export async function pullModel(
   modelId: string,
   options: PullOptions = {},
 ): Promise<PullResult> {
+  const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(config.env ?? denoEnv);
+  const info = await Deno.stat(cacheDir).catch(() => undefined);
+  if (info && !info.isDirectory) {
+    throw new CacheError(`the cache directory ${cacheDir} is not a directory`, {
+      hint: "pass --cache-dir or set HF_HUB_CACHE to a directory",
+    });
+  }
+  try {
+    return await pullModelInto(config, manager, modelId, options);
+  } catch (error) {
+    // a cache another user owns, a read-only mount: a CacheError naming the folder, not an unexpected failure
+    throw cacheWriteError(error, cacheDir) ?? error;
+  }
+}
+
+async function pullModelInto(
+  config: RegistryConfig,
+  manager: HuggingFaceManager,
+  modelId: string,
+  options: PullOptions,
+): Promise<PullResult> {
   const started = performance.now();
   const ref = parseModelId(modelId);
   const revision = options.revision ?? ref.revision ?? "main";
+  validateRevision(revision);
   const env = config.env ?? denoEnv;
   const cacheDir = config.cacheDir ?? manager.config.cacheDir ?? hubCacheDir(env);
   const paths = new RepoCachePaths(cacheDir, ref.id);
@@ -150,7 +186,7 @@ export async function pullModel(
   let repoFiles: ModelFile[] | undefined;
   let pipelineTag: string | undefined;
   if (sha && !options.force) {
-    const manifest = await readManifest(paths, sha);
+    const manifest = await trustedManifest(paths, sha);
     repoFiles = manifest?.files;
     pipelineTag = manifest?.pipelineTag;
   }
@@ -158,7 +194,7 @@ export async function pullModel(
     // 2. online. When gpux has pulled this ref before, one request tells whether it still points at
     // a commit gpux has the file list of; otherwise the commit and its file list (two requests + paging).
     const known = sha || options.force ? undefined : await readRef(paths, revision);
-    const knownManifest = known ? await readManifest(paths, known) : undefined;
+    const knownManifest = known ? await trustedManifest(paths, known) : undefined;
     if (knownManifest) {
       const current = await revisionCommit(manager, ref.id, revision, options.signal);
       if (current === known) {
@@ -167,7 +203,7 @@ export async function pullModel(
         pipelineTag = knownManifest.pipelineTag;
       } else {
         sha = current;
-        repoFiles = (await readManifest(paths, current))?.files;
+        repoFiles = (await trustedManifest(paths, current))?.files;
       }
     }
     if (!repoFiles) {
@@ -201,7 +237,7 @@ export async function pullModel(
       const etag = file.lfs?.sha256 ?? file.oid ?? "";
       if (options.force) return { file, etag: etagOf(file), cached: false };
       if (!etag) return { file, etag, cached: await blobSize(paths.snapshot(commit, file.path)) !== undefined };
-      const cached = await blobSize(paths.blob(etag)) === file.size;
+      const cached = await regularBlobSize(paths.blob(etag)) === file.size;
       return { file, etag, cached };
     }));
   let plan = await planOf();
@@ -306,7 +342,12 @@ export async function pullModel(
       byEtag.set(p.etag, list);
     }
     const jobs = [...byEtag.values()].sort((a, b) => b[0].file.size - a[0].file.size);
-    await Deno.mkdir(paths.blobsDir, { recursive: true });
+    try {
+      await Deno.mkdir(paths.blobsDir, { recursive: true });
+    } catch (error) {
+      throw writeFailure(error, { path: `${paths.blobsDir}/`, bytesNeeded: remainingBytes(jobs, new Set()) });
+    }
+    const finished = new Set<PlannedFile[]>();
     const connections = new Semaphore(concurrency);
     const slots = new Semaphore(concurrency);
     const internal = new AbortController();
@@ -324,7 +365,7 @@ export async function pullModel(
         const outcome = await downloadBlob({
           url: `${manager.endpoint}/${ref.id}/resolve/${commit}/${encodePath(file.path)}`,
           headers,
-          destination: paths.blob(etag),
+          destination: insideOrThrow(paths.blobsDir, paths.blob(etag), `the blob of '${file.path}'`),
           expected: { size: file.size, hash: etag, kind: hashKindOfEtag(etag)! },
           label: file.path,
           fetch: http.fetch,
@@ -345,6 +386,7 @@ export async function pullModel(
             emit({ type: "retry", path: file.path, attempt: info.attempt, delayMs: info.delayMs, reason: info.reason }),
         });
         bytesDownloaded += outcome.bytesTransferred;
+        finished.add(group);
         for (const p of group) progress.done(p.file.path, false);
       } catch (error) {
         if (failure === undefined) {
@@ -357,6 +399,7 @@ export async function pullModel(
     }));
     if (failure !== undefined) {
       if (options.signal?.aborted && !(failure instanceof InterruptedError)) throw new InterruptedError("interrupted");
+      if (failure instanceof DiskFullError) throw diskFull(failure, paths.blobsDir, remainingBytes(jobs, finished));
       throw failure;
     }
 
@@ -378,6 +421,36 @@ export async function pullModel(
     await lock.release();
   }
   return result(bytesDownloaded, false);
+}
+
+/**
+ * gpux's manifest of `sha`, when its file list passes the same checks as the Hub's (a manifest on
+ * disk is outside data too); `undefined` otherwise, so that the list is asked for again.
+ */
+async function trustedManifest(paths: RepoCachePaths, sha: string) {
+  const manifest = await readManifest(paths, sha);
+  if (!manifest) return undefined;
+  try {
+    checkListing(manifest.files, manifestPath(paths, sha));
+    return manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of the blobs still to download (a partial file on disk counts whole: it may be restarted). */
+function remainingBytes(jobs: PlannedFile[][], finished: Set<PlannedFile[]>): number {
+  return jobs.filter((group) => !finished.has(group)).reduce((sum, group) => sum + group[0].file.size, 0);
+}
+
+/** The disk-full error of one file, restated for the whole pull: how much it still needs and where. */
+function diskFull(error: DiskFullError, blobsDir: string, needed: number): DiskFullError {
+  return new DiskFullError(
+    `${error.message.split(" while writing ")[0]} in ${blobsDir}: this pull needs up to ${
+      describeBytes(needed)
+    } (${needed} bytes) more free space there`,
+    { cause: error.cause ?? error, folder: blobsDir, bytesNeeded: needed, hint: error.hint },
+  );
 }
 
 /** The commit `revision` points at now: one `GET /api/models/{id}/revision/{rev}`. */
@@ -414,10 +487,13 @@ async function snapshotListing(paths: RepoCachePaths, sha: string): Promise<Mode
     for await (const entry of Deno.readDir(dir)) {
       const path = prefix ? `${prefix}/${entry.name}` : entry.name;
       const full = `${dir}/${entry.name}`;
+      // a real folder is walked; a link is a file entry (a link to a folder could loop forever)
+      if (entry.isDirectory) {
+        await walk(full, path);
+        continue;
+      }
       const stat = await Deno.stat(full).catch(() => undefined);
-      if (!stat) continue;
-      if (stat.isDirectory) await walk(full, path);
-      else files.push({ path, size: stat.size });
+      if (stat?.isFile) files.push({ path, size: stat.size });
     }
   };
   await walk(root, "");

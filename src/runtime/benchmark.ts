@@ -51,6 +51,8 @@ export interface BenchmarkResult {
   createMs: number;
   /** Milliseconds of the first run (includes onnxruntime's lazy initialisation). */
   firstRunMs: number;
+  /** Intra-op threads of the session, when it says. */
+  intraOpThreads?: number;
   /** Number of timed runs. */
   runs: number;
   /** Number of untimed runs after the first. */
@@ -75,6 +77,7 @@ export interface Runnable {
   readonly inputs: readonly TensorInfo[];
   readonly provider: ProviderName;
   readonly createMs: number;
+  readonly intraOpThreads?: number;
   run(feeds: TensorMap, options?: { validate?: boolean }): Promise<unknown>;
 }
 
@@ -157,6 +160,7 @@ export async function runBenchmark(session: Runnable, options: BenchmarkOptions 
     provider: session.provider,
     createMs: session.createMs,
     firstRunMs,
+    ...(session.intraOpThreads !== undefined ? { intraOpThreads: session.intraOpThreads } : {}),
     runs,
     warmup,
     batch,

@@ -4,14 +4,15 @@
  *
  * @module
  */
-import { loadOrt } from "./ort_module.ts";
+import { loadOrt, ortActivation } from "./ort_module.ts";
+import { loadedOrtLibrary } from "./runtime_folder.ts";
 import {
+  activeOrtDir,
   autoProviderOrder,
   checkProvider,
   currentPlatform,
   executionProviderConfig,
   explainProviderFailure,
-  ortBinaryDir,
   type Platform,
   PROVIDER_NAMES,
   type ProviderName,
@@ -145,8 +146,14 @@ export function probeGpuLibraries(platform: Platform = currentPlatform()): Libra
 export interface RuntimeInstall {
   /** onnxruntime-node's version. */
   onnxruntimeVersion: string;
-  /** Where `libonnxruntime` and the provider libraries are (or should be). */
+  /** Where `libonnxruntime` and the provider libraries are (or should be): a runtime folder or onnxruntime-node's. */
   binaryDir?: string;
+  /** The `libonnxruntime` the process really loaded (from `/proc/self/maps`; Linux only). */
+  loadedLibrary?: string;
+  /** The runtime folder (`gpux runtime install`) in use, if any. */
+  runtimeFolder?: string;
+  /** Why an installed runtime folder is not in use, if so. */
+  runtimeFolderProblem?: string;
   /** Provider libraries present in `binaryDir`. */
   providerLibraries: string[];
   /** The order `auto` tries. */
@@ -155,7 +162,10 @@ export interface RuntimeInstall {
 
 /** Version and location of onnxruntime-node and which provider libraries it has. */
 export async function runtimeInstall(platform: Platform = currentPlatform()): Promise<RuntimeInstall> {
-  const binaryDir = ortBinaryDir(platform);
+  const ort = await loadOrt(); // first: it decides which libonnxruntime (and so which provider folder) is used
+  const binaryDir = activeOrtDir(platform);
+  const activation = ortActivation();
+  const loadedLibrary = loadedOrtLibrary();
   let providerLibraries: string[] = [];
   if (binaryDir) {
     try {
@@ -166,10 +176,12 @@ export async function runtimeInstall(platform: Platform = currentPlatform()): Pr
       providerLibraries = [];
     }
   }
-  const ort = await loadOrt();
   return {
     onnxruntimeVersion: ort.env.versions.node ?? ort.env.versions.common ?? "unknown",
     ...(binaryDir ? { binaryDir } : {}),
+    ...(loadedLibrary ? { loadedLibrary } : {}),
+    ...(activation.folder ? { runtimeFolder: activation.folder.path } : {}),
+    ...(activation.problem ? { runtimeFolderProblem: activation.problem } : {}),
     providerLibraries,
     autoOrder: autoProviderOrder(platform),
   };

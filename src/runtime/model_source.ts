@@ -11,7 +11,8 @@
 import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot, RepoCachePaths } from "../cache/layout.ts";
-import { parseModelId } from "../registry/model_id.ts";
+import { fileErrorReason, isAccessDenied } from "../file_errors.ts";
+import { parseModelId, validateRepoId, validateRevision } from "../registry/model_id.ts";
 import { onnxVariants } from "../registry/formats.ts";
 import { CONFIG_FILE_NAMES, type GpuxConfig, readGpuxConfig } from "../config/gpux_config.ts";
 
@@ -69,21 +70,46 @@ async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined>
     return await Deno.stat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return undefined;
+    // a name too long to be a path (ENAMETOOLONG) or a link loop (ELOOP) is no file: maybe a Hub id
+    if (/\(os error (36|40)\)/.test(e instanceof Error ? e.message : "")) return undefined;
+    if (isAccessDenied(e)) {
+      throw new InputError(`cannot read ${path}: ${fileErrorReason(e)}`, {
+        hint: "check the path and its permissions",
+      });
+    }
     throw e;
   }
 }
 
-/** Every file under `dir` (following symlinks, as the cache's snapshot links are), with `/` paths. */
-async function listFiles(dir: string, prefix = ""): Promise<FileEntry[]> {
+/** How deep and how many files a model directory is searched for `.onnx` files (a Hub snapshot is shallow). */
+const LIST_MAX_DEPTH = 4;
+const LIST_MAX_FILES = 10_000;
+
+/**
+ * Every file under `dir` (following symlinks, as the cache's snapshot links are), with `/` paths, at most
+ * {@linkcode LIST_MAX_DEPTH} folders deep: `gpux run ~` or `gpux run /` is refused, not a walk of the disk.
+ *
+ * @throws {InputError} when the folder holds more than {@linkcode LIST_MAX_FILES} files.
+ */
+async function listFiles(dir: string, prefix = "", depth = 0, seen = { count: 0, root: dir }): Promise<FileEntry[]> {
   const out: FileEntry[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (entry.name.startsWith(".")) continue;
-    const full = `${dir}/${entry.name}`;
+    const full = `${dir.replace(/\/+$/, "")}/${entry.name}`;
     const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    const stat = await statOrUndefined(full); // a dangling link (blob removed) is skipped
+    const stat = await statOrUndefined(full).catch(() => undefined); // a dangling link (blob removed) is skipped
     if (!stat) continue;
-    if (stat.isDirectory) out.push(...await listFiles(full, rel));
-    else out.push({ path: rel, size: stat.size });
+    if (++seen.count > LIST_MAX_FILES) {
+      throw new InputError(
+        `${seen.root} holds more than ${LIST_MAX_FILES} files: it does not look like a model folder`,
+        {
+          hint: "point gpux at the .onnx file, or at the folder that holds it",
+        },
+      );
+    }
+    if (stat.isDirectory) {
+      if (depth < LIST_MAX_DEPTH) out.push(...await listFiles(full, rel, depth + 1, seen));
+    } else out.push({ path: rel, size: stat.size });
   }
   return out.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 }
@@ -199,6 +225,11 @@ async function resolveHub(
  * ```
  */
 export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  if (!spec.trim()) {
+    throw new InputError("no model given: the model argument is empty", {
+      hint: "pass an .onnx file, a directory, or a Hub id like org/name",
+    });
+  }
   const stat = await statOrUndefined(spec);
   if (stat?.isFile) {
     if (/\.ya?ml$/i.test(spec)) return await resolveConfig(spec, options);
@@ -213,16 +244,26 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     const picked = pickOnnx(await listFiles(dir), dir, { variant: options.variant, useDefault: false });
     return { path: `${dir}/${picked.file}`, kind: "directory", ...(picked.variant ? { variant: picked.variant } : {}) };
   }
+  if (stat) {
+    // a FIFO, a socket or a device: it exists, but a model is read from a regular file
+    throw new InputError(`${spec} is not a regular file or a directory`, { hint: "pass the .onnx file itself" });
+  }
   if (looksLikePath(spec)) {
     throw new NotFoundError(`no such file or directory: ${spec}`, {
       hint: "check the path; a Hub model is named org/name[@revision]",
     });
   }
+  const at = spec.indexOf("@");
+  if (at > 0 && isRepoId(spec.slice(0, at))) {
+    validateRevision(spec.slice(at + 1)); // a Hub id with a bad revision is bad input (exit 2), not "not found"
+  }
   try {
     parseModelId(spec);
   } catch (error) {
     throw new NotFoundError(
-      `${spec} is neither an existing path nor a valid Hub model id (${(error as Error).message})`,
+      `${spec.length > 100 ? `${spec.slice(0, 100)}…` : spec} is neither an existing path nor a valid Hub model id (${
+        (error as Error).message
+      })`,
       {
         hint: "pass a path to an .onnx file or a directory, or a Hub id like org/name",
       },
@@ -251,4 +292,13 @@ async function resolveConfig(configPath: string, options: ResolveOptions): Promi
     return { path: `${target}/${picked.file}`, kind: "directory", config, configPath };
   }
   return { path: target, kind: "directory", config, configPath };
+}
+
+function isRepoId(text: string): boolean {
+  try {
+    validateRepoId(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

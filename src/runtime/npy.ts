@@ -7,6 +7,9 @@
 import { InputError } from "../errors.ts";
 import { elementCount, type TensorData, type TensorDtype, TYPED_ARRAYS } from "./tensors.ts";
 
+/** Most dimensions an array may have (NumPy's own limit). */
+const MAX_NPY_RANK = 64;
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 const DESCR: Record<string, TensorDtype> = {
@@ -43,6 +46,13 @@ export function readNpy(bytes: Uint8Array, label = "npy file"): TensorData {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;
+  if (![1, 2, 3].includes(major) || headerStart + headerLen > bytes.length) {
+    throw new InputError(
+      `${label}: malformed .npy file: ${
+        [1, 2, 3].includes(major) ? "the header runs past the end of the file" : `unknown format version ${major}`
+      }`,
+    );
+  }
   const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
     bytes.subarray(headerStart, headerStart + headerLen),
   );
@@ -50,20 +60,37 @@ export function readNpy(bytes: Uint8Array, label = "npy file"): TensorData {
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) {
-    throw new InputError(`${label}: malformed .npy header: ${header.trim()}`);
+    const shown = header.trim().slice(0, 100);
+    throw new InputError(`${label}: malformed .npy header: ${shown}${header.trim().length > 100 ? "…" : ""}`);
   }
   if (fortran === "True") {
     throw new InputError(`${label}: Fortran-order arrays are not supported`, {
       hint: "save a C-order copy: numpy.save(path, numpy.ascontiguousarray(a))",
     });
   }
-  const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s).map(Number);
+  const dims = shapeText.split(",").map((s) => s.trim()).filter((s) => s);
+  const shape = dims.map((d) => /^\d{1,15}L?$/.test(d) ? Number(d.replace(/L$/, "")) : NaN);
+  if (shape.some((d) => !Number.isSafeInteger(d)) || shape.length > MAX_NPY_RANK) {
+    throw new InputError(
+      `${label}: malformed .npy header: shape (${shapeText.slice(0, 100)}) is not ${
+        shape.length > MAX_NPY_RANK ? `at most ${MAX_NPY_RANK} dimensions` : "non-negative whole numbers"
+      }`,
+    );
+  }
   const n = elementCount(shape);
   const dataStart = headerStart + headerLen;
   const order = descr[0];
   const code = descr.slice(1);
   if (code.startsWith("U")) {
-    const width = Number(code.slice(1));
+    const width = /^U\d{1,9}$/.test(code) ? Number(code.slice(1)) : NaN;
+    if (!(width >= 1)) throw new InputError(`${label}: unsupported dtype '${descr.slice(0, 40)}'`);
+    if (bytes.length < dataStart + n * width * 4) {
+      throw new InputError(
+        `${label}: truncated: shape (${shape.join(", ")}) of ${descr} needs ${n * width * 4} data bytes, file has ${
+          bytes.length - dataStart
+        }`,
+      );
+    }
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
       let s = "";
@@ -78,7 +105,7 @@ export function readNpy(bytes: Uint8Array, label = "npy file"): TensorData {
   }
   const dtype = DESCR[code];
   if (!dtype) {
-    throw new InputError(`${label}: unsupported dtype '${descr}'`, {
+    throw new InputError(`${label}: unsupported dtype '${descr.slice(0, 40)}'`, {
       hint: "use float16/32/64, (u)int8/16/32/64, bool or unicode strings",
     });
   }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { preloadedRuntime } from "./runtime_folder.ts";
 
 /** An execution provider gpux can ask onnxruntime-node for. */
 export type ProviderName = "cuda" | "tensorrt" | "dml" | "coreml" | "webgpu" | "cpu";
@@ -100,6 +101,40 @@ export function ortBinaryDir(platform: Platform = currentPlatform()): string | u
   }
 }
 
+/**
+ * The folder onnxruntime loads execution providers from in this process: the runtime folder preloaded by
+ * `loadOrt()` (`gpux runtime install`), else onnxruntime-node's own {@linkcode ortBinaryDir}.
+ */
+export function activeOrtDir(platform: Platform = currentPlatform()): string | undefined {
+  return preloadedRuntime()?.dir ?? ortBinaryDir(platform);
+}
+
+/**
+ * Whether a provider's code is present at all (not whether it loads): cpu and webgpu are bundled with
+ * onnxruntime-node, dml on Windows, coreml on macOS; cuda and tensorrt when their provider libraries sit in
+ * `dir` (default {@linkcode activeOrtDir}) on Linux.
+ */
+export function providerInstalled(
+  name: ProviderName,
+  platform: Platform = currentPlatform(),
+  dir: string | undefined = activeOrtDir(platform),
+): boolean {
+  switch (name) {
+    case "cpu":
+    case "webgpu":
+      return true;
+    case "dml":
+      return platform.os === "windows";
+    case "coreml":
+      return platform.os === "darwin";
+    case "cuda":
+    case "tensorrt":
+      if (platform.os !== "linux") return platform.os === "windows";
+      return dir !== undefined &&
+        exists(`${dir}/libonnxruntime_providers_${name}.so`) && exists(`${dir}/libonnxruntime_providers_shared.so`);
+  }
+}
+
 /** Tries to load a shared library; `undefined` when it loads, else the loader's message (e.g. what is missing). */
 export function tryLoadLibrary(path: string): string | undefined {
   try {
@@ -125,16 +160,14 @@ function exists(path: string): boolean {
 }
 
 const CUDA_HINT_INSTALL =
-  "with network access, run onnxruntime-node's install step (`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js`: " +
-  "the CUDA 12 build from NuGet, which needs CUDA 12 and cuDNN 9), or place libonnxruntime_providers_cuda.so and " +
-  "libonnxruntime_providers_shared.so built for onnxruntime 1.29.0 and your CUDA next to libonnxruntime.so.1 " +
-  "(for CUDA 13: npm package com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9, Plugins/Linux/x64)";
+  "run `gpux runtime install cuda` (the provider built for onnxruntime 1.29.0 and your CUDA: 12 from NuGet, 13 from npm; " +
+  "`--from <dir or archive>` without network)";
 
 /** Options of {@linkcode checkProvider} and {@linkcode explainProviderFailure}. */
 export interface ProviderCheckOptions {
   /** Platform to check for (default the running one). */
   platform?: Platform;
-  /** Directory holding `libonnxruntime` and provider libraries (default: the installed onnxruntime-node's). */
+  /** Directory holding `libonnxruntime` and provider libraries (default: {@linkcode activeOrtDir}). */
   binaryDir?: string;
   /**
    * Also load the cuda/tensorrt provider library with `Deno.dlopen` to name a missing CUDA/cuDNN library
@@ -182,7 +215,7 @@ export function checkProvider(name: ProviderName, options: ProviderCheckOptions 
         };
       }
       if (platform.os !== "linux") return undefined;
-      const dir = options.binaryDir ?? ortBinaryDir(platform);
+      const dir = options.binaryDir ?? activeOrtDir(platform);
       if (!dir) return undefined;
       const lib = name === "cuda" ? "libonnxruntime_providers_cuda.so" : "libonnxruntime_providers_tensorrt.so";
       const missing = [lib, "libonnxruntime_providers_shared.so"].filter((f) => !exists(`${dir}/${f}`));
@@ -192,9 +225,7 @@ export function checkProvider(name: ProviderName, options: ProviderCheckOptions 
           reason: `${name === "cuda" ? "CUDA" : "TensorRT"} execution provider not installed: ${
             missing.join(" and ")
           } not found next to libonnxruntime`,
-          hint: name === "cuda"
-            ? `${CUDA_HINT_INSTALL} (${dir})`
-            : `place ${lib} and libonnxruntime_providers_shared.so in ${dir}`,
+          hint: name === "cuda" ? CUDA_HINT_INSTALL : `place ${lib} and libonnxruntime_providers_shared.so in ${dir}`,
         };
       }
       // loading the provider library ourselves names the missing CUDA/cuDNN library; done only when asked
@@ -212,7 +243,9 @@ export function checkProvider(name: ProviderName, options: ProviderCheckOptions 
             : `the ${name} provider library failed to load: ${loader}`,
           hint: lib
             ? `install the NVIDIA driver, CUDA runtime and cuDNN 9 libraries the provider was built for (${lib}) and make them findable (LD_LIBRARY_PATH or ldconfig)`
-            : `reinstall the ${name} provider libraries for onnxruntime 1.29.0`,
+            : `reinstall the ${name} provider libraries for onnxruntime 1.29.0${
+              name === "cuda" ? " (`gpux runtime install cuda --force`)" : ""
+            }`,
         };
       }
       return undefined;

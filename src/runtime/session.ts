@@ -26,6 +26,15 @@ import {
 import { isTensorDtype, type TensorData, type TensorInfo, type TensorMap, validateFeeds } from "./tensors.ts";
 import type { ResolvedModel } from "./model_source.ts";
 import { type BenchmarkOptions, type BenchmarkResult, runBenchmark } from "./benchmark.ts";
+import { availableCores } from "./cpu_cores.ts";
+
+let defaultThreads: number | undefined;
+
+/** The default intra-op thread count: the cores this process may use ({@linkcode availableCores}), read once. */
+export function defaultIntraOpThreads(): number {
+  defaultThreads ??= availableCores().cores;
+  return defaultThreads;
+}
 
 /** onnxruntime's graph optimisation levels. */
 export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
@@ -39,7 +48,10 @@ export interface SessionOptions extends ProviderOptions {
   provider?: ProviderChoice;
   /** Graph optimisation level (onnxruntime's default: `all`). */
   graphOptimizationLevel?: GraphOptimizationLevel;
-  /** Threads used inside one operator (default: onnxruntime's choice, the number of cores). */
+  /**
+   * Threads used inside one operator (default: the cores this process may really use, affinity and cgroup
+   * quota included — see `availableCores()`; onnxruntime's own default under-uses small machines).
+   */
   intraOpThreads?: number;
   /** Threads used across independent operators. */
   interOpThreads?: number;
@@ -122,6 +134,7 @@ export async function createSession(
   const fallbacks: ProviderFailure[] = [];
   const label = typeof model === "string" ? model : "model bytes";
   const runtime = await loadOrt();
+  const intraOpThreads = options.intraOpThreads ?? defaultIntraOpThreads();
   for (const provider of providerCandidates(choice, platform)) {
     const known = provider === "cpu" ? undefined : checkProvider(provider, { platform });
     if (known) {
@@ -141,7 +154,7 @@ export async function createSession(
       };
       // onnxruntime-node rejects keys that are present but undefined
       if (options.graphOptimizationLevel) sessionOptions.graphOptimizationLevel = options.graphOptimizationLevel;
-      if (options.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = options.intraOpThreads;
+      sessionOptions.intraOpNumThreads = intraOpThreads;
       if (options.interOpThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpThreads;
       const session = typeof model === "string"
         ? await runtime.InferenceSession.create(model, sessionOptions)
@@ -152,6 +165,7 @@ export async function createSession(
         createMs: performance.now() - started,
         path: label,
         model: options.model,
+        intraOpThreads,
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -186,6 +200,8 @@ export interface SessionInfo {
   path: string;
   /** How the model was found. */
   model?: ResolvedModel;
+  /** Intra-op threads the session was created with. */
+  intraOpThreads: number;
 }
 
 /**
@@ -216,6 +232,8 @@ export class GpuxSession {
   readonly path: string;
   /** How the model was found (Hub id, variant, gpux.yml) when loaded through {@linkcode loadModel} with a name. */
   readonly model?: ResolvedModel;
+  /** Intra-op threads the session was created with (the flag, gpux.yml, else the cores this process may use). */
+  readonly intraOpThreads: number;
   #session: ort.InferenceSession | undefined;
   #Tensor: OrtModule["Tensor"];
   #inputs: Map<string, TensorInfo>;
@@ -232,6 +250,7 @@ export class GpuxSession {
     this.createMs = info.createMs;
     this.path = info.path;
     this.model = info.model;
+    this.intraOpThreads = info.intraOpThreads;
   }
 
   /** True once {@linkcode dispose} was called. */

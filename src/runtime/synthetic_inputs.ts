@@ -18,6 +18,9 @@ import {
   TYPED_ARRAYS,
 } from "./tensors.ts";
 
+/** Most elements one synthesised input may have (2^28: 1 GiB of float32). */
+const MAX_SYNTHETIC_ELEMENTS = 2 ** 28;
+
 /** Size given to a dynamic dimension other than the batch dimension when no shape is given. */
 export const DEFAULT_DYNAMIC_DIM = 128;
 
@@ -76,6 +79,14 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
     }
     const shape = concreteShape(info, options);
     const n = elementCount(shape);
+    if (n > MAX_SYNTHETIC_ELEMENTS) {
+      throw new InputError(
+        `input ${quoteName(info.name)}: a synthesised ${
+          formatShape(shape)
+        } tensor has ${n} elements, more than ${MAX_SYNTHETIC_ELEMENTS} this process can hold`,
+        { hint: "use a smaller --batch or --shape" },
+      );
+    }
     let data: TensorData["data"];
     switch (info.dtype) {
       case "string":

@@ -307,9 +307,9 @@ export function checkNames(given: readonly string[], inputs: readonly TensorInfo
   const known = new Set(inputs.map((i) => i.name));
   const unknown = given.filter((n) => !known.has(n));
   if (unknown.length) {
-    throw new InputError(
-      `unknown input ${unknown.map(quoteName).join(", ")}; the model's inputs are ${listNames(inputs)}`,
-    );
+    const shown = unknown.slice(0, 10).map((n) => shortJson(n)).join(", ");
+    const more = unknown.length > 10 ? ` and ${unknown.length - 10} more` : "";
+    throw new InputError(`unknown input ${shown}${more}; the model's inputs are ${listNames(inputs)}`);
   }
   const have = new Set(given);
   const missing = inputs.filter((i) => !have.has(i.name));
@@ -318,6 +318,9 @@ export function checkNames(given: readonly string[], inputs: readonly TensorInfo
   }
 }
 
+/** Deepest nesting of JSON arrays read as a tensor (NumPy's limit on dimensions). */
+const MAX_JSON_RANK = 64;
+
 function flatten(name: string, value: unknown): { shape: number[]; flat: unknown[] } {
   if (!Array.isArray(value)) return { shape: [], flat: [value] };
   const shape: number[] = [];
@@ -325,6 +328,13 @@ function flatten(name: string, value: unknown): { shape: number[]; flat: unknown
   while (Array.isArray(probe)) {
     shape.push(probe.length);
     probe = probe[0];
+    if (shape.length > MAX_JSON_RANK) {
+      throw new InputError(
+        `input ${
+          quoteName(name)
+        }: arrays nested more than ${MAX_JSON_RANK} deep; a tensor has at most ${MAX_JSON_RANK} dimensions`,
+      );
+    }
   }
   const flat: unknown[] = [];
   const walk = (v: unknown, depth: number, path: string) => {
@@ -359,14 +369,18 @@ function inferDtype(flat: unknown[]): TensorDtype {
   return "float32";
 }
 
+/** A value for a message, cut to 40 characters (input files can hold long strings). */
+function shortJson(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}… (${text.length} characters)` : text;
+}
+
 const SPECIAL_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
 function convertValues(name: string, flat: unknown[], dtype: TensorDtype): TensorValues {
   const bad = (i: number, what: string): never => {
     throw new InputError(
-      `input ${quoteName(name)}: element ${i} is ${
-        JSON.stringify(flat[i]) ?? String(flat[i])
-      }, expected ${what} (dtype ${dtype})`,
+      `input ${quoteName(name)}: element ${i} is ${shortJson(flat[i])}, expected ${what} (dtype ${dtype})`,
     );
   };
   switch (dtype) {

@@ -179,7 +179,29 @@ export type Fault =
     | { kind: "ignoreRange" }
     | { kind: "delay"; ms: number }
     | { kind: "html"; status?: number; body?: string }
+    | {
+      /** The tree's pages link back to the first page forever, as a broken or hostile mirror might. */
+      kind: "pagingLoop";
+    }
+    | {
+      /** Adds entries to the file list (the tree's last page), as a broken or hostile mirror might. */
+      kind: "listing";
+      entries: ListingFaultEntry[];
+    }
   );
+
+/**
+ * One entry a `listing` fault adds to the tree: `copyOf` takes the oid, size and LFS data of a real
+ * file of the commit (so the content exists and is served under that file's name); any field given
+ * overrides. The local hub itself refuses such paths in commits, hence this fault.
+ */
+export interface ListingFaultEntry {
+  path: unknown;
+  copyOf?: string;
+  oid?: unknown;
+  size?: unknown;
+  lfs?: { oid: unknown; size: unknown; pointerSize?: number };
+}
 
 /** Returned by {@linkcode HubServer.addFault}. */
 export interface FaultHandle {
@@ -1224,7 +1246,12 @@ export class HubServer {
       ...[...dirs].filter(within).map((path) => ({ path, dir: true })),
       ...[...commit.files.keys()].filter(within).map((path) => ({ path, dir: false })),
     ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const { page, next } = this.#page(paths, url);
+    let { page, next } = this.#page(paths, url);
+    if (this.#takeFault("hub", "GET", url, (f) => f.kind === "pagingLoop")) {
+      const params = new URLSearchParams(url.searchParams);
+      params.delete("cursor");
+      next = `<${this.url}${url.pathname}?${params}>; rel="next"`;
+    }
     const items = [];
     for (const item of page) {
       items.push(
@@ -1232,6 +1259,23 @@ export class HubServer {
           ? this.#directoryJson(commit, item.path, expand)
           : await this.#entryJson(item.path, commit.files.get(item.path)!, repo.commits, expand, signal),
       );
+    }
+    if (!next) {
+      const fault = this.#takeFault("hub", "GET", url, (f) => f.kind === "listing");
+      if (fault?.kind === "listing") {
+        for (const extra of fault.entries) {
+          const base = extra.copyOf !== undefined
+            ? await this.#entryJson(extra.copyOf, commit.files.get(extra.copyOf)!, repo.commits, expand, signal)
+            : { type: "file", oid: "0".repeat(40), size: 0 };
+          items.push({
+            ...base,
+            path: extra.path,
+            ...(extra.oid !== undefined ? { oid: extra.oid } : {}),
+            ...(extra.size !== undefined ? { size: extra.size } : {}),
+            ...(extra.lfs !== undefined ? { lfs: { pointerSize: 130, ...extra.lfs } } : {}),
+          });
+        }
+      }
     }
     return jsonReply(items, 200, next ? { link: next } : undefined);
   }
