@@ -518,3 +518,73 @@ export {
   type TensorSpec,
 } from "./src/config/gpux_config.ts";
 export { type ConfigDraft, renderGpuxConfig } from "./src/config/config_writer.ts";
+
+/**
+ * Raw inputs in, answers out: a model with its task pipeline. The task comes from `task`, else
+ * gpux.yml `task:`, else the model card's `pipeline_tag`, else config.json `architectures`; text is
+ * tokenized with the repository's tokenizer.json into exactly the inputs the model declares.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * const classifier = await loadPipeline("acme/sentiment", { provider: "auto" });
+ * const result = await classifier.run(["I love this", "I hate this"], { topK: 2 });
+ * if (result.kind === "classification") {
+ *   for (const labels of result.predictions) console.log(labels[0].label, labels[0].score.toFixed(2));
+ * }
+ * await classifier.dispose();
+ *
+ * await using embedder = await loadPipeline("acme/minilm", { task: "feature-extraction" });
+ * const embedded = await embedder.run("a sentence to embed");
+ * if (embedded.kind === "embedding") console.log(embedded.dimension, embedded.embeddings[0].slice(0, 4));
+ * ```
+ */
+export {
+  type AudioInput,
+  type Entity,
+  type ImageInput,
+  type InputKind,
+  type LabelScore,
+  loadPipeline,
+  type MediaFile,
+  ModelFiles,
+  type Pipeline,
+  type PipelineContext,
+  type PipelineInput,
+  type PipelineOptions,
+  type PipelineRunOptions,
+  type Preprocessed,
+  supportedTasks,
+  type TaskHandler,
+  type TaskResult,
+  type TextInput,
+} from "./src/processing/pipeline.ts";
+export type { DetectedTask, TaskSource } from "./src/processing/task_detection.ts";
+export type { PreprocessingConfig } from "./src/config/gpux_config.ts";
+
+/**
+ * A Hugging Face tokenizer (tokenizer.json: WordPiece, BPE incl. byte-level, Unigram) with Python
+ * `tokenizers`' ids, offsets, truncation (`longest_first` for pairs, special tokens kept) and padding
+ * (pad token and side from tokenizer_config.json). Offsets are UTF-16 indices into the original text.
+ *
+ * @example
+ * ```ts
+ * import { loadTokenizer } from "jsr:@gpux/gpux";
+ * const tokenizer = await loadTokenizer("./models/bert"); // a folder with tokenizer.json, or a cached Hub id
+ * const batch = tokenizer.encodeBatch(["Hello world!", "Bonjour"], { maxLength: 16 });
+ * console.log(batch.inputIds, batch.attentionMask, batch.offsets[0]);
+ * const pair = tokenizer.encode("A man plays guitar.", { pair: "Someone makes music." });
+ * console.log(pair.tokenTypeIds, tokenizer.decode(pair.inputIds, { skipSpecialTokens: true }));
+ * ```
+ */
+export {
+  type BatchEncoding,
+  type DecodeOptions,
+  type EncodeOptions,
+  type Encoding,
+  loadTokenizer,
+  type LoadTokenizerOptions,
+  TextTokenizer,
+  type TokenizerSettings,
+  type TruncationStrategy,
+} from "./src/processing/tokenizer.ts";

@@ -151,13 +151,35 @@ async function serveOnce(env: Record<string, string>, cwd: string): Promise<void
       headers: { "content-type": "application/json" },
     });
     const text = await response.text();
-    say(text.length > 400 ? `${text.slice(0, 400)}…` : text);
-    if (!response.ok) throw new StepFailed(args, 1);
+    if (!response.ok) {
+      say(text);
+      throw new StepFailed(args, 1);
+    }
+    say(servedAnswer(text));
   } finally {
     try {
       child.kill("SIGINT");
     } catch { /* it has exited already */ }
     await child.status;
+  }
+}
+
+/** The answer of /predict in a few lines: the provider, then each output's name, type, shape and first values. */
+function servedAnswer(text: string): string {
+  try {
+    const answer = JSON.parse(text) as {
+      provider?: string;
+      outputs?: Record<string, { dtype: string; shape: number[]; data: unknown }>;
+    };
+    const lines = [`provider ${answer.provider}; outputs:`];
+    for (const [name, tensor] of Object.entries(answer.outputs ?? {})) {
+      const values = [tensor.data].flat(Infinity as 1) as unknown[];
+      const shown = values.slice(0, 6).join(", ") + (values.length > 6 ? `, … (${values.length} values)` : "");
+      lines.push(`  ${JSON.stringify(name)} ${tensor.dtype}[${tensor.shape.join(", ")}]: ${shown}`);
+    }
+    return lines.join("\n");
+  } catch {
+    return text.length > 400 ? `${text.slice(0, 400)}…` : text;
   }
 }
 

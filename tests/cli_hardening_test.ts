@@ -362,6 +362,7 @@ Deno.test({
         try {
           assert(mount("-o", "remount,ro,bind", folder), "remount read-only");
           for (const args of [["pull", "acme/tiny", "--force"], ["rm", "acme/tiny", "--yes"]]) {
+            // the download path classifies its own write failures; either way: exit 6 naming the folder
             const r = await runCli(args, { env });
             assertCleanError(
               r,

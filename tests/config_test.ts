@@ -72,7 +72,7 @@ Deno.test("gpux.yml: every key parsed into typed fields", () => {
   assertEquals(c.serving, { host: "127.0.0.1", port: 8080, batchSize: 16, timeout: 5, maxWorkers: 2 });
   assertEquals(c.preprocessing, {
     tokenizer: "./tokenizer.json",
-    max_length: 128,
+    maxLength: 128,
     resize: [224, 224],
     normalize: "imagenet",
   });
@@ -147,7 +147,70 @@ const ERRORS: [string, string, string][] = [
   ["", "gpux.yml: (document): the file is empty", ""],
   ["name: m\nmodel: ./a.onnx\n", "gpux.yml:2: model: expected a mapping", '"./a.onnx"'],
   ["name: m\nmodel:\n  source: a.onnx\nversion:\n", "gpux.yml:4: version: has no value", ""],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  max_length: 0\n",
+    "gpux.yml:5: preprocessing.max_length: expected a positive integer",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  resize: [224, 224, 3]\n",
+    "gpux.yml:5: preprocessing.resize: expected a size or [width, height]",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  crop: [224, -1]\n",
+    "gpux.yml:5: preprocessing.crop[1]: expected a positive integer",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  mean: [0.5, 0.5]\n",
+    "gpux.yml:5: preprocessing.mean: expected one number or three (one per channel), got 2",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  std:\n    - 0.2\n    - 0\n    - 0.2\n",
+    "gpux.yml:7: preprocessing.std[1]: expected a positive number",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  layout: chw\n",
+    "gpux.yml:5: preprocessing.layout: expected one of nchw, nhwc",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  sampling_rate: 16k\n",
+    "gpux.yml:5: preprocessing.sampling_rate: expected a positive integer",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  labels: negative\n",
+    "gpux.yml:5: preprocessing.labels: expected a list of strings",
+    "",
+  ],
+  [
+    "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  resample: bilinear\n",
+    "gpux.yml:5: preprocessing.resample: unknown key",
+    "tokenizer, max_length, resize, crop, mean, std",
+  ],
+  ["name: m\nmodel:\n  source: a.onnx\ntask: Text Classification\n", "gpux.yml:4: task: expected a task name", ""],
 ];
+
+Deno.test("gpux.yml: task and every preprocessing key parsed (sizes as a number or a pair, per-channel or single mean/std)", () => {
+  const c = parseGpuxConfig(
+    "name: m\nmodel:\n  source: a.onnx\ntask: image-classification\npreprocessing:\n  resize: 256\n  crop: [224, 200]\n" +
+      "  mean: 0.5\n  std: [0.229, 0.224, 0.225]\n  layout: nhwc\n  sampling_rate: 16000\n  labels: [cat, dog]\n",
+  );
+  assertEquals(c.task, "image-classification");
+  assertEquals(c.preprocessing, {
+    resize: 256,
+    crop: [224, 200],
+    mean: [0.5],
+    std: [0.229, 0.224, 0.225],
+    layout: "nhwc",
+    samplingRate: 16000,
+    labels: ["cat", "dog"],
+  });
+});
 
 Deno.test("gpux.yml: each error names the file, line and key (unknown keys are errors)", () => {
   for (const [text, prefix, detail] of ERRORS) {

@@ -9,7 +9,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const model = await npmModel("sileroVadV5");
 
 Deno.test({
-  name: "deno task demo: search, info, pull, ls, inspect, run and bench succeed offline, then it cleans up",
+  name: "deno task demo: search, info, pull, ls, inspect, run, bench (and serve) succeed offline, then it cleans up",
   ignore: "skip" in model,
   fn: async () => {
     const env = Deno.env.toObject();
@@ -27,7 +27,10 @@ Deno.test({
     const stderr = new TextDecoder().decode(out.stderr);
     assertEquals(out.code, 0, `${stdout}\n${stderr}`);
     const steps = [...stdout.matchAll(/^\$ gpux (\w+)/gm)].map((m) => m[1]);
-    assertEquals(steps.slice(0, 7), ["search", "info", "pull", "ls", "inspect", "run", "bench"]);
+    const { COMMANDS } = await import("../src/cli/commands.ts");
+    const serve = COMMANDS.some((c) => c.name === "serve") ? ["serve"] : [];
+    assertEquals(steps, ["search", "info", "pull", "ls", "inspect", "run", "bench", ...serve]);
+    if (serve.length) assert(/provider \w+; outputs:\n {2}"output" float32\[1, 1\]/.test(stdout), stdout);
     assert(stdout.includes("onnx-community/silero-vad"), stdout);
     assert(/"output" float32\[1, 1\]/.test(stdout), "run printed the model's output");
     assert(/throughput/.test(stdout), "bench printed its figures");

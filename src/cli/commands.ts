@@ -98,6 +98,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./bench.ts")).benchCommand,
   },
   {
+    name: "serve",
+    summary: "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics",
+    load: async () => (await import("./serve.ts")).serveCommand,
+  },
+  {
     name: "init",
     summary: "Write a gpux.yml from a model's actual inputs and outputs",
     load: async () => (await import("./init.ts")).initCommand,

@@ -31,6 +31,8 @@ export const INT_FLAGS = {
   deviceId: { min: 0, max: 255 },
   /** `--intra-op-threads`, `--inter-op-threads`: onnxruntime thread pools. */
   threads: { min: 1, max: 256 },
+  /** `run --top-k`: labels per input. */
+  topK: { min: 1, max: 100_000 },
 } as const satisfies Record<string, IntRange>;
 
 /**

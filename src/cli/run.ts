@@ -22,10 +22,8 @@ import {
 } from "../runtime/tensors.ts";
 import {
   collect,
-  fallbacksJson,
   graphOptArg,
   loadOptions,
-  modelJson,
   PROVIDER_HELP,
   providerArg,
   readFeeds,
@@ -33,8 +31,12 @@ import {
   warnFallbacks,
   writeOutputs,
 } from "./runtime_flags.ts";
+import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
+import { inputNames, resultJson } from "../processing/result_json.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
+import { loadPipeline, type MediaFile, type PipelineInput, type TaskResult } from "../processing/pipeline.ts";
+import { cosineSimilarity } from "../processing/feature_extraction.ts";
 
 /** Largest tensor printed in full on a terminal. */
 const FULL_PRINT_LIMIT = 64;
@@ -65,12 +67,44 @@ export function runCommand(ctx: CliContext) {
     .option("--warmup <n>", "with --benchmark: untimed runs first", intFlag("--warmup", INT_FLAGS.warmup), 10)
     .option("--shape <name=dims>", "with --benchmark: shape of a synthesised input, e.g. x=1x3x224x224", collect)
     .option("--batch <n>", "with --benchmark: size of a dynamic batch dimension", intFlag("--batch", INT_FLAGS.batch))
-    .option("--json", "print one JSON document: {model, provider, outputs, timings}")
+    .option("--text <text>", "raw text input (repeatable: a batch); the model's tokenizer makes the tensors", collect)
+    .option(
+      "--text-pair <text>",
+      "second text for each --text (cross-encoders, NLI; one for all, or one per --text)",
+      collect,
+    )
+    .option("--labels <list>", "zero-shot-classification: candidate labels, comma-separated")
+    .option("--image <path>", "image input: PNG, JPEG or WebP (repeatable; - for stdin)", collect)
+    .option("--audio <path>", "audio input: WAV (repeatable; - for stdin)", collect)
+    .option(
+      "--task <name>",
+      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json)",
+    )
+    .option(
+      "-k, --top-k <n>",
+      "classification: labels per input (default 1; 5 for images)",
+      intFlag("--top-k", INT_FLAGS.topK),
+    )
+    .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
+    .option("--multi-label", "zero-shot-classification: score each label on its own")
+    .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
+    .option("--json", "print one JSON document: {model, provider, outputs, timings} (with raw inputs: {task, result})")
     .option("-q, --quiet", "no progress or timing lines on stderr")
     .action(async (model, flags) => {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const started = performance.now();
+      const rawInput = await readRawInput(flags);
+      if (rawInput) {
+        if (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) {
+          throw new InputError(
+            "give raw inputs (--text, --image, --audio) or tensors (--input, --file, --input-npy), not both",
+          );
+        }
+        if (flags.benchmark) throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio");
+        await runPipeline(ctx, out, model, flags, rawInput, started);
+        return;
+      }
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
@@ -108,16 +142,7 @@ export function runCommand(ctx: CliContext) {
         const written = flags.output?.length ? await writeOutputs(flags.output, outputs, order) : [];
         const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
         if (out.json) {
-          const ordered: TensorMap = {};
-          for (const name of order) ordered[name] = outputs[name];
-          out.printJson({
-            model: modelJson(model, session),
-            provider: session.provider,
-            ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
-            outputs: tensorsToJson(ordered),
-            ...(written.length ? { written } : {}),
-            timings,
-          });
+          out.printJson(runResultJson(model, session, outputs, order, timings, written));
           return;
         }
         for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
@@ -127,6 +152,202 @@ export function runCommand(ctx: CliContext) {
         await session.dispose();
       }
     });
+}
+
+function aggregationArg(value: string): "none" | "simple" | "first" {
+  if (value === "none" || value === "simple" || value === "first") return value;
+  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`);
+}
+
+interface RawFlags {
+  text?: string[];
+  textPair?: string[];
+  labels?: string;
+  image?: string[];
+  audio?: string[];
+}
+
+async function readMedia(paths: string[], flag: string): Promise<MediaFile[]> {
+  if (paths.filter((p) => p === "-").length > 1) throw new InputError(`${flag} - (stdin) can be given once`);
+  const files: MediaFile[] = [];
+  for (const path of paths) {
+    try {
+      const bytes = path === "-"
+        ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
+        : await Deno.readFile(path);
+      files.push({ name: path === "-" ? "stdin" : path, bytes });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`);
+      if (error instanceof Deno.errors.IsADirectory) {
+        throw new InputError(`${flag} ${path}: is a directory, not a file`);
+      }
+      if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+        throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
+      }
+      throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
+    }
+  }
+  return files;
+}
+
+/** The raw input of `--text`/`--image`/`--audio`, or undefined when none was given. */
+async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined> {
+  const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length].filter(Boolean).length;
+  if (kinds === 0) {
+    if (flags.textPair?.length || flags.labels) throw new InputError("--text-pair and --labels go with --text");
+    return undefined;
+  }
+  if (kinds > 1) throw new InputError("give one kind of raw input: --text, --image or --audio");
+  if (flags.text?.length) {
+    const texts = flags.text;
+    let pairs = flags.textPair;
+    if (pairs?.length === 1 && texts.length > 1) pairs = texts.map(() => pairs![0]);
+    if (pairs && pairs.length !== texts.length) {
+      throw new InputError(
+        `${texts.length} --text but ${pairs.length} --text-pair: give one pair per text, or one for all`,
+      );
+    }
+    const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);
+    return {
+      kind: "text",
+      texts,
+      ...(pairs ? { pairs } : {}),
+      ...(labels?.length ? { candidateLabels: labels } : {}),
+    };
+  }
+  if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image") };
+  return { kind: "audio", clips: await readMedia(flags.audio!, "--audio") };
+}
+
+async function runPipeline(
+  ctx: CliContext,
+  out: Output,
+  model: string,
+  flags: Parameters<typeof loadOptions>[1] & RawFlags & {
+    task?: string;
+    topK?: number;
+    aggregation?: "none" | "simple" | "first";
+    multiLabel?: boolean;
+    raw?: boolean;
+    json?: boolean;
+    output?: string[];
+  },
+  input: PipelineInput,
+  started: number,
+): Promise<void> {
+  const pipeline = await loadPipeline(model, { ...loadOptions(ctx, flags, out), task: flags.task });
+  try {
+    const session = pipeline.session;
+    warnFallbacks(out, session);
+    const loadMs = performance.now() - started;
+    const t = performance.now();
+    if (flags.raw) {
+      const pre = await pipeline.preprocess(input);
+      const outputs = await session.run(pre.feeds);
+      const runMs = performance.now() - t;
+      const order = session.outputs.map((o) => o.name);
+      const written = flags.output?.length ? await writeOutputs(flags.output, outputs, order) : [];
+      const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
+      if (out.json) {
+        const ordered: TensorMap = {};
+        for (const name of order) ordered[name] = outputs[name];
+        out.printJson({
+          model: modelJson(model, session),
+          provider: session.provider,
+          task: pipeline.task,
+          inputs: tensorsToJson(pre.feeds),
+          outputs: tensorsToJson(ordered),
+          ...(written.length ? { written } : {}),
+          timings,
+        });
+        return;
+      }
+      for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
+      for (const path of written) out.info(`wrote ${path}`);
+      out.info(`${session.provider} · ${pipeline.task} · load ${timings.loadMs} ms · run ${timings.runMs} ms`);
+      return;
+    }
+    const isImage = typeof input === "object" && !Array.isArray(input) && input.kind === "image";
+    const result = await pipeline.run(input, {
+      topK: flags.topK ?? (isImage ? 5 : undefined),
+      aggregation: flags.aggregation,
+      multiLabel: flags.multiLabel,
+    });
+    const runMs = performance.now() - t;
+    const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
+    const names = inputNames(input);
+    if (out.json) {
+      out.printJson({
+        model: modelJson(model, session),
+        provider: session.provider,
+        ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
+        task: pipeline.task,
+        taskSource: pipeline.taskSource,
+        result: resultJson(result, names),
+        timings,
+      });
+      return;
+    }
+    printResult(out, result, names);
+    out.info(`${session.provider} · ${pipeline.task} · load ${timings.loadMs} ms · run ${timings.runMs} ms`);
+  } finally {
+    await pipeline.dispose();
+  }
+}
+
+function score(v: number): string {
+  return v.toFixed(4);
+}
+
+/** Human output: `LABEL 0.9812` lines, one block per input when there are several. */
+function printResult(out: Output, result: TaskResult, names: string[]): void {
+  const header = (i: number) => {
+    if (names.length > 1) out.print(out.bold(names[i].length > 70 ? `${names[i].slice(0, 69)}…` : names[i]));
+  };
+  switch (result.kind) {
+    case "classification":
+    case "zero-shot":
+      result.predictions.forEach((labels, i) => {
+        header(i);
+        for (const l of labels) out.print(`${l.label} ${score(l.score)}`);
+      });
+      return;
+    case "embedding":
+      result.embeddings.forEach((v, i) => {
+        header(i);
+        const first = Array.from(v.slice(0, 8), (x) => x.toFixed(4)).join(", ");
+        out.print(
+          `dimension ${result.dimension} (${result.pooling} pooling${
+            result.normalized ? ", normalized" : ""
+          }): ${first}${v.length > 8 ? ", …" : ""}`,
+        );
+      });
+      if (result.embeddings.length > 1) {
+        // sentence similarity, as the Hub's widget shows it: each text against the first
+        const similarity = result.embeddings.slice(1).map((v) => cosineSimilarity(result.embeddings[0], v).toFixed(4));
+        out.print(`cosine similarity to the first: ${similarity.join(", ")}`);
+      }
+      out.info("the whole vectors: --json");
+      return;
+    case "entities":
+      result.entities.forEach((entities, i) => {
+        header(i);
+        if (entities.length === 0) out.print(out.dim("(no entities)"));
+        for (const e of entities) {
+          out.print(`${e.label} ${score(e.score)} ${JSON.stringify(e.word)} [${e.start}, ${e.end})`);
+        }
+      });
+      return;
+    case "transcription":
+      result.texts.forEach((text, i) => {
+        header(i);
+        out.print(text);
+      });
+      return;
+    case "tensors":
+      for (const [name, t] of Object.entries(result.outputs)) printTensor(out, name, t);
+      return;
+  }
 }
 
 function round(ms: number): number {

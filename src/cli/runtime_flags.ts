@@ -22,6 +22,7 @@ import { feedsFromJson, quoteName, type TensorInfo, type TensorMap, tensorsToJso
 import { readNpy, writeNpy } from "../runtime/npy.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 import { parseShapeArg } from "../runtime/synthetic_inputs.ts";
+export { fallbacksJson, modelJson } from "../runtime/run_result.ts";
 
 /** `--provider` help text. */
 export const PROVIDER_HELP = `execution provider: auto|${
@@ -112,11 +113,6 @@ export function warnFallbacks(out: Output, session: GpuxSession): void {
   if (!session.fallbacks.length || !detectGpu().present) return;
   const why = session.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
   out.warn(`running on ${session.provider}: ${why}`);
-}
-
-/** JSON description of fallbacks for `--json` output. */
-export function fallbacksJson(session: GpuxSession): { provider: string; reason: string; hint: string }[] {
-  return session.fallbacks.map((f) => ({ provider: f.provider, reason: f.reason, hint: f.hint }));
 }
 
 /** Input flags of run and bench. */
@@ -292,18 +288,6 @@ export async function writeOutputs(
     written.push(path);
   }
   return written;
-}
-
-/** What `--json` says about the model. */
-export function modelJson(spec: string, session: GpuxSession): Record<string, unknown> {
-  const m = session.model;
-  return {
-    spec,
-    path: session.path,
-    ...(m?.repoId ? { repoId: m.repoId, revision: m.revision, sha: m.sha } : {}),
-    ...(m?.variant ? { variant: m.variant } : {}),
-    ...(m?.configPath ? { config: m.configPath } : {}),
-  };
 }
 
 /**

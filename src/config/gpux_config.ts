@@ -17,8 +17,19 @@
  *   gpu: { backend: auto, memory: 2GB }
  *   batch_size: 1
  *   timeout: 30
- * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, timeout: 5 }
- * preprocessing: { tokenizer: ./tokenizer.json, max_length: 128 }
+ * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, batch_delay_ms: 2, timeout: 5, max_workers: 2,
+ *            max_queue: 256, max_body_mb: 16, cors: "*" }   # defaults for gpux serve; its flags override
+ * task: text-classification      # else README pipeline_tag / config.json architectures; --task overrides
+ * preprocessing:                  # used when the repository has no tokenizer/processor configs
+ *   tokenizer: ./tokenizer.json
+ *   max_length: 128
+ *   resize: 256                   # shortest edge, or [width, height]
+ *   crop: 224                     # center crop: a square, or [width, height]
+ *   mean: [0.485, 0.456, 0.406]
+ *   std: [0.229, 0.224, 0.225]
+ *   layout: nchw                  # or nhwc
+ *   sampling_rate: 16000
+ *   labels: [negative, positive]
  * ```
  *
  * Parsed with the `yaml` package (which keeps line numbers) and validated by hand: every message names
@@ -81,16 +92,61 @@ export interface GpuxConfig {
     };
     /** Default batch size for `gpux bench` (and the server, later). */
     batchSize?: number;
-    /** Reserved for `gpux serve`: seconds one request may take. */
+    /** Seconds one request may take under `gpux serve` when `serving.timeout` is not set. */
     timeout?: number;
     graphOptimization?: GraphOptimizationLevel;
     intraOpThreads?: number;
     interOpThreads?: number;
   };
-  /** Reserved for `gpux serve`. */
-  serving?: { host?: string; port?: number; batchSize?: number; timeout?: number; maxWorkers?: number };
-  /** Reserved for the pre-processing stage (not applied by `gpux run` yet). */
-  preprocessing?: Record<string, unknown>;
+  /** Defaults for `gpux serve` (its flags override them). */
+  serving?: {
+    /** Address to bind (`--host`). */
+    host?: string;
+    /** Port (`--port`; 0 picks a free one). */
+    port?: number;
+    /** Most requests stacked into one run (`--max-batch`; 1 turns batching off). */
+    batchSize?: number;
+    /** Milliseconds a partial batch waits for more requests (`--batch-delay-ms`). */
+    batchDelayMs?: number;
+    /** Seconds one request may take (`--timeout-ms` in ms). */
+    timeout?: number;
+    /** Workers holding a session each (`--workers`). */
+    maxWorkers?: number;
+    /** Most requests waiting for a worker (`--max-queue`). */
+    maxQueue?: number;
+    /** Largest request body in MB (`--max-body-mb`). */
+    maxBodyMb?: number;
+    /** `Access-Control-Allow-Origin` to send (`--cors`). */
+    cors?: string;
+  };
+  /** The task the pipeline runs (`text-classification`, `feature-extraction`, …); `--task` overrides it. */
+  task?: string;
+  /** How raw inputs become tensors when the repository ships no tokenizer/processor configs (or to override them). */
+  preprocessing?: PreprocessingConfig;
+}
+
+/** gpux.yml `preprocessing:` — raw text / image / audio to tensors, for models without Hub processor files. */
+export interface PreprocessingConfig {
+  /** Path of a tokenizer.json (relative to gpux.yml). */
+  tokenizer?: string;
+  /** Longest token sequence (default the tokenizer's `model_max_length`). */
+  maxLength?: number;
+  /** Image resize: one number is the shortest edge, a pair is `[width, height]`. */
+  resize?: number | [number, number];
+  /** Center crop: one number is a square, a pair is `[width, height]`. */
+  crop?: number | [number, number];
+  /** Per-channel mean subtracted after rescaling to 0..1 (one value or one per channel). */
+  mean?: number[];
+  /** Per-channel standard deviation divided by (one value or one per channel). */
+  std?: number[];
+  /** A named mean/std preset (`imagenet`: 0.485,0.456,0.406 / 0.229,0.224,0.225; `none`). */
+  normalize?: "imagenet" | "none";
+  /** Image tensor layout: `nchw` (default) or `nhwc`. */
+  layout?: "nchw" | "nhwc";
+  /** Audio sampling rate the model expects, in Hz. */
+  samplingRate?: number;
+  /** Class labels in index order (used when config.json has no `id2label`). */
+  labels?: string[];
 }
 
 class Ctx {
@@ -254,6 +310,37 @@ const source: Field<string> = (node, key, ctx) => {
   return v;
 };
 
+/** A positive integer, or a `[width, height]` pair of them. */
+const sizeOrPair: Field<number | [number, number]> = (node, key, ctx) => {
+  if (isScalar(node)) return positiveInt(node, key, ctx);
+  if (!isSeq(node) || (node as unknown as { items: Node[] }).items.length !== 2) {
+    ctx.fail(node, key, `expected a size or [width, height], got ${describe(node)}`);
+  }
+  const items = (node as unknown as { items: Node[] }).items;
+  return [positiveInt(items[0], `${key}[0]`, ctx), positiveInt(items[1], `${key}[1]`, ctx)];
+};
+
+/** One number or one per channel (1 or 3 values); `positive` for std. */
+function channelNumbers(positive: boolean): Field<number[]> {
+  return (node, key, ctx) => {
+    const items = isSeq(node) ? (node as unknown as { items: Node[] }).items : [node];
+    if (items.length !== 1 && items.length !== 3) {
+      ctx.fail(node, key, `expected one number or three (one per channel), got ${items.length}`);
+    }
+    return items.map((item, i) => {
+      const v = isScalar(item) ? item.value : undefined;
+      if (typeof v !== "number" || !Number.isFinite(v) || (positive && !(v > 0))) {
+        ctx.fail(
+          item,
+          isSeq(node) ? `${key}[${i}]` : key,
+          `expected a ${positive ? "positive " : ""}number, got ${describe(item)}`,
+        );
+      }
+      return v as number;
+    });
+  };
+}
+
 function tensorSpecs(kind: "inputs" | "outputs"): Field<TensorSpec[]> {
   const one = (node: Node, key: string, ctx: Ctx, name?: string): TensorSpec => {
     const spec = fields(
@@ -362,27 +449,58 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         host: str,
         port,
         batch_size: positiveInt,
+        batch_delay_ms: nonNegativeInt,
         timeout: positiveNumber,
         max_workers: positiveInt,
+        max_queue: positiveInt,
+        max_body_mb: positiveNumber,
+        cors: str,
       });
       return dropUndefined({
         host: s.host,
         port: s.port,
         batchSize: s.batch_size,
+        batchDelayMs: s.batch_delay_ms,
         timeout: s.timeout,
         maxWorkers: s.max_workers,
+        maxQueue: s.max_queue,
+        maxBodyMb: s.max_body_mb,
+        cors: s.cors,
       });
     },
-    preprocessing: (node, key, c) =>
-      fields(node, key, c, {
+    task: (node, key, c) => {
+      const v = str(node, key, c);
+      if (!/^[a-z][a-z0-9-]*$/.test(v)) {
+        c.fail(node, key, `expected a task name like text-classification, got ${describe(node)}`);
+      }
+      return v;
+    },
+    preprocessing: (node, key, c) => {
+      const p = fields(node, key, c, {
         tokenizer: str,
         max_length: positiveInt,
-        resize: (n, k, c2) => {
-          if (!isSeq(n)) c2.fail(n, k, `expected [width, height], got ${describe(n)}`);
-          return (n as unknown as { items: Node[] }).items.map((item, i) => positiveInt(item, `${k}[${i}]`, c2));
-        },
-        normalize: str,
-      }),
+        resize: sizeOrPair,
+        crop: sizeOrPair,
+        mean: channelNumbers(false),
+        std: channelNumbers(true),
+        normalize: oneOf(["imagenet", "none"] as const),
+        layout: oneOf(["nchw", "nhwc"] as const),
+        sampling_rate: positiveInt,
+        labels: strings,
+      });
+      return dropUndefined({
+        tokenizer: p.tokenizer,
+        maxLength: p.max_length,
+        resize: p.resize,
+        crop: p.crop,
+        mean: p.mean,
+        std: p.std,
+        normalize: p.normalize,
+        layout: p.layout,
+        samplingRate: p.sampling_rate,
+        labels: p.labels,
+      });
+    },
   }, ["name", "model"]);
   if (top.runtime?.gpu) top.runtime.gpu = dropUndefined(top.runtime.gpu);
   return dropUndefined({
@@ -394,6 +512,7 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
     outputs: top.outputs ?? [],
     runtime: top.runtime ?? { gpu: { backend: "auto" } },
     serving: top.serving,
+    task: top.task,
     preprocessing: top.preprocessing,
   }) as GpuxConfig;
 }

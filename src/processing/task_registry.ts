@@ -1,0 +1,28 @@
+/**
+ * The task handlers gpux ships, one per task. Adding a task: write its handler in its own file and
+ * list it here.
+ *
+ * @module
+ */
+import type { TaskHandler } from "./pipeline.ts";
+import { featureExtraction } from "./feature_extraction.ts";
+import { textClassification } from "./text_classification.ts";
+import { tokenClassification } from "./token_classification.ts";
+import { zeroShotClassification } from "./zero_shot_classification.ts";
+import { audioClassification } from "./audio_classification.ts";
+import { imageClassification } from "./image_classification.ts";
+import { imageFeatureExtraction } from "./image_feature_extraction.ts";
+import { speechRecognition } from "./speech_recognition.ts";
+
+/** Every registered handler (unknown tasks run on tensors only). */
+// deno-lint-ignore no-explicit-any
+export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
+  textClassification,
+  tokenClassification,
+  featureExtraction,
+  zeroShotClassification,
+  imageClassification,
+  imageFeatureExtraction,
+  audioClassification,
+  speechRecognition,
+];

@@ -1,0 +1,129 @@
+/**
+ * Turns `gpux serve`'s model arguments into loaded, warmed-up {@linkcode ServedModel}s: resolves each
+ * one (Hub id, `.onnx`, folder, gpux.yml), names it, merges its settings, plans workers and threads, and
+ * starts its {@linkcode ModelPool}.
+ *
+ * Default plan: one worker per model on a GPU; on cpu half the cores per model (at least one), with the
+ * cores divided among all workers as onnxruntime intra-op threads.
+ *
+ * @module
+ */
+import type { EnvReader } from "../environment.ts";
+import { type ResolvedModel, resolveModel } from "../runtime/model_source.ts";
+import type { SessionOptions } from "../runtime/session.ts";
+import { availableCores } from "../runtime/cpu_cores.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import { ModelPool, type PoolEvent } from "./model_pool.ts";
+import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
+import type { ServedModel } from "./server.ts";
+
+/** Options of {@linkcode loadServedModels}. */
+export interface LoadServedModelsOptions extends ServingFlags {
+  /** Session options for every model (provider, device, graph optimisation, threads). */
+  session?: Omit<SessionOptions, "model">;
+  /** ONNX variant for Hub ids and folders. */
+  variant?: string;
+  /** Hub cache directory. */
+  cacheDir?: string;
+  /** Environment (HF_HUB_CACHE…). */
+  env?: EnvReader;
+  /** Cancels resolution. */
+  signal?: AbortSignal;
+  /** Cores to plan for (default the cores this process may use: affinity and cgroup quota included). */
+  cores?: number;
+  /** Metrics the pools record into. */
+  metrics?: ServerMetrics;
+  /** Pool events. */
+  onEvent?: (event: PoolEvent) => void;
+  /** Called before each model starts loading. */
+  onLoading?: (name: string, spec: string) => void;
+  /** Worker script override (tests). */
+  workerUrl?: URL;
+}
+
+/** A model argument resolved and named, not loaded yet. */
+export interface PlannedModel {
+  name: string;
+  spec: string;
+  resolved: ResolvedModel;
+}
+
+/**
+ * Resolves and names every argument without loading anything.
+ *
+ * @throws {InputError} a malformed `NAME=MODEL` or two models with one name (exit 2).
+ * @throws {NotFoundError} a model that is not there (exit 3).
+ */
+export async function planServedModels(
+  args: readonly string[],
+  options: { variant?: string; cacheDir?: string; env?: EnvReader; signal?: AbortSignal } = {},
+): Promise<PlannedModel[]> {
+  const planned: PlannedModel[] = [];
+  for (const raw of args) {
+    const arg = parseModelArg(raw);
+    const resolved = await resolveModel(arg.spec, {
+      ...(options.variant ? { variant: options.variant } : {}),
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    planned.push({ name: servedName(arg, resolved), spec: arg.spec, resolved });
+  }
+  checkUniqueNames(planned);
+  return planned;
+}
+
+/** Loads and warms up every planned model; on a failure the ones already started are closed. */
+export async function loadServedModels(
+  planned: readonly PlannedModel[],
+  options: LoadServedModelsOptions = {},
+): Promise<ServedModel[]> {
+  const cores = Math.max(1, options.cores ?? availableCores().cores);
+  const cpuWorkers = Math.max(1, Math.floor(cores / 2));
+  const served: ServedModel[] = [];
+  try {
+    for (const p of planned) {
+      const settings = servingSettings(options, p.resolved);
+      const runtime = p.resolved.config?.runtime;
+      const planWorkers = settings.workers ?? cpuWorkers;
+      const session: Omit<SessionOptions, "model"> = {
+        provider: options.session?.provider ?? runtime?.gpu.backend,
+        deviceId: options.session?.deviceId ?? runtime?.gpu.deviceId,
+        graphOptimizationLevel: options.session?.graphOptimizationLevel ?? runtime?.graphOptimization,
+        intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
+          Math.max(1, Math.floor(cores / (planWorkers * planned.length))),
+        interOpThreads: options.session?.interOpThreads ?? runtime?.interOpThreads,
+        // idle workers must not spin on the cores the HTTP loop needs (/health while busy)
+        allowSpinning: options.session?.allowSpinning ?? false,
+      };
+      for (const k of Object.keys(session) as (keyof typeof session)[]) {
+        if (session[k] === undefined) delete session[k];
+      }
+      options.onLoading?.(p.name, p.spec);
+      const pool = await ModelPool.start({
+        name: p.name,
+        path: p.resolved.path,
+        model: p.resolved,
+        session,
+        ...(settings.workers !== undefined ? { workers: settings.workers } : {}),
+        defaultCpuWorkers: cpuWorkers,
+        maxBatch: settings.maxBatch,
+        batchDelayMs: settings.batchDelayMs,
+        maxQueue: settings.maxQueue,
+        pipeline: {
+          spec: p.spec,
+          ...(options.variant ? { variant: options.variant } : {}),
+          ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        },
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}),
+      });
+      served.push({ name: p.name, spec: p.spec, pool, timeoutMs: settings.timeoutMs });
+    }
+  } catch (error) {
+    await Promise.all(served.map((s) => s.pool.close()));
+    throw error;
+  }
+  return served;
+}

@@ -1,0 +1,101 @@
+/**
+ * Raw inputs in a `/predict` body — `{"text": …}`, `{"image": "<base64>"}`, `{"audio": "<base64>"}` — for
+ * models served with a pre-processing pipeline. A body is raw input only when its key is not one of the
+ * model's input names (a model with an input called `text` still takes tensors).
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import type { TensorInfo } from "../runtime/tensors.ts";
+import { BadRequestError } from "./serve_errors.ts";
+import type { RawInput, RawOptions } from "./worker_protocol.ts";
+
+/** The keys that mark a raw-input body. */
+export const RAW_KEYS = ["text", "image", "audio"] as const;
+
+const OPTION_KEYS = ["top_k", "aggregation", "multi_label", "pairs", "candidate_labels", "hypothesis_template"];
+
+function strings(value: unknown, key: string): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || !list.every((v) => typeof v === "string")) {
+    throw new InputError(`"${key}" must be a string or a non-empty list of strings`);
+  }
+  return list as string[];
+}
+
+/** Decodes standard or URL-safe base64 (a `data:…;base64,` prefix is allowed). */
+export function decodeBase64(text: string, what: string): Uint8Array {
+  const clean = text.replace(/^data:[^,]*;base64,/, "").replace(/\s+/g, "").replace(/-/g, "+").replace(/_/g, "/");
+  let binary: string;
+  try {
+    binary = atob(clean);
+  } catch {
+    throw new InputError(`${what} is not valid base64`);
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The raw input and options of a `/predict` body, or `undefined` when the body holds tensors.
+ *
+ * @throws {InputError} a raw body with the wrong types, unknown keys, or two kinds at once.
+ */
+export function rawInputOf(
+  body: unknown,
+  inputs: readonly TensorInfo[],
+): { input: RawInput; options: RawOptions } | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
+  const obj = body as Record<string, unknown>;
+  const names = new Set(inputs.map((i) => i.name));
+  const kinds = RAW_KEYS.filter((k) => k in obj && !names.has(k));
+  if (kinds.length === 0) return undefined;
+  if (kinds.length > 1) throw new InputError(`give one of ${kinds.map((k) => `"${k}"`).join(", ")}, not several`);
+  const kind = kinds[0];
+  const unknown = Object.keys(obj).filter((k) => k !== kind && !OPTION_KEYS.includes(k));
+  if (unknown.length) {
+    throw new InputError(
+      `unknown key ${unknown.map((k) => JSON.stringify(k)).join(", ")} beside "${kind}"; options are ${
+        OPTION_KEYS.join(", ")
+      }`,
+    );
+  }
+  const options: RawOptions = {};
+  if (obj.top_k !== undefined) {
+    if (!Number.isInteger(obj.top_k) || (obj.top_k as number) < 1) {
+      throw new InputError('"top_k" must be a positive integer');
+    }
+    options.topK = obj.top_k as number;
+  }
+  if (obj.aggregation !== undefined) {
+    if (!["none", "simple", "first"].includes(obj.aggregation as string)) {
+      throw new InputError('"aggregation" must be none, simple or first');
+    }
+    options.aggregation = obj.aggregation as RawOptions["aggregation"];
+  }
+  if (obj.multi_label !== undefined) {
+    if (typeof obj.multi_label !== "boolean") throw new InputError('"multi_label" must be true or false');
+    options.multiLabel = obj.multi_label;
+  }
+  if (kind === "text") {
+    const input: RawInput = { kind: "text", texts: strings(obj.text, "text") };
+    if (obj.pairs !== undefined) input.pairs = strings(obj.pairs, "pairs");
+    if (obj.candidate_labels !== undefined) input.candidateLabels = strings(obj.candidate_labels, "candidate_labels");
+    if (obj.hypothesis_template !== undefined) {
+      if (typeof obj.hypothesis_template !== "string") throw new InputError('"hypothesis_template" must be a string');
+      input.hypothesisTemplate = obj.hypothesis_template;
+    }
+    return { input, options };
+  }
+  for (const k of ["pairs", "candidate_labels", "hypothesis_template"]) {
+    if (k in obj) throw new BadRequestError(`"${k}" goes with "text", not "${kind}"`);
+  }
+  const files = strings(obj[kind], kind).map((b64, i) => ({
+    name: `${kind}[${i}]`,
+    bytes: decodeBase64(b64, `"${kind}"${Array.isArray(obj[kind]) ? `[${i}]` : ""}`),
+  }));
+  return kind === "image"
+    ? { input: { kind: "image", images: files }, options }
+    : { input: { kind: "audio", clips: files }, options };
+}

@@ -1,0 +1,104 @@
+/**
+ * Runs `gpux serve` as a subprocess the way a user does (`deno task gpux`'s permissions), waits for its
+ * ready line, and gives its URL, its stderr so far, and ways to stop it.
+ *
+ * @module
+ */
+import { taskPermissions } from "./cli.ts";
+
+const CLI = new URL("../../cli.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** A running `gpux serve`. */
+export interface ServeProcess {
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+  /** The ready line (or JSON ready document with --json-log). */
+  ready: string;
+  /** Everything printed on stdout after the ready line, and on stderr, so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Sends `signal` and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+  /** The exit status (resolves when the process ends by itself). */
+  status: Promise<Deno.CommandStatus>;
+}
+
+/** What happened when the server exited before it was ready. */
+export interface ServeFailure {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }, onText?: () => void): Promise<void> {
+  return stream.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({
+      write(chunk) {
+        sink.text += chunk;
+        onText?.();
+      },
+    }),
+  );
+}
+
+/**
+ * Starts `gpux serve …args` (add `--port 0` yourself) and resolves when it prints its ready line, or with
+ * a {@linkcode ServeFailure} when it exits first.
+ */
+export async function startServe(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<ServeProcess | ServeFailure> {
+  const permissions = await taskPermissions(options.env);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", `--config=${CONFIG}`, ...permissions, CLI, "serve", ...args],
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+  }).spawn();
+  const out = { text: "" }, err = { text: "" };
+  let onReady: (() => void) | undefined;
+  const outDone = collect(child.stdout, out, () => onReady?.());
+  const errDone = collect(child.stderr, err);
+  const status = child.status.then(async (s) => {
+    await Promise.all([outDone, errDone]).catch(() => {});
+    return s;
+  });
+  const readyLine = await new Promise<string | undefined>((resolve) => {
+    const check = () => {
+      const nl = out.text.indexOf("\n");
+      if (nl >= 0) resolve(out.text.slice(0, nl));
+    };
+    onReady = check;
+    check();
+    status.then(() => resolve(undefined));
+  });
+  if (readyLine === undefined) {
+    const s = await status;
+    return { code: s.code, stdout: out.text, stderr: err.text };
+  }
+  const url = readyLine.match(/http:\/\/[^\s",]+/)?.[0];
+  if (!url) throw new Error(`no URL in the ready line: ${readyLine}`);
+  return {
+    url,
+    ready: readyLine,
+    stdout: () => out.text.slice(readyLine.length + 1),
+    stderr: () => err.text,
+    status,
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* already exited */ }
+      return (await status).code;
+    },
+  };
+}
+
+/** Asserts that {@linkcode startServe} gave a running server. */
+export function running(result: ServeProcess | ServeFailure): ServeProcess {
+  if ("url" in result) return result;
+  throw new Error(`gpux serve exited with ${result.code} before it was ready:\n${result.stderr}`);
+}
