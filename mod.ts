@@ -182,7 +182,9 @@ export type { ContentHashKind, ExpectedContent } from "./src/download/content_ha
  * ```ts
  * import { Semaphore } from "jsr:@gpux/gpux";
  * const connections = new Semaphore(8);
- * await connections.with(async () => {/* one request *\/});
+ * await connections.with(async () => {
+ *   // one request at a time per slot
+ * });
  * ```
  */
 export { Semaphore } from "./src/download/semaphore.ts";
@@ -432,7 +434,8 @@ export {
  *
  * @example
  * ```ts
- * import { feedsFromJson, readNpy, tensorsToJson, writeNpy } from "jsr:@gpux/gpux";
+ * import { feedsFromJson, loadModel, readNpy, tensorsToJson, writeNpy } from "jsr:@gpux/gpux";
+ * const session = await loadModel("model.onnx");
  * const feeds = feedsFromJson({ "x.1": [[1, 2, 3, 4]] }, session.inputs);
  * const outputs = await session.run(feeds);
  * console.log(JSON.stringify(tensorsToJson(outputs)));
@@ -469,7 +472,8 @@ export { readNpy, writeNpy } from "./src/runtime/npy.ts";
  *
  * @example
  * ```ts
- * import { readOnnxFileInfo, synthesizeInputs, timingStats } from "jsr:@gpux/gpux";
+ * import { loadModel, readOnnxFileInfo, synthesizeInputs, timingStats } from "jsr:@gpux/gpux";
+ * const session = await loadModel("model.onnx");
  * const feeds = synthesizeInputs(session.inputs, { batch: 8, shapes: { pixel_values: [8, 3, 224, 224] } });
  * const result = await session.benchmark({ feeds, runs: 100, warmup: 10 });
  * timingStats([1.2, 1.1, 1.4]).p50; // 1.2
@@ -498,7 +502,8 @@ export { type OnnxFileInfo, readOnnxFileInfo } from "./src/runtime/model_file.ts
  *
  * @example
  * ```ts
- * import { parseGpuxConfig, renderGpuxConfig } from "jsr:@gpux/gpux";
+ * import { loadModel, parseGpuxConfig, renderGpuxConfig } from "jsr:@gpux/gpux";
+ * const session = await loadModel("model.onnx");
  * const config = parseGpuxConfig(await Deno.readTextFile("gpux.yml"), "gpux.yml");
  * console.log(config.model.source, config.runtime.gpu.backend);
  * const text = renderGpuxConfig({ name: "demo", source: "./model.onnx", inputs: session.inputs, outputs: session.outputs });

@@ -201,7 +201,7 @@ async function main() {
                   "run",
                   "--quiet",
                   `--config=${ROOT}deno.json`,
-                  ...await taskPermissions(env),
+                  ...taskPermissions(env, ["pull", c.repo, "--include", "*", "--quiet"]),
                   `${ROOT}cli.ts`,
                   "pull",
                   c.repo,

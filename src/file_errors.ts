@@ -40,10 +40,10 @@ export function isAccessDenied(error: unknown): boolean {
     /\(os error (13|30)\)/.test(error instanceof Error ? error.message : "");
 }
 
-/** The hint for a write the sandbox refused (`deno task gpux` scopes `--allow-write`). */
+/** The hint for a write the sandbox refused (`deno task gpux` gives each command its own `--allow-write`). */
 export const SANDBOX_WRITE_HINT =
-  "under `deno task gpux`, gpux may write only to the Hub cache, the token file's folder and the directory " +
-  "it was started from: write there, or set HF_HUB_CACHE / HF_HOME to where you want the files";
+  "each command may write only its own folders (README: Permissions): the cache in use (--cache-dir, else " +
+  "HF_HUB_CACHE or HF_HOME), --output's folder, GPUX_HOME: name the path on the command line or set those variables";
 
 /** True when `error` is a write the file system refused: access, read-only, no space, quota. */
 function isWriteFailure(error: unknown): boolean {

@@ -90,17 +90,23 @@ Deno.test("cli rm: refuses without --yes off a TTY; --dry-run shows; --yes remov
   });
 });
 
-Deno.test("cli rm and prune under deno task gpux: a --cache-dir outside its write scope is refused with exit 6", async () => {
+Deno.test("cli rm and prune under deno task gpux: the sandbox follows --cache-dir, and refuses what lies outside it", async () => {
   await withSampleCache(async (dir, sample) => {
-    // HF_HUB_CACHE points elsewhere, so the task may not write to `dir`
+    // HF_HUB_CACHE points elsewhere; --cache-dir names the cache, so the sandbox grants it
     const env = { HF_HUB_CACHE: `${dir}/elsewhere` };
-    const rm = await runCli(["rm", "acme/tiny-bert@v1.0", "--yes", "--cache-dir", dir], { env });
-    assertEquals(rm.code, 6, rm.stderr);
-    assertStringIncludes(rm.stderr, "HF_HUB_CACHE");
-    const prune = await runCli(["cache", "prune", "--cache-dir", dir], { env });
-    assertEquals(prune.code, 6, prune.stderr);
+    const prune = await runCli(["cache", "prune", "--cache-dir", dir, "--older-than", "0", "--json"], { env });
+    assertEquals(prune.code, 0, prune.stderr);
+    assert(!(await exists(sample.bert.snapshot(sample.commits.detached))), "prune removed the detached revision");
+    // the same rm run under the sandbox of another cache: one clear line naming the permission, exit 6
+    const permissions = taskPermissions(env, ["rm", "acme/tiny-bert@v1.0", "--yes"]);
+    const refused = await runCli(["rm", "acme/tiny-bert@v1.0", "--yes", "--cache-dir", dir], { env, permissions });
+    assertEquals(refused.code, 6, refused.stderr);
+    assertMatch(
+      refused.stderr,
+      /^error: .*(the sandbox refused (write|read) access|not permitted by gpux's sandbox).*\nhint: .*\n$/,
+    );
+    assert(!refused.stderr.includes("    at "), "no stack trace");
     assert(await exists(sample.bert.snapshot(sample.commits.pr)));
-    assert(await exists(sample.bert.snapshot(sample.commits.detached)));
   });
 });
 
@@ -130,7 +136,7 @@ Deno.test({
     await withSampleCache(async (dir, sample) => {
       const cli = new URL("../cli.ts", import.meta.url).pathname;
       const config = new URL("../deno.json", import.meta.url).pathname;
-      const permissions = await taskPermissions({ HF_HUB_CACHE: dir });
+      const permissions = taskPermissions({ HF_HUB_CACHE: dir }, ["rm", "acme/tiny-bert"]);
       const run = async (answer: string) => {
         const command = [
           Deno.execPath(),

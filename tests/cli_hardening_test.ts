@@ -4,7 +4,7 @@
  * never a secret, never a raw control character.
  */
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { type CliResult, runCli } from "./support/cli.ts";
+import { type CliResult, runCli, taskPermissions } from "./support/cli.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
 import { CacheFixture, commitSha } from "./support/hf_cache.ts";
 import { startHubServer } from "./support/hub_server.ts";
@@ -179,7 +179,7 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
   });
 });
 
-Deno.test("hardening: --output and init into a missing folder, outside the sandbox or with an unknown name — exit 2", async () => {
+Deno.test("hardening: --output and init into a missing folder or with an unknown name — exit 2; outside the sandbox — exit 6", async () => {
   await withHome(async (dir, env) => {
     const outside = await Deno.makeTempDir({ prefix: "gpux_outside_" }); // not in the task's --allow-write
     try {
@@ -189,14 +189,30 @@ Deno.test("hardening: --output and init into a missing folder, outside the sandb
           [...run, "--output", `${dir}/missing/y.npy`],
           /--output .*missing\/y\.npy: cannot write it: the folder .* does not exist/,
         ],
-        [[...run, "--output", `${outside}/y.npy`], /--output .*: cannot write it: not permitted by gpux's sandbox/],
         [[...run, "--output", "nope=x.npy"], /--output "nope=x\.npy": expected NAME=PATH with NAME one of "y"/],
-        [["init", `${dir}/id.onnx`, "--output", `${outside}/gpux.yml`], /cannot write it: not permitted/],
         [["init", `${dir}/id.onnx`, "--output", `${dir}/missing/gpux.yml`], /the folder .* does not exist/],
         [["init", `${dir}/id.onnx`, "--output", dir], /is a directory/],
       ];
       for (const [args, pattern] of cases) {
         assertCleanError(await runCli(args, { env, cwd: dir }), 2, pattern);
+      }
+      // each command's sandbox grants its own --output folder; run under the sandbox of the same command line
+      // without --output, a write there is refused: one line, exit 6
+      const refused: [string[], string[], RegExp][] = [
+        [
+          [...run, "--output", `${outside}/y.npy`],
+          run,
+          /--output .*: cannot write it: not permitted by gpux's sandbox/,
+        ],
+        [
+          ["init", `${dir}/id.onnx`, "--output", `${outside}/gpux.yml`],
+          ["init", `${dir}/id.onnx`],
+          /cannot write it: not permitted/,
+        ],
+      ];
+      for (const [args, granted, pattern] of refused) {
+        const permissions = taskPermissions(env, granted, dir);
+        assertCleanError(await runCli(args, { env, cwd: dir, permissions }), 6, pattern);
       }
       const left = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.includes("="));
       assertEquals(left, [], "no file named after the NAME=PATH spec");

@@ -311,19 +311,21 @@ Deno.test("doctor's to-do: with a GPU present, the missing CUDA provider names `
   }
 });
 
-Deno.test("deno task gpux's sandbox: write to GPUX_HOME, network to the configured package hosts", async () => {
-  const { permissionFlags } = await import("../src/cli/permission_flags.ts");
-  const flags = permissionFlags(envFrom({
+Deno.test("deno task gpux's sandbox: runtime install writes GPUX_HOME and reaches the configured package hosts", async () => {
+  const { commandSandbox } = await import("../src/cli/sandbox.ts");
+  const sandbox = (env: Record<string, string>) =>
+    commandSandbox(["runtime", "install", "cuda"], { env: envFrom(env), cwd: "/" });
+  const flags = sandbox({
     HOME: "/h",
     GPUX_HOME: "/g",
     GPUX_NPM_REGISTRY: "http://npm.mirror.example:8080/",
     GPUX_NUGET_URL: "https://nuget.mirror.example/v3/index.json",
-  }));
-  assertMatch(flags[0], /^--allow-write=.*,\/g$/);
-  assertMatch(flags[1], /,npm\.mirror\.example:8080,nuget\.mirror\.example$/);
-  const defaults = permissionFlags(envFrom({ HOME: "/h" }));
-  assertMatch(defaults[0], /,\/h\/\.gpux$/);
-  assertMatch(defaults[1], /,registry\.npmjs\.org,api\.nuget\.org$/);
+  });
+  assertEquals(flags.write, ["/g"]);
+  assert(flags.net.includes("npm.mirror.example:8080") && flags.net.includes("nuget.mirror.example"));
+  const defaults = sandbox({ HOME: "/h" });
+  assertEquals(defaults.write, ["/h/.gpux"]);
+  assert(defaults.net.includes("registry.npmjs.org") && defaults.net.includes("api.nuget.org"));
 });
 
 Deno.test({

@@ -175,7 +175,7 @@ export async function acquireRepoLock(
     throw new CacheError(`cannot create the lock folder ${dir}: ${(e as Error).message}`, {
       cause: e,
       hint: e instanceof Deno.errors.NotCapable
-        ? `\`deno task gpux\` may write only to the Hub cache (HF_HUB_CACHE) and the token folder: set HF_HUB_CACHE=${cacheDir} instead of --cache-dir, or grant --allow-write=${cacheDir}`
+        ? "the sandbox refused write access: it grants each command only the cache it names (--cache-dir, else HF_HUB_CACHE, else $HF_HOME/hub): pass this cache with --cache-dir (README: Permissions)"
         : denied
         ? `${cacheDir} is not writable by this user: choose another cache with --cache-dir or HF_HUB_CACHE`
         : "check that the cache directory is writable (--cache-dir or HF_HUB_CACHE)",

@@ -133,8 +133,7 @@ async function removeIgnoringMissing(path: string): Promise<void> {
       throw new CacheError(`not allowed to delete ${path}`, {
         cause: e,
         hint: e instanceof Deno.errors.NotCapable
-          ? "`deno task gpux` may only write to the Hub cache it resolves from HF_HUB_CACHE / HF_HOME: " +
-            "set HF_HUB_CACHE to this cache instead of passing --cache-dir"
+          ? "the sandbox refused write access: it grants each command only the cache it names (--cache-dir, else HF_HUB_CACHE, else $HF_HOME/hub): pass this cache with --cache-dir (README: Permissions)"
           : "check the cache's file permissions (the files may belong to another user)",
       });
     }

@@ -590,7 +590,14 @@ function describe(e: unknown): string {
 }
 
 function cacheReadError(path: string, e: unknown): CacheError {
-  if (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable) {
+  if (e instanceof Deno.errors.NotCapable) {
+    return new CacheError(`cannot read the cache at ${path}: the sandbox refused read access`, {
+      cause: e,
+      hint:
+        "the sandbox grants each command only the cache it names (--cache-dir, else HF_HUB_CACHE, else $HF_HOME/hub): pass this cache with --cache-dir (README: Permissions)",
+    });
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
     return new CacheError(`cannot read the cache at ${path}: permission denied`, {
       cause: e,
       hint: "check the directory's permissions, or pass --cache-dir with a directory you can read",

@@ -334,7 +334,7 @@ export class SnapshotWriter {
     return new CacheError(`${what}: ${(cause as Error)?.message ?? cause}`, {
       cause,
       hint: isPermissionError(cause)
-        ? "gpux may write only inside the cache directory: check --cache-dir / HF_HUB_CACHE and the permission flags"
+        ? "the sandbox grants each command only the cache it names (--cache-dir, else HF_HUB_CACHE, else $HF_HOME/hub): pass this cache with --cache-dir (README: Permissions)"
         : "check that the cache directory is writable and has free space",
     });
   }

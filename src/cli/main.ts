@@ -8,58 +8,20 @@ import { ExitCode, exitCodeOf, GpuxError, InterruptedError } from "../errors.ts"
 import { type CliContext, createContext } from "./context.ts";
 import { redactJson, safeText } from "./output.ts";
 import { denoEnv, isTruthy } from "../environment.ts";
-import { cacheCommand } from "./cache.ts";
-import { lsCommand } from "./ls.ts";
-import { rmCommand } from "./rm.ts";
-
 import { VERSION } from "../version.ts";
-import { searchCommand } from "./search.ts";
-import { infoCommand } from "./info.ts";
-import { pullCommand } from "./pull.ts";
-import { loginCommand } from "./login.ts";
-import { logoutCommand } from "./logout.ts";
-import { whoamiCommand } from "./whoami.ts";
-import { runCommand } from "./run.ts";
-import { inspectCommand } from "./inspect.ts";
-import { benchCommand } from "./bench.ts";
-import { doctorCommand } from "./doctor.ts";
-import { initCommand } from "./init.ts";
-import { serveCommand } from "./serve.ts";
-import { runtimeCommand } from "./runtime.ts";
+import { SandboxError } from "./sandbox.ts";
+import { COMMANDS, DESCRIPTION, selectedCommand, topLevelHelp } from "./commands.ts";
 
-/** A command factory; each command has its own typed arguments and options. */
-// deno-lint-ignore no-explicit-any
-type CommandFactory = (ctx: CliContext) => Command<any, any, any>;
-
-/** Every command, in the order `gpux --help` lists them. One file per command under src/cli/. */
-const COMMANDS: CommandFactory[] = [
-  searchCommand,
-  infoCommand,
-  pullCommand,
-  lsCommand,
-  rmCommand,
-  cacheCommand,
-  loginCommand,
-  logoutCommand,
-  whoamiCommand,
-  runCommand,
-  inspectCommand,
-  benchCommand,
-  serveCommand,
-  initCommand,
-  doctorCommand,
-  runtimeCommand,
-];
-
-/** Builds the `gpux` program for one invocation. */
-export function buildProgram(ctx: CliContext): Command {
+/**
+ * Builds the `gpux` program for one invocation: the command `args` runs, loaded in full, and the others as
+ * name-and-summary stubs (enough for `gpux --help` and for commander's "unknown command" suggestions).
+ */
+export async function buildProgram(ctx: CliContext, args: string[] = []): Promise<Command> {
   // commander's own errors quote what was typed (`unknown option '--tokn=hf_…'`): redact and escape it
   const outputError = (text: string, write: (s: string) => void) =>
     write(text.split("\n").map((line) => safeText(line, ctx.secrets)).join("\n"));
   const program = new Command("gpux")
-    .description(
-      "Pull ONNX models from the Hugging Face Hub into the shared cache and run them on the best GPU you have.",
-    )
+    .description(DESCRIPTION)
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
@@ -68,8 +30,11 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => void Deno.stderr.writeSync(new TextEncoder().encode(s)),
       outputError,
     });
-  for (const make of COMMANDS) {
-    const command = make(ctx);
+  const selected = selectedCommand(args);
+  for (const entry of COMMANDS) {
+    const command = entry === selected
+      ? (await entry.load())(ctx)
+      : new Command(entry.name).description(entry.summary).aliases(entry.aliases ?? []);
     command.exitOverride();
     command.configureOutput({ outputError });
     for (const sub of command.commands) sub.configureOutput({ outputError });
@@ -84,6 +49,16 @@ export function buildProgram(ctx: CliContext): Command {
  * SIGTERM does the same (a pull releases its lock and keeps its partial files either way).
  */
 export async function main(args: string[]): Promise<number> {
+  if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
+    // the same text without loading the command tree (the launcher prints it the same way)
+    Deno.stdout.writeSync(new TextEncoder().encode(topLevelHelp()));
+    return ExitCode.Ok;
+  }
+  if (args.length === 0) {
+    // no command: the help on stderr, a usage error (as commander does)
+    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
+    return ExitCode.Usage;
+  }
   const controller = new AbortController();
   let interrupts = 0;
   const onInterrupt = () => {
@@ -102,7 +77,7 @@ export async function main(args: string[]): Promise<number> {
   globalThis.addEventListener("unhandledrejection", onStray);
   globalThis.addEventListener("error", onStray);
   try {
-    await buildProgram(ctx).parseAsync(args, { from: "user" });
+    await (await buildProgram(ctx, args)).parseAsync(args, { from: "user" });
     return ctx.exitCode ?? ExitCode.Ok;
   } catch (error) {
     return reportError(error, args, ctx, controller.signal);
@@ -135,6 +110,12 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
     out.error(error.message, error.hint);
     if (out.json) out.printJson(redactJson(error.toJSON(), ctx.secrets));
     return error.exitCode;
+  }
+  const refused = permissionRefusal(error);
+  if (refused) {
+    out.error(refused.message, refused.hint);
+    if (out.json) out.printJson(redactJson(refused.toJSON(), ctx.secrets));
+    return refused.exitCode;
   }
   const report = unexpectedErrorReport(error, isTruthy(ctx.env("GPUX_DEBUG")));
   out.error(report.message, report.hint);
@@ -186,3 +167,33 @@ function secretsOf(args: string[]): string[] {
   }
   return out.map((s) => s.trim()).filter((s) => s.length >= 4);
 }
+
+/**
+ * A sandbox refusal (Deno's `NotCapable`, possibly as the cause of another error) as one clear error naming the
+ * permission and the fix; `undefined` for anything else.
+ */
+export function permissionRefusal(error: unknown): SandboxError | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (!(e instanceof Deno.errors.NotCapable)) continue;
+    const match = /Requires (\w+) access to (.+?), (?:run again|specify)/.exec(e.message);
+    const kind = match?.[1] ?? "this";
+    const what = match?.[2] ?? "a resource";
+    return new SandboxError(`the sandbox refused ${kind} access to ${what}`, {
+      cause: e,
+      hint: HINTS[kind] ?? HINTS.default,
+    });
+  }
+  return undefined;
+}
+
+const HINTS: Record<string, string> = {
+  write:
+    "each command may write only its own folders (README: Permissions): the cache in use (--cache-dir, HF_HUB_CACHE or HF_HOME), --output's folder, GPUX_HOME; name the path on the command line or point one of those variables at it",
+  read:
+    "each command may read only the cache in use (--cache-dir, HF_HUB_CACHE or HF_HOME), the token files, GPUX_HOME and the paths on its command line (README: Permissions): name the path on the command line",
+  net:
+    "gpux connects only to the Hub (HF_ENDPOINT's host, huggingface.co, hf.co and their CDN hosts) and loopback: set HF_ENDPOINT to the server to use",
+  env: "gpux reads only the variables listed in the README's Environment section",
+  ffi: "native libraries load only from onnxruntime-node's folder and $GPUX_HOME/runtime",
+  default: "the command needs a permission its sandbox does not grant (README: Permissions)",
+};

@@ -8,6 +8,7 @@
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
 import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
+import { SandboxError } from "./sandbox.ts";
 import { dirname } from "node:path";
 import type { CliContext } from "./context.ts";
 import { formatDuration, type Output } from "./output.ts";
@@ -292,7 +293,7 @@ export async function writeOutputs(
 /**
  * Writes `bytes` to `path` whole or not at all (a temporary file beside it, then a rename). A missing
  * folder, a directory in the way, a refused or read-only place is an {@linkcode InputError} naming the
- * flag and the path; the temporary file is removed.
+ * flag and the path (a write the sandbox refuses: a {@linkcode SandboxError}, exit 6); the temporary file is removed.
  */
 export async function writeWhole(path: string, bytes: Uint8Array, flag: string): Promise<void> {
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
@@ -303,6 +304,13 @@ export async function writeWhole(path: string, bytes: Uint8Array, flag: string):
     await Deno.remove(tmp).catch(() => {});
     const folder = dirname(path);
     const missingFolder = error instanceof Deno.errors.NotFound;
+    if (error instanceof Deno.errors.NotCapable) {
+      // the sandbox, not the user's input: exit 6 like every refused path
+      throw new SandboxError(`${flag} ${path}: cannot write it: ${fileErrorReason(error)}`, {
+        cause: error,
+        hint: SANDBOX_WRITE_HINT,
+      });
+    }
     throw new InputError(
       `${flag} ${path}: cannot write it: ${
         missingFolder ? `the folder ${folder} does not exist` : fileErrorReason(error)

@@ -34,6 +34,9 @@ function shape(dims: TensorInfo["shape"]): string {
  *
  * @example
  * ```ts
+ * import { renderGpuxConfig } from "./config_writer.ts";
+ * import { loadModel } from "../runtime/load_model.ts";
+ * const session = await loadModel("model.onnx");
  * renderGpuxConfig({ name: "demo", source: "./model.onnx", inputs: session.inputs, outputs: session.outputs });
  * ```
  */

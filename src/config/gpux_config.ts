@@ -533,6 +533,10 @@ export async function readGpuxConfig(path: string): Promise<GpuxConfig> {
  *
  * @example
  * ```ts
+ * import { configMismatches, parseGpuxConfig } from "./gpux_config.ts";
+ * import { loadModel } from "../runtime/load_model.ts";
+ * const config = parseGpuxConfig(await Deno.readTextFile("gpux.yml"), "gpux.yml");
+ * const session = await loadModel("model.onnx");
  * for (const problem of configMismatches(config, session)) console.warn(problem);
  * ```
  */

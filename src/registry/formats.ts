@@ -251,7 +251,9 @@ function chooseDefault(variants: OnnxVariant[]): { defaultVariant?: string; defa
  * @throws {InputError} when the repository has no such variant (the message lists those it has).
  * @example
  * ```ts
- * selectVariantFiles(info.files, "q4").map((f) => f.path); // ["onnx/model_q4.onnx"]
+ * import { selectVariantFiles } from "./formats.ts";
+ * const files = [{ path: "onnx/model.onnx", size: 100 }, { path: "onnx/model_q4.onnx", size: 30 }];
+ * selectVariantFiles(files, "q4").map((f) => f.path); // ["onnx/model_q4.onnx"]
  * ```
  */
 export function selectVariantFiles<T extends FileEntry>(files: readonly T[], variantName: string): T[] {

@@ -65,6 +65,9 @@ export function concreteShape(info: TensorInfo, options: SynthesizeOptions = {})
  *
  * @example
  * ```ts
+ * import { synthesizeInputs } from "./synthetic_inputs.ts";
+ * import { loadModel } from "./load_model.ts";
+ * const session = await loadModel("model.onnx");
  * const feeds = synthesizeInputs(session.inputs, { batch: 8 });
  * ```
  */

@@ -59,8 +59,13 @@ async function load(message: LoadMessage): Promise<void> {
   let warmupMs: number | undefined;
   if (message.warmup) {
     const started = performance.now();
-    await session.run(synthesizeInputs(session.inputs));
-    warmupMs = performance.now() - started;
+    try {
+      await session.run(synthesizeInputs(session.inputs));
+      warmupMs = performance.now() - started;
+    } catch {
+      // inputs synthesised from the metadata do not suit every model (Silero VAD's recurrent state must match the
+      // batch of its audio): such a model is served cold, and a real request gets the model's own answer or error
+    }
   }
   post({
     type: "loaded",

@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { envFrom } from "../../src/environment.ts";
+import { launchArgs, sandboxFlags } from "../../src/cli/launch.ts";
+import { commandSandbox, denoPermissionFlags } from "../../src/cli/sandbox.ts";
 
 /** What one CLI invocation printed and returned. */
 export interface CliResult {
@@ -14,29 +17,33 @@ export interface CliResult {
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
 
+/** The environment the child sees: this process's, `NO_COLOR=1`, then `env`. */
+function childEnv(env: Record<string, string> = {}): Record<string, string> {
+  return { ...Deno.env.toObject(), NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env };
+}
+
 /**
- * The permission flags `deno task gpux` grants (read from deno.json's `gpux` task), with its
- * `$(…)` command substitutions run as deno_task_shell runs them, in the environment `env`
- * (added to this process's), so the scoped `--allow-write`/`--allow-net` match what the task computes.
+ * The permission flags `deno task gpux …args` runs the CLI with (src/cli/sandbox.ts, through the launcher), in the
+ * environment `env` (added to this process's), for a command line started in `cwd`.
+ *
+ * Without `args` (callers written before per-command sandboxes): the flags the task used to grant every command —
+ * any file readable; the cache, the token folder, `GPUX_HOME` and `INIT_CWD` writable; the Hub, the package hosts,
+ * loopback and `0.0.0.0` reachable; any native library; gpux's variables and `INIT_CWD` readable. Pass the command line instead to
+ * test a command under exactly its sandbox.
  */
-export async function taskPermissions(env: Record<string, string> = {}): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(CONFIG));
-  let task: string = typeof config.tasks.gpux === "string" ? config.tasks.gpux : config.tasks.gpux.command;
-  for (const match of task.matchAll(/\$\(([^)]*)\)/g)) {
-    const [program, ...args] = match[1].trim().split(/\s+/);
-    const output = await new Deno.Command(program === "deno" ? Deno.execPath() : program, {
-      args,
-      cwd: new URL("../..", import.meta.url).pathname,
-      env,
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!output.success) throw new Error(`the gpux task's substitution failed: ${match[1]}`);
-    task = task.replace(match[0], new TextDecoder().decode(output.stdout).trim());
-  }
-  return task.split(/\s+/).filter((part) =>
-    part.startsWith("--allow-") || part.startsWith("--deny-") || part === "--no-prompt"
-  );
+export function taskPermissions(env: Record<string, string> = {}, args?: string[], cwd = Deno.cwd()): string[] {
+  const merged = childEnv(env);
+  if (args) return sandboxFlags(args, cwd, envFrom(merged));
+  const common = commandSandbox(["(any command)"], { env: envFrom(merged), cwd });
+  const tokenFolder = commandSandbox(["login"], { env: envFrom(merged), cwd }).write;
+  const initCwd = merged.INIT_CWD;
+  return denoPermissionFlags({
+    ...common,
+    read: [],
+    write: [...new Set([...common.write, ...tokenFolder, ...(initCwd ? [initCwd] : [])])],
+    net: [...common.net, "0.0.0.0"], // the old task let a server bind every interface
+    env: [...common.env, "INIT_CWD"],
+  }).filter((flag) => !flag.startsWith("--allow-read")).concat("--allow-read");
 }
 
 /** Options of {@linkcode runCli}. */
@@ -45,24 +52,36 @@ export interface RunCliOptions {
   env?: Record<string, string>;
   /** Text written to the child's stdin (stdin is closed otherwise). */
   stdin?: string;
-  /** Permission flags; default the ones `deno task gpux` grants. */
+  /** Permission flags; default exactly the ones `deno task gpux …args` grants this command line. */
   permissions?: string[];
-  /** Working directory. */
+  /** Working directory (where relative paths on the command line start). */
   cwd?: string;
 }
 
-/** Runs `gpux …args` as `deno run <permissions> cli.ts …args`. */
-export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
-  const permissions = options.permissions ?? await taskPermissions(options.env);
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--config=${CONFIG}`, ...permissions, CLI, ...args],
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+/**
+ * The child process `deno task gpux …args` starts (the launcher's `launchArgs`): `deno run <sandbox> cli.ts …args`,
+ * or with `permissions` instead of the sandbox.
+ */
+export function cliCommand(args: string[], options: RunCliOptions = {}): Deno.Command {
+  const env = childEnv(options.env);
+  // as the launcher does: relative paths start where `deno task` was started (INIT_CWD), else the current folder
+  const cwd = options.cwd ?? env.INIT_CWD ?? Deno.cwd();
+  const argv = options.permissions
+    ? ["run", "--quiet", `--config=${CONFIG}`, ...options.permissions, CLI, ...args]
+    : launchArgs(args, cwd, envFrom(env));
+  return new Deno.Command(Deno.execPath(), {
+    args: argv,
+    env,
+    cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    cwd: options.cwd,
   });
-  const child = command.spawn();
+}
+
+/** Runs `gpux …args` as `deno task gpux` does: `deno run <this command line's sandbox> cli.ts …args`. */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  const child = cliCommand(args, options).spawn();
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(options.stdin));
