@@ -31,8 +31,13 @@ Deno.test("sandbox: each command gets only what it needs", () => {
   const pull = sandbox(["pull", "acme/tiny", "--cache-dir", "/data/hf"]);
   assertEquals(pull.write, ["/data/hf"]);
   assert(pull.net.includes("huggingface.co") && pull.net.includes("*.hf.co") && pull.net.includes("127.0.0.1"));
-  assertEquals(pull.ffi, [], "pull loads no native library");
+  assertEquals(pull.ffi, [ALL_LIBRARIES], "pull opens libc (by bare name) for the snapshot's symlinks");
   assertEquals(sandbox(["pull", "acme/tiny"]).write, [`${HOME}/hf/hub`]);
+  assertEquals(sandbox(["pull", "acme/tiny", "--local-dir", "models/tiny"]).write, [
+    `${HOME}/hf/hub`,
+    `${HOME}/work/models/tiny`,
+  ]);
+  assertEquals(sandbox(["ls"]).ffi, [], "ls loads no native library");
 
   const search = sandbox(["search", "bert"]);
   assertEquals(search.write, [], "search writes nothing");
@@ -56,7 +61,8 @@ Deno.test("sandbox: each command gets only what it needs", () => {
   assertEquals(run.net, [], "no network without --pull");
   assertEquals(run.ffi, [ALL_LIBRARIES], "onnxruntime commands may load native libraries (GPU probes by name)");
   assert(
-    denoPermissionFlags(run).includes("--allow-ffi") && denoPermissionFlags(pull).every((f) => !f.includes("ffi")),
+    denoPermissionFlags(run).includes("--allow-ffi") &&
+      denoPermissionFlags(sandbox(["ls"])).every((f) => !f.includes("ffi")),
   );
   assert(sandbox(["run", "acme/tiny", "--pull"]).write.includes(`${HOME}/hf/hub`), "--pull writes the cache");
   assertEquals(sandbox(["run", "m.onnx", "--output", "logits=/tmp/x/l.npy"]).write, [

@@ -10,14 +10,16 @@
  * something else.
  *
  * What a command may touch ({@linkcode COMMAND_NEEDS}):
- * - write: the cache in use (`--cache-dir`, else `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`), the
+ * - write: the cache in use (`--cache-dir`, else `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`), `pull
+ *   --local-dir`'s folder, the
  *   token file's folder (login/logout only), the folder of each `--output` file (run/init; init without
  *   `--output`: the folder its `gpux.yml` goes to), gpux's state folder (`GPUX_HOME`, default `~/.gpux`) for the
  *   commands that keep state there;
  * - read: the same, the token files, and the paths named on the command line (the model, `--file`, `--input-npy`);
  * - net: the Hub endpoint's host, the Hub's hosts and CDN subdomains, loopback — only for commands that talk to
  *   the Hub (and `run`/`inspect`/`bench`/`init` with `--pull`);
- * - ffi: only for commands that load onnxruntime, and then not path-scoped ({@linkcode ALL_LIBRARIES}): gpux finds
+ * - ffi: only for commands that load onnxruntime or pull (libc's `symlink(2)` for the snapshot's links), and then
+ *   not path-scoped ({@linkcode ALL_LIBRARIES}): gpux finds
  *   GPU libraries the way the system loader does, by bare name (`libvulkan.so.1`, `libcudart.so.13`), which a
  *   path-scoped `--allow-ffi` cannot express;
  * - env: exactly {@linkcode ENV_VARS}; any other variable reads as unset (`--ignore-env`).
@@ -84,6 +86,8 @@ export interface CommandNeeds {
   readPaths?: { positionals?: boolean; options?: string[] };
   /** Write the folders of the files these options name (`NAME=path` values: the path). */
   writeOutputs?: string[];
+  /** Write the folders these options name themselves (`pull --local-dir D`). */
+  writeFolders?: string[];
   /** `init`: without `--output`, write beside the model (or the current folder for a Hub id). */
   writeBesideModel?: boolean;
   /** Options that take a value (so their value is not taken for a positional argument). */
@@ -140,6 +144,7 @@ const HUB_VALUE_OPTIONS = [
   "--concurrency",
   "--token",
   "--cache-dir",
+  "--local-dir",
   "--task",
   "--library",
   "--author",
@@ -169,6 +174,7 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
     writeCache: true,
     readToken: true,
     net: true,
+    writeFolders: ["--local-dir"],
     valueOptions: HUB_VALUE_OPTIONS,
     sys: ["hostname"],
   },
@@ -461,6 +467,7 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
       sandbox.read.push(parentOf(full));
     }
   }
+  for (const folder of option(needs.writeFolders)) sandbox.write.push(abs(folder));
   if (needs.writeBesideModel && outputs.length === 0) {
     const model = positionals[0];
     if (model !== undefined) {
@@ -490,6 +497,9 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
     for (const dir of context.onnxruntimeDirs ?? []) sandbox.read.push(dir);
     sandbox.ffi.push(ALL_LIBRARIES);
   }
+  // a pull writes its snapshot's relative symlinks with libc's symlink(2) (src/cache/libc_symlink.ts), which it
+  // opens by bare name (`libc.so.6`), as only an unscoped --allow-ffi allows; the link paths are checked by gpux
+  if (pulling && (needs.writeCache || needs.net === "pull")) sandbox.ffi.push(ALL_LIBRARIES);
   if (pulling || needs.writeCache) sandbox.sys.push("hostname");
   sandbox.sys.push(...needs.sys ?? []);
   return finish(sandbox, context);
