@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { npmModel } from "./support/npm_models.ts";
+import { detectGpu } from "../src/runtime/gpu_presence.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const model = await npmModel("sileroVadV5");
@@ -34,6 +35,10 @@ Deno.test({
     assert(stdout.includes("onnx-community/silero-vad"), stdout);
     assert(/"output" float32\[1, 1\]/.test(stdout), "run printed the model's output");
     assert(/throughput/.test(stdout), "bench printed its figures");
+    if (!detectGpu().present) {
+      // without a GPU, cpu is the only choice, not a fallback: no command (serve included) warns about it
+      assert(!/unavailable \(/.test(stdout + stderr), `a fallback warning without a GPU:\n${stdout}\n${stderr}`);
+    }
     const home = /HF_HOME=(\S+)/.exec(stdout)?.[1];
     assert(home, "the demo names its temporary HF_HOME");
     await Deno.stat(home).then(() => assert(false, `${home} was left behind`), () => {});

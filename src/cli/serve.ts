@@ -16,6 +16,7 @@ import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
+import { detectGpu } from "../runtime/gpu_presence.ts";
 
 /** Parses a positive number flag. */
 function numberArg(value: string): number {
@@ -137,7 +138,8 @@ export function serveCommand(ctx: CliContext) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
         }
-        if (!m.pool.fallbacks.length) continue;
+        // as for run/inspect/bench: a fallback is news only where a GPU is present (warnFallbacks)
+        if (!m.pool.fallbacks.length || !detectGpu().present) continue;
         const why = m.pool.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
         out.warn(`${m.name} runs on ${m.pool.provider}: ${why}`);
       }
