@@ -484,6 +484,14 @@ Deno.test("model resolution: a file, a directory with one .onnx, several (ambigu
     assertEquals((await resolveModel(dir, { variant: "fp16" })).path, `${dir}/model_fp16.onnx`);
     await assertRejects(() => resolveModel(dir, { variant: "q4" }), InputError, "no ONNX variant 'q4'");
     await assertRejects(() => resolveModel(`${dir}/nope.onnx`), NotFoundError, "no such file or directory");
+    // a folder of many models: the message names ten and counts the rest (a whole tree listed was one huge line)
+    const many = `${dir}/many`;
+    await Deno.mkdir(many);
+    for (let i = 0; i < 25; i++) {
+      await writeModel(`${many}/m${String(i).padStart(2, "0")}.onnx`, identityModel("float32"));
+    }
+    const m = await assertRejects(() => resolveModel(many), InputError, "m09.onnx and 15 more; gpux will not guess");
+    assert(!m.message.includes("m10.onnx"), m.message);
     await Deno.mkdir(`${dir}/empty`);
     await assertRejects(() => resolveModel(`${dir}/empty`), NotFoundError, "no .onnx file");
   } finally {

@@ -142,7 +142,9 @@ function pickOnnx(
   if (!name) {
     if (!options.useDefault || !info.defaultVariant) {
       throw new InputError(
-        `${where} holds several .onnx files: ${onnx.map((f) => f.path).join(", ")}; gpux will not guess which to run`,
+        `${where} holds several .onnx files: ${
+          onnx.slice(0, 10).map((f) => f.path).join(", ") + (onnx.length > 10 ? ` and ${onnx.length - 10} more` : "")
+        }; gpux will not guess which to run`,
         {
           hint: `pass the file path (e.g. ${where}/${onnx[0].path})${
             info.variants.length > 1 ? `, or --variant with one of: ${info.variants.map((v) => v.name).join(", ")}` : ""
