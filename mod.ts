@@ -30,7 +30,7 @@ export type {
   RevisionOptions,
   SearchOptions,
 } from "./src/registry/manager.ts";
-export { isCommitSha, type ModelRef, parseModelId } from "./src/registry/model_id.ts";
+export { isCommitSha, type ModelRef, parseModelId } from "./src/vocabulary/model_id.ts";
 export { envFrom, type EnvReader } from "./src/environment.ts";
 
 /**
@@ -115,7 +115,7 @@ export {
   onnxVariants,
   optimumTaskFromPipelineTag,
   selectVariantFiles,
-} from "./src/registry/formats.ts";
+} from "./src/vocabulary/formats.ts";
 
 /**
  * Pulling a model into the Hugging Face cache (the one Python's huggingface_hub and `@huggingface/hub`

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
-import { RepoCachePaths } from "../src/cache/layout.ts";
+import { RepoCachePaths } from "../src/vocabulary/cache_layout.ts";
 import { acquireRepoLock, repoLockPath } from "../src/cache/lock.ts";
 import { readManifest, SnapshotWriter } from "../src/cache/snapshot_writer.ts";
 import { filterPaths, globToRegExp } from "../src/registry/file_filter.ts";
@@ -82,7 +82,9 @@ Deno.test("snapshot writer: falls back to hard links where symlinks are not perm
   await withTempDir(async (dir) => {
     // a child with path-scoped write permission: Deno refuses Deno.symlink there
     const script = `
-      import { RepoCachePaths } from ${JSON.stringify(new URL("../src/cache/layout.ts", import.meta.url).href)};
+      import { RepoCachePaths } from ${
+      JSON.stringify(new URL("../src/vocabulary/cache_layout.ts", import.meta.url).href)
+    };
       import { SnapshotWriter } from ${
       JSON.stringify(new URL("../src/cache/snapshot_writer.ts", import.meta.url).href)
     };
@@ -120,7 +122,9 @@ Deno.test("snapshot writer: falls back to hard links where symlinks are not perm
 /** Runs `SnapshotWriter.link` in a child with the task's kind of permissions: write scoped to `scope`, --allow-ffi. */
 async function linkInSandbox(cacheDir: string, scope: string): Promise<{ code: number; out: string; err: string }> {
   const script = `
-    import { RepoCachePaths } from ${JSON.stringify(new URL("../src/cache/layout.ts", import.meta.url).href)};
+    import { RepoCachePaths } from ${
+    JSON.stringify(new URL("../src/vocabulary/cache_layout.ts", import.meta.url).href)
+  };
     import { SnapshotWriter } from ${JSON.stringify(new URL("../src/cache/snapshot_writer.ts", import.meta.url).href)};
     const writer = new SnapshotWriter(new RepoCachePaths(${JSON.stringify(cacheDir)}, "acme/tiny"));
     try {

@@ -203,7 +203,7 @@ Deno.test("gpux pull on a full disk: exit 6 with the folder and the space needed
 
 Deno.test("disk full while writing the lock, a ref or a manifest: a DiskFullError each, no empty lock or temporary file left", async () => {
   const { acquireRepoLock, repoLockPath } = await import("../src/cache/lock.ts");
-  const { RepoCachePaths } = await import("../src/cache/layout.ts");
+  const { RepoCachePaths } = await import("../src/vocabulary/cache_layout.ts");
   const { SnapshotWriter } = await import("../src/cache/snapshot_writer.ts");
   await withTmpfs(1024 * 1024, async (dir) => {
     const cache = `${dir}/hub`;

@@ -12,7 +12,7 @@ import {
   onnxVariants,
   optimumTaskFromPipelineTag,
   selectVariantFiles,
-} from "../src/registry/formats.ts";
+} from "../src/vocabulary/formats.ts";
 
 const MB = 1_000_000;
 const common: FileEntry[] = [

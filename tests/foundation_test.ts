@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertMatch, assertThrows } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { AuthenticationError, exitCodeOf, GatedModelError, InputError, RateLimitError } from "../src/errors.ts";
-import { isCommitSha, parseModelId } from "../src/registry/model_id.ts";
+import { isCommitSha, parseModelId } from "../src/vocabulary/model_id.ts";
 import { envFrom, envTimeoutMs, hubCacheDir, hubEndpoint, isOfflineEnv } from "../src/environment.ts";
-import { RepoCachePaths, repoFolderName } from "../src/cache/layout.ts";
+import { RepoCachePaths, repoFolderName } from "../src/vocabulary/cache_layout.ts";
 
 Deno.test("model ids: org/name, name, @revision", () => {
   assertEquals(parseModelId("org/name"), { id: "org/name" });

@@ -11,7 +11,7 @@ import { HuggingFaceManager } from "../src/registry/huggingface.ts";
 import { pullModel } from "../src/registry/pull.ts";
 import { envFrom } from "../src/environment.ts";
 import { IntegrityError } from "../src/errors.ts";
-import { RepoCachePaths } from "../src/cache/layout.ts";
+import { RepoCachePaths } from "../src/vocabulary/cache_layout.ts";
 import { SnapshotWriter } from "../src/cache/snapshot_writer.ts";
 import { isInside } from "../src/cache/contained_path.ts";
 import { unsafeRepoPathReason } from "../src/registry/listing_check.ts";

@@ -139,21 +139,3 @@ Deno.test({
 Deno.test("no GPUX_HOME and no HOME: no runtime folders (onnxruntime-node's own library is used), no exception", () => {
   assertEquals(listRuntimeFolders(envFrom({})), []);
 });
-
-Deno.test("layers: runtime/ never downloads (no download/ or runtime_install/ import); runtime_install/ and runtime/ import no cli/", async () => {
-  const src = new URL("../src/", import.meta.url).pathname;
-  const imports = async (room: string) => {
-    const found: string[] = [];
-    for await (const entry of Deno.readDir(`${src}${room}`)) {
-      if (!entry.name.endsWith(".ts")) continue;
-      const text = await Deno.readTextFile(`${src}${room}/${entry.name}`);
-      for (const m of text.matchAll(/from "(\.\.\/[^"]+)"/g)) found.push(`${entry.name} → ${m[1]}`);
-    }
-    return found;
-  };
-  const runtime = await imports("runtime");
-  assertEquals(runtime.filter((i) => /→ \.\.\/(download|runtime_install|cli)\//.test(i)), []);
-  const install = await imports("runtime_install");
-  assertEquals(install.filter((i) => /→ \.\.\/cli\//.test(i)), []);
-  assert(install.some((i) => /→ \.\.\/download\//.test(i)), "runtime_install downloads through the transfer engine");
-});

@@ -20,7 +20,7 @@
 import { CacheError, InterruptedError } from "../errors.ts";
 import { sleep } from "../download/http.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";
-import { repoFolderName } from "./layout.ts";
+import { repoFolderName } from "../vocabulary/cache_layout.ts";
 import { insideOrThrow } from "./contained_path.ts";
 
 /** Default heartbeat interval, ms. */

@@ -25,7 +25,7 @@ import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { blobUsage, type CachedModel, scanCache, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
-import { RepoCachePaths } from "./layout.ts";
+import { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { acquireRepoLock, type LockInfo, type RepoLock } from "./lock.ts";
 import { manifestPath } from "./snapshot_writer.ts";
 

@@ -12,10 +12,10 @@
 import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { InputError, ModelNotFoundError, RevisionNotFoundError } from "../errors.ts";
-import { type ModelRef, parseModelId } from "../registry/model_id.ts";
+import { type ModelRef, parseModelId } from "../vocabulary/model_id.ts";
 import { blobUsage, type CachedModel, type CachedRevision, scanCachedModel } from "./scan.ts";
 import { bytesFreedBy, filesBelow, ModelFolderDeleter } from "./safe_delete.ts";
-import { RepoCachePaths } from "./layout.ts";
+import { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { acquireRepoLock, type LockInfo } from "./lock.ts";
 import { manifestPath } from "./snapshot_writer.ts";
 

@@ -16,9 +16,9 @@
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { CacheError } from "../errors.ts";
-import { detectFormats } from "../registry/formats.ts";
-import type { ModelFormat } from "../registry/manager.ts";
-import { parseRepoFolderName, RepoCachePaths, repoFolderName } from "./layout.ts";
+import { detectFormats } from "../vocabulary/formats.ts";
+import type { ModelFormat } from "../vocabulary/formats.ts";
+import { parseRepoFolderName, RepoCachePaths, repoFolderName } from "../vocabulary/cache_layout.ts";
 import { isInside } from "./safe_delete.ts";
 
 /** Sum of the sizes of the distinct contents (blobs, or copies) of `files`. */

@@ -17,9 +17,9 @@
  *
  * @module
  */
-import type { ModelFile } from "../registry/manager.ts";
+import type { ModelFile } from "../vocabulary/model_file.ts";
 import { CacheError } from "../errors.ts";
-import type { RepoCachePaths } from "./layout.ts";
+import type { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { insideOrThrow, isInside, normalizePath } from "./contained_path.ts";
 import { libcSymlink } from "./libc_symlink.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";

@@ -21,7 +21,7 @@ import { resolve } from "node:path";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { ModelNotFoundError } from "../errors.ts";
 import { etagAlgorithm, gitBlobSha1File, sha256File } from "./file_hash.ts";
-import { RepoCachePaths } from "./layout.ts";
+import { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { type CachedModel, scanCache } from "./scan.ts";
 import { readManifest } from "./snapshot_writer.ts";
 

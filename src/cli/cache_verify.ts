@@ -6,7 +6,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { verifyCache, type VerifyIssue } from "../cache/verify.ts";
 import { ExitCode } from "../errors.ts";
-import { parseModelId } from "../registry/model_id.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
 import type { CliContext } from "./context.ts";
 import { formatBytes, type Output } from "./output.ts";
 

@@ -8,7 +8,7 @@ import type { CliContext } from "./context.ts";
 import { formatBytes, renderTable } from "./output.ts";
 import { hubCacheDir } from "../environment.ts";
 import { resolveToken } from "../registry/auth.ts";
-import { parseRepoFolderName } from "../cache/layout.ts";
+import { parseRepoFolderName } from "../vocabulary/cache_layout.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { currentPlatform, type ProviderName } from "../runtime/providers.ts";
 import { probeGpuLibraries, probeProviders, type ProviderProbe, runtimeInstall } from "../runtime/diagnostics.ts";

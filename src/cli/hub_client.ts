@@ -6,7 +6,7 @@
  */
 import { InputError } from "../errors.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
-import { type ModelRef, parseModelId, validateRevision } from "../registry/model_id.ts";
+import { type ModelRef, parseModelId, validateRevision } from "../vocabulary/model_id.ts";
 import { formatDuration, type Output } from "./output.ts";
 import type { CliContext } from "./context.ts";
 

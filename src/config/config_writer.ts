@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { TensorInfo } from "../runtime/tensors.ts";
+import type { TensorInfo } from "../vocabulary/tensor_types.ts";
 
 /** What {@linkcode renderGpuxConfig} needs. */
 export interface ConfigDraft {

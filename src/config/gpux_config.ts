@@ -39,9 +39,9 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type Scalar, type YAMLMap } from "yaml";
 import { InputError } from "../errors.ts";
-import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../runtime/providers.ts";
-import { isTensorDtype, TENSOR_DTYPES, type TensorDtype } from "../runtime/tensors.ts";
-import type { GraphOptimizationLevel } from "../runtime/session.ts";
+import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../vocabulary/provider_names.ts";
+import { isTensorDtype, TENSOR_DTYPES, type TensorDtype } from "../vocabulary/tensor_types.ts";
+import type { GraphOptimizationLevel } from "../vocabulary/graph_optimization_level.ts";
 
 /** File names gpux looks for in a model directory, in order. */
 export const CONFIG_FILE_NAMES = ["gpux.yml", "gpux.yaml"] as const;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { PullProgressEvent } from "../registry/manager.ts";
+import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
 
 /** A file the progress covers. */
 export interface PlannedFile {

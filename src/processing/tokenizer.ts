@@ -20,8 +20,8 @@ import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { ModelFiles } from "./model_files.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
-import { findCachedSnapshot } from "../cache/layout.ts";
-import { parseModelId } from "../registry/model_id.ts";
+import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
 
 /** How a pair is cut down to `maxLength`. */
 export type TruncationStrategy = "longest_first" | "only_first" | "only_second";

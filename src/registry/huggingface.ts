@@ -36,7 +36,7 @@ import {
   safeOrigin,
 } from "../download/http.ts";
 import { redactToken, type ResolvedToken, resolveToken } from "./auth.ts";
-import { conversionHint, detectFormats, modalityFromPipelineTag, onnxVariants } from "./formats.ts";
+import { conversionHint, detectFormats, modalityFromPipelineTag, onnxVariants } from "../vocabulary/formats.ts";
 import type {
   ModelFile,
   ModelManager,
@@ -49,7 +49,7 @@ import type {
   SearchOptions,
 } from "./manager.ts";
 import { checkListing, ListingGuard } from "./listing_check.ts";
-import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
+import { isCommitSha, parseModelId, validateRevision } from "../vocabulary/model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
 
 /** Sort orders of {@linkcode HuggingFaceManager.searchModels}. */

@@ -6,6 +6,11 @@
  */
 import type { EnvReader } from "../environment.ts";
 import type { RetryInfo } from "../download/http.ts";
+import type { ConversionHint, Modality, ModelFormat, OnnxInfo, OnnxVariant } from "../vocabulary/formats.ts";
+import type { ModelFile } from "../vocabulary/model_file.ts";
+import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
+
+export type { ConversionHint, Modality, ModelFile, ModelFormat, OnnxInfo, OnnxVariant, PullProgressEvent };
 
 /** How to reach and authenticate against a registry, and where its cache lives. */
 export interface RegistryConfig {
@@ -41,67 +46,6 @@ export interface RevisionOptions {
   revision?: string;
   /** Cancels the call. */
   signal?: AbortSignal;
-}
-
-/** One file of a repository at a revision. */
-export interface ModelFile {
-  /** Path inside the repository, `/`-separated. */
-  path: string;
-  /** Size in bytes (of the real content for LFS files, not the pointer). */
-  size: number;
-  /** Git blob sha1 of the file (for LFS files: of the pointer). */
-  oid?: string;
-  /** Present when the file is stored with LFS/Xet. */
-  lfs?: {
-    /** sha256 of the content: the file's ETag and blob name in the cache. */
-    sha256: string;
-    /** Size of the content in bytes. */
-    size: number;
-  };
-}
-
-/** Input modality, derived from the pipeline tag. */
-export type Modality = "text" | "vision" | "audio" | "multimodal" | "tabular" | "other";
-
-/** Weight formats recognised in a repository's file list. */
-export type ModelFormat =
-  | "onnx"
-  | "safetensors"
-  | "pytorch"
-  | "tensorflow"
-  | "tflite"
-  | "gguf"
-  | "openvino"
-  | "coreml";
-
-/** One ONNX variant (a precision/quantisation) of a repository, possibly split into components. */
-export interface OnnxVariant {
-  /** Variant name as transformers.js names it: `fp32`, `fp16`, `quantized`, `q4`, `q4f16`, `int8`, `uint8`, `bnb4`, … */
-  name: string;
-  /** Components, e.g. `model`, or `encoder_model` + `decoder_model_merged`. */
-  components: string[];
-  /** Every file of the variant: the `.onnx` files and their external data. */
-  files: string[];
-  /** Total size in bytes, external data included. */
-  size: number;
-}
-
-/** The ONNX side of a repository: its variants and which one gpux runs by default. */
-export interface OnnxInfo {
-  /** Every ONNX variant found, largest precision first. */
-  variants: OnnxVariant[];
-  /** Name of the variant gpux would run without `--variant`. */
-  defaultVariant?: string;
-  /** Why that variant is the default, in one sentence. */
-  defaultReason?: string;
-}
-
-/** How to get an ONNX export for a repository that has none. */
-export interface ConversionHint {
-  /** The Optimum task, derived from the pipeline tag (`auto` when unknown). */
-  task: string;
-  /** The exact command, e.g. `optimum-cli export onnx --model org/name --task text-classification org_name_onnx/`. */
-  command: string;
 }
 
 /** Everything gpux knows about a model at one revision. */
@@ -185,39 +129,6 @@ export interface SearchOptions {
   /** Cancels the search. */
   signal?: AbortSignal;
 }
-
-/** Progress events emitted while pulling a model. */
-export type PullProgressEvent =
-  | {
-    type: "plan";
-    id: string;
-    revision: string;
-    sha: string;
-    /** Files to be present in the snapshot, with whether they are already cached. */
-    files: { path: string; size: number; cached: boolean }[];
-    bytesTotal: number;
-    bytesCached: number;
-  }
-  | { type: "file-start"; path: string; size: number; resumedFrom: number }
-  | {
-    type: "progress";
-    path: string;
-    fileBytes: number;
-    fileTotal: number;
-    bytesDone: number;
-    bytesTotal: number;
-    filesDone: number;
-    filesTotal: number;
-    /** Bytes per second over the recent window. */
-    rate: number;
-    /** Seconds left at the current rate, or `undefined` when unknown. */
-    eta?: number;
-  }
-  | { type: "file-done"; path: string; size: number; cached: boolean }
-  | { type: "retry"; path?: string; attempt: number; delayMs: number; reason: string }
-  | { type: "warning"; message: string }
-  /** Something worth knowing that needs no action (e.g. snapshot files are hard links, not symlinks). */
-  | { type: "notice"; message: string };
 
 /** Options of {@linkcode ModelManager.pullModel}. */
 export interface PullOptions extends RevisionOptions {

@@ -12,7 +12,7 @@
  */
 import { denoEnv, hubCacheDir } from "../environment.ts";
 import { CacheError, DiskFullError, InputError, InterruptedError, NetworkError, OfflineError } from "../errors.ts";
-import { findCachedSnapshot, readRef, RepoCachePaths } from "../cache/layout.ts";
+import { findCachedSnapshot, readRef, RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { acquireBlobLock, acquireFileLock, acquireRepoLock, type BlobLock } from "../cache/lock.ts";
 import { ensureLocalDirCache, localDirPaths, readLocalDirMetadata, writeLocalDirMetadata } from "../cache/local_dir.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
@@ -25,11 +25,11 @@ import { TransferProgress } from "../download/transfer_progress.ts";
 import { VERSION } from "../version.ts";
 import { filterPaths } from "./file_filter.ts";
 import { checkListing } from "./listing_check.ts";
-import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "./formats.ts";
+import { conversionHint, detectFormats, isOnnxFile, onnxVariants, selectVariantFiles } from "../vocabulary/formats.ts";
 import type { HuggingFaceManager } from "./huggingface.ts";
 import type { ModelFile, PullOptions, PullProgressEvent, PullResult, RegistryConfig } from "./manager.ts";
 import { cacheWriteError } from "../file_errors.ts";
-import { isCommitSha, parseModelId, validateRevision } from "./model_id.ts";
+import { isCommitSha, parseModelId, validateRevision } from "../vocabulary/model_id.ts";
 
 /** Default number of parallel transfers. */
 export const DEFAULT_CONCURRENCY = 8;

@@ -10,10 +10,10 @@
  */
 import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
-import { findCachedSnapshot, RepoCachePaths } from "../cache/layout.ts";
+import { findCachedSnapshot, RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { fileErrorReason, isAccessDenied } from "../file_errors.ts";
-import { parseModelId, validateRepoId, validateRevision } from "../registry/model_id.ts";
-import { onnxVariants } from "../registry/formats.ts";
+import { parseModelId, validateRepoId, validateRevision } from "../vocabulary/model_id.ts";
+import { onnxVariants } from "../vocabulary/formats.ts";
 import { CONFIG_FILE_NAMES, type GpuxConfig, readGpuxConfig } from "../config/gpux_config.ts";
 
 /** Pulls a Hub model into the cache (the CLI passes `HuggingFaceManager.pullModel`). */

@@ -9,20 +9,14 @@
  * @module
  */
 import { preloadedRuntime } from "./runtime_folder.ts";
+import {
+  isProviderChoice,
+  PROVIDER_NAMES,
+  type ProviderChoice,
+  type ProviderName,
+} from "../vocabulary/provider_names.ts";
 
-/** An execution provider gpux can ask onnxruntime-node for. */
-export type ProviderName = "cuda" | "tensorrt" | "dml" | "coreml" | "webgpu" | "cpu";
-
-/** A provider, or `auto`: the platform's GPU providers in order of expected speed, then cpu. */
-export type ProviderChoice = ProviderName | "auto";
-
-/** Every provider name, in the order `--help` lists them. */
-export const PROVIDER_NAMES: readonly ProviderName[] = ["cuda", "tensorrt", "dml", "coreml", "webgpu", "cpu"];
-
-/** True when `value` is a provider name or `auto`. */
-export function isProviderChoice(value: unknown): value is ProviderChoice {
-  return value === "auto" || (PROVIDER_NAMES as readonly unknown[]).includes(value);
-}
+export { isProviderChoice, PROVIDER_NAMES, type ProviderChoice, type ProviderName };
 
 /** Operating system and CPU architecture, as `Deno.build` spells them. */
 export interface Platform {

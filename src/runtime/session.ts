@@ -27,6 +27,9 @@ import { isTensorDtype, type TensorData, type TensorInfo, type TensorMap, valida
 import type { ResolvedModel } from "./model_source.ts";
 import { type BenchmarkOptions, type BenchmarkResult, runBenchmark } from "./benchmark.ts";
 import { availableCores } from "./cpu_cores.ts";
+import type { GraphOptimizationLevel } from "../vocabulary/graph_optimization_level.ts";
+
+export type { GraphOptimizationLevel };
 
 let defaultThreads: number | undefined;
 
@@ -35,9 +38,6 @@ export function defaultIntraOpThreads(): number {
   defaultThreads ??= availableCores().cores;
   return defaultThreads;
 }
-
-/** onnxruntime's graph optimisation levels. */
-export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
 
 /** Log severity of onnxruntime's own messages (stderr, native). */
 export type OrtLogLevel = "verbose" | "info" | "warning" | "error" | "fatal";

@@ -8,26 +8,15 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import {
+  type Dim,
+  isTensorDtype,
+  TENSOR_DTYPES,
+  type TensorDtype,
+  type TensorInfo,
+} from "../vocabulary/tensor_types.ts";
 
-/** Every tensor element type onnxruntime-node can feed and fetch. */
-export const TENSOR_DTYPES = [
-  "float32",
-  "float16",
-  "float64",
-  "int8",
-  "int16",
-  "int32",
-  "int64",
-  "uint8",
-  "uint16",
-  "uint32",
-  "uint64",
-  "bool",
-  "string",
-] as const;
-
-/** A tensor element type, spelled as onnxruntime-node spells it. */
-export type TensorDtype = typeof TENSOR_DTYPES[number];
+export { type Dim, isTensorDtype, TENSOR_DTYPES, type TensorDtype, type TensorInfo };
 
 /**
  * The typed array holding a tensor's elements, per dtype: `float16` is a `Uint16Array` of IEEE-754
@@ -60,19 +49,6 @@ export interface TensorData {
 /** Tensors keyed by input or output name. */
 export type TensorMap = Record<string, TensorData>;
 
-/** One declared dimension: a fixed size, a named symbolic dim (`"batch"`), or `null` for an unnamed dynamic one. */
-export type Dim = number | string | null;
-
-/** What a model declares about one input or output. */
-export interface TensorInfo {
-  /** Input or output name. */
-  name: string;
-  /** Element type; `"unknown"` for a non-tensor value (sequence, map), which gpux cannot feed. */
-  dtype: TensorDtype | "unknown";
-  /** Declared shape; `[]` is a scalar (onnxruntime also reports an undeclared shape as `[]`). */
-  shape: Dim[];
-}
-
 /** Typed array constructor per numeric dtype. */
 export const TYPED_ARRAYS = {
   float32: Float32Array,
@@ -97,11 +73,6 @@ const INT_RANGES: Partial<Record<TensorDtype, [number, number]>> = {
   uint16: [0, 65535],
   uint32: [0, 4294967295],
 };
-
-/** True when `value` names a dtype gpux handles. */
-export function isTensorDtype(value: unknown): value is TensorDtype {
-  return typeof value === "string" && (TENSOR_DTYPES as readonly string[]).includes(value);
-}
 
 /** Number of elements of a shape (1 for a scalar). */
 export function elementCount(shape: readonly number[]): number {

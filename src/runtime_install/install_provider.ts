@@ -16,7 +16,7 @@ import { downloadBlob } from "../download/blob_download.ts";
 import type { ExpectedContent } from "../download/content_hash.ts";
 import { fetchWithRetry, type RetryInfo } from "../download/http.ts";
 import { TransferProgress } from "../download/transfer_progress.ts";
-import type { PullProgressEvent } from "../registry/manager.ts";
+import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
 import { ortBinaryDir } from "../runtime/providers.ts";
 import { cudaRuntimesPresent } from "../runtime/gpu_presence.ts";
 import {

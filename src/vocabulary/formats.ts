@@ -10,7 +10,50 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import type { ConversionHint, Modality, ModelFormat, OnnxInfo, OnnxVariant } from "./manager.ts";
+
+/** Input modality, derived from the pipeline tag. */
+export type Modality = "text" | "vision" | "audio" | "multimodal" | "tabular" | "other";
+
+/** Weight formats recognised in a repository's file list. */
+export type ModelFormat =
+  | "onnx"
+  | "safetensors"
+  | "pytorch"
+  | "tensorflow"
+  | "tflite"
+  | "gguf"
+  | "openvino"
+  | "coreml";
+
+/** One ONNX variant (a precision/quantisation) of a repository, possibly split into components. */
+export interface OnnxVariant {
+  /** Variant name as transformers.js names it: `fp32`, `fp16`, `quantized`, `q4`, `q4f16`, `int8`, `uint8`, `bnb4`, … */
+  name: string;
+  /** Components, e.g. `model`, or `encoder_model` + `decoder_model_merged`. */
+  components: string[];
+  /** Every file of the variant: the `.onnx` files and their external data. */
+  files: string[];
+  /** Total size in bytes, external data included. */
+  size: number;
+}
+
+/** The ONNX side of a repository: its variants and which one gpux runs by default. */
+export interface OnnxInfo {
+  /** Every ONNX variant found, largest precision first. */
+  variants: OnnxVariant[];
+  /** Name of the variant gpux would run without `--variant`. */
+  defaultVariant?: string;
+  /** Why that variant is the default, in one sentence. */
+  defaultReason?: string;
+}
+
+/** How to get an ONNX export for a repository that has none. */
+export interface ConversionHint {
+  /** The Optimum task, derived from the pipeline tag (`auto` when unknown). */
+  task: string;
+  /** The exact command, e.g. `optimum-cli export onnx --model org/name --task text-classification org_name_onnx/`. */
+  command: string;
+}
 
 /** The least a file entry needs for format detection: its path (and size, for variant sizes). */
 export interface FileEntry {

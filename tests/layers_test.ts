@@ -1,0 +1,229 @@
+/**
+ * The layer check: reads every import under src/ and fails, naming the file and the import, on any
+ * arrow ../shared/DESIGN.md forbids ("data flows one way"). Runs in `deno task test` and, through
+ * scripts/check_layers.ts, in `deno task check`.
+ *
+ * The rooms of src/ and the rooms each may import (anything not listed is forbidden). The files at
+ * the top of src/ (errors.ts, environment.ts, file_errors.ts, version.ts) are the floor: every room
+ * may import them, and they import no room.
+ *
+ * | room              | may import                                      |
+ * | ----------------- | ----------------------------------------------- |
+ * | `vocabulary/`     | (nothing but the floor)                         |
+ * | `download/`       | `vocabulary/`                                   |
+ * | `cache/`          | `download/`, `vocabulary/`                      |
+ * | `registry/`       | `cache/`, `download/`, `vocabulary/`            |
+ * | `config/`         | `vocabulary/`                                   |
+ * | `runtime/`        | `config/`, `vocabulary/`                        |
+ * | `runtime_install/`| `download/`, `runtime/`, `vocabulary/`          |
+ * | `processing/`     | `runtime/`, `config/`, `cache/`, `vocabulary/`  |
+ * | `serve/`          | `processing/`, `runtime/`, `config/`, `vocabulary/` |
+ * | `cli/`            | every room                                      |
+ *
+ * Imports read: static `import … from "…"`, `import "…"`, `export … from "…"`, dynamic
+ * `import("…")` with a literal string, and `new URL("….ts", import.meta.url)` (how Workers are started).
+ * Lines of comments (JSDoc examples) are skipped.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+
+/** The floor: files at the top of src/ every room may import. */
+const FLOOR = "(floor)";
+
+/** Allowed arrows between rooms of src/ (see the table above). */
+export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  vocabulary: [],
+  download: ["vocabulary"],
+  cache: ["download", "vocabulary"],
+  registry: ["cache", "download", "vocabulary"],
+  config: ["vocabulary"],
+  runtime: ["config", "vocabulary"],
+  runtime_install: ["download", "runtime", "vocabulary"],
+  processing: ["runtime", "config", "cache", "vocabulary"],
+  serve: ["processing", "runtime", "config", "vocabulary"],
+  cli: ["serve", "processing", "runtime", "runtime_install", "config", "registry", "cache", "download", "vocabulary"],
+};
+
+/** Arrows the design names as forbidden; the table above must never grow one of them. */
+const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
+  download: ["registry", "runtime", "runtime_install", "config", "processing", "serve", "cli"],
+  cache: ["registry", "runtime", "runtime_install", "config", "processing", "serve", "cli"],
+  runtime: ["registry", "cache", "download", "processing", "serve", "cli", "runtime_install"],
+  processing: ["serve", "cli", "registry", "download"],
+  serve: ["cli"],
+  config: ["cli"],
+  registry: ["cli"],
+  runtime_install: ["cli"],
+  vocabulary: ["cli"],
+};
+
+/** One import: who imports what, and the room each lives in. */
+export interface ImportArrow {
+  /** Importing file, relative to the repository root. */
+  file: string;
+  /** The specifier as written. */
+  specifier: string;
+  /** Room of the importing file (`(floor)` for a file at the top of src/). */
+  from: string;
+  /** Room of the imported file. */
+  to: string;
+}
+
+const SRC = new URL("../src/", import.meta.url);
+
+/** The room of a path relative to src/: its first folder, or the floor for a top-level file. */
+function roomOf(relative: string): string {
+  const slash = relative.indexOf("/");
+  return slash === -1 ? FLOOR : relative.slice(0, slash);
+}
+
+/** Specifiers of every import in `text`, comment lines skipped. */
+export function importSpecifiers(text: string): string[] {
+  const code = text
+    .split("\n")
+    .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
+    .join("\n");
+  const found: string[] = [];
+  const patterns = [
+    /^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']/gm, // import … from "x"; export … from "x"
+    /^\s*import\s*["']([^"']+)["']/gm, // import "x"
+    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g, // import("x")
+    /\bnew\s+URL\(\s*["']([^"']+\.[jt]s)["']\s*,\s*import\.meta\.url\s*\)/g, // new URL("x.ts", import.meta.url)
+  ];
+  for (const pattern of patterns) {
+    for (const m of code.matchAll(pattern)) found.push(m[1]);
+  }
+  return found;
+}
+
+async function* sourceFiles(dir: URL, prefix = ""): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) yield* sourceFiles(new URL(`${entry.name}/`, dir), `${prefix}${entry.name}/`);
+    else if (entry.name.endsWith(".ts")) yield `${prefix}${entry.name}`;
+  }
+}
+
+/** Every import under src/ that points at another file under src/. */
+export async function srcArrows(): Promise<ImportArrow[]> {
+  const arrows: ImportArrow[] = [];
+  for await (const relative of sourceFiles(SRC)) {
+    const fileUrl = new URL(relative, SRC);
+    for (const specifier of importSpecifiers(await Deno.readTextFile(fileUrl))) {
+      if (!specifier.startsWith(".")) continue; // npm:, jsr:, node:, bare import-map names
+      const target = new URL(specifier, fileUrl).href;
+      assert(target.startsWith(SRC.href), `src/${relative} imports ${specifier}, outside src/`);
+      arrows.push({
+        file: `src/${relative}`,
+        specifier,
+        from: roomOf(relative),
+        to: roomOf(target.slice(SRC.href.length)),
+      });
+    }
+  }
+  return arrows;
+}
+
+/** The arrows the table forbids, one readable line each. */
+export function forbiddenArrows(arrows: readonly ImportArrow[]): string[] {
+  return arrows
+    .filter((a) => a.from !== a.to && a.to !== FLOOR)
+    .filter((a) => a.from === FLOOR || !(ALLOWED[a.from] ?? []).includes(a.to))
+    .map((a) => `${a.file} imports "${a.specifier}": ${a.from}/ -> ${a.to}/ is not an allowed arrow`);
+}
+
+/** A cycle in the room graph, as `a -> b -> a`, or undefined when there is none. */
+export function roomCycle(arrows: readonly ImportArrow[]): string | undefined {
+  const graph = new Map<string, Set<string>>();
+  for (const a of arrows) {
+    if (a.from === a.to) continue;
+    if (!graph.has(a.from)) graph.set(a.from, new Set());
+    graph.get(a.from)!.add(a.to);
+  }
+  const state = new Map<string, "open" | "done">();
+  const path: string[] = [];
+  const visit = (room: string): string | undefined => {
+    if (state.get(room) === "done") return undefined;
+    if (state.get(room) === "open") return [...path.slice(path.indexOf(room)), room].join(" -> ");
+    state.set(room, "open");
+    path.push(room);
+    for (const next of graph.get(room) ?? []) {
+      const cycle = visit(next);
+      if (cycle) return cycle;
+    }
+    path.pop();
+    state.set(room, "done");
+    return undefined;
+  };
+  for (const room of graph.keys()) {
+    const cycle = visit(room);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+Deno.test("layers: the table of allowed arrows grants none the design forbids, and is itself acyclic", () => {
+  for (const [from, tos] of Object.entries(FORBIDDEN)) {
+    assertEquals((ALLOWED[from] ?? []).filter((to) => tos.includes(to)), [], `${from}/ is allowed a forbidden arrow`);
+  }
+  for (const [from, tos] of Object.entries(ALLOWED)) {
+    if (from !== "cli") assert(!tos.includes("cli"), `nothing outside src/cli may import src/cli (${from}/)`);
+  }
+  const tableArrows = Object.entries(ALLOWED).flatMap(([from, tos]) =>
+    tos.map((to) => ({ file: "(table)", specifier: "", from, to }))
+  );
+  assertEquals(roomCycle(tableArrows), undefined);
+});
+
+Deno.test("layers: every import under src/ follows an allowed arrow", async () => {
+  const arrows = await srcArrows();
+  assert(arrows.length > 100, `only ${arrows.length} imports found under src/; the reader is broken`);
+  const rooms = new Set(arrows.map((a) => a.from));
+  for (const room of rooms) assert(room === FLOOR || room in ALLOWED, `src/${room}/ is a room missing from the table`);
+  assertEquals(forbiddenArrows(arrows), []);
+});
+
+Deno.test("layers: the folders under src/ import each other without cycles", async () => {
+  assertEquals(roomCycle(await srcArrows()), undefined);
+});
+
+Deno.test("layers: the reader sees every kind of import and skips comments", () => {
+  const text = [
+    `import { a } from "../cache/x.ts";`,
+    `import {`,
+    `  b,`,
+    `} from "../download/y.ts";`,
+    `import type { C } from '../registry/z.ts';`,
+    `export { d } from "../cli/w.ts";`,
+    `export * from "./v.ts";`,
+    `import "../serve/side_effect.ts";`,
+    `const m = await import("../runtime/lazy.ts");`,
+    `const w = new URL("./worker.ts", import.meta.url);`,
+    ` * import { loadModel } from "../runtime/load_model.ts";`,
+    `// import { x } from "../cli/commented.ts";`,
+    `const s = "from here"; const re = /import/;`,
+  ].join("\n");
+  assertEquals(importSpecifiers(text).sort(), [
+    "../cache/x.ts",
+    "../cli/w.ts",
+    "../download/y.ts",
+    "../registry/z.ts",
+    "../runtime/lazy.ts",
+    "../serve/side_effect.ts",
+    "./v.ts",
+    "./worker.ts",
+  ]);
+});
+
+Deno.test("layers: a forbidden arrow and a cycle are named, file and import", () => {
+  const arrows: ImportArrow[] = [
+    { file: "src/cache/scan.ts", specifier: "../registry/formats.ts", from: "cache", to: "registry" },
+    { file: "src/registry/pull.ts", specifier: "../cache/scan.ts", from: "registry", to: "cache" },
+    { file: "src/runtime/x.ts", specifier: "../cli/y.ts", from: "runtime", to: "cli" },
+  ];
+  assertEquals(forbiddenArrows(arrows), [
+    `src/cache/scan.ts imports "../registry/formats.ts": cache/ -> registry/ is not an allowed arrow`,
+    `src/runtime/x.ts imports "../cli/y.ts": runtime/ -> cli/ is not an allowed arrow`,
+  ]);
+  assertEquals(roomCycle(arrows), "cache -> registry -> cache");
+});
