@@ -3,42 +3,10 @@
  * the local hub. Output modes, permissions, Ctrl-C then resume, two concurrent pulls.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
-import { cliCommand, runCli, taskPermissions } from "./support/cli.ts";
-import { type HubServer, startHubServer } from "./support/hub_server.ts";
+import { runCli, taskPermissions } from "./support/cli.ts";
+import { spawnCli, waitFor, withCliHub } from "./support/cli_hub.ts";
 
 const MB = 1_000_000;
-
-interface Fixture {
-  hub: HubServer;
-  dir: string;
-  cache: string;
-  env: Record<string, string>;
-}
-
-async function withHub(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const hub = await startHubServer();
-  const dir = await Deno.makeTempDir({ prefix: "gpux-cli-pull-" });
-  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/home`, HOME: dir };
-  try {
-    await fn({ hub, dir, cache: `${dir}/hub`, env });
-  } finally {
-    await hub.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Starts `gpux …args` with the task's permissions, without waiting. */
-function spawnCli(args: string[], env: Record<string, string>): Deno.ChildProcess {
-  return cliCommand(args, { env }).spawn();
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function size(path: string): Promise<number> {
   try {
@@ -56,7 +24,7 @@ const REPO = {
 };
 
 Deno.test("gpux pull --json: one JSON document; relative symlinks under the task's scoped write permission", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     const sha = f.hub.addRepo("acme/tiny").commit(REPO);
     const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--json"], { env: f.env });
     assertEquals(code, 0, stderr);
@@ -85,7 +53,7 @@ Deno.test("gpux pull --json: one JSON document; relative symlinks under the task
 });
 
 Deno.test("gpux pull without --allow-ffi (no libc symlink) falls back to hard links and says so once", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     f.hub.addRepo("acme/tiny").commit(REPO);
     const permissions = (await taskPermissions(f.env)).filter((p) => p !== "--allow-ffi");
     const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--json"], { env: f.env, permissions });
@@ -102,7 +70,7 @@ Deno.test("gpux pull without --allow-ffi (no libc symlink) falls back to hard li
 });
 
 Deno.test("gpux pull: one line per file when not a terminal, then the summary; --quiet prints nothing", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     const sha = f.hub.addRepo("acme/tiny").commit(REPO);
     const { code, stdout, stderr } = await runCli(["pull", "acme/tiny", "--variant", "q4"], { env: f.env });
     assertEquals(code, 0, stderr);
@@ -128,7 +96,7 @@ Deno.test("gpux pull: one line per file when not a terminal, then the summary; -
 });
 
 Deno.test("gpux pull: --cache-dir anywhere works under the task's sandbox; a write outside the sandbox is refused in one line; offline lists what is missing", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     f.hub.addRepo("acme/tiny").commit(REPO);
     const other = `${f.dir}/data/hf`;
     const pulled = await runCli(["pull", "acme/tiny", "--cache-dir", other, "--quiet"], { env: f.env });
@@ -156,12 +124,12 @@ Deno.test("gpux pull: --cache-dir anywhere works under the task's sandbox; a wri
 });
 
 Deno.test("gpux pull: Ctrl-C keeps the partial file, leaves no snapshot, exits 130; the next pull resumes with Range", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     const sha = f.hub.addRepo("acme/slow").commit({ "config.json": "{}", "weights.onnx": { size: 12 * MB, seed: 5 } });
     const etag = f.hub.fileInfo("acme/slow", "weights.onnx").sha256!;
     const partial = `${f.cache}/models--acme--slow/blobs/${etag}.incomplete`;
     f.hub.setShaping({ bytesPerSecond: 2 * MB });
-    const child = await spawnCli(["pull", "acme/slow"], f.env);
+    const child = spawnCli(["pull", "acme/slow"], f.env);
     await waitFor("a partial file", async () => await size(partial) > 2 * MB);
     child.kill("SIGINT");
     const first = await child.output();
@@ -184,11 +152,11 @@ Deno.test("gpux pull: Ctrl-C keeps the partial file, leaves no snapshot, exits 1
 });
 
 Deno.test("gpux pull: two concurrent pulls of the same model both finish complete, and download it once", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-cli-pull-", async (f) => {
     const sha = f.hub.addRepo("acme/shared").commit({ "config.json": "{}", "model.onnx": { size: 10 * MB, seed: 9 } });
     f.hub.setShaping({ bytesPerSecond: 4 * MB });
-    const a = await spawnCli(["pull", "acme/shared", "--json"], f.env);
-    const b = await spawnCli(["pull", "acme/shared", "--json"], f.env);
+    const a = spawnCli(["pull", "acme/shared", "--json"], f.env);
+    const b = spawnCli(["pull", "acme/shared", "--json"], f.env);
     const [ra, rb] = await Promise.all([a.output(), b.output()]);
     const decode = (x: Uint8Array) => new TextDecoder().decode(x);
     assertEquals(ra.code, 0, decode(ra.stderr));

@@ -4,61 +4,22 @@
  * heartbeat), and SIGTERM makes a pull release its lock like Ctrl-C does.
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { runCli, taskPermissions } from "./support/cli.ts";
-import { type HubServer, startHubServer } from "./support/hub_server.ts";
+import { runCli } from "./support/cli.ts";
+import { spawnCli, waitFor, withCliHub } from "./support/cli_hub.ts";
 import { acquireRepoLock, repoLockPath } from "../src/cache/lock.ts";
 
 const MB = 1_000_000;
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
-
-interface Fixture {
-  hub: HubServer;
-  dir: string;
-  cache: string;
-  env: Record<string, string>;
-}
-
-async function withHub(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const hub = await startHubServer();
-  const dir = await Deno.makeTempDir({ prefix: "gpux-lock-" });
-  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/home`, HOME: dir };
-  try {
-    await fn({ hub, dir, cache: `${dir}/hub`, env });
-  } finally {
-    await hub.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function spawnCli(args: string[], env: Record<string, string>): Promise<Deno.ChildProcess> {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--config=${CONFIG}`, ...await taskPermissions(env), CLI, ...args],
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
 Deno.test("gpux pull after kill -9 of another pull: the dead holder is seen at once under the sandbox, the pull completes", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-lock-", async (f) => {
     f.hub.addRepo("acme/slow").commit({ "config.json": "{}", "weights.onnx": { size: 12 * MB, seed: 5 } });
     const lock = repoLockPath(f.cache, "acme/slow");
     f.hub.setShaping({ bytesPerSecond: 2 * MB });
-    const child = await spawnCli(["pull", "acme/slow"], f.env);
+    const child = spawnCli(["pull", "acme/slow"], f.env);
     await waitFor("the lock", async () => (await Deno.readTextFile(lock).catch(() => "")).includes("token"));
     child.kill("SIGKILL");
     await child.output();
@@ -75,11 +36,11 @@ Deno.test("gpux pull after kill -9 of another pull: the dead holder is seen at o
 });
 
 Deno.test("gpux pull: SIGTERM releases the lock (exit 130)", async () => {
-  await withHub(async (f) => {
+  await withCliHub("gpux-lock-", async (f) => {
     f.hub.addRepo("acme/slow").commit({ "config.json": "{}", "weights.onnx": { size: 12 * MB, seed: 5 } });
     const lock = repoLockPath(f.cache, "acme/slow");
     f.hub.setShaping({ bytesPerSecond: 2 * MB });
-    const child = await spawnCli(["pull", "acme/slow"], f.env);
+    const child = spawnCli(["pull", "acme/slow"], f.env);
     await waitFor("the lock", () => exists(lock));
     child.kill("SIGTERM");
     const first = await child.output();
