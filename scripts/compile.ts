@@ -21,6 +21,7 @@
  */
 import { ENV_VARS } from "../src/cli/sandbox.ts";
 import { VERSION } from "../src/version.ts";
+import { pathExists } from "../src/path_exists.ts";
 
 /** A build target: the name users see, Deno's target triple, onnxruntime-node's folder. */
 export interface Target {
@@ -86,20 +87,11 @@ function denoDir(): string {
   return `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/deno`;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Checks that a denort is available for `target`; returns the environment for `deno compile`. */
 async function denortFor(target: Target): Promise<Record<string, string>> {
   const denort = Deno.env.get("DENORT_BIN");
   if (denort) {
-    if (!exists(denort)) throw new Refusal(`DENORT_BIN=${denort} does not exist`);
+    if (!pathExists(denort)) throw new Refusal(`DENORT_BIN=${denort} does not exist`);
     const probe = await output(denort, ["--version"], 15_000).catch(() => ({ code: -1, text: "" }));
     if (/^deno \d+\.\d+\.\d+/.test(probe.text)) {
       throw new Refusal(
@@ -109,7 +101,7 @@ async function denortFor(target: Target): Promise<Record<string, string>> {
     return { DENORT_BIN: denort };
   }
   const cached = `${denoDir()}/dl/release/v${Deno.version.deno}/denort-${target.triple}.zip`;
-  if (exists(cached)) return {};
+  if (pathExists(cached)) return {};
   throw new Refusal(
     `deno compile needs denort ${Deno.version.deno} for ${target.triple} and none is cached (it downloads it from dl.deno.land, unreachable here): set DENORT_BIN=/path/to/denort`,
   );
@@ -127,7 +119,7 @@ function excludes(target: Target): string[] {
   for (
     const path of ["node_modules/.bin", "node_modules/deno", "node_modules/@deno", "tests", "scripts", "docs", "dist"]
   ) {
-    if (exists(`${ROOT}${path}`)) out.push(`--exclude=${ROOT}${path}`);
+    if (pathExists(`${ROOT}${path}`)) out.push(`--exclude=${ROOT}${path}`);
   }
   return out;
 }
@@ -163,7 +155,7 @@ export function compileArgs(target: Target, out: string): string[] {
 
 /** Builds the binary for `target` into `outDir`; returns its path. */
 export async function compile(target: Target, outDir: string): Promise<string> {
-  if (!exists(`${ROOT}node_modules/onnxruntime-node/bin/napi-v6/${target.ort}`)) {
+  if (!pathExists(`${ROOT}node_modules/onnxruntime-node/bin/napi-v6/${target.ort}`)) {
     throw new Refusal(
       `onnxruntime-node 1.29.0 ships no native library for ${target.name} (bin/napi-v6/${target.ort}): this target cannot run models`,
     );

@@ -4,7 +4,7 @@
  * scripts/check_layers.ts, in `deno task check`.
  *
  * The rooms of src/ and the rooms each may import (anything not listed is forbidden). The files at
- * the top of src/ (errors.ts, environment.ts, file_errors.ts, version.ts) are the floor: every room
+ * the top of src/ (errors.ts, environment.ts, file_errors.ts, path_exists.ts, version.ts) are the floor: every room
  * may import them, and they import no room.
  *
  * | room              | may import                                      |

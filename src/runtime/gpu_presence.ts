@@ -7,6 +7,7 @@
  * @module
  */
 import { currentPlatform, type Platform, tryLoadLibrary } from "./providers.ts";
+import { pathExists } from "../path_exists.ts";
 
 /** Whether a GPU was found, and what gave it away. */
 export interface GpuPresence {
@@ -26,15 +27,6 @@ export interface GpuDetectOptions {
   loadsLibrary?: ((name: string) => boolean) | false;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Looks for a GPU: on Linux an NVIDIA device node (`/dev/nvidiactl`, `/dev/nvidia0`), the NVIDIA kernel
  * driver (`/proc/driver/nvidia/version`), WSL2's GPU device (`/dev/dxg`) or the NVIDIA driver library
@@ -52,7 +44,7 @@ export function detectGpu(options: GpuDetectOptions = {}): GpuPresence {
   if (platform.os !== "linux") return { present: false, evidence: [] };
   const root = options.root ?? "";
   const evidence = ["/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/dxg"].filter((p) =>
-    exists(`${root}${p}`)
+    pathExists(`${root}${p}`)
   );
   const loads = options.loadsLibrary === undefined
     ? (name: string) => tryLoadLibrary(name) === undefined

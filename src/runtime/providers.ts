@@ -15,6 +15,7 @@ import {
   type ProviderChoice,
   type ProviderName,
 } from "../vocabulary/provider_names.ts";
+import { pathExists } from "../path_exists.ts";
 
 export { isProviderChoice, PROVIDER_NAMES, type ProviderChoice, type ProviderName };
 
@@ -125,7 +126,8 @@ export function providerInstalled(
     case "tensorrt":
       if (platform.os !== "linux") return platform.os === "windows";
       return dir !== undefined &&
-        exists(`${dir}/libonnxruntime_providers_${name}.so`) && exists(`${dir}/libonnxruntime_providers_shared.so`);
+        pathExists(`${dir}/libonnxruntime_providers_${name}.so`) &&
+        pathExists(`${dir}/libonnxruntime_providers_shared.so`);
   }
 }
 
@@ -142,15 +144,6 @@ export function tryLoadLibrary(path: string): string | undefined {
 function missingLibrary(loaderMessage: string): string | undefined {
   return /([^\s/:]+\.so[.\d]*): cannot open shared object file/.exec(loaderMessage)?.[1] ??
     /Library not loaded: (\S+)/.exec(loaderMessage)?.[1];
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const CUDA_HINT_INSTALL =
@@ -212,7 +205,7 @@ export function checkProvider(name: ProviderName, options: ProviderCheckOptions 
       const dir = options.binaryDir ?? activeOrtDir(platform);
       if (!dir) return undefined;
       const lib = name === "cuda" ? "libonnxruntime_providers_cuda.so" : "libonnxruntime_providers_tensorrt.so";
-      const missing = [lib, "libonnxruntime_providers_shared.so"].filter((f) => !exists(`${dir}/${f}`));
+      const missing = [lib, "libonnxruntime_providers_shared.so"].filter((f) => !pathExists(`${dir}/${f}`));
       if (missing.length) {
         return {
           provider: name,

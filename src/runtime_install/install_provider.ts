@@ -34,6 +34,7 @@ import {
 import { CUDA_PACKAGES, npmRegistry, nugetIndex, parseIntegrity, type ProviderPackage } from "./provider_packages.ts";
 import { type EntrySelector, extractTarGz, extractZip } from "./archive.ts";
 import { createHash } from "node:crypto";
+import { pathExists } from "../path_exists.ts";
 
 /** Providers `gpux runtime install` can add. */
 export type InstallableProvider = "cuda";
@@ -96,15 +97,6 @@ async function fileSha256(path: string): Promise<string> {
   const file = await Deno.open(path);
   for await (const chunk of file.readable) hash.update(chunk);
   return hash.digest("hex");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The CUDA major version to install for: the option, else the newest CUDA runtime found here. */
@@ -404,7 +396,7 @@ export async function installProvider(
     return { folder, manifest: existing.manifest, alreadyInstalled: true, bytesDownloaded: 0, resumedFrom: 0 };
   }
   const ortLibrary = options.ortLibrary ?? `${ortBinaryDir()}/${ortLibraryName(platform.os)}`;
-  if (!exists(ortLibrary)) {
+  if (!pathExists(ortLibrary)) {
     throw new ProviderError(`onnxruntime's library was not found at ${ortLibrary}`, {
       hint: "reinstall the dependencies (npm ci, or deno install)",
     });
@@ -460,7 +452,7 @@ export async function installProvider(
       else if (/\.(tgz|tar\.gz)$/i.test(archive)) await extractTarGz(archive, select, staging);
       else throw new InputError(`--from ${archive}: expected a folder, a .tgz (npm) or a .nupkg/.zip (NuGet)`);
     }
-    const missing = libraries.filter((l) => !exists(`${staging}/${l}`));
+    const missing = libraries.filter((l) => !pathExists(`${staging}/${l}`));
     if (missing.length) {
       throw new ProviderError(
         `${fetched.name} has no ${missing.join(" or ")}${
@@ -505,7 +497,7 @@ export async function installProvider(
     await Deno.writeTextFile(`${staging}/${RUNTIME_MANIFEST}`, JSON.stringify(manifest, null, 2) + "\n");
     // swap in: the old folder (with --force) goes aside first, so a failure leaves one complete folder
     const old = `${folder}.old-${crypto.randomUUID().slice(0, 8)}`;
-    const hadOld = exists(folder);
+    const hadOld = pathExists(folder);
     if (hadOld) await Deno.rename(folder, old);
     await Deno.rename(staging, folder);
     if (hadOld) await Deno.remove(old, { recursive: true }).catch(() => {});
