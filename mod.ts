@@ -15,6 +15,7 @@
 export * from "./src/errors.ts";
 export type {
   ConversionHint,
+  HubFileRequest,
   Modality,
   ModelFile,
   ModelFormat,
@@ -26,7 +27,9 @@ export type {
   PullOptions,
   PullProgressEvent,
   PullResult,
+  PullSource,
   RegistryConfig,
+  RevisionListing,
   RevisionOptions,
   SearchOptions,
 } from "./src/registry/manager.ts";
@@ -122,13 +125,14 @@ export {
  * use): the revision is resolved to a commit, only the chosen ONNX variant and the small files a run
  * needs are fetched (or what `include`/`exclude` select, with `hf download`'s glob rules), and only
  * what the cache lacks is downloaded — verified, resumable and in parallel. `HuggingFaceManager.pullModel`
- * is the same function.
+ * is the same function; `pullModel(source, id, options)` takes any {@linkcode PullSource} (the Hub client,
+ * whose configuration gives the cache folder, endpoint, token and timeouts).
  *
  * @example
  * ```ts
  * import { HuggingFaceManager, pullModel, type PullProgressEvent } from "jsr:@gpux/gpux";
  * const manager = new HuggingFaceManager();
- * const result = await pullModel({}, manager, "Xenova/bert-base-uncased", {
+ * const result = await pullModel(manager, "Xenova/bert-base-uncased", {
  *   variant: "q4",
  *   onProgress: (event: PullProgressEvent) => {
  *     if (event.type === "progress") console.log(event.path, event.bytesDone, "/", event.bytesTotal, event.eta);

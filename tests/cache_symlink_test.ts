@@ -107,7 +107,7 @@ Deno.test("an offline pull of a snapshot holding links that loop back to their f
     await Deno.symlink(".", `${snapshot}/a`);
     await Deno.symlink(".", `${snapshot}/b`);
     const config = { cacheDir: dir, env: envFrom({ HOME: dir }), offline: true };
-    const result = await pullModel(config, new HuggingFaceManager(config), `acme/loop@${sha}`);
+    const result = await pullModel(new HuggingFaceManager(config), `acme/loop@${sha}`);
     assertEquals(result.files.map((f) => f.path), ["config.json"]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -105,7 +105,7 @@ Deno.test("disk full during a sequential download: a CacheError naming the folde
       const events: PullProgressEvent[] = [];
       let error: unknown;
       try {
-        await pullModel(config, new HuggingFaceManager(config), "acme/tiny", {
+        await pullModel(new HuggingFaceManager(config), "acme/tiny", {
           include: ["*"],
           concurrency: 1,
           onProgress: (event) => {
@@ -144,7 +144,7 @@ Deno.test("disk full during a ranged download: a CacheError, not retried, no tem
       const events: PullProgressEvent[] = [];
       let error: unknown;
       try {
-        await pullModel(config, new HuggingFaceManager(config), "acme/big", {
+        await pullModel(new HuggingFaceManager(config), "acme/big", {
           onProgress: (event) => events.push(event),
           transfer: { rangeThreshold: MB, chunkSize: 500_000 },
         });
@@ -166,7 +166,7 @@ Deno.test("disk full during a ranged download: a CacheError, not retried, no tem
       assertEquals(state.size, 6 * MB);
       const grow = await new Deno.Command("mount", { args: ["-o", "remount,size=16m", dir] }).output();
       assert(grow.success, "tmpfs remount to make room");
-      const resumed = await pullModel(config, new HuggingFaceManager(config), "acme/big", {
+      const resumed = await pullModel(new HuggingFaceManager(config), "acme/big", {
         transfer: { rangeThreshold: MB, chunkSize: 500_000 },
       });
       assert(resumed.bytesDownloaded < 6 * MB, `resumed, not restarted: ${resumed.bytesDownloaded} bytes downloaded`);

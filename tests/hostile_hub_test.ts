@@ -133,7 +133,7 @@ Deno.test("hostile listing through the library (-A): pullModel and listModelFile
     const manager = new HuggingFaceManager(config);
     let error: unknown;
     try {
-      await pullModel(config, manager, "acme/tiny", { include: ["*"] });
+      await pullModel(manager, "acme/tiny", { include: ["*"] });
     } catch (e) {
       error = e;
     }

@@ -20,6 +20,11 @@
  * | `serve/`          | `processing/`, `runtime/`, `config/`, `vocabulary/` |
  * | `cli/`            | every room                                      |
  *
+ * Files import each other without cycles too (an `import type` counts): in the rooms listed in
+ * {@linkcode ACYCLIC_ROOMS}, no file reaches itself through its imports, directly or through a chain.
+ * `processing/` (the task handlers and `pipeline.ts`, which imports their registry) and `serve/` (the
+ * JSON codec and the worker it starts) are not held to this yet.
+ *
  * Imports read: static `import … from "…"`, `import "…"`, `export … from "…"`, dynamic
  * `import("…")` with a literal string, and `new URL("….ts", import.meta.url)` (how Workers are started).
  * Lines of comments (JSDoc examples) are skipped.
@@ -68,7 +73,12 @@ export interface ImportArrow {
   from: string;
   /** Room of the imported file. */
   to: string;
+  /** Imported file, relative to the repository root. */
+  target: string;
 }
+
+/** The rooms whose files must import each other without cycles (see the module doc for the rest). */
+export const ACYCLIC_ROOMS: readonly string[] = ["registry", "download", "cache", "vocabulary"];
 
 const SRC = new URL("../src/", import.meta.url);
 
@@ -118,6 +128,7 @@ export async function srcArrows(): Promise<ImportArrow[]> {
         specifier,
         from: roomOf(relative),
         to: roomOf(target.slice(SRC.href.length)),
+        target: `src/${target.slice(SRC.href.length)}`,
       });
     }
   }
@@ -134,11 +145,24 @@ export function forbiddenArrows(arrows: readonly ImportArrow[]): string[] {
 
 /** A cycle in the room graph, as `a -> b -> a`, or undefined when there is none. */
 export function roomCycle(arrows: readonly ImportArrow[]): string | undefined {
+  return cycleOf(arrows.filter((a) => a.from !== a.to).map((a) => [a.from, a.to]));
+}
+
+/**
+ * A cycle among the files of `rooms` (and the floor), as `src/a.ts -> src/b.ts -> src/a.ts`, or
+ * undefined when there is none.
+ */
+export function fileCycle(arrows: readonly ImportArrow[], rooms: readonly string[]): string | undefined {
+  const held = (room: string) => room === FLOOR || rooms.includes(room);
+  return cycleOf(arrows.filter((a) => held(a.from) && held(a.to)).map((a) => [a.file, a.target]));
+}
+
+/** The first cycle of a directed graph given as edges, as `a -> b -> a`. */
+function cycleOf(edges: readonly (readonly [string, string])[]): string | undefined {
   const graph = new Map<string, Set<string>>();
-  for (const a of arrows) {
-    if (a.from === a.to) continue;
-    if (!graph.has(a.from)) graph.set(a.from, new Set());
-    graph.get(a.from)!.add(a.to);
+  for (const [from, to] of edges) {
+    if (!graph.has(from)) graph.set(from, new Set());
+    graph.get(from)!.add(to);
   }
   const state = new Map<string, "open" | "done">();
   const path: string[] = [];
@@ -170,7 +194,7 @@ Deno.test("layers: the table of allowed arrows grants none the design forbids, a
     if (from !== "cli") assert(!tos.includes("cli"), `nothing outside src/cli may import src/cli (${from}/)`);
   }
   const tableArrows = Object.entries(ALLOWED).flatMap(([from, tos]) =>
-    tos.map((to) => ({ file: "(table)", specifier: "", from, to }))
+    tos.map((to) => ({ file: "(table)", specifier: "", from, to, target: "(table)" }))
   );
   assertEquals(roomCycle(tableArrows), undefined);
 });
@@ -185,6 +209,40 @@ Deno.test("layers: every import under src/ follows an allowed arrow", async () =
 
 Deno.test("layers: the folders under src/ import each other without cycles", async () => {
   assertEquals(roomCycle(await srcArrows()), undefined);
+});
+
+Deno.test(`layers: no file of ${ACYCLIC_ROOMS.join("/, ")}/ imports itself through others (import type included)`, async () => {
+  assertEquals(fileCycle(await srcArrows(), ACYCLIC_ROOMS), undefined);
+});
+
+Deno.test("layers: a file cycle is named, however long its chain; cycles outside the rooms held are not", () => {
+  const arrow = (file: string, target: string): ImportArrow => ({
+    file,
+    specifier: `./${target.split("/").pop()}`,
+    from: file.split("/")[1],
+    to: target.split("/")[1],
+    target,
+  });
+  const chain = [
+    arrow("src/registry/pull.ts", "src/registry/manager.ts"),
+    arrow("src/registry/manager.ts", "src/registry/auth.ts"),
+    arrow("src/registry/huggingface.ts", "src/registry/pull.ts"),
+  ];
+  assertEquals(fileCycle(chain, ACYCLIC_ROOMS), undefined);
+  assertEquals(
+    fileCycle([...chain, arrow("src/registry/auth.ts", "src/registry/pull.ts")], ACYCLIC_ROOMS),
+    "src/registry/pull.ts -> src/registry/manager.ts -> src/registry/auth.ts -> src/registry/pull.ts",
+  );
+  // a cycle outside the rooms held is not reported by this check
+  const codec = [
+    arrow("src/serve/codec_worker.ts", "src/serve/json_codec.ts"),
+    arrow("src/serve/json_codec.ts", "src/serve/codec_worker.ts"),
+  ];
+  assertEquals(fileCycle(codec, ACYCLIC_ROOMS), undefined);
+  assertEquals(
+    fileCycle(codec, ["serve"]),
+    "src/serve/codec_worker.ts -> src/serve/json_codec.ts -> src/serve/codec_worker.ts",
+  );
 });
 
 Deno.test("layers: the reader sees every kind of import and skips comments", () => {
@@ -217,9 +275,21 @@ Deno.test("layers: the reader sees every kind of import and skips comments", () 
 
 Deno.test("layers: a forbidden arrow and a cycle are named, file and import", () => {
   const arrows: ImportArrow[] = [
-    { file: "src/cache/scan.ts", specifier: "../registry/formats.ts", from: "cache", to: "registry" },
-    { file: "src/registry/pull.ts", specifier: "../cache/scan.ts", from: "registry", to: "cache" },
-    { file: "src/runtime/x.ts", specifier: "../cli/y.ts", from: "runtime", to: "cli" },
+    {
+      file: "src/cache/scan.ts",
+      specifier: "../registry/formats.ts",
+      from: "cache",
+      to: "registry",
+      target: "src/registry/formats.ts",
+    },
+    {
+      file: "src/registry/pull.ts",
+      specifier: "../cache/scan.ts",
+      from: "registry",
+      to: "cache",
+      target: "src/cache/scan.ts",
+    },
+    { file: "src/runtime/x.ts", specifier: "../cli/y.ts", from: "runtime", to: "cli", target: "src/cli/y.ts" },
   ];
   assertEquals(forbiddenArrows(arrows), [
     `src/cache/scan.ts imports "../registry/formats.ts": cache/ -> registry/ is not an allowed arrow`,

@@ -31,7 +31,7 @@ async function withHub(fn: (f: Fixture) => Promise<void>): Promise<void> {
       retryBaseDelayMs: 10,
       ...extra,
     };
-    return pullModel(config, new HuggingFaceManager(config), id, options);
+    return pullModel(new HuggingFaceManager(config), id, options);
   };
   try {
     await fn({ hub, cache, pull });

@@ -149,11 +149,7 @@ Deno.test("a file server that sends a trickle and then stalls on every connectio
     const config = { endpoint: hub.url, cacheDir: `${dir}/hub`, env: envFrom({ HOME: dir }), timeoutMs: 150 };
     let error: unknown;
     try {
-      await pullModel(
-        { ...config, retryBaseDelayMs: 5 },
-        new HuggingFaceManager({ ...config, retryBaseDelayMs: 5 }),
-        "acme/trickle",
-      );
+      await pullModel(new HuggingFaceManager({ ...config, retryBaseDelayMs: 5 }), "acme/trickle");
     } catch (e) {
       error = e;
     }

@@ -8,7 +8,6 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { hubCacheDir } from "../environment.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import type { PullResult } from "../registry/manager.ts";
-import { pullModel } from "../registry/pull.ts";
 import type { CliContext } from "./context.ts";
 import { modelArg } from "./hub_client.ts";
 import { formatBytes, formatDuration, type Output } from "./output.ts";
@@ -46,17 +45,16 @@ export function pullCommand(ctx: CliContext) {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
       const ref = modelArg(model, options.revision);
       const cacheDir = hubCacheDir(ctx.env, options.cacheDir);
-      const config = {
+      const manager = new HuggingFaceManager({
         env: ctx.env,
         token: options.token,
         cacheDir,
         ...(options.offline ? { offline: true } : {}),
-      };
-      const manager = new HuggingFaceManager(config);
+      });
       const renderer = new PullProgressRenderer(out, ctx.env);
       let result: PullResult;
       try {
-        result = await pullModel(config, manager, ref.id, {
+        result = await manager.pullModel(ref.id, {
           revision: ref.revision,
           include: options.include,
           exclude: options.exclude,

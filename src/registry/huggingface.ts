@@ -14,7 +14,7 @@ import {
   modelInfo,
   whoAmI,
 } from "@huggingface/hub";
-import { denoEnv, type EnvReader, envTimeoutMs, hubEndpoint, isOfflineEnv } from "../environment.ts";
+import { denoEnv, type EnvReader, envTimeoutMs, hubCacheDir, hubEndpoint, isOfflineEnv } from "../environment.ts";
 import {
   AuthenticationError,
   GpuxError,
@@ -38,12 +38,14 @@ import {
 import { redactToken, type ResolvedToken, resolveToken } from "./auth.ts";
 import { conversionHint, detectFormats, modalityFromPipelineTag, onnxVariants } from "../vocabulary/formats.ts";
 import type {
+  HubFileRequest,
   ModelFile,
   ModelManager,
   ModelMetadata,
   ModelSummary,
   PullOptions,
   PullResult,
+  PullSource,
   RegistryConfig,
   RevisionOptions,
   SearchOptions,
@@ -51,6 +53,7 @@ import type {
 import { checkListing, ListingGuard } from "./listing_check.ts";
 import { isCommitSha, parseModelId, validateRevision } from "../vocabulary/model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
+import { VERSION } from "../version.ts";
 
 /** Sort orders of {@linkcode HuggingFaceManager.searchModels}. */
 export const SEARCH_SORTS = ["downloads", "likes", "updated"] as const;
@@ -149,7 +152,7 @@ export interface HubCallOptions {
  * for (const hit of await hub.searchModels("bert", { library: "onnx", limit: 5 })) console.log(hit.id);
  * ```
  */
-export class HuggingFaceManager implements ModelManager {
+export class HuggingFaceManager implements ModelManager, PullSource {
   /** Registry name. */
   readonly name: string;
   /** The Hub base URL (config `endpoint`, else `HF_ENDPOINT`, else https://huggingface.co), no trailing slash. */
@@ -189,6 +192,11 @@ export class HuggingFaceManager implements ModelManager {
         },
       );
     }
+  }
+
+  /** The Hub cache directory: config `cacheDir`, else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+  get cacheDir(): string {
+    return this.config.cacheDir ?? hubCacheDir(this.#env);
   }
 
   /**
@@ -329,6 +337,51 @@ export class HuggingFaceManager implements ModelManager {
       context,
       options.signal,
     );
+  }
+
+  /**
+   * The commit `revision` points at now, in one request (`GET /api/models/{id}/revision/{revision}`):
+   * how a pull checks that a branch or tag still names a commit it already has.
+   *
+   * @throws {NetworkError} when the answer holds no commit sha; the typed errors of {@linkcode hubFetch}.
+   */
+  async revisionCommit(modelId: string, revision: string, signal?: AbortSignal): Promise<string> {
+    const url = `${this.endpoint}/api/models/${modelId}/revision/${encodeURIComponent(revision)}`;
+    const response = await this.hubFetch({ repoId: modelId, revision }, signal)(url, {
+      headers: await this.#downloadHeaders(),
+    });
+    const body = await response.json() as { sha?: unknown };
+    if (typeof body.sha !== "string" || !isCommitSha(body.sha)) {
+      throw new NetworkError(`${this.endpoint} did not return the commit of ${modelId}@${revision}`);
+    }
+    return body.sha;
+  }
+
+  /**
+   * How to download `path` of `modelId` at `commit`: its resolve URL, the headers (token included when
+   * there is one), and this manager's fetch, download timeouts and retry budget, named as `downloadBlob`'s
+   * options are. Makes no request.
+   */
+  async fileDownload(modelId: string, commit: string, path: string): Promise<HubFileRequest> {
+    const http = this.httpOptions();
+    return {
+      url: `${this.endpoint}/${modelId}/resolve/${commit}/${path.split("/").map(encodeURIComponent).join("/")}`,
+      headers: await this.#downloadHeaders(),
+      fetch: http.fetch,
+      timeoutMs: this.downloadTimeoutMs,
+      stallTimeoutMs: this.downloadTimeoutMs,
+      maxRetries: http.maxRetries ?? DEFAULT_MAX_RETRIES,
+      baseDelayMs: http.baseDelayMs,
+      maxDelayMs: http.maxDelayMs,
+    };
+  }
+
+  /** `user-agent`, and the bearer token when there is one (no shape check: the Hub judges it). */
+  async #downloadHeaders(): Promise<Record<string, string>> {
+    const token = (await this.resolvedToken())?.token;
+    const headers: Record<string, string> = { "user-agent": `gpux/${VERSION}` };
+    if (token) headers["authorization"] = `Bearer ${token}`;
+    return headers;
   }
 
   /** Metadata, formats, ONNX variants, files and conversion hint of a model at a revision. */
@@ -497,9 +550,20 @@ export class HuggingFaceManager implements ModelManager {
     );
   }
 
-  /** Downloads a model into the Hub cache: verified, resumable, parallel (see `pullModel` in pull.ts). */
+  /**
+   * Downloads a model into the Hub cache ({@linkcode cacheDir}): verified, resumable, parallel. The
+   * same as `pullModel(this, modelId, options)` (see src/registry/pull.ts for its stages).
+   *
+   * @example
+   * ```ts
+   * import { HuggingFaceManager } from "jsr:@gpux/gpux";
+   * const hub = new HuggingFaceManager({ cacheDir: "/tmp/hf-cache" });
+   * const result = await hub.pullModel("onnx-community/bert-base", { variant: "q4" });
+   * console.log(result.snapshotPath, result.bytesDownloaded);
+   * ```
+   */
   pullModel(modelId: string, options?: PullOptions): Promise<PullResult> {
-    return pullIntoCache(this.config, this, modelId, options);
+    return pullIntoCache(this, modelId, options);
   }
 
   async #modelRecord(id: string, revision: string, signal?: AbortSignal): Promise<HubModelRecord> {

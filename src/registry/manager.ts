@@ -186,6 +186,59 @@ export interface PullResult {
 }
 
 /**
+ * One file download as the Hub client sets it up: where to ask (`{endpoint}/{id}/resolve/{commit}/{path}`),
+ * with which headers (user agent, the token when there is one) and under which fetch, timeouts and
+ * retry budget. The field names are those of `downloadBlob`'s options, so the request spreads into them.
+ */
+export interface HubFileRequest {
+  /** The resolve URL of the file at its commit. */
+  url: string;
+  /** `user-agent`, and `authorization` when a token is configured. */
+  headers: Record<string, string>;
+  /** The `fetch` to use (the configured one, else the global one). */
+  fetch?: typeof fetch;
+  /** Timeout until a response's headers arrive, ms. */
+  timeoutMs: number;
+  /** How long a body may go without a byte before it is retried, ms. */
+  stallTimeoutMs: number;
+  /** Retries after the first attempt. */
+  maxRetries: number;
+  /** First retry backoff, ms. */
+  baseDelayMs?: number;
+  /** Longest backoff honoured, ms. */
+  maxDelayMs?: number;
+}
+
+/** A revision resolved to its commit with the full file list there, as a pull reads it. */
+export interface RevisionListing {
+  /** The commit (40 hex). */
+  sha: string;
+  /** Every file at that commit; paths and hashes already checked where they entered. */
+  files: ModelFile[];
+  /** The model record's fields a pull reads. */
+  info: { pipelineTag?: string };
+}
+
+/**
+ * What a pull needs from a registry client, and nothing more: where the cache is, whether the
+ * network may be used, and the Hub's three answers (a revision's commit, its file list, how to fetch
+ * one file). Every Hub URL and every token stays behind this interface, in the client that
+ * implements it (`HuggingFaceManager`).
+ */
+export interface PullSource {
+  /** The Hub cache directory pulls write into. */
+  readonly cacheDir: string;
+  /** True when no network access is allowed. */
+  readonly offline: boolean;
+  /** The commit `revision` points at now: one request. */
+  revisionCommit(modelId: string, revision: string, signal?: AbortSignal): Promise<string>;
+  /** The commit of `revision` and every file there: two requests plus paging. */
+  resolveRevision(modelId: string, revision?: string, options?: { signal?: AbortSignal }): Promise<RevisionListing>;
+  /** How to download `path` of `modelId` at `commit` (no request is made here). */
+  fileDownload(modelId: string, commit: string, path: string): Promise<HubFileRequest>;
+}
+
+/**
  * What every model registry implements.
  *
  * @example
