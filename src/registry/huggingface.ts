@@ -47,6 +47,7 @@ import type {
   PullResult,
   PullSource,
   RegistryConfig,
+  RevisionListing,
   RevisionOptions,
   SearchOptions,
 } from "./manager.ts";
@@ -67,8 +68,8 @@ export const DEFAULT_SEARCH_LIMIT = 20;
 /** README.md and config.json are read for `getModelInfo` only below this size. */
 const SMALL_FILE_LIMIT = 2_000_000;
 
-/** A revision resolved to a commit, with the full file list at that commit. */
-export interface ResolvedRevision {
+/** A revision resolved to a commit, with the full file list at that commit (what a pull reads of it, and more). */
+export interface ResolvedRevision extends RevisionListing {
   /** Repository id as the Hub spells it. */
   id: string;
   /** The revision asked for. */
@@ -348,7 +349,7 @@ export class HuggingFaceManager implements ModelManager, PullSource {
   async revisionCommit(modelId: string, revision: string, signal?: AbortSignal): Promise<string> {
     const url = `${this.endpoint}/api/models/${modelId}/revision/${encodeURIComponent(revision)}`;
     const response = await this.hubFetch({ repoId: modelId, revision }, signal)(url, {
-      headers: await this.#downloadHeaders(),
+      headers: await this.#requestHeaders(),
     });
     const body = await response.json() as { sha?: unknown };
     if (typeof body.sha !== "string" || !isCommitSha(body.sha)) {
@@ -366,7 +367,7 @@ export class HuggingFaceManager implements ModelManager, PullSource {
     const http = this.httpOptions();
     return {
       url: `${this.endpoint}/${modelId}/resolve/${commit}/${path.split("/").map(encodeURIComponent).join("/")}`,
-      headers: await this.#downloadHeaders(),
+      headers: await this.#requestHeaders(),
       fetch: http.fetch,
       timeoutMs: this.downloadTimeoutMs,
       stallTimeoutMs: this.downloadTimeoutMs,
@@ -376,8 +377,8 @@ export class HuggingFaceManager implements ModelManager, PullSource {
     };
   }
 
-  /** `user-agent`, and the bearer token when there is one (no shape check: the Hub judges it). */
-  async #downloadHeaders(): Promise<Record<string, string>> {
+  /** Headers of gpux's own Hub requests: `user-agent`, and the bearer token when there is one (the Hub judges its shape). */
+  async #requestHeaders(): Promise<Record<string, string>> {
     const token = (await this.resolvedToken())?.token;
     const headers: Record<string, string> = { "user-agent": `gpux/${VERSION}` };
     if (token) headers["authorization"] = `Bearer ${token}`;
