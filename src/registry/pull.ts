@@ -71,7 +71,7 @@ interface PullContext {
   readonly localDir?: string;
   /** No network at all. */
   readonly offline: boolean;
-  /** Parallel transfers (and the connection budget they share). */
+  /** The connection budget: files and byte ranges in flight together. */
   readonly concurrency: number;
   /** The caller's options (force, include/exclude, variant, signal, transfer tuning …). */
   readonly options: PullOptions;
