@@ -7,9 +7,9 @@
  * - A snapshot link whose blob is missing is reported as missing.
  * - A hard link shares its blob's inode and is checked with it.
  * - Where `gpux pull` left a manifest of the revision (`.gpux/manifests/{commit}.json`: each file's
- *   etag and size as the Hub served them), a blob or copy of the wrong size is reported as a size
- *   mismatch without being hashed, a link to another blob than the Hub's as corrupt, and a copy is
- *   hashed against its own etag.
+ *   etag and size as the Hub served them; else Python's tree listing `trees/{commit}.json`), a blob
+ *   or copy of the wrong size is reported as a size mismatch without being hashed, a link to another
+ *   blob than the Hub's as corrupt, and a copy is hashed against its own etag.
  * - Otherwise a copied snapshot file (written where symlinks were not allowed) is fine when its sha256 or
  *   git sha1 names a blob of the model; it is corrupt when it matches none although a blob of
  *   the same size exists (the one it was copied from); otherwise it cannot be checked and is
