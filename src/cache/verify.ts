@@ -232,6 +232,20 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
       }
     }
     for (const blob of model.foreignBlobs) {
+      if (blob.kind === "shared") {
+        // Python's link into its shared store of Xet files: the store file inside the cache is the content
+        jobs.push({
+          model,
+          path: blob.storePath!,
+          size: blob.size!,
+          etag: blob.etag,
+          ...(sizeOfEtag.has(blob.etag) ? { expectedSize: sizeOfEtag.get(blob.etag) } : {}),
+          files: usersOf.get(blob.etag) ?? [],
+          referenced: usersOf.has(blob.etag),
+        });
+        usersOf.delete(blob.etag);
+        continue;
+      }
       // a blob must be a file of the cache: a link is never followed (it could lead anywhere and match)
       const files = usersOf.get(blob.etag) ?? [];
       const used = files.length ? ` (used by ${files.map((f) => f.path).join(", ")})` : "";
