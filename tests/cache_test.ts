@@ -486,6 +486,51 @@ Deno.test("verify: corrupt blobs and missing blobs are reported; a healthy model
   });
 });
 
+Deno.test("verify: huggingface_hub 2.x's links into its shared store of Xet files are blobs to hash, not corrupt links", async () => {
+  await withTempDir(async (dir) => {
+    // as Python 2.x leaves a file it downloaded through Xet: {cache}/blobs/{2 hex}/{xet hash} holds the content,
+    // models--org--name/blobs/{etag} is a relative symlink to it, and the snapshot links to the repository's blob
+    const content = bytesOf("onnx weights ".repeat(400));
+    const etag = sha256Hex(content);
+    const xet = `ab${"c".repeat(62)}`;
+    const commit = commitSha("shared");
+    const root = `${dir}/models--acme--xet`;
+    await Deno.mkdir(`${dir}/blobs/ab`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/blobs/.huggingface-shared-blobs`, "1");
+    await Deno.writeFile(`${dir}/blobs/ab/${xet}`, content);
+    await Deno.writeTextFile(`${dir}/blobs/ab/${xet}.refs`, `models--acme--xet/blobs/${etag}\n`);
+    await Deno.mkdir(`${root}/blobs`, { recursive: true });
+    await Deno.mkdir(`${root}/snapshots/${commit}`, { recursive: true });
+    await Deno.mkdir(`${root}/refs`, { recursive: true });
+    await Deno.writeTextFile(`${root}/refs/main`, commit);
+    await Deno.symlink(`../../blobs/ab/${xet}`, `${root}/blobs/${etag}`);
+    await Deno.symlink(`../../blobs/${etag}`, `${root}/snapshots/${commit}/model.onnx`);
+
+    const model = (await scanCachedModel(dir, "acme/xet"))!;
+    assertEquals(model.foreignBlobs.map((b) => [b.kind, b.storePath, b.size]), [
+      ["shared", await Deno.realPath(`${dir}/blobs/ab/${xet}`), content.length],
+    ]);
+    assertEquals(model.sizeOnDisk, content.length);
+    const ok = await verifyCache({ cacheDir: dir });
+    assertEquals([ok.ok, ok.filesChecked, ok.bytesChecked], [true, 1, content.length]);
+    // the link is Python's to keep: prune leaves it (and the store) alone
+    assertEquals((await pruneCache({ cacheDir: dir, dryRun: true, olderThanMs: 0 })).items, []);
+
+    // damaged content in the store is found, named by the file that uses it
+    await Deno.writeFile(`${dir}/blobs/ab/${xet}`, bytesOf("x"), { append: true });
+    const bad = await verifyCache({ cacheDir: dir });
+    assertEquals(bad.issues.map((i) => [i.kind, i.expected, i.files.map((f) => f.path)]), [
+      ["corrupt", etag, ["model.onnx"]],
+    ]);
+    // without the store's marker, the same link is just a symlink in blobs/: corrupt, never followed
+    await Deno.writeFile(`${dir}/blobs/ab/${xet}`, content);
+    await Deno.remove(`${dir}/blobs/.huggingface-shared-blobs`);
+    const unmarked = await verifyCache({ cacheDir: dir });
+    assertEquals([unmarked.ok, unmarked.filesChecked], [false, 0]);
+    assert(unmarked.issues[0].message.includes("is a symlink to ../../blobs/ab/"), unmarked.issues[0].message);
+  });
+});
+
 Deno.test("verify: hard links are checked through their blob, copies against the model's blobs", async () => {
   await withTempDir(async (dir) => {
     const repo = new CacheFixture(dir, "acme/copies");

@@ -1,7 +1,9 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "./support/assert.ts";
 import { RepoCachePaths } from "../src/vocabulary/cache_layout.ts";
 import { acquireRepoLock, repoLockPath } from "../src/cache/lock.ts";
-import { readManifest, SnapshotWriter } from "../src/cache/snapshot_writer.ts";
+import { pythonTreeText, readManifest, SnapshotWriter } from "../src/cache/snapshot_writer.ts";
+import { runCli } from "./support/cli.ts";
+import { CacheFixture } from "./support/hf_cache.ts";
 import { filterPaths, globToRegExp } from "../src/registry/file_filter.ts";
 import { InterruptedError } from "../src/errors.ts";
 
@@ -238,6 +240,66 @@ Deno.test("repo lock: waiting honours the abort signal", async () => {
     await held.release();
   });
 });
+
+Deno.test("readManifest: without gpux's manifest, Python's trees/{commit}.json is the file list; gpux's wins; a malformed one is none", () =>
+  withTempDir(async (dir) => {
+    const paths = new RepoCachePaths(dir, "acme/tiny");
+    const files = [
+      { path: "config.json", size: 2, oid: "1".repeat(40) },
+      { path: "onnx/model.onnx", size: 9, oid: "2".repeat(40), lfs: { sha256: ETAG, size: 9 } },
+    ];
+    await Deno.mkdir(`${paths.root}/trees`, { recursive: true });
+    await Deno.writeTextFile(`${paths.root}/trees/${SHA}.json`, pythonTreeText(files));
+    const fromPython = await readManifest(paths, SHA);
+    assertEquals([fromPython?.id, fromPython?.sha, fromPython?.files], ["acme/tiny", SHA, files]);
+    // Python 2.x's own keys, a xet hash among them
+    await Deno.writeTextFile(
+      `${paths.root}/trees/${SHA}.json`,
+      JSON.stringify({
+        format_version: 1,
+        files: {
+          "a.bin": { size: 9, blob_id: "2".repeat(40), lfs_sha256: ETAG, lfs_size: 9, xet_hash: "c".repeat(64) },
+        },
+      }),
+    );
+    assertEquals((await readManifest(paths, SHA))?.files, [
+      { path: "a.bin", size: 9, oid: "2".repeat(40), lfs: { sha256: ETAG, size: 9 } },
+    ]);
+    for (
+      const bad of ['{"format_version": 2, "files": {}}', '{"format_version": 1, "files": {"a": {"size": "9"}}}', "{"]
+    ) {
+      await Deno.writeTextFile(`${paths.root}/trees/${SHA}.json`, bad);
+      assertEquals(await readManifest(paths, SHA), undefined, bad);
+    }
+    await new SnapshotWriter(paths).writeManifest({ id: "acme/tiny", sha: SHA, files: [files[0]], written: "x" });
+    assertEquals((await readManifest(paths, SHA))?.files, [files[0]]);
+  }));
+
+Deno.test("gpux pull --offline on a snapshot Python downloaded knows from Python's tree listing which file was deleted since", () =>
+  withTempDir(async (dir) => {
+    // as `hf download` leaves it, then `hf cache rm hf://models/acme/tiny/model.onnx`: the tree listing stays
+    const cache = new CacheFixture(`${dir}/hub`, "acme/tiny");
+    const content = { "config.json": "{}", "model.onnx": "onnx bytes" };
+    const etags = await cache.addRevision(SHA, content);
+    await cache.setRef("main", SHA);
+    const listed = Object.entries(content).map(([path, text]) =>
+      etags[path].length === 64
+        ? { path, size: text.length, oid: "3".repeat(40), lfs: { sha256: etags[path], size: text.length } }
+        : { path, size: text.length, oid: etags[path] }
+    );
+    await Deno.mkdir(`${cache.root}/trees`);
+    await Deno.writeTextFile(`${cache.root}/trees/${SHA}.json`, pythonTreeText(listed));
+    const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/home`, HOME: dir, HF_HUB_OFFLINE: "1" };
+    const whole = await runCli(["pull", "acme/tiny", "--include", "*", "--json"], { env });
+    assertEquals(whole.code, 0, whole.stderr);
+    assertEquals(JSON.parse(whole.stdout).files.length, 2);
+
+    await Deno.remove(cache.snapshot(SHA, "model.onnx"));
+    await Deno.remove(cache.blob(etags["model.onnx"]));
+    const partial = await runCli(["pull", "acme/tiny", "--include", "*"], { env });
+    assertEquals(partial.code, 5, partial.stderr);
+    assertMatch(partial.stderr, /1 file\(s\) of acme\/tiny@main are not in the cache: model\.onnx/);
+  }));
 
 Deno.test("include/exclude globs follow hf download (fnmatch: * crosses /)", () => {
   const files = [

@@ -126,6 +126,7 @@ Deno.test("gpux run: --input-npy in, --output out.json / out.npy / NAME=out.npy 
     ], { env: env(dir) });
     assertEquals(r.code, 0, r.stderr);
     assertEquals(r.stderr, "");
+    assertEquals(r.stdout, "", "with --output the files are the result: nothing on stdout");
     assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/out.json`)).sum.data, [[2, 3, 4, 5]]);
     const doubled = readNpy(await Deno.readFile(`${dir}/doubled.npy`));
     assertEquals([doubled.dtype, doubled.shape, Array.from(doubled.data as Float32Array)], ["float32", [1, 4], [

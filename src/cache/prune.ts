@@ -254,6 +254,7 @@ async function planModel(
   }
 
   // entries of blobs/ that are links (or not files) no remaining revision names: the link goes, never its target
+  // (a link into Python's shared store of Xet files stays: Python's `hf cache prune` keeps that store's reference lists)
   const namedByRemaining = new Set(remaining.flatMap((r) => r.files.flatMap((f) => f.etag ?? [])));
   for (const foreign of model.foreignBlobs) {
     if (foreign.kind !== "symlink" || namedByRemaining.has(foreign.etag)) continue;

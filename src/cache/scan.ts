@@ -100,10 +100,44 @@ export interface ForeignBlob {
   etag: string;
   /** Absolute path. */
   path: string;
-  /** A symlink (with the `target` it names) or something else (a folder, a device). */
-  kind: "symlink" | "other";
+  /**
+   * A link into huggingface_hub 2.x's cache-wide store of Xet files (`shared`: `{cache}/blobs/{2 hex}/{64 hex}`, a
+   * regular file, in a cache whose `blobs/.huggingface-shared-blobs` marks the store; Python writes such links for
+   * the files it downloads through Xet), another symlink (with the `target` it names), or something else (a folder,
+   * a device).
+   */
+  kind: "shared" | "symlink" | "other";
   /** What the symlink points at, as written in the link. */
   target?: string;
+  /** For a `shared` link: the store file's real path. */
+  storePath?: string;
+  /** For a `shared` link: the store file's size. */
+  size?: number;
+}
+
+/** huggingface_hub 2.x's marker of the cache-wide shared blob store, in `{cache}/blobs/`. */
+const SHARED_STORE_MARKER = ".huggingface-shared-blobs";
+
+/**
+ * The store file a `blobs/` symlink of a model of `cacheDir` leads to, when it is a link into huggingface_hub 2.x's
+ * shared store (`{cache}/blobs/{2 hex}/{64 hex}`, a regular file, the store marked); else `undefined`.
+ */
+async function sharedStoreTarget(
+  cacheDir: string,
+  link: string,
+): Promise<{ storePath: string; size: number } | undefined> {
+  try {
+    const realCache = await Deno.realPath(cacheDir);
+    const store = join(realCache, "blobs");
+    if (!(await Deno.lstat(join(store, SHARED_STORE_MARKER))).isFile) return undefined;
+    const real = await Deno.realPath(link);
+    const m = /^([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(real.startsWith(`${store}/`) ? real.slice(store.length + 1) : "");
+    if (!m || !m[2].startsWith(m[1])) return undefined;
+    const info = await Deno.lstat(real);
+    return info.isFile ? { storePath: real, size: info.size } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A partial download: `blobs/{etag}.incomplete`. */
@@ -327,11 +361,13 @@ async function scanModelFolder(root: string, id: string): Promise<CachedModel | 
     }
     if (!info.isFile) {
       const target = info.isSymlink ? await Deno.readLink(path).catch(() => undefined) : undefined;
+      const shared = info.isSymlink ? await sharedStoreTarget(dirname(root), path) : undefined;
       foreignBlobs.push({
         etag: entry.name,
         path,
-        kind: info.isSymlink ? "symlink" : "other",
+        kind: shared ? "shared" : info.isSymlink ? "symlink" : "other",
         ...(target !== undefined ? { target } : {}),
+        ...shared,
       });
       continue;
     }

@@ -370,11 +370,51 @@ export function manifestPath(paths: RepoCachePaths, sha: string): string {
   return `${paths.root}/.gpux/manifests/${sha}.json`;
 }
 
-/** Reads the manifest gpux wrote for `sha`; `undefined` when there is none (or it is unreadable). */
+/**
+ * The file list of `sha`: the manifest gpux wrote, else Python's tree listing `trees/{sha}.json` (which
+ * huggingface_hub 2.x's `snapshot_download` writes, and which lists every file of the repository at that commit just
+ * as gpux's manifest does; its `pipelineTag` is then unknown). `undefined` when there is neither (or both are
+ * unreadable or malformed).
+ *
+ * With Python's listing, a cache Python filled tells gpux what a complete snapshot holds, as it tells Python's own
+ * offline `snapshot_download`: a file deleted from it (`hf cache rm hf://models/org/name/file`) is known to be missing,
+ * not silently absent.
+ */
 export async function readManifest(paths: RepoCachePaths, sha: string): Promise<SnapshotManifest | undefined> {
   try {
     const manifest = JSON.parse(await Deno.readTextFile(manifestPath(paths, sha))) as SnapshotManifest;
-    return manifest.sha === sha && Array.isArray(manifest.files) ? manifest : undefined;
+    if (manifest.sha === sha && Array.isArray(manifest.files)) return manifest;
+  } catch { /* none, or unreadable: Python's listing, if any */ }
+  return await readPythonTree(paths, sha);
+}
+
+/** Python's `trees/{sha}.json` (format 1) as a manifest; `undefined` when absent, unreadable or malformed. */
+async function readPythonTree(paths: RepoCachePaths, sha: string): Promise<SnapshotManifest | undefined> {
+  if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
+  const path = pythonTreePath(paths.root, sha);
+  try {
+    const [text, info] = await Promise.all([Deno.readTextFile(path), Deno.stat(path)]);
+    const tree = JSON.parse(text) as { format_version?: unknown; files?: unknown };
+    if (tree.format_version !== 1 || typeof tree.files !== "object" || tree.files === null) return undefined;
+    const files: ModelFile[] = [];
+    for (const [file, entry] of Object.entries(tree.files as Record<string, unknown>)) {
+      if (typeof entry !== "object" || entry === null) return undefined;
+      const { size, blob_id: oid, lfs_sha256: sha256, lfs_size: lfsSize } = entry as Record<string, unknown>;
+      if (typeof size !== "number" || typeof oid !== "string") return undefined;
+      if (sha256 !== undefined && (typeof sha256 !== "string" || typeof lfsSize !== "number")) return undefined;
+      files.push({
+        path: file,
+        size,
+        oid,
+        ...(typeof sha256 === "string" ? { lfs: { sha256, size: lfsSize as number } } : {}),
+      });
+    }
+    return {
+      id: paths.repoId,
+      sha,
+      files: files.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+      written: (info.mtime ?? new Date(0)).toISOString(),
+    };
   } catch {
     return undefined;
   }

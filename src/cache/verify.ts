@@ -7,9 +7,9 @@
  * - A snapshot link whose blob is missing is reported as missing.
  * - A hard link shares its blob's inode and is checked with it.
  * - Where `gpux pull` left a manifest of the revision (`.gpux/manifests/{commit}.json`: each file's
- *   etag and size as the Hub served them), a blob or copy of the wrong size is reported as a size
- *   mismatch without being hashed, a link to another blob than the Hub's as corrupt, and a copy is
- *   hashed against its own etag.
+ *   etag and size as the Hub served them; else Python's tree listing `trees/{commit}.json`), a blob
+ *   or copy of the wrong size is reported as a size mismatch without being hashed, a link to another
+ *   blob than the Hub's as corrupt, and a copy is hashed against its own etag.
  * - Otherwise a copied snapshot file (written where symlinks were not allowed) is fine when its sha256 or
  *   git sha1 names a blob of the model; it is corrupt when it matches none although a blob of
  *   the same size exists (the one it was copied from); otherwise it cannot be checked and is
@@ -232,6 +232,20 @@ export async function verifyCache(options: VerifyOptions = {}): Promise<VerifyRe
       }
     }
     for (const blob of model.foreignBlobs) {
+      if (blob.kind === "shared") {
+        // Python's link into its shared store of Xet files: the store file inside the cache is the content
+        jobs.push({
+          model,
+          path: blob.storePath!,
+          size: blob.size!,
+          etag: blob.etag,
+          ...(sizeOfEtag.has(blob.etag) ? { expectedSize: sizeOfEtag.get(blob.etag) } : {}),
+          files: usersOf.get(blob.etag) ?? [],
+          referenced: usersOf.has(blob.etag),
+        });
+        usersOf.delete(blob.etag);
+        continue;
+      }
       // a blob must be a file of the cache: a link is never followed (it could lead anywhere and match)
       const files = usersOf.get(blob.etag) ?? [];
       const used = files.length ? ` (used by ${files.map((f) => f.path).join(", ")})` : "";

@@ -29,9 +29,10 @@ export function pullCommand(ctx: CliContext) {
     .option("--force", "download and verify again even what is cached")
     .option("--dry-run", "show what would be downloaded and its size, download nothing")
     .addOption(
-      new Option("--concurrency <n>", "parallel connections (default 8)").argParser(
-        intFlag("--concurrency", INT_FLAGS.concurrency),
-      ),
+      new Option("--concurrency <n>", "connection budget: files and byte ranges in flight together (default 32)")
+        .argParser(
+          intFlag("--concurrency", INT_FLAGS.concurrency),
+        ),
     )
     .option("--token <token>", "Hugging Face token (default: HF_TOKEN or the saved login)")
     .option("--cache-dir <dir>", "cache directory (default: HF_HUB_CACHE, else $HF_HOME/hub)")

@@ -145,7 +145,10 @@ export function runCommand(ctx: CliContext) {
           out.printJson(runResultJson(model, session, outputs, order, timings, written));
           return;
         }
-        for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
+        // with --output the files are the result (as `curl -o`): stdout stays empty
+        if (!written.length) {
+          for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
+        }
         for (const path of written) out.info(`wrote ${path}`);
         out.info(`${session.provider} · load ${timings.loadMs} ms · run ${timings.runMs} ms`);
       } finally {
@@ -262,7 +265,9 @@ async function runPipeline(
         });
         return;
       }
-      for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
+      if (!written.length) {
+        for (const name of order) printTensor(out, name, outputs[name], labelsFor(session, name));
+      }
       for (const path of written) out.info(`wrote ${path}`);
       out.info(`${session.provider} · ${pipeline.task} · load ${timings.loadMs} ms · run ${timings.runMs} ms`);
       return;

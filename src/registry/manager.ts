@@ -142,7 +142,10 @@ export interface PullOptions extends RevisionOptions {
   force?: boolean;
   /** Plan only: report what would be downloaded. */
   dryRun?: boolean;
-  /** Parallel transfers (default 8). */
+  /**
+   * Connection budget of the pull: files and byte ranges in flight together (default
+   * 32, `DEFAULT_CONCURRENCY`).
+   */
   concurrency?: number;
   /** No network at all; resolve from the cache. */
   offline?: boolean;

@@ -13,6 +13,8 @@ import type { HubServer } from "./hub_server.ts";
 const VENV = new URL("../.fixtures/venv", import.meta.url).pathname;
 /** The venv's interpreter (call {@linkcode python} first to install the client). */
 export const PYTHON = `${VENV}/bin/python`;
+/** The venv's `hf` command line, huggingface_hub's own CLI (call {@linkcode python} first to install it). */
+export const HF_CLI = `${VENV}/bin/hf`;
 
 let ready: Promise<string> | undefined;
 
