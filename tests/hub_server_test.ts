@@ -1170,6 +1170,24 @@ Deno.test("hub server: stall and close", async (t) => {
   }
 });
 
+Deno.test("hub server: page sizes as huggingface.co's when none is set", async (t) => {
+  await using hub = await startHubServer();
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 1100; i++) files[`f/${String(i).padStart(4, "0")}.txt`] = `${i}`;
+  hub.addRepo("acme/many").commit(files);
+  await t.step("a tree page holds 1000 entries", async () => {
+    const first = await json(`${hub.url}/api/models/acme/many/tree/main?recursive=true`);
+    assertEquals(first.body.length, 1000);
+    assertEquals((await json(nextUrl(first.link))).body.length, 101, "1100 files and their folder");
+  });
+  await t.step("with expand=true a tree page holds 50", async () => {
+    assertEquals((await json(`${hub.url}/api/models/acme/many/tree/main/f?expand=true`)).body.length, 50);
+  });
+  await t.step("a limit below the page size still wins", async () => {
+    assertEquals((await json(`${hub.url}/api/models/acme/many/tree/main/f?limit=7`)).body.length, 7);
+  });
+});
+
 Deno.test("hub server: await using closes the hub", async () => {
   let url = "";
   {

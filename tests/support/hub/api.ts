@@ -15,8 +15,8 @@ import type { Commit, FileEntry, HubRepo, Repositories, User } from "./repositor
 export interface ApiContext {
   /** The API origin, for `Link` headers. */
   readonly url: string;
-  /** Page size of the tree and the model list (read on every request: tests change it). */
-  readonly pageSize: number;
+  /** Page size of the tree and the model list when a test set one (read on every request: tests change it). */
+  readonly pageSize: number | undefined;
   readonly repos: Repositories;
   readonly faults: Faults;
 }
@@ -119,7 +119,8 @@ export async function treeReply(
     ...[...dirs].filter(within).map((path) => ({ path, dir: true })),
     ...[...commit.files.keys()].filter(within).map((path) => ({ path, dir: false })),
   ].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  let { page, next } = pageOf(ctx, paths, url);
+  // huggingface.co: 1000 entries a page, 50 when `expand` asks for each file's last commit
+  let { page, next } = pageOf(ctx, paths, url, expand ? 50 : 1000);
   if (ctx.faults.take("hub", "GET", url, (f) => f.kind === "pagingLoop")) {
     const params = new URLSearchParams(url.searchParams);
     params.delete("cursor");
@@ -154,9 +155,10 @@ export async function treeReply(
 }
 
 /** One page of `items` after the request's cursor, and the `Link` header value for the next one. */
-function pageOf<T>(ctx: ApiContext, items: T[], url: URL): { page: T[]; next?: string } {
+function pageOf<T>(ctx: ApiContext, items: T[], url: URL, hubPageSize: number): { page: T[]; next?: string } {
   const limitParam = Number(url.searchParams.get("limit"));
-  const size = Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, ctx.pageSize) : ctx.pageSize;
+  const pageSize = ctx.pageSize ?? hubPageSize;
+  const size = Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, pageSize) : pageSize;
   const cursor = url.searchParams.get("cursor");
   let offset = 0;
   if (cursor) {
@@ -353,7 +355,7 @@ export function listModelsReply(ctx: ApiContext, url: URL, user: User | undefine
       .sort((a, b) => (a.key < b.key ? -direction : a.key > b.key ? direction : a.i - b.i))
       .map((x) => x.repo);
   }
-  const { page, next } = pageOf(ctx, repos, url);
+  const { page, next } = pageOf(ctx, repos, url, 50);
   const expand = expandKeys(url);
   const full = isTrue(q.get("full"));
   const docs = page.map((repo) => {

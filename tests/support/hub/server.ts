@@ -23,7 +23,10 @@ import { Shaping, type ShapingOptions } from "./shaping.ts";
 
 /** Options of {@linkcode startHubServer}. */
 export interface HubServerOptions {
-  /** Page size of the tree and of the model list (default 50); a smaller `limit` asked by a client wins. */
+  /**
+   * Page size of the tree and of the model list, overriding huggingface.co's (a tree page holds 1000 entries, 50 with
+   * `expand=true`; the model list 50); a smaller `limit` asked by a client wins.
+   */
   pageSize?: number;
   shaping?: ShapingOptions;
   /** Port of the API origin (default 0: any free port). */
@@ -40,8 +43,8 @@ export class HubServer {
   readonly cdnUrl: string;
   /** Every request both origins saw, in arrival order. */
   readonly requests: RecordedRequest[] = [];
-  /** Page size of the tree and the model list. */
-  pageSize: number;
+  /** Page size of the tree and the model list when set (else huggingface.co's: see {@linkcode HubServerOptions}). */
+  pageSize: number | undefined;
   #repos = new Repositories();
   #faults = new Faults();
   #shaping: Shaping;
@@ -54,7 +57,7 @@ export class HubServer {
 
   /** @internal use {@linkcode startHubServer} */
   constructor(options: HubServerOptions) {
-    this.pageSize = Math.max(1, options.pageSize ?? 50);
+    this.pageSize = options.pageSize === undefined ? undefined : Math.max(1, options.pageSize);
     this.#shaping = new Shaping(options.shaping);
     const serve = (origin: Origin, port: number) =>
       Deno.serve({
