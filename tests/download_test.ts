@@ -259,3 +259,28 @@ Deno.test("engine: a sequential .incomplete of a large file (e.g. Python's) beco
     assertEquals(listDir(f.dir), [o.expected.hash]);
   });
 });
+
+Deno.test("engine: a corrupt or hostile ranges sidecar is ignored and the file fetched afresh", async () => {
+  await withHub(async (f) => {
+    f.hub.addRepo(REPO).commit({ "model.onnx_data": { size: 20 * MB, seed: 13 } });
+    const o = options(f, "model.onnx_data", { chunkSize: 8 * MB, rangeThreshold: 16 * MB });
+    const partial = partialPaths(o.destination);
+    const hostile = [
+      "null",
+      "{",
+      JSON.stringify({ size: 20 * MB, chunkSize: 2.5, hash: o.expected.hash, done: [] }),
+      JSON.stringify({ size: 20 * MB, chunkSize: 8 * MB, hash: o.expected.hash, done: [8 * MB, 9 * MB, 0] }),
+    ];
+    for (const text of hostile) {
+      await Deno.writeFile(partial.ranged, new Uint8Array(20 * MB).fill(7));
+      await Deno.writeTextFile(partial.rangedState, text);
+      let resumedFrom = -1;
+      const result = await downloadBlob({ ...o, onStart: (n) => resumedFrom = n });
+      assert(result.ranged, text);
+      assertEquals([resumedFrom, result.bytesTransferred], [0, 20 * MB], text);
+      assertEquals(await sha256File(o.destination), o.expected.hash);
+      assertEquals(listDir(f.dir), [o.expected.hash]);
+      await Deno.remove(o.destination);
+    }
+  });
+});
