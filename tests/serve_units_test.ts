@@ -10,7 +10,8 @@ import { Counter, Histogram, parsePrometheusText, ServerMetrics } from "../src/s
 import { checkUniqueNames, parseModelArg, servedName, servingSettings } from "../src/serve/served_model.ts";
 import { parseInferRequest } from "../src/serve/kserve.ts";
 import { rawInputOf } from "../src/serve/raw_input.ts";
-import { JsonCodec, runCodec } from "../src/serve/json_codec.ts";
+import { runCodec } from "../src/serve/codec_calls.ts";
+import { JsonCodec } from "../src/serve/json_codec.ts";
 import { ModelPool, type PoolEvent } from "../src/serve/model_pool.ts";
 import { loadServedModels, planServedModels } from "../src/serve/load_models.ts";
 import { startServer } from "../src/serve/server.ts";

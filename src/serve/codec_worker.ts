@@ -1,12 +1,12 @@
 /**
- * The Worker of {@linkcode JsonCodec}: parses request bodies into tensors and prints answers as JSON, off
+ * The Worker of `JsonCodec` (json_codec.ts): parses request bodies into tensors and prints answers as JSON, off
  * the HTTP thread. Receives `{id, call}`, answers `{id, value}` (typed arrays transferred) or `{id, error}`.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import { GpuxError } from "../errors.ts";
-import { type CodecCall, runCodec, transferables } from "./json_codec.ts";
+import { type CodecCall, runCodec, transferables } from "./codec_calls.ts";
 
 self.onmessage = (event: MessageEvent<{ id: number; call: CodecCall }>) => {
   const { id, call } = event.data;

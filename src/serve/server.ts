@@ -9,14 +9,8 @@
  */
 import { InputError } from "../errors.ts";
 import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_result.ts";
-import {
-  type CodecCall,
-  type DecodedPredict,
-  type InferAnswer,
-  JsonCodec,
-  type PredictAnswer,
-  runCodec,
-} from "./json_codec.ts";
+import { type CodecCall, type DecodedPredict, type InferAnswer, type PredictAnswer, runCodec } from "./codec_calls.ts";
+import { JsonCodec } from "./json_codec.ts";
 import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { tensorMetadata, type V2Request } from "./kserve.ts";
