@@ -8,7 +8,7 @@ import { InputError } from "../errors.ts";
 import { classify } from "./classification.ts";
 import { audioFeeds, type AudioTaskState, setupAudioTask } from "./audio_features.ts";
 import { logitsOf } from "./image_classification.ts";
-import type { TaskHandler } from "./pipeline.ts";
+import type { TaskHandler } from "./task_types.ts";
 
 /** The audio-classification handler. */
 export const audioClassification: TaskHandler<AudioTaskState> = {

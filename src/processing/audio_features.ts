@@ -16,7 +16,7 @@ import type { TensorData, TensorInfo } from "../runtime/tensors.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "./audio_log_mel.ts";
 import { normalizeZeroMeanUnitVariance, resample } from "./audio_resample.ts";
 import { decodeWav, mixToMono } from "./audio_wav.ts";
-import type { AudioInput, PipelineContext } from "./pipeline.ts";
+import type { AudioInput, PipelineContext } from "./task_types.ts";
 
 /** How clips become a tensor: the waveform itself, or (Whisper) a log-mel spectrogram. */
 export interface AudioSpec {

@@ -6,7 +6,7 @@
  */
 import { InputError } from "../errors.ts";
 import { fromFloat16Bits, type TensorData } from "../runtime/tensors.ts";
-import type { LabelScore, PipelineContext } from "./pipeline.ts";
+import type { LabelScore, PipelineContext } from "./task_types.ts";
 
 /** Numbers of a float or integer tensor as a Float64Array. */
 export function tensorNumbers(t: TensorData): Float64Array {

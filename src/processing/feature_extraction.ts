@@ -9,7 +9,7 @@
 import { InputError } from "../errors.ts";
 import type { TensorData } from "../runtime/tensors.ts";
 import { tensorNumbers } from "./classification.ts";
-import type { PipelineContext, TaskHandler, TextInput } from "./pipeline.ts";
+import type { PipelineContext, TaskHandler, TextInput } from "./task_types.ts";
 import { encodeText, setupText, textFeeds, type TextState } from "./text_inputs.ts";
 
 /** How token embeddings become one vector. */

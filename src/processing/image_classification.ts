@@ -17,7 +17,7 @@ import {
   layoutFromShape,
   resizeAndCrop,
 } from "./image_preprocess.ts";
-import type { ImageInput, PipelineContext, TaskHandler } from "./pipeline.ts";
+import type { ImageInput, PipelineContext, TaskHandler } from "./task_types.ts";
 
 /** What an image task keeps between runs. */
 export interface ImageTaskState {

@@ -11,7 +11,7 @@ import { InputError } from "../errors.ts";
 import type { TensorData } from "../runtime/tensors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { imageFeeds, type ImageTaskState, setupImageTask } from "./image_classification.ts";
-import type { TaskHandler } from "./pipeline.ts";
+import type { TaskHandler } from "./task_types.ts";
 
 function pick(outputs: Record<string, TensorData>, names: readonly string[]): { tensor: TensorData; pooling: string } {
   for (const name of ["image_embeds", "pooler_output"]) {

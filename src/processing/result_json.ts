@@ -6,7 +6,7 @@
  * @module
  */
 import { tensorsToJson } from "../runtime/tensors.ts";
-import type { PipelineInput, TaskResult } from "./pipeline.ts";
+import type { PipelineInput, TaskResult } from "./task_types.ts";
 import { cosineSimilarity } from "./feature_extraction.ts";
 
 /** The label of each input of a batch: the texts, or the files' names. */

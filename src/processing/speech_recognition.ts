@@ -17,7 +17,7 @@ import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { audioFeeds, type AudioTaskState, setupAudioTask } from "./audio_features.ts";
 import { logitsOf } from "./image_classification.ts";
-import type { PipelineContext, TaskHandler } from "./pipeline.ts";
+import type { PipelineContext, TaskHandler } from "./task_types.ts";
 
 /** What greedy CTC decoding needs. */
 export interface CtcVocabulary {

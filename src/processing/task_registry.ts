@@ -1,10 +1,11 @@
 /**
  * The task handlers gpux ships, one per task. Adding a task: write its handler in its own file and
- * list it here.
+ * list it here. The arrows run one way: pipeline.ts imports this registry, the registry imports the
+ * handlers, and the handlers import only the shared types of task_types.ts (never pipeline.ts or this file).
  *
  * @module
  */
-import type { TaskHandler } from "./pipeline.ts";
+import type { TaskHandler } from "./task_types.ts";
 import { featureExtraction } from "./feature_extraction.ts";
 import { textClassification } from "./text_classification.ts";
 import { tokenClassification } from "./token_classification.ts";

@@ -7,7 +7,7 @@
 import { InputError } from "../errors.ts";
 import type { TensorData, TensorMap } from "../runtime/tensors.ts";
 import { classify } from "./classification.ts";
-import type { TaskHandler, TextInput } from "./pipeline.ts";
+import type { TaskHandler, TextInput } from "./task_types.ts";
 import { encodeText, setupText, textFeeds, type TextState } from "./text_inputs.ts";
 
 /** The output holding the logits: `logits`, else the first output. */

@@ -8,7 +8,7 @@
  */
 import { InputError } from "../errors.ts";
 import type { TensorData, TensorInfo, TensorMap } from "../runtime/tensors.ts";
-import type { PipelineContext, TextInput } from "./pipeline.ts";
+import type { PipelineContext, TextInput } from "./task_types.ts";
 import { type BatchEncoding, loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
 /** What text handlers keep between runs. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Entity, TaskHandler, TextInput } from "./pipeline.ts";
+import type { Entity, TaskHandler, TextInput } from "./task_types.ts";
 import { labelNames, softmax, tensorNumbers } from "./classification.ts";
 import { logitsOf } from "./text_classification.ts";
 import { encodeText, setupText, textFeeds, type TextState } from "./text_inputs.ts";

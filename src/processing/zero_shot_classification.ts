@@ -8,7 +8,7 @@
  */
 import { InputError } from "../errors.ts";
 import { softmax, tensorNumbers } from "./classification.ts";
-import type { LabelScore, PipelineContext, TaskHandler, TextInput } from "./pipeline.ts";
+import type { LabelScore, PipelineContext, TaskHandler, TextInput } from "./task_types.ts";
 import { logitsOf } from "./text_classification.ts";
 import { setupText, textFeeds, type TextState } from "./text_inputs.ts";
 

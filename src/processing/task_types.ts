@@ -1,0 +1,174 @@
+/**
+ * The types a task handler and the pipeline both speak: the raw inputs, the task results, the context a
+ * handler gets and the {@linkcode TaskHandler} shape itself (see pipeline.ts, "Adding a task").
+ *
+ * Handlers import their types from here, never from pipeline.ts: pipeline.ts imports the registry
+ * (task_registry.ts), which imports every handler, so a handler importing pipeline.ts would close a cycle.
+ * This file imports no handler, no registry and no pipeline.
+ *
+ * @module
+ */
+import type { PreprocessingConfig } from "../config/gpux_config.ts";
+import type { ResolvedModel } from "../runtime/model_source.ts";
+import type { GpuxSession } from "../runtime/session.ts";
+import type { TensorMap } from "../runtime/tensors.ts";
+import type { ModelFiles } from "./model_files.ts";
+import type { TaskSource } from "./task_detection.ts";
+
+/** The kinds of raw input a task can take. */
+export type InputKind = "text" | "image" | "audio";
+
+/** An image or audio file's bytes, with a name for messages (the path, or `-` for stdin). */
+export interface MediaFile {
+  /** Path or label shown in messages. */
+  name: string;
+  /** The file's bytes. */
+  bytes: Uint8Array;
+}
+
+/** Text input: one text or a batch; `pairs` for cross-encoders; `candidateLabels` for zero-shot. */
+export interface TextInput {
+  /** Input kind. */
+  kind: "text";
+  /** The texts (a batch). */
+  texts: string[];
+  /** Second sequences, one per text (cross-encoders, NLI). */
+  pairs?: string[];
+  /** Zero-shot classification: the labels to score. */
+  candidateLabels?: string[];
+  /** Zero-shot classification: hypothesis template with `{}` (default `This example is {}.`). */
+  hypothesisTemplate?: string;
+}
+
+/** Image input: one or more encoded images (PNG, JPEG, WebP). */
+export interface ImageInput {
+  /** Input kind. */
+  kind: "image";
+  /** Encoded image files. */
+  images: MediaFile[];
+}
+
+/** Audio input: one or more encoded clips (WAV). */
+export interface AudioInput {
+  /** Input kind. */
+  kind: "audio";
+  /** Encoded audio files. */
+  clips: MediaFile[];
+}
+
+/** What `Pipeline.run` (pipeline.ts) takes: a text, a batch of texts, or a typed input. */
+export type PipelineInput = string | string[] | TextInput | ImageInput | AudioInput;
+
+/** Options of one {@linkcode Pipeline.run}. */
+export interface PipelineRunOptions {
+  /** Classification: how many labels per input (default 1; all with `Infinity`). */
+  topK?: number;
+  /** Token classification: `none`, `simple` (default) or `first`. */
+  aggregation?: "none" | "simple" | "first";
+  /** Zero-shot classification: score labels independently (sigmoid of entailment vs contradiction). */
+  multiLabel?: boolean;
+}
+
+/** One label and its probability. */
+export interface LabelScore {
+  /** Label name (`id2label`, gpux.yml labels, or `LABEL_i`). */
+  label: string;
+  /** Probability (softmax or sigmoid). */
+  score: number;
+}
+
+/** A token-classification entity. */
+export interface Entity {
+  /** Label (`PER`, or `B-PER` without aggregation). */
+  label: string;
+  /** Probability (mean over the tokens of an aggregated entity). */
+  score: number;
+  /** The entity's text: `text.slice(start, end)`. */
+  word: string;
+  /** Character offset of the first character in the input text. */
+  start: number;
+  /** Character offset after the last character. */
+  end: number;
+}
+
+/** What a pipeline returns, by kind. Every list has one entry per input of the batch. */
+export type TaskResult =
+  | {
+    /** Classification of text, images or audio. */ kind: "classification";
+    /** Task name. */ task: string;
+    /** Top-k labels per input, best first. */ predictions: LabelScore[][];
+  }
+  | {
+    /** Sentence embeddings / features. */ kind: "embedding";
+    /** Task name. */ task: string;
+    /** One vector per input. */ embeddings: Float32Array[];
+    /** Vector length. */ dimension: number;
+    /** Pooling used (`mean`, `cls`, `max`, or `none` when the model already pools). */ pooling: string;
+    /** Whether vectors were L2-normalised. */ normalized: boolean;
+  }
+  | {
+    /** Token classification. */ kind: "entities";
+    /** Task name. */ task: string;
+    /** Entities per input. */ entities: Entity[][];
+  }
+  | {
+    /** Zero-shot classification. */ kind: "zero-shot";
+    /** Task name. */ task: string;
+    /** Per input: labels sorted by score. */ predictions: LabelScore[][];
+  }
+  | {
+    /** Transcription (speech recognition). */ kind: "transcription";
+    /** Task name. */ task: string;
+    /** One text per clip. */ texts: string[];
+  }
+  | {
+    /** Any other task: the named tensors. */ kind: "tensors";
+    /** Task name. */ task: string;
+    /** Outputs by name, in the model's order. */ outputs: TensorMap;
+  };
+
+/** What `preprocess` returns: the feeds, and whatever `postprocess` needs to know about them. */
+export interface Preprocessed {
+  /** Model inputs. */
+  feeds: TensorMap;
+  /** Handler-specific data (token offsets, batch size, …). */
+  meta?: unknown;
+}
+
+/** Everything a handler may look at: the session, the repository's files and configs. */
+export interface PipelineContext {
+  /** The task being run. */
+  task: string;
+  /** Where the task name came from. */
+  taskSource: TaskSource;
+  /** The loaded model. */
+  session: GpuxSession;
+  /** The repository's (or model directory's) files: config.json, tokenizer.json, … */
+  files: ModelFiles;
+  /** config.json, or `{}` when absent. */
+  config: Record<string, unknown>;
+  /** gpux.yml `preprocessing:`, when present. */
+  preprocessing?: PreprocessingConfig;
+  /** How the model was found. */
+  model?: ResolvedModel;
+}
+
+/** A task: which inputs it takes, how they become feeds, and how outputs become a result. */
+export interface TaskHandler<State = unknown> {
+  /** Task name (Hub `pipeline_tag` spelling). */
+  readonly task: string;
+  /** Input kinds accepted. */
+  readonly accepts: readonly InputKind[];
+  /** Loads what the task needs (tokenizer, processor config) once per pipeline. */
+  setup(ctx: PipelineContext): Promise<State>;
+  /** Raw input → feeds. */
+  preprocess(input: TextInput | ImageInput | AudioInput, ctx: PipelineContext, state: State): Promise<Preprocessed>;
+  /** Outputs → task result. */
+  postprocess(
+    outputs: TensorMap,
+    pre: Preprocessed,
+    ctx: PipelineContext,
+    state: State,
+    options: PipelineRunOptions,
+  ): TaskResult | Promise<TaskResult>;
+}
