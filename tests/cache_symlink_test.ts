@@ -5,7 +5,7 @@
  * written through; and removal never follows a link out of the cache.
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { runCli } from "./support/cli.ts";
+import { runCli, taskPermissions } from "./support/cli.ts";
 import { type HubServer, startHubServer } from "./support/hub_server.ts";
 import { verifyCache } from "../src/cache/verify.ts";
 
@@ -130,4 +130,47 @@ Deno.test("gpux cache prune removes a symlink in blobs/ that no revision uses, n
     assertEquals(await Deno.lstat(stray).then(() => true, () => false), false, "the link is gone");
     assert(await Deno.stat(f.outside).then(() => true, () => false), "the file outside the cache is untouched");
   });
+});
+
+Deno.test("a blob that is huggingface_hub 2.x's link into its shared Xet store is used as it is: gpux pull fetches nothing for it and keeps Python's link", async (t) => {
+  for (const mode of ["symlinks", "hard links (no --allow-ffi)"]) {
+    await t.step(mode, async () => {
+      const hub = await startHubServer();
+      const dir = await Deno.makeTempDir({ prefix: "gpux-xet-store-" });
+      const cache = `${dir}/hub`;
+      const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: `${dir}/home`, HOME: dir };
+      try {
+        hub.addRepo("acme/xet").commit({ "config.json": "{}", "model.onnx": CONTENT });
+        const etag = hub.fileInfo("acme/xet", "model.onnx").sha256!;
+        const content = hub.fileBytes("acme/xet", "model.onnx");
+        // as Python 2.x leaves a file it downloaded through Xet: the content in {cache}/blobs/{2 hex}/{64 hex}, the
+        // store marked, and the model's blobs/{etag} a relative symlink to it
+        const xet = `ab${"c".repeat(62)}`;
+        await Deno.mkdir(`${cache}/blobs/ab`, { recursive: true });
+        await Deno.writeTextFile(`${cache}/blobs/.huggingface-shared-blobs`, "1");
+        await Deno.writeFile(`${cache}/blobs/ab/${xet}`, content);
+        const blob = `${cache}/models--acme--xet/blobs/${etag}`;
+        await Deno.mkdir(`${cache}/models--acme--xet/blobs`, { recursive: true });
+        await Deno.symlink(`../../blobs/ab/${xet}`, blob);
+
+        const permissions = mode === "symlinks"
+          ? undefined
+          : (await taskPermissions(env)).filter((p) => p !== "--allow-ffi");
+        const pulled = await runCli(["pull", "acme/xet", "--json"], { env, permissions });
+        assertEquals(pulled.code, 0, pulled.stderr);
+        const result = JSON.parse(pulled.stdout);
+        assertEquals(result.files.find((f: { path: string }) => f.path === "model.onnx").cached, true);
+        assertEquals(result.bytesDownloaded, 2, "only config.json was fetched");
+        assertEquals(hub.requests.filter((r) => r.path.endsWith("/model.onnx")).length, 0, "no request for it");
+        assertEquals(await Deno.readLink(blob), `../../blobs/ab/${xet}`, "Python's link is kept");
+        const sha = hub.repo("acme/xet").resolve("main");
+        assertEquals(await Deno.readFile(`${cache}/models--acme--xet/snapshots/${sha}/model.onnx`), content);
+        const verified = await runCli(["cache", "verify", "acme/xet"], { env });
+        assertEquals(verified.code, 0, verified.stdout + verified.stderr);
+      } finally {
+        await hub.close();
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  }
 });

@@ -20,6 +20,7 @@ import { detectFormats } from "../vocabulary/formats.ts";
 import type { ModelFormat } from "../vocabulary/formats.ts";
 import { parseRepoFolderName, RepoCachePaths, repoFolderName } from "../vocabulary/cache_layout.ts";
 import { isInside } from "./safe_delete.ts";
+import { sharedStoreTarget } from "./shared_store.ts";
 
 /** Sum of the sizes of the distinct contents (blobs, or copies) of `files`. */
 function revisionSize(files: CachedFile[]): number {
@@ -113,31 +114,6 @@ export interface ForeignBlob {
   storePath?: string;
   /** For a `shared` link: the store file's size. */
   size?: number;
-}
-
-/** huggingface_hub 2.x's marker of the cache-wide shared blob store, in `{cache}/blobs/`. */
-const SHARED_STORE_MARKER = ".huggingface-shared-blobs";
-
-/**
- * The store file a `blobs/` symlink of a model of `cacheDir` leads to, when it is a link into huggingface_hub 2.x's
- * shared store (`{cache}/blobs/{2 hex}/{64 hex}`, a regular file, the store marked); else `undefined`.
- */
-async function sharedStoreTarget(
-  cacheDir: string,
-  link: string,
-): Promise<{ storePath: string; size: number } | undefined> {
-  try {
-    const realCache = await Deno.realPath(cacheDir);
-    const store = join(realCache, "blobs");
-    if (!(await Deno.lstat(join(store, SHARED_STORE_MARKER))).isFile) return undefined;
-    const real = await Deno.realPath(link);
-    const m = /^([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(real.startsWith(`${store}/`) ? real.slice(store.length + 1) : "");
-    if (!m || !m[2].startsWith(m[1])) return undefined;
-    const info = await Deno.lstat(real);
-    return info.isFile ? { storePath: real, size: info.size } : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A partial download: `blobs/{etag}.incomplete`. */

@@ -22,6 +22,7 @@ import { CacheError } from "../errors.ts";
 import type { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { insideOrThrow, isInside, normalizePath } from "./contained_path.ts";
 import { libcSymlink } from "./libc_symlink.ts";
+import { sharedStoreTarget } from "./shared_store.ts";
 import { isDiskFull, writeFailure } from "../download/write_failure.ts";
 
 /** How snapshot entries point at blobs. */
@@ -148,8 +149,11 @@ export class SnapshotWriter {
       const tmp = tmpName(this.paths);
       try {
         if (this.#mode === "symlink") await this.#symlink(this.paths.blobLinkTarget(path, etag), tmp, entry, blob);
-        else if (this.#mode === "hardlink") await Deno.link(blob, tmp);
-        else await Deno.copyFile(blob, tmp);
+        // a blob that is Python's link into its shared Xet store: the hard link is of the store file (a link
+        // of the relative symlink itself would dangle from the snapshot folder)
+        else if (this.#mode === "hardlink") {
+          await Deno.link((await sharedStoreTarget(this.paths.cacheDir, blob))?.storePath ?? blob, tmp);
+        } else await Deno.copyFile(blob, tmp);
       } catch (e) {
         await Deno.remove(tmp).catch(() => {});
         if (e instanceof CacheError) throw e;

@@ -28,6 +28,7 @@ import { acquireBlobLock, acquireFileLock, acquireRepoLock, type BlobLock } from
 import { ensureLocalDirCache, localDirPaths, readLocalDirMetadata, writeLocalDirMetadata } from "../cache/local_dir.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { insideOrThrow } from "../cache/contained_path.ts";
+import { sharedStoreTarget } from "../cache/shared_store.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import { hashKindOfEtag } from "../download/content_hash.ts";
 import { Semaphore } from "../download/semaphore.ts";
@@ -308,7 +309,7 @@ async function checkCache(ctx: PullContext, commit: string, selected: ModelFile[
     const etag = file.lfs?.sha256 ?? file.oid ?? "";
     if (options.force) return { file, etag: etagOf(file), cached: false };
     if (!etag) return { file, etag, cached: await fileSize(paths.snapshot(commit, file.path)) !== undefined };
-    return { file, etag, cached: await regularBlobSize(paths.blob(etag)) === file.size };
+    return { file, etag, cached: await blobSize(ctx, etag) === file.size };
   }));
 }
 
@@ -466,7 +467,7 @@ async function fetchBlob(ctx: PullContext, transfers: Transfers, group: PlannedF
       : await acquireBlobLock(source.cacheDir, id, etag, { signal, onWait });
     const there = localDir
       ? (await readLocalDirMetadata(localDir, file.path))?.etag === etag && await fileSize(local!.file) === file.size
-      : await regularBlobSize(paths.blob(etag)) === file.size;
+      : await blobSize(ctx, etag) === file.size;
     if (!options.force && there) {
       for (const p of group) {
         p.cached = true;
@@ -628,6 +629,15 @@ function etagOf(file: ModelFile): string {
     throw new InputError(`the Hub gave no usable hash for '${file.path}' (oid ${file.oid ?? "missing"})`);
   }
   return etag;
+}
+
+/**
+ * Size of the blob of `etag` in the cache: a regular `blobs/{etag}`, or a link there into huggingface_hub 2.x's
+ * shared store of Xet files (Python's; used as it is, never replaced). Any other symlink is no blob.
+ */
+async function blobSize(ctx: PullContext, etag: string): Promise<number | undefined> {
+  const path = ctx.paths.blob(etag);
+  return await regularBlobSize(path) ?? (await sharedStoreTarget(ctx.source.cacheDir, path))?.size;
 }
 
 /** Size of `blobs/{etag}` when it is a regular file (a symlink there is no blob: it could point anywhere). */
