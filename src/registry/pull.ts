@@ -633,21 +633,14 @@ function etagOf(file: ModelFile): string {
 
 /**
  * Size of the blob of `etag` in the cache: a regular `blobs/{etag}`, or a link there into huggingface_hub 2.x's
- * shared store of Xet files (Python's; used as it is, never replaced). Any other symlink is no blob.
+ * shared store of Xet files (Python's; used as it is, never replaced). Any other symlink is no blob: it could
+ * point anywhere.
  */
 async function blobSize(ctx: PullContext, etag: string): Promise<number | undefined> {
   const path = ctx.paths.blob(etag);
-  return await regularBlobSize(path) ?? (await sharedStoreTarget(ctx.source.cacheDir, path))?.size;
-}
-
-/** Size of `blobs/{etag}` when it is a regular file (a symlink there is no blob: it could point anywhere). */
-async function regularBlobSize(path: string): Promise<number | undefined> {
-  try {
-    const stat = await Deno.lstat(path);
-    return stat.isFile ? stat.size : undefined;
-  } catch {
-    return undefined;
-  }
+  const info = await Deno.lstat(path).catch(() => undefined);
+  if (info?.isFile) return info.size;
+  return info?.isSymlink ? (await sharedStoreTarget(ctx.source.cacheDir, path))?.size : undefined;
 }
 
 /** Size of the file at `path`, links followed; `undefined` when there is none. */
