@@ -12,6 +12,7 @@ import { buildModel, f32Bytes, writeModel } from "./support/onnx_builder.ts";
 import {
   classifierModel,
   classifierRepo,
+  embedderModel,
   embedderRepo,
   expectedEmbedding,
   expectedLogits,
@@ -369,6 +370,46 @@ Deno.test({
       assertStringIncludes((error as NotFoundError).hint ?? "", "gpux pull acme/absent");
     } finally {
       await hub.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "loadPipeline: a text model whose only output is a sentence embedding [batch, dim] gives it as is (no pooling)",
+  ignore: skip !== undefined,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // the embedder with its token embeddings averaged inside the graph: one [batch, HIDDEN] output
+      const spec = embedderModel();
+      spec.outputs = [{ name: "sentence_embedding", dtype: "float32", shape: ["batch", HIDDEN] }];
+      spec.nodes = spec.nodes.map((n) =>
+        n.outputs[0] === "last_hidden_state" ? { ...n, outputs: ["token_embeddings"] } : n
+      );
+      spec.nodes.push({
+        op: "ReduceMean",
+        inputs: ["token_embeddings"],
+        outputs: ["sentence_embedding"],
+        attributes: { axes: { ints: [1] }, keepdims: { int: 0 } },
+      });
+      await Deno.writeFile(`${dir}/model.onnx`, buildModel(spec));
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(files.tokenizer));
+      await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify(files.config));
+      const pipeline = await loadPipeline(dir, { task: "feature-extraction", provider: "cpu" });
+      try {
+        const result = await pipeline.run(["the movie was great fun"]);
+        assert(result.kind === "embedding");
+        assertEquals([result.pooling, result.dimension, result.normalized], ["none", HIDDEN, false]);
+        const ids = bertIds("the movie was great fun");
+        for (let h = 0; h < HIDDEN; h++) {
+          const mean = ids.reduce((sum, id) => sum + tableValue(id % ROWS, h), 0) / ids.length;
+          close(result.embeddings[0][h], mean, `[${h}]`);
+        }
+      } finally {
+        await pipeline.dispose();
+      }
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -114,20 +114,12 @@ export const featureExtraction: TaskHandler<EmbeddingState> = {
     let pooling: string = state.pooling;
     const hiddenName = ["last_hidden_state", "token_embeddings"].find((n) => outputs[n]?.shape.length === 3) ??
       names.find((n) => outputs[n]?.shape.length === 3);
-    if (pooled && !hiddenName) {
-      const t = outputs[pooled];
-      const values = tensorNumbers(t);
-      const dim = t.shape[1];
-      embeddings = Array.from(
-        { length: t.shape[0] },
-        (_, b) => Float32Array.from(values.subarray(b * dim, (b + 1) * dim)),
-      );
-      pooling = "none";
-    } else if (hiddenName) {
+    if (hiddenName) {
       embeddings = pool(outputs[hiddenName], mask, state.pooling);
     } else {
-      const two = names.find((n) => outputs[n]?.shape.length === 2);
-      if (!two) {
+      // no token embeddings: the model's own sentence embedding, else its first [batch, dim] output
+      const sentence = pooled ?? names.find((n) => outputs[n]?.shape.length === 2);
+      if (!sentence) {
         throw new InputError(
           `cannot find token embeddings [batch, tokens, dim] or a sentence embedding [batch, dim] among the outputs ${
             names.join(", ")
@@ -135,7 +127,7 @@ export const featureExtraction: TaskHandler<EmbeddingState> = {
           { hint: "use --raw to see the tensors" },
         );
       }
-      const t = outputs[two];
+      const t = outputs[sentence];
       const values = tensorNumbers(t);
       const dim = t.shape[1];
       embeddings = Array.from(
