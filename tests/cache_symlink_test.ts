@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { runCli, taskPermissions } from "./support/cli.ts";
-import { type HubServer, startHubServer } from "./support/hub_server.ts";
+import { withCliHub } from "./support/cli_hub.ts";
+import type { HubServer } from "./support/hub_server.ts";
 import { verifyCache } from "../src/cache/verify.ts";
 
 interface Fixture {
@@ -21,11 +22,7 @@ interface Fixture {
 const CONTENT = { size: 30_000, seed: 3 };
 
 async function withPulledModel(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const hub = await startHubServer();
-  const dir = await Deno.makeTempDir({ prefix: "gpux-symlink-" });
-  const cache = `${dir}/hub`;
-  const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: `${dir}/home`, HOME: dir };
-  try {
+  await withCliHub("gpux-symlink-", async ({ hub, dir, cache, env }) => {
     hub.addRepo("acme/tiny").commit({ "config.json": "{}", "model.onnx": CONTENT });
     const pulled = await runCli(["pull", "acme/tiny"], { env });
     assertEquals(pulled.code, 0, pulled.stderr);
@@ -36,10 +33,7 @@ async function withPulledModel(fn: (f: Fixture) => Promise<void>): Promise<void>
     await Deno.remove(`${cache}/models--acme--tiny/blobs/${etag}`);
     await Deno.symlink(outside, `${cache}/models--acme--tiny/blobs/${etag}`);
     await fn({ hub, dir, cache, env, etag, outside });
-  } finally {
-    await hub.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("gpux cache verify flags a blob that is a symlink to a file outside the cache (exit 6), even with the right content", async () => {
@@ -134,12 +128,8 @@ Deno.test("gpux cache prune removes a symlink in blobs/ that no revision uses, n
 
 Deno.test("a blob that is huggingface_hub 2.x's link into its shared Xet store is used as it is: gpux pull fetches nothing for it and keeps Python's link", async (t) => {
   for (const mode of ["symlinks", "hard links (no --allow-ffi)"]) {
-    await t.step(mode, async () => {
-      const hub = await startHubServer();
-      const dir = await Deno.makeTempDir({ prefix: "gpux-xet-store-" });
-      const cache = `${dir}/hub`;
-      const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: `${dir}/home`, HOME: dir };
-      try {
+    await t.step(mode, () =>
+      withCliHub("gpux-xet-store-", async ({ hub, cache, env }) => {
         hub.addRepo("acme/xet").commit({ "config.json": "{}", "model.onnx": CONTENT });
         const etag = hub.fileInfo("acme/xet", "model.onnx").sha256!;
         const content = hub.fileBytes("acme/xet", "model.onnx");
@@ -167,10 +157,6 @@ Deno.test("a blob that is huggingface_hub 2.x's link into its shared Xet store i
         assertEquals(await Deno.readFile(`${cache}/models--acme--xet/snapshots/${sha}/model.onnx`), content);
         const verified = await runCli(["cache", "verify", "acme/xet"], { env });
         assertEquals(verified.code, 0, verified.stdout + verified.stderr);
-      } finally {
-        await hub.close();
-        await Deno.remove(dir, { recursive: true });
-      }
-    });
+      }));
   }
 });
