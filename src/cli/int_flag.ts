@@ -17,7 +17,7 @@ export interface IntRange {
 
 /** The bounds of every whole-number flag gpux has; the README's tables quote these. */
 export const INT_FLAGS = {
-  /** `pull --concurrency`: parallel connections. */
+  /** `pull --concurrency`: the connection budget (files and byte ranges in flight). */
   concurrency: { min: 1, max: 64 },
   /** `search --limit`: results asked for. */
   limit: { min: 1, max: 1000 },
