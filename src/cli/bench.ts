@@ -62,7 +62,7 @@ export function benchCommand(ctx: CliContext) {
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
-        const feeds = await readFeeds(flags, session.inputs);
+        const feeds = await readFeeds(flags, session.inputs, ctx.signal);
         const batch = flags.batch ?? session.model?.config?.runtime.batchSize;
         const showProgress = out.stderrIsTTY && !out.quiet;
         const result = await session.benchmark({

@@ -1,0 +1,325 @@
+/**
+ * Bounds on what a user's input may ask of gpux (issue 16): files that never end (`/dev/zero`, a FIFO), WAV
+ * headers that lie, tensor shapes that cannot be, strings onnxruntime would cut, float16 rounding. Each case is
+ * checked the way users meet it — `deno task gpux` as a subprocess under its sandbox, or the library function the
+ * server calls — and answers with exit 2 (an InputError naming the input), never a hang, an allocation of
+ * gigabytes or a wrong answer.
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { cliCommand, type CliResult } from "./support/cli.ts";
+import { buildModel, identityModel, writeModel } from "./support/onnx_builder.ts";
+import { encodeWav, sine } from "./support/audio_fixtures.ts";
+import { toneAudioClassifier, writeRepo } from "./support/media_models.ts";
+import { fromFloat16Bits, tensorFromJson, toFloat16Bits } from "../src/runtime/tensors.ts";
+import { readNpy, writeNpy } from "../src/runtime/npy.ts";
+import { loadModel } from "../src/runtime/load_model.ts";
+import { decodeWav } from "../src/processing/audio_wav.ts";
+import { loadPipeline } from "../src/processing/pipeline.ts";
+import { InputError } from "../src/errors.ts";
+
+/** Exit `code`, an `error:` line matching `pattern` and a `hint:` line; no trace, no "bug" report. */
+function assertInputError(r: CliResult, code: number, pattern: RegExp): void {
+  const what = `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+  assertEquals(r.code, code, what);
+  assertMatch(r.stderr, pattern, what);
+  assertMatch(r.stderr, /(^|\n)error: [^\n]*\nhint: [^\n]*\n$/, `not one error line and a hint: ${what}`);
+  assert(!r.stderr.includes("unexpected failure"), what);
+}
+
+async function withTemp(fn: (dir: string, env: Record<string, string>) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "gpux_bounds_" });
+  try {
+    await fn(dir, { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir, GPUX_HOME: `${dir}/gpux` });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** `gpux …args`, killed (and the test failed) if it runs past `limitMs`: a regression must not read forever. */
+async function runBounded(args: string[], env: Record<string, string>, limitMs = 30_000): Promise<CliResult> {
+  const child = cliCommand(args, { env }).spawn();
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, limitMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  const decoder = new TextDecoder();
+  assert(!killed, `gpux ${args.join(" ")} still ran after ${limitMs} ms: ${decoder.decode(out.stderr)}`);
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+// ---- endless inputs --------------------------------------------------------------------------------------------
+
+Deno.test("gpux run: /dev/zero, a FIFO or a folder as --image, --audio, --file, --input-npy is exit 2 at once", async () => {
+  await withTemp(async (dir, env) => {
+    await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
+    const fifo = `${dir}/pipe`;
+    assertEquals((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    for (const source of ["/dev/zero", fifo]) {
+      for (const flag of ["--image", "--audio", "--file"]) {
+        const r = await runBounded(["run", "id.onnx", flag, source], env);
+        assertInputError(r, 2, new RegExp(`${flag} ${source}: not a regular file`));
+      }
+      const npy = await runBounded(["run", "id.onnx", "--input-npy", `x=${source}`], env);
+      assertInputError(npy, 2, /--input-npy "x" .*: not a regular file/);
+    }
+    const folder = await runBounded(["run", "id.onnx", "--image", dir], env);
+    assertInputError(folder, 2, /--image .*: is a directory/);
+  });
+});
+
+Deno.test("gpux runtime install --from /dev/zero (or a FIFO) is exit 2 at once", async () => {
+  await withTemp(async (dir, env) => {
+    const fifo = `${dir}/pkg.tgz`;
+    assertEquals((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    for (const source of ["/dev/zero", fifo]) {
+      const r = await runBounded(["runtime", "install", "cuda", "--cuda", "13", "--from", source], env);
+      assertInputError(r, 2, /--from .*: not a regular file or a folder/);
+    }
+  });
+});
+
+Deno.test("gpux run: an input file over --max-input-mb is exit 2 naming the limit; the flag raises it", async () => {
+  await withTemp(async (dir, env) => {
+    await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
+    const big = JSON.stringify({ x: [[1, 2, 3]], pad: "x".repeat(1024 * 1024 + 10) });
+    await Deno.writeTextFile(`${dir}/big.json`, big);
+    const r = await runBounded(["run", "id.onnx", "--file", "big.json", "--max-input-mb", "1"], env);
+    assertInputError(r, 2, /--file big\.json: larger than the limit of 1 MiB/);
+    assertMatch(r.stderr, /--max-input-mb/);
+    // within a raised limit the same file is read (and then refused for its unknown input, not its size)
+    const raised = await runBounded(["run", "id.onnx", "--file", "big.json", "--max-input-mb", "2"], env);
+    assertEquals(raised.code, 2, raised.stderr);
+    assertMatch(raised.stderr, /unknown input "pad"/);
+    const bad = await runBounded(["run", "id.onnx", "--file", "big.json", "--max-input-mb", "0"], env);
+    assertEquals(bad.code, 2, bad.stderr);
+  });
+});
+
+Deno.test({
+  name: "gpux run --audio - fed slowly through a pipe: SIGTERM ends it promptly (exit 130), the pipe still open",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withTemp(async (dir, env) => {
+      await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
+      const child = cliCommand(["run", "id.onnx", "--audio", "-"], { env, stdin: "" }).spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new Uint8Array(16)); // the read has begun; the writer never closes
+      const stderr = child.stderr.getReader();
+      // give the child time to start and block in its read
+      await new Promise((r) => setTimeout(r, 3000));
+      const sent = performance.now();
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const status = await child.status;
+      clearTimeout(timer);
+      const waited = performance.now() - sent;
+      await writer.close().catch(() => {});
+      await stderr.cancel();
+      await child.stdout.cancel();
+      assertEquals(status.signal, null, "killed by the test's SIGKILL: SIGTERM did not stop it");
+      assertEquals(status.code, 130);
+      assert(waited < 10_000, `took ${waited} ms after SIGTERM`);
+    });
+  },
+});
+
+// ---- WAV headers -----------------------------------------------------------------------------------------------
+
+/** A mono 16-bit WAV of `samples` zeros whose header says `rate` Hz. */
+function wavAt(rate: number, samples: number): Uint8Array {
+  return encodeWav([new Float32Array(samples)], rate);
+}
+
+Deno.test("a WAV declaring 1 Hz (40 KB or 400 KB) or 1 MHz is refused naming its rate, before resampling", async () => {
+  for (const [rate, samples] of [[1, 20_000], [1, 200_000], [999, 20_000], [1_000_000, 20_000]]) {
+    let error: unknown;
+    try {
+      decodeWav(wavAt(rate, samples), "odd.wav");
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof InputError, `${rate} Hz: ${error}`);
+    assertMatch(error.message, new RegExp(`odd\\.wav: the header declares a sampling rate of ${rate} Hz`));
+  }
+  // the edges are real rates
+  assertEquals(decodeWav(wavAt(1_000, 10), "lo.wav").sampleRate, 1_000);
+  assertEquals(decodeWav(wavAt(384_000, 10), "hi.wav").sampleRate, 384_000);
+  await withTemp(async (dir, env) => {
+    await writeRepo(`${dir}/cls`, toneAudioClassifier());
+    await Deno.writeFile(`${dir}/slow.wav`, wavAt(1, 200_000)); // 400 KB: 3.2 G samples at 16 kHz
+    const r = await runBounded(["run", "cls/model.onnx", "--audio", "slow.wav", "-p", "cpu"], env);
+    assertInputError(r, 2, /error: slow\.wav: the header declares a sampling rate of 1 Hz/);
+  });
+});
+
+Deno.test("a WAV whose header lies about its data length is refused; a clip over --max-audio-seconds is too", async () => {
+  const wav = wavAt(16_000, 16_000);
+  const lying = wav.slice();
+  new DataView(lying.buffer).setUint32(40, 0x7fff_fff0, true); // the data chunk claims 2 GB
+  let error: unknown;
+  try {
+    decodeWav(lying, "lying.wav");
+  } catch (e) {
+    error = e;
+  }
+  assert(error instanceof InputError);
+  assertMatch(error.message, /lying\.wav: truncated: the data chunk declares 2147483632 bytes but 32000 follow/);
+
+  await withTemp(async (dir, env) => {
+    await writeRepo(`${dir}/cls`, toneAudioClassifier());
+    await Deno.writeFile(`${dir}/three.wav`, encodeWav([sine(440, 8_000, 3)], 8_000));
+    await Deno.writeFile(`${dir}/lying.wav`, lying);
+    const liar = await runBounded(["run", "cls/model.onnx", "--audio", "lying.wav", "-p", "cpu"], env);
+    assertInputError(liar, 2, /lying\.wav: truncated/);
+    const long = await runBounded(
+      ["run", "cls/model.onnx", "--audio", "three.wav", "-p", "cpu", "--max-audio-seconds", "2"],
+      env,
+    );
+    assertInputError(long, 2, /three\.wav: 3\.0 s of audio is longer than the limit of 2 s/);
+    const ok = await runBounded(["run", "cls/model.onnx", "--audio", "three.wav", "-p", "cpu", "--json"], env);
+    assertEquals(ok.code, 0, ok.stderr);
+    // the library (and the server, through it) takes the same bound as a pipeline option
+    const pipe = await loadPipeline(`${dir}/cls/model.onnx`, { provider: "cpu", maxAudioSeconds: 2 });
+    try {
+      const clip = { name: "three.wav", bytes: await Deno.readFile(`${dir}/three.wav`) };
+      let refused: unknown;
+      await pipe.run({ kind: "audio", clips: [clip] }).catch((e) => refused = e);
+      assert(refused instanceof InputError, String(refused));
+    } finally {
+      await pipe.dispose();
+    }
+  });
+});
+
+// ---- tensors ---------------------------------------------------------------------------------------------------
+
+Deno.test("tensor shapes: [0, 1e15], 2^40 elements, negative or fractional dims are exit 2 naming the input", async () => {
+  await withTemp(async (dir, env) => {
+    await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", "n"]));
+    const cases: [string, RegExp][] = [
+      ['{"x": {"data": [], "shape": [0, 1e15]}}', /input "x": shape \[0, 1000000000000000\] asks for more than/],
+      ['{"x": {"data": [], "shape": [1048576, 1048576, 0]}}', /input "x": shape .* asks for more than 268,435,456/],
+      ['{"x": {"data": [], "shape": [0, -1]}}', /input "x": dimension 1 is -1/],
+      ['{"x": {"data": [], "shape": [0, 1.5]}}', /input "x": dimension 1 is 1\.5/],
+    ];
+    for (const [input, pattern] of cases) {
+      assertInputError(await runBounded(["run", "id.onnx", "--input", input], env), 2, pattern);
+    }
+    // a .npy header with the same shape is refused by its reader too
+    const npy = writeNpy({ dtype: "float32", shape: [0, 3], data: new Float32Array(0) });
+    const header = new TextDecoder().decode(npy.subarray(10)).replace("(0, 3),", "(0, 999999999999999),");
+    const lying = new Uint8Array([...npy.subarray(0, 10), ...new TextEncoder().encode(header)]);
+    new DataView(lying.buffer).setUint16(8, lying.length - 10, true);
+    await Deno.writeFile(`${dir}/x.npy`, lying);
+    assertInputError(
+      await runBounded(["run", "id.onnx", "--input-npy", "x=x.npy"], env),
+      2,
+      /x\.npy: shape .* asks for more than/,
+    );
+  });
+  // the library's own run checks the same before onnxruntime sees it (the server's path)
+  const session = await loadModel(buildModel(identityModel("float32", ["batch", "n"])), { provider: "cpu" });
+  try {
+    let error: unknown;
+    await session.run({ x: { dtype: "float32", shape: [0, 1e15], data: new Float32Array(0) } }).catch((e) => error = e);
+    assert(error instanceof InputError, String(error));
+    // the fixed dims and the rank of the model's declaration are checked too
+    const fixed = await loadModel(buildModel(identityModel("float32", [2, 3])), { provider: "cpu" });
+    try {
+      for (const shape of [[2, 4], [2, 3, 1], [0, 3]]) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        let e2: unknown;
+        await fixed.run({ x: { dtype: "float32", shape, data: new Float32Array(n) } }).catch((e) => e2 = e);
+        assert(e2 instanceof InputError, `${shape}: ${e2}`);
+      }
+    } finally {
+      await fixed.dispose();
+    }
+  } finally {
+    await session.dispose();
+  }
+});
+
+Deno.test('strings with a NUL, which onnxruntime-node would cut ("a\\0b" → "a"), are refused naming the input', async () => {
+  // the premise: onnxruntime-node really does cut at the NUL (if a release keeps it, this check can go)
+  const session = await loadModel(buildModel(identityModel("string", ["batch"])), { provider: "cpu" });
+  try {
+    const cut = await session.run({ x: { dtype: "string", shape: [1], data: ["a\u0000b"] } }, { validate: false });
+    assertEquals(cut.y.data, ["a"]);
+    let error: unknown;
+    await session.run({ x: { dtype: "string", shape: [2], data: ["ok", "a\u0000b"] } }).catch((e) => error = e);
+    assert(error instanceof InputError, String(error));
+    assertMatch(error.message, /input "x": element 1 holds a NUL character/);
+  } finally {
+    await session.dispose();
+  }
+  await withTemp(async (dir, env) => {
+    await writeModel(`${dir}/s.onnx`, identityModel("string", ["batch"]));
+    assertInputError(
+      await runBounded(["run", "s.onnx", "--input", '{"x": ["a\\u0000b"]}'], env),
+      2,
+      /input "x": element 0 holds a NUL character/,
+    );
+    // a .npy keeps a NUL inside a string (numpy drops only the trailing padding), so it is refused too
+    const npy = writeNpy({ dtype: "string", shape: [1], data: ["a\u0000b"] });
+    assertEquals(readNpy(npy).data, ["a\u0000b"]);
+    await Deno.writeFile(`${dir}/s.npy`, npy);
+    assertInputError(
+      await runBounded(["run", "s.onnx", "--input-npy", "x=s.npy"], env),
+      2,
+      /input "x": element 0 holds a NUL character/,
+    );
+    const ok = await runBounded(["run", "s.onnx", "--input", '{"x": ["a b", "é"]}', "--json"], env);
+    assertEquals(ok.code, 0, ok.stderr);
+    assertEquals(JSON.parse(ok.stdout).outputs.y.data, ["a b", "é"]);
+  });
+});
+
+/**
+ * numpy 2.4.6's `numpy.array([v], dtype=numpy.float64).astype(numpy.float16).view(numpy.uint16)` for each `v`:
+ * ties, values one ulp of a double off a tie, the largest half, the overflow edge, subnormals.
+ */
+const NUMPY_FLOAT16: [number, number][] = [
+  [2049.0000000000005, 26625],
+  [2049.0, 26624],
+  [2051.0, 26626],
+  [1.00048828125, 15360],
+  [1.0004882812509095, 15361],
+  [1.0004882812500002, 15361],
+  [65504.0, 31743],
+  [65519.99999999999, 31743],
+  [65520.0, 31744],
+  [1000000.0, 31744],
+  [5.960464477539063e-08, 1],
+  [2.9802322387695312e-08, 0],
+  [2.9802322388562674e-08, 1],
+  [4.470348358154297e-08, 1],
+  [6.097555160522461e-05, 1023],
+  [0.1, 11878],
+  [0.3333333333333333, 13653],
+  [-2049.0000000000005, 59393],
+  [1e-10, 0],
+  [3.05175790344947e-05, 512],
+];
+
+Deno.test("float16 from JSON is rounded once, from the double, as numpy rounds it (2049.0000000000005 → 2050)", async () => {
+  assertEquals(
+    Array.from(toFloat16Bits(NUMPY_FLOAT16.map(([v]) => v))),
+    NUMPY_FLOAT16.map(([, bits]) => bits),
+  );
+  const t = tensorFromJson("x", NUMPY_FLOAT16.map(([v]) => v), {
+    info: { name: "x", dtype: "float16", shape: ["n"] },
+  });
+  assertEquals(Array.from(t.data as Uint16Array), NUMPY_FLOAT16.map(([, bits]) => bits));
+  assertEquals(Array.from(toFloat16Bits([NaN, -0, -Infinity])), [0x7e00, 0x8000, 0xfc00]);
+  await withTemp(async (dir, env) => {
+    await writeModel(`${dir}/h.onnx`, identityModel("float16", ["n"]));
+    const r = await runBounded(["run", "h.onnx", "--input", '{"x": [2049.0000000000005, 0.1]}', "--json"], env);
+    assertEquals(r.code, 0, r.stderr);
+    assertEquals(JSON.parse(r.stdout).outputs.y.data, [2050, 0.1]);
+    assertEquals(fromFloat16Bits(Uint16Array.of(26625))[0], 2050);
+  });
+});
