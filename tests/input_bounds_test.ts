@@ -323,3 +323,220 @@ Deno.test("float16 from JSON is rounded once, from the double, as numpy rounds i
     assertEquals(fromFloat16Bits(Uint16Array.of(26625))[0], 2050);
   });
 });
+
+// ---- tokenizer.json --------------------------------------------------------------------------------------------
+
+const WORDS = { "[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, good: 4, bad: 5, film: 6 };
+
+/** A WordLevel tokenizer.json with `model` replaced, and `extra` top-level fields. */
+function tokenizerWith(model: unknown, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: null,
+    model,
+    ...extra,
+  };
+}
+
+/**
+ * Malformed tokenizer.json files and the field gpux names. Python `tokenizers` 0.23.2
+ * (`Tokenizer.from_str`) refuses every one of them too (checked once by hand: "invalid type: sequence, expected a
+ * map", "Missing vocab/merges", "missing field `id`", "UnkIdNotInVocabulary", …).
+ */
+const MALFORMED_TOKENIZERS: [string, Record<string, unknown>, RegExp][] = [
+  [
+    "WordLevel vocabulary as a list",
+    tokenizerWith({ type: "WordLevel", vocab: Object.keys(WORDS), unk_token: "[UNK]" }),
+    /model\.vocab must be a map \{token: id\} for a WordLevel model, got a list/,
+  ],
+  [
+    "WordLevel without vocab",
+    tokenizerWith({ type: "WordLevel", unk_token: "[UNK]" }),
+    /model\.vocab is missing/,
+  ],
+  [
+    "WordLevel without unk_token",
+    tokenizerWith({ type: "WordLevel", vocab: WORDS }),
+    /model\.unk_token must be a string/,
+  ],
+  [
+    "BPE vocabulary as a list",
+    tokenizerWith({ type: "BPE", vocab: ["a", "b"], merges: [] }),
+    /model\.vocab must be a map/,
+  ],
+  ["BPE without merges", tokenizerWith({ type: "BPE", vocab: { a: 0, b: 1, ab: 2 } }), /model\.merges is missing/],
+  [
+    "BPE merge of a token not in the vocabulary",
+    tokenizerWith({ type: "BPE", vocab: { a: 0, b: 1 }, merges: ["a c"] }),
+    /model\.merges\[0\] uses "c", which is not in model\.vocab/,
+  ],
+  [
+    "BPE ids as strings",
+    tokenizerWith({ type: "BPE", vocab: { a: "0" }, merges: [] }),
+    /model\.vocab\["a"\] must be a token id/,
+  ],
+  [
+    "WordPiece vocabulary as a list",
+    tokenizerWith({ type: "WordPiece", vocab: ["a"], unk_token: "[UNK]" }),
+    /model\.vocab must be a map/,
+  ],
+  [
+    "Unigram vocabulary as a map",
+    tokenizerWith({ type: "Unigram", vocab: { a: 0 }, unk_id: 0 }),
+    /model\.vocab must be a list of \[token, score\] pairs/,
+  ],
+  [
+    "Unigram unk_id outside the vocabulary",
+    tokenizerWith({ type: "Unigram", vocab: [["a", -1]], unk_id: 5 }),
+    /model\.unk_id must be an index into model\.vocab/,
+  ],
+  ["an unknown model type", tokenizerWith({ type: "Foo", vocab: {} }), /model\.type must be one of BPE/],
+  ["no model", { version: "1.0", added_tokens: [] }, /tokenizer\.json: model is missing/],
+  [
+    "added_tokens as strings",
+    tokenizerWith({ type: "WordLevel", vocab: WORDS, unk_token: "[UNK]" }, { added_tokens: ["[CLS]"] }),
+    /added_tokens\[0\] must be a map/,
+  ],
+  [
+    "an added token without id",
+    tokenizerWith({ type: "WordLevel", vocab: WORDS, unk_token: "[UNK]" }, {
+      added_tokens: [{ content: "[CLS]", special: true }],
+    }),
+    /added_tokens\[0\]\.id must be a token id/,
+  ],
+];
+
+Deno.test("a tokenizer.json of the wrong shape (a list for a map, missing merges, …) is refused naming the field", async () => {
+  const { loadTokenizer } = await import("../src/processing/tokenizer.ts");
+  await withTemp(async (dir, env) => {
+    const good = tokenizerWith({ type: "WordLevel", vocab: WORDS, unk_token: "[UNK]" });
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(good));
+    const tokenizer = await loadTokenizer(`${dir}/tokenizer.json`);
+    assertEquals(tokenizer.tokenToId("film"), 6);
+    for (const [what, json, pattern] of MALFORMED_TOKENIZERS) {
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(json));
+      let error: unknown;
+      await loadTokenizer(`${dir}/tokenizer.json`).catch((e) => error = e);
+      assert(error instanceof InputError, `${what}: loaded (${error})`);
+      assertMatch(error.message, pattern, what);
+    }
+    // through the CLI: a text classifier whose tokenizer has its vocabulary as a list
+    const { classifierRepo } = await import("./support/text_models.ts");
+    const repo = classifierRepo(MALFORMED_TOKENIZERS[0][1], {});
+    await writeRepo(`${dir}/cls`, repo);
+    const r = await runBounded(["run", "cls/onnx/model.onnx", "--text", "good film", "-p", "cpu"], env);
+    assertInputError(r, 2, /tokenizer\.json: model\.vocab must be a map \{token: id\}/);
+  });
+});
+
+// ---- preprocessor_config.json ----------------------------------------------------------------------------------
+
+Deno.test("a preprocessor size of 100000×100000, or a resize of a thin image past 8192², is exit 2 naming it", async () => {
+  const { tinyImageClassifier } = await import("./support/media_models.ts");
+  const { rgbPng } = await import("./support/image_fixtures.ts");
+  await withTemp(async (dir, env) => {
+    const solid = (width: number, height: number) => ({ width, height, data: new Uint8Array(width * height * 3) });
+    await Deno.writeFile(`${dir}/dot.png`, await rgbPng(solid(9, 9)));
+    await Deno.writeFile(`${dir}/thin.png`, await rgbPng(solid(1, 10)));
+    const repo = tinyImageClassifier();
+    const processor = JSON.parse(repo["preprocessor_config.json"] as string);
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ size: { height: 100000, width: 100000 } }, "dot.png", /size\.width is 100000 pixels, more than the 8192/],
+      [{ size: { shortest_edge: 100000 } }, "dot.png", /size\.shortest_edge is 100000 pixels/],
+      [{ crop_size: { height: 50000, width: 8 } }, "dot.png", /crop_size\.height is 50000 pixels/],
+      [{ size: { shortest_edge: 224 }, crop_pct: 1e-9 }, "dot.png", /size \/ crop_pct is 224000000000 pixels/],
+      [{ size: { shortest_edge: 224 }, crop_pct: 0 }, "dot.png", /crop_pct must be a fraction in \(0, 1\]/],
+      [{ size: { shortest_edge: 8192 } }, "thin.png", /would be resized to 8192×81920 pixels, more than the 8192×8192/],
+    ];
+    for (const [change, image, pattern] of cases) {
+      await writeRepo(`${dir}/img`, {
+        ...repo,
+        "preprocessor_config.json": JSON.stringify({ ...processor, ...change }),
+      });
+      const r = await runBounded(["run", "img/onnx/model.onnx", "--image", image, "-p", "cpu"], env);
+      assertInputError(r, 2, pattern);
+    }
+  });
+});
+
+// ---- the native image decoder under the sandbox ----------------------------------------------------------------
+
+Deno.test("under deno task gpux, the native decoder loads: a CMYK JPEG and an animated WebP are classified", async () => {
+  const { tinyImageClassifier } = await import("./support/media_models.ts");
+  const sharp = (await import("sharp")).default;
+  await withTemp(async (dir, env) => {
+    await writeRepo(`${dir}/img`, tinyImageClassifier());
+    const red = { create: { width: 12, height: 9, channels: 3 as const, background: { r: 240, g: 10, b: 10 } } };
+    await Deno.writeFile(`${dir}/cmyk.jpg`, await sharp(red).toColourspace("cmyk").jpeg().toBuffer());
+    const frames = [
+      await sharp(red).png().toBuffer(),
+      await sharp({ create: { ...red.create, background: "blue" } }).png().toBuffer(),
+    ];
+    // two frames, red then blue: the first frame is the image, as Pillow opens it
+    await Deno.writeFile(
+      `${dir}/anim.webp`,
+      await sharp(frames, { join: { animated: true } }).webp({ loop: 0, lossless: true }).toBuffer(),
+    );
+    assertEquals((await sharp(`${dir}/anim.webp`).metadata()).pages, 2);
+    for (const image of ["cmyk.jpg", "anim.webp"]) {
+      const r = await runBounded(["run", "img/onnx/model.onnx", "--image", image, "-p", "cpu", "--top-k", "1"], env);
+      assertEquals(r.code, 0, `${image}: ${r.stderr}`);
+      assertMatch(r.stdout, /^red 0\.\d+/, image);
+    }
+  });
+});
+
+// ---- package archives (runtime install --from) -----------------------------------------------------------------
+
+Deno.test("archives whose headers lie (zip directory past the end, a deflate bomb, a 8 GiB tar entry) are refused", async () => {
+  const { buildTgz, buildZip } = await import("./support/package_server.ts");
+  const { extractTarGz, extractZip } = await import("../src/runtime_install/archive.ts");
+  const { IntegrityError } = await import("../src/errors.ts");
+  await withTemp(async (dir) => {
+    const refused = async (run: () => Promise<unknown>, pattern: RegExp) => {
+      let error: unknown;
+      await run().catch((e) => error = e);
+      assert(error instanceof IntegrityError, String(error));
+      assertMatch(error.message, pattern);
+    };
+    const take = (e: string) => e === "lib.so" ? "lib.so" : undefined;
+    const zip = await buildZip({ "lib.so": new Uint8Array(4 * 1024 * 1024) }); // 4 MiB of zeros deflate to ~4 KB
+    const eocd = zip.length - 22;
+    // the end record claims a 2 GB central directory
+    const bigDir = zip.slice();
+    new DataView(bigDir.buffer).setUint32(eocd + 12, 0x7fff_ffff, true);
+    await Deno.writeFile(`${dir}/dir.zip`, bigDir);
+    await refused(() => extractZip(`${dir}/dir.zip`, take, dir), /central directory lies beyond the end of the file/);
+    // the entry says it inflates to 100 bytes: extraction stops there, not after 4 MiB
+    const bomb = zip.slice();
+    const central = new DataView(bomb.buffer).getUint32(eocd + 16, true);
+    new DataView(bomb.buffer).setUint32(central + 24, 100, true);
+    await Deno.writeFile(`${dir}/bomb.zip`, bomb);
+    await refused(() => extractZip(`${dir}/bomb.zip`, take, dir), /inflates to more than the 100 bytes it declares/);
+    const written = await Deno.stat(`${dir}/lib.so`).then((s) => s.size, () => 0);
+    assert(written <= 1024 * 1024, `${written} bytes were written`);
+    // a tar header claiming an 8 GiB entry
+    const tgz = await buildTgz({ "package/lib.so": new Uint8Array(512) });
+    const tar = new Uint8Array(
+      await new Response(
+        new Blob([tgz as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream("gzip")),
+      ).arrayBuffer(),
+    );
+    tar.set(new TextEncoder().encode("77777777777\0"), 124);
+    let sum = 0;
+    tar.fill(0x20, 148, 156);
+    for (let i = 0; i < 512; i++) sum += tar[i];
+    tar.set(new TextEncoder().encode(sum.toString(8).padStart(6, "0") + "\0 "), 148);
+    const regz = new Uint8Array(
+      await new Response(new Blob([tar]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+    );
+    await Deno.writeFile(`${dir}/big.tgz`, regz);
+    await refused(() => extractTarGz(`${dir}/big.tgz`, () => "x", dir), /declares 8589934591 bytes, more than/);
+  });
+});

@@ -22,6 +22,7 @@ import { ModelFiles } from "./model_files.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
 import { parseModelId } from "../vocabulary/model_id.ts";
+import { validateTokenizerJson } from "./tokenizer_schema.ts";
 
 /** How a pair is cut down to `maxLength`. */
 export type TruncationStrategy = "longest_first" | "only_first" | "only_second";
@@ -311,6 +312,7 @@ export class TextTokenizer {
 
   /** From parsed tokenizer.json and tokenizer_config.json objects. */
   constructor(tokenizerJson: Json, tokenizerConfig: Json = {}) {
+    validateTokenizerJson(tokenizerJson);
     try {
       this.#hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
     } catch (error) {
