@@ -27,10 +27,11 @@ export interface BoundedReadOptions {
   tooBigHint?: string;
 }
 
-/** Megabytes (MiB) in words for messages: `256 MiB`, `0.5 MiB`. */
+/** A size limit in words for messages: `256 MiB`, `1.5 MiB`, `64 KiB`. */
 export function formatMiB(bytes: number): string {
   const mib = bytes / (1024 * 1024);
-  return `${Number.isInteger(mib) ? mib : mib.toFixed(mib < 1 ? 3 : 1)} MiB`;
+  if (mib < 1) return `${Math.round(bytes / 1024)} KiB`;
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`;
 }
 
 /**

@@ -540,3 +540,68 @@ Deno.test("archives whose headers lie (zip directory past the end, a deflate bom
     await refused(() => extractTarGz(`${dir}/big.tgz`, () => "x", dir), /declares 8589934591 bytes, more than/);
   });
 });
+
+Deno.test("gpux login reads at most 64 KiB of token from stdin (login < /dev/zero ends, exit 2)", async () => {
+  await withTemp(async (dir, env) => {
+    const child = cliCommand(["login"], { env: { ...env, HF_TOKEN_PATH: `${dir}/token` }, stdin: "" }).spawn();
+    const writer = child.stdin.getWriter();
+    // an endless stream, as /dev/zero: keep writing until the child stops reading
+    const feeding = (async () => {
+      for (let i = 0; i < 10_000; i++) await writer.write(new Uint8Array(64 * 1024));
+    })().catch(() => {});
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const out = await child.output();
+    clearTimeout(timer);
+    await feeding;
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertInputError(
+      { code: out.code, stdout: "", stderr },
+      2,
+      /the token on stdin: larger than the limit of 64 KiB/,
+    );
+  });
+});
+
+Deno.test("the resampler keeps kernels for a few rate pairs only (a server fed many odd rates does not grow)", async () => {
+  const { cachedKernelCount, resample } = await import("../src/processing/audio_resample.ts");
+  for (let rate = 44_001; rate < 44_041; rate += 2) resample(new Float32Array(100), rate, 16_000);
+  assert(cachedKernelCount() <= 8, `${cachedKernelCount()} kernels cached`);
+  // and a cached pair still gives the same samples
+  const clip = sine(440, 44_100, 0.05);
+  assertEquals(resample(clip, 44_100, 16_000), resample(clip, 44_100, 16_000));
+});
+
+Deno.test("gpux serve answers the same inputs with 400 naming the problem, and stays up", async () => {
+  const { running, startServe } = await import("./support/serve_process.ts");
+  await withTemp(async (dir, env) => {
+    await writeRepo(`${dir}/tones`, toneAudioClassifier());
+    await writeRepo(`${dir}/id`, { "model.onnx": buildModel(identityModel("float32", ["batch", "n"])) });
+    await writeRepo(`${dir}/s`, { "model.onnx": buildModel(identityModel("string", ["batch"])) });
+    const server = running(
+      await startServe([`${dir}/tones`, `${dir}/id`, `${dir}/s`, "--provider", "cpu", "--port", "0", "--quiet"], {
+        env,
+      }),
+    );
+    try {
+      const post = async (model: string, body: unknown) => {
+        const r = await fetch(`${server.url}/models/${model}/predict`, { method: "POST", body: JSON.stringify(body) });
+        return { status: r.status, text: await r.text() };
+      };
+      const b64 = (bytes: Uint8Array) => btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+      const slow = await post("tones", { audio: b64(wavAt(1, 20_000)) });
+      assertEquals(slow.status, 400, slow.text);
+      assertMatch(slow.text, /sampling rate of 1 Hz/);
+      const huge = await post("id", { x: { data: [], shape: [0, 1e15] } });
+      assertEquals(huge.status, 400, huge.text);
+      assertMatch(huge.text, /asks for more than 268,435,456 elements/);
+      const nul = await post("s", { x: ["a\u0000b"] });
+      assertEquals(nul.status, 400, nul.text);
+      assertMatch(nul.text, /NUL character/);
+      const good = await post("tones", { audio: b64(encodeWav([sine(1500, 16_000, 0.5)], 16_000)) });
+      assertEquals(good.status, 200, good.text);
+      assertMatch(good.text, /high tone/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
