@@ -605,3 +605,28 @@ Deno.test("gpux serve answers the same inputs with 400 naming the problem, and s
     }
   });
 });
+
+Deno.test({
+  name: "a command stuck where it cannot see the signal (a cache ref that is a FIFO) still ends 5 s after SIGTERM",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withTemp(async (dir, env) => {
+      // a hostile cache: refs/main of org/stuck is a FIFO, which opening blocks on until a writer comes
+      const repo = `${dir}/hub/models--org--stuck`;
+      await Deno.mkdir(`${repo}/refs`, { recursive: true });
+      await Deno.mkdir(`${repo}/snapshots`, { recursive: true });
+      assertEquals((await new Deno.Command("mkfifo", { args: [`${repo}/refs/main`] }).output()).code, 0);
+      const child = cliCommand(["run", "org/stuck", "--input", '{"x": [[1, 2, 3]]}'], { env }).spawn();
+      await new Promise((r) => setTimeout(r, 3000)); // started, and blocked opening the FIFO
+      const sent = performance.now();
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const out = await child.output();
+      clearTimeout(timer);
+      const waited = performance.now() - sent;
+      assertEquals(out.signal, null, `killed by the test's SIGKILL: ${new TextDecoder().decode(out.stderr)}`);
+      assertEquals(out.code, 130);
+      assert(waited < 12_000, `took ${waited} ms after SIGTERM`);
+    });
+  },
+});
