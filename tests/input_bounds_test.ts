@@ -630,3 +630,36 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a model's audio settings are bounded as a file's are: sampling_rate, n_fft, n_samples", async () => {
+  const { logMelSpecFromConfig } = await import("../src/processing/audio_log_mel.ts");
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ sampling_rate: 1_000_000_000 }, /sampling_rate is 1000000000 Hz, outside the 1–384 kHz/],
+    [{ n_fft: 10_000_000 }, /n_fft is 10000000, more than the 65536/],
+    [{ chunk_length: 100_000 }, /n_samples \(chunk_length × sampling_rate\) is 1600000000, more than/],
+    [{ n_samples: 1e12 }, /n_samples .* is 1000000000000, more than/],
+  ];
+  for (const [config, pattern] of cases) {
+    let error: unknown;
+    try {
+      logMelSpecFromConfig({ feature_extractor_type: "WhisperFeatureExtractor", ...config });
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof InputError, `${JSON.stringify(config)}: ${error}`);
+    assertMatch(error.message, pattern);
+  }
+  assertEquals(logMelSpecFromConfig({}).nSamples, 480_000); // Whisper's defaults pass
+  // a wav2vec2-style processor declaring 1 GHz: the CLI refuses it before any clip is resampled
+  await withTemp(async (dir, env) => {
+    const repo = toneAudioClassifier();
+    const processor = JSON.parse(repo["preprocessor_config.json"] as string);
+    await writeRepo(`${dir}/cls`, {
+      ...repo,
+      "preprocessor_config.json": JSON.stringify({ ...processor, sampling_rate: 1_000_000_000 }),
+    });
+    await Deno.writeFile(`${dir}/a.wav`, encodeWav([sine(440, 16_000, 0.1)], 16_000));
+    const r = await runBounded(["run", "cls/model.onnx", "--audio", "a.wav", "-p", "cpu"], env);
+    assertInputError(r, 2, /preprocessor_config\.json: sampling_rate is 1000000000 Hz/);
+  });
+});

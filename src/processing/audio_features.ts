@@ -15,7 +15,7 @@ import { InputError } from "../errors.ts";
 import type { TensorData, TensorInfo } from "../runtime/tensors.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "./audio_log_mel.ts";
 import { normalizeZeroMeanUnitVariance, resample } from "./audio_resample.ts";
-import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "./audio_wav.ts";
+import { checkSamplingRate, decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "./audio_wav.ts";
 import type { AudioInput, PipelineContext } from "./task_types.ts";
 
 /** How clips become a tensor: the waveform itself, or (Whisper) a log-mel spectrogram. */
@@ -71,6 +71,10 @@ export async function loadAudioSpec(ctx: PipelineContext): Promise<AudioSpec> {
       `preprocessor_config.json: sampling_rate must be a positive integer, got ${JSON.stringify(rate)}`,
     );
   }
+  checkSamplingRate(
+    rate,
+    yml !== undefined ? "gpux.yml: preprocessing.sampling_rate" : "preprocessor_config.json: sampling_rate",
+  );
   const padding = config?.padding_value;
   return {
     samplingRate: rate,

@@ -41,6 +41,24 @@ export const MAX_SAMPLE_RATE = 384_000;
  */
 export const DEFAULT_MAX_AUDIO_SECONDS = 600;
 
+/**
+ * `rate` when it lies within {@linkcode MIN_SAMPLE_RATE}–{@linkcode MAX_SAMPLE_RATE}, else an
+ * {@linkcode InputError} naming `field`: a model's sampling rate is bounded as a file's is, since resampling to
+ * 1 GHz would allocate as much as resampling from 1 Hz.
+ */
+export function checkSamplingRate(rate: number, field: string): number {
+  if (!(rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE)) {
+    throw new InputError(
+      `${field} is ${rate} Hz, outside the ${MIN_SAMPLE_RATE / 1000}–${MAX_SAMPLE_RATE / 1000} kHz gpux accepts`,
+      {
+        hint:
+          "fix the sampling rate in the model's preprocessor_config.json or gpux.yml (16000 for most speech models)",
+      },
+    );
+  }
+  return rate;
+}
+
 /** Options of {@linkcode decodeWav}. */
 export interface DecodeWavOptions {
   /** Longest clip accepted, seconds (default {@linkcode DEFAULT_MAX_AUDIO_SECONDS}). */
