@@ -137,6 +137,9 @@ const RUNTIME_VALUE_OPTIONS = [
   "-k",
   "--top-k",
   "--aggregation",
+  // input bounds (run; serve takes --max-audio-seconds too)
+  "--max-input-mb",
+  "--max-audio-seconds",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",
