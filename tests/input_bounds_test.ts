@@ -663,3 +663,35 @@ Deno.test("a model's audio settings are bounded as a file's are: sampling_rate, 
     assertInputError(r, 2, /preprocessor_config\.json: sampling_rate is 1000000000 Hz/);
   });
 });
+
+Deno.test("a batch padded by 300,000 tokens, or of many clips, is built without spreading them as arguments", async () => {
+  const { loadTokenizer } = await import("../src/processing/tokenizer.ts");
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/tokenizer.json`,
+      JSON.stringify(tokenizerWith({ type: "WordLevel", vocab: WORDS, unk_token: "[UNK]" })),
+    );
+    const tokenizer = await loadTokenizer(`${dir}/tokenizer.json`);
+    const long = "good ".repeat(300_000);
+    for (const side of ["right", "left"] as const) {
+      const batch = tokenizer.encodeBatch([long, "bad film"], { padding: true, paddingSide: side });
+      assertEquals(batch.inputIds[1].length, 300_000);
+      const row = batch.inputIds[1];
+      const mask = batch.attentionMask[1];
+      const real = side === "right" ? [0, 1] : [299_998, 299_999];
+      assertEquals(real.map((i) => row[i]), [5, 6], side);
+      assertEquals(mask.reduce((a, b) => a + b, 0), 2);
+      assertEquals(batch.offsets[1][real[1]], [4, 8]);
+    }
+  });
+  // 200,000 clips in one batch (as a server request could carry): no RangeError from Math.max(...lengths)
+  const { audioFeeds } = await import("../src/processing/audio_features.ts");
+  const wav = encodeWav([new Float32Array(2)], 16_000);
+  const clips = Array.from({ length: 200_000 }, (_, i) => ({ name: `c${i}.wav`, bytes: wav }));
+  const state = {
+    spec: { samplingRate: 16_000, normalize: false, paddingValue: 0 },
+    input: { name: "input_values", dtype: "float32" as const, shape: ["batch", "samples"] },
+  };
+  const { feeds } = audioFeeds({ kind: "audio", clips }, state);
+  assertEquals(feeds.input_values.shape, [200_000, 2]);
+});

@@ -130,7 +130,8 @@ export function audioFeeds(
       lengths: clips.map((c) => Math.min(c.length, mel.nSamples)),
     };
   }
-  const longest = Math.max(...clips.map((c) => c.length));
+  let longest = 0; // a loop, not Math.max(...): a batch of many clips must not become as many arguments
+  for (const c of clips) longest = Math.max(longest, c.length);
   const values = new Float32Array(clips.length * longest).fill(state.spec.paddingValue);
   clips.forEach((c, i) => values.set(c, i * longest));
   const feeds: Record<string, TensorData> = {

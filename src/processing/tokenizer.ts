@@ -563,10 +563,16 @@ export class TextTokenizer {
   #pad(e: Encoding, target: number, side: "left" | "right"): void {
     const n = target - e.inputIds.length;
     if (n <= 0) return;
+    // no spread: a row padded by a million tokens would pass a million arguments (a RangeError)
     const fill = <T>(arr: T[], v: () => T) => {
-      const pad = Array.from({ length: n }, v);
-      if (side === "left") arr.unshift(...pad);
-      else arr.push(...pad);
+      if (side === "right") {
+        for (let i = 0; i < n; i++) arr.push(v());
+        return;
+      }
+      const old = arr.length;
+      arr.length = old + n;
+      arr.copyWithin(n, 0, old);
+      for (let i = 0; i < n; i++) arr[i] = v();
     };
     fill(e.inputIds, () => this.settings.padId);
     fill(e.attentionMask, () => 0);
