@@ -33,6 +33,10 @@ export const INT_FLAGS = {
   threads: { min: 1, max: 256 },
   /** `run --top-k`: labels per input. */
   topK: { min: 1, max: 100_000 },
+  /** `run --max-input-mb`: the largest input file read, MiB (2 GiB: a typed array's practical limit here). */
+  maxInputMb: { min: 1, max: 2048 },
+  /** `--max-audio-seconds`: the longest audio clip accepted (up to a day). */
+  maxAudioSeconds: { min: 1, max: 86_400 },
 } as const satisfies Record<string, IntRange>;
 
 /**

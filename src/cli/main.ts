@@ -43,10 +43,15 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
   return program as unknown as Command;
 }
 
+/** How long a command may take to clean up after Ctrl-C or SIGTERM before the process ends anyway. */
+export const INTERRUPT_GRACE_MS = 5_000;
+
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
  * The first SIGINT aborts the running command (which cleans up and exits 130); a second one exits at once.
- * SIGTERM does the same (a pull releases its lock and keeps its partial files either way).
+ * SIGTERM does the same (a pull releases its lock and keeps its partial files either way). A command that has
+ * not ended {@linkcode INTERRUPT_GRACE_MS} after the first signal is ended then (exit 130), so nothing — a read
+ * stuck on a FIFO, a native call's promise — keeps it alive; `serve` is left to its own drain, which has a deadline.
  */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
@@ -61,10 +66,12 @@ export async function main(args: string[]): Promise<number> {
   }
   const controller = new AbortController();
   let interrupts = 0;
+  const drains = selectedCommand(args)?.name === "serve";
   const onInterrupt = () => {
     interrupts++;
     if (interrupts > 1) Deno.exit(ExitCode.Interrupted);
     controller.abort(new InterruptedError("interrupted"));
+    if (!drains) Deno.unrefTimer(setTimeout(() => Deno.exit(ExitCode.Interrupted), INTERRUPT_GRACE_MS));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onInterrupt);

@@ -98,6 +98,8 @@ export interface CommandNeeds {
   listen?: string[];
   /** `--allow-sys` names. */
   sys?: string[];
+  /** Decodes images with the native decoder (sharp): see {@linkcode IMAGE_DECODER_NEEDS}. */
+  decodesImages?: boolean;
   /** Subcommands (`cache prune`), each with its own needs. */
   subcommands?: Record<string, CommandNeeds>;
 }
@@ -135,6 +137,9 @@ const RUNTIME_VALUE_OPTIONS = [
   "-k",
   "--top-k",
   "--aggregation",
+  // input bounds (run; serve takes --max-audio-seconds too)
+  "--max-input-mb",
+  "--max-audio-seconds",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",
@@ -152,6 +157,14 @@ const HUB_VALUE_OPTIONS = [
   "--limit",
   "--older-than",
 ];
+
+/**
+ * What the native image decoder (sharp) needs to load, and nothing more: the CPU count (`os.cpus()`, its thread
+ * pool) and `/usr/bin/ldd`, which detect-libc reads to tell glibc from musl — without it detect-libc asks for a
+ * process report, which needs the network interfaces. Without these sharp never loaded under the sandbox, and CMYK
+ * JPEGs and animated WebPs were refused there although they decode with `-A`.
+ */
+export const IMAGE_DECODER_NEEDS = { sys: ["cpus"], read: ["/usr/bin/ldd"] } as const;
 
 const RUNTIME: CommandNeeds = {
   readCache: true,
@@ -193,7 +206,7 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
   login: { readToken: true, writeToken: true, net: true, valueOptions: HUB_VALUE_OPTIONS },
   logout: { readToken: true, writeToken: true, valueOptions: HUB_VALUE_OPTIONS },
   whoami: { readToken: true, net: true, valueOptions: HUB_VALUE_OPTIONS },
-  run: { ...RUNTIME, writeOutputs: ["-o", "--output"] },
+  run: { ...RUNTIME, writeOutputs: ["-o", "--output"], decodesImages: true },
   inspect: RUNTIME,
   bench: RUNTIME,
   init: { ...RUNTIME, writeOutputs: ["-o", "--output"], writeBesideModel: true },
@@ -245,6 +258,7 @@ export const DEFAULT_NEEDS: CommandNeeds = {
   valueOptions: [...new Set([...RUNTIME_VALUE_OPTIONS, ...HUB_VALUE_OPTIONS, "--host", "--port", "--config", "-c"])],
   listen: ["--host"],
   sys: ["hostname", "osRelease"],
+  decodesImages: true, // serve decodes the images of its requests
 };
 
 /** The resolved permissions of one invocation: absolute paths, host names, variable names. */
@@ -456,7 +470,11 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
       const full = abs(path);
       sandbox.read.push(full);
       // a model file's folder holds its external data and gpux.yml
-      if (/\.(onnx|ya?ml|json|npy)$/i.test(path)) sandbox.read.push(parentOf(full));
+      if (/\.(onnx|ya?ml|json|npy)$/i.test(path)) {
+        sandbox.read.push(parentOf(full));
+        // a Hub layout's onnx/model.onnx: its config.json, tokenizer and processor files are one folder up
+        if (/\.onnx$/i.test(path) && /[\\/]onnx$/.test(parentOf(full))) sandbox.read.push(parentOf(parentOf(full)));
+      }
     }
   }
   const outputs = option(needs.writeOutputs);
@@ -502,6 +520,10 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
   if (pulling && (needs.writeCache || needs.net === "pull")) sandbox.ffi.push(ALL_LIBRARIES);
   if (pulling || needs.writeCache) sandbox.sys.push("hostname");
   sandbox.sys.push(...needs.sys ?? []);
+  if (needs.decodesImages) {
+    sandbox.sys.push(...IMAGE_DECODER_NEEDS.sys);
+    sandbox.read.push(...IMAGE_DECODER_NEEDS.read);
+  }
   return finish(sandbox, context);
 }
 

@@ -34,6 +34,7 @@ import type { GpuxSession } from "../runtime/session.ts";
 import { TASK_HANDLERS } from "./task_registry.ts";
 import { detectTask, type TaskSource } from "./task_detection.ts";
 import { ModelFiles } from "./model_files.ts";
+import { DEFAULT_MAX_AUDIO_SECONDS } from "./audio_wav.ts";
 import type {
   AudioInput,
   ImageInput,
@@ -69,7 +70,15 @@ export type {
 export interface PipelineOptions extends LoadModelOptions {
   /** Task to run; overrides gpux.yml `task:`, the README's `pipeline_tag` and config.json. */
   task?: string;
+  /**
+   * Longest audio clip accepted, in seconds (default {@linkcode DEFAULT_MAX_AUDIO_SECONDS}, 600): a longer WAV
+   * is an {@linkcode InputError} found from its header, before any buffer is allocated
+   * (`gpux run --max-audio-seconds`, `gpux serve --max-audio-seconds`).
+   */
+  maxAudioSeconds?: number;
 }
+
+export { DEFAULT_MAX_AUDIO_SECONDS };
 
 /** A model ready to take raw inputs. Dispose it when done. */
 export interface Pipeline {
@@ -154,6 +163,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       config,
       preprocessing: resolved?.config?.preprocessing,
       model: resolved,
+      maxAudioSeconds: options.maxAudioSeconds ?? DEFAULT_MAX_AUDIO_SECONDS,
     };
     const state = handler ? await handler.setup(ctx) : undefined;
     const accepts = handler?.accepts ?? TENSORS_ONLY;

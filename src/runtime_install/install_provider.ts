@@ -419,6 +419,12 @@ export async function installProvider(
     } catch {
       throw new InputError(`--from ${from}: expected npm, nuget, or an existing folder or archive`);
     }
+    if (!stat.isDirectory && !stat.isFile) {
+      // a device (/dev/zero) or a FIFO would be hashed and read forever
+      throw new InputError(`--from ${from}: not a regular file or a folder (a device, a pipe or a socket)`, {
+        hint: "give the package archive (.tgz, .nupkg) or the folder holding the provider libraries",
+      });
+    }
     fetched = stat.isDirectory
       ? { kind: "local", dir: from, name: from!, bytesDownloaded: 0, resumedFrom: 0 }
       : { kind: "local", archive: from, name: from!, bytesDownloaded: 0, resumedFrom: 0 };
