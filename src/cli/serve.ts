@@ -128,6 +128,9 @@ export function serveCommand(ctx: CliContext) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
         }
+        if (m.pool.loaded.warmupError) {
+          out.warn(`${m.name} is served cold: its warm-up on synthesised inputs failed: ${m.pool.loaded.warmupError}`);
+        }
         // as for run/inspect/bench: a fallback is news only where a GPU is present (warnFallbacks)
         if (!m.pool.fallbacks.length || !detectGpu().present) continue;
         const why = m.pool.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
