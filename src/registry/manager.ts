@@ -9,6 +9,7 @@ import type { RetryInfo } from "../download/http.ts";
 import type { ConversionHint, Modality, ModelFormat, OnnxInfo, OnnxVariant } from "../vocabulary/formats.ts";
 import type { ModelFile } from "../vocabulary/model_file.ts";
 import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
+import type { ProtectedDir } from "../cache/local_dir.ts";
 
 export type { ConversionHint, Modality, ModelFile, ModelFormat, OnnxInfo, OnnxVariant, PullProgressEvent };
 
@@ -156,6 +157,11 @@ export interface PullOptions extends RevisionOptions {
    * `.cache/huggingface/download/{path}.metadata` beside them (like `hf download --local-dir`).
    */
   localDir?: string;
+  /**
+   * Folders `localDir` must never be, besides the filesystem root and the cache (which are always refused): the CLI
+   * passes `$HOME` and `GPUX_HOME`.
+   */
+  protectedDirs?: readonly ProtectedDir[];
   /** Transfer tuning, for benchmarks and tests: the size of one byte range and the smallest file fetched as ranges. */
   transfer?: { chunkSize?: number; rangeThreshold?: number };
 }

@@ -25,7 +25,13 @@
 import { CacheError, DiskFullError, InputError, InterruptedError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { acquireBlobLock, acquireFileLock, acquireRepoLock, type BlobLock } from "../cache/lock.ts";
-import { ensureLocalDirCache, localDirPaths, readLocalDirMetadata, writeLocalDirMetadata } from "../cache/local_dir.ts";
+import {
+  checkLocalDir,
+  ensureLocalDirCache,
+  localDirPaths,
+  readLocalDirMetadata,
+  writeLocalDirMetadata,
+} from "../cache/local_dir.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { insideOrThrow } from "../cache/contained_path.ts";
 import { sharedStoreTarget } from "../cache/shared_store.ts";
@@ -132,6 +138,16 @@ interface PullPlan extends ResolvedCommit {
  */
 export async function pullModel(source: PullSource, modelId: string, options: PullOptions = {}): Promise<PullResult> {
   await checkCacheFolder(source.cacheDir);
+  if (options.localDir !== undefined) {
+    // never silently ignored: a dangerous or impossible folder is refused before anything is asked or written
+    options = {
+      ...options,
+      localDir: await checkLocalDir(options.localDir, {
+        cacheDir: source.cacheDir,
+        ...(options.protectedDirs ? { protect: options.protectedDirs } : {}),
+      }),
+    };
+  }
   try {
     const ctx = pullContext(source, modelId, options);
     const resolved = await resolveCommit(ctx);
