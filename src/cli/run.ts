@@ -99,9 +99,16 @@ export function runCommand(ctx: CliContext) {
         if (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) {
           throw new InputError(
             "give raw inputs (--text, --image, --audio) or tensors (--input, --file, --input-npy), not both",
+            {
+              hint: "drop one of the two: raw inputs go through the model's pre-processing, tensors go in as they are",
+            },
           );
         }
-        if (flags.benchmark) throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio");
+        if (flags.benchmark) {
+          throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio", {
+            hint: "gpux bench MODEL times the model on synthesised (or --input) tensors",
+          });
+        }
         await runPipeline(ctx, out, model, flags, rawInput, started);
         return;
       }
@@ -159,7 +166,9 @@ export function runCommand(ctx: CliContext) {
 
 function aggregationArg(value: string): "none" | "simple" | "first" {
   if (value === "none" || value === "simple" || value === "first") return value;
-  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`);
+  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`, {
+    hint: "token-classification groups word pieces with simple (the default) or first; none keeps every token",
+  });
 }
 
 interface RawFlags {
@@ -171,7 +180,9 @@ interface RawFlags {
 }
 
 async function readMedia(paths: string[], flag: string): Promise<MediaFile[]> {
-  if (paths.filter((p) => p === "-").length > 1) throw new InputError(`${flag} - (stdin) can be given once`);
+  if (paths.filter((p) => p === "-").length > 1) {
+    throw new InputError(`${flag} - (stdin) can be given once`, { hint: `give the other ${flag} inputs as files` });
+  }
   const files: MediaFile[] = [];
   for (const path of paths) {
     try {
@@ -180,14 +191,14 @@ async function readMedia(paths: string[], flag: string): Promise<MediaFile[]> {
         : await Deno.readFile(path);
       files.push({ name: path === "-" ? "stdin" : path, bytes });
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`);
+      const hint = `check the path; ${flag} takes a file (- for stdin)`;
+      if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`, { hint });
       if (error instanceof Deno.errors.IsADirectory) {
-        throw new InputError(`${flag} ${path}: is a directory, not a file`);
+        throw new InputError(`${flag} ${path}: is a directory, not a file`, { hint });
       }
-      if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-        throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
-      }
-      throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
+      throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`, {
+        hint: "check that the file exists and is readable by you",
+      });
     }
   }
   return files;
@@ -197,10 +208,18 @@ async function readMedia(paths: string[], flag: string): Promise<MediaFile[]> {
 async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined> {
   const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length].filter(Boolean).length;
   if (kinds === 0) {
-    if (flags.textPair?.length || flags.labels) throw new InputError("--text-pair and --labels go with --text");
+    if (flags.textPair?.length || flags.labels) {
+      throw new InputError("--text-pair and --labels go with --text", {
+        hint: `add the text itself, e.g. --text "I loved it"${flags.labels ? " --labels positive,negative" : ""}`,
+      });
+    }
     return undefined;
   }
-  if (kinds > 1) throw new InputError("give one kind of raw input: --text, --image or --audio");
+  if (kinds > 1) {
+    throw new InputError("give one kind of raw input: --text, --image or --audio", {
+      hint: "run the command once per kind of input",
+    });
+  }
   if (flags.text?.length) {
     const texts = flags.text;
     let pairs = flags.textPair;
@@ -208,6 +227,7 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
     if (pairs && pairs.length !== texts.length) {
       throw new InputError(
         `${texts.length} --text but ${pairs.length} --text-pair: give one pair per text, or one for all`,
+        { hint: "repeat --text-pair once per --text, in the same order, or give a single --text-pair" },
       );
     }
     const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);

@@ -91,7 +91,11 @@ export function serveCommand(ctx: CliContext) {
       const out = ctx.output({ quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const apiKey = flags.apiKey ?? ctx.env("GPUX_API_KEY") ?? undefined;
-      if (apiKey !== undefined && apiKey === "") throw new InputError("--api-key / GPUX_API_KEY is empty");
+      if (apiKey !== undefined && apiKey === "") {
+        throw new InputError("--api-key / GPUX_API_KEY is empty", {
+          hint: "give a non-empty key, or unset GPUX_API_KEY to serve without one",
+        });
+      }
       const planned = await planServedModels(specs, {
         ...(flags.variant ? { variant: flags.variant } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),

@@ -190,7 +190,9 @@ function pullContext(source: PullSource, modelId: string, options: PullOptions):
   const offline = options.offline ?? source.offline;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new InputError(`invalid concurrency ${concurrency}: it must be a whole number of at least 1`);
+    throw new InputError(`invalid concurrency ${concurrency}: it must be a whole number of at least 1`, {
+      hint: "leave it out for the default (32), or give a whole number from 1 to 64",
+    });
   }
   if (offline && options.force) {
     throw new InputError("--force downloads again, which offline mode forbids", {
@@ -642,7 +644,9 @@ function isWeightFile(path: string): boolean {
 function etagOf(file: ModelFile): string {
   const etag = file.lfs?.sha256 ?? file.oid;
   if (!etag || !hashKindOfEtag(etag)) {
-    throw new InputError(`the Hub gave no usable hash for '${file.path}' (oid ${file.oid ?? "missing"})`);
+    throw new InputError(`the Hub gave no usable hash for '${file.path}' (oid ${file.oid ?? "missing"})`, {
+      hint: "the server is not answering as the Hub does: check HF_ENDPOINT, or leave this file out with --exclude",
+    });
   }
   return etag;
 }

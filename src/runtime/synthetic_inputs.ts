@@ -98,12 +98,14 @@ export function concreteShape(info: TensorInfo, options: SynthesizeOptions = {})
         `--shape for ${quoteName(info.name)}: expected rank ${info.shape.length} ${formatShape(info.shape)}, received ${
           formatShape(override)
         }`,
+        { hint: "give one size per dimension (gpux inspect MODEL shows each input's shape)" },
       );
     }
     info.shape.forEach((d, i) => {
       if (typeof d === "number" && d >= 0 && override[i] !== d) {
         throw new InputError(
           `--shape for ${quoteName(info.name)}: dimension ${i} is fixed at ${d}, received ${override[i]}`,
+          { hint: "keep the model's fixed sizes; only its dynamic dimensions take other sizes" },
         );
       }
     });
@@ -131,7 +133,9 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
   const feeds: TensorMap = {};
   for (const info of inputs) {
     if (info.dtype === "unknown") {
-      throw new InputError(`input ${quoteName(info.name)} is not a tensor: gpux cannot synthesise it`);
+      throw new InputError(`input ${quoteName(info.name)} is not a tensor: gpux cannot synthesise it`, {
+        hint: "give the inputs yourself with --input or --file",
+      });
     }
     const shape = concreteShape(info, options);
     const n = elementCount(shape);
@@ -214,13 +218,18 @@ function integerValue(name: string, shape: readonly number[], options: Synthesiz
  */
 export function parseShapeArg(value: string): [string, number[]] {
   const eq = value.lastIndexOf("=");
-  if (eq <= 0) throw new InputError(`--shape ${JSON.stringify(value)}: expected name=DIMxDIM…, e.g. x=1x3x224x224`);
+  if (eq <= 0) {
+    throw new InputError(`--shape ${JSON.stringify(value)}: expected name=DIMxDIM…, e.g. x=1x3x224x224`, {
+      hint: "name the input (gpux inspect MODEL lists them), then its sizes joined by x",
+    });
+  }
   const name = value.slice(0, eq);
   const text = value.slice(eq + 1).trim();
   const dims = text === "" ? [] : text.split(/[x,×]/).map((d) => Number(d.trim()));
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new InputError(
       `--shape ${JSON.stringify(value)}: dimensions must be non-negative integers, e.g. ${name}=1x3x224x224`,
+      { hint: "write the sizes as whole numbers joined by x (a scalar: NAME=)" },
     );
   }
   return [name, dims];
