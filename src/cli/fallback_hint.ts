@@ -9,7 +9,7 @@
 import {
   AuthenticationError,
   CacheError,
-  GpuxError,
+  type GpuxError,
   InputError,
   IntegrityError,
   InterruptedError,

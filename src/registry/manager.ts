@@ -9,7 +9,6 @@ import type { RetryInfo } from "../download/http.ts";
 import type { ConversionHint, Modality, ModelFormat, OnnxInfo, OnnxVariant } from "../vocabulary/formats.ts";
 import type { ModelFile } from "../vocabulary/model_file.ts";
 import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
-import type { ProtectedDir } from "../cache/local_dir.ts";
 
 export type { ConversionHint, Modality, ModelFile, ModelFormat, OnnxInfo, OnnxVariant, PullProgressEvent };
 
@@ -161,7 +160,7 @@ export interface PullOptions extends RevisionOptions {
    * Folders `localDir` must never be, besides the filesystem root and the cache (which are always refused): the CLI
    * passes `$HOME` and `GPUX_HOME`.
    */
-  protectedDirs?: readonly ProtectedDir[];
+  protectedDirs?: readonly { path: string; what: string }[];
   /** Transfer tuning, for benchmarks and tests: the size of one byte range and the smallest file fetched as ranges. */
   transfer?: { chunkSize?: number; rangeThreshold?: number };
 }
