@@ -91,7 +91,7 @@ Deno.test("limits: every bounded gpux.yml field out of range → exit 2 under de
   }
 });
 
-Deno.test("limits: every bounded flag out of range → exit 2 under deno task gpux, naming the flag and range", async () => {
+Deno.test("limits: every bounded flag and variable out of range → exit 2 under deno task gpux, naming it and the range", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gpux_limits_" });
   try {
     await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
@@ -112,6 +112,15 @@ Deno.test("limits: every bounded flag out of range → exit 2 under deno task gp
             assertRefused(r, `invalid ${flag} '${bad}'`, limit);
           });
         }
+      }
+    }
+    // the environment variables in the table (the pull's transfer tuning) are refused the same way
+    for (const [, limit] of limits) {
+      for (const name of limit.env ?? []) {
+        jobs.push(async () => {
+          const r = await runCli(["pull", "acme/x"], { env: { ...env, [name]: String(limit.max + 1) }, cwd: dir });
+          assertRefused(r, `invalid ${name} '${limit.max + 1}'`, limit);
+        });
       }
     }
     await inPairs(jobs);

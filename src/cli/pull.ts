@@ -111,8 +111,8 @@ function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?:
     return parseIntFlag(name, value, range);
   };
   // a 1-byte range would split a 1 GB file into a billion requests
-  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", { min: 64 * 1024, max: 2 ** 32 });
-  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", INT_FLAGS.pullChunkBytes);
+  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", INT_FLAGS.pullRangeThreshold);
   return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
 }
 

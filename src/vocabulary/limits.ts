@@ -22,6 +22,8 @@ export interface Limit {
   flags?: readonly string[];
   /** The gpux.yml fields that take it (`serving.max_workers`), if any. */
   fields?: readonly string[];
+  /** The environment variables that take it (`GPUX_PULL_CHUNK_BYTES`), if any. */
+  env?: readonly string[];
   /** The default when nothing is given, in words. */
   default?: string;
 }
@@ -33,6 +35,22 @@ export interface Limit {
 export const LIMITS = {
   /** `pull --concurrency`: the connection budget (files and byte ranges in flight). */
   concurrency: { min: 1, max: 64, what: "connections a pull keeps open", flags: ["pull --concurrency"], default: "32" },
+  /** `GPUX_PULL_CHUNK_BYTES`: the size of one byte range of a pull (a 1-byte range would mean a billion requests). */
+  pullChunkBytes: {
+    min: 65_536,
+    max: 2 ** 32,
+    what: "bytes per ranged request of a pull",
+    env: ["GPUX_PULL_CHUNK_BYTES"],
+    default: "16 MiB",
+  },
+  /** `GPUX_PULL_RANGE_THRESHOLD`: the smallest file a pull fetches as byte ranges. */
+  pullRangeThreshold: {
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    what: "smallest file fetched as parallel byte ranges, in bytes",
+    env: ["GPUX_PULL_RANGE_THRESHOLD"],
+    default: "32 MiB",
+  },
   /** `search --limit`: results asked for. */
   limit: { min: 1, max: 1000, what: "search results", flags: ["search --limit"], default: "20" },
   /** `bench --runs`, `run --benchmark --runs`: timed runs. */
