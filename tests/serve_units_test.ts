@@ -137,7 +137,7 @@ Deno.test("serving settings: flags over gpux.yml serving: over runtime.timeout o
   assertThrows(
     () => parseGpuxConfig("name: m\nmodel:\n  source: m.onnx\nserving:\n  max_queue: 0\n"),
     InputError,
-    "serving.max_queue: expected a positive integer",
+    "serving.max_queue: expected a whole number from 1 to 1000000",
   );
 });
 

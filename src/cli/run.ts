@@ -118,9 +118,16 @@ export function runCommand(ctx: CliContext) {
         if (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) {
           throw new InputError(
             "give raw inputs (--text, --image, --audio) or tensors (--input, --file, --input-npy), not both",
+            {
+              hint: "drop one of the two: raw inputs go through the model's pre-processing, tensors go in as they are",
+            },
           );
         }
-        if (flags.benchmark) throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio");
+        if (flags.benchmark) {
+          throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio", {
+            hint: "gpux bench MODEL times the model on synthesised (or --input) tensors",
+          });
+        }
         await runPipeline(ctx, out, model, flags, rawInput, started);
         return;
       }
@@ -179,7 +186,9 @@ export function runCommand(ctx: CliContext) {
 
 function aggregationArg(value: string): "none" | "simple" | "first" {
   if (value === "none" || value === "simple" || value === "first") return value;
-  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`);
+  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`, {
+    hint: "token-classification groups word pieces with simple (the default) or first; none keeps every token",
+  });
 }
 
 interface RawFlags {
@@ -197,7 +206,9 @@ async function readMedia(
   maxBytes: number,
   signal: AbortSignal,
 ): Promise<MediaFile[]> {
-  if (paths.filter((p) => p === "-").length > 1) throw new InputError(`${flag} - (stdin) can be given once`);
+  if (paths.filter((p) => p === "-").length > 1) {
+    throw new InputError(`${flag} - (stdin) can be given once`, { hint: `give the other ${flag} inputs as files` });
+  }
   const files: MediaFile[] = [];
   for (const path of paths) {
     const bytes = await readBounded(path, {
@@ -216,10 +227,18 @@ async function readMedia(
 async function readRawInput(flags: RawFlags, signal: AbortSignal): Promise<PipelineInput | undefined> {
   const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length].filter(Boolean).length;
   if (kinds === 0) {
-    if (flags.textPair?.length || flags.labels) throw new InputError("--text-pair and --labels go with --text");
+    if (flags.textPair?.length || flags.labels) {
+      throw new InputError("--text-pair and --labels go with --text", {
+        hint: `add the text itself, e.g. --text "I loved it"${flags.labels ? " --labels positive,negative" : ""}`,
+      });
+    }
     return undefined;
   }
-  if (kinds > 1) throw new InputError("give one kind of raw input: --text, --image or --audio");
+  if (kinds > 1) {
+    throw new InputError("give one kind of raw input: --text, --image or --audio", {
+      hint: "run the command once per kind of input",
+    });
+  }
   if (flags.text?.length) {
     const texts = flags.text;
     let pairs = flags.textPair;
@@ -227,6 +246,7 @@ async function readRawInput(flags: RawFlags, signal: AbortSignal): Promise<Pipel
     if (pairs && pairs.length !== texts.length) {
       throw new InputError(
         `${texts.length} --text but ${pairs.length} --text-pair: give one pair per text, or one for all`,
+        { hint: "repeat --text-pair once per --text, in the same order, or give a single --text-pair" },
       );
     }
     const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);

@@ -131,7 +131,11 @@ export function splitNamed(value: string, names: readonly string[], flag: string
   if (match === undefined) {
     throw new InputError(
       `${flag} ${JSON.stringify(value)}: expected NAME=PATH with NAME one of ${names.map(quoteName).join(", ")}`,
-      flag === "--output" ? { hint: "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy" } : {},
+      {
+        hint: flag === "--output"
+          ? "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy"
+          : `e.g. ${flag} ${quoteName(names[0] ?? "x")}=./input.npy (gpux inspect MODEL lists the names)`,
+      },
     );
   }
   return [match, value.slice(match.length + 1)];
@@ -198,7 +202,9 @@ export async function readFeeds(
 ): Promise<TensorMap | undefined> {
   const maxBytes = inputBytesLimit(flags.maxInputMb);
   if (flags.input !== undefined && flags.file !== undefined) {
-    throw new InputError("give either --input or --file, not both");
+    throw new InputError("give either --input or --file, not both", {
+      hint: "put every input in one JSON document: inline with --input, or in a file with --file",
+    });
   }
   let json: unknown;
   if (flags.input !== undefined) json = parseJson(flags.input, "--input");
@@ -216,11 +222,15 @@ export async function readFeeds(
   // npy tensors merged into the JSON ones: convert the JSON part without the npy names
   const obj = json === undefined ? {} : json;
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-    throw new InputError("with --input-npy, --input/--file must be a JSON object {name: value}");
+    throw new InputError("with --input-npy, --input/--file must be a JSON object {name: value}", {
+      hint: `e.g. --input '{"other_input": [[1, 2]]}' beside --input-npy NAME=file.npy`,
+    });
   }
   const both = Object.keys(npy).filter((n) => n in obj);
   if (both.length) {
-    throw new InputError(`input ${both.map(quoteName).join(", ")} given both as JSON and as --input-npy`);
+    throw new InputError(`input ${both.map(quoteName).join(", ")} given both as JSON and as --input-npy`, {
+      hint: "give each input once: drop it from the JSON or drop its --input-npy",
+    });
   }
   const jsonInputs = inputs.filter((i) => !(i.name in npy));
   const feeds = { ...feedsFromJson(obj, jsonInputs), ...npy };
@@ -248,7 +258,9 @@ export async function writeOutputs(
     if (named) {
       const [name, path] = splitNamed(spec, order, "--output");
       if (!path.toLowerCase().endsWith(".npy")) {
-        throw new InputError(`--output ${JSON.stringify(spec)}: a single named output is written as .npy`);
+        throw new InputError(`--output ${JSON.stringify(spec)}: a single named output is written as .npy`, {
+          hint: "name the file NAME=out.npy, or write every output with --output out.json",
+        });
       }
       plan.push({ path, bytes: writeNpy(outputs[name]) });
     } else if (spec.toLowerCase().endsWith(".npy")) {
@@ -266,7 +278,9 @@ export async function writeOutputs(
       for (const name of order) ordered[name] = outputs[name];
       plan.push({ path: spec, bytes: new TextEncoder().encode(JSON.stringify(tensorsToJson(ordered)) + "\n") });
     } else {
-      throw new InputError(`--output ${spec}: expected a .json or .npy file name (or NAME=file.npy)`);
+      throw new InputError(`--output ${spec}: expected a .json or .npy file name (or NAME=file.npy)`, {
+        hint: "e.g. --output out.json (every output) or --output out.npy (a single output)",
+      });
     }
   }
   for (const { path, bytes } of plan) {

@@ -31,6 +31,7 @@
  */
 import { GpuxError } from "../errors.ts";
 import { type EnvReader, gpuxHome, hfHome, homeDir, hubCacheDir, hubEndpoint } from "../environment.ts";
+import { parseModelArg } from "../serve/served_model.ts";
 
 /** Every environment variable gpux (and the libraries it uses) reads; any other reads as unset. */
 export const ENV_VARS: readonly string[] = [
@@ -82,8 +83,11 @@ export interface CommandNeeds {
   onnxruntime?: boolean;
   /** Write gpux's state folder (`GPUX_HOME`). */
   writeState?: boolean;
-  /** Read the paths named by positional arguments and these options. */
-  readPaths?: { positionals?: boolean; options?: string[] };
+  /**
+   * Read the paths named by positional arguments and these options. `positionals: "served"`: each positional is
+   * `MODEL` or `NAME=MODEL` (`gpux serve`), and the path read is `MODEL`, split exactly as serve splits it.
+   */
+  readPaths?: { positionals?: boolean | "served"; options?: string[] };
   /** Write the folders of the files these options name (`NAME=path` values: the path). */
   writeOutputs?: string[];
   /** Write the folders these options name themselves (`pull --local-dir D`). */
@@ -211,6 +215,11 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
   bench: RUNTIME,
   init: { ...RUNTIME, writeOutputs: ["-o", "--output"], writeBesideModel: true },
   doctor: { readCache: true, readToken: true, onnxruntime: true, sys: ["hostname", "osRelease"] },
+  // what the commands without an entry get, but its models are `MODEL` or `NAME=MODEL`: read the MODEL part
+  // (a getter: DEFAULT_NEEDS is defined below)
+  get serve(): CommandNeeds {
+    return { ...DEFAULT_NEEDS, readPaths: { ...DEFAULT_NEEDS.readPaths, positionals: "served" } };
+  },
   // `gpux runtime …` (issue 12): provider libraries in runtime folders under GPUX_HOME
   runtime: {
     valueOptions: ["--cuda", "--from", "--device-id"],
@@ -462,8 +471,19 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
     if (needs.writeState) sandbox.write.push(state);
   }
   if (needs.readPaths) {
+    const served = (arg: string) => {
+      try {
+        return parseModelArg(arg).spec;
+      } catch {
+        return arg; // serve refuses it itself (exit 2)
+      }
+    };
     const named = [
-      ...(needs.readPaths.positionals ? positionals : []),
+      ...(needs.readPaths.positionals === "served"
+        ? positionals.map(served)
+        : needs.readPaths.positionals
+        ? positionals
+        : []),
       ...option(needs.readPaths.options).flatMap(pathCandidates),
     ];
     for (const path of named) {

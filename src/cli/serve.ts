@@ -5,35 +5,21 @@
  *
  * @module
  */
-import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
-import { INT_FLAGS, intFlag, type IntRange } from "./int_flag.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 
-/** Parses a positive number flag. */
-function numberArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
-  return n;
-}
-
-/** Bounds of serve's whole-number flags. */
-const SERVE_FLAGS = {
-  port: { min: 0, max: 65535 },
-  workers: { min: 1, max: 256 },
-  maxBatch: { min: 1, max: 4096 },
-  batchDelayMs: { min: 0, max: 60_000 },
-  maxQueue: { min: 1, max: 1_000_000 },
-  timeoutMs: { min: 0, max: 86_400_000 },
-} as const satisfies Record<string, IntRange>;
+/** Bounds of serve's number flags: the shared table (gpux.yml `serving:` reads the same entries). */
+const SERVE_FLAGS = INT_FLAGS;
 
 /** Loopback addresses: binding anything else without an API key earns a warning. */
 export function isLoopback(host: string): boolean {
@@ -77,7 +63,11 @@ export function serveCommand(ctx: CliContext) {
       "per-request limit; later answers are 504 (default 30000, 0 = none)",
       intFlag("--timeout-ms", SERVE_FLAGS.timeoutMs),
     )
-    .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
+    .option(
+      "--max-body-mb <mb>",
+      "largest request body; larger ones get 413 (default 16)",
+      intFlag("--max-body-mb", SERVE_FLAGS.maxBodyMb),
+    )
     .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
     .option("--cors <origin>", "send Access-Control-Allow-Origin: <origin> and answer preflight requests")
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
@@ -101,7 +91,11 @@ export function serveCommand(ctx: CliContext) {
       const out = ctx.output({ quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const apiKey = flags.apiKey ?? ctx.env("GPUX_API_KEY") ?? undefined;
-      if (apiKey !== undefined && apiKey === "") throw new InputError("--api-key / GPUX_API_KEY is empty");
+      if (apiKey !== undefined && apiKey === "") {
+        throw new InputError("--api-key / GPUX_API_KEY is empty", {
+          hint: "give a non-empty key, or unset GPUX_API_KEY to serve without one",
+        });
+      }
       const planned = await planServedModels(specs, {
         ...(flags.variant ? { variant: flags.variant } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
@@ -137,6 +131,9 @@ export function serveCommand(ctx: CliContext) {
       for (const m of models) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
+        }
+        if (m.pool.loaded.warmupError) {
+          out.warn(`${m.name} is served cold: its warm-up on synthesised inputs failed: ${m.pool.loaded.warmupError}`);
         }
         // as for run/inspect/bench: a fallback is news only where a GPU is present (warnFallbacks)
         if (!m.pool.fallbacks.length || !detectGpu().present) continue;

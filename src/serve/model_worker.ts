@@ -10,7 +10,8 @@ import { GpuxError, InputError } from "../errors.ts";
 import { createSession, type GpuxSession, setOrtLogLevel } from "../runtime/session.ts";
 import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
 import { inputNames, resultJson } from "../processing/result_json.ts";
-import { synthesizeInputs } from "../runtime/synthetic_inputs.ts";
+import { describeSyntheticValues, synthesizeInputs } from "../runtime/synthetic_inputs.ts";
+import { textModelSizes } from "../runtime/text_model_sizes.ts";
 import type { FromWorker, LoadMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
 /** What a worker hosts: a session, and the pipeline around it when the model has one. */
@@ -57,14 +58,20 @@ async function load(message: LoadMessage): Promise<void> {
     dispose: () => pipeline ? pipeline.dispose() : session.dispose(),
   };
   let warmupMs: number | undefined;
+  let warmupError: string | undefined;
   if (message.warmup) {
     const started = performance.now();
+    // config.json's vocab_size / max_position_embeddings keep a BERT's synthesised ids inside its tables
+    const sizes = await textModelSizes(message.path);
     try {
-      await session.run(synthesizeInputs(session.inputs));
+      await session.run(synthesizeInputs(session.inputs, sizes));
       warmupMs = performance.now() - started;
-    } catch {
+    } catch (error) {
       // inputs synthesised from the metadata do not suit every model (Silero VAD's recurrent state must match the
-      // batch of its audio): such a model is served cold, and a real request gets the model's own answer or error
+      // batch of its audio): such a model is served cold, and a real request gets the model's own answer or error;
+      // the reason, naming each input and what it held, is reported (serve prints it as a warning)
+      const inputs = session.inputs.map((i) => `${JSON.stringify(i.name)} ${describeSyntheticValues(i, sizes)}`);
+      warmupError = `${error instanceof Error ? error.message : String(error)} (inputs: ${inputs.join("; ")})`;
     }
   }
   post({
@@ -78,6 +85,7 @@ async function load(message: LoadMessage): Promise<void> {
     ...(pipeline && pipeline.accepts.length ? { task: pipeline.task } : {}),
     accepts: pipeline ? [...pipeline.accepts] : [],
     ...(pipelineError ? { pipelineError } : {}),
+    ...(warmupError ? { warmupError } : {}),
   });
 }
 

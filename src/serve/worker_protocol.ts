@@ -94,6 +94,8 @@ export interface LoadedMessage {
   accepts: ("text" | "image" | "audio")[];
   /** Why the pipeline could not be loaded (the model is then served for tensors only). */
   pipelineError?: string;
+  /** Why the warm-up run on synthesised inputs failed, naming each input and its values (the model is served cold). */
+  warmupError?: string;
 }
 
 /** Worker → main thread. */
