@@ -11,6 +11,7 @@ import { createSession, type GpuxSession, setOrtLogLevel } from "../runtime/sess
 import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
 import { inputNames, resultJson } from "../processing/result_json.ts";
 import { synthesizeInputs } from "../runtime/synthetic_inputs.ts";
+import { batchingProof, type BatchingVerdict, confirmBatching } from "./batching.ts";
 import type { FromWorker, LoadMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
 /** What a worker hosts: a session, and the pipeline around it when the model has one. */
@@ -67,8 +68,10 @@ async function load(message: LoadMessage): Promise<void> {
       // batch of its audio): such a model is served cold, and a real request gets the model's own answer or error
     }
   }
+  const batching = message.checkBatching ? await checkBatching(session) : undefined;
   post({
     type: "loaded",
+    ...(batching ? { batching } : {}),
     provider: session.provider,
     fallbacks: [...session.fallbacks],
     inputs: [...session.inputs],
@@ -79,6 +82,20 @@ async function load(message: LoadMessage): Promise<void> {
     accepts: pipeline ? [...pipeline.accepts] : [],
     ...(pipelineError ? { pipelineError } : {}),
   });
+}
+
+/** The static proof, then the warm-up confirmation, of batching.ts; a run that fails turns batching off. */
+async function checkBatching(session: GpuxSession): Promise<BatchingVerdict> {
+  const proof = batchingProof(session.inputs, session.outputs);
+  if (!proof.ok) return proof;
+  try {
+    return await confirmBatching(synthesizeInputs(session.inputs, { batch: 1 }), session.inputs, (f) => session.run(f));
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `the warm-up check could not run the model: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {

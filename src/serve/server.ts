@@ -256,6 +256,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     outputs: m.pool.outputs,
     workers: m.pool.workers,
     batching: m.pool.batching,
+    ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
   });
 
   async function route(request: Request, path: string, endpoint: { name: string }): Promise<Handled> {
