@@ -12,6 +12,7 @@ import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
 import { inputNames, resultJson } from "../processing/result_json.ts";
 import { synthesizeInputs } from "../runtime/synthetic_inputs.ts";
 import { batchingProof, type BatchingVerdict, confirmBatching } from "./batching.ts";
+import { transferables } from "./codec_calls.ts";
 import type { FromWorker, LoadMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
 /** What a worker hosts: a session, and the pipeline around it when the model has one. */
@@ -30,8 +31,8 @@ function errorData(error: unknown): WorkerErrorData {
   return { name: "Error", message: error instanceof Error ? error.message : String(error) };
 }
 
-function post(message: FromWorker): void {
-  self.postMessage(message);
+function post(message: FromWorker, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
 }
 
 async function load(message: LoadMessage): Promise<void> {
@@ -114,7 +115,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         if (!session) throw new Error("the worker has no model loaded");
         const started = performance.now();
         const outputs = await session.run(message.feeds);
-        post({ type: "result", id: message.id, outputs, runMs: performance.now() - started });
+        // the outputs' buffers move to the main thread rather than being copied (a big output twice in memory)
+        post({ type: "result", id: message.id, outputs, runMs: performance.now() - started }, transferables(outputs));
       } catch (error) {
         post({ type: "run_failed", id: message.id, error: errorData(error) });
       }
