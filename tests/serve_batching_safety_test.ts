@@ -9,6 +9,9 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { buildModel, type ModelSpec, writeModel } from "./support/onnx_builder.ts";
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
+import { classifierModel, classifierRepo } from "./support/text_models.ts";
+import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { writeRepo } from "./support/media_models.ts";
 
 const i64 = (...values: number[]) => new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer);
 
@@ -213,4 +216,59 @@ Deno.test("gpux serve: batching never mixes clients: models whose outputs do not
     for (const s of servers) assertEquals(await s.stop("SIGTERM"), 0, s.stderr());
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const bert = await bertTokenizer();
+
+Deno.test({
+  name:
+    "gpux serve: several texts in one request to a model whose outputs are not led by the batch run one by one: each text gets its answer alone",
+  ignore: "skip" in bert,
+  fn: async () => {
+    if ("skip" in bert) return;
+    const dir = await Deno.makeTempDir({ prefix: "gpux-batch-safety-" });
+    const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+    try {
+      // the classifier with its logits transposed: [classes, batch], which reads as [rows, classes] with 2 texts
+      const spec = classifierModel();
+      spec.nodes = spec.nodes.map((n) => n.outputs[0] === "logits" ? { ...n, outputs: ["raw"] } : n);
+      spec.nodes.push({
+        op: "Transpose",
+        inputs: ["raw"],
+        outputs: ["logits"],
+        attributes: { perm: { ints: [1, 0] } },
+      });
+      spec.outputs = [{ name: "logits", dtype: "float32", shape: [2, "batch"] }];
+      await writeRepo(`${dir}/sideways`, {
+        ...classifierRepo(bert.tokenizer, bert.config),
+        "onnx/model.onnx": buildModel(spec),
+      });
+      await writeRepo(`${dir}/sentiment`, classifierRepo(bert.tokenizer, bert.config));
+      const server = running(
+        await startServe([`${dir}/sideways`, `${dir}/sentiment`, "--provider", "cpu", "--port", "0"], { env }),
+      );
+      try {
+        const texts = ["i love this", "this is bad", "meh"];
+        for (const model of ["sideways", "sentiment"]) {
+          const ask = async (text: string[]) => {
+            const r = await fetch(`${server.url}/models/${model}/predict`, {
+              method: "POST",
+              body: JSON.stringify({ text, top_k: 2 }),
+            });
+            const doc = await r.json();
+            assertEquals(r.status, 200, JSON.stringify(doc));
+            return doc.result as unknown[];
+          };
+          const together = await ask(texts);
+          const alone = [];
+          for (const t of texts) alone.push(...await ask([t]));
+          assertEquals(together, alone, `${model}: a text's answer depends on the texts beside it`);
+        }
+      } finally {
+        assertEquals(await server.stop("SIGTERM"), 0, server.stderr());
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
