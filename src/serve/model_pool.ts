@@ -70,8 +70,8 @@ export interface ModelPoolOptions {
 export interface InferenceResult {
   /** Its own outputs (its rows of a batched run); empty for raw input. */
   outputs: TensorMap;
-  /** Raw input: the task result, as JSON-ready data. */
-  result?: unknown;
+  /** Raw input: the task result as JSON text (printed in the worker). */
+  resultText?: string;
   /** Milliseconds the run took in the worker. */
   runMs: number;
   /** Milliseconds it waited for a worker. */
@@ -430,7 +430,7 @@ export class ModelPool {
       const e = batch.entries[0];
       const queueMs = (e.dispatched ?? e.enqueued) - e.enqueued;
       metrics?.queueSeconds.observe(model, queueMs / 1000);
-      this.#succeed(e, { outputs: {}, result: m.result, runMs: m.runMs, queueMs, batch: 1 });
+      this.#succeed(e, { outputs: {}, resultText: m.resultText, runMs: m.runMs, queueMs, batch: 1 });
     } else if (m.type === "result") {
       metrics?.inferences.inc(model);
       metrics?.inferenceItems.inc(model, batch.entries.length);

@@ -132,10 +132,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         }
         const started = performance.now();
         const result = await pipeline.run(message.input, message.options ?? {});
+        // printed here, in the model's Worker: a big result (a thousand embeddings) printed on the HTTP thread
+        // would hold /health as long
         post({
           type: "processed",
           id: message.id,
-          result: resultJson(result, inputNames(message.input)),
+          resultText: JSON.stringify(resultJson(result, inputNames(message.input))),
           runMs: performance.now() - started,
         });
       } catch (error) {

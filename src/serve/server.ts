@@ -307,24 +307,23 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         }
         if (draining) throw new ShuttingDownError("the server is shutting down");
         const result = await m.pool.process(decoded.input, decoded.options, { timeoutMs: m.timeoutMs });
-        return {
-          model: m.name,
-          batch: 1,
-          body: {
-            name: m.name,
-            model: modelJson(m.spec, m.pool),
-            provider: m.pool.provider,
-            ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
-            task: m.pool.loaded.task,
-            result: result.result,
-            timings: {
-              queueMs: round(result.queueMs),
-              runMs: round(result.runMs),
-              totalMs: round(performance.now() - started),
-              batch: 1,
-            },
+        // the result comes printed by the model's Worker: spliced into the document, not parsed and printed again
+        const marker = `\u0000${crypto.randomUUID()}`;
+        const text = JSON.stringify({
+          name: m.name,
+          model: modelJson(m.spec, m.pool),
+          provider: m.pool.provider,
+          ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
+          task: m.pool.loaded.task,
+          result: marker,
+          timings: {
+            queueMs: round(result.queueMs),
+            runMs: round(result.runMs),
+            totalMs: round(performance.now() - started),
+            batch: 1,
           },
-        };
+        }).replace(JSON.stringify(marker), () => result.resultText ?? "null");
+        return { model: m.name, batch: 1, body: undefined, text, headers: JSON_HEADERS };
       }
       const result = await infer(m, decoded.feeds);
       const answer: PredictAnswer = {

@@ -109,6 +109,6 @@ export type FromWorker =
   | LoadedMessage
   | { type: "load_failed"; error: WorkerErrorData }
   | { type: "result"; id: number; outputs: TensorMap; runMs: number }
-  | { type: "processed"; id: number; result: unknown; runMs: number }
+  | { type: "processed"; id: number; resultText: string; runMs: number }
   | { type: "run_failed"; id: number; error: WorkerErrorData }
   | { type: "closed" };
