@@ -176,6 +176,7 @@ export function serveCommand(ctx: CliContext) {
         ...(m.pool.model?.variant ? { variant: m.pool.model.variant } : {}),
         workers: m.pool.workers,
         batching: m.pool.batching,
+        ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
         ...(m.pool.loaded.task ? { task: m.pool.loaded.task } : {}),
       }));
       if (flags.jsonLog) {
@@ -186,7 +187,7 @@ export function serveCommand(ctx: CliContext) {
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
-              }${m.batching ? ", batching" : ""}${m.task ? `, ${m.task}` : ""})`
+              }${m.batching ? ", batching" : `, batching: off (${m.batchingReason})`}${m.task ? `, ${m.task}` : ""})`
             ).join(" · ")
           }`,
         );

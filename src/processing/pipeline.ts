@@ -31,6 +31,8 @@
 import { InputError } from "../errors.ts";
 import { loadModel, type LoadModelOptions } from "../runtime/load_model.ts";
 import type { GpuxSession } from "../runtime/session.ts";
+import { batchingProof } from "../runtime/batch_dimension.ts";
+import { inputItems, joinItemResults } from "./item_runs.ts";
 import { TASK_HANDLERS } from "./task_registry.ts";
 import { detectTask, type TaskSource } from "./task_detection.ts";
 import { ModelFiles } from "./model_files.ts";
@@ -192,6 +194,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       }
       return await handler.preprocess(typed, ctx, state);
     };
+    const batchable = batchingProof(session.inputs, session.outputs).ok;
     let disposed = false;
     const pipeline: Pipeline = {
       task: ctx.task,
@@ -200,6 +203,13 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       session,
       preprocess,
       async run(input, runOptions = {}) {
+        const items = batchable ? [] : inputItems(normalizeInput(input));
+        if (items.length > 1) {
+          // the outputs cannot be proven to follow the batch: never split them by rows, run each item alone
+          const parts: TaskResult[] = [];
+          for (const item of items) parts.push(await pipeline.run(item, runOptions));
+          return joinItemResults(parts);
+        }
         const pre = await preprocess(input);
         const outputs = await session.run(pre.feeds);
         return await handler!.postprocess(outputs, pre, ctx, state, runOptions);
