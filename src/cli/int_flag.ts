@@ -6,6 +6,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { QA_LIMITS } from "../processing/question_answering.ts";
 
 /** An inclusive range of accepted values. */
 export interface IntRange {
@@ -33,6 +34,8 @@ export const INT_FLAGS = {
   threads: { min: 1, max: 256 },
   /** `run --top-k`: labels per input. */
   topK: { min: 1, max: 100_000 },
+  /** `run --max-answer-length`, `--max-seq-length`, `--doc-stride`: question-answering windows and answers. */
+  ...QA_LIMITS,
 } as const satisfies Record<string, IntRange>;
 
 /**

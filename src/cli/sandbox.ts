@@ -135,6 +135,14 @@ const RUNTIME_VALUE_OPTIONS = [
   "-k",
   "--top-k",
   "--aggregation",
+  // fill-mask, question-answering, zero-shot (issue 20)
+  "--hypothesis-template",
+  "--question",
+  "--context",
+  "--targets",
+  "--max-answer-length",
+  "--max-seq-length",
+  "--doc-stride",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",

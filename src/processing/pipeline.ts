@@ -50,8 +50,10 @@ import type {
 export { ModelFiles };
 
 export type {
+  Answer,
   AudioInput,
   Entity,
+  FillMaskCandidate,
   ImageInput,
   InputKind,
   LabelScore,
@@ -83,8 +85,8 @@ export interface Pipeline {
   readonly session: GpuxSession;
   /** Runs raw input through pre-processing, the model and post-processing. */
   run(input: PipelineInput, options?: PipelineRunOptions): Promise<TaskResult>;
-  /** Pre-processing only: the feeds the model would get. */
-  preprocess(input: PipelineInput): Promise<Preprocessed>;
+  /** Pre-processing only: the feeds the model would get (options that shape them: QA windows). */
+  preprocess(input: PipelineInput, options?: PipelineRunOptions): Promise<Preprocessed>;
   /** Releases the session. */
   dispose(): Promise<void>;
   /** `await using`. */
@@ -139,7 +141,13 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
     const resolved = session.model;
     const files = await ModelFiles.forModel(resolved, session.path);
     const config = (await files.readJsonIfPresent("config.json")) as Record<string, unknown> | undefined ?? {};
-    const detected = await detectTask({ override: options.task, gpuxTask: resolved?.config?.task, files, config });
+    const detected = await detectTask({
+      override: options.task,
+      gpuxTask: resolved?.config?.task,
+      files,
+      config,
+      graph: { inputs: session.inputs.map((i) => i.name), outputs: session.outputs.map((o) => o.name) },
+    });
     const handler = detected ? taskHandler(detected.task) : undefined;
     if (options.task && !handler) {
       throw new InputError(`gpux has no pipeline for task ${JSON.stringify(options.task)}`, {
@@ -157,7 +165,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
     };
     const state = handler ? await handler.setup(ctx) : undefined;
     const accepts = handler?.accepts ?? TENSORS_ONLY;
-    const preprocess = async (input: PipelineInput): Promise<Preprocessed> => {
+    const preprocess = async (input: PipelineInput, runOptions: PipelineRunOptions = {}): Promise<Preprocessed> => {
       const typed = normalizeInput(input);
       if (!handler) {
         throw new InputError(
@@ -180,7 +188,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
           { hint: `give it ${describeKinds(accepts)}` },
         );
       }
-      return await handler.preprocess(typed, ctx, state);
+      return await handler.preprocess(typed, ctx, state, runOptions);
     };
     let disposed = false;
     const pipeline: Pipeline = {
@@ -190,7 +198,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       session,
       preprocess,
       async run(input, runOptions = {}) {
-        const pre = await preprocess(input);
+        const pre = await preprocess(input, runOptions);
         const outputs = await session.run(pre.feeds);
         return await handler!.postprocess(outputs, pre, ctx, state, runOptions);
       },
