@@ -2,12 +2,15 @@
  * fill-mask, question-answering (long contexts in strided windows), sentence-similarity and
  * zero-shot-image-classification (CLIP) against PyTorch transformers' own `pipeline()` on the same random
  * weights (tests/support/task_fixtures_text.ts builds the models and the goldens): the same tokens, labels
- * and character offsets, scores within 1e-4 — through `deno task gpux run`, `loadPipeline` and `gpux serve`.
+ * and character offsets, scores within 1e-4 — through `deno task gpux run`, `loadPipeline` and `gpux serve`; and
+ * against transformers.js 4.3 (its own Node.js process) on the same files where its pipelines do the same thing.
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { running, startServe } from "./support/serve_process.ts";
 import { textTaskFixtures } from "./support/task_fixtures_text.ts";
+import { runTransformersJs, transformersJsLayout } from "./support/transformers_js_tasks.ts";
+import { photoLike, rgbPng } from "./support/image_fixtures.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
 import { taskFromArchitectures, taskFromGraph } from "../src/processing/task_detection.ts";
 
@@ -326,5 +329,57 @@ Deno.test("gpux serve: fill-mask, question/context, sentence similarity and imag
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("transformers.js on the same files: the same fill-mask tokens, similarities, CLIP labels and QA scores", async () => {
+  const root = await transformersJsLayout({
+    fill: `${FIX}/bert-fill-mask`,
+    qa: `${FIX}/bert-qa`,
+    sentence: `${FIX}/bert-sentence`,
+    clip: `${FIX}/clip`,
+  });
+  try {
+    // an image already at CLIP's 32×32: transformers.js resizes with sharp, not Pillow, so a downscaled picture differs
+    // between it and transformers (gpux follows Pillow: see the goldens above)
+    await Deno.writeFile(`${root}/photo.png`, await rgbPng(photoLike(32, 32, 7)));
+    const fg = G["fill-mask"], qg = G["question-answering"], sg = G["sentence-similarity"];
+    const labels = G["zero-shot-image-classification"].labels;
+    const tjs = await runTransformersJs(root, [
+      { id: "fill", task: "fill-mask", model: "fill", text: fg.texts[0] },
+      { id: "qa", task: "question-answering", model: "qa", question: qg.question, context: qg.context, topK: 3 },
+      { id: "sentence", task: "feature-extraction", model: "sentence", texts: [sg.source, ...sg.candidates] },
+      // the template given: transformers.js' default has no full stop (transformers': `This is a photo of {}.`)
+      {
+        id: "clip",
+        task: "zero-shot-image-classification",
+        model: "clip",
+        image: `${root}/photo.png`,
+        labels,
+        hypothesisTemplate: "This is a photo of {}.",
+      },
+    ]);
+
+    const fill = await runJson([`${FIX}/bert-fill-mask`, "--text", fg.texts[0]]);
+    sameFill(fill.result[0].masks, tjs.fill.answer, "transformers.js fill-mask");
+
+    const texts = [sg.source, ...sg.candidates].flatMap((t: string) => ["--text", t]);
+    const similar = await runJson([`${FIX}/bert-sentence`, "--task", "sentence-similarity", ...texts]);
+    const vectors: number[][] = tjs.sentence.answer;
+    const dot = (a: number[], b: number[]) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+    vectors.slice(1).forEach((v, i) => close(similar.result.similarities[i].score, dot(vectors[0], v), `cosine ${i}`));
+
+    const clip = await runJson([`${FIX}/clip`, "--image", `${root}/photo.png`, "--labels", labels.join(",")]);
+    sameLabels(clip.result[0].labels, tjs.clip.answer, "transformers.js CLIP");
+
+    // transformers.js' QA has no answer-length limit, no word alignment and answers in decoded (lower-cased) tokens;
+    // an answer both give has the same score
+    const ours = (await runJson([`${FIX}/bert-qa`, "--question", qg.question, "--context", qg.context, "-k", "3"]))
+      .result[0].answers;
+    const shared = (tjs.qa.answer as Json[]).filter((a) => ours.some((o: Json) => o.answer.toLowerCase() === a.answer));
+    assert(shared.length >= 1, JSON.stringify({ ours, tjs: tjs.qa.answer }));
+    for (const a of shared) close(ours.find((o: Json) => o.answer.toLowerCase() === a.answer).score, a.score, a.answer);
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
