@@ -48,6 +48,12 @@ if sys.argv[1] == "--qa-golden":
                  "answer": qa(question=q, context=r["long"], top_k=5, max_seq_len=r["maxSeqLen"],
                               doc_stride=r["docStride"])},
     }
+    # the windows themselves, as Python tokenizers cuts them (ids, offsets, word and sequence ids)
+    windows = tok(q, r["long"], truncation="only_second", max_length=r["maxSeqLen"], stride=r["docStride"],
+                  return_overflowing_tokens=True, return_offsets_mapping=True)
+    golden["windows"] = [{"ids": windows["input_ids"][i], "offsets": windows["offset_mapping"][i],
+                          "words": windows.word_ids(i), "sequences": windows.sequence_ids(i)}
+                         for i in range(len(windows["input_ids"]))]
     with open(os.path.join(out, "qa_golden.json"), "w") as f:
         json.dump(golden, f)
     sys.exit(0)
@@ -62,6 +68,9 @@ from transformers import (
     CLIPImageProcessor,
     CLIPModel,
     CLIPTokenizer,
+    SiglipConfig,
+    SiglipImageProcessor,
+    SiglipModel,
     pipeline,
 )
 
@@ -171,6 +180,7 @@ if qa_golden.returncode != 0:
     sys.exit(f"the question-answering golden failed:\n{qa_golden.stderr}")
 with open(os.path.join(OUT, "qa_golden.json")) as f:
     goldens["question-answering"] = json.load(f)
+    goldens["question-answering"]["tokenizer"] = "bert-qa"
 shutil.rmtree(os.path.join(OUT, "bert-qa-pytorch"))
 
 # sentence-similarity: a sentence-transformers-style BertModel (mean pooling, normalised)
@@ -311,6 +321,37 @@ goldens["zero-shot-image-classification"] = {
     "template": {"hypothesisTemplate": "the {}", "answer": zero_shot(scene, candidate_labels=labels,
                                                                       hypothesis_template="the {}")},
 }
+
+# zero-shot-image-classification with SigLIP: sigmoid scores, texts padded to 64 tokens (BERT's tokenizer stands in for
+# SigLIP's SentencePiece one: the pipeline treats any tokenizer alike)
+siglip_config = SiglipConfig(
+    text_config={"vocab_size": 30522, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                 "num_attention_heads": 4, "max_position_embeddings": 64, "projection_size": 32,
+                 "pad_token_id": 0, "bos_token_id": 101, "eos_token_id": 102},
+    vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "image_size": 32, "patch_size": 8},
+    architectures=["SiglipModel"],
+)
+siglip = widen(SiglipModel(siglip_config), std=0.3)
+siglip.eval()
+with torch.no_grad():
+    siglip.logit_scale.fill_(np.log(10.0))
+    siglip.logit_bias.fill_(-2.0)
+siglip_dir = save_dir("siglip", siglip, bert_tok, "zero-shot-image-classification")
+siglip_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
+siglip_processor.save_pretrained(siglip_dir)
+siglip_texts = bert_tok(["a photo of a cat.", "a dog"], padding="max_length", max_length=64, return_tensors="pt")
+siglip_pixels = siglip_processor(images=[scene], return_tensors="pt")["pixel_values"]
+export(ClipLogits(siglip), (siglip_texts["input_ids"], siglip_pixels, siglip_texts["attention_mask"]),
+       ["input_ids", "pixel_values", "attention_mask"],
+       ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"],
+       {"input_ids": {0: "texts", 1: "sequence"}, "attention_mask": {0: "texts", 1: "sequence"},
+        "pixel_values": {0: "images"}, "logits_per_image": {0: "images", 1: "texts"},
+        "logits_per_text": {0: "texts", 1: "images"}, "text_embeds": {0: "texts"}, "image_embeds": {0: "images"}},
+       os.path.join(siglip_dir, "model.onnx"))
+siglip_pipe = pipeline("zero-shot-image-classification", model=siglip, tokenizer=bert_tok,
+                       image_processor=siglip_processor)
+goldens["zero-shot-image-classification"]["siglip"] = siglip_pipe(scene, candidate_labels=labels)
 
 with open(os.path.join(OUT, "goldens.json"), "w") as f:
     json.dump(goldens, f, indent=1)

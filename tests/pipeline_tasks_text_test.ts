@@ -13,6 +13,7 @@ import { runTransformersJs, transformersJsLayout } from "./support/transformers_
 import { photoLike, rgbPng } from "./support/image_fixtures.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
 import { taskFromArchitectures, taskFromGraph } from "../src/processing/task_detection.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
 
 const { dir: FIX, goldens: G } = await textTaskFixtures();
 const SCORE_EPS = 1e-4;
@@ -196,6 +197,40 @@ Deno.test("gpux run zero-shot-image-classification (CLIP, one merged graph): sof
   const noLabels = await runCli(["run", `${FIX}/clip`, "-p", "cpu", "--image", `${FIX}/scene.png`]);
   assertEquals(noLabels.code, 2, noLabels.stderr);
   assertStringIncludes(noLabels.stderr, "--labels");
+});
+
+Deno.test("gpux run zero-shot-image-classification (SigLIP): independent sigmoids, texts padded to 64 tokens, as transformers", async () => {
+  const g = G["zero-shot-image-classification"];
+  const doc = await runJson([`${FIX}/siglip`, "--image", `${FIX}/scene.png`, "--labels", g.labels.join(",")]);
+  sameLabels(doc.result[0].labels, g.siglip, "siglip");
+  const sum = doc.result[0].labels.reduce((s: number, l: Json) => s + l.score, 0);
+  assert(sum > 1.5, `sigmoid scores do not sum to 1: ${sum}`);
+  const raw = await runJson([
+    `${FIX}/siglip`,
+    "--image",
+    `${FIX}/scene.png`,
+    "--labels",
+    g.labels.join(","),
+    "--raw",
+  ]);
+  assertEquals(raw.inputs.input_ids.shape, [g.labels.length, 64]);
+});
+
+Deno.test("TextTokenizer.encodeOverflowing: a long context's windows as Python tokenizers 0.22 cuts them (ids, offsets, word and sequence ids)", async () => {
+  const g = G["question-answering"];
+  const tokenizer = await loadTokenizer(`${FIX}/bert-qa`);
+  const windows = tokenizer.encodeOverflowing(g.question, g.long.context, {
+    maxLength: g.long.maxSeqLen,
+    stride: g.long.docStride,
+  });
+  assertEquals(windows.length, g.windows.length);
+  windows.forEach((w, i) => {
+    const expected = g.windows[i];
+    assertEquals(w.inputIds, expected.ids, `window ${i} ids`);
+    assertEquals(w.offsets, expected.offsets.map((o: number[]) => [o[0], o[1]]), `window ${i} offsets`);
+    assertEquals(w.wordIds, expected.words, `window ${i} word ids`);
+    assertEquals(w.sequenceIds, expected.sequences, `window ${i} sequence ids`);
+  });
 });
 
 Deno.test("loadPipeline: the four tasks from the module, the same answers as the CLI", async () => {

@@ -1,13 +1,13 @@
 /**
  * fill-mask (BERT's own task, RoBERTa, DistilBERT): the text carries the tokenizer's mask token; the
- * logits at each mask position are soft-maxed over the vocabulary (or over `targets` only) and the best
+ * logits at each mask position are soft-maxed over the vocabulary (the best among `targets` only, when given) and the best
  * `topK` tokens are returned with the sequence they complete — as transformers' FillMaskPipeline, whose
  * sequence keeps special tokens when a text has several masks.
  *
  * @module
  */
 import { InputError } from "../errors.ts";
-import { softmax, tensorNumbers } from "./classification.ts";
+import { tensorNumbers } from "./classification.ts";
 import type { FillMaskCandidate, PipelineContext, TaskHandler, TextInput } from "./task_types.ts";
 import { logitsOf } from "./text_classification.ts";
 import { encodeText, setupText, textFeeds, type TextState } from "./text_inputs.ts";
@@ -52,6 +52,30 @@ function targetIds(targets: readonly string[], state: FillMaskState): number[] {
 }
 
 /**
+ * The `k` most probable tokens of a row of logits, as `[probability, id]`, best first (ties: lower id first): one
+ * pass for the softmax's maximum and sum over the whole vocabulary, one for the selection (among `targets` only when
+ * given, as transformers: their probabilities stay those of the whole vocabulary's softmax), no sort of the vocabulary.
+ */
+function topTokens(row: ArrayLike<number>, k: number, targets?: number[]): [number, number][] {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  const n = targets ? targets.length : row.length;
+  const best: [number, number][] = []; // [logit, id], kept sorted best first
+  for (let i = 0; i < n; i++) {
+    const id = targets ? targets[i] : i;
+    const v = row[id];
+    if (best.length === k && v <= best[k - 1][0]) continue;
+    let at = best.length;
+    while (at > 0 && best[at - 1][0] < v) at--;
+    best.splice(at, 0, [v, id]);
+    if (best.length > k) best.pop();
+  }
+  return best.map(([v, id]) => [Math.exp(v - max) / sum, id]);
+}
+
+/**
  * The fill-mask handler.
  *
  * @example
@@ -85,7 +109,8 @@ export const fillMask: TaskHandler<FillMaskState> = {
   postprocess(outputs, pre, ctx, state, options) {
     const batch = pre.meta as ReturnType<typeof encodeText>;
     const logits = logitsOf(outputs, ctx.session.outputs);
-    const values = tensorNumbers(logits);
+    // a float32 tensor is read where it lies: copying 30,522 × tokens values to float64 costs more than the rest
+    const values = logits.dtype === "float32" ? logits.data as Float32Array : tensorNumbers(logits);
     const [, length, vocab] = logits.shape;
     const targets = options.targets?.length ? targetIds(options.targets, state) : undefined;
     const k = Math.min(options.topK ?? 5, targets?.length ?? vocab);
@@ -94,9 +119,7 @@ export const fillMask: TaskHandler<FillMaskState> = {
       const single = positions.length === 1;
       return positions.map((position) => {
         const row = values.subarray((b * length + position) * vocab, (b * length + position + 1) * vocab);
-        const probs = softmax(row);
-        const pool = targets ?? Array.from({ length: vocab }, (_, i) => i);
-        const best = pool.map((id) => [probs[id], id] as const).sort((x, y) => y[0] - x[0] || x[1] - y[1]).slice(0, k);
+        const best = topTokens(row, k, targets);
         return best.map(([score, token]) => {
           const filled = ids.map((id, i) => (i === position ? token : id))
             .filter((id, i) => batch.attentionMask[b][i] === 1 && id !== state.tokenizer.settings.padId);

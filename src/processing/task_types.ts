@@ -83,7 +83,7 @@ export interface PipelineRunOptions {
 
 /** One fill-mask candidate: a token for the mask, its probability and the completed text. */
 export interface FillMaskCandidate {
-  /** Probability of the token at the mask (softmax over the vocabulary, or over the targets). */
+  /** Probability of the token at the mask (softmax over the vocabulary). */
   score: number;
   /** Token id. */
   token: number;
