@@ -62,6 +62,19 @@ async function runJson(args: string[]): Promise<Json> {
   return JSON.parse(r.stdout);
 }
 
+/** Equal JSON, numbers within `eps`. */
+function sameJson(actual: Json, expected: Json, path: string, eps = 1e-6): void {
+  if (typeof expected === "number") return close(actual, expected, path, eps);
+  if (expected === null || typeof expected !== "object") return assertEquals(actual, expected, path);
+  assertEquals(Object.keys(actual ?? {}).sort(), Object.keys(expected).sort(), path);
+  for (const k of Object.keys(expected)) sameJson(actual[k], expected[k], `${path}.${k}`, eps);
+}
+
+Deno.test("the fixtures' PyTorch answers are the committed goldens (tests/goldens/tasks_text.json)", async () => {
+  const committed = JSON.parse(await Deno.readTextFile(new URL("./goldens/tasks_text.json", import.meta.url)));
+  sameJson(G, committed, "goldens");
+});
+
 Deno.test("task detection: masked-LM, QA and CLIP architectures, and graphs with QA heads or two towers", () => {
   assertEquals(taskFromArchitectures(["BertForMaskedLM"]), "fill-mask");
   assertEquals(taskFromArchitectures(["RobertaForQuestionAnswering"]), "question-answering");
@@ -139,6 +152,9 @@ Deno.test("gpux run question-answering: answers, scores and character offsets as
   const noContext = await runCli(["run", `${FIX}/bert-qa`, "-p", "cpu", "--question", g.question]);
   assertEquals(noContext.code, 2, noContext.stderr);
   assertStringIncludes(noContext.stderr, "--context");
+  const pair = await runCli(["run", `${FIX}/bert-qa`, "-p", "cpu", "--question", g.question, "--text-pair", "x"]);
+  assertEquals(pair.code, 2, pair.stderr);
+  assertStringIncludes(pair.stderr, "--question takes --context");
   const stride = await runCli([
     "run",
     `${FIX}/bert-qa`,

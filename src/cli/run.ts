@@ -237,6 +237,9 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
     ...(flags.hypothesisTemplate !== undefined ? { hypothesisTemplate: flags.hypothesisTemplate } : {}),
   };
   if (flags.question?.length) {
+    if (flags.textPair?.length || labels?.length) {
+      throw new InputError("--question takes --context, not --text-pair or --labels");
+    }
     const questions = flags.question;
     let contexts = flags.context ?? [];
     if (contexts.length === 1 && questions.length > 1) contexts = questions.map(() => contexts[0]);
@@ -260,6 +263,9 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
     return { kind: "text", texts, ...(pairs ? { pairs } : {}), ...zeroShot };
   }
   if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image"), ...zeroShot };
+  if (labels?.length || flags.hypothesisTemplate !== undefined) {
+    throw new InputError("--labels and --hypothesis-template go with --text or --image, not --audio");
+  }
   return { kind: "audio", clips: await readMedia(flags.audio!, "--audio") };
 }
 

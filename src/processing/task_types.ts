@@ -81,7 +81,18 @@ export interface PipelineRunOptions {
   docStride?: number;
 }
 
-/** One fill-mask candidate: a token for the mask, its probability and the completed text. */
+/**
+ * One fill-mask candidate: a token for the mask, its probability and the completed text.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using fill = await loadPipeline("acme/bert-base-uncased");
+ * const result = await fill.run("The capital of France is [MASK].", { topK: 1 });
+ * if (result.kind === "fill-mask") console.log(result.masks[0][0][0]);
+ * // { score: 0.4316, token: 3000, tokenStr: "paris", sequence: "the capital of france is paris." }
+ * ```
+ */
 export interface FillMaskCandidate {
   /** Probability of the token at the mask (softmax over the vocabulary). */
   score: number;
@@ -93,7 +104,18 @@ export interface FillMaskCandidate {
   sequence: string;
 }
 
-/** One extractive answer: a span of the context. */
+/**
+ * One extractive answer: a span of the context.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using qa = await loadPipeline("acme/bert-squad");
+ * const context = "Ada lives in London.";
+ * const result = await qa.run({ kind: "text", texts: ["Where does Ada live?"], pairs: [context] });
+ * if (result.kind === "answers") console.log(result.answers[0][0]); // { score: 0.9731, start: 13, end: 19, answer: "London" }
+ * ```
+ */
 export interface Answer {
   /** `P(start) × P(end)` within its window. */
   score: number;
