@@ -68,6 +68,9 @@ from transformers import (
     CLIPImageProcessor,
     CLIPModel,
     CLIPTokenizer,
+    RobertaConfig,
+    RobertaForMaskedLM,
+    RobertaTokenizer,
     SiglipConfig,
     SiglipImageProcessor,
     SiglipModel,
@@ -153,6 +156,45 @@ goldens["fill-mask"] = {
     "targets": {"text": fill_texts[0], "targets": ["paris", "london", "rome"],
                 "answer": fill(fill_texts[0], targets=["paris", "london", "rome"], top_k=3)},
 }
+
+# fill-mask with RoBERTa: byte-level BPE, `<mask>` that eats the space before it (lstrip), no token_type_ids
+def byte_chars():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+roberta_vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+for c in byte_chars():
+    roberta_vocab[c] = len(roberta_vocab)
+roberta_merges = []
+for w in ["The", "Ġcapital", "Ġof", "ĠFrance", "Ġis", "Ġparis", "Ġlondon", "Ġrome", "ĠI", "Ġlove", "Ġthis"]:
+    parts = list(w)
+    while len(parts) > 1:
+        roberta_merges.append((parts[0], parts[1]))
+        roberta_vocab.setdefault(parts[0] + parts[1], len(roberta_vocab))
+        parts = [parts[0] + parts[1]] + parts[2:]
+roberta_vocab["<mask>"] = len(roberta_vocab)
+roberta_tok = RobertaTokenizer(vocab=roberta_vocab, merges=list(dict.fromkeys(roberta_merges)), model_max_length=128)
+roberta = widen(RobertaForMaskedLM(RobertaConfig(
+    vocab_size=len(roberta_vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+    max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+    architectures=["RobertaForMaskedLM"])))
+roberta.eval()
+d = save_dir("roberta-fill-mask", roberta, roberta_tok, "fill-mask")
+roberta_sample = roberta_tok(["hello world", "a b"], padding=True, return_tensors="pt")
+export(roberta, (roberta_sample["input_ids"], roberta_sample["attention_mask"]), ["input_ids", "attention_mask"],
+       ["logits"], {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                    "logits": {0: "batch", 1: "sequence"}}, os.path.join(d, "model.onnx"))
+roberta_fill = pipeline("fill-mask", model=roberta, tokenizer=roberta_tok)
+roberta_texts = ["The capital of France is <mask>.", "I <mask> this."]
+goldens["fill-mask"]["roberta"] = {"texts": roberta_texts, "top5": [roberta_fill(t, top_k=5) for t in roberta_texts]}
 
 # question-answering: BertForQuestionAnswering
 qa_model = widen(BertForQuestionAnswering(bert_config(architectures=["BertForQuestionAnswering"])))

@@ -15,11 +15,17 @@ import { encodeText, setupText, textFeeds, type TextState } from "./text_inputs.
 interface FillMaskState extends TextState {
   maskToken: string;
   maskId: number;
+  /** tokenizer_config.json `clean_up_tokenization_spaces`, else false (transformers 5's default). */
+  cleanUp: boolean;
 }
 
 /** The mask token: tokenizer_config.json `mask_token`, else `[MASK]` or `<mask>` when the vocabulary has it. */
-async function maskTokenOf(ctx: PipelineContext, state: TextState): Promise<{ maskToken: string; maskId: number }> {
+async function maskTokenOf(
+  ctx: PipelineContext,
+  state: TextState,
+): Promise<{ maskToken: string; maskId: number; cleanUp: boolean }> {
   const config = await ctx.files.readJsonIfPresent("tokenizer_config.json") as Record<string, unknown> | undefined;
+  const cleanUp = config?.clean_up_tokenization_spaces === true;
   const declared = config?.mask_token;
   const named = typeof declared === "string"
     ? declared
@@ -28,7 +34,7 @@ async function maskTokenOf(ctx: PipelineContext, state: TextState): Promise<{ ma
     : undefined;
   for (const token of named ? [named] : ["[MASK]", "<mask>"]) {
     const id = state.tokenizer.tokenToId(token);
-    if (id !== undefined) return { maskToken: token, maskId: id };
+    if (id !== undefined) return { maskToken: token, maskId: id, cleanUp };
   }
   throw new InputError("fill-mask needs a tokenizer with a mask token; this one has none", {
     hint: "set mask_token in tokenizer_config.json, or use a masked language model (BERT, RoBERTa, DistilBERT)",
@@ -126,8 +132,11 @@ export const fillMask: TaskHandler<FillMaskState> = {
           return {
             score,
             token,
-            tokenStr: state.tokenizer.decode([token]),
-            sequence: state.tokenizer.decode(filled, { skipSpecialTokens: single }),
+            tokenStr: state.tokenizer.decode([token], { cleanUpTokenizationSpaces: state.cleanUp }),
+            sequence: state.tokenizer.decode(filled, {
+              skipSpecialTokens: single,
+              cleanUpTokenizationSpaces: state.cleanUp,
+            }),
           };
         });
       });

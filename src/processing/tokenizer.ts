@@ -80,6 +80,11 @@ export interface BatchEncoding {
 export interface DecodeOptions {
   /** Leave out special tokens (default false). */
   skipSpecialTokens?: boolean;
+  /**
+   * Remove the space before punctuation (` .` → `.`) and contractions (default tokenizer_config.json's
+   * `clean_up_tokenization_spaces`, else true as in transformers 4; transformers 5 defaults to false).
+   */
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 interface RawSequence {
@@ -411,7 +416,12 @@ export class TextTokenizer {
   /** Token ids back to text (the tokenizer's decoder). */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     if (ids.length === 0) return "";
-    return this.#hf.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false });
+    return this.#hf.decode([...ids], {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+      ...(options.cleanUpTokenizationSpaces !== undefined
+        ? { clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces }
+        : {}),
+    });
   }
 
   /** Number of special tokens the post-processor adds to one text, or to a pair. */
