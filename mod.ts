@@ -544,8 +544,10 @@ export { type ConfigDraft, renderGpuxConfig } from "./src/config/config_writer.t
  * ```
  */
 export {
+  type Answer,
   type AudioInput,
   type Entity,
+  type FillMaskCandidate,
   type ImageInput,
   type InputKind,
   type LabelScore,
@@ -588,6 +590,7 @@ export {
   type Encoding,
   loadTokenizer,
   type LoadTokenizerOptions,
+  type OverflowOptions,
   TextTokenizer,
   type TokenizerSettings,
   type TruncationStrategy,

@@ -12,7 +12,10 @@
  * - model run times: PaddleOCR's orientation classifier (image, 1×3×48×192) and Silero VAD v5 over the same
  *   10 s (313 windows), both real models from npm.
  *
- * Usage: deno task bench:processing [--runs N] [--python PATH] [--json]
+ * With `--tasks a,b` it measures whole task pipelines instead, gpux against transformers.js on the same files
+ * (scripts/bench_tasks_text.ts: fill-mask, question-answering, sentence-similarity, zero-shot-image-classification).
+ *
+ * Usage: deno task bench:processing [--runs N] [--python PATH] [--json] [--tasks a,b,…]
  *
  * @module
  */
@@ -30,6 +33,7 @@ import { npmModel } from "../tests/support/npm_models.ts";
 import { bertTokenizer, qwen3Tokenizer } from "../tests/support/tokenizer_files.ts";
 import { classifierRepo, embedderRepo } from "../tests/support/text_models.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
+import { benchTextTasks, TEXT_BENCH_TASKS } from "./bench_tasks_text.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(name);
@@ -38,6 +42,7 @@ function arg(name: string, fallback: string): string {
 const RUNS = Number(arg("--runs", "30"));
 const PYTHON = arg("--python", "/tmp/venv/bin/python");
 const JSON_OUT = Deno.args.includes("--json");
+const TASKS = arg("--tasks", "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -104,6 +109,41 @@ async function benchTextPipelines(dir: string): Promise<void> {
     );
     await pipeline.dispose();
   }
+}
+
+// ---- --tasks: whole task pipelines against transformers.js on the same files (instead of the sections below) ----
+if (TASKS.length) {
+  const unknown = TASKS.filter((t) => !(TEXT_BENCH_TASKS as readonly string[]).includes(t));
+  if (unknown.length) {
+    console.error(`--tasks: no benchmark for ${unknown.join(", ")}; have ${TEXT_BENCH_TASKS.join(", ")}`);
+    Deno.exit(2);
+  }
+  const taskRows = await benchTextTasks(TASKS, RUNS);
+  if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, tasks: taskRows }, null, 2));
+  else {
+    console.log(
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
+        loadavg().map((l) => l.toFixed(2)).join(" ")
+      }; medians of ${RUNS} calls, ms`,
+    );
+    const w = Math.max(...taskRows.map((r) => r.what.length));
+    console.log(
+      `${"task, input".padEnd(w)}  ${"gpux".padStart(8)} ${"pre".padStart(7)} ${"model".padStart(7)} ${
+        "post".padStart(7)
+      } ${"tjs".padStart(8)}  gpux/tjs`,
+    );
+    for (const r of taskRows) {
+      const post = r.gpuxMs - r.preMs - r.modelMs;
+      console.log(
+        `${r.what.padEnd(w)}  ${r.gpuxMs.toFixed(2).padStart(8)} ${r.preMs.toFixed(2).padStart(7)} ${
+          r.modelMs.toFixed(2).padStart(7)
+        } ${post.toFixed(2).padStart(7)} ${r.transformersJsMs.toFixed(2).padStart(8)}  ${
+          (r.gpuxMs / r.transformersJsMs).toFixed(2)
+        }×`,
+      );
+    }
+  }
+  Deno.exit(0);
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "gpux-bench-processing-" });

@@ -82,7 +82,30 @@ export function runCommand(ctx: CliContext) {
       "second text for each --text (cross-encoders, NLI; one for all, or one per --text)",
       collect,
     )
-    .option("--labels <list>", "zero-shot-classification: candidate labels, comma-separated")
+    .option("--labels <list>", "zero-shot (text or image) classification: candidate labels, comma-separated")
+    .option("--hypothesis-template <text>", "zero-shot: sentence around each label, {} marks it")
+    .option("--question <text>", "question-answering: the question (repeatable, with --context)", collect)
+    .option(
+      "--context <text>",
+      "question-answering: the text holding the answer (one for all, or one per --question)",
+      collect,
+    )
+    .option("--targets <list>", "fill-mask: score only these words, comma-separated")
+    .option(
+      "--max-answer-length <n>",
+      "question-answering: longest answer in tokens (default 15)",
+      intFlag("--max-answer-length", INT_FLAGS.maxAnswerLength),
+    )
+    .option(
+      "--max-seq-length <n>",
+      "question-answering: tokens per window of a long context (default the model's, at most 384)",
+      intFlag("--max-seq-length", INT_FLAGS.maxSeqLength),
+    )
+    .option(
+      "--doc-stride <n>",
+      "question-answering: context tokens consecutive windows share (default min(128, half a window))",
+      intFlag("--doc-stride", INT_FLAGS.docStride),
+    )
     .option("--image <path>", "image input: PNG, JPEG or WebP (repeatable; - for stdin)", collect)
     .option("--audio <path>", "audio input: WAV (repeatable; - for stdin)", collect)
     .option(
@@ -196,6 +219,9 @@ interface RawFlags {
   text?: string[];
   textPair?: string[];
   labels?: string;
+  hypothesisTemplate?: string;
+  question?: string[];
+  context?: string[];
   image?: string[];
   audio?: string[];
 }
@@ -225,19 +251,47 @@ async function readMedia(
 
 /** The raw input of `--text`/`--image`/`--audio`, or undefined when none was given. */
 async function readRawInput(flags: RawFlags, signal: AbortSignal): Promise<PipelineInput | undefined> {
-  const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length].filter(Boolean).length;
+  const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length, flags.question?.length]
+    .filter(Boolean).length;
+  if (flags.context?.length && !flags.question?.length) {
+    throw new InputError("--context goes with --question", {
+      hint: 'gpux run MODEL --question "Where does Ada live?" --context "Ada lives in London."',
+    });
+  }
   if (kinds === 0) {
     if (flags.textPair?.length || flags.labels) {
-      throw new InputError("--text-pair and --labels go with --text", {
+      throw new InputError("--text-pair goes with --text, --labels with --text or --image", {
         hint: `add the text itself, e.g. --text "I loved it"${flags.labels ? " --labels positive,negative" : ""}`,
       });
     }
     return undefined;
   }
   if (kinds > 1) {
-    throw new InputError("give one kind of raw input: --text, --image or --audio", {
+    throw new InputError("give one kind of raw input: --text, --question, --image or --audio", {
       hint: "run the command once per kind of input",
     });
+  }
+  const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);
+  const zeroShot = {
+    ...(labels?.length ? { candidateLabels: labels } : {}),
+    ...(flags.hypothesisTemplate !== undefined ? { hypothesisTemplate: flags.hypothesisTemplate } : {}),
+  };
+  if (flags.question?.length) {
+    if (flags.textPair?.length || labels?.length) {
+      throw new InputError("--question takes --context, not --text-pair or --labels", {
+        hint: 'gpux run MODEL --question "Where does Ada live?" --context "Ada lives in London."',
+      });
+    }
+    const questions = flags.question;
+    let contexts = flags.context ?? [];
+    if (contexts.length === 1 && questions.length > 1) contexts = questions.map(() => contexts[0]);
+    if (contexts.length !== questions.length) {
+      throw new InputError(
+        `${questions.length} --question but ${contexts.length} --context: give one context per question, or one for all`,
+        { hint: 'gpux run MODEL --question "Where does Ada live?" --context "Ada lives in London."' },
+      );
+    }
+    return { kind: "text", texts: questions, pairs: contexts };
   }
   if (flags.text?.length) {
     const texts = flags.text;
@@ -249,16 +303,17 @@ async function readRawInput(flags: RawFlags, signal: AbortSignal): Promise<Pipel
         { hint: "repeat --text-pair once per --text, in the same order, or give a single --text-pair" },
       );
     }
-    const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);
-    return {
-      kind: "text",
-      texts,
-      ...(pairs ? { pairs } : {}),
-      ...(labels?.length ? { candidateLabels: labels } : {}),
-    };
+    return { kind: "text", texts, ...(pairs ? { pairs } : {}), ...zeroShot };
   }
   const maxBytes = inputBytesLimit(flags.maxInputMb);
-  if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image", maxBytes, signal) };
+  if (flags.image?.length) {
+    return { kind: "image", images: await readMedia(flags.image, "--image", maxBytes, signal), ...zeroShot };
+  }
+  if (labels?.length || flags.hypothesisTemplate !== undefined) {
+    throw new InputError("--labels and --hypothesis-template go with --text or --image, not --audio", {
+      hint: "drop --labels and --hypothesis-template for audio models",
+    });
+  }
   return { kind: "audio", clips: await readMedia(flags.audio!, "--audio", maxBytes, signal) };
 }
 
@@ -271,6 +326,10 @@ async function runPipeline(
     topK?: number;
     aggregation?: "none" | "simple" | "first";
     multiLabel?: boolean;
+    targets?: string;
+    maxAnswerLength?: number;
+    maxSeqLength?: number;
+    docStride?: number;
     raw?: boolean;
     json?: boolean;
     output?: string[];
@@ -290,7 +349,7 @@ async function runPipeline(
     const loadMs = performance.now() - started;
     const t = performance.now();
     if (flags.raw) {
-      const pre = await pipeline.preprocess(input);
+      const pre = await pipeline.preprocess(input, qaOptions(flags));
       const outputs = await session.run(pre.feeds);
       const runMs = performance.now() - t;
       const order = session.outputs.map((o) => o.name);
@@ -318,10 +377,13 @@ async function runPipeline(
       return;
     }
     const isImage = typeof input === "object" && !Array.isArray(input) && input.kind === "image";
+    const targets = flags.targets?.split(",").map((t) => t.trim()).filter((t) => t.length > 0);
     const result = await pipeline.run(input, {
-      topK: flags.topK ?? (isImage ? 5 : undefined),
+      topK: flags.topK ?? (isImage && !input.candidateLabels ? 5 : undefined),
       aggregation: flags.aggregation,
       multiLabel: flags.multiLabel,
+      ...(targets?.length ? { targets } : {}),
+      ...qaOptions(flags),
     });
     const runMs = performance.now() - t;
     const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
@@ -343,6 +405,14 @@ async function runPipeline(
   } finally {
     await pipeline.dispose();
   }
+}
+
+function qaOptions(flags: { maxAnswerLength?: number; maxSeqLength?: number; docStride?: number }) {
+  return {
+    ...(flags.maxAnswerLength !== undefined ? { maxAnswerLength: flags.maxAnswerLength } : {}),
+    ...(flags.maxSeqLength !== undefined ? { maxSeqLength: flags.maxSeqLength } : {}),
+    ...(flags.docStride !== undefined ? { docStride: flags.docStride } : {}),
+  };
 }
 
 function score(v: number): string {
@@ -393,6 +463,28 @@ function printResult(out: Output, result: TaskResult, names: string[]): void {
         header(i);
         out.print(text);
       });
+      return;
+    case "fill-mask":
+      // `paris 0.4316 "the capital of france is paris."`, one block per mask when a text has several
+      result.masks.forEach((masks, i) => {
+        header(i);
+        masks.forEach((candidates, m) => {
+          if (masks.length > 1) out.print(out.dim(`mask ${m + 1}`));
+          for (const c of candidates) out.print(`${c.tokenStr} ${score(c.score)} ${JSON.stringify(c.sequence)}`);
+        });
+      });
+      return;
+    case "answers":
+      // `London 0.9731 [13, 19)`: the answer, its score and its characters in the context
+      result.answers.forEach((answers, i) => {
+        header(i);
+        if (answers.length === 0) out.print(out.dim("(no answer)"));
+        for (const a of answers) out.print(`${JSON.stringify(a.answer)} ${score(a.score)} [${a.start}, ${a.end})`);
+      });
+      return;
+    case "similarity":
+      // `0.8311 a man eats bread.`: each text against the first
+      result.similarities.forEach((s, i) => out.print(`${score(s)} ${names[i + 1]}`));
       return;
     case "tensors":
       for (const [name, t] of Object.entries(result.outputs)) printTensor(out, name, t);

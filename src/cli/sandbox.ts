@@ -144,6 +144,14 @@ const RUNTIME_VALUE_OPTIONS = [
   // input bounds (run; serve takes --max-audio-seconds too)
   "--max-input-mb",
   "--max-audio-seconds",
+  // fill-mask, question-answering, zero-shot (issue 20)
+  "--hypothesis-template",
+  "--question",
+  "--context",
+  "--targets",
+  "--max-answer-length",
+  "--max-seq-length",
+  "--doc-stride",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",

@@ -18,9 +18,9 @@ export function inputItems(input: TextInput | ImageInput | AudioInput): (TextInp
         ...(input.pairs ? { pairs: [input.pairs[i]] } : {}),
       }));
     case "image":
-      return input.images.map((image) => ({ kind: "image", images: [image] }));
+      return input.images.map((image) => ({ ...input, images: [image] }));
     case "audio":
-      return input.clips.map((clip) => ({ kind: "audio", clips: [clip] }));
+      return input.clips.map((clip) => ({ ...input, clips: [clip] }));
   }
 }
 

@@ -53,8 +53,10 @@ import type {
 export { ModelFiles };
 
 export type {
+  Answer,
   AudioInput,
   Entity,
+  FillMaskCandidate,
   ImageInput,
   InputKind,
   LabelScore,
@@ -94,8 +96,8 @@ export interface Pipeline {
   readonly session: GpuxSession;
   /** Runs raw input through pre-processing, the model and post-processing. */
   run(input: PipelineInput, options?: PipelineRunOptions): Promise<TaskResult>;
-  /** Pre-processing only: the feeds the model would get. */
-  preprocess(input: PipelineInput): Promise<Preprocessed>;
+  /** Pre-processing only: the feeds the model would get (options that shape them: QA windows). */
+  preprocess(input: PipelineInput, options?: PipelineRunOptions): Promise<Preprocessed>;
   /** Releases the session. */
   dispose(): Promise<void>;
   /** `await using`. */
@@ -150,7 +152,13 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
     const resolved = session.model;
     const files = await ModelFiles.forModel(resolved, session.path);
     const config = (await files.readJsonIfPresent("config.json")) as Record<string, unknown> | undefined ?? {};
-    const detected = await detectTask({ override: options.task, gpuxTask: resolved?.config?.task, files, config });
+    const detected = await detectTask({
+      override: options.task,
+      gpuxTask: resolved?.config?.task,
+      files,
+      config,
+      graph: { inputs: session.inputs.map((i) => i.name), outputs: session.outputs.map((o) => o.name) },
+    });
     const handler = detected ? taskHandler(detected.task) : undefined;
     if (options.task && !handler) {
       throw new InputError(`gpux has no pipeline for task ${JSON.stringify(options.task)}`, {
@@ -169,7 +177,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
     };
     const state = handler ? await handler.setup(ctx) : undefined;
     const accepts = handler?.accepts ?? TENSORS_ONLY;
-    const preprocess = async (input: PipelineInput): Promise<Preprocessed> => {
+    const preprocess = async (input: PipelineInput, runOptions: PipelineRunOptions = {}): Promise<Preprocessed> => {
       const typed = normalizeInput(input);
       if (!handler) {
         throw new InputError(
@@ -192,7 +200,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
           { hint: `give it ${describeKinds(accepts)}` },
         );
       }
-      return await handler.preprocess(typed, ctx, state);
+      return await handler.preprocess(typed, ctx, state, runOptions);
     };
     const batchable = batchingProof(session.inputs, session.outputs).ok;
     let disposed = false;
@@ -210,7 +218,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
           for (const item of items) parts.push(await pipeline.run(item, runOptions));
           return joinItemResults(parts);
         }
-        const pre = await preprocess(input);
+        const pre = await preprocess(input, runOptions);
         const outputs = await session.run(pre.feeds);
         return await handler!.postprocess(outputs, pre, ctx, state, runOptions);
       },

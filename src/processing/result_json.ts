@@ -20,7 +20,9 @@ export function inputNames(input: PipelineInput): string[] {
 
 /**
  * A task result as plain JSON: per input `{input, labels}` (classification, zero-shot), `{input, entities}`,
- * `{input, text}` (transcription); embeddings as `{dimension, pooling, normalized, embeddings: [{input, embedding}],
+ * `{input, text}` (transcription), `{input, masks}` (fill-mask: per mask, candidates `{score, token, tokenStr, sequence}`),
+ * `{question, answers}` (question answering: `{score, start, end, answer}`), `{source, similarities: [{input, score}]}`
+ * (sentence similarity); embeddings as `{dimension, pooling, normalized, embeddings: [{input, embedding}],
  * similarityToFirst?}` (cosine of each later input with the first);
  * other tasks as the named output tensors.
  */
@@ -45,6 +47,15 @@ export function resultJson(result: TaskResult, names: string[]): unknown {
       return names.map((input, i) => ({ input, entities: result.entities[i] }));
     case "transcription":
       return names.map((input, i) => ({ input, text: result.texts[i] }));
+    case "fill-mask":
+      return names.map((input, i) => ({ input, masks: result.masks[i] }));
+    case "answers":
+      return names.map((question, i) => ({ question, answers: result.answers[i] }));
+    case "similarity":
+      return {
+        source: names[0],
+        similarities: names.slice(1).map((input, i) => ({ input, score: result.similarities[i] })),
+      };
     case "tensors":
       return tensorsToJson(result.outputs);
   }

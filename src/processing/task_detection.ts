@@ -8,7 +8,14 @@
 import type { ModelFiles } from "./model_files.ts";
 
 /** Where a task name came from. */
-export type TaskSource = "option" | "gpux.yml" | "pipeline_tag" | "architectures" | "sentence-transformers" | "none";
+export type TaskSource =
+  | "option"
+  | "gpux.yml"
+  | "pipeline_tag"
+  | "architectures"
+  | "sentence-transformers"
+  | "graph"
+  | "none";
 
 /** A detected task and its source. */
 export interface DetectedTask {
@@ -35,13 +42,13 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
     "feature-extraction",
   ],
   [/^(ViT|DeiT|ConvNext|ResNet|Dinov2|Swin|BEiT|CLIPVision)Model$/, "image-feature-extraction"],
+  [/^(CLIP|Siglip|Siglip2|ChineseCLIP|AltCLIP)Model$/, "zero-shot-image-classification"],
 ];
 
 /** Aliases the Hub and transformers use for the same pipeline. */
 const ALIASES: Record<string, string> = {
   "sentiment-analysis": "text-classification",
   "ner": "token-classification",
-  "sentence-similarity": "feature-extraction",
   "asr": "automatic-speech-recognition",
 };
 
@@ -78,17 +85,34 @@ export interface DetectTaskInput {
   files: ModelFiles;
   /** config.json. */
   config: Record<string, unknown>;
+  /** The graph's input and output names, for a model with no other clue. */
+  graph?: { inputs: readonly string[]; outputs: readonly string[] };
 }
 
-/** The task, by precedence: override, gpux.yml, README pipeline_tag, architectures, sentence-transformers. */
+/** The task a graph's names imply when nothing else says: QA heads and CLIP-style two-tower graphs. */
+export function taskFromGraph(graph: { inputs: readonly string[]; outputs: readonly string[] }): string | undefined {
+  if (graph.outputs.includes("start_logits") && graph.outputs.includes("end_logits")) return "question-answering";
+  if (graph.inputs.includes("input_ids") && graph.inputs.includes("pixel_values")) {
+    if (graph.outputs.includes("logits_per_image")) return "zero-shot-image-classification";
+  }
+  return undefined;
+}
+
+/** The task, by precedence: override, gpux.yml, README pipeline_tag, sentence-transformers, architectures, graph names. */
 export async function detectTask(input: DetectTaskInput): Promise<DetectedTask | undefined> {
   if (input.override) return { task: canonicalTask(input.override), source: "option" };
   if (input.gpuxTask) return { task: canonicalTask(input.gpuxTask), source: "gpux.yml" };
   const readme = await input.files.readTextIfPresent("README.md");
   const tag = readme ? pipelineTagOf(readme) : undefined;
-  if (tag) return { task: canonicalTask(tag), source: "pipeline_tag" };
+  // a sentence-similarity model card means a sentence embedder: feature-extraction answers one text or many
+  // (vectors, and each text's cosine with the first); `--task sentence-similarity` gives the scores alone
+  if (tag) {
+    return { task: tag === "sentence-similarity" ? "feature-extraction" : canonicalTask(tag), source: "pipeline_tag" };
+  }
   if (await input.files.find("modules.json")) return { task: "feature-extraction", source: "sentence-transformers" };
   const fromArch = taskFromArchitectures(input.config.architectures);
   if (fromArch) return { task: fromArch, source: "architectures" };
+  const fromGraph = input.graph ? taskFromGraph(input.graph) : undefined;
+  if (fromGraph) return { task: fromGraph, source: "graph" };
   return undefined;
 }

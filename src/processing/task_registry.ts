@@ -14,6 +14,10 @@ import { audioClassification } from "./audio_classification.ts";
 import { imageClassification } from "./image_classification.ts";
 import { imageFeatureExtraction } from "./image_feature_extraction.ts";
 import { speechRecognition } from "./speech_recognition.ts";
+import { fillMask } from "./fill_mask.ts";
+import { questionAnswering } from "./question_answering.ts";
+import { sentenceSimilarity } from "./sentence_similarity.ts";
+import { zeroShotImageClassification } from "./zero_shot_image_classification.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
 // deno-lint-ignore no-explicit-any
@@ -26,4 +30,8 @@ export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
   imageFeatureExtraction,
   audioClassification,
   speechRecognition,
+  fillMask,
+  questionAnswering,
+  sentenceSimilarity,
+  zeroShotImageClassification,
 ];

@@ -46,6 +46,10 @@ export interface ImageInput {
   kind: "image";
   /** Encoded image files. */
   images: MediaFile[];
+  /** Zero-shot image classification: the labels to score. */
+  candidateLabels?: string[];
+  /** Zero-shot image classification: hypothesis template with `{}` (default `This is a photo of {}.`). */
+  hypothesisTemplate?: string;
 }
 
 /** Audio input: one or more encoded clips (WAV). */
@@ -67,6 +71,60 @@ export interface PipelineRunOptions {
   aggregation?: "none" | "simple" | "first";
   /** Zero-shot classification: score labels independently (sigmoid of entailment vs contradiction). */
   multiLabel?: boolean;
+  /** Fill-mask: score only these words (each a vocabulary token, else its first token). */
+  targets?: string[];
+  /** Question answering: longest answer in tokens (default 15). */
+  maxAnswerLength?: number;
+  /** Question answering: longest window, question included (default the model's maximum, at most 384). */
+  maxSeqLength?: number;
+  /** Question answering: context tokens two windows of a long context share (default min(128, half a window)). */
+  docStride?: number;
+}
+
+/**
+ * One fill-mask candidate: a token for the mask, its probability and the completed text.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using fill = await loadPipeline("acme/bert-base-uncased");
+ * const result = await fill.run("The capital of France is [MASK].", { topK: 1 });
+ * if (result.kind === "fill-mask") console.log(result.masks[0][0][0]);
+ * // { score: 0.4316, token: 3000, tokenStr: "paris", sequence: "the capital of france is paris." }
+ * ```
+ */
+export interface FillMaskCandidate {
+  /** Probability of the token at the mask (softmax over the vocabulary). */
+  score: number;
+  /** Token id. */
+  token: number;
+  /** The token decoded (`paris`). */
+  tokenStr: string;
+  /** The text with the mask filled (special tokens kept when the text has several masks, as transformers). */
+  sequence: string;
+}
+
+/**
+ * One extractive answer: a span of the context.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using qa = await loadPipeline("acme/bert-squad");
+ * const context = "Ada lives in London.";
+ * const result = await qa.run({ kind: "text", texts: ["Where does Ada live?"], pairs: [context] });
+ * if (result.kind === "answers") console.log(result.answers[0][0]); // { score: 0.9731, start: 13, end: 19, answer: "London" }
+ * ```
+ */
+export interface Answer {
+  /** `P(start) × P(end)` within its window. */
+  score: number;
+  /** Character offset in the context where the answer starts (UTF-16). */
+  start: number;
+  /** Character offset after its last character: `context.slice(start, end) === answer`. */
+  end: number;
+  /** The answer's text. */
+  answer: string;
 }
 
 /** One label and its probability. */
@@ -117,6 +175,21 @@ export type TaskResult =
     /** Per input: labels sorted by score. */ predictions: LabelScore[][];
   }
   | {
+    /** Fill-mask. */ kind: "fill-mask";
+    /** Task name. */ task: string;
+    /** Per input, per mask token (in text order): candidates, best first. */ masks: FillMaskCandidate[][][];
+  }
+  | {
+    /** Extractive question answering. */ kind: "answers";
+    /** Task name. */ task: string;
+    /** Per question: answers, best first. */ answers: Answer[][];
+  }
+  | {
+    /** Sentence similarity: the first text against each other one. */ kind: "similarity";
+    /** Task name. */ task: string;
+    /** Cosine similarity of each later text's embedding with the first's. */ similarities: number[];
+  }
+  | {
     /** Transcription (speech recognition). */ kind: "transcription";
     /** Task name. */ task: string;
     /** One text per clip. */ texts: string[];
@@ -163,8 +236,13 @@ export interface TaskHandler<State = unknown> {
   readonly accepts: readonly InputKind[];
   /** Loads what the task needs (tokenizer, processor config) once per pipeline. */
   setup(ctx: PipelineContext): Promise<State>;
-  /** Raw input → feeds. */
-  preprocess(input: TextInput | ImageInput | AudioInput, ctx: PipelineContext, state: State): Promise<Preprocessed>;
+  /** Raw input → feeds (`options`: the run's options, for handlers whose feeds depend on them). */
+  preprocess(
+    input: TextInput | ImageInput | AudioInput,
+    ctx: PipelineContext,
+    state: State,
+    options?: PipelineRunOptions,
+  ): Promise<Preprocessed>;
   /** Outputs → task result. */
   postprocess(
     outputs: TensorMap,

@@ -59,6 +59,8 @@ export interface Encoding {
   sequenceIds: (number | null)[];
   /** 1 for special and pad tokens. */
   specialTokensMask: number[];
+  /** The pre-tokenized word each token belongs to (counted within its sequence); null for special and pad tokens. */
+  wordIds: (number | null)[];
 }
 
 /** A batch: one row per text, padded to a common length when asked. */
@@ -79,12 +81,28 @@ export interface BatchEncoding {
 export interface DecodeOptions {
   /** Leave out special tokens (default false). */
   skipSpecialTokens?: boolean;
+  /**
+   * Remove the space before punctuation (` .` → `.`) and contractions (default tokenizer_config.json's
+   * `clean_up_tokenization_spaces`, else true as in transformers 4; transformers 5 defaults to false).
+   */
+  cleanUpTokenizationSpaces?: boolean;
 }
 
 interface RawSequence {
   ids: number[];
   tokens: string[];
   offsets: [number, number][];
+  words: number[];
+  /** Words counted so far (the next word's index). */
+  wordCount: number;
+}
+
+/** Options of {@linkcode TextTokenizer.encodeOverflowing}. */
+export interface OverflowOptions {
+  /** Longest window, special tokens and the first sequence included. */
+  maxLength: number;
+  /** Tokens of the second sequence two consecutive windows share. */
+  stride: number;
 }
 
 type Json = Record<string, unknown>;
@@ -400,7 +418,12 @@ export class TextTokenizer {
   /** Token ids back to text (the tokenizer's decoder). */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     if (ids.length === 0) return "";
-    return this.#hf.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? false });
+    return this.#hf.decode([...ids], {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+      ...(options.cleanUpTokenizationSpaces !== undefined
+        ? { clean_up_tokenization_spaces: options.cleanUpTokenizationSpaces }
+        : {}),
+    });
   }
 
   /** Number of special tokens the post-processor adds to one text, or to a pair. */
@@ -464,6 +487,53 @@ export class TextTokenizer {
     };
   }
 
+  /**
+   * A pair whose second sequence is too long, cut into overlapping windows as Python `tokenizers` does with
+   * `truncation="only_second"`, `stride` and `return_overflowing_tokens`: every window holds the whole first
+   * sequence and up to `maxLength` tokens in all; consecutive windows share `stride` tokens of the second
+   * sequence. Extractive question answering reads long contexts this way (transformers' `doc_stride`).
+   *
+   * @throws {InputError} the first sequence leaves no room for the second, or `stride` is not below the room left.
+   */
+  encodeOverflowing(first: string, second: string, options: OverflowOptions): Encoding[] {
+    const a = this.#encodeSequence(first);
+    const b = this.#encodeSequence(second);
+    const room = options.maxLength - this.specialTokenCount(true) - a.ids.length;
+    if (room <= 0) {
+      throw new InputError(
+        `the first text takes ${a.ids.length} tokens: no room is left for the second within ${options.maxLength}`,
+        { hint: "shorten the question or raise the maximum sequence length" },
+      );
+    }
+    if (options.stride < 0 || options.stride >= room) {
+      throw new InputError(
+        `stride ${options.stride} must be below the ${room} tokens a window leaves for the second text`,
+        { hint: "lower the stride or raise the maximum sequence length" },
+      );
+    }
+    const windows: Encoding[] = [];
+    const step = room - options.stride;
+    for (let start = 0;; start += step) {
+      const stop = Math.min(start + room, b.ids.length);
+      const part: RawSequence = {
+        ids: b.ids.slice(start, stop),
+        tokens: b.tokens.slice(start, stop),
+        offsets: b.offsets.slice(start, stop),
+        words: b.words.slice(start, stop),
+        wordCount: b.wordCount,
+      };
+      windows.push(this.#postProcess(a, part, true));
+      if (stop >= b.ids.length) break;
+    }
+    return windows;
+  }
+
+  /** Pads encodings in place to the longest of them (or to `length`), on the tokenizer's padding side. */
+  pad(encodings: Encoding[], length?: number): void {
+    const target = length ?? Math.max(0, ...encodings.map((e) => e.inputIds.length));
+    for (const e of encodings) this.#pad(e, target, this.settings.paddingSide);
+  }
+
   #truncate(a: RawSequence, b: RawSequence | undefined, max: number, strategy: TruncationStrategy): void {
     const limit = Math.max(0, max);
     const cut = (s: RawSequence, n: number) => {
@@ -473,10 +543,12 @@ export class TextTokenizer {
         s.ids = s.ids.slice(from);
         s.tokens = s.tokens.slice(from);
         s.offsets = s.offsets.slice(from);
+        s.words = s.words.slice(from);
       } else {
         s.ids.length = n;
         s.tokens.length = n;
         s.offsets.length = n;
+        s.words.length = n;
       }
     };
     const n1 = a.ids.length, n2 = b?.ids.length ?? 0;
@@ -522,6 +594,7 @@ export class TextTokenizer {
       tokens: [],
       sequenceIds: [],
       specialTokensMask: [],
+      wordIds: [],
     };
     const pushSeq = (s: RawSequence, typeId: number, seq: number) => {
       for (let i = 0; i < s.ids.length; i++) {
@@ -532,6 +605,7 @@ export class TextTokenizer {
         e.attentionMask.push(1);
         e.sequenceIds.push(seq);
         e.specialTokensMask.push(0);
+        e.wordIds.push(s.words[i]);
       }
     };
     if (!addSpecial) {
@@ -554,6 +628,7 @@ export class TextTokenizer {
           e.attentionMask.push(1);
           e.sequenceIds.push(null);
           e.specialTokensMask.push(1);
+          e.wordIds.push(null);
         }
       }
     }
@@ -581,11 +656,12 @@ export class TextTokenizer {
     fill(e.tokens, () => this.settings.padToken);
     fill(e.sequenceIds, () => null);
     fill(e.specialTokensMask, () => 1);
+    fill(e.wordIds, () => null);
   }
 
   /** One sequence without special tokens: added tokens split off, then normalize → pre-tokenize → model, with offsets. */
   #encodeSequence(text: string): RawSequence {
-    const out: RawSequence = { ids: [], tokens: [], offsets: [] };
+    const out: RawSequence = { ids: [], tokens: [], offsets: [], words: [], wordCount: 0 };
     const hf = this.#hfAny;
     const sections: string[] = text.length ? hf.splitter_unnormalized.split(text) : [];
     const starts: number[] = [];
@@ -614,6 +690,7 @@ export class TextTokenizer {
         out.ids.push(added.id);
         out.tokens.push(section.text);
         out.offsets.push([section.start, section.start + section.text.length]);
+        out.words.push(out.wordCount++);
         return;
       }
       this.#encodeSection(section.text, section.start, sectionIndex, out);
@@ -704,6 +781,7 @@ export class TextTokenizer {
         out.ids.push(added.id);
         out.tokens.push(sub);
         out.offsets.push([from[start], to[start + sub.length - 1]]);
+        out.words.push(out.wordCount++);
         continue;
       }
       const pieces: string[] = this.#hf.pre_tokenizer
@@ -736,7 +814,9 @@ export class TextTokenizer {
           out.ids.push(id);
           out.tokens.push(token);
           out.offsets.push([os, oe]);
+          out.words.push(out.wordCount);
         }
+        out.wordCount++;
       }
     }
   }

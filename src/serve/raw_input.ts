@@ -1,5 +1,6 @@
 /**
- * Raw inputs in a `/predict` body — `{"text": …}`, `{"image": "<base64>"}`, `{"audio": "<base64>"}` — for
+ * Raw inputs in a `/predict` body — `{"text": …}`, `{"question": …, "context": …}`, `{"image": "<base64>"}`,
+ * `{"audio": "<base64>"}` — for
  * models served with a pre-processing pipeline. A body is raw input only when its key is not one of the
  * model's input names (a model with an input called `text` still takes tensors).
  *
@@ -9,11 +10,45 @@ import { InputError } from "../errors.ts";
 import type { TensorInfo } from "../runtime/tensors.ts";
 import { BadRequestError } from "./serve_errors.ts";
 import type { RawInput, RawOptions } from "./worker_protocol.ts";
+import { QA_LIMITS } from "../processing/question_answering.ts";
 
 /** The keys that mark a raw-input body. */
-export const RAW_KEYS = ["text", "image", "audio"] as const;
+export const RAW_KEYS = ["text", "question", "image", "audio"] as const;
 
-const OPTION_KEYS = ["top_k", "aggregation", "multi_label", "pairs", "candidate_labels", "hypothesis_template"];
+const OPTION_KEYS = [
+  "top_k",
+  "aggregation",
+  "multi_label",
+  "pairs",
+  "candidate_labels",
+  "hypothesis_template",
+  "targets",
+  "context",
+  "max_answer_length",
+  "max_seq_length",
+  "doc_stride",
+];
+
+/** Keys that belong to one kind of raw input only. */
+const KEY_KINDS: Record<string, readonly string[]> = {
+  pairs: ["text"],
+  candidate_labels: ["text", "image"],
+  hypothesis_template: ["text", "image"],
+  targets: ["text"],
+  context: ["question"],
+  max_answer_length: ["question"],
+  max_seq_length: ["question"],
+  doc_stride: ["question"],
+};
+
+function bounded(obj: Record<string, unknown>, key: string, range: { min: number; max: number }): number | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || (v as number) < range.min || (v as number) > range.max) {
+    throw new InputError(`"${key}" must be a whole number from ${range.min} to ${range.max}`);
+  }
+  return v as number;
+}
 
 function strings(value: unknown, key: string): string[] {
   const list = Array.isArray(value) ? value : [value];
@@ -78,24 +113,46 @@ export function rawInputOf(
     if (typeof obj.multi_label !== "boolean") throw new InputError('"multi_label" must be true or false');
     options.multiLabel = obj.multi_label;
   }
-  if (kind === "text") {
-    const input: RawInput = { kind: "text", texts: strings(obj.text, "text") };
-    if (obj.pairs !== undefined) input.pairs = strings(obj.pairs, "pairs");
-    if (obj.candidate_labels !== undefined) input.candidateLabels = strings(obj.candidate_labels, "candidate_labels");
-    if (obj.hypothesis_template !== undefined) {
-      if (typeof obj.hypothesis_template !== "string") throw new InputError('"hypothesis_template" must be a string');
-      input.hypothesisTemplate = obj.hypothesis_template;
+  for (const [k, kinds] of Object.entries(KEY_KINDS)) {
+    if (k in obj && !kinds.includes(kind)) {
+      throw new BadRequestError(`"${k}" goes with ${kinds.map((x) => `"${x}"`).join(" or ")}, not "${kind}"`);
     }
-    return { input, options };
   }
-  for (const k of ["pairs", "candidate_labels", "hypothesis_template"]) {
-    if (k in obj) throw new BadRequestError(`"${k}" goes with "text", not "${kind}"`);
+  if (obj.targets !== undefined) options.targets = strings(obj.targets, "targets");
+  const maxAnswerLength = bounded(obj, "max_answer_length", QA_LIMITS.maxAnswerLength);
+  const maxSeqLength = bounded(obj, "max_seq_length", QA_LIMITS.maxSeqLength);
+  const docStride = bounded(obj, "doc_stride", QA_LIMITS.docStride);
+  if (maxAnswerLength !== undefined) options.maxAnswerLength = maxAnswerLength;
+  if (maxSeqLength !== undefined) options.maxSeqLength = maxSeqLength;
+  if (docStride !== undefined) options.docStride = docStride;
+  if (kind === "question") {
+    const questions = strings(obj.question, "question");
+    if (obj.context === undefined) throw new InputError('"question" needs a "context" (the text holding the answer)');
+    let contexts = strings(obj.context, "context");
+    if (contexts.length === 1 && questions.length > 1) contexts = questions.map(() => contexts[0]);
+    if (contexts.length !== questions.length) {
+      throw new InputError(
+        `${questions.length} questions but ${contexts.length} contexts: give one per question, or one`,
+      );
+    }
+    return { input: { kind: "text", texts: questions, pairs: contexts }, options };
+  }
+  const zeroShot: { candidateLabels?: string[]; hypothesisTemplate?: string } = {};
+  if (obj.candidate_labels !== undefined) zeroShot.candidateLabels = strings(obj.candidate_labels, "candidate_labels");
+  if (obj.hypothesis_template !== undefined) {
+    if (typeof obj.hypothesis_template !== "string") throw new InputError('"hypothesis_template" must be a string');
+    zeroShot.hypothesisTemplate = obj.hypothesis_template;
+  }
+  if (kind === "text") {
+    const input: RawInput = { kind: "text", texts: strings(obj.text, "text"), ...zeroShot };
+    if (obj.pairs !== undefined) input.pairs = strings(obj.pairs, "pairs");
+    return { input, options };
   }
   const files = strings(obj[kind], kind).map((b64, i) => ({
     name: `${kind}[${i}]`,
     bytes: decodeBase64(b64, `"${kind}"${Array.isArray(obj[kind]) ? `[${i}]` : ""}`),
   }));
   return kind === "image"
-    ? { input: { kind: "image", images: files }, options }
+    ? { input: { kind: "image", images: files, ...zeroShot }, options }
     : { input: { kind: "audio", clips: files }, options };
 }

@@ -51,7 +51,12 @@ export interface RunMessage {
  */
 export type RawInput =
   | { kind: "text"; texts: string[]; pairs?: string[]; candidateLabels?: string[]; hypothesisTemplate?: string }
-  | { kind: "image"; images: { name: string; bytes: Uint8Array }[] }
+  | {
+    kind: "image";
+    images: { name: string; bytes: Uint8Array }[];
+    candidateLabels?: string[];
+    hypothesisTemplate?: string;
+  }
   | { kind: "audio"; clips: { name: string; bytes: Uint8Array }[] };
 
 /** Options of a raw-input run (as the run command's --top-k, --aggregation, --multi-label). */
@@ -59,6 +64,10 @@ export interface RawOptions {
   topK?: number;
   aggregation?: "none" | "simple" | "first";
   multiLabel?: boolean;
+  targets?: string[];
+  maxAnswerLength?: number;
+  maxSeqLength?: number;
+  docStride?: number;
 }
 
 /** Run raw input through the hosted pipeline. */

@@ -98,6 +98,30 @@ export const LIMITS = {
     flags: ["run --top-k"],
     default: "1 (5 for images)",
   },
+  /** `run --max-answer-length`, serve `max_answer_length`: tokens in one question-answering answer. */
+  maxAnswerLength: {
+    min: 1,
+    max: 512,
+    what: "question-answering: longest answer, tokens",
+    flags: ["run --max-answer-length"],
+    default: "15",
+  },
+  /** `run --max-seq-length`, serve `max_seq_length`: tokens in one question-answering window. */
+  maxSeqLength: {
+    min: 8,
+    max: 8192,
+    what: "question-answering: tokens per window (question and special tokens included)",
+    flags: ["run --max-seq-length"],
+    default: "the model's maximum, at most 384",
+  },
+  /** `run --doc-stride`, serve `doc_stride`: context tokens two question-answering windows share. */
+  docStride: {
+    min: 0,
+    max: 4096,
+    what: "question-answering: context tokens consecutive windows share",
+    flags: ["run --doc-stride"],
+    default: "min(128, half a window)",
+  },
   /** `run --max-input-mb`, `bench --max-input-mb`: the largest input file read, MiB (2 GiB: a typed array's practical limit). */
   maxInputMb: {
     min: 1,
