@@ -16,6 +16,8 @@ import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
+import { parseCorsOrigins } from "../serve/cors_policy.ts";
+import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 
 /** Parses a positive number flag. */
@@ -79,7 +81,10 @@ export function serveCommand(ctx: CliContext) {
     )
     .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
     .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
-    .option("--cors <origin>", "send Access-Control-Allow-Origin: <origin> and answer preflight requests")
+    .option(
+      "--cors <origins>",
+      "* or comma-separated origins (scheme://host[:port]): send Access-Control-Allow-Origin and answer preflights",
+    )
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of Hub models or folders (fp32, fp16, quantized, …)")
@@ -112,7 +117,10 @@ export function serveCommand(ctx: CliContext) {
       const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
       const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
       const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
-      const cors = flags.cors ?? yml.find((s) => s.cors)?.cors;
+      const corsValue = flags.cors ?? yml.find((s) => s.cors)?.cors;
+      const cors = corsValue === undefined ? undefined : parseCorsOrigins(corsValue);
+      checkHostSyntax(host);
+      probeListen(host, port);
       const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
       const metrics = new ServerMetrics();
       const models = await loadServedModels(planned, {
@@ -157,18 +165,7 @@ export function serveCommand(ctx: CliContext) {
         });
       } catch (error) {
         await Promise.all(models.map((m) => m.pool.close()));
-        if (error instanceof Deno.errors.AddrInUse) {
-          throw new InputError(`${host}:${port} is already in use`, {
-            hint: "pick another --port (0 picks a free one)",
-          });
-        }
-        if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-          throw new InputError(`gpux may not listen on ${host}:${port}: ${(error as Error).message}`, {
-            hint:
-              "deno task gpux allows loopback addresses and 0.0.0.0; for another address run cli.ts with --allow-net",
-          });
-        }
-        throw error;
+        throw listenError(error, host, port);
       }
       if (!apiKey && !isLoopback(host)) {
         out.warn(`listening on ${host} without an API key: anyone who can reach this port can use the models`);

@@ -11,6 +11,7 @@ import { InputError } from "../errors.ts";
 import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_result.ts";
 import { type CodecCall, type DecodedPredict, type InferAnswer, type PredictAnswer, runCodec } from "./codec_calls.ts";
 import { JsonCodec } from "./json_codec.ts";
+import { allowedOrigin, parseCorsOrigins } from "./cors_policy.ts";
 import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { tensorMetadata, type V2Request } from "./kserve.ts";
@@ -71,8 +72,11 @@ export interface ServerOptions {
   port?: number;
   /** Bearer token every non-health endpoint requires. */
   apiKey?: string;
-  /** `Access-Control-Allow-Origin` value (CORS off when undefined). */
-  cors?: string;
+  /**
+   * Origins allowed by CORS (off when undefined): `*`, one origin, or several (comma-separated, or a list),
+   * checked by {@linkcode parseCorsOrigins}; with several, a request's `Origin` is echoed when it is one of them.
+   */
+  cors?: string | readonly string[];
   /** Largest accepted body in bytes (default 16 MiB). */
   maxBodyBytes?: number;
   /** Metrics (one is created when not given). */
@@ -124,6 +128,7 @@ function factsOf(m: ServedModel): LoadedModelFacts {
   };
 }
 const HEALTH_PATHS = new Set(["/health", "/v2/health/live", "/v2/health/ready"]);
+const READY_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/ready$/;
 
 /** Compares two strings in time that depends only on their lengths' hashes, not their contents. */
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {
@@ -189,13 +194,21 @@ interface Handled {
  * Starts the server; resolves once it listens.
  *
  * @throws {Deno.errors.AddrInUse} the port is taken; `NotCapable` when the sandbox forbids the address.
+ * @throws {InputError} `cors` is not `*` or a list of origins.
  */
 export function startServer(options: ServerOptions): Promise<RunningServer> {
   const metrics = options.metrics ?? new ServerMetrics();
   const models = new Map(options.models.map((m) => [m.name, m]));
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const emit = options.onEvent ?? (() => {});
+  const corsOrigins = options.cors === undefined
+    ? undefined
+    : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
   let draining = false;
+  // requests being handled, so that the drain waits for their answers before the connections close
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const handlersIdle = () => active === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r));
   const codec = new JsonCodec();
   // an idle server decodes inline (lowest latency); a busy one sends big bodies and answers to the codec
   // Worker, so that no request holds the HTTP thread for milliseconds
@@ -431,16 +444,28 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     });
   }
 
-  const corsHeaders: Record<string, string> = options.cors
-    ? {
-      "access-control-allow-origin": options.cors,
+  const corsFor = (origin: string | null): Record<string, string> => {
+    if (!corsOrigins) return {};
+    const allowed = allowedOrigin(corsOrigins, origin);
+    return {
+      ...(allowed ? { "access-control-allow-origin": allowed } : {}),
       "access-control-allow-headers": "authorization, content-type",
       "access-control-allow-methods": "GET, POST, OPTIONS",
-      ...(options.cors !== "*" ? { vary: "Origin" } : {}),
-    }
-    : {};
+      ...(corsOrigins !== "*" ? { vary: "Origin" } : {}),
+    };
+  };
 
   async function handler(request: Request): Promise<Response> {
+    active++;
+    try {
+      return await answer(request);
+    } finally {
+      active--;
+      if (active === 0) { for (const w of idleWaiters.splice(0)) w(); }
+    }
+  }
+
+  async function answer(request: Request): Promise<Response> {
     const started = performance.now();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
@@ -450,11 +475,17 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     let errorMessage: string | undefined;
     const modelFromPath = path.match(/^\/(?:v2\/)?models\/([^/]+)/)?.[1];
     try {
-      if (request.method === "OPTIONS" && options.cors) {
+      if (request.method === "OPTIONS" && corsOrigins) {
         handled = { status: 204, body: undefined, headers: { "access-control-max-age": "600" } };
       } else {
+        if (draining && !HEALTH_PATHS.has(path) && path !== "/metrics" && !READY_PATH.test(path)) {
+          // the drain answers, instead of closing kept-alive connections under a request that already arrived
+          throw new ShuttingDownError("the server is shutting down", {
+            hint: "retry on another replica, or once the server is back",
+          });
+        }
         if (
-          options.apiKey && !HEALTH_PATHS.has(path) && !/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/ready$/.test(path)
+          options.apiKey && !HEALTH_PATHS.has(path) && !READY_PATH.test(path)
         ) {
           const header = request.headers.get("authorization") ?? "";
           const token = header.startsWith("Bearer ") ? header.slice(7) : "";
@@ -503,7 +534,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         ...(errorMessage ? { error: errorMessage } : {}),
       },
     });
-    const headers = { ...corsHeaders, ...(handled.text === undefined ? JSON_HEADERS : {}), ...handled.headers };
+    const headers: Record<string, string> = {
+      ...corsFor(request.headers.get("origin")),
+      ...(handled.text === undefined ? JSON_HEADERS : {}),
+      ...handled.headers,
+      ...(draining ? { connection: "close" } : {}),
+    };
     if (status === 204) return new Response(null, { status, headers });
     const body = handled.text ?? JSON.stringify(handled.body);
     return new Response(request.method === "HEAD" ? null : body, { status, headers });
@@ -535,11 +571,23 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         emit({ type: "draining", pending });
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise<void>((r) => timer = setTimeout(r, graceMs));
+        // the listener stays open while requests are in flight: whatever arrives meanwhile (on a kept-alive
+        // connection or a new one) is answered 503 with `Connection: close`, not dropped
+        let closing: Promise<void> | undefined;
         await Promise.race([
-          Promise.all([server.shutdown(), ...options.models.map((m) => m.pool.drained())]),
+          (async () => {
+            await Promise.all([handlersIdle(), ...options.models.map((m) => m.pool.drained())]);
+            await (closing = server.shutdown());
+          })(),
           grace,
         ]);
         clearTimeout(timer);
+        if (!closing) {
+          // the grace ran out: stop listening, and give the answers being written a moment
+          closing = server.shutdown();
+          await Promise.race([closing, new Promise<void>((r) => timer = setTimeout(r, 1000))]);
+          clearTimeout(timer);
+        }
         await Promise.all(options.models.map((m) => m.pool.close()));
         codec.close();
         emit({ type: "stopped" });
