@@ -17,6 +17,9 @@ import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { parseCorsOrigins } from "../serve/cors_policy.ts";
+import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
+import { defaultMemoryBudgetMb } from "../serve/memory_budget.ts";
+import { DEFAULT_MAX_PIXELS } from "../processing/image_header.ts";
 import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 
@@ -35,6 +38,13 @@ const SERVE_FLAGS = {
   batchDelayMs: { min: 0, max: 60_000 },
   maxQueue: { min: 1, max: 1_000_000 },
   timeoutMs: { min: 0, max: 86_400_000 },
+  maxBatchItems: { min: 1, max: 1_000_000 },
+  maxTextChars: { min: 1, max: 1_000_000_000 },
+  // the image decoder refuses more than PIL's limit whatever the flag says
+  maxImagePixels: { min: 1, max: DEFAULT_MAX_PIXELS },
+  maxAudioSeconds: { min: 1, max: 86_400 },
+  maxTensorElements: { min: 1, max: 2 ** 32 },
+  maxMemoryMb: { min: 64, max: 16 * 1024 * 1024 },
 } as const satisfies Record<string, IntRange>;
 
 /** Loopback addresses: binding anything else without an API key earns a warning. */
@@ -80,6 +90,36 @@ export function serveCommand(ctx: CliContext) {
       intFlag("--timeout-ms", SERVE_FLAGS.timeoutMs),
     )
     .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
+    .option(
+      "--max-batch-items <n>",
+      `most texts, images, audio clips or zero-shot rows in one request; more get 413 (default ${REQUEST_LIMIT_DEFAULTS.maxBatchItems})`,
+      intFlag("--max-batch-items", SERVE_FLAGS.maxBatchItems),
+    )
+    .option(
+      "--max-text-chars <n>",
+      `most characters of text in one request (default ${REQUEST_LIMIT_DEFAULTS.maxTextChars})`,
+      intFlag("--max-text-chars", SERVE_FLAGS.maxTextChars),
+    )
+    .option(
+      "--max-image-pixels <n>",
+      `largest image (width × height, from its header) (default ${REQUEST_LIMIT_DEFAULTS.maxImagePixels})`,
+      intFlag("--max-image-pixels", SERVE_FLAGS.maxImagePixels),
+    )
+    .option(
+      "--max-audio-seconds <s>",
+      `longest audio clip, from its header (default ${REQUEST_LIMIT_DEFAULTS.maxAudioSeconds})`,
+      intFlag("--max-audio-seconds", SERVE_FLAGS.maxAudioSeconds),
+    )
+    .option(
+      "--max-tensor-elements <n>",
+      `most elements of one input tensor (default ${REQUEST_LIMIT_DEFAULTS.maxTensorElements})`,
+      intFlag("--max-tensor-elements", SERVE_FLAGS.maxTensorElements),
+    )
+    .option(
+      "--max-memory-mb <mb>",
+      "memory budget of the server: requests that could never fit get 413, those that do not fit now 503 (default: half the machine's memory)",
+      intFlag("--max-memory-mb", SERVE_FLAGS.maxMemoryMb),
+    )
     .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
     .option(
       "--cors <origins>",
@@ -117,6 +157,7 @@ export function serveCommand(ctx: CliContext) {
       const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
       const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
       const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
+      const maxMemoryMb = flags.maxMemoryMb ?? defaultMemoryBudgetMb();
       const corsValue = flags.cors ?? yml.find((s) => s.cors)?.cors;
       const cors = corsValue === undefined ? undefined : parseCorsOrigins(corsValue);
       checkHostSyntax(host);
@@ -160,6 +201,14 @@ export function serveCommand(ctx: CliContext) {
           ...(apiKey ? { apiKey } : {}),
           ...(cors ? { cors } : {}),
           maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+          limits: {
+            ...(flags.maxBatchItems !== undefined ? { maxBatchItems: flags.maxBatchItems } : {}),
+            ...(flags.maxTextChars !== undefined ? { maxTextChars: flags.maxTextChars } : {}),
+            ...(flags.maxImagePixels !== undefined ? { maxImagePixels: flags.maxImagePixels } : {}),
+            ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+            ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
+          },
+          ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
           metrics,
           onEvent: log,
         });

@@ -117,7 +117,7 @@ export function audioFeeds(
       lengths: clips.map((c) => Math.min(c.length, mel.nSamples)),
     };
   }
-  const longest = Math.max(...clips.map((c) => c.length));
+  const longest = clips.reduce((n, c) => Math.max(n, c.length), 0);
   const values = new Float32Array(clips.length * longest).fill(state.spec.paddingValue);
   clips.forEach((c, i) => values.set(c, i * longest));
   const feeds: Record<string, TensorData> = {

@@ -449,7 +449,7 @@ export class TextTokenizer {
     if (padding) {
       const target = padding === "max_length" && maxLength !== undefined
         ? maxLength
-        : Math.max(0, ...encodings.map((e) => e.inputIds.length));
+        : encodings.reduce((n, e) => Math.max(n, e.inputIds.length), 0); // no spread: a batch can be long
       const side = options.paddingSide ?? this.settings.paddingSide;
       for (const e of encodings) this.#pad(e, target, side);
     }
@@ -562,9 +562,11 @@ export class TextTokenizer {
     const n = target - e.inputIds.length;
     if (n <= 0) return;
     const fill = <T>(arr: T[], v: () => T) => {
+      // concat, not push(...pad): a spread's arguments are bounded by the stack, and n grows with the input
       const pad = Array.from({ length: n }, v);
-      if (side === "left") arr.unshift(...pad);
-      else arr.push(...pad);
+      const padded = side === "left" ? pad.concat(arr) : arr.concat(pad);
+      arr.length = 0;
+      for (let i = 0; i < padded.length; i++) arr[i] = padded[i];
     };
     fill(e.inputIds, () => this.settings.padId);
     fill(e.attentionMask, () => 0);

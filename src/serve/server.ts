@@ -12,6 +12,8 @@ import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_
 import { type CodecCall, type DecodedPredict, type InferAnswer, type PredictAnswer, runCodec } from "./codec_calls.ts";
 import { JsonCodec } from "./json_codec.ts";
 import { allowedOrigin, parseCorsOrigins } from "./cors_policy.ts";
+import { REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
+import { bodyCost, feedsCost, MemoryBudget, rawCost, type Reservation } from "./memory_budget.ts";
 import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { tensorMetadata, type V2Request } from "./kserve.ts";
@@ -79,6 +81,13 @@ export interface ServerOptions {
   cors?: string | readonly string[];
   /** Largest accepted body in bytes (default 16 MiB). */
   maxBodyBytes?: number;
+  /** Bounds of the work one request may ask for (defaults: {@linkcode REQUEST_LIMIT_DEFAULTS}). */
+  limits?: Partial<RequestLimits>;
+  /**
+   * Memory budget of the whole server in bytes (no budget when undefined): requests reserve their estimated cost
+   * and get 413 when they could never fit, 503 when they do not fit beside those in flight ({@linkcode MemoryBudget}).
+   */
+  maxMemoryBytes?: number;
   /** Metrics (one is created when not given). */
   metrics?: ServerMetrics;
   /** Access log and state changes. */
@@ -181,6 +190,12 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
+/** What routing learns about a request: its endpoint's name, and its share of the memory budget. */
+interface RouteState {
+  name: string;
+  reservation?: Reservation;
+}
+
 interface Handled {
   status?: number;
   body: unknown;
@@ -201,6 +216,19 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   const models = new Map(options.models.map((m) => [m.name, m]));
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const emit = options.onEvent ?? (() => {});
+  const limits: RequestLimits = { ...REQUEST_LIMIT_DEFAULTS, ...options.limits };
+  const budget = options.maxMemoryBytes === undefined
+    ? undefined
+    : new MemoryBudget(options.maxMemoryBytes, Deno.memoryUsage().rss);
+  if (budget && budget.capacity < maxBody) {
+    const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MB`;
+    throw new InputError(
+      `the memory budget of ${mb(budget.limitBytes)} leaves ${
+        mb(budget.capacity)
+      } for requests once the models are loaded (${mb(budget.baselineBytes)}), less than one request body`,
+      { hint: "start the server with a larger --max-memory-mb (or leave it out: half the machine's memory)" },
+    );
+  }
   const corsOrigins = options.cors === undefined
     ? undefined
     : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
@@ -271,7 +299,16 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     batching: m.pool.batching,
   });
 
-  async function route(request: Request, path: string, endpoint: { name: string }): Promise<Handled> {
+  /** Reserves the body's share of the memory budget before it is read (413/503 when it does not fit). */
+  const admitBody = (request: Request, endpoint: RouteState) => {
+    if (!budget) return;
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBody) return; // readBody answers 413 for the body limit
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : maxBody;
+    endpoint.reservation = budget.reserve(bodyCost(bytes), "this request");
+  };
+
+  async function route(request: Request, path: string, endpoint: RouteState): Promise<Handled> {
     const method = request.method;
     const parts = path.split("/").slice(1).map((p) => {
       try {
@@ -290,10 +327,15 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     };
     const predict = async (m: ServedModel): Promise<Handled> => {
       const started = performance.now();
+      admitBody(request, endpoint);
       const text = await readBody(request, maxBody);
       const decoded = await codecRun<DecodedPredict>(
-        { op: "decodePredict", text, inputs: m.pool.inputs },
+        { op: "decodePredict", text, inputs: m.pool.inputs, limits },
         text.length >= OFFLOAD_BYTES,
+      );
+      endpoint.reservation?.resize(
+        bodyCost(text.length) +
+          (decoded.kind === "raw" ? rawCost(decoded.input) : feedsCost(decoded.feeds, m.pool.inputs, m.pool.outputs)),
       );
       if (decoded.kind === "raw") {
         const accepts = m.pool.loaded.accepts;
@@ -361,7 +403,16 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     }
     if (path === "/info") {
       get("info");
-      return { body: { version: VERSION, models: options.models.map(describe) } };
+      return {
+        body: {
+          version: VERSION,
+          limits: { ...limits, maxBodyBytes: maxBody },
+          memory: budget
+            ? { budgetBytes: budget.limitBytes, baselineBytes: budget.baselineBytes, reservedBytes: budget.reserved }
+            : null,
+          models: options.models.map(describe),
+        },
+      };
     }
     if (path === "/predict") {
       post("predict");
@@ -414,11 +465,13 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         }
         if (rest.length === 1 && rest[0] === "infer") {
           post("v2_infer");
+          admitBody(request, endpoint);
           const text = await readBody(request, maxBody);
           const parsed = await codecRun<V2Request>(
-            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs },
+            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs, limits },
             text.length >= OFFLOAD_BYTES,
           );
+          endpoint.reservation?.resize(bodyCost(text.length) + feedsCost(parsed.feeds, m.pool.inputs, m.pool.outputs));
           const result = await infer(m, parsed.feeds);
           const answer: InferAnswer = {
             name: m.name,
@@ -469,7 +522,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const started = performance.now();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
-    const endpoint = { name: "unknown" };
+    const endpoint: RouteState = { name: "unknown" };
     let handled: Handled;
     let status: number;
     let errorMessage: string | undefined;
@@ -507,6 +560,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         body: { error: errorMessage, ...(hint ? { hint } : {}) },
         headers: error instanceof HttpError ? error.headers : {},
       };
+    } finally {
+      endpoint.reservation?.release();
     }
     const ms = performance.now() - started;
     let model = handled.model;
