@@ -7,42 +7,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { writeModel } from "./support/onnx_builder.ts";
 import { busyModel } from "./support/serve_models.ts";
 import { running, startServe } from "./support/serve_process.ts";
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** Reads one HTTP/1.1 response (Content-Length framed) from `conn`; `undefined` when it closes first. */
-async function readResponse(conn: Deno.Conn, timeoutMs = 20_000): Promise<RawResponse | undefined> {
-  let text = "";
-  const buffer = new Uint8Array(64 * 1024);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const headEnd = text.indexOf("\r\n\r\n");
-    if (headEnd >= 0) {
-      const [statusLine, ...lines] = text.slice(0, headEnd).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const length = Number(headers["content-length"] ?? 0);
-      const body = text.slice(headEnd + 4);
-      if (encoder.encode(body).length >= length) {
-        return { status: Number(statusLine.split(" ")[1]), headers, body };
-      }
-    }
-    const n = await conn.read(buffer);
-    if (n === null) return undefined;
-    text += decoder.decode(buffer.subarray(0, n), { stream: true });
-  }
-  throw new Error(`no complete response within ${timeoutMs} ms; got ${JSON.stringify(text)}`);
-}
+import { rawRequest, readResponse } from "./support/raw_http.ts";
 
 /** Whether the server closes `conn` (reads EOF) within `ms`. */
 async function closes(conn: Deno.Conn, ms = 10_000): Promise<boolean> {
@@ -58,10 +23,11 @@ async function closes(conn: Deno.Conn, ms = 10_000): Promise<boolean> {
 }
 
 function request(method: string, path: string, host: string, body = ""): Uint8Array {
-  return encoder.encode(
-    `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\ncontent-type: application/json\r\n` +
-      `content-length: ${encoder.encode(body).length}\r\n\r\n${body}`,
-  );
+  return rawRequest(method, path, host, body, {
+    connection: "keep-alive",
+    "content-type": "application/json",
+    "content-length": String(new TextEncoder().encode(body).length),
+  });
 }
 
 Deno.test("gpux serve drain: a request on a kept-alive connection after SIGTERM gets 503 with Connection: close while a slow one finishes", async () => {
