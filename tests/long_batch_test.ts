@@ -7,6 +7,7 @@
 import { assertEquals } from "./support/assert.ts";
 import { TextTokenizer } from "../src/processing/tokenizer.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { readNpy, writeNpy } from "../src/runtime/npy.ts";
 
 const bert = await bertTokenizer();
 const skip = "skip" in bert ? bert.skip : undefined;
@@ -42,4 +43,12 @@ Deno.test({
     assertEquals(got.inputIds[0].length, 5);
     assertEquals(got.inputIds[123_456].length, 5);
   },
+});
+
+Deno.test("writeNpy: a string tensor of 200,000 elements is written without a stack overflow", () => {
+  const data = Array.from({ length: 200_000 }, (_, i) => (i === 7 ? "abc" : "x"));
+  const bytes = writeNpy({ dtype: "string", shape: [200_000], data });
+  const back = readNpy(bytes);
+  assertEquals(back.shape, [200_000]);
+  assertEquals((back.data as string[])[7], "abc");
 });
