@@ -1,7 +1,8 @@
 /**
  * A hostile soak of `deno task gpux serve` (bounded loops, loopback only, about a minute on 2 cores): concurrent
- * clients interleave good requests — tensors for a batching identity model and, where the BERT fixture is at hand,
- * texts for a classifier — with the shapes an attacker sends: huge lists, a Content-Length larger than the limit,
+ * clients interleave good requests — tensors for a batching identity model, KServe v2 requests and, where the BERT
+ * fixture is at hand, texts for a classifier — with the shapes an attacker sends: huge lists (of texts, of v2 inputs),
+ * a Content-Length larger than the limit,
  * one smaller than the body, one larger than the body followed by a hang-up, an endless chunked body, JSON nested a
  * million deep, an absurd tensor shape, malformed JSON. The server stays up, each hostile request gets its 4xx (or,
  * for a hang-up, nothing), every good request gets exactly its own answer, nothing stays reserved, queued or in
@@ -28,7 +29,9 @@ const TEXTS = ["i love this", "this is bad", "the movie was fine", "terrible ser
 type Kind =
   | "good"
   | "goodText"
+  | "goodV2"
   | "hugeList"
+  | "hugeEntries"
   | "declaredTooLarge"
   | "shorterLength"
   | "hangUp"
@@ -40,6 +43,7 @@ type Kind =
 
 const HOSTILE: Kind[] = [
   "hugeList",
+  "hugeEntries",
   "declaredTooLarge",
   "shorterLength",
   "hangUp",
@@ -51,7 +55,7 @@ const HOSTILE: Kind[] = [
 ];
 
 function kindOf(i: number, withText: boolean): Kind {
-  if (i % 6 !== 0) return withText && i % 3 === 1 ? "goodText" : "good";
+  if (i % 6 !== 0) return withText && i % 3 === 1 ? "goodText" : i % 6 === 5 ? "goodV2" : "good";
   return HOSTILE[(i / 6) % HOSTILE.length];
 }
 
@@ -159,6 +163,19 @@ Deno.test("hostile soak: huge lists, lying lengths, endless and deep bodies amon
           }
           return;
         }
+        case "goodV2": {
+          const data = [i, -i, i / 4];
+          const r = await fetch(`${url}/v2/models/any/infer`, {
+            method: "POST",
+            body: JSON.stringify({ id: `r${i}`, inputs: [{ name: "x", shape: [1, 3], datatype: "FP32", data }] }),
+          });
+          const doc = await r.json();
+          if (r.status !== 200) wrong.push(`#${i} goodV2: ${r.status} ${JSON.stringify(doc)}`);
+          else if (doc.id !== `r${i}` || JSON.stringify(doc.outputs[0].data) !== JSON.stringify(data)) {
+            wrong.push(`#${i}: v2 got ${JSON.stringify(doc)} for ${JSON.stringify(data)}`);
+          }
+          return;
+        }
         case "goodText": {
           const t = TEXTS[i % TEXTS.length];
           const r = await fetch(`${url}/models/sentiment/predict`, {
@@ -179,6 +196,16 @@ Deno.test("hostile soak: huge lists, lying lengths, endless and deep bodies amon
           const r = await fetch(`${url}${path}`, { method: "POST", body });
           await r.body?.cancel();
           return expect(i, kind, r.status, [413]);
+        }
+        case "hugeEntries": {
+          // 12,000 v2 input entries (0.7 MB) for a one-input model: refused before each is looked up by name
+          const inputs = Array.from(
+            { length: 12_000 },
+            (_, k) => ({ name: `x${k}`, shape: [1], datatype: "FP32", data: [1] }),
+          );
+          const body = JSON.stringify({ inputs });
+          const r = await fetch(`${url}/v2/models/any/infer`, { method: "POST", body });
+          return expect(i, kind, r.status, [400], `${body.length} ${await r.text()}`);
         }
         case "declaredTooLarge":
           // claims a gigabyte, sends a few bytes: refused on the header
