@@ -7,6 +7,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
 import { running, startServe } from "./support/serve_process.ts";
+import { parsePrometheusText } from "../src/serve/metrics.ts";
 
 const MB = 1024 * 1024;
 
@@ -61,6 +62,10 @@ Deno.test("gpux serve --max-memory-mb: 413 for a request that could never fit, 5
         if (info.reservedBytes === 0) await new Promise((r) => setTimeout(r, 25));
       }
       assert(info.reservedBytes >= 7 * MB * 16, JSON.stringify(info));
+      const metrics = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
+      const gauge = (name: string) => metrics.find((m) => m.name === name)?.value;
+      assertEquals(gauge("gpux_memory_budget_bytes"), budgetMb * MB);
+      assert((gauge("gpux_memory_reserved_bytes") ?? 0) >= 7 * MB * 16, "the reservation shows in /metrics");
       // …so a second one does not fit beside it: 503 with Retry-After
       const busy = await fetch(`${server.url}/predict`, { method: "POST", body: paddedBody(7 * MB) });
       const busyDoc = await busy.json();

@@ -17,7 +17,7 @@ import { bodyCost, feedsCost, MemoryBudget, rawCost, type Reservation } from "./
 import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { tensorMetadata, type V2Request } from "./kserve.ts";
-import { ServerMetrics } from "./metrics.ts";
+import { Gauge, ServerMetrics } from "./metrics.ts";
 import type { ModelPool, PoolEvent } from "./model_pool.ts";
 import {
   BadRequestError,
@@ -245,6 +245,18 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     if (heavy && busy()) return await codec.run<T>(call);
     return runCodec(call) as T;
   };
+  if (budget) {
+    metrics.addGauge(
+      new Gauge("gpux_memory_budget_bytes", "The server's memory budget (--max-memory-mb).", (g) => {
+        g.set({}, budget.limitBytes);
+      }),
+    );
+    metrics.addGauge(
+      new Gauge("gpux_memory_reserved_bytes", "Memory reserved by requests in flight against the budget.", (g) => {
+        g.set({}, budget.reserved);
+      }),
+    );
+  }
   for (const m of options.models) {
     metrics.addModel({
       name: m.name,
