@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertThrows } from "./support/assert.ts";
 import { encodeWav } from "./support/audio_fixtures.ts";
 import { checkFeeds, checkRawCounts, REQUEST_LIMIT_DEFAULTS } from "../src/serve/request_limits.ts";
-import { wavSeconds } from "../src/serve/wav_duration.ts";
+import { wavDuration } from "../src/serve/wav_duration.ts";
 import { MemoryBudget, MemoryBusyError } from "../src/serve/memory_budget.ts";
 import { allowedOrigin, parseCorsOrigins } from "../src/serve/cors_policy.ts";
 import { isHostSyntax } from "../src/serve/listen_address.ts";
@@ -55,18 +55,21 @@ Deno.test("checkFeeds: every dimension counts, a zero as one", () => {
   );
 });
 
-Deno.test("wavSeconds: frames over the declared rate, from the header alone; not a WAV is undefined", () => {
+Deno.test("wavDuration: frames over the declared rate, from the header alone; not a WAV is undefined", () => {
   const wav = encodeWav([new Float32Array(32_000), new Float32Array(32_000)], 16_000, { encoding: "pcm16" });
-  assertEquals(wavSeconds(wav), 2);
-  assertEquals(wavSeconds(encodeWav([new Float32Array(4_410)], 44_100, { encoding: "float32" })), 0.1);
+  assertEquals(wavDuration(wav)?.seconds, 2);
+  assertEquals(wavDuration(encodeWav([new Float32Array(4_410)], 44_100, { encoding: "float32" })), {
+    seconds: 0.1,
+    rate: 44_100,
+  });
   const extra = encodeWav([new Float32Array(8_000)], 8_000, {
     extraChunks: [{ id: "LIST", body: new Uint8Array(7) }],
   });
-  assertEquals(wavSeconds(extra), 1);
-  assertEquals(wavSeconds(new TextEncoder().encode("not a wav file at all")), undefined);
-  assertEquals(wavSeconds(new Uint8Array(0)), undefined);
+  assertEquals(wavDuration(extra)?.seconds, 1);
+  assertEquals(wavDuration(new TextEncoder().encode("not a wav file at all")), undefined);
+  assertEquals(wavDuration(new Uint8Array(0)), undefined);
   // a header cut before its data chunk
-  assertEquals(wavSeconds(wav.subarray(0, 30)), undefined);
+  assertEquals(wavDuration(wav.subarray(0, 30)), undefined);
 });
 
 Deno.test("MemoryBudget: reserve, resize and release; 413 when it could never fit, 503 when it does not fit now", () => {

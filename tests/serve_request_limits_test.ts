@@ -1,6 +1,6 @@
 /**
  * One request inside the body limit cannot take `gpux serve` down: three million (or one million) texts, a text
- * of two million characters, an image header declaring 10^10 pixels, a WAV declaring 1 Hz, a tensor shaped
+ * of two million characters, an image header declaring 10^10 pixels, a WAV declaring 1 Hz or 601 seconds, a tensor shaped
  * `[0, 1e15]`, arrays or objects nested a million deep — each is answered 413 (or 400) naming the limit and the
  * flag that raises it, before the work is done; the server stays up and answers a good request right after.
  * A lowered `--max-batch-items` / `--max-tensor-elements` is honoured, and `/info` lists the limits.
@@ -122,12 +122,21 @@ Deno.test({
         /image\[0\] is 10,000,000,000 pixels; the limit is 89,478,485/,
         /--max-image-pixels/,
       );
-      // 40 KB that declares 1 Hz: twenty thousand seconds, which resampling to 16 kHz would make gigabytes of
+      // 40 KB that declares 1 Hz (twenty thousand seconds, which resampling to 16 kHz would make gigabytes of): a rate
+      // no recording has is refused as such, from the header
       await refused(
         "tone",
         JSON.stringify({ audio: base64(wavDeclaring(20_000, 1)) }),
+        400,
+        /audio\[0\]: the header declares a sampling rate of 1 Hz, outside the 1–384 kHz of real recordings/,
+        /re-export it/,
+      );
+      // ten minutes and a second at 1 kHz (1.2 MB): over the default --max-audio-seconds, refused from the header
+      await refused(
+        "tone",
+        JSON.stringify({ audio: base64(wavDeclaring(601_000, 1000)) }),
         413,
-        /audio\[0\] is 20,000 seconds long; the limit is 600/,
+        /audio\[0\] is 601 seconds long; the limit is 600/,
         /--max-audio-seconds/,
       );
       // an empty tensor of absurd shape: refused naming the elements limit (a 413 for --max-tensor-elements, or the

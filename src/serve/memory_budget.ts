@@ -14,7 +14,7 @@
 import { type TensorInfo, type TensorMap, TYPED_ARRAYS } from "../runtime/tensors.ts";
 import { PayloadTooLargeError, QueueFullError } from "./serve_errors.ts";
 import type { RawInput } from "./worker_protocol.ts";
-import { wavSeconds } from "./wav_duration.ts";
+import { wavDuration } from "./wav_duration.ts";
 import { readImageHeader } from "../processing/image_header.ts";
 
 const MB = 1024 * 1024;
@@ -196,7 +196,7 @@ export function rawCost(input: RawInput): number {
   }
   let bytes = 0;
   for (const clip of input.clips) {
-    const seconds = wavSeconds(clip.bytes) ?? 0;
+    const seconds = wavDuration(clip.bytes)?.seconds ?? 0;
     bytes += clip.bytes.length * 12 + seconds * 16_000 * 4 * 4;
   }
   return bytes;

@@ -14,7 +14,11 @@ import type { TensorInfo, TensorMap } from "../runtime/tensors.ts";
 import { DEFAULT_MAX_PIXELS, readImageHeader } from "../processing/image_header.ts";
 import { BadRequestError, PayloadTooLargeError } from "./serve_errors.ts";
 import type { RawInput } from "./worker_protocol.ts";
-import { wavSeconds } from "./wav_duration.ts";
+import { wavDuration } from "./wav_duration.ts";
+import { InputError } from "../errors.ts";
+
+/** Sampling rates of real recordings (Hz): a header outside them is damaged or hostile (1 Hz makes 40 KB hours long). */
+const RATE_RANGE = [1_000, 384_000] as const;
 
 /** The bounds of one request. */
 export interface RequestLimits {
@@ -108,6 +112,7 @@ export function checkRawCounts(body: Record<string, unknown>, kind: string, limi
  * seconds of each WAV clip. Files whose header cannot be read are left to the pipeline, which names the problem.
  *
  * @throws {PayloadTooLargeError} an image or clip over its limit.
+ * @throws {InputError} a WAV header declaring a sampling rate no recording has (outside 1–384 kHz).
  */
 export function checkRawMedia(input: RawInput, limits: RequestLimits): void {
   if (input.kind === "image") {
@@ -125,8 +130,16 @@ export function checkRawMedia(input: RawInput, limits: RequestLimits): void {
     }
   } else if (input.kind === "audio") {
     for (const clip of input.clips) {
-      const seconds = wavSeconds(clip.bytes);
-      if (seconds !== undefined && seconds > limits.maxAudioSeconds) {
+      const wav = wavDuration(clip.bytes);
+      if (wav === undefined) continue;
+      if (wav.rate < RATE_RANGE[0] || wav.rate > RATE_RANGE[1]) {
+        throw new InputError(
+          `${clip.name}: the header declares a sampling rate of ${wav.rate} Hz, outside the 1–384 kHz of real recordings`,
+          { hint: "the file is damaged or not really this rate; re-export it, e.g. `sox in.wav -r 16000 out.wav`" },
+        );
+      }
+      const seconds = wav.seconds;
+      if (seconds > limits.maxAudioSeconds) {
         throw tooLarge(
           `${clip.name} is ${Math.round(seconds).toLocaleString("en-US")} seconds long`,
           "maxAudioSeconds",

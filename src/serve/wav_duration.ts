@@ -6,17 +6,25 @@
  * @module
  */
 
+/** What a WAV header declares. */
+export interface WavDuration {
+  /** Seconds of audio: data bytes ÷ bytes per frame ÷ sampling rate. */
+  seconds: number;
+  /** The sampling rate in Hz. */
+  rate: number;
+}
+
 /**
- * Seconds of audio `bytes` declares (data bytes ÷ bytes per frame ÷ sample rate), or `undefined` when it is not a
- * RIFF/WAVE file with a `fmt ` chunk before its `data` chunk (the decoder then says what is wrong).
+ * The duration and sampling rate `bytes` declares, or `undefined` when it is not a RIFF/WAVE file with a `fmt `
+ * chunk before its `data` chunk (the decoder then says what is wrong).
  *
  * @example
  * ```ts
- * import { wavSeconds } from "./wav_duration.ts";
- * wavSeconds(new Uint8Array(12)); // undefined: not a WAV file
+ * import { wavDuration } from "./wav_duration.ts";
+ * wavDuration(new Uint8Array(12)); // undefined: not a WAV file
  * ```
  */
-export function wavSeconds(bytes: Uint8Array): number | undefined {
+export function wavDuration(bytes: Uint8Array): WavDuration | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (o: number) => String.fromCharCode(bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]);
   if (bytes.length < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") return undefined;
@@ -33,7 +41,7 @@ export function wavSeconds(bytes: Uint8Array): number | undefined {
     } else if (id === "data") {
       if (!rate || !frameBytes) return undefined;
       const data = Math.min(size, bytes.length - o - 8);
-      return Math.floor(data / frameBytes) / rate;
+      return { seconds: Math.floor(data / frameBytes) / rate, rate };
     }
     o += 8 + size + (size & 1);
   }
