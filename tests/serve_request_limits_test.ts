@@ -241,3 +241,31 @@ Deno.test("gpux serve --max-batch-items / --max-tensor-elements lowered: the new
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gpux serve --max-audio-seconds raised: a clip between the default and the new bound runs, one past it is 413", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-limits-" });
+  const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+  await writeRepo(`${dir}/tone`, toneAudioClassifier());
+  const server = running(
+    await startServe([`${dir}/tone`, "--provider", "cpu", "--port", "0", "--quiet", "--max-audio-seconds", "700"], {
+      env,
+    }),
+  );
+  try {
+    // 650 s at 1 kHz (1.3 MB): past the default of 600, inside 700 — the pipeline must take the same bound
+    const long = await post(
+      `${server.url}/models/tone/predict`,
+      JSON.stringify({ audio: base64(wavDeclaring(650_000, 1000)) }),
+    );
+    assertEquals(long.status, 200, JSON.stringify(long.doc));
+    const over = await post(
+      `${server.url}/models/tone/predict`,
+      JSON.stringify({ audio: base64(wavDeclaring(701_000, 1000)) }),
+    );
+    assertEquals(over.status, 413, JSON.stringify(over.doc));
+    assertMatch(over.doc.error ?? "", /audio\[0\] is 701 seconds long; the limit is 700/);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
