@@ -164,15 +164,15 @@ Deno.test("hardening: input files that are directories, nested 300,000 deep or b
     const cases: [string[], RegExp][] = [
       [["run", model, "--file", `${dir}/keys.json`], /unknown input "k0", .*"k9" and 99990 more; the model's inputs/],
       [["run", model, "--file", `${dir}/long.json`], /element 0 is "S{39}… \(5002 characters\), expected a number/],
-      [["run", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
-      [["bench", model, "--file", dir], /--file .*: cannot read it: it is a directory/],
+      [["run", model, "--file", dir], /--file .*: is a directory, not a file/],
+      [["bench", model, "--file", dir], /--file .*: is a directory, not a file/],
       [["run", model, "--file", `${dir}/deep.json`], /input "x": arrays nested more than 64 deep/],
       [["run", model, "--input-npy", `x=${dir}/neg.npy`], /neg\.npy: malformed \.npy header: shape \(-1, 3\)/],
       [["run", model, "--input-npy", `x=${dir}/descr.npy`], /descr\.npy: unsupported dtype/],
       [["run", model, "--input-npy", `x=${dir}/short.npy`], /short\.npy: truncated/],
-      [["run", model, "--input-npy", `x=${dir}`], /--input-npy "x" .*: cannot read it: it is a directory/],
-      [["run", model, "--file", "/dev/zero"], /--file \/dev\/zero: larger than 256 MiB/],
-      [["run", model, "--input-npy", `x=${dir}/sparse.npy`], /sparse\.npy: larger than 2048 MiB/],
+      [["run", model, "--input-npy", `x=${dir}`], /--input-npy "x" .*: is a directory, not a file/],
+      [["run", model, "--file", "/dev/zero"], /--file \/dev\/zero: not a regular file/],
+      [["run", model, "--input-npy", `x=${dir}/sparse.npy`], /sparse\.npy: larger than the limit of 256 MiB/],
       [["bench", model, "--shape", "x=100000000x3"], /a synthesised \[100000000, 3\] tensor has 300000000 elements/],
     ];
     for (const [args, pattern] of cases) assertCleanError(await runCli(args, { env }), 2, pattern);

@@ -110,7 +110,7 @@ const ERRORS: [string, string, string][] = [
   ],
   [
     "name: m\nmodel:\n  source: a.onnx\nruntime:\n  batch_size: 0\n",
-    "gpux.yml:5: runtime.batch_size: expected a positive integer",
+    "gpux.yml:5: runtime.batch_size: expected a whole number from 1 to 65536",
     "",
   ],
   [
@@ -135,7 +135,7 @@ const ERRORS: [string, string, string][] = [
   ],
   [
     "name: m\nmodel:\n  source: a.onnx\nserving:\n  port: 70000\n",
-    "gpux.yml:5: serving.port: expected a port number 0-65535",
+    "gpux.yml:5: serving.port: expected a whole number from 0 to 65535",
     "",
   ],
   [
@@ -149,7 +149,7 @@ const ERRORS: [string, string, string][] = [
   ["name: m\nmodel:\n  source: a.onnx\nversion:\n", "gpux.yml:4: version: has no value", ""],
   [
     "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  max_length: 0\n",
-    "gpux.yml:5: preprocessing.max_length: expected a positive integer",
+    "gpux.yml:5: preprocessing.max_length: expected a whole number from 1 to 1048576",
     "",
   ],
   [
@@ -159,7 +159,7 @@ const ERRORS: [string, string, string][] = [
   ],
   [
     "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  crop: [224, -1]\n",
-    "gpux.yml:5: preprocessing.crop[1]: expected a positive integer",
+    "gpux.yml:5: preprocessing.crop[1]: expected a whole number from 1 to 16384",
     "",
   ],
   [
@@ -179,7 +179,7 @@ const ERRORS: [string, string, string][] = [
   ],
   [
     "name: m\nmodel:\n  source: a.onnx\npreprocessing:\n  sampling_rate: 16k\n",
-    "gpux.yml:5: preprocessing.sampling_rate: expected a positive integer",
+    "gpux.yml:5: preprocessing.sampling_rate: expected a whole number from 1000 to 384000",
     "",
   ],
   [

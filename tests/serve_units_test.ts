@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./support/assert.ts";
 import { buildModel, identityModel, writeModel } from "./support/onnx_builder.ts";
-import { batchKey, isBatchable, rowsOf, splitOutputs, stackFeeds } from "../src/serve/batching.ts";
+import { batchingProof, batchKey, confirmBatching, rowsOf, splitOutputs, stackFeeds } from "../src/serve/batching.ts";
 import { Counter, Histogram, parsePrometheusText, ServerMetrics } from "../src/serve/metrics.ts";
 import { checkUniqueNames, parseModelArg, servedName, servingSettings } from "../src/serve/served_model.ts";
 import { parseInferRequest } from "../src/serve/kserve.ts";
@@ -27,13 +27,90 @@ const f32 = (shape: number[], values: number[]) => ({
   data: Float32Array.from(values),
 });
 
-Deno.test("batching: only models whose every input and output has a dynamic first dimension", () => {
-  const t = (shape: TensorInfo["shape"]): TensorInfo => ({ name: "t", dtype: "float32", shape });
-  assert(isBatchable([t(["batch", 3])], [t([null, 2])]));
-  assert(!isBatchable([t([1, 3])], [t([1, 2])]), "a fixed batch dimension");
-  assert(!isBatchable([t(["batch", 3]), t([])], [t(["batch"])]), "a scalar input");
-  assert(!isBatchable([t(["batch", 3])], [t([2, 3])]), "an output with a fixed first dimension");
-  assert(!isBatchable([t([2, null, 128])], [t([null, 1])]), "Silero VAD's state: dimension 0 is fixed at 2");
+Deno.test("batching: proven only when every input and output starts with the same named batch symbol, else the reason", () => {
+  const t = (shape: TensorInfo["shape"], name = "t"): TensorInfo => ({ name, dtype: "float32", shape });
+  const why = (inputs: TensorInfo[], outputs: TensorInfo[]) => {
+    const v = batchingProof(inputs, outputs);
+    return v.ok ? "ok" : v.reason;
+  };
+  assertEquals(why([t(["batch", 3], "x"), t(["batch", "seq"], "m")], [t(["batch", 2]), t(["batch"])]), "ok");
+  assertEquals(
+    why([t(["batch", 3], "x")], [t([null, 2], "y")]),
+    'output "y" first dim is unnamed, not the batch "batch"',
+  );
+  assertEquals(
+    why([t([null, 3], "x")], [t([null, 2])]),
+    'input "x" first dim is unnamed, so it cannot be proven to be the batch',
+  );
+  assertEquals(
+    why([t([1, 3], "x")], [t([1, 2])]),
+    'input "x" first dim is fixed at 1, so it cannot be proven to be the batch',
+  );
+  assertEquals(
+    why([t(["batch", 3], "x"), t([], "n")], [t(["batch"])]),
+    'input "n" first dim is missing (a scalar), so it cannot be proven to be the batch',
+  );
+  assertEquals(
+    why([t(["batch", 3], "x")], [t([2, 3], "y")]),
+    'output "y" first dim is fixed at 2, not the batch "batch"',
+  );
+  assertEquals(
+    why([t(["batch", 4], "x")], [t(["num_detections", 2], "boxes")]),
+    'output "boxes" first dim is "num_detections", not the batch "batch"',
+  );
+  assertEquals(why([t(["b", 3], "x"), t(["n", 3], "m")], [t(["b"])]), 'input "m" first dim is "n", not the batch "b"');
+  assertEquals(
+    why([t(["batch", 3], "x")], [t(["batch", "batch"], "gram")]),
+    'output "gram" uses the batch "batch" beyond its first dim',
+  );
+  assertMatch(
+    why([t([2, null, 128], "state")], [t([null, 1])]),
+    /"state" first dim is fixed at 2/,
+    "Silero VAD's state",
+  );
+  assertEquals(why([], [t(["batch"])]), "the model has no inputs");
+});
+
+Deno.test("batching: the warm-up check runs two different requests alone and stacked both ways, and refuses any mixing", async () => {
+  const inputs: TensorInfo[] = [{ name: "x", dtype: "float32", shape: ["batch", 2] }];
+  const one: TensorMap = { x: f32([1, 2], [1, 2]) };
+  const rowwise = (feeds: TensorMap) => {
+    const x = feeds.x.data as Float32Array;
+    return Promise.resolve({ y: f32(feeds.x.shape, Array.from(x, (v) => v * 2)) });
+  };
+  assertEquals(await confirmBatching(one, inputs, rowwise), { ok: true });
+  // rows that depend on the whole batch (normalisation over dimension 0)
+  const centred = (feeds: TensorMap) => {
+    const x = Array.from(feeds.x.data as Float32Array);
+    const n = feeds.x.shape[0];
+    const mean = [0, 1].map((c) => x.filter((_, i) => i % 2 === c).reduce((a, b) => a + b, 0) / n);
+    return Promise.resolve({ y: f32(feeds.x.shape, x.map((v, i) => v - mean[i % 2])) });
+  };
+  const coupled = await confirmBatching(one, inputs, centred);
+  assert(!coupled.ok);
+  assertMatch(coupled.reason, /output "y" of requests run together differs from their runs alone/);
+  // sorted by value: right in one order, wrong in the other
+  const sorted = (feeds: TensorMap) => {
+    const x = Array.from(feeds.x.data as Float32Array);
+    const rows = Array.from({ length: feeds.x.shape[0] }, (_, r) => x.slice(r * 2, r * 2 + 2)).sort((a, b) =>
+      a[0] - b[0]
+    );
+    return Promise.resolve({ y: f32(feeds.x.shape, rows.flat()) });
+  };
+  assert(!(await confirmBatching(one, inputs, sorted)).ok);
+  // a fixed number of rows whatever the batch
+  const fixed = () => Promise.resolve({ y: f32([2, 2], [0, 0, 0, 0]) });
+  assertEquals(await confirmBatching(one, inputs, fixed), {
+    ok: false,
+    reason: 'the warm-up check failed: output "y" has 2 rows for a request of 1 row',
+  });
+  // float noise within tolerance is not mixing; integers are compared exactly
+  const noisy = async (feeds: TensorMap) => {
+    const out = await rowwise(feeds);
+    if (feeds.x.shape[0] === 2) (out.y.data as Float32Array)[0] *= 1 + 1e-7;
+    return out;
+  };
+  assertEquals(await confirmBatching(one, inputs, noisy), { ok: true });
 });
 
 Deno.test("batching: requests stack along dimension 0 and split back to exactly their rows, for every dtype", () => {
@@ -137,7 +214,7 @@ Deno.test("serving settings: flags over gpux.yml serving: over runtime.timeout o
   assertThrows(
     () => parseGpuxConfig("name: m\nmodel:\n  source: m.onnx\nserving:\n  max_queue: 0\n"),
     InputError,
-    "serving.max_queue: expected a positive integer",
+    "serving.max_queue: expected a whole number from 1 to 1000000",
   );
 });
 
@@ -174,19 +251,22 @@ Deno.test("kserve: a request becomes checked feeds; flat or nested data; errors 
 async function tempModels(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "gpux-pool-" });
   await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
-  // a dynamic first output dimension that is not the batch: Tile doubles the rows, [n, 3] → [2n, 3]
+  // declared as following the batch, but keeps only the rows whose first value is above -1 (Compress): the
+  // warm-up's values all are, a request's may not be
   await writeModel(
-    `${dir}/twice.onnx`,
+    `${dir}/keep.onnx`,
     buildModel({
       inputs: [{ name: "x", dtype: "float32", shape: ["batch", 3] }],
-      outputs: [{ name: "y", dtype: "float32", shape: [null, 3] }],
-      nodes: [{ op: "Tile", inputs: ["x", "reps"], outputs: ["y"] }],
-      initializers: [{
-        name: "reps",
-        dtype: "int64",
-        dims: [2],
-        data: new Uint8Array(BigInt64Array.of(2n, 1n).buffer),
-      }],
+      outputs: [{ name: "y", dtype: "float32", shape: ["batch", 3] }],
+      nodes: [
+        { op: "Gather", inputs: ["x", "zero"], outputs: ["first"], attributes: { axis: { int: 1 } } },
+        { op: "Greater", inputs: ["first", "low"], outputs: ["keep"] },
+        { op: "Compress", inputs: ["x", "keep"], outputs: ["y"], attributes: { axis: { int: 0 } } },
+      ],
+      initializers: [
+        { name: "zero", dtype: "int64", dims: [], data: new Uint8Array(BigInt64Array.of(0n).buffer) },
+        { name: "low", dtype: "float32", dims: [], data: new Uint8Array(Float32Array.of(-1).buffer) },
+      ],
     }),
   );
   return dir;
@@ -222,26 +302,27 @@ Deno.test("model pool: concurrent requests are batched into one run and each get
   }
 });
 
-Deno.test("model pool: outputs that do not follow dimension 0 turn batching off and the requests are answered one by one", async () => {
+Deno.test("model pool: a batched run whose outputs lose the row count is never split: its requests run alone, batching turns off with the reason", async () => {
   const dir = await tempModels();
   const pool = await ModelPool.start({
-    name: "twice",
-    path: `${dir}/twice.onnx`,
+    name: "keep",
+    path: `${dir}/keep.onnx`,
     session: { provider: "cpu" },
     workers: 1,
     maxBatch: 2,
     batchDelayMs: 60000,
   });
   try {
-    assert(pool.batching);
+    assert(pool.batching, pool.batchingOff); // warm-up values all pass the filter
     const [a, b] = await Promise.all([
       pool.infer({ x: f32([1, 3], [1, 2, 3]) }),
-      pool.infer({ x: f32([1, 3], [10, 20, 30]) }),
+      pool.infer({ x: f32([1, 3], [-5, 20, 30]) }),
     ]);
-    assertEquals(Array.from(a.outputs.y.data as Float32Array), [1, 2, 3, 1, 2, 3]);
-    assertEquals(Array.from(b.outputs.y.data as Float32Array), [10, 20, 30, 10, 20, 30]);
+    assertEquals([a.outputs.y.shape, Array.from(a.outputs.y.data as Float32Array)], [[1, 3], [1, 2, 3]]);
+    assertEquals([b.outputs.y.shape, Array.from(b.outputs.y.data as Float32Array)], [[0, 3], []]);
     assertEquals([a.batch, b.batch], [1, 1]);
     assert(!pool.batching);
+    assertEquals(pool.batchingOff, 'a batched run\'s output "y" had 1 rows for 2 rows of requests');
   } finally {
     await pool.close();
     await Deno.remove(dir, { recursive: true });

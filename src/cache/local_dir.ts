@@ -9,8 +9,101 @@
  *
  * @module
  */
-import { CacheError } from "../errors.ts";
+import { CacheError, InputError } from "../errors.ts";
 import { insideOrThrow } from "./contained_path.ts";
+import { dirname, parse, resolve, sep } from "node:path";
+
+/** A folder a local dir must never be, with what it is (`your home folder`). */
+export interface ProtectedDir {
+  /** The folder. */
+  path: string;
+  /** What it is, for the message. */
+  what: string;
+}
+
+/** Folders of the system that hold no files of their own: a download into them cannot work. */
+const SYSTEM_DIRS = ["/dev", "/proc", "/sys"];
+
+/**
+ * Checks a local dir before anything is written (`pull --local-dir DIR`), so a dangerous or impossible one is refused
+ * instead of silently ignored: empty, a control character in it, the filesystem root, a system folder (`/dev`, `/proc`,
+ * `/sys`), any of `protect` itself (the CLI passes `$HOME` and `GPUX_HOME`), the Hugging Face cache folder or a folder
+ * inside it or holding it, an existing file or other non-folder, or a path under a file. Symlinks are followed (a link
+ * to `$HOME` is `$HOME`).
+ *
+ * @returns the folder as an absolute path without trailing separators.
+ * @throws {InputError} naming the folder and why (exit 2).
+ * @example
+ * ```ts
+ * import { checkLocalDir } from "./local_dir.ts";
+ * const dir = await checkLocalDir("./models/bert", { cacheDir: "/home/me/.cache/huggingface/hub" });
+ * ```
+ */
+export async function checkLocalDir(
+  dir: string,
+  guard: { cacheDir: string; protect?: readonly ProtectedDir[] },
+): Promise<string> {
+  const refuse = (
+    why: string,
+    hint = "give --local-dir a folder of its own, e.g. --local-dir ./models/NAME",
+  ): never => {
+    throw new InputError(`--local-dir ${JSON.stringify(dir)}: ${why}`, { hint });
+  };
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(dir)) refuse("the path contains a control character");
+  if (dir.trim() === "") refuse("the path is empty");
+  const full = resolve(dir);
+  const real = await Deno.realPath(full).catch(() => full);
+  const is = (a: string, b: string) => a === b || (real !== full && real === b);
+  const inside = (a: string, parent: string) => a.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+  for (const path of new Set([full, real])) {
+    if (path === parse(path).root) refuse("it is the filesystem root");
+    const system = SYSTEM_DIRS.find((d) => path === d || inside(path, d));
+    if (system) refuse(`${system} holds no files of its own`);
+  }
+  for (const p of guard.protect ?? []) {
+    if (is(full, resolve(p.path)) || is(real, resolve(p.path))) refuse(`it is ${p.what} (${p.path})`);
+  }
+  const cache = resolve(guard.cacheDir);
+  for (const path of new Set([full, real])) {
+    if (path === cache || inside(path, cache)) {
+      refuse(
+        `it is the Hugging Face cache folder ${cache} or inside it`,
+        "drop --local-dir to pull into the cache, or give a folder outside the cache",
+      );
+    }
+    if (inside(cache, path)) {
+      refuse(
+        `the Hugging Face cache folder ${cache} is inside it`,
+        "give --local-dir a folder of its own, outside the cache's parents (e.g. ./models/NAME)",
+      );
+    }
+  }
+  // the folder itself, else its nearest existing parent, must be a folder
+  for (let path = full, depth = 0; depth < 4096; path = dirname(path), depth++) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotADirectory) {
+        refuse(
+          "a part of the path is a file, so no folder can be made there",
+          "give --local-dir a folder, not a path under a file",
+        );
+      }
+      if (error instanceof Deno.errors.NotFound && path !== dirname(path)) continue;
+      break; // not readable here (the sandbox grants only the folder itself): writing it will say so
+    }
+    if (!info.isDirectory) {
+      refuse(
+        path === full ? "it exists and is not a folder" : `${path} is a file, so no folder can be made under it`,
+        "give --local-dir a folder (existing or new), not a file",
+      );
+    }
+    break;
+  }
+  return full; // resolve() leaves no trailing separator
+}
 
 /** What `{path}.metadata` says. */
 export interface LocalDirMetadata {

@@ -14,6 +14,7 @@ import { DEFAULT_DYNAMIC_DIM } from "../runtime/synthetic_inputs.ts";
 import { formatShape, quoteName } from "../runtime/tensors.ts";
 import {
   collect,
+  DEFAULT_MAX_INPUT_MB,
   fallbacksJson,
   graphOptArg,
   loadOptions,
@@ -46,6 +47,11 @@ export function benchCommand(ctx: CliContext) {
     .option("-i, --input <json>", "use these inputs instead of synthesised ones (JSON, as for gpux run)")
     .option("-f, --file <path>", "read the --input JSON from a file (- for stdin)")
     .option("--input-npy <name=path>", "one input from a .npy file (repeatable)", collect)
+    .option(
+      "--max-input-mb <n>",
+      `largest --file / --input-npy read, MiB (default ${DEFAULT_MAX_INPUT_MB})`,
+      intFlag("--max-input-mb", INT_FLAGS.maxInputMb),
+    )
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of a Hub model or directory")
@@ -62,7 +68,7 @@ export function benchCommand(ctx: CliContext) {
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
-        const feeds = await readFeeds(flags, session.inputs);
+        const feeds = await readFeeds(flags, session.inputs, ctx.signal);
         const batch = flags.batch ?? session.model?.config?.runtime.batchSize;
         const showProgress = out.stderrIsTTY && !out.quiet;
         const result = await session.benchmark({

@@ -119,6 +119,17 @@ export const COMMANDS: CommandEntry[] = [
   },
 ];
 
+/** What `gpux` without a command prints after the help (on stderr, exit 2): a usage error says so, with a hint. */
+export const NO_COMMAND_MESSAGE =
+  "error: no command given\nhint: pick one of the commands above, e.g. gpux pull org/name (gpux COMMAND --help shows its options)\n";
+
+/** The hint commander's own usage errors (unknown option, missing argument, bad value) get for `gpux …path`. */
+export function usageHint(path: string[]): string {
+  return path.length
+    ? `hint: run 'gpux ${path.join(" ")} --help' for its arguments and options`
+    : "hint: run 'gpux --help' for the list of commands";
+}
+
 /** The entry `args` runs (the first argument that is not an option, or the one after `help`), if any. */
 export function selectedCommand(args: string[]): CommandEntry | undefined {
   const words = args.filter((a) => !a.startsWith("-"));

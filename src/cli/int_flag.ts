@@ -6,37 +6,20 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { describeLimit, type Limit, LIMITS, withinLimit } from "../vocabulary/limits.ts";
 
 /** An inclusive range of accepted values. */
-export interface IntRange {
-  /** Smallest accepted value. */
-  min: number;
-  /** Largest accepted value. */
-  max: number;
-}
-
-/** The bounds of every whole-number flag gpux has; the README's tables quote these. */
-export const INT_FLAGS = {
-  /** `pull --concurrency`: the connection budget (files and byte ranges in flight). */
-  concurrency: { min: 1, max: 64 },
-  /** `search --limit`: results asked for. */
-  limit: { min: 1, max: 1000 },
-  /** `bench --runs`, `run --benchmark --runs`: timed runs. */
-  runs: { min: 1, max: 1_000_000 },
-  /** `--warmup`: untimed runs. */
-  warmup: { min: 0, max: 100_000 },
-  /** `--batch`: size of a synthesised dynamic batch dimension. */
-  batch: { min: 1, max: 65_536 },
-  /** `--device-id`: GPU index. */
-  deviceId: { min: 0, max: 255 },
-  /** `--intra-op-threads`, `--inter-op-threads`: onnxruntime thread pools. */
-  threads: { min: 1, max: 256 },
-  /** `run --top-k`: labels per input. */
-  topK: { min: 1, max: 100_000 },
-} as const satisfies Record<string, IntRange>;
+export type IntRange = Pick<Limit, "min" | "max">;
 
 /**
- * Parses a whole number in `range` given to `flag` (decimal digits only: no sign, exponent or fraction).
+ * The bounds of every whole-number flag gpux has: the shared table of src/vocabulary/limits.ts, which gpux.yml's
+ * validator reads too (a flag and its gpux.yml field accept the same range).
+ */
+export const INT_FLAGS = LIMITS;
+
+/**
+ * Parses a whole number in `range` given to `flag` (decimal digits only: no sign, exponent or fraction; with a
+ * `fractional` range, a plain decimal such as `0.5`).
  *
  * @throws {InputError} naming the flag, what was given and the allowed range.
  * @example
@@ -44,15 +27,18 @@ export const INT_FLAGS = {
  * parseIntFlag("--runs", "200", INT_FLAGS.runs); // 200
  * ```
  */
-export function parseIntFlag(flag: string, value: string, range: IntRange): number {
-  const n = /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
-    throw new InputError(`invalid ${flag} '${value}': use a whole number from ${range.min} to ${range.max}`);
+export function parseIntFlag(flag: string, value: string, range: IntRange & { fractional?: boolean }): number {
+  const pattern = range.fractional ? /^\s*\d{1,16}(\.\d{1,16})?\s*$/ : /^\s*\d{1,16}\s*$/;
+  const n = pattern.test(value) ? Number(value) : NaN;
+  if (!withinLimit(n, range)) {
+    throw new InputError(`invalid ${flag} '${value}': use ${describeLimit(range)}`, {
+      hint: "pick a value inside the range; the README's Limits table lists every bound and what sets it",
+    });
   }
   return n;
 }
 
 /** A commander argument parser for `flag` (see {@linkcode parseIntFlag}). */
-export function intFlag(flag: string, range: IntRange): (value: string) => number {
+export function intFlag(flag: string, range: IntRange & { fractional?: boolean }): (value: string) => number {
   return (value) => parseIntFlag(flag, value, range);
 }

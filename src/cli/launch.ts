@@ -14,7 +14,7 @@
 import { denoEnv, type EnvReader } from "../environment.ts";
 import { commandSandbox, denoPermissionFlags, SandboxError } from "./sandbox.ts";
 import { VERSION } from "../version.ts";
-import { topLevelHelp } from "./commands.ts";
+import { NO_COMMAND_MESSAGE, topLevelHelp } from "./commands.ts";
 
 /** Where the launched program lives: the repository (or installed copy) this file belongs to. */
 const ROOT = new URL("../../", import.meta.url);
@@ -86,7 +86,7 @@ async function launch(args: string[]): Promise<number> {
     return 0;
   }
   if (args.length === 0) {
-    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
+    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp() + "\n" + NO_COMMAND_MESSAGE));
     return 2; // no command: a usage error, as main.ts says
   }
   const cwd = startFolder();

@@ -6,6 +6,7 @@
 import { Command } from "@commander-js/extra-typings";
 import { InputError, InterruptedError } from "../errors.ts";
 import { saveToken } from "../registry/auth.ts";
+import { readBounded } from "../bounded_read.ts";
 import type { CliContext } from "./context.ts";
 import { hubClient } from "./hub_client.ts";
 import type { Output } from "./output.ts";
@@ -21,7 +22,7 @@ export function loginCommand(ctx: CliContext) {
     .option("-q, --quiet", "print nothing but errors")
     .action(async (options) => {
       const out = ctx.output({ json: options.json, quiet: options.quiet });
-      const token = (options.token ?? await readToken(out)).trim();
+      const token = (options.token ?? await readToken(out, ctx.signal)).trim();
       if (!token) {
         throw new InputError("no token given", {
           hint: "create one at https://huggingface.co/settings/tokens, then run `gpux login` and paste it",
@@ -39,9 +40,17 @@ export function loginCommand(ctx: CliContext) {
 }
 
 /** Reads the token from stdin: hidden input on a terminal, else the first line of the stream. */
-async function readToken(out: Output): Promise<string> {
+async function readToken(out: Output, signal: AbortSignal): Promise<string> {
   if (!Deno.stdin.isTerminal()) {
-    const text = await new Response(Deno.stdin.readable).text();
+    // a token is ~40 bytes: `gpux login < /dev/zero` must end, and Ctrl-C must stop a pipe that never closes
+    const bytes = await readBounded("-", {
+      maxBytes: 64 * 1024,
+      label: "the token on stdin",
+      allowStdin: true,
+      signal,
+      tooBigHint: "pipe in only the token (hf_…), e.g. `echo $TOKEN | gpux login`",
+    });
+    const text = new TextDecoder().decode(bytes);
     return text.split(/\r?\n/).find((line) => line.trim()) ?? "";
   }
   if (!out.quiet) Deno.stderr.writeSync(new TextEncoder().encode("Hugging Face token (input hidden): "));

@@ -10,7 +10,8 @@ import { redactJson, safeText } from "./output.ts";
 import { denoEnv, isTruthy } from "../environment.ts";
 import { VERSION } from "../version.ts";
 import { SandboxError } from "./sandbox.ts";
-import { COMMANDS, DESCRIPTION, selectedCommand, topLevelHelp } from "./commands.ts";
+import { fallbackHint } from "./fallback_hint.ts";
+import { COMMANDS, DESCRIPTION, NO_COMMAND_MESSAGE, selectedCommand, topLevelHelp, usageHint } from "./commands.ts";
 
 /**
  * Builds the `gpux` program for one invocation: the command `args` runs, loaded in full, and the others as
@@ -23,7 +24,8 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
   const program = new Command("gpux")
     .description(DESCRIPTION)
     .version(VERSION, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
+    // commander's own usage errors (unknown option or command, missing argument, bad value) end with a hint line
+    .showHelpAfterError(usageHint([]))
     .exitOverride()
     .configureOutput({
       writeOut: (s) => void Deno.stdout.writeSync(new TextEncoder().encode(s)),
@@ -37,16 +39,25 @@ export async function buildProgram(ctx: CliContext, args: string[] = []): Promis
       : new Command(entry.name).description(entry.summary).aliases(entry.aliases ?? []);
     command.exitOverride();
     command.configureOutput({ outputError });
-    for (const sub of command.commands) sub.configureOutput({ outputError });
+    command.showHelpAfterError(usageHint([entry.name]));
+    for (const sub of command.commands) {
+      sub.configureOutput({ outputError });
+      sub.showHelpAfterError(usageHint([entry.name, sub.name()]));
+    }
     program.addCommand(command);
   }
   return program as unknown as Command;
 }
 
+/** How long a command may take to clean up after Ctrl-C or SIGTERM before the process ends anyway. */
+export const INTERRUPT_GRACE_MS = 5_000;
+
 /**
  * Runs the CLI with `args` (without the program name) and returns the exit code.
  * The first SIGINT aborts the running command (which cleans up and exits 130); a second one exits at once.
- * SIGTERM does the same (a pull releases its lock and keeps its partial files either way).
+ * SIGTERM does the same (a pull releases its lock and keeps its partial files either way). A command that has
+ * not ended {@linkcode INTERRUPT_GRACE_MS} after the first signal is ended then (exit 130), so nothing — a read
+ * stuck on a FIFO, a native call's promise — keeps it alive; `serve` is left to its own drain, which has a deadline.
  */
 export async function main(args: string[]): Promise<number> {
   if (args.length === 1 && ["--help", "-h", "help"].includes(args[0])) {
@@ -55,16 +66,18 @@ export async function main(args: string[]): Promise<number> {
     return ExitCode.Ok;
   }
   if (args.length === 0) {
-    // no command: the help on stderr, a usage error (as commander does)
-    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp()));
+    // no command: the help on stderr, a usage error (as commander does), then the error and its hint
+    Deno.stderr.writeSync(new TextEncoder().encode(topLevelHelp() + "\n" + NO_COMMAND_MESSAGE));
     return ExitCode.Usage;
   }
   const controller = new AbortController();
   let interrupts = 0;
+  const drains = selectedCommand(args)?.name === "serve";
   const onInterrupt = () => {
     interrupts++;
     if (interrupts > 1) Deno.exit(ExitCode.Interrupted);
     controller.abort(new InterruptedError("interrupted"));
+    if (!drains) Deno.unrefTimer(setTimeout(() => Deno.exit(ExitCode.Interrupted), INTERRUPT_GRACE_MS));
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onInterrupt);
@@ -93,11 +106,30 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
   if (error instanceof CommanderError) {
     // help and version are "errors" in commander's exitOverride mode
     if (error.exitCode === 0) return ExitCode.Ok;
+    if (error.code === "commander.help") {
+      // commander showed a help on stderr instead of running anything: `gpux runtime` without its subcommand,
+      // `gpux help nosuch`; say what was wrong and what to do, as for every usage error
+      const words = args.filter((a) => !a.startsWith("-"));
+      const entry = selectedCommand(args);
+      const message = words[0] === "help" && !entry
+        ? `unknown command '${words[1] ?? ""}'`
+        : `'gpux ${entry?.name ?? words[0] ?? ""}' needs a subcommand`;
+      const hint = words[0] === "help" && !entry
+        ? usageHint([]).slice("hint: ".length)
+        : "pick one of the commands listed above";
+      ctx.output({ json: false }).error(message, hint);
+    }
     // commander printed the message; --json still gets its one document
     if (args.includes("--json")) {
       ctx.output({ json: true }).printJson(
         redactJson(
-          { error: "UsageError", code: "usage", message: error.message, exitCode: ExitCode.Usage },
+          {
+            error: "UsageError",
+            code: "usage",
+            message: error.message,
+            hint: usageHint(selectedCommand(args) ? [selectedCommand(args)!.name] : []).slice("hint: ".length),
+            exitCode: ExitCode.Usage,
+          },
           ctx.secrets,
         ),
       );
@@ -107,8 +139,10 @@ function reportError(error: unknown, args: string[], ctx: CliContext, signal: Ab
   if (signal.aborted && !(error instanceof GpuxError)) error = new InterruptedError("interrupted");
   const out = ctx.output({ json: args.includes("--json") });
   if (error instanceof GpuxError) {
-    out.error(error.message, error.hint);
-    if (out.json) out.printJson(redactJson(error.toJSON(), ctx.secrets));
+    // every error line gets its hint: the error's own, else one from its family and the command (fallback_hint.ts)
+    const hint = fallbackHint(error, selectedCommand(args)?.name);
+    out.error(error.message, hint);
+    if (out.json) out.printJson(redactJson({ ...error.toJSON(), hint }, ctx.secrets));
     return error.exitCode;
   }
   const refused = permissionRefusal(error);

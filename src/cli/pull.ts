@@ -5,7 +5,8 @@
  * @module
  */
 import { Command, Option } from "@commander-js/extra-typings";
-import { hubCacheDir } from "../environment.ts";
+import { gpuxHome, homeDir, hubCacheDir } from "../environment.ts";
+import type { ProtectedDir } from "../cache/local_dir.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import type { PullResult } from "../registry/manager.ts";
 import type { CliContext } from "./context.ts";
@@ -67,7 +68,10 @@ export function pullCommand(ctx: CliContext) {
           signal: ctx.signal,
           onProgress: (event) => renderer.handle(event),
           transfer: transferTuning(ctx),
-          ...(options.localDir ? { localDir: localDirArg(ctx, options.localDir) } : {}),
+          // `--local-dir ""` too is checked (and refused), never dropped as if it were not given
+          ...(options.localDir !== undefined
+            ? { localDir: localDirArg(ctx, options.localDir), protectedDirs: protectedDirs(ctx) }
+            : {}),
         });
       } finally {
         renderer.stop();
@@ -82,9 +86,21 @@ export function pullCommand(ctx: CliContext) {
  * (`INIT_CWD` under `deno task`, whose own working directory is the project's).
  */
 function localDirArg(ctx: CliContext, dir: string): string {
+  if (dir.trim() === "") return dir; // refused by the pull, as given
   if (dir.startsWith("/")) return dir.replace(/\/+$/, "") || "/";
   const base = ctx.env("INIT_CWD") || Deno.cwd();
   return `${base.replace(/\/+$/, "")}/${dir}`.replace(/\/+$/, "").replace(/\/\.(?=\/|$)/g, "");
+}
+
+/** The folders `--local-dir` must not be: the home folder and gpux's state folder, where they can be worked out. */
+function protectedDirs(ctx: CliContext): ProtectedDir[] {
+  const dirs: ProtectedDir[] = [];
+  for (const [what, find] of [["your home folder", homeDir], ["gpux's state folder (GPUX_HOME)", gpuxHome]] as const) {
+    try {
+      dirs.push({ path: find(ctx.env), what });
+    } catch { /* no HOME: nothing to protect there */ }
+  }
+  return dirs;
 }
 
 /** Range tuning from `GPUX_PULL_CHUNK_BYTES` / `GPUX_PULL_RANGE_THRESHOLD` (benchmarks, unusual networks). */
@@ -95,8 +111,8 @@ function transferTuning(ctx: CliContext): { chunkSize?: number; rangeThreshold?:
     return parseIntFlag(name, value, range);
   };
   // a 1-byte range would split a 1 GB file into a billion requests
-  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", { min: 64 * 1024, max: 2 ** 32 });
-  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const chunkSize = read("GPUX_PULL_CHUNK_BYTES", INT_FLAGS.pullChunkBytes);
+  const rangeThreshold = read("GPUX_PULL_RANGE_THRESHOLD", INT_FLAGS.pullRangeThreshold);
   return chunkSize || rangeThreshold ? { chunkSize, rangeThreshold } : undefined;
 }
 

@@ -5,6 +5,7 @@
  */
 import { Command } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
+import { readBounded } from "../bounded_read.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
 import { loadModel } from "../runtime/load_model.ts";
@@ -22,7 +23,9 @@ import {
 } from "../runtime/tensors.ts";
 import {
   collect,
+  DEFAULT_MAX_INPUT_MB,
   graphOptArg,
+  inputBytesLimit,
   loadOptions,
   PROVIDER_HELP,
   providerArg,
@@ -35,7 +38,13 @@ import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.t
 import { inputNames, resultJson } from "../processing/result_json.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
-import { loadPipeline, type MediaFile, type PipelineInput, type TaskResult } from "../processing/pipeline.ts";
+import {
+  DEFAULT_MAX_AUDIO_SECONDS,
+  loadPipeline,
+  type MediaFile,
+  type PipelineInput,
+  type TaskResult,
+} from "../processing/pipeline.ts";
 import { cosineSimilarity } from "../processing/feature_extraction.ts";
 
 /** Largest tensor printed in full on a terminal. */
@@ -77,6 +86,16 @@ export function runCommand(ctx: CliContext) {
     .option("--image <path>", "image input: PNG, JPEG or WebP (repeatable; - for stdin)", collect)
     .option("--audio <path>", "audio input: WAV (repeatable; - for stdin)", collect)
     .option(
+      "--max-input-mb <n>",
+      `largest input file read (--image, --audio, --file, --input-npy), MiB (default ${DEFAULT_MAX_INPUT_MB})`,
+      intFlag("--max-input-mb", INT_FLAGS.maxInputMb),
+    )
+    .option(
+      "--max-audio-seconds <n>",
+      `longest --audio clip accepted, seconds (default ${DEFAULT_MAX_AUDIO_SECONDS})`,
+      intFlag("--max-audio-seconds", INT_FLAGS.maxAudioSeconds),
+    )
+    .option(
       "--task <name>",
       "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json)",
     )
@@ -94,21 +113,29 @@ export function runCommand(ctx: CliContext) {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const started = performance.now();
-      const rawInput = await readRawInput(flags);
+      const rawInput = await readRawInput(flags, ctx.signal);
       if (rawInput) {
         if (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) {
           throw new InputError(
             "give raw inputs (--text, --image, --audio) or tensors (--input, --file, --input-npy), not both",
+            {
+              hint: "drop one of the two: raw inputs go through the model's pre-processing, tensors go in as they are",
+            },
           );
         }
-        if (flags.benchmark) throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio");
+        if (flags.benchmark) {
+          throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio", {
+            hint: "gpux bench MODEL times the model on synthesised (or --input) tensors",
+          });
+        }
         await runPipeline(ctx, out, model, flags, rawInput, started);
         return;
       }
       const session = await loadModel(model, loadOptions(ctx, flags, out));
       try {
         warnFallbacks(out, session);
-        const feeds = await readFeeds(flags, session.inputs) ?? (session.inputs.length === 0 ? {} : undefined);
+        const feeds = await readFeeds(flags, session.inputs, ctx.signal) ??
+          (session.inputs.length === 0 ? {} : undefined);
         if (flags.benchmark) {
           const result = await session.benchmark({
             runs: flags.runs,
@@ -159,10 +186,13 @@ export function runCommand(ctx: CliContext) {
 
 function aggregationArg(value: string): "none" | "simple" | "first" {
   if (value === "none" || value === "simple" || value === "first") return value;
-  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`);
+  throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`, {
+    hint: "token-classification groups word pieces with simple (the default) or first; none keeps every token",
+  });
 }
 
 interface RawFlags {
+  maxInputMb?: number;
   text?: string[];
   textPair?: string[];
   labels?: string;
@@ -170,37 +200,45 @@ interface RawFlags {
   audio?: string[];
 }
 
-async function readMedia(paths: string[], flag: string): Promise<MediaFile[]> {
-  if (paths.filter((p) => p === "-").length > 1) throw new InputError(`${flag} - (stdin) can be given once`);
+async function readMedia(
+  paths: string[],
+  flag: string,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<MediaFile[]> {
+  if (paths.filter((p) => p === "-").length > 1) {
+    throw new InputError(`${flag} - (stdin) can be given once`, { hint: `give the other ${flag} inputs as files` });
+  }
   const files: MediaFile[] = [];
   for (const path of paths) {
-    try {
-      const bytes = path === "-"
-        ? new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer())
-        : await Deno.readFile(path);
-      files.push({ name: path === "-" ? "stdin" : path, bytes });
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new InputError(`${flag} ${path}: no such file`);
-      if (error instanceof Deno.errors.IsADirectory) {
-        throw new InputError(`${flag} ${path}: is a directory, not a file`);
-      }
-      if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
-        throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
-      }
-      throw new InputError(`${flag} ${path}: cannot be read (${(error as Error).message})`);
-    }
+    const bytes = await readBounded(path, {
+      maxBytes,
+      label: `${flag} ${path}`,
+      signal,
+      allowStdin: true,
+      tooBigHint: "raise the limit with --max-input-mb",
+    });
+    files.push({ name: path === "-" ? "stdin" : path, bytes });
   }
   return files;
 }
 
 /** The raw input of `--text`/`--image`/`--audio`, or undefined when none was given. */
-async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined> {
+async function readRawInput(flags: RawFlags, signal: AbortSignal): Promise<PipelineInput | undefined> {
   const kinds = [flags.text?.length, flags.image?.length, flags.audio?.length].filter(Boolean).length;
   if (kinds === 0) {
-    if (flags.textPair?.length || flags.labels) throw new InputError("--text-pair and --labels go with --text");
+    if (flags.textPair?.length || flags.labels) {
+      throw new InputError("--text-pair and --labels go with --text", {
+        hint: `add the text itself, e.g. --text "I loved it"${flags.labels ? " --labels positive,negative" : ""}`,
+      });
+    }
     return undefined;
   }
-  if (kinds > 1) throw new InputError("give one kind of raw input: --text, --image or --audio");
+  if (kinds > 1) {
+    throw new InputError("give one kind of raw input: --text, --image or --audio", {
+      hint: "run the command once per kind of input",
+    });
+  }
   if (flags.text?.length) {
     const texts = flags.text;
     let pairs = flags.textPair;
@@ -208,6 +246,7 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
     if (pairs && pairs.length !== texts.length) {
       throw new InputError(
         `${texts.length} --text but ${pairs.length} --text-pair: give one pair per text, or one for all`,
+        { hint: "repeat --text-pair once per --text, in the same order, or give a single --text-pair" },
       );
     }
     const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);
@@ -218,8 +257,9 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
       ...(labels?.length ? { candidateLabels: labels } : {}),
     };
   }
-  if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image") };
-  return { kind: "audio", clips: await readMedia(flags.audio!, "--audio") };
+  const maxBytes = inputBytesLimit(flags.maxInputMb);
+  if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image", maxBytes, signal) };
+  return { kind: "audio", clips: await readMedia(flags.audio!, "--audio", maxBytes, signal) };
 }
 
 async function runPipeline(
@@ -234,11 +274,16 @@ async function runPipeline(
     raw?: boolean;
     json?: boolean;
     output?: string[];
+    maxAudioSeconds?: number;
   },
   input: PipelineInput,
   started: number,
 ): Promise<void> {
-  const pipeline = await loadPipeline(model, { ...loadOptions(ctx, flags, out), task: flags.task });
+  const pipeline = await loadPipeline(model, {
+    ...loadOptions(ctx, flags, out),
+    task: flags.task,
+    ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+  });
   try {
     const session = pipeline.session;
     warnFallbacks(out, session);

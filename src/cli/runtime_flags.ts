@@ -7,6 +7,7 @@
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
+import { readBounded } from "../bounded_read.ts";
 import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
 import { SandboxError } from "./sandbox.ts";
 import { dirname } from "node:path";
@@ -120,6 +121,8 @@ export interface InputFlags {
   input?: string;
   file?: string;
   inputNpy?: string[];
+  /** `--max-input-mb`: the largest `--file` / `--input-npy` read. */
+  maxInputMb?: number;
 }
 
 /** Splits `name=path` where `name` is one of `names` (names may contain `=`). */
@@ -128,7 +131,11 @@ export function splitNamed(value: string, names: readonly string[], flag: string
   if (match === undefined) {
     throw new InputError(
       `${flag} ${JSON.stringify(value)}: expected NAME=PATH with NAME one of ${names.map(quoteName).join(", ")}`,
-      flag === "--output" ? { hint: "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy" } : {},
+      {
+        hint: flag === "--output"
+          ? "a file whose name has '=' in it is given with its folder, e.g. ./a=b.npy"
+          : `e.g. ${flag} ${quoteName(names[0] ?? "x")}=./input.npy (gpux inspect MODEL lists the names)`,
+      },
     );
   }
   return [match, value.slice(match.length + 1)];
@@ -147,58 +154,34 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** Largest JSON input read: a JavaScript string holds at most ~512 MiB, and parsing needs several times that. */
-const MAX_JSON_BYTES = 256 * 1024 * 1024;
-/** Largest `.npy` input read (2 GiB): a tensor that size is better run from the library. */
-const MAX_NPY_BYTES = 2 * 1024 * 1024 * 1024;
+/** Default of `--max-input-mb`: the largest input file `gpux run` reads (an image, a WAV, JSON, `.npy`), MiB. */
+export const DEFAULT_MAX_INPUT_MB = 256;
 
-/**
- * Reads an input file the user named (`-` = stdin), at most `maxBytes`: a directory,
- * an unreadable file, a refused path or an endless stream (`/dev/zero`) is an {@linkcode InputError}
- * naming the flag and the path.
- */
-async function readInputFile(path: string, flag: string, maxBytes: number): Promise<Uint8Array> {
-  let file: Deno.FsFile | undefined;
-  try {
-    const stream = path === "-" ? Deno.stdin.readable : (file = await Deno.open(path)).readable;
-    const info = file ? await file.stat() : undefined;
-    if (info?.isDirectory) throw new Deno.errors.IsADirectory();
-    // a regular file is measured before reading; a stream (stdin, a FIFO, /dev/zero) gets at most 256 MiB
-    const limit = info?.isFile ? maxBytes : Math.min(maxBytes, MAX_JSON_BYTES);
-    const tooBig = () =>
-      new InputError(`${flag} ${path}: larger than ${limit / 1024 / 1024} MiB`, {
-        hint: "run a model with inputs this large from the library (loadModel) instead",
-      });
-    if (info?.isFile && info.size > limit) throw tooBig();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      size += chunk.length;
-      if (size > limit) throw tooBig();
-      chunks.push(chunk);
-    }
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return bytes;
-  } catch (error) {
-    if (error instanceof InputError) throw error;
-    const why = error instanceof Deno.errors.NotFound ? "no such file" : `cannot read it: ${fileErrorReason(error)}`;
-    throw new InputError(`${flag} ${path}: ${why}`, {
-      hint: error instanceof Deno.errors.IsADirectory ? "name a file, not a folder" : "check the path",
-    });
-  } finally {
-    try {
-      file?.close();
-    } catch { /* the stream closed it */ }
-  }
+/** A JSON input is never read beyond 512 MiB, whatever `--max-input-mb` says: a JavaScript string's limit. */
+const MAX_JSON_BYTES = 512 * 1024 * 1024;
+
+/** `--max-input-mb` (or its default) in bytes. */
+export function inputBytesLimit(maxInputMb: number | undefined): number {
+  return (maxInputMb ?? DEFAULT_MAX_INPUT_MB) * 1024 * 1024;
 }
 
-async function readText(path: string, flag: string): Promise<string> {
-  const bytes = await readInputFile(path, flag, MAX_JSON_BYTES);
+/**
+ * Reads an input file the user named (`-` = stdin), at most `maxBytes`: a directory, a device or FIFO
+ * (`/dev/zero`), an unreadable file or a refused path is an {@linkcode InputError} naming the flag and the path;
+ * Ctrl-C / SIGTERM (`signal`) stops it at once.
+ */
+function readInputFile(path: string, flag: string, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+  return readBounded(path, {
+    maxBytes,
+    label: `${flag} ${path}`,
+    signal,
+    allowStdin: true,
+    tooBigHint: "raise the limit with --max-input-mb, or run a model on inputs this large from the library (loadModel)",
+  });
+}
+
+async function readText(path: string, flag: string, maxBytes: number, signal?: AbortSignal): Promise<string> {
+  const bytes = await readInputFile(path, flag, Math.min(maxBytes, MAX_JSON_BYTES), signal);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
@@ -212,17 +195,26 @@ async function readText(path: string, flag: string): Promise<string> {
  *
  * @throws {InputError} malformed JSON, an unreadable file, or feeds that do not match the inputs.
  */
-export async function readFeeds(flags: InputFlags, inputs: readonly TensorInfo[]): Promise<TensorMap | undefined> {
+export async function readFeeds(
+  flags: InputFlags,
+  inputs: readonly TensorInfo[],
+  signal?: AbortSignal,
+): Promise<TensorMap | undefined> {
+  const maxBytes = inputBytesLimit(flags.maxInputMb);
   if (flags.input !== undefined && flags.file !== undefined) {
-    throw new InputError("give either --input or --file, not both");
+    throw new InputError("give either --input or --file, not both", {
+      hint: "put every input in one JSON document: inline with --input, or in a file with --file",
+    });
   }
   let json: unknown;
   if (flags.input !== undefined) json = parseJson(flags.input, "--input");
-  if (flags.file !== undefined) json = parseJson(await readText(flags.file, "--file"), `--file ${flags.file}`);
+  if (flags.file !== undefined) {
+    json = parseJson(await readText(flags.file, "--file", maxBytes, signal), `--file ${flags.file}`);
+  }
   const npy: TensorMap = {};
   for (const value of flags.inputNpy ?? []) {
     const [name, path] = splitNamed(value, inputs.map((i) => i.name), "--input-npy");
-    const bytes = await readInputFile(path, `--input-npy ${quoteName(name)}`, MAX_NPY_BYTES);
+    const bytes = await readInputFile(path, `--input-npy ${quoteName(name)}`, maxBytes, signal);
     npy[name] = readNpy(bytes, path);
   }
   if (json === undefined && Object.keys(npy).length === 0) return undefined;
@@ -230,11 +222,15 @@ export async function readFeeds(flags: InputFlags, inputs: readonly TensorInfo[]
   // npy tensors merged into the JSON ones: convert the JSON part without the npy names
   const obj = json === undefined ? {} : json;
   if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-    throw new InputError("with --input-npy, --input/--file must be a JSON object {name: value}");
+    throw new InputError("with --input-npy, --input/--file must be a JSON object {name: value}", {
+      hint: `e.g. --input '{"other_input": [[1, 2]]}' beside --input-npy NAME=file.npy`,
+    });
   }
   const both = Object.keys(npy).filter((n) => n in obj);
   if (both.length) {
-    throw new InputError(`input ${both.map(quoteName).join(", ")} given both as JSON and as --input-npy`);
+    throw new InputError(`input ${both.map(quoteName).join(", ")} given both as JSON and as --input-npy`, {
+      hint: "give each input once: drop it from the JSON or drop its --input-npy",
+    });
   }
   const jsonInputs = inputs.filter((i) => !(i.name in npy));
   const feeds = { ...feedsFromJson(obj, jsonInputs), ...npy };
@@ -262,7 +258,9 @@ export async function writeOutputs(
     if (named) {
       const [name, path] = splitNamed(spec, order, "--output");
       if (!path.toLowerCase().endsWith(".npy")) {
-        throw new InputError(`--output ${JSON.stringify(spec)}: a single named output is written as .npy`);
+        throw new InputError(`--output ${JSON.stringify(spec)}: a single named output is written as .npy`, {
+          hint: "name the file NAME=out.npy, or write every output with --output out.json",
+        });
       }
       plan.push({ path, bytes: writeNpy(outputs[name]) });
     } else if (spec.toLowerCase().endsWith(".npy")) {
@@ -280,7 +278,9 @@ export async function writeOutputs(
       for (const name of order) ordered[name] = outputs[name];
       plan.push({ path: spec, bytes: new TextEncoder().encode(JSON.stringify(tensorsToJson(ordered)) + "\n") });
     } else {
-      throw new InputError(`--output ${spec}: expected a .json or .npy file name (or NAME=file.npy)`);
+      throw new InputError(`--output ${spec}: expected a .json or .npy file name (or NAME=file.npy)`, {
+        hint: "e.g. --output out.json (every output) or --output out.npy (a single output)",
+      });
     }
   }
   for (const { path, bytes } of plan) {

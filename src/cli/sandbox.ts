@@ -32,6 +32,7 @@
 import { GpuxError } from "../errors.ts";
 import { isHostSyntax } from "../serve/listen_address.ts";
 import { type EnvReader, gpuxHome, hfHome, homeDir, hubCacheDir, hubEndpoint } from "../environment.ts";
+import { parseModelArg } from "../serve/served_model.ts";
 
 /** Every environment variable gpux (and the libraries it uses) reads; any other reads as unset. */
 export const ENV_VARS: readonly string[] = [
@@ -83,8 +84,11 @@ export interface CommandNeeds {
   onnxruntime?: boolean;
   /** Write gpux's state folder (`GPUX_HOME`). */
   writeState?: boolean;
-  /** Read the paths named by positional arguments and these options. */
-  readPaths?: { positionals?: boolean; options?: string[] };
+  /**
+   * Read the paths named by positional arguments and these options. `positionals: "served"`: each positional is
+   * `MODEL` or `NAME=MODEL` (`gpux serve`), and the path read is `MODEL`, split exactly as serve splits it.
+   */
+  readPaths?: { positionals?: boolean | "served"; options?: string[] };
   /** Write the folders of the files these options name (`NAME=path` values: the path). */
   writeOutputs?: string[];
   /** Write the folders these options name themselves (`pull --local-dir D`). */
@@ -99,6 +103,8 @@ export interface CommandNeeds {
   listen?: string[];
   /** `--allow-sys` names. */
   sys?: string[];
+  /** Decodes images with the native decoder (sharp): see {@linkcode IMAGE_DECODER_NEEDS}. */
+  decodesImages?: boolean;
   /** Subcommands (`cache prune`), each with its own needs. */
   subcommands?: Record<string, CommandNeeds>;
 }
@@ -136,6 +142,9 @@ const RUNTIME_VALUE_OPTIONS = [
   "-k",
   "--top-k",
   "--aggregation",
+  // input bounds (run; serve takes --max-audio-seconds too)
+  "--max-input-mb",
+  "--max-audio-seconds",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",
@@ -153,6 +162,14 @@ const HUB_VALUE_OPTIONS = [
   "--limit",
   "--older-than",
 ];
+
+/**
+ * What the native image decoder (sharp) needs to load, and nothing more: the CPU count (`os.cpus()`, its thread
+ * pool) and `/usr/bin/ldd`, which detect-libc reads to tell glibc from musl — without it detect-libc asks for a
+ * process report, which needs the network interfaces. Without these sharp never loaded under the sandbox, and CMYK
+ * JPEGs and animated WebPs were refused there although they decode with `-A`.
+ */
+export const IMAGE_DECODER_NEEDS = { sys: ["cpus"], read: ["/usr/bin/ldd"] } as const;
 
 const RUNTIME: CommandNeeds = {
   readCache: true,
@@ -194,11 +211,16 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
   login: { readToken: true, writeToken: true, net: true, valueOptions: HUB_VALUE_OPTIONS },
   logout: { readToken: true, writeToken: true, valueOptions: HUB_VALUE_OPTIONS },
   whoami: { readToken: true, net: true, valueOptions: HUB_VALUE_OPTIONS },
-  run: { ...RUNTIME, writeOutputs: ["-o", "--output"] },
+  run: { ...RUNTIME, writeOutputs: ["-o", "--output"], decodesImages: true },
   inspect: RUNTIME,
   bench: RUNTIME,
   init: { ...RUNTIME, writeOutputs: ["-o", "--output"], writeBesideModel: true },
   doctor: { readCache: true, readToken: true, onnxruntime: true, sys: ["hostname", "osRelease"] },
+  // what the commands without an entry get, but its models are `MODEL` or `NAME=MODEL`: read the MODEL part
+  // (a getter: DEFAULT_NEEDS is defined below)
+  get serve(): CommandNeeds {
+    return { ...DEFAULT_NEEDS, readPaths: { ...DEFAULT_NEEDS.readPaths, positionals: "served" } };
+  },
   // `gpux runtime …` (issue 12): provider libraries in runtime folders under GPUX_HOME
   runtime: {
     valueOptions: ["--cuda", "--from", "--device-id"],
@@ -272,6 +294,7 @@ export const DEFAULT_NEEDS: CommandNeeds = {
   listen: ["--host"],
   // serve's default --max-memory-mb is a share of the machine's memory
   sys: ["hostname", "osRelease", "systemMemoryInfo"],
+  decodesImages: true, // serve decodes the images of its requests
 };
 
 /** The resolved permissions of one invocation: absolute paths, host names, variable names. */
@@ -475,15 +498,30 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
     if (needs.writeState) sandbox.write.push(state);
   }
   if (needs.readPaths) {
+    const served = (arg: string) => {
+      try {
+        return parseModelArg(arg).spec;
+      } catch {
+        return arg; // serve refuses it itself (exit 2)
+      }
+    };
     const named = [
-      ...(needs.readPaths.positionals ? positionals : []),
+      ...(needs.readPaths.positionals === "served"
+        ? positionals.map(served)
+        : needs.readPaths.positionals
+        ? positionals
+        : []),
       ...option(needs.readPaths.options).flatMap(pathCandidates),
     ];
     for (const path of named) {
       const full = abs(path);
       sandbox.read.push(full);
       // a model file's folder holds its external data and gpux.yml
-      if (/\.(onnx|ya?ml|json|npy)$/i.test(path)) sandbox.read.push(parentOf(full));
+      if (/\.(onnx|ya?ml|json|npy)$/i.test(path)) {
+        sandbox.read.push(parentOf(full));
+        // a Hub layout's onnx/model.onnx: its config.json, tokenizer and processor files are one folder up
+        if (/\.onnx$/i.test(path) && /[\\/]onnx$/.test(parentOf(full))) sandbox.read.push(parentOf(parentOf(full)));
+      }
     }
   }
   const outputs = option(needs.writeOutputs);
@@ -531,6 +569,10 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
   if (pulling && (needs.writeCache || needs.net === "pull")) sandbox.ffi.push(ALL_LIBRARIES);
   if (pulling || needs.writeCache) sandbox.sys.push("hostname");
   sandbox.sys.push(...needs.sys ?? []);
+  if (needs.decodesImages) {
+    sandbox.sys.push(...IMAGE_DECODER_NEEDS.sys);
+    sandbox.read.push(...IMAGE_DECODER_NEEDS.read);
+  }
   return finish(sandbox, context);
 }
 

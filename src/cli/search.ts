@@ -67,7 +67,9 @@ export function searchCommand(ctx: CliContext) {
 function parseSort(value: string): NonNullable<SearchOptions["sort"]> {
   const sort = value.trim().toLowerCase();
   if (!(SEARCH_SORTS as readonly string[]).includes(sort)) {
-    throw new InputError(`invalid --sort '${value}': use one of ${SEARCH_SORTS.join(", ")}`);
+    throw new InputError(`invalid --sort '${value}': use one of ${SEARCH_SORTS.join(", ")}`, {
+      hint: `e.g. --sort ${SEARCH_SORTS[0]} (the default)`,
+    });
   }
   return sort as NonNullable<SearchOptions["sort"]>;
 }

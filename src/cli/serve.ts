@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { Command } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
-import { INT_FLAGS, intFlag, type IntRange } from "./int_flag.ts";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
@@ -19,33 +19,11 @@ import { SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { parseCorsOrigins } from "../serve/cors_policy.ts";
 import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
 import { defaultMemoryBudgetMb } from "../serve/memory_budget.ts";
-import { DEFAULT_MAX_PIXELS } from "../processing/image_header.ts";
 import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 
-/** Parses a positive number flag. */
-function numberArg(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
-  return n;
-}
-
-/** Bounds of serve's whole-number flags. */
-const SERVE_FLAGS = {
-  port: { min: 0, max: 65535 },
-  workers: { min: 1, max: 256 },
-  maxBatch: { min: 1, max: 4096 },
-  batchDelayMs: { min: 0, max: 60_000 },
-  maxQueue: { min: 1, max: 1_000_000 },
-  timeoutMs: { min: 0, max: 86_400_000 },
-  maxBatchItems: { min: 1, max: 1_000_000 },
-  maxTextChars: { min: 1, max: 1_000_000_000 },
-  // the image decoder refuses more than PIL's limit whatever the flag says
-  maxImagePixels: { min: 1, max: DEFAULT_MAX_PIXELS },
-  maxAudioSeconds: { min: 1, max: 86_400 },
-  maxTensorElements: { min: 1, max: 2 ** 32 },
-  maxMemoryMb: { min: 64, max: 16 * 1024 * 1024 },
-} as const satisfies Record<string, IntRange>;
+/** Bounds of serve's number flags: the shared table (gpux.yml `serving:` reads the same entries). */
+const SERVE_FLAGS = INT_FLAGS;
 
 /** Loopback addresses: binding anything else without an API key earns a warning. */
 export function isLoopback(host: string): boolean {
@@ -89,7 +67,11 @@ export function serveCommand(ctx: CliContext) {
       "per-request limit; later answers are 504 (default 30000, 0 = none)",
       intFlag("--timeout-ms", SERVE_FLAGS.timeoutMs),
     )
-    .option("--max-body-mb <mb>", "largest request body; larger ones get 413 (default 16)", numberArg)
+    .option(
+      "--max-body-mb <mb>",
+      "largest request body; larger ones get 413 (default 16)",
+      intFlag("--max-body-mb", SERVE_FLAGS.maxBodyMb),
+    )
     .option(
       "--max-batch-items <n>",
       `most texts, images, audio clips or zero-shot rows in one request; more get 413 (default ${REQUEST_LIMIT_DEFAULTS.maxBatchItems})`,
@@ -146,7 +128,11 @@ export function serveCommand(ctx: CliContext) {
       const out = ctx.output({ quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const apiKey = flags.apiKey ?? ctx.env("GPUX_API_KEY") ?? undefined;
-      if (apiKey !== undefined && apiKey === "") throw new InputError("--api-key / GPUX_API_KEY is empty");
+      if (apiKey !== undefined && apiKey === "") {
+        throw new InputError("--api-key / GPUX_API_KEY is empty", {
+          hint: "give a non-empty key, or unset GPUX_API_KEY to serve without one",
+        });
+      }
       const planned = await planServedModels(specs, {
         ...(flags.variant ? { variant: flags.variant } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
@@ -177,6 +163,7 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.batchDelayMs !== undefined ? { batchDelayMs: flags.batchDelayMs } : {}),
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
+        ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
         metrics,
         onEvent: log,
         onLoading: (name, spec) => {
@@ -186,6 +173,9 @@ export function serveCommand(ctx: CliContext) {
       for (const m of models) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
+        }
+        if (m.pool.loaded.warmupError) {
+          out.warn(`${m.name} is served cold: its warm-up on synthesised inputs failed: ${m.pool.loaded.warmupError}`);
         }
         // as for run/inspect/bench: a fallback is news only where a GPU is present (warnFallbacks)
         if (!m.pool.fallbacks.length || !detectGpu().present) continue;
@@ -225,6 +215,7 @@ export function serveCommand(ctx: CliContext) {
         ...(m.pool.model?.variant ? { variant: m.pool.model.variant } : {}),
         workers: m.pool.workers,
         batching: m.pool.batching,
+        ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
         ...(m.pool.loaded.task ? { task: m.pool.loaded.task } : {}),
       }));
       if (flags.jsonLog) {
@@ -235,7 +226,7 @@ export function serveCommand(ctx: CliContext) {
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
-              }${m.batching ? ", batching" : ""}${m.task ? `, ${m.task}` : ""})`
+              }${m.batching ? ", batching" : `, batching: off (${m.batchingReason})`}${m.task ? `, ${m.task}` : ""})`
             ).join(" · ")
           }`,
         );

@@ -42,6 +42,7 @@ import { InputError } from "../errors.ts";
 import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice } from "../vocabulary/provider_names.ts";
 import { isTensorDtype, TENSOR_DTYPES, type TensorDtype } from "../vocabulary/tensor_types.ts";
 import type { GraphOptimizationLevel } from "../vocabulary/graph_optimization_level.ts";
+import { describeLimit, type Limit, LIMITS, withinLimit } from "../vocabulary/limits.ts";
 
 /** File names gpux looks for in a model directory, in order. */
 export const CONFIG_FILE_NAMES = ["gpux.yml", "gpux.yaml"] as const;
@@ -229,38 +230,19 @@ const bool: Field<boolean> = (node, key, ctx) => {
   }
   return (node as Scalar).value as boolean;
 };
-const positiveInt: Field<number> = (node, key, ctx) => {
-  const v = isScalar(node) ? node.value : undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    ctx.fail(node, key, `expected a positive integer, got ${describe(node)}`);
-  }
-  return v as number;
-};
-/** A positive integer up to `max` (thread counts, batch sizes: a huge one would exhaust the machine). */
-function positiveIntUpTo(max: number): Field<number> {
+/**
+ * A number inside one entry of the shared limits table (src/vocabulary/limits.ts), the same range the matching
+ * flag accepts: `serving.max_workers: 100000` is refused as `--workers 100000` is, instead of starting 100,000 workers.
+ */
+function limited(limit: Limit): Field<number> {
   return (node, key, ctx) => {
-    const v = positiveInt(node, key, ctx);
-    if (v > max) ctx.fail(node, key, `expected a whole number from 1 to ${max}, got ${v}`);
-    return v;
+    const v = isScalar(node) ? node.value : undefined;
+    if (typeof v !== "number" || !withinLimit(v, limit)) {
+      ctx.fail(node, key, `expected ${describeLimit(limit)}, got ${describe(node)}`);
+    }
+    return v as number;
   };
 }
-const nonNegativeInt: Field<number> = (node, key, ctx) => {
-  const v = isScalar(node) ? node.value : undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-    ctx.fail(node, key, `expected an integer ≥ 0, got ${describe(node)}`);
-  }
-  return v as number;
-};
-const positiveNumber: Field<number> = (node, key, ctx) => {
-  const v = isScalar(node) ? node.value : undefined;
-  if (typeof v !== "number" || !(v > 0)) ctx.fail(node, key, `expected a positive number, got ${describe(node)}`);
-  return v as number;
-};
-const port: Field<number> = (node, key, ctx) => {
-  const v = nonNegativeInt(node, key, ctx);
-  if (v > 65535) ctx.fail(node, key, `expected a port number 0-65535, got ${v}`);
-  return v;
-};
 function oneOf<T extends string>(values: readonly T[]): Field<T> {
   return (node, key, ctx) => {
     const v = isScalar(node) ? node.value : undefined;
@@ -312,12 +294,13 @@ const source: Field<string> = (node, key, ctx) => {
 
 /** A positive integer, or a `[width, height]` pair of them. */
 const sizeOrPair: Field<number | [number, number]> = (node, key, ctx) => {
-  if (isScalar(node)) return positiveInt(node, key, ctx);
+  const side = limited(LIMITS.imageSide);
+  if (isScalar(node)) return side(node, key, ctx);
   if (!isSeq(node) || (node as unknown as { items: Node[] }).items.length !== 2) {
     ctx.fail(node, key, `expected a size or [width, height], got ${describe(node)}`);
   }
   const items = (node as unknown as { items: Node[] }).items;
-  return [positiveInt(items[0], `${key}[0]`, ctx), positiveInt(items[1], `${key}[1]`, ctx)];
+  return [side(items[0], `${key}[0]`, ctx), side(items[1], `${key}[1]`, ctx)];
 };
 
 /** One number or one per channel (1 or 3 values); `positive` for std. */
@@ -421,19 +404,15 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
               return v as ProviderChoice;
             },
             memory,
-            device_id: (n4, k4, c4) => {
-              const v = nonNegativeInt(n4, k4, c4);
-              if (v > 255) c4.fail(n4, k4, `expected a GPU index from 0 to 255, got ${v}`);
-              return v;
-            },
+            device_id: limited(LIMITS.deviceId),
           });
           return { backend: g.backend ?? "auto", memory: g.memory, deviceId: g.device_id };
         },
-        batch_size: positiveIntUpTo(65_536),
-        timeout: positiveNumber,
+        batch_size: limited(LIMITS.batch),
+        timeout: limited(LIMITS.timeoutSeconds),
         graph_optimization: oneOf(["disabled", "basic", "extended", "all"] as const),
-        intra_op_threads: positiveIntUpTo(256),
-        inter_op_threads: positiveIntUpTo(256),
+        intra_op_threads: limited(LIMITS.threads),
+        inter_op_threads: limited(LIMITS.threads),
       });
       return dropUndefined({
         gpu: r.gpu ?? { backend: "auto" },
@@ -447,13 +426,13 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
     serving: (node, key, c) => {
       const s = fields(node, key, c, {
         host: str,
-        port,
-        batch_size: positiveInt,
-        batch_delay_ms: nonNegativeInt,
-        timeout: positiveNumber,
-        max_workers: positiveInt,
-        max_queue: positiveInt,
-        max_body_mb: positiveNumber,
+        port: limited(LIMITS.port),
+        batch_size: limited(LIMITS.maxBatch),
+        batch_delay_ms: limited(LIMITS.batchDelayMs),
+        timeout: limited(LIMITS.timeoutSeconds),
+        max_workers: limited(LIMITS.workers),
+        max_queue: limited(LIMITS.maxQueue),
+        max_body_mb: limited(LIMITS.maxBodyMb),
         cors: str,
       });
       return dropUndefined({
@@ -478,14 +457,14 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
     preprocessing: (node, key, c) => {
       const p = fields(node, key, c, {
         tokenizer: str,
-        max_length: positiveInt,
+        max_length: limited(LIMITS.maxLength),
         resize: sizeOrPair,
         crop: sizeOrPair,
         mean: channelNumbers(false),
         std: channelNumbers(true),
         normalize: oneOf(["imagenet", "none"] as const),
         layout: oneOf(["nchw", "nhwc"] as const),
-        sampling_rate: positiveInt,
+        sampling_rate: limited(LIMITS.samplingRate),
         labels: strings,
       });
       return dropUndefined({

@@ -15,9 +15,9 @@ export const audioClassification: TaskHandler<AudioTaskState> = {
   task: "audio-classification",
   accepts: ["audio"],
   setup: setupAudioTask,
-  preprocess(input, _ctx, state) {
+  preprocess(input, ctx, state) {
     if (input.kind !== "audio") throw new InputError(`audio-classification takes audio, not ${input.kind}`);
-    return Promise.resolve({ feeds: audioFeeds(input, state).feeds });
+    return Promise.resolve({ feeds: audioFeeds(input, state, ctx.maxAudioSeconds).feeds });
   },
   postprocess(outputs, _pre, ctx, _state, options) {
     const logits = logitsOf(outputs, ctx.session.outputs.map((o) => o.name));

@@ -15,7 +15,7 @@ import { InputError } from "../errors.ts";
 import type { TensorData, TensorInfo } from "../runtime/tensors.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "./audio_log_mel.ts";
 import { normalizeZeroMeanUnitVariance, resample } from "./audio_resample.ts";
-import { decodeWav, mixToMono } from "./audio_wav.ts";
+import { checkSamplingRate, decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "./audio_wav.ts";
 import type { AudioInput, PipelineContext } from "./task_types.ts";
 
 /** How clips become a tensor: the waveform itself, or (Whisper) a log-mel spectrogram. */
@@ -71,6 +71,10 @@ export async function loadAudioSpec(ctx: PipelineContext): Promise<AudioSpec> {
       `preprocessor_config.json: sampling_rate must be a positive integer, got ${JSON.stringify(rate)}`,
     );
   }
+  checkSamplingRate(
+    rate,
+    yml !== undefined ? "gpux.yml: preprocessing.sampling_rate" : "preprocessor_config.json: sampling_rate",
+  );
   const padding = config?.padding_value;
   return {
     samplingRate: rate,
@@ -89,9 +93,17 @@ export async function setupAudioTask(ctx: PipelineContext): Promise<AudioTaskSta
   return { spec, input, mask };
 }
 
-/** One clip, decoded, mono, at `spec.samplingRate`, normalized if the spec says so. */
-export function prepareClip(bytes: Uint8Array, name: string, spec: AudioSpec): Float32Array {
-  const clip = decodeWav(bytes, name);
+/**
+ * One clip, decoded, mono, at `spec.samplingRate`, normalized if the spec says so. At most `maxSeconds` long
+ * (default {@linkcode DEFAULT_MAX_AUDIO_SECONDS}), checked from the WAV header before anything is allocated.
+ */
+export function prepareClip(
+  bytes: Uint8Array,
+  name: string,
+  spec: AudioSpec,
+  maxSeconds = DEFAULT_MAX_AUDIO_SECONDS,
+): Float32Array {
+  const clip = decodeWav(bytes, name, { maxSeconds });
   const mono = resample(mixToMono(clip), clip.sampleRate, spec.samplingRate);
   if (mono.length === 0) throw new InputError(`${name}: the WAV holds no samples`);
   return spec.normalize ? normalizeZeroMeanUnitVariance(mono) : mono;
@@ -101,11 +113,12 @@ export function prepareClip(bytes: Uint8Array, name: string, spec: AudioSpec): F
 export function audioFeeds(
   input: AudioInput,
   state: AudioTaskState,
+  maxSeconds = DEFAULT_MAX_AUDIO_SECONDS,
 ): { feeds: Record<string, TensorData>; lengths: number[] } {
   if (input.clips.length === 0) {
     throw new InputError("no audio given", { hint: "pass --audio PATH.wav (or - for stdin)" });
   }
-  const clips = input.clips.map((c) => prepareClip(c.bytes, c.name, state.spec));
+  const clips = input.clips.map((c) => prepareClip(c.bytes, c.name, state.spec, maxSeconds));
   const mel = state.spec.logMel;
   if (mel) {
     // Whisper: every clip padded or cut to n_samples, so the batch needs no padding and no mask.
@@ -117,7 +130,8 @@ export function audioFeeds(
       lengths: clips.map((c) => Math.min(c.length, mel.nSamples)),
     };
   }
-  const longest = clips.reduce((n, c) => Math.max(n, c.length), 0);
+  let longest = 0; // a loop, not Math.max(...): a batch of many clips must not become as many arguments
+  for (const c of clips) longest = Math.max(longest, c.length);
   const values = new Float32Array(clips.length * longest).fill(state.spec.paddingValue);
   clips.forEach((c, i) => values.set(c, i * longest));
   const feeds: Record<string, TensorData> = {

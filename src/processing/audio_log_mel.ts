@@ -11,6 +11,8 @@
  *
  * @module
  */
+import { InputError } from "../errors.ts";
+import { checkSamplingRate, DEFAULT_MAX_AUDIO_SECONDS } from "./audio_wav.ts";
 
 /** Parameters of the spectrogram (WhisperFeatureExtractor's names, camelCased). */
 export interface LogMelSpec {
@@ -240,13 +242,30 @@ export function logMelSpecFromConfig(config: Record<string, unknown>): LogMelSpe
     const v = config[key];
     return typeof v === "number" && Number.isInteger(v) && v > 0 ? v : fallback;
   };
-  const samplingRate = int("sampling_rate", 16000);
+  const samplingRate = checkSamplingRate(int("sampling_rate", 16000), "preprocessor_config.json: sampling_rate");
   const chunk = int("chunk_length", 30);
-  return {
+  const spec = {
     samplingRate,
     nFft: int("n_fft", 400),
     hopLength: int("hop_length", 160),
     featureSize: int("feature_size", 80),
     nSamples: int("n_samples", chunk * samplingRate),
   };
+  // each bound keeps the spectrogram's buffers to what a real feature extractor asks (Whisper: 400, 160, 80-128,
+  // 30 s), so a damaged config is an input error, not gigabytes allocated
+  const limits: [keyof LogMelSpec, string, number][] = [
+    ["nFft", "n_fft", 65_536],
+    ["hopLength", "hop_length", spec.nFft],
+    ["featureSize", "feature_size", 1024],
+    ["nSamples", "n_samples (chunk_length × sampling_rate)", DEFAULT_MAX_AUDIO_SECONDS * samplingRate],
+  ];
+  for (const [key, field, max] of limits) {
+    if (spec[key] > max) {
+      throw new InputError(`preprocessor_config.json: ${field} is ${spec[key]}, more than the ${max} gpux accepts`, {
+        hint: "fix it in preprocessor_config.json (Whisper's are n_fft 400, hop_length 160, feature_size 80 or 128, " +
+          "chunk_length 30)",
+      });
+    }
+  }
+  return spec;
 }

@@ -12,6 +12,11 @@
  * @module
  */
 
+/** Kernels cached at once (see {@linkcode resample}); exported for the test that holds the cache to it. */
+export function cachedKernelCount(): number {
+  return kernelCache.size;
+}
+
 interface Kernels {
   orig: number;
   next: number;
@@ -20,7 +25,12 @@ interface Kernels {
   phases: { first: number; taps: Float64Array }[];
 }
 
+/**
+ * Kernels kept for reuse, most recently used last. Bounded: an odd rate pair (gcd 1) has up to 16,000 phases, a few
+ * MB of taps, and a server fed WAVs at many different rates must not keep them all.
+ */
 const kernelCache = new Map<string, Kernels>();
+const KERNEL_CACHE_SIZE = 8;
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
@@ -30,7 +40,11 @@ function gcd(a: number, b: number): number {
 function kernels(from: number, to: number, lowpassWidth = 6, rolloff = 0.99): Kernels {
   const key = `${from}:${to}`;
   const cached = kernelCache.get(key);
-  if (cached) return cached;
+  if (cached) {
+    kernelCache.delete(key); // now the most recent
+    kernelCache.set(key, cached);
+    return cached;
+  }
   const g = gcd(from, to);
   const orig = from / g;
   const next = to / g;
@@ -61,6 +75,7 @@ function kernels(from: number, to: number, lowpassWidth = 6, rolloff = 0.99): Ke
   }
   const result = { orig, next, width, phases };
   kernelCache.set(key, result);
+  if (kernelCache.size > KERNEL_CACHE_SIZE) kernelCache.delete(kernelCache.keys().next().value!);
   return result;
 }
 

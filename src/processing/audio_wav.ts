@@ -24,11 +24,46 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
 
-/** Highest sampling rate accepted (768 kHz is the highest in use). */
-export const MAX_SAMPLE_RATE = 1_000_000;
+/**
+ * Lowest sampling rate accepted: no recording is made below 1 kHz (telephony is 8 kHz), and a header that
+ * says 1 Hz would make resampling to 16 kHz allocate 16,000 output samples per input sample.
+ */
+export const MIN_SAMPLE_RATE = 1_000;
 
-/** Longest clip accepted, in samples per channel (one hour at 48 kHz): a guard against absurd headers. */
-export const MAX_WAV_SAMPLES = 3600 * 48_000;
+/** Highest sampling rate accepted: 384 kHz is the highest rate audio interfaces record at. */
+export const MAX_SAMPLE_RATE = 384_000;
+
+/**
+ * Longest clip accepted by default, in seconds (`gpux run --max-audio-seconds`, the pipeline option
+ * `maxAudioSeconds`): ten minutes. Whisper reads 30 s windows and CTC models (wav2vec2) keep every frame in
+ * memory at once, so a longer recording is cut into parts before it is transcribed; ten minutes is as long as one
+ * part of such a workflow gets, and it bounds every buffer decoding and resampling allocate.
+ */
+export const DEFAULT_MAX_AUDIO_SECONDS = 600;
+
+/**
+ * `rate` when it lies within {@linkcode MIN_SAMPLE_RATE}–{@linkcode MAX_SAMPLE_RATE}, else an
+ * {@linkcode InputError} naming `field`: a model's sampling rate is bounded as a file's is, since resampling to
+ * 1 GHz would allocate as much as resampling from 1 Hz.
+ */
+export function checkSamplingRate(rate: number, field: string): number {
+  if (!(rate >= MIN_SAMPLE_RATE && rate <= MAX_SAMPLE_RATE)) {
+    throw new InputError(
+      `${field} is ${rate} Hz, outside the ${MIN_SAMPLE_RATE / 1000}–${MAX_SAMPLE_RATE / 1000} kHz gpux accepts`,
+      {
+        hint:
+          "fix the sampling rate in the model's preprocessor_config.json or gpux.yml (16000 for most speech models)",
+      },
+    );
+  }
+  return rate;
+}
+
+/** Options of {@linkcode decodeWav}. */
+export interface DecodeWavOptions {
+  /** Longest clip accepted, seconds (default {@linkcode DEFAULT_MAX_AUDIO_SECONDS}). */
+  maxSeconds?: number;
+}
 
 function bad(name: string, what: string, hint = "The file is truncated or not a WAV file; re-export it."): InputError {
   return new InputError(`${name}: ${what}`, { hint });
@@ -38,7 +73,9 @@ function bad(name: string, what: string, hint = "The file is truncated or not a 
  * Decodes a WAV file.
  *
  * @param name the file's name for messages (its path, or `stdin`).
- * @throws {InputError} not RIFF/WAVE, an unsupported encoding, a missing or truncated chunk (exit 2).
+ * @throws {InputError} not RIFF/WAVE, an unsupported encoding, a missing or truncated chunk, a sampling rate
+ * outside 1–384 kHz, a clip longer than `options.maxSeconds` (exit 2): checked from the header, before any
+ * sample buffer is allocated.
  * @example
  * ```ts
  * import { decodeWav } from "./audio_wav.ts";
@@ -46,7 +83,8 @@ function bad(name: string, what: string, hint = "The file is truncated or not a 
  * console.log(clip.sampleRate, clip.channels.length, clip.channels[0].length);
  * ```
  */
-export function decodeWav(bytes: Uint8Array, name: string): AudioClip {
+export function decodeWav(bytes: Uint8Array, name: string, options: DecodeWavOptions = {}): AudioClip {
+  const maxSeconds = options.maxSeconds ?? DEFAULT_MAX_AUDIO_SECONDS;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (o: number) => String.fromCharCode(bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]);
   if (bytes.length < 12 || tag(8) !== "WAVE" || (tag(0) !== "RIFF" && tag(0) !== "RF64")) {
@@ -87,8 +125,15 @@ export function decodeWav(bytes: Uint8Array, name: string): AudioClip {
   if (!fmt) throw bad(name, "no fmt chunk");
   if (!data) throw bad(name, "no data chunk");
   const { format, channels, rate, bits } = fmt;
-  if (channels < 1 || rate < 1 || rate > MAX_SAMPLE_RATE) {
-    throw bad(name, `invalid fmt chunk (${channels} channels at ${rate} Hz)`);
+  if (channels < 1) throw bad(name, "invalid fmt chunk (0 channels)");
+  if (rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE) {
+    throw bad(
+      name,
+      `the header declares a sampling rate of ${rate} Hz, outside the ${MIN_SAMPLE_RATE / 1000}–${
+        MAX_SAMPLE_RATE / 1000
+      } kHz of real recordings`,
+      "the file is damaged or not really this rate; re-export it, e.g. `sox in.wav -r 16000 out.wav`",
+    );
   }
   const supported = (format === FORMAT_PCM && [8, 16, 24, 32].includes(bits)) ||
     (format === FORMAT_FLOAT && (bits === 32 || bits === 64));
@@ -102,8 +147,12 @@ export function decodeWav(bytes: Uint8Array, name: string): AudioClip {
   const bytesPer = bits / 8;
   const frameBytes = bytesPer * channels;
   const frames = Math.floor(data.size / frameBytes);
-  if (frames > MAX_WAV_SAMPLES) {
-    throw bad(name, `${frames} samples per channel is more than the limit of ${MAX_WAV_SAMPLES}`);
+  if (frames / rate > maxSeconds) {
+    throw bad(
+      name,
+      `${(frames / rate).toFixed(1)} s of audio is longer than the limit of ${maxSeconds} s`,
+      "cut it into shorter clips (e.g. `sox in.wav out.wav trim 0 600`), or raise --max-audio-seconds",
+    );
   }
   const out = Array.from({ length: channels }, () => new Float32Array(frames));
   if (format === FORMAT_PCM && bits === 16 && LITTLE_ENDIAN) {

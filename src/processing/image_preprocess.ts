@@ -33,21 +33,45 @@ export interface ImageSpec {
   layout?: "nchw" | "nhwc";
 }
 
+/** The hint of every error about a processor setting. */
+const FIX_HINT = {
+  hint: "fix that setting in the model's preprocessor_config.json (or gpux.yml preprocessing:), e.g. as the " +
+    "model's original repository has it",
+};
+
 const IMAGENET = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
 
 function three(values: unknown, what: string, source: string): [number, number, number] {
   const list = typeof values === "number" ? [values] : values;
   if (!Array.isArray(list) || !list.every((v) => typeof v === "number" && Number.isFinite(v))) {
-    throw new InputError(`${source}: ${what} must be a number or a list of numbers`);
+    throw new InputError(`${source}: ${what} must be a number or a list of numbers`, FIX_HINT);
   }
   if (list.length === 1) return [list[0], list[0], list[0]];
-  if (list.length !== 3) throw new InputError(`${source}: ${what} must have 1 or 3 values, got ${list.length}`);
+  if (list.length !== 3) {
+    throw new InputError(`${source}: ${what} must have 1 or 3 values, got ${list.length}`, FIX_HINT);
+  }
   return [list[0], list[1], list[2]];
 }
 
+/**
+ * Largest edge, in pixels, a processor may resize or crop to (8192: four times the largest input of common
+ * vision models, SAM's and DETR's 1024–1333 included). `size: 100000` would ask for a 10-gigapixel buffer.
+ */
+export const MAX_PROCESSOR_EDGE = 8192;
+
 function positive(v: unknown, what: string, source: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-    throw new InputError(`${source}: ${what} must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new InputError(`${source}: ${what} must be a positive integer, got ${JSON.stringify(v)}`, FIX_HINT);
+  }
+  return edgeWithinLimit(v, what, source);
+}
+
+function edgeWithinLimit(v: number, what: string, source: string): number {
+  if (v > MAX_PROCESSOR_EDGE) {
+    throw new InputError(
+      `${source}: ${what} is ${v} pixels, more than the ${MAX_PROCESSOR_EDGE} gpux resizes or crops to`,
+      { hint: `fix ${what} in ${source} (models take a few hundred to ${MAX_PROCESSOR_EDGE} pixels a side)` },
+    );
   }
   return v;
 }
@@ -80,7 +104,7 @@ function sizeDict(
       };
     }
   }
-  throw new InputError(`${source}: ${what} must be a number, {height, width} or {shortest_edge}`);
+  throw new InputError(`${source}: ${what} must be a number, {height, width} or {shortest_edge}`, FIX_HINT);
 }
 
 /**
@@ -105,8 +129,11 @@ export function imageSpecFromProcessorConfig(
   // ConvNeXT: resize to shortest_edge / crop_pct, then crop shortest_edge (below 384 px).
   if (typeof config.crop_pct === "number" && resize && "shortestEdge" in resize) {
     const edge = resize.shortestEdge;
+    if (!(config.crop_pct > 0 && config.crop_pct <= 1)) {
+      throw new InputError(`${source}: crop_pct must be a fraction in (0, 1], got ${config.crop_pct}`, FIX_HINT);
+    }
     if (edge < 384) {
-      resize = { shortestEdge: Math.trunc(edge / config.crop_pct) };
+      resize = { shortestEdge: edgeWithinLimit(Math.trunc(edge / config.crop_pct), "size / crop_pct", source) };
       crop = { width: edge, height: edge };
     } else {
       resize = { width: edge, height: edge };
@@ -117,7 +144,7 @@ export function imageSpecFromProcessorConfig(
     ? Object.values(PIL_RESAMPLE).find((f) => f === resampleCode.toLowerCase())
     : undefined;
   if (!resample) {
-    throw new InputError(`${source}: resample ${JSON.stringify(resampleCode)} is not a Pillow filter (0–5)`);
+    throw new InputError(`${source}: resample ${JSON.stringify(resampleCode)} is not a Pillow filter (0–5)`, FIX_HINT);
   }
   const rescale = config.do_rescale === false
     ? undefined
@@ -136,9 +163,13 @@ export function imageSpecFromProcessorConfig(
  * rescaling to 0..1 and resampling bilinearly. Without `mean`/`std`/`normalize` there is no normalization.
  */
 export function imageSpecFromGpuxConfig(p: PreprocessingConfig, source = "gpux.yml"): ImageSpec {
-  const pair = (
-    v: number | [number, number],
-  ) => (typeof v === "number" ? { width: v, height: v } : { width: v[0], height: v[1] });
+  const pair = (v: number | [number, number], what: string) => {
+    const [width, height] = typeof v === "number" ? [v, v] : v;
+    return {
+      width: edgeWithinLimit(width, `preprocessing.${what}`, source),
+      height: edgeWithinLimit(height, `preprocessing.${what}`, source),
+    };
+  };
   let normalize: ImageSpec["normalize"];
   if (p.mean || p.std) {
     normalize = { mean: three(p.mean ?? [0], "mean", source), std: three(p.std ?? [1], "std", source) };
@@ -149,10 +180,10 @@ export function imageSpecFromGpuxConfig(p: PreprocessingConfig, source = "gpux.y
     resize: p.resize === undefined
       ? undefined
       : typeof p.resize === "number"
-      ? { shortestEdge: p.resize }
-      : pair(p.resize),
+      ? { shortestEdge: edgeWithinLimit(p.resize, "preprocessing.resize", source) }
+      : pair(p.resize, "resize"),
     resample: "bilinear",
-    crop: p.crop === undefined ? undefined : pair(p.crop),
+    crop: p.crop === undefined ? undefined : pair(p.crop, "crop"),
     rescale: 1 / 255,
     normalize,
     layout: p.layout,
@@ -204,6 +235,14 @@ export function resizeAndCrop(image: RgbImage, spec: ImageSpec): RgbImage {
     const size = "shortestEdge" in spec.resize
       ? shortestEdgeSize(out.width, out.height, spec.resize.shortestEdge, spec.resize.longestEdge)
       : spec.resize;
+    // a shortest-edge resize of a very thin image makes its long edge huge: bound the buffer it would need
+    if (size.width * size.height > MAX_PROCESSOR_EDGE * MAX_PROCESSOR_EDGE) {
+      throw new InputError(
+        `the image (${image.width}×${image.height}) would be resized to ${size.width}×${size.height} pixels, more ` +
+          `than the ${MAX_PROCESSOR_EDGE}×${MAX_PROCESSOR_EDGE} gpux allows`,
+        { hint: "crop the image closer to the shape the model expects first" },
+      );
+    }
     out = resizeImage(out, size.width, size.height, spec.resample);
   }
   if (spec.crop) out = centerCrop(out, spec.crop.width, spec.crop.height);

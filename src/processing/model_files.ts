@@ -9,6 +9,7 @@
  * @module
  */
 import { InputError, NotFoundError } from "../errors.ts";
+import { readBounded } from "../bounded_read.ts";
 import type { ResolvedModel } from "../runtime/model_source.ts";
 
 function dirname(path: string): string {
@@ -23,6 +24,19 @@ async function isFile(path: string): Promise<boolean> {
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
     throw e;
   }
+}
+
+/**
+ * Largest companion file read (256 MiB): the biggest real tokenizer.json files are a few tens of MB, and a JSON
+ * text this size already takes gigabytes to parse.
+ */
+export const MAX_MODEL_FILE_BYTES = 256 * 1024 * 1024;
+
+function readModelFile(path: string): Promise<Uint8Array> {
+  return readBounded(path, {
+    maxBytes: MAX_MODEL_FILE_BYTES,
+    tooBigHint: "this is not a tokenizer or processor file; re-download the model (gpux pull --force)",
+  });
 }
 
 /** Looks up a model's companion files. */
@@ -92,7 +106,7 @@ export class ModelFiles {
   /** Reads a text file, or undefined when absent. */
   async readTextIfPresent(name: string): Promise<string | undefined> {
     const path = await this.find(name);
-    return path === undefined ? undefined : await Deno.readTextFile(path);
+    return path === undefined ? undefined : new TextDecoder().decode(await readModelFile(path));
   }
 
   /** Parsed JSON of `name` (cached), or undefined when absent. */
@@ -102,8 +116,9 @@ export class ModelFiles {
     if (path === undefined) return undefined;
     let value: unknown;
     try {
-      value = JSON.parse(await Deno.readTextFile(path));
+      value = JSON.parse(new TextDecoder().decode(await readModelFile(path)));
     } catch (error) {
+      if (error instanceof InputError) throw error;
       throw new InputError(`${path} is not valid JSON: ${(error as Error).message}`, {
         cause: error,
         hint: "re-download it (gpux pull --force) or fix the file",

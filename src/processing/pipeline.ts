@@ -31,9 +31,12 @@
 import { InputError } from "../errors.ts";
 import { loadModel, type LoadModelOptions } from "../runtime/load_model.ts";
 import type { GpuxSession } from "../runtime/session.ts";
+import { batchingProof } from "../runtime/batch_dimension.ts";
+import { inputItems, joinItemResults } from "./item_runs.ts";
 import { TASK_HANDLERS } from "./task_registry.ts";
 import { detectTask, type TaskSource } from "./task_detection.ts";
 import { ModelFiles } from "./model_files.ts";
+import { DEFAULT_MAX_AUDIO_SECONDS } from "./audio_wav.ts";
 import type {
   AudioInput,
   ImageInput,
@@ -69,7 +72,15 @@ export type {
 export interface PipelineOptions extends LoadModelOptions {
   /** Task to run; overrides gpux.yml `task:`, the README's `pipeline_tag` and config.json. */
   task?: string;
+  /**
+   * Longest audio clip accepted, in seconds (default {@linkcode DEFAULT_MAX_AUDIO_SECONDS}, 600): a longer WAV
+   * is an {@linkcode InputError} found from its header, before any buffer is allocated
+   * (`gpux run --max-audio-seconds`, `gpux serve --max-audio-seconds`).
+   */
+  maxAudioSeconds?: number;
 }
+
+export { DEFAULT_MAX_AUDIO_SECONDS };
 
 /** A model ready to take raw inputs. Dispose it when done. */
 export interface Pipeline {
@@ -154,6 +165,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       config,
       preprocessing: resolved?.config?.preprocessing,
       model: resolved,
+      maxAudioSeconds: options.maxAudioSeconds ?? DEFAULT_MAX_AUDIO_SECONDS,
     };
     const state = handler ? await handler.setup(ctx) : undefined;
     const accepts = handler?.accepts ?? TENSORS_ONLY;
@@ -182,6 +194,7 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       }
       return await handler.preprocess(typed, ctx, state);
     };
+    const batchable = batchingProof(session.inputs, session.outputs).ok;
     let disposed = false;
     const pipeline: Pipeline = {
       task: ctx.task,
@@ -190,6 +203,13 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       session,
       preprocess,
       async run(input, runOptions = {}) {
+        const items = batchable ? [] : inputItems(normalizeInput(input));
+        if (items.length > 1) {
+          // the outputs cannot be proven to follow the batch: never split them by rows, run each item alone
+          const parts: TaskResult[] = [];
+          for (const item of items) parts.push(await pipeline.run(item, runOptions));
+          return joinItemResults(parts);
+        }
         const pre = await preprocess(input);
         const outputs = await session.run(pre.feeds);
         return await handler!.postprocess(outputs, pre, ctx, state, runOptions);

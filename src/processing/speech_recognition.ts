@@ -134,9 +134,9 @@ export const speechRecognition: TaskHandler<AsrState> = {
     const [audio, vocab] = await Promise.all([setupAudioTask(ctx), loadCtcVocabulary(ctx)]);
     return { ...audio, vocab };
   },
-  preprocess(input, _ctx, state) {
+  preprocess(input, ctx, state) {
     if (input.kind !== "audio") throw new InputError(`automatic-speech-recognition takes audio, not ${input.kind}`);
-    return Promise.resolve({ feeds: audioFeeds(input, state).feeds });
+    return Promise.resolve({ feeds: audioFeeds(input, state, ctx.maxAudioSeconds).feeds });
   },
   postprocess(outputs, _pre, ctx, state) {
     const logits = logitsOf(outputs, ctx.session.outputs.map((o) => o.name));

@@ -151,6 +151,8 @@ export interface PipelineContext {
   preprocessing?: PreprocessingConfig;
   /** How the model was found. */
   model?: ResolvedModel;
+  /** Longest audio clip accepted, seconds (the pipeline option `maxAudioSeconds`; default 600). */
+  maxAudioSeconds?: number;
 }
 
 /** A task: which inputs it takes, how they become feeds, and how outputs become a result. */

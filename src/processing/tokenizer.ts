@@ -22,6 +22,7 @@ import { ModelFiles } from "./model_files.ts";
 import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
 import { parseModelId } from "../vocabulary/model_id.ts";
+import { validateTokenizerJson } from "./tokenizer_schema.ts";
 
 /** How a pair is cut down to `maxLength`. */
 export type TruncationStrategy = "longest_first" | "only_first" | "only_second";
@@ -311,6 +312,7 @@ export class TextTokenizer {
 
   /** From parsed tokenizer.json and tokenizer_config.json objects. */
   constructor(tokenizerJson: Json, tokenizerConfig: Json = {}) {
+    validateTokenizerJson(tokenizerJson);
     try {
       this.#hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
     } catch (error) {
@@ -561,12 +563,16 @@ export class TextTokenizer {
   #pad(e: Encoding, target: number, side: "left" | "right"): void {
     const n = target - e.inputIds.length;
     if (n <= 0) return;
+    // no spread: a row padded by a million tokens would pass a million arguments (a RangeError)
     const fill = <T>(arr: T[], v: () => T) => {
-      // concat, not push(...pad): a spread's arguments are bounded by the stack, and n grows with the input
-      const pad = Array.from({ length: n }, v);
-      const padded = side === "left" ? pad.concat(arr) : arr.concat(pad);
-      arr.length = 0;
-      for (let i = 0; i < padded.length; i++) arr[i] = padded[i];
+      if (side === "right") {
+        for (let i = 0; i < n; i++) arr.push(v());
+        return;
+      }
+      const old = arr.length;
+      arr.length = old + n;
+      arr.copyWithin(n, 0, old);
+      for (let i = 0; i < n; i++) arr[i] = v();
     };
     fill(e.inputIds, () => this.settings.padId);
     fill(e.attentionMask, () => 0);

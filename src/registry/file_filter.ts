@@ -122,7 +122,9 @@ export function globToRegExp(pattern: string): RegExp {
   try {
     return new RegExp(`^${out}$`, "su");
   } catch (e) {
-    throw new InputError(`invalid glob '${pattern}': ${(e as Error).message}`);
+    throw new InputError(`invalid glob '${pattern}': ${(e as Error).message}`, {
+      hint: "globs take * (any characters, / included), ? (one character) and [abc]; quote them for the shell",
+    });
   }
 }
 

@@ -448,11 +448,15 @@ export class HuggingFaceManager implements ModelManager, PullSource {
   async searchModels(query: string, options: SearchOptions = {}): Promise<ModelSummary[]> {
     const limit = options.limit ?? DEFAULT_SEARCH_LIMIT;
     if (!Number.isInteger(limit) || limit < 1) {
-      throw new InputError(`invalid limit ${limit}: it must be a whole number of at least 1`);
+      throw new InputError(`invalid limit ${limit}: it must be a whole number of at least 1`, {
+        hint: `e.g. limit ${DEFAULT_SEARCH_LIMIT} (the default)`,
+      });
     }
     const sort = options.sort ?? "downloads";
     if (!SEARCH_SORTS.includes(sort)) {
-      throw new InputError(`invalid sort '${sort}': use one of ${SEARCH_SORTS.join(", ")}`);
+      throw new InputError(`invalid sort '${sort}': use one of ${SEARCH_SORTS.join(", ")}`, {
+        hint: `e.g. sort "${SEARCH_SORTS[0]}" (the default)`,
+      });
     }
     this.assertOnline(`search ${this.endpoint}`);
     return await this.#translate(

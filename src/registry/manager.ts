@@ -156,6 +156,11 @@ export interface PullOptions extends RevisionOptions {
    * `.cache/huggingface/download/{path}.metadata` beside them (like `hf download --local-dir`).
    */
   localDir?: string;
+  /**
+   * Folders `localDir` must never be, besides the filesystem root and the cache (which are always refused): the CLI
+   * passes `$HOME` and `GPUX_HOME`.
+   */
+  protectedDirs?: readonly { path: string; what: string }[];
   /** Transfer tuning, for benchmarks and tests: the size of one byte range and the smallest file fetched as ranges. */
   transfer?: { chunkSize?: number; rangeThreshold?: number };
 }

@@ -25,7 +25,13 @@
 import { CacheError, DiskFullError, InputError, InterruptedError, OfflineError } from "../errors.ts";
 import { findCachedSnapshot, readRef, RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { acquireBlobLock, acquireFileLock, acquireRepoLock, type BlobLock } from "../cache/lock.ts";
-import { ensureLocalDirCache, localDirPaths, readLocalDirMetadata, writeLocalDirMetadata } from "../cache/local_dir.ts";
+import {
+  checkLocalDir,
+  ensureLocalDirCache,
+  localDirPaths,
+  readLocalDirMetadata,
+  writeLocalDirMetadata,
+} from "../cache/local_dir.ts";
 import { manifestPath, readManifest, SnapshotWriter } from "../cache/snapshot_writer.ts";
 import { insideOrThrow } from "../cache/contained_path.ts";
 import { sharedStoreTarget } from "../cache/shared_store.ts";
@@ -132,6 +138,16 @@ interface PullPlan extends ResolvedCommit {
  */
 export async function pullModel(source: PullSource, modelId: string, options: PullOptions = {}): Promise<PullResult> {
   await checkCacheFolder(source.cacheDir);
+  if (options.localDir !== undefined) {
+    // never silently ignored: a dangerous or impossible folder is refused before anything is asked or written
+    options = {
+      ...options,
+      localDir: await checkLocalDir(options.localDir, {
+        cacheDir: source.cacheDir,
+        ...(options.protectedDirs ? { protect: options.protectedDirs } : {}),
+      }),
+    };
+  }
   try {
     const ctx = pullContext(source, modelId, options);
     const resolved = await resolveCommit(ctx);
@@ -174,7 +190,9 @@ function pullContext(source: PullSource, modelId: string, options: PullOptions):
   const offline = options.offline ?? source.offline;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new InputError(`invalid concurrency ${concurrency}: it must be a whole number of at least 1`);
+    throw new InputError(`invalid concurrency ${concurrency}: it must be a whole number of at least 1`, {
+      hint: "leave it out for the default (32), or give a whole number from 1 to 64",
+    });
   }
   if (offline && options.force) {
     throw new InputError("--force downloads again, which offline mode forbids", {
@@ -626,7 +644,9 @@ function isWeightFile(path: string): boolean {
 function etagOf(file: ModelFile): string {
   const etag = file.lfs?.sha256 ?? file.oid;
   if (!etag || !hashKindOfEtag(etag)) {
-    throw new InputError(`the Hub gave no usable hash for '${file.path}' (oid ${file.oid ?? "missing"})`);
+    throw new InputError(`the Hub gave no usable hash for '${file.path}' (oid ${file.oid ?? "missing"})`, {
+      hint: "the server is not answering as the Hub does: check HF_ENDPOINT, or leave this file out with --exclude",
+    });
   }
   return etag;
 }

@@ -6,7 +6,8 @@
  */
 import { InterruptedError, RuntimeError } from "../errors.ts";
 import type { ProviderName } from "./providers.ts";
-import { synthesizeInputs, type SynthesizeOptions } from "./synthetic_inputs.ts";
+import { describeSyntheticValues, synthesizeInputs, type SynthesizeOptions } from "./synthetic_inputs.ts";
+import { textModelSizes } from "./text_model_sizes.ts";
 import type { TensorInfo, TensorMap } from "./tensors.ts";
 
 /** Options of a benchmark. */
@@ -78,6 +79,8 @@ export interface Runnable {
   readonly provider: ProviderName;
   readonly createMs: number;
   readonly intraOpThreads?: number;
+  /** The model file, when there is one: config.json beside it sizes the synthesised token and position ids. */
+  readonly path?: string;
   run(feeds: TensorMap, options?: { validate?: boolean }): Promise<unknown>;
 }
 
@@ -119,7 +122,11 @@ export function timingStats(samples: readonly number[]): TimingStats {
 export async function runBenchmark(session: Runnable, options: BenchmarkOptions = {}): Promise<BenchmarkResult> {
   const runs = Math.max(1, Math.floor(options.runs ?? 100));
   const warmup = Math.max(0, Math.floor(options.warmup ?? 10));
-  const feeds = options.feeds ?? synthesizeInputs(session.inputs, options);
+  const sizes = !options.feeds && session.path && /\.(onnx|ort)$/i.test(session.path)
+    ? await textModelSizes(session.path)
+    : {};
+  const synthesis = { ...sizes, ...options };
+  const feeds = options.feeds ?? synthesizeInputs(session.inputs, synthesis);
   const check = () => {
     if (options.signal?.aborted) throw new InterruptedError("benchmark interrupted");
   };
@@ -129,11 +136,14 @@ export async function runBenchmark(session: Runnable, options: BenchmarkOptions 
     await session.run(feeds);
   } catch (error) {
     if (options.feeds || !(error instanceof RuntimeError)) throw error;
-    // synthesised inputs fit the declared types and shapes, not always what the graph expects (state sizes, rates)
-    const shapes = Object.entries(feeds).map(([name, tensor]) => `${JSON.stringify(name)}=[${tensor.shape.join(",")}]`);
-    throw new RuntimeError(error.message, {
+    // synthesised inputs fit the declared types and shapes, not always what the graph expects (state sizes, rates):
+    // name each input with its shape and values, so the one at fault can be found
+    const shapes = session.inputs.filter((info) => feeds[info.name]).map((info) =>
+      `${JSON.stringify(info.name)}=[${feeds[info.name].shape.join(",")}] ${describeSyntheticValues(info, synthesis)}`
+    );
+    throw new RuntimeError(`${error.message} (on synthesised inputs)`, {
       cause: error,
-      hint: `the inputs were synthesised from the model's metadata (${shapes.join(", ")}); ` +
+      hint: `the inputs were synthesised from the model's metadata (${shapes.join("; ")}); ` +
         "give real inputs with --input/--file, or other sizes with --shape name=1x3x224x224",
     });
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import { elementCount, type TensorData, type TensorDtype, TYPED_ARRAYS } from "./tensors.ts";
+import { elementCount, shapeProblem, type TensorData, type TensorDtype, TYPED_ARRAYS } from "./tensors.ts";
 
 /** Most dimensions an array may have (NumPy's own limit). */
 const MAX_NPY_RANK = 64;
@@ -77,6 +77,8 @@ export function readNpy(bytes: Uint8Array, label = "npy file"): TensorData {
       }`,
     );
   }
+  const problem = shapeProblem(shape);
+  if (problem) throw new InputError(`${label}: ${problem}`, { hint: "split the array into several files and runs" });
   const n = elementCount(shape);
   const dataStart = headerStart + headerLen;
   const order = descr[0];
@@ -93,10 +95,15 @@ export function readNpy(bytes: Uint8Array, label = "npy file"): TensorData {
     }
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
+      // numpy pads with NULs and drops only the trailing ones: a NUL inside the string is part of it
+      let end = width;
+      while (end > 0 && view.getUint32(dataStart + (i * width + end - 1) * 4, order !== ">") === 0) end--;
       let s = "";
-      for (let j = 0; j < width; j++) {
+      for (let j = 0; j < end; j++) {
         const cp = view.getUint32(dataStart + (i * width + j) * 4, order !== ">");
-        if (cp === 0) break;
+        if (cp > 0x10ffff) {
+          throw new InputError(`${label}: element ${i} holds ${cp}, which is not a Unicode code point`);
+        }
         s += String.fromCodePoint(cp);
       }
       out.push(s);

@@ -23,7 +23,14 @@ import {
   type ProviderName,
   type ProviderOptions,
 } from "./providers.ts";
-import { isTensorDtype, type TensorData, type TensorInfo, type TensorMap, validateFeeds } from "./tensors.ts";
+import {
+  isTensorDtype,
+  shapeProblem,
+  type TensorData,
+  type TensorInfo,
+  type TensorMap,
+  validateFeeds,
+} from "./tensors.ts";
 import type { ResolvedModel } from "./model_source.ts";
 import { type BenchmarkOptions, type BenchmarkResult, runBenchmark } from "./benchmark.ts";
 import { availableCores } from "./cpu_cores.ts";
@@ -90,7 +97,8 @@ function isModelLoadError(message: string): boolean {
 
 /** Whether `t` matches `info` (dtype, rank, fixed dims, element count) — the allocation-free check of the hot path. */
 function fits(t: TensorData, info: TensorInfo): boolean {
-  if (t.dtype !== info.dtype) return false;
+  // strings are checked for NULs, and odd shapes get their message, by validateFeeds
+  if (t.dtype !== info.dtype || t.dtype === "string" || shapeProblem(t.shape) !== undefined) return false;
   const declared = info.shape;
   const shape = t.shape;
   if (declared.length > 0 && declared.length !== shape.length) return false;

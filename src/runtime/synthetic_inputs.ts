@@ -5,6 +5,11 @@
  * any other unnamed or symbolic dimension gets {@linkcode DEFAULT_DYNAMIC_DIM}; `shapes` overrides
  * whole shapes per input.
  *
+ * Integer inputs are filled by what their name says they are ({@linkcode syntheticRole}), so that a text model's
+ * lookups stay inside its tables: `token_type_ids` 0 (BERT's type table has 2 rows), masks 1, `position_ids`
+ * 0..n-1 along the sequence (below `max_position_embeddings`), `input_ids` below the vocabulary (`vocab_size` from
+ * config.json, {@linkcode SynthesizeOptions.vocabSize}); other integers cycle through 0..9.
+ *
  * @module
  */
 import { InputError } from "../errors.ts";
@@ -32,6 +37,56 @@ export interface SynthesizeOptions {
   shapes?: Record<string, number[]>;
   /** Size for other dynamic dimensions (default {@linkcode DEFAULT_DYNAMIC_DIM}). */
   dynamicDim?: number;
+  /** Rows of the model's word table (config.json `vocab_size`): token ids stay below it. */
+  vocabSize?: number;
+  /** Rows of the model's position table (config.json `max_position_embeddings`): position ids stay below it. */
+  maxPositions?: number;
+}
+
+/** What an integer input holds, by its name; decides the values synthesised for it. */
+export type SyntheticRole = "token-ids" | "token-types" | "mask" | "positions" | "other";
+
+/** Token ids cycle through at most this many values (0..9), fewer for a smaller vocabulary. */
+const ID_CYCLE = 10;
+
+/**
+ * The role of an input by its name: `input_ids`/`decoder_input_ids` are token ids, `token_type_ids`/`segment_ids`
+ * token types, `attention_mask` and other `*mask*` masks, `position_ids` positions.
+ */
+export function syntheticRole(name: string): SyntheticRole {
+  const n = name.toLowerCase();
+  if (/token_type|segment_id|type_ids$/.test(n)) return "token-types";
+  if (/mask/.test(n)) return "mask";
+  if (/position_ids?$|^positions?$/.test(n)) return "positions";
+  if (/input_ids$|^ids$|^tokens?$|^token_ids$/.test(n)) return "token-ids";
+  return "other";
+}
+
+/**
+ * The values synthesised for an input, in words (`ids 0..4 (vocab_size 5)`, `all 0`, `all 1`, `0..127 along the last
+ * dimension`): what a failure on synthesised inputs names, so the input at fault can be found.
+ */
+export function describeSyntheticValues(info: TensorInfo, options: SynthesizeOptions = {}): string {
+  if (info.dtype === "string") return "strings s0..s9";
+  if (info.dtype.startsWith("float")) return "small floats in -0.5..0.5";
+  const role = syntheticRole(info.name);
+  if (info.dtype === "bool") return role === "mask" ? "all true" : "alternating false, true";
+  switch (role) {
+    case "token-types":
+      return "all 0";
+    case "mask":
+      return "all 1";
+    case "positions":
+      return `0..n-1 along the last dimension${
+        options.maxPositions ? ` (below max_position_embeddings ${options.maxPositions})` : ""
+      }`;
+    case "token-ids": {
+      const top = Math.min(ID_CYCLE, options.vocabSize ?? ID_CYCLE) - 1;
+      return `token ids 0..${top}${options.vocabSize ? ` (vocab_size ${options.vocabSize})` : ""}`;
+    }
+    default:
+      return "0..9 repeating";
+  }
 }
 
 /** The concrete shape used for `info` under `options`. */
@@ -43,12 +98,14 @@ export function concreteShape(info: TensorInfo, options: SynthesizeOptions = {})
         `--shape for ${quoteName(info.name)}: expected rank ${info.shape.length} ${formatShape(info.shape)}, received ${
           formatShape(override)
         }`,
+        { hint: "give one size per dimension (gpux inspect MODEL shows each input's shape)" },
       );
     }
     info.shape.forEach((d, i) => {
       if (typeof d === "number" && d >= 0 && override[i] !== d) {
         throw new InputError(
           `--shape for ${quoteName(info.name)}: dimension ${i} is fixed at ${d}, received ${override[i]}`,
+          { hint: "keep the model's fixed sizes; only its dynamic dimensions take other sizes" },
         );
       }
     });
@@ -60,8 +117,9 @@ export function concreteShape(info: TensorInfo, options: SynthesizeOptions = {})
 }
 
 /**
- * One tensor per input, filled with small deterministic values valid for every dtype
- * (integers cycle through 0..9 so that index-like inputs stay in range).
+ * One tensor per input, filled with small deterministic values valid for every dtype; integer inputs by their
+ * role ({@linkcode syntheticRole}): token types 0, masks 1, positions 0..n-1, token ids inside the vocabulary, any
+ * other integer 0..9 repeating.
  *
  * @example
  * ```ts
@@ -75,7 +133,9 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
   const feeds: TensorMap = {};
   for (const info of inputs) {
     if (info.dtype === "unknown") {
-      throw new InputError(`input ${quoteName(info.name)} is not a tensor: gpux cannot synthesise it`);
+      throw new InputError(`input ${quoteName(info.name)} is not a tensor: gpux cannot synthesise it`, {
+        hint: "give the inputs yourself with --input or --file",
+      });
     }
     const shape = concreteShape(info, options);
     const n = elementCount(shape);
@@ -92,15 +152,21 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
       case "string":
         data = Array.from({ length: n }, (_, i) => `s${i % 10}`);
         break;
-      case "bool":
-        data = Uint8Array.from({ length: n }, (_, i) => i % 2);
+      case "bool": {
+        const mask = syntheticRole(info.name) === "mask";
+        data = Uint8Array.from({ length: n }, (_, i) => mask ? 1 : i % 2);
         break;
-      case "int64":
-        data = BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 10));
+      }
+      case "int64": {
+        const value = integerValue(info.name, shape, options);
+        data = BigInt64Array.from({ length: n }, (_, i) => BigInt(value(i)));
         break;
-      case "uint64":
-        data = BigUint64Array.from({ length: n }, (_, i) => BigInt(i % 10));
+      }
+      case "uint64": {
+        const value = integerValue(info.name, shape, options);
+        data = BigUint64Array.from({ length: n }, (_, i) => BigInt(value(i)));
         break;
+      }
       case "float16":
         data = new Uint16Array(n).fill(0x3800); // 0.5
         break;
@@ -113,13 +179,35 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
       }
       default: {
         const arr = new TYPED_ARRAYS[info.dtype](n);
-        for (let i = 0; i < n; i++) arr[i] = i % 10;
+        const value = integerValue(info.name, shape, options);
+        for (let i = 0; i < n; i++) arr[i] = value(i);
         data = arr;
       }
     }
     feeds[info.name] = { dtype: info.dtype, shape, data };
   }
   return feeds;
+}
+
+/** The value of element `i` (row-major) of an integer input named `name` with `shape`. */
+function integerValue(name: string, shape: readonly number[], options: SynthesizeOptions): (i: number) => number {
+  switch (syntheticRole(name)) {
+    case "token-types":
+      return () => 0;
+    case "mask":
+      return () => 1;
+    case "positions": {
+      const last = Math.max(1, shape.at(-1) ?? 1);
+      const cap = options.maxPositions ?? Number.MAX_SAFE_INTEGER;
+      return (i) => (i % last) % cap;
+    }
+    case "token-ids": {
+      const cycle = Math.max(1, Math.min(ID_CYCLE, options.vocabSize ?? ID_CYCLE));
+      return (i) => i % cycle;
+    }
+    default:
+      return (i) => i % 10;
+  }
 }
 
 /**
@@ -130,13 +218,18 @@ export function synthesizeInputs(inputs: readonly TensorInfo[], options: Synthes
  */
 export function parseShapeArg(value: string): [string, number[]] {
   const eq = value.lastIndexOf("=");
-  if (eq <= 0) throw new InputError(`--shape ${JSON.stringify(value)}: expected name=DIMxDIM…, e.g. x=1x3x224x224`);
+  if (eq <= 0) {
+    throw new InputError(`--shape ${JSON.stringify(value)}: expected name=DIMxDIM…, e.g. x=1x3x224x224`, {
+      hint: "name the input (gpux inspect MODEL lists them), then its sizes joined by x",
+    });
+  }
   const name = value.slice(0, eq);
   const text = value.slice(eq + 1).trim();
   const dims = text === "" ? [] : text.split(/[x,×]/).map((d) => Number(d.trim()));
   if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new InputError(
       `--shape ${JSON.stringify(value)}: dimensions must be non-negative integers, e.g. ${name}=1x3x224x224`,
+      { hint: "write the sizes as whole numbers joined by x (a scalar: NAME=)" },
     );
   }
   return [name, dims];

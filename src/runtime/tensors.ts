@@ -74,6 +74,58 @@ const INT_RANGES: Partial<Record<TensorDtype, [number, number]>> = {
   uint32: [0, 4294967295],
 };
 
+/**
+ * Most elements one tensor may have, and the largest dimension (2^28, as for synthesised inputs: 1 GiB of
+ * float32). A shape whose non-zero dimensions multiply past it (`[0, 1e15]` included, which holds no element but
+ * makes onnxruntime fail) is an {@linkcode InputError} before anything runs.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+/**
+ * What is wrong with a tensor's shape, in words, or `undefined` when it is fine: every dimension a whole number
+ * from 0 to {@linkcode MAX_TENSOR_ELEMENTS}, the non-zero ones multiplying to at most that many elements.
+ */
+export function shapeProblem(shape: readonly number[]): string | undefined {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!Number.isSafeInteger(d) || d < 0) return `dimension ${i} is ${JSON.stringify(d)}, not a whole number >= 0`;
+    if (d > 0) n *= d;
+    if (n > MAX_TENSOR_ELEMENTS) {
+      return `shape ${formatShape(shape.slice(0, 8))}${shape.length > 8 ? "…" : ""} asks for more than ${
+        MAX_TENSOR_ELEMENTS.toLocaleString("en-US")
+      } elements (the limit of one tensor)`;
+    }
+  }
+  return undefined;
+}
+
+/** @throws {InputError} naming input `name` when {@linkcode shapeProblem} finds one. */
+export function checkShape(name: string, shape: readonly number[]): void {
+  const problem = shapeProblem(shape);
+  if (problem) {
+    throw new InputError(`input ${quoteName(name)}: ${problem}`, {
+      hint: "give the tensor's real shape; a tensor this large is split into several runs",
+    });
+  }
+}
+
+/**
+ * @throws {InputError} naming input `name` when a string holds a NUL character: onnxruntime-node cuts a string at
+ * its first NUL (`"a\u0000b"` reaches the model as `"a"`), and a silently shorter input is a wrong answer.
+ */
+export function checkStrings(name: string, strings: readonly string[]): void {
+  for (let i = 0; i < strings.length; i++) {
+    if (strings[i].includes("\0")) {
+      throw new InputError(
+        `input ${quoteName(name)}: element ${i} holds a NUL character (\\u0000), which onnxruntime would cut the ` +
+          "string at",
+        { hint: "remove the NUL characters, or encode binary data as text (e.g. base64) first" },
+      );
+    }
+  }
+}
+
 /** Number of elements of a shape (1 for a scalar). */
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
@@ -100,53 +152,37 @@ export function zerosTensor(dtype: TensorDtype, shape: number[]): TensorData {
 
 // ---- float16 ----------------------------------------------------------------------------------
 
-/** Converts numbers to IEEE-754 half-precision bit patterns (round to nearest even). */
+/**
+ * Converts numbers to IEEE-754 half-precision bit patterns, rounded once to the nearest half (ties to even)
+ * straight from the double, as numpy's `astype(float16)` does: 2049.0000000000005 is 2050, not 2048 (which a
+ * detour through float32 gives, rounding twice).
+ */
 export function toFloat16Bits(values: ArrayLike<number>): Uint16Array {
-  const F16 =
-    (globalThis as unknown as { Float16Array?: { from(v: ArrayLike<number>): ArrayBufferView & { length: number } } })
-      .Float16Array;
-  if (F16) {
-    const half = F16.from(values);
-    return new Uint16Array(half.buffer, half.byteOffset, half.length);
-  }
   const out = new Uint16Array(values.length);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let i = 0; i < values.length; i++) {
-    f[0] = values[i];
-    const x = u[0];
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    const e = exp - 127 + 15;
-    if (e >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let half = mant >>> shift;
-      const rem = mant & ((1 << shift) - 1);
-      const mid = 1 << (shift - 1);
-      if (rem > mid || (rem === mid && (half & 1))) half++;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (half & 1))) half++; // a carry into the exponent is still correct
-    out[i] = sign | half;
-  }
+  for (let i = 0; i < values.length; i++) out[i] = float16BitsOf(values[i]);
   return out;
+}
+
+const POW2_24 = 2 ** 24;
+
+/** One double to the bits of the nearest half (ties to even); no intermediate rounding. */
+function float16BitsOf(v: number): number {
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a >= 65520) return sign | 0x7c00; // 65520 lies halfway between 65504 and 2^16, and ties go to the even (∞)
+  if (a < 2 ** -14) return sign | roundHalfEven(a * POW2_24); // subnormal: a multiple of 2^-24 (exact scaling)
+  const e = Math.floor(Math.log2(a));
+  // log2 can be off by one next to a power of two: fix the exponent so that 1 <= a / 2^e < 2
+  const exp = a / 2 ** e >= 2 ? e + 1 : a / 2 ** e < 1 ? e - 1 : e;
+  const mantissa = roundHalfEven((a / 2 ** exp - 1) * 1024); // exact in a double: at most 53 significant bits
+  return sign | (((exp + 15) << 10) + mantissa); // a mantissa of 1024 carries into the exponent, as it should
+}
+
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const rest = x - floor;
+  return rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
 }
 
 /** Converts IEEE-754 half-precision bit patterns to numbers. */
@@ -213,15 +249,14 @@ export function tensorFromJson(name: string, value: unknown, options: TensorFrom
       declaredDtype = obj.dtype;
     }
     if (obj.shape !== undefined) {
-      if (
-        !Array.isArray(obj.shape) || !obj.shape.every((d) => Number.isInteger(d) && (d as number) >= 0)
-      ) {
+      if (!Array.isArray(obj.shape) || obj.shape.length > MAX_JSON_RANK) {
         throw new InputError(
           `input ${quoteName(name)}: "shape" must be an array of non-negative integers, got ${
             JSON.stringify(obj.shape)
           }`,
         );
       }
+      checkShape(name, obj.shape as number[]);
       explicitShape = obj.shape as number[];
     }
   }
@@ -241,6 +276,7 @@ export function tensorFromJson(name: string, value: unknown, options: TensorFrom
     }
     shape = explicitShape;
   }
+  checkShape(name, shape);
   const dtype = modelDtype ?? declaredDtype ?? inferDtype(flat);
   const tensor = { dtype, shape, data: convertValues(name, flat, dtype) };
   if (info) validateTensor(tensor, info);
@@ -356,7 +392,9 @@ function convertValues(name: string, flat: unknown[], dtype: TensorDtype): Tenso
   };
   switch (dtype) {
     case "string": {
-      return flat.map((v, i) => typeof v === "string" ? v : bad(i, "a string"));
+      const out = flat.map((v, i) => typeof v === "string" ? v : bad(i, "a string"));
+      checkStrings(name, out);
+      return out;
     }
     case "bool": {
       const out = new Uint8Array(flat.length);
@@ -387,7 +425,8 @@ function convertValues(name: string, flat: unknown[], dtype: TensorDtype): Tenso
     case "float32":
     case "float64":
     case "float16": {
-      const values = dtype === "float64" ? new Float64Array(flat.length) : new Float32Array(flat.length);
+      // float16 is rounded once, from the double (a Float32Array first would round twice)
+      const values = dtype === "float32" ? new Float32Array(flat.length) : new Float64Array(flat.length);
       for (let i = 0; i < flat.length; i++) {
         const v = flat[i];
         if (typeof v === "number") values[i] = v;
@@ -428,6 +467,8 @@ export function validateTensor(tensor: TensorData, info: TensorInfo): void {
   if (tensor.dtype !== info.dtype) {
     throw new InputError(`input ${name}: expected dtype ${info.dtype}, received ${tensor.dtype}`);
   }
+  if (!Array.isArray(tensor.shape)) throw new InputError(`input ${name}: its shape is not an array of dimensions`);
+  checkShape(info.name, tensor.shape);
   const expected = `${info.dtype}${formatShape(info.shape)}`;
   const received = `${tensor.dtype}${formatShape(tensor.shape)}`;
   // onnxruntime reports "no shape declared" as [] too; only a declared non-scalar rank can be checked
@@ -453,6 +494,7 @@ export function validateTensor(tensor: TensorData, info: TensorInfo): void {
       } elements, but its data has ${tensor.data.length}`,
     );
   }
+  if (tensor.dtype === "string") checkStrings(info.name, tensor.data as string[]);
 }
 
 /** Validates a whole set of feeds: names (none missing, none unknown) and each tensor. */
@@ -516,8 +558,7 @@ export function shortestFloat32(v: number): number {
   return Number(v.toPrecision(9));
 }
 
-const f16round = (Math as unknown as { f16round?: (v: number) => number }).f16round ??
-  ((v: number) => fromFloat16Bits(toFloat16Bits([v]))[0]);
+const f16round = (v: number) => fromFloat16Bits(Uint16Array.of(float16BitsOf(v)))[0];
 
 /** The shortest decimal that reads back as the same float16: `0.1` for the half nearest 0.1 (0.0999755859375). */
 export function shortestFloat16(v: number): number {

@@ -25,6 +25,12 @@ export interface ExtractedFile {
 /** Chooses entries: the file name to write an entry as, or `undefined` to skip it. */
 export type EntrySelector = (entryPath: string) => string | undefined;
 
+/**
+ * Largest entry taken from or skipped in a tar archive (4 GiB): the CUDA provider libraries are a few hundred MB,
+ * and a header claiming more (or a gzip bomb behind it) would otherwise fill the disk.
+ */
+export const MAX_TAR_ENTRY_BYTES = 4 * 1024 ** 3;
+
 /** Reads exact byte counts from a stream. */
 class StreamReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -127,6 +133,9 @@ export async function extractTarGz(archive: string, select: EntrySelector, destD
       if (!header) break;
       if (header.every((b) => b === 0)) break; // end-of-archive marker
       const size = octal(header, 124, 12);
+      if (!(size <= MAX_TAR_ENTRY_BYTES)) {
+        throw new Error(`an entry declares ${size} bytes, more than the ${MAX_TAR_ENTRY_BYTES} a provider file has`);
+      }
       const type = String.fromCharCode(header[156] || 48);
       const padded = Math.ceil(size / 512) * 512;
       if (type === "x" || type === "L") {
@@ -188,6 +197,8 @@ export async function extractZip(archive: string, select: EntrySelector, destDir
     const dirSize = view.getUint32(12, true);
     const dirOffset = view.getUint32(16, true);
     if (dirOffset === 0xffffffff || count === 0xffff) throw bad(archive, "zip64 archives are not supported");
+    // the record's sizes are claims: a directory beyond the file is corrupt, not a 4 GB buffer to allocate
+    if (dirOffset + dirSize > size) throw bad(archive, "the central directory lies beyond the end of the file");
     const dir = new Uint8Array(dirSize);
     await readAt(file, dirOffset, dir);
     const dv = new DataView(dir.buffer);
@@ -213,7 +224,8 @@ export async function extractZip(archive: string, select: EntrySelector, destDir
       if (lv.getUint32(0, true) !== 0x04034b50) throw bad(archive, `no local header for ${name}`);
       const dataStart = localOffset + 30 + lv.getUint16(26, true) + lv.getUint16(28, true);
       const path = `${destDir}/${target}`;
-      const written = await copyEntry(file, dataStart, compressed, method === 8, path);
+      if (dataStart + compressed > size) throw bad(archive, `${name} lies beyond the end of the file`);
+      const written = await copyEntry(file, dataStart, compressed, method === 8, path, uncompressed);
       if (written !== uncompressed) throw bad(archive, `${name}: ${written} bytes instead of ${uncompressed}`);
       out.push({ entry: name, path, size: written });
     }
@@ -242,6 +254,7 @@ async function copyEntry(
   length: number,
   deflated: boolean,
   path: string,
+  declared: number,
 ): Promise<number> {
   let position = start;
   const end = start + length;
@@ -261,8 +274,10 @@ async function copyEntry(
   let written = 0;
   try {
     for await (const chunk of stream) {
-      await sink.write(chunk);
       written += chunk.length;
+      // a deflate bomb inflates past what its entry declares: stop there, not when the disk is full
+      if (written > declared) throw new Error(`inflates to more than the ${declared} bytes it declares`);
+      await sink.write(chunk);
     }
   } finally {
     sink.close();

@@ -353,7 +353,11 @@ export async function installProvider(
   const env = options.env ?? denoEnv;
   const platform = options.platform ?? { os: Deno.build.os, arch: Deno.build.arch };
   const packages = options.packages ?? CUDA_PACKAGES;
-  if (provider !== "cuda") throw new InputError(`unknown provider ${provider}: gpux can install cuda`);
+  if (provider !== "cuda") {
+    throw new InputError(`unknown provider ${provider}: gpux can install cuda`, {
+      hint: "gpux runtime install cuda; the other providers come with onnxruntime-node or not at all",
+    });
+  }
   if (platform.os !== "linux" || platform.arch !== "x86_64") {
     throw new ProviderError(`gpux runtime install cuda supports Linux x64, not ${platform.os} ${platform.arch}`, {
       hint: platform.os === "windows"
@@ -417,7 +421,15 @@ export async function installProvider(
     try {
       stat = await Deno.stat(from!);
     } catch {
-      throw new InputError(`--from ${from}: expected npm, nuget, or an existing folder or archive`);
+      throw new InputError(`--from ${from}: expected npm, nuget, or an existing folder or archive`, {
+        hint: "check the path of the downloaded provider package (.tgz, .nupkg or its unpacked folder), or drop --from",
+      });
+    }
+    if (!stat.isDirectory && !stat.isFile) {
+      // a device (/dev/zero) or a FIFO would be hashed and read forever
+      throw new InputError(`--from ${from}: not a regular file or a folder (a device, a pipe or a socket)`, {
+        hint: "give the package archive (.tgz, .nupkg) or the folder holding the provider libraries",
+      });
     }
     fetched = stat.isDirectory
       ? { kind: "local", dir: from, name: from!, bytesDownloaded: 0, resumedFrom: 0 }
@@ -450,7 +462,11 @@ export async function installProvider(
       const isZip = /\.(nupkg|zip)$/i.test(archive);
       if (isZip) await extractZip(archive, select, staging);
       else if (/\.(tgz|tar\.gz)$/i.test(archive)) await extractTarGz(archive, select, staging);
-      else throw new InputError(`--from ${archive}: expected a folder, a .tgz (npm) or a .nupkg/.zip (NuGet)`);
+      else {
+        throw new InputError(`--from ${archive}: expected a folder, a .tgz (npm) or a .nupkg/.zip (NuGet)`, {
+          hint: "give the provider package as downloaded (.tgz from npm, .nupkg from NuGet) or its unpacked folder",
+        });
+      }
     }
     const missing = libraries.filter((l) => !pathExists(`${staging}/${l}`));
     if (missing.length) {

@@ -15,7 +15,7 @@ import type { ResolvedModel } from "../runtime/model_source.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
 import type { SessionOptions } from "../runtime/session.ts";
 import { type TensorInfo, type TensorMap, validateFeeds } from "../runtime/tensors.ts";
-import { batchKey, isBatchable, rowsOf, splitOutputs, stackFeeds } from "./batching.ts";
+import { batchKey, misalignedOutput, rowsOf, splitOutputs, stackFeeds } from "./batching.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { QueueFullError, RequestTimeoutError, ShuttingDownError, WorkerCrashedError } from "./serve_errors.ts";
 import type {
@@ -70,8 +70,8 @@ export interface ModelPoolOptions {
 export interface InferenceResult {
   /** Its own outputs (its rows of a batched run); empty for raw input. */
   outputs: TensorMap;
-  /** Raw input: the task result, as JSON-ready data. */
-  result?: unknown;
+  /** Raw input: the task result as JSON text (printed in the worker). */
+  resultText?: string;
   /** Milliseconds the run took in the worker. */
   runMs: number;
   /** Milliseconds it waited for a worker. */
@@ -136,6 +136,7 @@ export class ModelPool {
   #queue: Entry[] = [];
   #nextId = 1;
   #batchable: boolean;
+  #batchingOff: string | undefined;
   #maxBatch: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closing = false;
@@ -150,7 +151,15 @@ export class ModelPool {
     this.#options = options;
     this.#slots.push(first);
     this.#maxBatch = Math.max(1, options.maxBatch ?? 1);
-    this.#batchable = this.#maxBatch > 1 && isBatchable(loaded.inputs, loaded.outputs);
+    const verdict = loaded.batching;
+    this.#batchingOff = this.#maxBatch <= 1
+      ? "the max batch is 1"
+      : !verdict
+      ? "warm-up is off, so batching could not be proven safe"
+      : verdict.ok
+      ? undefined
+      : verdict.reason;
+    this.#batchable = this.#batchingOff === undefined;
     this.#watch(first);
   }
 
@@ -160,7 +169,8 @@ export class ModelPool {
    * @throws the model's load error (RuntimeError, ProviderError, …) as the worker reported it.
    */
   static async start(options: ModelPoolOptions): Promise<ModelPool> {
-    const first = await ModelPool.#spawn(options);
+    // only the first worker proves batching: the others load the same file
+    const first = await ModelPool.#spawn(options, (options.maxBatch ?? 1) > 1 && (options.warmup ?? true));
     const pool = new ModelPool(options, first.slot, first.loaded);
     const count = options.workers ?? (first.loaded.provider === "cpu" ? (options.defaultCpuWorkers ?? 1) : 1);
     try {
@@ -178,7 +188,7 @@ export class ModelPool {
     return pool;
   }
 
-  static #spawn(options: ModelPoolOptions): Promise<{ slot: Slot; loaded: LoadedMessage }> {
+  static #spawn(options: ModelPoolOptions, checkBatching = false): Promise<{ slot: Slot; loaded: LoadedMessage }> {
     const worker = new Worker(options.workerUrl ?? DEFAULT_WORKER_URL, { type: "module" });
     const slot: Slot = { worker, busy: false, dead: false };
     return new Promise((resolve, reject) => {
@@ -203,6 +213,7 @@ export class ModelPool {
         options: options.session,
         warmup: options.warmup ?? true,
         ...(options.pipeline ? { pipeline: options.pipeline } : {}),
+        ...(checkBatching ? { checkBatching } : {}),
       };
       worker.postMessage(message);
     });
@@ -227,6 +238,10 @@ export class ModelPool {
   /** Whether concurrent requests are stacked into one run. */
   get batching(): boolean {
     return this.#batchable;
+  }
+  /** Why requests run one by one (undefined while batching is on), for `/info` and the ready line. */
+  get batchingOff(): string | undefined {
+    return this.#batchingOff;
   }
   /** Requests waiting for a worker. */
   get queued(): number {
@@ -415,18 +430,25 @@ export class ModelPool {
       const e = batch.entries[0];
       const queueMs = (e.dispatched ?? e.enqueued) - e.enqueued;
       metrics?.queueSeconds.observe(model, queueMs / 1000);
-      this.#succeed(e, { outputs: {}, result: m.result, runMs: m.runMs, queueMs, batch: 1 });
+      this.#succeed(e, { outputs: {}, resultText: m.resultText, runMs: m.runMs, queueMs, batch: 1 });
     } else if (m.type === "result") {
       metrics?.inferences.inc(model);
       metrics?.inferenceItems.inc(model, batch.entries.length);
       metrics?.batchSize.observe(model, batch.entries.length);
       metrics?.inferenceSeconds.observe(model, m.runMs / 1000);
-      const parts = batch.entries.length === 1
-        ? [m.outputs]
-        : splitOutputs(m.outputs, batch.entries.map((e) => e.rows!));
+      const rows = batch.entries.map((e) => e.rows!);
+      const misaligned = batch.entries.length === 1 ? undefined : misalignedOutput(m.outputs, rows);
+      const parts = misaligned === undefined
+        ? (batch.entries.length === 1 ? [m.outputs] : splitOutputs(m.outputs, rows))
+        : undefined;
       if (!parts) {
-        // the outputs do not follow dimension 0: stop batching this model and run these one by one
+        // an output without one row per stacked row cannot be split without handing one request's rows to
+        // another: stop batching this model and run these requests again, one by one
+        const shape = m.outputs[misaligned!]?.shape;
         this.#batchable = false;
+        this.#batchingOff = `a batched run's output ${JSON.stringify(misaligned)} had ${
+          shape?.length ? shape[0] : "no"
+        } rows for ${rows.reduce((a, b) => a + b, 0)} rows of requests`;
         this.#requeue(batch.entries);
       } else {
         batch.entries.forEach((e, i) => {

@@ -121,6 +121,14 @@ const JSON_HEADERS = { "content-type": "application/json" };
  */
 const OFFLOAD_BYTES = 4 * 1024;
 const OFFLOAD_VALUES = 512;
+/**
+ * Bodies from this size are parsed in the codec Worker even on an idle server (16 MiB of JSON holds a thread for
+ * a few hundred ms), and answers from this many values are always streamed from it (answer_stream.ts): printed a
+ * chunk at a time off the HTTP thread, never whole in memory (tens of millions of floats printed inline held
+ * /health for seconds and left gigabytes behind).
+ */
+const ALWAYS_OFFLOAD_BYTES = 1024 * 1024;
+const STREAM_VALUES = 64 * 1024;
 
 function valueCount(tensors: TensorMap): number {
   let n = 0;
@@ -201,6 +209,8 @@ interface Handled {
   body: unknown;
   headers?: Record<string, string>;
   text?: string;
+  /** A large answer, streamed (instead of `text`). */
+  stream?: ReadableStream<Uint8Array>;
   model?: string;
   batch?: number;
 }
@@ -241,8 +251,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   // an idle server decodes inline (lowest latency); a busy one sends big bodies and answers to the codec
   // Worker, so that no request holds the HTTP thread for milliseconds
   const busy = () => options.models.some((m) => m.pool.pending > 0) || codec.pending > 0;
-  const codecRun = async <T>(call: CodecCall, heavy: boolean): Promise<T> => {
-    if (heavy && busy()) return await codec.run<T>(call);
+  const codecRun = async <T>(call: CodecCall, heavy: boolean, huge = false): Promise<T> => {
+    if (huge || (heavy && busy())) return await codec.run<T>(call);
     return runCodec(call) as T;
   };
   if (budget) {
@@ -309,6 +319,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     outputs: m.pool.outputs,
     workers: m.pool.workers,
     batching: m.pool.batching,
+    ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
   });
 
   /** Reserves the body's share of the memory budget before it is read (413/503 when it does not fit). */
@@ -344,6 +355,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       const decoded = await codecRun<DecodedPredict>(
         { op: "decodePredict", text, inputs: m.pool.inputs, limits },
         text.length >= OFFLOAD_BYTES,
+        text.length >= ALWAYS_OFFLOAD_BYTES,
       );
       endpoint.reservation?.resize(
         bodyCost(text.length) +
@@ -362,24 +374,23 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         }
         if (draining) throw new ShuttingDownError("the server is shutting down");
         const result = await m.pool.process(decoded.input, decoded.options, { timeoutMs: m.timeoutMs });
-        return {
-          model: m.name,
-          batch: 1,
-          body: {
-            name: m.name,
-            model: modelJson(m.spec, m.pool),
-            provider: m.pool.provider,
-            ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
-            task: m.pool.loaded.task,
-            result: result.result,
-            timings: {
-              queueMs: round(result.queueMs),
-              runMs: round(result.runMs),
-              totalMs: round(performance.now() - started),
-              batch: 1,
-            },
+        // the result comes printed by the model's Worker: spliced into the document, not parsed and printed again
+        const marker = `\u0000${crypto.randomUUID()}`;
+        const text = JSON.stringify({
+          name: m.name,
+          model: modelJson(m.spec, m.pool),
+          provider: m.pool.provider,
+          ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
+          task: m.pool.loaded.task,
+          result: marker,
+          timings: {
+            queueMs: round(result.queueMs),
+            runMs: round(result.runMs),
+            totalMs: round(performance.now() - started),
+            batch: 1,
           },
-        };
+        }).replace(JSON.stringify(marker), () => result.resultText ?? "null");
+        return { model: m.name, batch: 1, body: undefined, text, headers: JSON_HEADERS };
       }
       const result = await infer(m, decoded.feeds);
       const answer: PredictAnswer = {
@@ -395,10 +406,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           batch: result.batch,
         },
       };
-      const body = await codecRun<string>(
-        { op: "encodePredict", answer },
-        valueCount(result.outputs) >= OFFLOAD_VALUES,
-      );
+      const values = valueCount(result.outputs);
+      if (values >= STREAM_VALUES) {
+        const stream = codec.stream({ op: "encodePredict", answer });
+        return { body: undefined, stream, headers: JSON_HEADERS, model: m.name, batch: result.batch };
+      }
+      const body = await codecRun<string>({ op: "encodePredict", answer }, values >= OFFLOAD_VALUES);
       return { body: undefined, text: body, headers: JSON_HEADERS, model: m.name, batch: result.batch };
     };
 
@@ -482,6 +495,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           const parsed = await codecRun<V2Request>(
             { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs, limits },
             text.length >= OFFLOAD_BYTES,
+            text.length >= ALWAYS_OFFLOAD_BYTES,
           );
           endpoint.reservation?.resize(bodyCost(text.length) + feedsCost(parsed.feeds, m.pool.inputs, m.pool.outputs));
           const result = await infer(m, parsed.feeds);
@@ -495,10 +509,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
             },
             ...(m.pool.model?.sha ? { version: m.pool.model.sha } : {}),
           };
-          const body = await codecRun<string>(
-            { op: "encodeInfer", answer },
-            valueCount(result.outputs) >= OFFLOAD_VALUES,
-          );
+          const values = valueCount(result.outputs);
+          if (values >= STREAM_VALUES) {
+            const stream = codec.stream({ op: "encodeInfer", answer });
+            return { model: m.name, batch: result.batch, body: undefined, stream, headers: JSON_HEADERS };
+          }
+          const body = await codecRun<string>({ op: "encodeInfer", answer }, values >= OFFLOAD_VALUES);
           return { model: m.name, batch: result.batch, body: undefined, text: body, headers: JSON_HEADERS };
         }
       }
@@ -608,7 +624,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       ...(draining ? { connection: "close" } : {}),
     };
     if (status === 204) return new Response(null, { status, headers });
-    const body = handled.text ?? JSON.stringify(handled.body);
+    const body = handled.stream ?? handled.text ?? JSON.stringify(handled.body);
     return new Response(request.method === "HEAD" ? null : body, { status, headers });
   }
 

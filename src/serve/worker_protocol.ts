@@ -11,6 +11,7 @@ import type { ResolvedModel } from "../runtime/model_source.ts";
 import type { SessionOptions } from "../runtime/session.ts";
 import type { TensorInfo, TensorMap } from "../runtime/tensors.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
+import type { BatchingVerdict } from "./batching.ts";
 
 /** Load the model at `path` (resolved by the main thread) with `options`. */
 export interface LoadMessage {
@@ -29,7 +30,12 @@ export interface LoadMessage {
    * Host the model's pre-processing pipeline too (raw text, images, audio): the model as the user named it
    * (`org/name`, a folder, a gpux.yml), with the variant and cache folder, for `loadPipeline` to resolve.
    */
-  pipeline?: { spec: string; variant?: string; cacheDir?: string };
+  pipeline?: { spec: string; variant?: string; cacheDir?: string; maxAudioSeconds?: number };
+  /**
+   * Prove that requests may be batched (batching.ts: the graph's symbolic shapes, then warm-up runs of one
+   * and two stacked requests compared with their runs alone) and answer the verdict in `loaded.batching`.
+   */
+  checkBatching?: boolean;
 }
 
 /** Run a (possibly batched) set of feeds. */
@@ -94,6 +100,10 @@ export interface LoadedMessage {
   accepts: ("text" | "image" | "audio")[];
   /** Why the pipeline could not be loaded (the model is then served for tensors only). */
   pipelineError?: string;
+  /** Why the warm-up run on synthesised inputs failed, naming each input and its values (the model is served cold). */
+  warmupError?: string;
+  /** Whether requests may share a run, when `checkBatching` asked. */
+  batching?: BatchingVerdict;
 }
 
 /** Worker → main thread. */
@@ -101,6 +111,6 @@ export type FromWorker =
   | LoadedMessage
   | { type: "load_failed"; error: WorkerErrorData }
   | { type: "result"; id: number; outputs: TensorMap; runMs: number }
-  | { type: "processed"; id: number; result: unknown; runMs: number }
+  | { type: "processed"; id: number; resultText: string; runMs: number }
   | { type: "run_failed"; id: number; error: WorkerErrorData }
   | { type: "closed" };

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { taskPermissions } from "./cli.ts";
+import { cliCommand, taskPermissions } from "./cli.ts";
 
 const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
@@ -45,20 +45,25 @@ function collect(stream: ReadableStream<Uint8Array>, sink: { text: string }, onT
 /**
  * Starts `gpux serve …args` (add `--port 0` yourself) and resolves when it prints its ready line, or with
  * a {@linkcode ServeFailure} when it exits first.
+ *
+ * `sandbox: "exact"` runs it exactly as `deno task gpux serve …args` does (the launcher's per-command sandbox, in
+ * `cwd` or `INIT_CWD`, with this process's environment under `env`); the default is the older, wider grant (every
+ * file readable) the first serve tests were written against.
  */
 export async function startServe(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: { env?: Record<string, string>; cwd?: string; sandbox?: "exact" } = {},
 ): Promise<ServeProcess | ServeFailure> {
-  const permissions = await taskPermissions(options.env);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", `--config=${CONFIG}`, ...permissions, CLI, "serve", ...args],
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    cwd: options.cwd,
-  }).spawn();
+  const child = options.sandbox === "exact"
+    ? cliCommand(["serve", ...args], { env: options.env ?? {}, ...(options.cwd ? { cwd: options.cwd } : {}) }).spawn()
+    : new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", `--config=${CONFIG}`, ...await taskPermissions(options.env), CLI, "serve", ...args],
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      cwd: options.cwd,
+    }).spawn();
   const out = { text: "" }, err = { text: "" };
   let onReady: (() => void) | undefined;
   const outDone = collect(child.stdout, out, () => onReady?.());

@@ -164,3 +164,42 @@ export function expectedEmbedding(ids: number[]): number[] {
   const norm = Math.sqrt(mean.reduce((s, v) => s + v * v, 0));
   return mean.map((v) => v / norm);
 }
+
+/**
+ * A BERT-family encoder as exported models are: `input_ids`, `attention_mask`, `token_type_ids`, `position_ids`
+ * int64 [batch, sequence] each look up their own table with Gather — `vocab` word rows, 2 token-type rows,
+ * `positions` position rows — with no `Mod` to forgive an index out of range (onnxruntime refuses it, as it does for
+ * real BERT). Output: `last_hidden_state` = (word + type + position rows) × mask, f32[batch, sequence, HIDDEN].
+ */
+export function bertLikeModel(vocab = 5, positions = 64): ModelSpec {
+  const rows = (n: number, scale: number) => {
+    const values: number[] = [];
+    for (let r = 0; r < n; r++) for (let h = 0; h < HIDDEN; h++) values.push(tableValue(r, h) * scale);
+    return f32Bytes(values);
+  };
+  return {
+    opset: 13,
+    inputs: ["input_ids", "attention_mask", "token_type_ids", "position_ids"].map((name) => ({
+      name,
+      dtype: "int64" as const,
+      shape: ["batch", "sequence"],
+    })),
+    outputs: [{ name: "last_hidden_state", dtype: "float32", shape: ["batch", "sequence", HIDDEN] }],
+    initializers: [
+      { name: "words", dtype: "float32", dims: [vocab, HIDDEN], data: rows(vocab, 1) },
+      { name: "types", dtype: "float32", dims: [2, HIDDEN], data: rows(2, 0.5) },
+      { name: "positions", dtype: "float32", dims: [positions, HIDDEN], data: rows(positions, 0.25) },
+      { name: "axis_last", dtype: "int64", dims: [1], data: i64([-1]) },
+    ],
+    nodes: [
+      { op: "Gather", inputs: ["words", "input_ids"], outputs: ["w"] },
+      { op: "Gather", inputs: ["types", "token_type_ids"], outputs: ["t"] },
+      { op: "Gather", inputs: ["positions", "position_ids"], outputs: ["p"] },
+      { op: "Add", inputs: ["w", "t"], outputs: ["wt"] },
+      { op: "Add", inputs: ["wt", "p"], outputs: ["wtp"] },
+      { op: "Cast", inputs: ["attention_mask"], outputs: ["maskf"], attributes: { to: { int: 1 } } },
+      { op: "Unsqueeze", inputs: ["maskf", "axis_last"], outputs: ["mask3"] },
+      { op: "Mul", inputs: ["wtp", "mask3"], outputs: ["last_hidden_state"] },
+    ],
+  };
+}
