@@ -13,7 +13,7 @@
  *
  * Baked-in permissions: a compiled binary cannot compute per-command paths (its flags are fixed when it is built
  * and the paths it needs, such as the cache and GPUX_HOME, are only known on the user's machine), so it gets
- * `--no-prompt`, only gpux's environment variables (`--allow-env=<list> --ignore-env`), `--allow-sys=hostname,osRelease`,
+ * `--no-prompt`, only gpux's environment variables (`--allow-env=<list> --ignore-env`), `--allow-sys=hostname,osRelease,systemMemoryInfo`,
  * and no subprocesses; files, network and native libraries are not path-scoped. `deno task gpux` and the installed
  * `gpux` keep the per-command sandbox.
  *
@@ -54,7 +54,7 @@ export function compiledPermissionFlags(): string[] {
     "--no-prompt",
     `--allow-env=${ENV_VARS.join(",")}`,
     "--ignore-env",
-    "--allow-sys=hostname,osRelease",
+    "--allow-sys=hostname,osRelease,systemMemoryInfo",
     "--allow-read",
     "--allow-write",
     "--allow-net",

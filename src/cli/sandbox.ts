@@ -30,6 +30,7 @@
  * @module
  */
 import { GpuxError } from "../errors.ts";
+import { isHostSyntax } from "../serve/listen_address.ts";
 import { type EnvReader, gpuxHome, hfHome, homeDir, hubCacheDir, hubEndpoint } from "../environment.ts";
 import { parseModelArg } from "../serve/served_model.ts";
 
@@ -262,6 +263,29 @@ export function packageHosts(env: EnvReader): string[] {
   return hosts;
 }
 
+/**
+ * `gpux serve`'s options that take a value: without them the value after `--cors` or `--api-key` would be taken
+ * for a model path (granted as a read path, or refused when it holds a comma).
+ */
+const SERVE_VALUE_OPTIONS = [
+  "--host",
+  "--port",
+  "--workers",
+  "--max-batch",
+  "--batch-delay-ms",
+  "--max-queue",
+  "--timeout-ms",
+  "--max-body-mb",
+  "--api-key",
+  "--cors",
+  "--max-batch-items",
+  "--max-text-chars",
+  "--max-image-pixels",
+  "--max-audio-seconds",
+  "--max-tensor-elements",
+  "--max-memory-mb",
+];
+
 /** Needs of a command {@linkcode COMMAND_NEEDS} does not list (one another branch adds): the common ground. */
 export const DEFAULT_NEEDS: CommandNeeds = {
   readCache: true,
@@ -272,9 +296,12 @@ export const DEFAULT_NEEDS: CommandNeeds = {
   onnxruntime: true,
   writeState: true,
   readPaths: { positionals: true, options: ["-f", "--file", "--config", "-c", "--image", "--audio", "--from"] },
-  valueOptions: [...new Set([...RUNTIME_VALUE_OPTIONS, ...HUB_VALUE_OPTIONS, "--host", "--port", "--config", "-c"])],
+  valueOptions: [
+    ...new Set([...RUNTIME_VALUE_OPTIONS, ...HUB_VALUE_OPTIONS, ...SERVE_VALUE_OPTIONS, "--config", "-c"]),
+  ],
   listen: ["--host"],
-  sys: ["hostname", "osRelease"],
+  // serve's default --max-memory-mb is a share of the machine's memory
+  sys: ["hostname", "osRelease", "systemMemoryInfo"],
   decodesImages: true, // serve decodes the images of its requests
 };
 
@@ -535,6 +562,8 @@ function computeSandbox(args: string[], context: SandboxContext): Sandbox {
   }
   if (needs.packageNet) sandbox.net.push(...packageHosts(env), ...LOCAL_HOSTS);
   for (const host of option(needs.listen)) {
+    // a malformed --host is not granted (Deno would refuse to start on it): `gpux serve` reports it with its hint
+    if (!isHostSyntax(host)) continue;
     // the address to bind, as given (an IPv6 address in brackets, as Deno's --allow-net spells it)
     sandbox.net.push(host.includes(":") && !host.startsWith("[") ? `[${host}]` : host);
   }

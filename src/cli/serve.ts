@@ -16,6 +16,10 @@ import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, planServedModels } from "../serve/load_models.ts";
 import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
+import { parseCorsOrigins } from "../serve/cors_policy.ts";
+import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
+import { defaultMemoryBudgetMb } from "../serve/memory_budget.ts";
+import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
 
 /** Bounds of serve's number flags: the shared table (gpux.yml `serving:` reads the same entries). */
@@ -68,8 +72,41 @@ export function serveCommand(ctx: CliContext) {
       "largest request body; larger ones get 413 (default 16)",
       intFlag("--max-body-mb", SERVE_FLAGS.maxBodyMb),
     )
+    .option(
+      "--max-batch-items <n>",
+      `most texts, images, audio clips or zero-shot rows in one request; more get 413 (default ${REQUEST_LIMIT_DEFAULTS.maxBatchItems})`,
+      intFlag("--max-batch-items", SERVE_FLAGS.maxBatchItems),
+    )
+    .option(
+      "--max-text-chars <n>",
+      `most characters of text in one request (default ${REQUEST_LIMIT_DEFAULTS.maxTextChars})`,
+      intFlag("--max-text-chars", SERVE_FLAGS.maxTextChars),
+    )
+    .option(
+      "--max-image-pixels <n>",
+      `largest image (width × height, from its header) (default ${REQUEST_LIMIT_DEFAULTS.maxImagePixels})`,
+      intFlag("--max-image-pixels", SERVE_FLAGS.maxImagePixels),
+    )
+    .option(
+      "--max-audio-seconds <s>",
+      `longest audio clip, from its header (default ${REQUEST_LIMIT_DEFAULTS.maxAudioSeconds})`,
+      intFlag("--max-audio-seconds", SERVE_FLAGS.maxAudioSeconds),
+    )
+    .option(
+      "--max-tensor-elements <n>",
+      `most elements of one input tensor (default ${REQUEST_LIMIT_DEFAULTS.maxTensorElements})`,
+      intFlag("--max-tensor-elements", SERVE_FLAGS.maxTensorElements),
+    )
+    .option(
+      "--max-memory-mb <mb>",
+      "memory budget of the server: requests that could never fit get 413, those that do not fit now 503 (default: half the machine's memory)",
+      intFlag("--max-memory-mb", SERVE_FLAGS.maxMemoryMb),
+    )
     .option("--api-key <key>", "require Authorization: Bearer <key> on every endpoint but health (or GPUX_API_KEY)")
-    .option("--cors <origin>", "send Access-Control-Allow-Origin: <origin> and answer preflight requests")
+    .option(
+      "--cors <origins>",
+      "* or comma-separated origins (scheme://host[:port]): send Access-Control-Allow-Origin and answer preflights",
+    )
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant of Hub models or folders (fp32, fp16, quantized, …)")
@@ -106,7 +143,11 @@ export function serveCommand(ctx: CliContext) {
       const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
       const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
       const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
-      const cors = flags.cors ?? yml.find((s) => s.cors)?.cors;
+      const maxMemoryMb = flags.maxMemoryMb ?? defaultMemoryBudgetMb();
+      const corsValue = flags.cors ?? yml.find((s) => s.cors)?.cors;
+      const cors = corsValue === undefined ? undefined : parseCorsOrigins(corsValue);
+      checkHostSyntax(host);
+      probeListen(host, port);
       const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
       const metrics = new ServerMetrics();
       const models = await loadServedModels(planned, {
@@ -122,6 +163,7 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.batchDelayMs !== undefined ? { batchDelayMs: flags.batchDelayMs } : {}),
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
+        ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
         metrics,
         onEvent: log,
         onLoading: (name, spec) => {
@@ -149,23 +191,20 @@ export function serveCommand(ctx: CliContext) {
           ...(apiKey ? { apiKey } : {}),
           ...(cors ? { cors } : {}),
           maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
+          limits: {
+            ...(flags.maxBatchItems !== undefined ? { maxBatchItems: flags.maxBatchItems } : {}),
+            ...(flags.maxTextChars !== undefined ? { maxTextChars: flags.maxTextChars } : {}),
+            ...(flags.maxImagePixels !== undefined ? { maxImagePixels: flags.maxImagePixels } : {}),
+            ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+            ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
+          },
+          ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
           metrics,
           onEvent: log,
         });
       } catch (error) {
         await Promise.all(models.map((m) => m.pool.close()));
-        if (error instanceof Deno.errors.AddrInUse) {
-          throw new InputError(`${host}:${port} is already in use`, {
-            hint: "pick another --port (0 picks a free one)",
-          });
-        }
-        if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-          throw new InputError(`gpux may not listen on ${host}:${port}: ${(error as Error).message}`, {
-            hint:
-              "deno task gpux allows loopback addresses and 0.0.0.0; for another address run cli.ts with --allow-net",
-          });
-        }
-        throw error;
+        throw listenError(error, host, port);
       }
       if (!apiKey && !isLoopback(host)) {
         out.warn(`listening on ${host} without an API key: anyone who can reach this port can use the models`);

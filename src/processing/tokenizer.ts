@@ -474,7 +474,7 @@ export class TextTokenizer {
     if (padding) {
       const target = padding === "max_length" && maxLength !== undefined
         ? maxLength
-        : Math.max(0, ...encodings.map((e) => e.inputIds.length));
+        : encodings.reduce((n, e) => Math.max(n, e.inputIds.length), 0); // no spread: a batch can be long
       const side = options.paddingSide ?? this.settings.paddingSide;
       for (const e of encodings) this.#pad(e, target, side);
     }

@@ -108,7 +108,7 @@ async function listFiles(dir: string, prefix = "", depth = 0, seen = { count: 0,
       );
     }
     if (stat.isDirectory) {
-      if (depth < LIST_MAX_DEPTH) out.push(...await listFiles(full, rel, depth + 1, seen));
+      if (depth < LIST_MAX_DEPTH) { for (const f of await listFiles(full, rel, depth + 1, seen)) out.push(f); }
     } else out.push({ path: rel, size: stat.size });
   }
   return out.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);

@@ -138,7 +138,7 @@ export function writeNpy(tensor: TensorData): Uint8Array {
   let body: Uint8Array;
   if (tensor.dtype === "string") {
     const strings = tensor.data as string[];
-    const width = Math.max(1, ...strings.map((s) => [...s].length));
+    const width = strings.reduce((n, s) => Math.max(n, [...s].length), 1);
     descr = `<U${width}`;
     body = new Uint8Array(strings.length * width * 4);
     const v = new DataView(body.buffer);

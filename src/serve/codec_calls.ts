@@ -10,6 +10,7 @@ import { type LoadedModelFacts, runResultJson } from "../runtime/run_result.ts";
 import { feedsFromJson, type TensorInfo, type TensorMap } from "../runtime/tensors.ts";
 import { inferResponse, parseInferRequest, type V2Request } from "./kserve.ts";
 import { rawInputOf } from "./raw_input.ts";
+import { checkFeeds, checkInferEntries, REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
 import { BadRequestError } from "./serve_errors.ts";
 import type { RawInput, RawOptions } from "./worker_protocol.ts";
 
@@ -26,17 +27,32 @@ function parseBody(text: string): unknown {
   }
 }
 
-/** A `/predict` body, checked against the model's inputs. */
-export function decodePredict(text: string, inputs: readonly TensorInfo[]): DecodedPredict {
+/** A `/predict` body, checked against the model's inputs and the request limits. */
+export function decodePredict(
+  text: string,
+  inputs: readonly TensorInfo[],
+  limits: RequestLimits = REQUEST_LIMIT_DEFAULTS,
+): DecodedPredict {
   const body = parseBody(text);
-  const raw = rawInputOf(body, inputs);
+  const raw = rawInputOf(body, inputs, limits);
   if (raw) return { kind: "raw", ...raw };
-  return { kind: "tensors", feeds: feedsFromJson(body, inputs) };
+  const feeds = feedsFromJson(body, inputs);
+  checkFeeds(feeds, limits);
+  return { kind: "tensors", feeds };
 }
 
-/** A v2 `infer` body, checked against the model's inputs and outputs. */
-export function decodeInfer(text: string, inputs: readonly TensorInfo[], outputs: readonly TensorInfo[]): V2Request {
-  return parseInferRequest(parseBody(text), inputs, outputs);
+/** A v2 `infer` body, checked against the model's inputs and outputs and the request limits. */
+export function decodeInfer(
+  text: string,
+  inputs: readonly TensorInfo[],
+  outputs: readonly TensorInfo[],
+  limits: RequestLimits = REQUEST_LIMIT_DEFAULTS,
+): V2Request {
+  const body = parseBody(text);
+  checkInferEntries(body, inputs);
+  const request = parseInferRequest(body, inputs, outputs);
+  checkFeeds(request.feeds, limits);
+  return request;
 }
 
 /** What a `/predict` answer is built from. */
@@ -70,8 +86,8 @@ export function encodeInfer(a: InferAnswer): string {
 
 /** The operations the codec Worker runs. */
 export type CodecCall =
-  | { op: "decodePredict"; text: string; inputs: TensorInfo[] }
-  | { op: "decodeInfer"; text: string; inputs: TensorInfo[]; outputs: TensorInfo[] }
+  | { op: "decodePredict"; text: string; inputs: TensorInfo[]; limits?: RequestLimits }
+  | { op: "decodeInfer"; text: string; inputs: TensorInfo[]; outputs: TensorInfo[]; limits?: RequestLimits }
   | { op: "encodePredict"; answer: PredictAnswer }
   | { op: "encodeInfer"; answer: InferAnswer };
 
@@ -79,9 +95,9 @@ export type CodecCall =
 export function runCodec(call: CodecCall): unknown {
   switch (call.op) {
     case "decodePredict":
-      return decodePredict(call.text, call.inputs);
+      return decodePredict(call.text, call.inputs, call.limits);
     case "decodeInfer":
-      return decodeInfer(call.text, call.inputs, call.outputs);
+      return decodeInfer(call.text, call.inputs, call.outputs, call.limits);
     case "encodePredict":
       return encodePredict(call.answer);
     case "encodeInfer":

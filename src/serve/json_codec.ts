@@ -13,12 +13,13 @@
 import { InputError } from "../errors.ts";
 import type { StreamCall } from "./answer_stream.ts";
 import { type CodecCall, transferables } from "./codec_calls.ts";
-import { BadRequestError } from "./serve_errors.ts";
+import { BadRequestError, PayloadTooLargeError } from "./serve_errors.ts";
 import type { WorkerErrorData } from "./worker_protocol.ts";
 
 function toError(data: WorkerErrorData): Error {
   const options = data.hint ? { hint: data.hint } : {};
   if (data.name === "BadRequestError") return new BadRequestError(data.message, options);
+  if (data.name === "PayloadTooLargeError") return new PayloadTooLargeError(data.message, options);
   if (data.name === "InputError") return new InputError(data.message, options);
   return new Error(data.message);
 }

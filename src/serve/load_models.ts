@@ -39,6 +39,8 @@ export interface LoadServedModelsOptions extends ServingFlags {
   onLoading?: (name: string, spec: string) => void;
   /** Worker script override (tests). */
   workerUrl?: URL;
+  /** Longest audio clip the models' pipelines decode, seconds (`--max-audio-seconds`; the pipeline's default). */
+  maxAudioSeconds?: number;
 }
 
 /** A model argument resolved and named, not loaded yet. */
@@ -114,6 +116,7 @@ export async function loadServedModels(
           spec: p.spec,
           ...(options.variant ? { variant: options.variant } : {}),
           ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+          ...(options.maxAudioSeconds !== undefined ? { maxAudioSeconds: options.maxAudioSeconds } : {}),
         },
         ...(options.metrics ? { metrics: options.metrics } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),

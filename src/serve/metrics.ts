@@ -184,6 +184,11 @@ export class ServerMetrics {
     ];
   }
 
+  /** Adds a gauge of the server's own (the memory budget's), rendered after the built-in ones. */
+  addGauge(gauge: Gauge): void {
+    this.#gauges.push(gauge);
+  }
+
   /** Adds a loaded model to the gauges. */
   addModel(model: ModelGaugeSource): void {
     this.#models.push(model);

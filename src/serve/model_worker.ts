@@ -46,6 +46,9 @@ async function load(message: LoadMessage): Promise<void> {
         ...message.options,
         ...(message.pipeline.variant ? { variant: message.pipeline.variant } : {}),
         ...(message.pipeline.cacheDir ? { cacheDir: message.pipeline.cacheDir } : {}),
+        ...(message.pipeline.maxAudioSeconds !== undefined
+          ? { maxAudioSeconds: message.pipeline.maxAudioSeconds }
+          : {}),
       });
     } catch (error) {
       // a tokenizer or processor file missing must not keep the model from serving tensors

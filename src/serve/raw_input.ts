@@ -11,6 +11,7 @@ import type { TensorInfo } from "../runtime/tensors.ts";
 import { BadRequestError } from "./serve_errors.ts";
 import type { RawInput, RawOptions } from "./worker_protocol.ts";
 import { QA_LIMITS } from "../processing/question_answering.ts";
+import { checkRawCounts, checkRawMedia, REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
 
 /** The keys that mark a raw-input body. */
 export const RAW_KEYS = ["text", "question", "image", "audio"] as const;
@@ -73,13 +74,16 @@ export function decodeBase64(text: string, what: string): Uint8Array {
 }
 
 /**
- * The raw input and options of a `/predict` body, or `undefined` when the body holds tensors.
+ * The raw input and options of a `/predict` body, or `undefined` when the body holds tensors. Counts are checked
+ * against `limits` before anything is decoded, images and clips against theirs from their headers.
  *
  * @throws {InputError} a raw body with the wrong types, unknown keys, or two kinds at once.
+ * @throws {PayloadTooLargeError} more items, characters, pixels or seconds than `limits` allow.
  */
 export function rawInputOf(
   body: unknown,
   inputs: readonly TensorInfo[],
+  limits: RequestLimits = REQUEST_LIMIT_DEFAULTS,
 ): { input: RawInput; options: RawOptions } | undefined {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return undefined;
   const obj = body as Record<string, unknown>;
@@ -88,6 +92,7 @@ export function rawInputOf(
   if (kinds.length === 0) return undefined;
   if (kinds.length > 1) throw new InputError(`give one of ${kinds.map((k) => `"${k}"`).join(", ")}, not several`);
   const kind = kinds[0];
+  checkRawCounts(obj, kind, limits);
   const unknown = Object.keys(obj).filter((k) => k !== kind && !OPTION_KEYS.includes(k));
   if (unknown.length) {
     throw new InputError(
@@ -152,7 +157,9 @@ export function rawInputOf(
     name: `${kind}[${i}]`,
     bytes: decodeBase64(b64, `"${kind}"${Array.isArray(obj[kind]) ? `[${i}]` : ""}`),
   }));
-  return kind === "image"
-    ? { input: { kind: "image", images: files, ...zeroShot }, options }
-    : { input: { kind: "audio", clips: files }, options };
+  const input: RawInput = kind === "image"
+    ? { kind: "image", images: files, ...zeroShot }
+    : { kind: "audio", clips: files };
+  checkRawMedia(input, limits);
+  return { input, options };
 }

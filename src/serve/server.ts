@@ -11,10 +11,13 @@ import { InputError } from "../errors.ts";
 import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_result.ts";
 import { type CodecCall, type DecodedPredict, type InferAnswer, type PredictAnswer, runCodec } from "./codec_calls.ts";
 import { JsonCodec } from "./json_codec.ts";
+import { allowedOrigin, parseCorsOrigins } from "./cors_policy.ts";
+import { REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
+import { bodyCost, feedsCost, MemoryBudget, rawCost, type Reservation } from "./memory_budget.ts";
 import type { TensorMap } from "../runtime/tensors.ts";
 import { VERSION } from "../version.ts";
 import { tensorMetadata, type V2Request } from "./kserve.ts";
-import { ServerMetrics } from "./metrics.ts";
+import { Gauge, ServerMetrics } from "./metrics.ts";
 import type { ModelPool, PoolEvent } from "./model_pool.ts";
 import {
   BadRequestError,
@@ -71,10 +74,20 @@ export interface ServerOptions {
   port?: number;
   /** Bearer token every non-health endpoint requires. */
   apiKey?: string;
-  /** `Access-Control-Allow-Origin` value (CORS off when undefined). */
-  cors?: string;
+  /**
+   * Origins allowed by CORS (off when undefined): `*`, one origin, or several (comma-separated, or a list),
+   * checked by {@linkcode parseCorsOrigins}; with several, a request's `Origin` is echoed when it is one of them.
+   */
+  cors?: string | readonly string[];
   /** Largest accepted body in bytes (default 16 MiB). */
   maxBodyBytes?: number;
+  /** Bounds of the work one request may ask for (defaults: {@linkcode REQUEST_LIMIT_DEFAULTS}). */
+  limits?: Partial<RequestLimits>;
+  /**
+   * Memory budget of the whole server in bytes (no budget when undefined): requests reserve their estimated cost
+   * and get 413 when they could never fit, 503 when they do not fit beside those in flight ({@linkcode MemoryBudget}).
+   */
+  maxMemoryBytes?: number;
   /** Metrics (one is created when not given). */
   metrics?: ServerMetrics;
   /** Access log and state changes. */
@@ -132,6 +145,7 @@ function factsOf(m: ServedModel): LoadedModelFacts {
   };
 }
 const HEALTH_PATHS = new Set(["/health", "/v2/health/live", "/v2/health/ready"]);
+const READY_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/ready$/;
 
 /** Compares two strings in time that depends only on their lengths' hashes, not their contents. */
 async function constantTimeEqual(a: string, b: string): Promise<boolean> {
@@ -184,6 +198,12 @@ async function readBody(request: Request, limit: number): Promise<string> {
   return new TextDecoder().decode(all);
 }
 
+/** What routing learns about a request: its endpoint's name, and its share of the memory budget. */
+interface RouteState {
+  name: string;
+  reservation?: Reservation;
+}
+
 interface Handled {
   status?: number;
   body: unknown;
@@ -199,13 +219,34 @@ interface Handled {
  * Starts the server; resolves once it listens.
  *
  * @throws {Deno.errors.AddrInUse} the port is taken; `NotCapable` when the sandbox forbids the address.
+ * @throws {InputError} `cors` is not `*` or a list of origins.
  */
 export function startServer(options: ServerOptions): Promise<RunningServer> {
   const metrics = options.metrics ?? new ServerMetrics();
   const models = new Map(options.models.map((m) => [m.name, m]));
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const emit = options.onEvent ?? (() => {});
+  const limits: RequestLimits = { ...REQUEST_LIMIT_DEFAULTS, ...options.limits };
+  const budget = options.maxMemoryBytes === undefined
+    ? undefined
+    : new MemoryBudget(options.maxMemoryBytes, Deno.memoryUsage().rss);
+  if (budget && budget.capacity < maxBody) {
+    const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MB`;
+    throw new InputError(
+      `the memory budget of ${mb(budget.limitBytes)} leaves ${
+        mb(budget.capacity)
+      } for requests once the models are loaded (${mb(budget.baselineBytes)}), less than one request body`,
+      { hint: "start the server with a larger --max-memory-mb (or leave it out: half the machine's memory)" },
+    );
+  }
+  const corsOrigins = options.cors === undefined
+    ? undefined
+    : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
   let draining = false;
+  // requests being handled, so that the drain waits for their answers before the connections close
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const handlersIdle = () => active === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r));
   const codec = new JsonCodec();
   // an idle server decodes inline (lowest latency); a busy one sends big bodies and answers to the codec
   // Worker, so that no request holds the HTTP thread for milliseconds
@@ -214,6 +255,18 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     if (huge || (heavy && busy())) return await codec.run<T>(call);
     return runCodec(call) as T;
   };
+  if (budget) {
+    metrics.addGauge(
+      new Gauge("gpux_memory_budget_bytes", "The server's memory budget (--max-memory-mb).", (g) => {
+        g.set({}, budget.limitBytes);
+      }),
+    );
+    metrics.addGauge(
+      new Gauge("gpux_memory_reserved_bytes", "Memory reserved by requests in flight against the budget.", (g) => {
+        g.set({}, budget.reserved);
+      }),
+    );
+  }
   for (const m of options.models) {
     metrics.addModel({
       name: m.name,
@@ -269,7 +322,16 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
   });
 
-  async function route(request: Request, path: string, endpoint: { name: string }): Promise<Handled> {
+  /** Reserves the body's share of the memory budget before it is read (413/503 when it does not fit). */
+  const admitBody = (request: Request, endpoint: RouteState) => {
+    if (!budget) return;
+    const declared = Number(request.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(declared) && declared > maxBody) return; // readBody answers 413 for the body limit
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : maxBody;
+    endpoint.reservation = budget.reserve(bodyCost(bytes), "this request");
+  };
+
+  async function route(request: Request, path: string, endpoint: RouteState): Promise<Handled> {
     const method = request.method;
     const parts = path.split("/").slice(1).map((p) => {
       try {
@@ -288,11 +350,16 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     };
     const predict = async (m: ServedModel): Promise<Handled> => {
       const started = performance.now();
+      admitBody(request, endpoint);
       const text = await readBody(request, maxBody);
       const decoded = await codecRun<DecodedPredict>(
-        { op: "decodePredict", text, inputs: m.pool.inputs },
+        { op: "decodePredict", text, inputs: m.pool.inputs, limits },
         text.length >= OFFLOAD_BYTES,
         text.length >= ALWAYS_OFFLOAD_BYTES,
+      );
+      endpoint.reservation?.resize(
+        bodyCost(text.length) +
+          (decoded.kind === "raw" ? rawCost(decoded.input) : feedsCost(decoded.feeds, m.pool.inputs, m.pool.outputs)),
       );
       if (decoded.kind === "raw") {
         const accepts = m.pool.loaded.accepts;
@@ -361,7 +428,16 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     }
     if (path === "/info") {
       get("info");
-      return { body: { version: VERSION, models: options.models.map(describe) } };
+      return {
+        body: {
+          version: VERSION,
+          limits: { ...limits, maxBodyBytes: maxBody },
+          memory: budget
+            ? { budgetBytes: budget.limitBytes, baselineBytes: budget.baselineBytes, reservedBytes: budget.reserved }
+            : null,
+          models: options.models.map(describe),
+        },
+      };
     }
     if (path === "/predict") {
       post("predict");
@@ -414,12 +490,14 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         }
         if (rest.length === 1 && rest[0] === "infer") {
           post("v2_infer");
+          admitBody(request, endpoint);
           const text = await readBody(request, maxBody);
           const parsed = await codecRun<V2Request>(
-            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs },
+            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs, limits },
             text.length >= OFFLOAD_BYTES,
             text.length >= ALWAYS_OFFLOAD_BYTES,
           );
+          endpoint.reservation?.resize(bodyCost(text.length) + feedsCost(parsed.feeds, m.pool.inputs, m.pool.outputs));
           const result = await infer(m, parsed.feeds);
           const answer: InferAnswer = {
             name: m.name,
@@ -447,30 +525,48 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     });
   }
 
-  const corsHeaders: Record<string, string> = options.cors
-    ? {
-      "access-control-allow-origin": options.cors,
+  const corsFor = (origin: string | null): Record<string, string> => {
+    if (!corsOrigins) return {};
+    const allowed = allowedOrigin(corsOrigins, origin);
+    return {
+      ...(allowed ? { "access-control-allow-origin": allowed } : {}),
       "access-control-allow-headers": "authorization, content-type",
       "access-control-allow-methods": "GET, POST, OPTIONS",
-      ...(options.cors !== "*" ? { vary: "Origin" } : {}),
-    }
-    : {};
+      ...(corsOrigins !== "*" ? { vary: "Origin" } : {}),
+    };
+  };
 
   async function handler(request: Request): Promise<Response> {
+    active++;
+    try {
+      return await answer(request);
+    } finally {
+      active--;
+      if (active === 0) { for (const w of idleWaiters.splice(0)) w(); }
+    }
+  }
+
+  async function answer(request: Request): Promise<Response> {
     const started = performance.now();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
-    const endpoint = { name: "unknown" };
+    const endpoint: RouteState = { name: "unknown" };
     let handled: Handled;
     let status: number;
     let errorMessage: string | undefined;
     const modelFromPath = path.match(/^\/(?:v2\/)?models\/([^/]+)/)?.[1];
     try {
-      if (request.method === "OPTIONS" && options.cors) {
+      if (request.method === "OPTIONS" && corsOrigins) {
         handled = { status: 204, body: undefined, headers: { "access-control-max-age": "600" } };
       } else {
+        if (draining && !HEALTH_PATHS.has(path) && path !== "/metrics" && !READY_PATH.test(path)) {
+          // the drain answers, instead of closing kept-alive connections under a request that already arrived
+          throw new ShuttingDownError("the server is shutting down", {
+            hint: "retry on another replica, or once the server is back",
+          });
+        }
         if (
-          options.apiKey && !HEALTH_PATHS.has(path) && !/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/ready$/.test(path)
+          options.apiKey && !HEALTH_PATHS.has(path) && !READY_PATH.test(path)
         ) {
           const header = request.headers.get("authorization") ?? "";
           const token = header.startsWith("Bearer ") ? header.slice(7) : "";
@@ -492,6 +588,8 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         body: { error: errorMessage, ...(hint ? { hint } : {}) },
         headers: error instanceof HttpError ? error.headers : {},
       };
+    } finally {
+      endpoint.reservation?.release();
     }
     const ms = performance.now() - started;
     let model = handled.model;
@@ -519,7 +617,12 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         ...(errorMessage ? { error: errorMessage } : {}),
       },
     });
-    const headers = { ...corsHeaders, ...(handled.text === undefined ? JSON_HEADERS : {}), ...handled.headers };
+    const headers: Record<string, string> = {
+      ...corsFor(request.headers.get("origin")),
+      ...(handled.text === undefined ? JSON_HEADERS : {}),
+      ...handled.headers,
+      ...(draining ? { connection: "close" } : {}),
+    };
     if (status === 204) return new Response(null, { status, headers });
     const body = handled.stream ?? handled.text ?? JSON.stringify(handled.body);
     return new Response(request.method === "HEAD" ? null : body, { status, headers });
@@ -551,11 +654,23 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         emit({ type: "draining", pending });
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise<void>((r) => timer = setTimeout(r, graceMs));
+        // the listener stays open while requests are in flight: whatever arrives meanwhile (on a kept-alive
+        // connection or a new one) is answered 503 with `Connection: close`, not dropped
+        let closing: Promise<void> | undefined;
         await Promise.race([
-          Promise.all([server.shutdown(), ...options.models.map((m) => m.pool.drained())]),
+          (async () => {
+            await Promise.all([handlersIdle(), ...options.models.map((m) => m.pool.drained())]);
+            await (closing = server.shutdown());
+          })(),
           grace,
         ]);
         clearTimeout(timer);
+        if (!closing) {
+          // the grace ran out: stop listening, and give the answers being written a moment
+          closing = server.shutdown();
+          await Promise.race([closing, new Promise<void>((r) => timer = setTimeout(r, 1000))]);
+          clearTimeout(timer);
+        }
         await Promise.all(options.models.map((m) => m.pool.close()));
         codec.close();
         emit({ type: "stopped" });

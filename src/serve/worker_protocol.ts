@@ -30,7 +30,7 @@ export interface LoadMessage {
    * Host the model's pre-processing pipeline too (raw text, images, audio): the model as the user named it
    * (`org/name`, a folder, a gpux.yml), with the variant and cache folder, for `loadPipeline` to resolve.
    */
-  pipeline?: { spec: string; variant?: string; cacheDir?: string };
+  pipeline?: { spec: string; variant?: string; cacheDir?: string; maxAudioSeconds?: number };
   /**
    * Prove that requests may be batched (batching.ts: the graph's symbolic shapes, then warm-up runs of one
    * and two stacked requests compared with their runs alone) and answer the verdict in `loaded.batching`.

@@ -135,7 +135,7 @@ export const LIMITS = {
     min: 1,
     max: 86_400,
     what: "longest audio clip accepted, seconds",
-    flags: ["run --max-audio-seconds"],
+    flags: ["run --max-audio-seconds", "serve --max-audio-seconds"],
     default: "600",
   },
   /** `serve --port`, gpux.yml `serving.port`. */
@@ -209,6 +209,46 @@ export const LIMITS = {
     flags: ["serve --max-body-mb"],
     fields: ["serving.max_body_mb"],
     default: "16",
+  },
+  /** `serve --max-batch-items`: texts, images, clips or zero-shot rows in one request. */
+  maxBatchItems: {
+    min: 1,
+    max: 1_000_000,
+    what: "items (texts, images, audio clips, zero-shot rows) in one served request",
+    flags: ["serve --max-batch-items"],
+    default: "256",
+  },
+  /** `serve --max-text-chars`: characters of text in one request. */
+  maxTextChars: {
+    min: 1,
+    max: 1_000_000_000,
+    what: "characters of text in one served request",
+    flags: ["serve --max-text-chars"],
+    default: "1,000,000",
+  },
+  /** `serve --max-image-pixels`: one image's width × height (the decoder refuses more than PIL's limit anyway). */
+  maxImagePixels: {
+    min: 1,
+    max: 89_478_485,
+    what: "pixels of one image in a served request (from its header)",
+    flags: ["serve --max-image-pixels"],
+    default: "89,478,485 (PIL's MAX_IMAGE_PIXELS)",
+  },
+  /** `serve --max-tensor-elements`: one input tensor's elements, every dimension counted. */
+  maxTensorElements: {
+    min: 1,
+    max: 2 ** 32,
+    what: "elements of one input tensor in a served request",
+    flags: ["serve --max-tensor-elements"],
+    default: "67,108,864 (2^26)",
+  },
+  /** `serve --max-memory-mb`: the server's memory budget. */
+  maxMemoryMb: {
+    min: 64,
+    max: 16 * 1024 * 1024,
+    what: "memory budget of gpux serve, MB",
+    flags: ["serve --max-memory-mb"],
+    default: "half the machine's memory",
   },
   /** gpux.yml `preprocessing.max_length`: longest token sequence. */
   maxLength: {
