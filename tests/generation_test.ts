@@ -1,0 +1,390 @@
+/**
+ * The generation engine against real exporters: tiny random Llama (GQA), GPT-2 and Qwen3 decoders exported by
+ * `torch.onnx.export(dynamo=True)` (tests/support/generation_fixtures.ts), whose greedy ids must equal PyTorch
+ * `generate`'s (and, for the int8 file, a Python onnxruntime loop's) exactly; plus sampling, streaming,
+ * cancellation, multi-turn cache reuse, context limits and the graph contract.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
+import { generationFixturesRoot } from "./support/generation_fixture_root.ts";
+import { isTextGeneration, loadPipeline, loadTextGeneration } from "../src/generation/load_pipeline.ts";
+import type { TextGenerationPipeline } from "../src/generation/text_generation.ts";
+import { IncrementalDecoder } from "../src/generation/incremental_decoder.ts";
+import { StopStringMatcher } from "../src/generation/stop_strings.ts";
+import { emptyCacheTensor, readDecoderContract } from "../src/generation/decoder_contract.ts";
+import { resolveGenerationSettings } from "../src/generation/generation_config.ts";
+import { applyRepetitionPenalty, banRepeatedNgrams, nextToken } from "../src/generation/logits_sampler.ts";
+import { seededRandom } from "../src/generation/seeded_random.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
+import { InputError } from "../src/errors.ts";
+import type { TensorInfo } from "../src/runtime/tensors.ts";
+import { onnxFileRole } from "../src/vocabulary/formats.ts";
+
+interface Golden {
+  id: string;
+  file: string;
+  prompt: string | null;
+  messages: { role: string; content: string }[] | null;
+  template_vars?: Record<string, unknown> | null;
+  prompts: string[] | null;
+  prompt_ids: number[] | number[][];
+  new_ids: number[] | number[][];
+  text: string | string[];
+  finish_reason: string | string[];
+  eos_token_id: number[];
+  max_new_tokens: number;
+  stop: string[] | null;
+}
+
+async function fixtureNames(root: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(root)) {
+    if (e.isDirectory && await Deno.stat(`${root}/${e.name}/goldens.json`).then(() => true, () => false)) {
+      names.push(e.name);
+    }
+  }
+  return names.sort();
+}
+
+async function goldens(root: string, name: string): Promise<Golden[]> {
+  return JSON.parse(await Deno.readTextFile(`${root}/${name}/goldens.json`)).cases;
+}
+
+function variantOf(file: string): string {
+  return onnxFileRole(file)?.variant ?? "fp32";
+}
+
+const pipelines = new Map<string, TextGenerationPipeline>();
+async function pipelineFor(root: string, name: string, variant = "fp32"): Promise<TextGenerationPipeline> {
+  const key = `${name}/${variant}`;
+  let p = pipelines.get(key);
+  if (!p) {
+    p = await loadTextGeneration(`${root}/${name}`, { variant });
+    pipelines.set(key, p);
+  }
+  return p;
+}
+
+async function disposeAll() {
+  for (const p of pipelines.values()) await p.dispose();
+  pipelines.clear();
+}
+
+Deno.test("generation: greedy ids equal PyTorch generate's (and onnxruntime's for int8) on every fixture and case", async () => {
+  const root = await generationFixturesRoot();
+  const names = await fixtureNames(root);
+  assert(names.includes("llama") && names.includes("gpt2") && names.includes("qwen3"), `fixtures: ${names}`);
+  let checked = 0;
+  try {
+    for (const name of names) {
+      for (const c of await goldens(root, name)) {
+        const p = await pipelineFor(root, name, variantOf(c.file));
+        const options = {
+          maxNewTokens: c.max_new_tokens,
+          eosTokenId: c.eos_token_id,
+          ...(c.stop ? { stop: c.stop } : {}),
+          ...(c.template_vars ? { templateVariables: c.template_vars } : {}),
+        };
+        const label = `${name} ${c.id} (${c.file})`;
+        const r = c.prompts ? await p.run(c.prompts, options) : await p.run(c.messages ?? c.prompt!, options);
+        if (c.prompts) {
+          assertEquals(r.sequences.map((s) => s.promptIds), c.prompt_ids, `${label}: prompt ids`);
+          assertEquals(r.sequences.map((s) => s.generatedIds), c.new_ids, `${label}: ids`);
+          assertEquals(r.sequences.map((s) => s.text), c.text, `${label}: text`);
+          assertEquals(r.sequences.map((s) => s.finishReason), c.finish_reason, `${label}: finish`);
+        } else if (c.stop) {
+          // the engine stops as soon as the stop string appears: its ids are a prefix of the full greedy run
+          assertEquals(r.promptIds, c.prompt_ids, `${label}: prompt ids`);
+          assertEquals(r.text, c.text, `${label}: text before the stop string`);
+          assert(!r.text.includes(c.stop[0]), `${label}: the stop string is not emitted`);
+          assertEquals(r.generatedIds, (c.new_ids as number[]).slice(0, r.generatedIds.length), `${label}: ids prefix`);
+          assert(r.generatedIds.length < (c.new_ids as number[]).length, `${label}: stopped early`);
+          assertEquals(r.finishReason, "stop");
+        } else {
+          assertEquals(r.promptIds, c.prompt_ids, `${label}: prompt ids`);
+          assertEquals(r.generatedIds, c.new_ids, `${label}: ids`);
+          assertEquals(r.text, c.text, `${label}: text`);
+          assertEquals(r.finishReason, c.finish_reason, `${label}: finish reason`);
+        }
+        checked++;
+      }
+    }
+  } finally {
+    await disposeAll();
+  }
+  assert(checked >= 20, `only ${checked} golden cases ran`);
+});
+
+Deno.test("generation: loadPipeline detects text generation (ForCausalLM, LMHeadModel) and picks fp32 on cpu", async () => {
+  const root = await generationFixturesRoot();
+  for (const name of ["llama", "gpt2"]) {
+    const p = await loadPipeline(`${root}/${name}`);
+    try {
+      assert(isTextGeneration(p), `${name} is a text-generation pipeline`);
+      assertEquals(p.task, "text-generation");
+      assertEquals(p.taskSource, "architectures");
+      assert(p.session.path.endsWith("onnx/model.onnx"), p.session.path);
+      assertStringIncludes(p.session.model?.variantReason ?? "", "fp32");
+    } finally {
+      await p.dispose();
+    }
+  }
+  const typed = await loadPipeline(`${root}/qwen3`, { task: "text-generation", variant: "quantized" });
+  try {
+    assert(typed.session.path.endsWith("model_quantized.onnx"));
+    assertEquals((await typed.run("Hi", { maxNewTokens: 2 })).generatedIds.length, 2);
+  } finally {
+    await typed.dispose();
+  }
+});
+
+Deno.test("generation: sampling with a seed repeats; temperature 0 and top-k 1 equal greedy", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/qwen3`, { variant: "fp32" });
+  try {
+    const prompt = "Once upon a time";
+    const greedy = await p.run(prompt, { maxNewTokens: 12 });
+    const a = await p.run(prompt, { maxNewTokens: 12, temperature: 1.5, topP: 0.95, seed: 42 });
+    const b = await p.run(prompt, { maxNewTokens: 12, temperature: 1.5, topP: 0.95, seed: 42 });
+    const c = await p.run(prompt, { maxNewTokens: 12, temperature: 1.5, topP: 0.95, seed: 7 });
+    assertEquals(a.generatedIds, b.generatedIds);
+    assertEquals(a.text, b.text);
+    assert(a.generatedIds.join() !== c.generatedIds.join(), "another seed samples something else");
+    assert(a.generatedIds.join() !== greedy.generatedIds.join(), "sampling at temperature 1.5 differs from greedy");
+    const t0 = await p.run(prompt, { maxNewTokens: 12, temperature: 0, seed: 3 });
+    const k1 = await p.run(prompt, { maxNewTokens: 12, topK: 1, temperature: 2, seed: 3 });
+    assertEquals(t0.generatedIds, greedy.generatedIds);
+    assertEquals(k1.generatedIds, greedy.generatedIds);
+    const minP = await p.run(prompt, { maxNewTokens: 12, doSample: true, minP: 1, seed: 9 });
+    assertEquals(minP.generatedIds, greedy.generatedIds, "min_p 1 keeps only the most likely token");
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: streamed deltas concatenate to the final text, which is the decoded ids", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/qwen3`, { variant: "fp32" });
+  try {
+    const stream = p.generate([{ role: "user", content: "Tell me a story about the sea." }], { maxNewTokens: 40 });
+    const deltas: string[] = [];
+    for await (const delta of stream) deltas.push(delta);
+    const result = await stream.result;
+    assert(deltas.length > 5, `${deltas.length} deltas`);
+    assertEquals(deltas.join(""), result.text);
+    assertEquals(result.text, p.tokenizer.decode(result.generatedIds, { skipSpecialTokens: true }));
+    assert(deltas.every((d) => !d.includes("\uFFFD") || result.text.includes("\uFFFD")));
+    assertEquals(result.usage.generatedTokens, result.generatedIds.length);
+    assertEquals(result.usage.promptTokens, result.promptIds.length);
+    assert(result.timings.timeToFirstTokenMs > 0 && result.timings.generatedTokensPerSecond > 0);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: an emoji split across byte-level tokens never streams U+FFFD (real Qwen3 tokenizer)", async () => {
+  const root = await generationFixturesRoot();
+  const tokenizer = await loadTokenizer(`${root}/qwen3`);
+  const text = "I 🫠 love 🧑‍🚀 and 你好 ok";
+  const ids = tokenizer.encode(text, { addSpecialTokens: false }).inputIds;
+  // the test means something only if some character spans several tokens
+  const single = tokenizer.encode("🫠", { addSpecialTokens: false }).inputIds;
+  assert(single.length > 1, `🫠 is ${single.length} token(s)`);
+  assert(tokenizer.decode(single.slice(0, 1)).includes("\uFFFD"), "half an emoji decodes to U+FFFD");
+  const decoder = new IncrementalDecoder(tokenizer);
+  const deltas = ids.map((id) => decoder.push(id));
+  deltas.push(decoder.flush());
+  for (const d of deltas) assert(!d.includes("\uFFFD"), `delta ${JSON.stringify(d)}`);
+  assertEquals(deltas.join(""), text);
+  assert(deltas.filter((d) => d === "").length > 0, "some tokens completed no character");
+});
+
+Deno.test("generation: stop strings are found across deltas and never emitted", () => {
+  const m = new StopStringMatcher(["END", "\n\n"]);
+  const out: string[] = [];
+  let stopped = false;
+  for (const d of ["Hello E", "N", "x fine\n", "then E", "ND more"]) {
+    const r = m.push(d);
+    out.push(r.text);
+    if (r.stopped) {
+      stopped = true;
+      break;
+    }
+  }
+  assert(stopped);
+  assertEquals(out.join(""), "Hello ENx fine\nthen ");
+  const none = new StopStringMatcher(["zz"]);
+  assertEquals(none.push("abz").text, "ab");
+  assertEquals(none.flush(), "z");
+});
+
+Deno.test("generation: an AbortSignal cancels within a step and the pipeline goes on working", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
+  try {
+    const controller = new AbortController();
+    const stream = p.generate("Once upon a time", { maxNewTokens: 200, eosTokenId: [], signal: controller.signal });
+    let seen = 0;
+    for await (const _ of stream) {
+      if (++seen === 3) controller.abort();
+    }
+    const result = await stream.result;
+    assertEquals(result.finishReason, "cancelled");
+    assert(result.generatedIds.length <= 5, `${result.generatedIds.length} tokens after abort at ~3`);
+    const after = await p.run("Once upon a time", { maxNewTokens: 4 });
+    assertEquals(after.generatedIds.length, 4);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: a chat keeps its KV cache between turns and gives the ids of a fresh run", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
+  try {
+    const chat = p.chat({ system: "You are terse." });
+    const first = await chat.send("Hello there", { maxNewTokens: 6, eosTokenId: [] }).result;
+    assertEquals(first.usage.cachedTokens, 0);
+    const second = await chat.send("And then?", { maxNewTokens: 6, eosTokenId: [] }).result;
+    assert(second.usage.cachedTokens > first.promptIds.length, `reused ${second.usage.cachedTokens} tokens`);
+    assertEquals(chat.messages.length, 5);
+    // the cache holds the first turn's ids as generated, then the new suffix
+    assertEquals(second.promptIds.slice(0, first.promptIds.length + 6), [...first.promptIds, ...first.generatedIds]);
+    // the same ids from scratch, without the cache, give the same answer
+    const fresh = await p.run({ ids: second.promptIds }, { maxNewTokens: 6, eosTokenId: [] });
+    assertEquals(fresh.usage.cachedTokens, 0);
+    assertEquals(second.generatedIds, fresh.generatedIds);
+    chat.clear();
+    assertEquals(chat.messages, [{ role: "system", content: "You are terse." }]);
+    const third = await chat.send("Hello there", { maxNewTokens: 6, eosTokenId: [] }).result;
+    assertEquals(third.usage.cachedTokens, 0);
+    assertEquals(third.generatedIds, first.generatedIds);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: a prompt that does not fit the context is an error naming both numbers, unless truncate left", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/gpt2`, { variant: "fp32" }); // n_positions 128
+  try {
+    assertEquals(p.contextLength, 128);
+    const prompt = "word ".repeat(100);
+    const length = p.encodePrompt(prompt).length;
+    const error = await assertRejects(() => p.run(prompt, { maxNewTokens: 50 }), InputError);
+    assertStringIncludes(error.message, `${length} tokens`);
+    assertStringIncludes(error.message, "50 new tokens");
+    assertStringIncludes(error.message, "context of 128");
+    const cut = await p.run(prompt, { maxNewTokens: 50, truncate: "left", eosTokenId: [] });
+    assertEquals(cut.promptIds.length, 78);
+    assertEquals(cut.promptIds, p.encodePrompt(prompt).slice(length - 78));
+    assertEquals(cut.generatedIds.length, 50);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: a model without a chat template refuses messages with a hint", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/gpt2`, { variant: "fp32" });
+  try {
+    assertEquals(p.chatTemplate, undefined);
+    const error = await assertRejects(() => p.run([{ role: "user", content: "hi" }]), InputError);
+    assertStringIncludes(error.message, "no chat template");
+    assertThrows(() => p.chat(), InputError, "cannot chat");
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: hundreds of generations in a row leave RSS flat", async () => {
+  const root = await generationFixturesRoot();
+  const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
+  try {
+    const run = (i: number) => p.run(`Story number ${i}`, { maxNewTokens: 8, eosTokenId: [] });
+    for (let i = 0; i < 50; i++) await run(i);
+    const before = Deno.memoryUsage().rss;
+    for (let i = 0; i < 400; i++) await run(i);
+    const grown = (Deno.memoryUsage().rss - before) / 1e6;
+    assert(grown < 40, `RSS grew ${grown.toFixed(1)} MB over 400 generations`);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: the graph contract names what is missing and builds the empty past from metadata", () => {
+  const info = (name: string, dtype: TensorInfo["dtype"], shape: TensorInfo["shape"]): TensorInfo => ({
+    name,
+    dtype,
+    shape,
+  });
+  const inputs = [
+    info("input_ids", "int64", [null, null]),
+    info("attention_mask", "int64", [null, null]),
+    info("past_key_values.0.key", "float16", [null, 2, null, 16]),
+    info("past_key_values.0.value", "float16", [null, 2, null, 16]),
+  ];
+  const outputs = [info("logits", "float16", [null, null, 10]), info("present.0.key", "float16", [])];
+  const error = assertThrows(() => readDecoderContract(inputs, outputs), InputError);
+  assertStringIncludes(error.message, "output present.0.value");
+  const contract = readDecoderContract(inputs, [...outputs, info("present.0.value", "float16", [])]);
+  assertEquals(contract.cacheDtype, "float16");
+  const empty = emptyCacheTensor(contract, 3);
+  assertEquals(empty.shape, [3, 2, 0, 16]);
+  assert(empty.data instanceof Uint16Array);
+  const odd = assertThrows(
+    () => readDecoderContract([info("ids", "int64", [null, null]), info("mask", "int64", [null])], outputs),
+    InputError,
+  );
+  assertStringIncludes(odd.message, "input input_ids");
+  assertStringIncludes(odd.message, "ids, mask");
+  // symbolic heads come from config.json
+  const symbolic = readDecoderContract(
+    [info("input_ids", "int64", [null, null]), info("past_key_values.0.key", "float32", [null, "heads", null, "d"])]
+      .concat([info("past_key_values.0.value", "float32", [null, "heads", null, "d"])]),
+    [info("logits", "float32", []), info("present.0.key", "float32", []), info("present.0.value", "float32", [])],
+    { num_attention_heads: 8, num_key_value_heads: 4, hidden_size: 256 },
+  );
+  assertEquals([symbolic.kvHeads, symbolic.headDim], [4, 32]);
+});
+
+Deno.test("generation: settings merge generation_config.json, config.json and options; bad values are errors", () => {
+  const s = resolveGenerationSettings(
+    { eos_token_id: [2, 7], do_sample: true, temperature: 0.6, top_k: 20, top_p: 0.95 },
+    { eos_token_id: 2, max_position_embeddings: 4096, bos_token_id: 1 },
+  );
+  assertEquals([s.eosTokenIds, s.doSample, s.temperature, s.topK, s.topP, s.contextLength], [
+    [2, 7],
+    true,
+    0.6,
+    20,
+    0.95,
+    4096,
+  ]);
+  assertEquals(s.bosTokenId, 1);
+  assertEquals(s.padTokenId, 2);
+  assertEquals(resolveGenerationSettings({}, {}, { temperature: 0.7 }).doSample, true);
+  assertEquals(resolveGenerationSettings({ do_sample: true }, {}, { temperature: 0 }).doSample, false);
+  assertEquals(resolveGenerationSettings({}, {}, { eosTokenId: 5 }).eosTokenIds, [5]);
+  assertThrows(() => resolveGenerationSettings({}, {}, { topP: 1.5 }), InputError, "top_p");
+  assertThrows(() => resolveGenerationSettings({}, {}, { temperature: -1 }), InputError, "temperature");
+  assertThrows(() => resolveGenerationSettings({}, {}, { maxNewTokens: 0 }), InputError, "max_new_tokens");
+});
+
+Deno.test("generation: repetition penalty and no-repeat n-grams change the choice as transformers does", () => {
+  const logits = Float32Array.of(2, -1, 1.5, 0);
+  applyRepetitionPenalty(logits, [0, 1], 2);
+  assertEquals(Array.from(logits), [1, -2, 1.5, 0]);
+  const l2 = Float32Array.of(0, 5, 0, 0);
+  banRepeatedNgrams(l2, [2, 1, 3, 2], 2); // "2 1" seen: after a 2, 1 is banned
+  assertEquals(l2[1], -Infinity);
+  const greedy = { doSample: false, temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1 };
+  // after "1 2 1", the bigram "1 2" exists: 2 is banned and the next best, 1, wins
+  assertEquals(nextToken(Float32Array.of(0, 4, 5), [1, 2, 1], { ...greedy, noRepeatNgramSize: 0 }, seededRandom(1)), 2);
+  assertEquals(nextToken(Float32Array.of(0, 4, 5), [1, 2, 1], { ...greedy, noRepeatNgramSize: 2 }, seededRandom(1)), 1);
+  const r1 = seededRandom(123), r2 = seededRandom(123);
+  const draws = Array.from({ length: 5 }, () => r1.next());
+  assertEquals(draws, Array.from({ length: 5 }, () => r2.next()));
+  assert(draws.every((d) => d >= 0 && d < 1) && new Set(draws).size === 5);
+});
