@@ -50,6 +50,14 @@ export class Output {
     if (!this.json) writeAll(Deno.stdout, displayText(line) + "\n");
   }
 
+  /**
+   * Streamed text on stdout as it comes, no newline added (suppressed in `--json` mode). On a terminal control
+   * characters are escaped (a model's output must not move the cursor); into a pipe or file the text goes as it is.
+   */
+  stream(text: string): void {
+    if (!this.json && text) writeAll(Deno.stdout, this.stdoutIsTTY ? displayText(text) : text);
+  }
+
   /** The one JSON document of `--json` mode, on stdout. */
   printJson(value: unknown): void {
     writeAll(Deno.stdout, JSON.stringify(value, null, 2) + "\n");

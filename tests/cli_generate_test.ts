@@ -1,0 +1,172 @@
+/**
+ * `gpux run MODEL --prompt` the way a user runs it: `deno task gpux` as a subprocess under its sandbox, on the
+ * generation fixtures (a local folder, and a Hub repository pulled from the local hub), compared with the goldens.
+ *
+ * @module
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { runCli } from "./support/cli.ts";
+import { withCliHub } from "./support/cli_hub.ts";
+import { generationFixturesRoot } from "./support/generation_fixture_root.ts";
+
+interface Golden {
+  id: string;
+  prompt: string | null;
+  messages: { role: string; content: string }[] | null;
+  new_ids: number[];
+  prompt_ids: number[];
+  text: string;
+  max_new_tokens: number;
+  stop: string[] | null;
+  finish_reason: string;
+}
+
+async function golden(root: string, name: string, id: string): Promise<Golden> {
+  const cases = JSON.parse(await Deno.readTextFile(`${root}/${name}/goldens.json`)).cases as Golden[];
+  return cases.find((c) => c.id === id)!;
+}
+
+Deno.test("gpux run --prompt on a model without a chat template: streams the text of PyTorch's greedy ids; stats on stderr", async () => {
+  const root = await generationFixturesRoot();
+  const g = await golden(root, "gpt2", "plain_long");
+  const { code, stdout, stderr } = await runCli([
+    "run",
+    `${root}/gpt2`,
+    "--prompt",
+    g.prompt!,
+    "--max-new-tokens",
+    String(g.max_new_tokens),
+  ]);
+  assertEquals(code, 0, stderr);
+  assertEquals(stdout, `${g.text}\n`);
+  assertMatch(
+    stderr,
+    new RegExp(`${g.prompt_ids.length} prompt tokens · ${g.new_ids.length} new · first token \\d+ ms`),
+  );
+  assertMatch(stderr, /prompt [\d.]+ tok\/s · generation [\d.]+ tok\/s · length · cpu/);
+  assertStringIncludes(stderr, "fp32");
+});
+
+Deno.test("gpux run --prompt --json: one document with the ids, finish reason, counts and timings", async () => {
+  const root = await generationFixturesRoot();
+  const g = await golden(root, "qwen3", "chat");
+  const [system, user] = g.messages!;
+  const { code, stdout, stderr } = await runCli([
+    "run",
+    `${root}/qwen3`,
+    "--prompt",
+    user.content,
+    "--system",
+    system.content,
+    "--max-new-tokens",
+    String(g.max_new_tokens),
+    "--json",
+  ]);
+  assertEquals(code, 0, stderr);
+  const doc = JSON.parse(stdout);
+  assertEquals(doc.task, "text-generation");
+  assertEquals(doc.variant, "fp32");
+  assertEquals(doc.promptIds, g.prompt_ids);
+  assertEquals(doc.generatedIds, g.new_ids);
+  assertEquals(doc.text, g.text);
+  assertEquals(doc.finishReason, g.finish_reason);
+  assertEquals(doc.usage.promptTokens, g.prompt_ids.length);
+  assertEquals(doc.usage.generatedTokens, g.new_ids.length);
+  assert(doc.timings.timeToFirstTokenMs > 0 && doc.timings.loadMs > 0);
+});
+
+Deno.test("gpux run --prompt - reads stdin; --stop is never printed; --variant picks the int8 file", async () => {
+  const root = await generationFixturesRoot();
+  const g = await golden(root, "llama", "stop_string");
+  const stopped = await runCli(
+    ["run", `${root}/llama`, "--prompt", "-", "--raw-prompt", "--max-new-tokens", "40", "--stop", g.stop![0]],
+    { stdin: `${g.prompt}\n` },
+  );
+  assertEquals(stopped.code, 0, stopped.stderr);
+  assertEquals(stopped.stdout, `${g.text}\n`);
+  assert(!stopped.stdout.includes(g.stop![0]));
+  assertStringIncludes(stopped.stderr, "· stop ·");
+  const q = await golden(root, "llama", "quantized_plain");
+  const quantized = await runCli([
+    "run",
+    `${root}/llama`,
+    "--variant",
+    "quantized",
+    "--raw-prompt",
+    "--prompt",
+    q.prompt!,
+    "--max-new-tokens",
+    String(q.max_new_tokens),
+    "--json",
+  ]);
+  assertEquals(quantized.code, 0, quantized.stderr);
+  assertEquals(JSON.parse(quantized.stdout).generatedIds, q.new_ids);
+});
+
+Deno.test("gpux run --prompt: seeded sampling repeats; a prompt over the context is exit 2 naming both numbers", async () => {
+  const root = await generationFixturesRoot();
+  const args = ["run", `${root}/qwen3`, "--prompt", "Hi", "--temperature", "1.2", "--seed", "11", "--json"];
+  const a = await runCli([...args, "--max-new-tokens", "10"]);
+  const b = await runCli([...args, "--max-new-tokens", "10"]);
+  assertEquals(a.code, 0, a.stderr);
+  assertEquals(JSON.parse(a.stdout).generatedIds, JSON.parse(b.stdout).generatedIds);
+  const long = "word ".repeat(100);
+  const tooLong = await runCli(["run", `${root}/gpt2`, "--prompt", long, "--max-new-tokens", "60"]);
+  assertEquals(tooLong.code, 2, tooLong.stderr);
+  assertMatch(
+    tooLong.stderr,
+    /error: the prompt has \d+ tokens and 60 new tokens were asked for: \d+ is more than the model's context of 128 tokens/,
+  );
+  assertStringIncludes(tooLong.stderr, "--truncate left");
+  const cut = await runCli([
+    "run",
+    `${root}/gpt2`,
+    "--prompt",
+    long,
+    "--max-new-tokens",
+    "60",
+    "--truncate",
+    "left",
+    "--json",
+  ]);
+  assertEquals(cut.code, 0, cut.stderr);
+  assertEquals(JSON.parse(cut.stdout).promptIds.length, 68);
+  const flagOnly = await runCli(["run", `${root}/gpt2`, "--temperature", "0.5"]);
+  assertEquals(flagOnly.code, 2);
+  assertStringIncludes(flagOnly.stderr, "--temperature goes with --prompt");
+  const noTemplate = await runCli(["run", `${root}/gpt2`, "--prompt", "Hi", "--system", "Be brief"]);
+  assertEquals(noTemplate.code, 2);
+  assertStringIncludes(noTemplate.stderr, "--system needs a chat template");
+});
+
+Deno.test("gpux run --prompt --pull on a Hub id from the local hub: the chat template's greedy ids", async () => {
+  const root = await generationFixturesRoot();
+  const g = await golden(root, "llama", "chat");
+  await withCliHub("gpux-cli-generate-", async (f) => {
+    const files: Record<string, Uint8Array> = {};
+    for (const path of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+      files[path] = await Deno.readFile(`${root}/llama/${path}`);
+    }
+    files["onnx/model.onnx"] = await Deno.readFile(`${root}/llama/onnx/model.onnx`);
+    files["onnx/model_quantized.onnx"] = await Deno.readFile(`${root}/llama/onnx/model_quantized.onnx`);
+    files["README.md"] = new TextEncoder().encode("---\npipeline_tag: text-generation\n---\n# tiny\n");
+    f.hub.addRepo("acme/tiny-llama").commit(files);
+    const { code, stdout, stderr } = await runCli([
+      "run",
+      "acme/tiny-llama",
+      "--pull",
+      "--system",
+      g.messages![0].content,
+      "--prompt",
+      g.messages![1].content,
+      "--max-new-tokens",
+      String(g.max_new_tokens),
+      "--json",
+    ], { env: f.env });
+    assertEquals(code, 0, stderr);
+    const doc = JSON.parse(stdout);
+    assertEquals(doc.promptIds, g.prompt_ids);
+    assertEquals(doc.generatedIds, g.new_ids);
+    assert(doc.model.path.endsWith("/onnx/model.onnx"), doc.model.path); // pull fetched the default (fp32) variant
+  });
+});
