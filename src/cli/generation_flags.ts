@@ -130,7 +130,7 @@ export function generateOptions(flags: GenerationFlags, signal?: AbortSignal): G
 }
 
 /** `12 prompt tokens · 40 new · first token 35 ms · prompt 340 tok/s · 52.1 tok/s · stop`, for stderr. */
-export function statsLine(result: GenerationResult, provider: string): string {
+export function statsLine(result: GenerationResult, provider?: string): string {
   const t = result.timings;
   const u = result.usage;
   const parts = [
@@ -140,7 +140,7 @@ export function statsLine(result: GenerationResult, provider: string): string {
     `prompt ${t.promptTokensPerSecond.toFixed(1)} tok/s`,
     `generation ${t.generatedTokensPerSecond.toFixed(1)} tok/s`,
     result.finishReason,
-    provider,
+    ...(provider ? [provider] : []),
   ];
   return parts.join(" · ");
 }

@@ -46,7 +46,7 @@ const FULL_PRINT_LIMIT = 64;
 /** `gpux run`. */
 export function runCommand(ctx: CliContext) {
   return new Command("run")
-    .description("Run a model once on the best execution provider and print its outputs")
+    .description("Run a model once and print its outputs; with --prompt, generate text with a language model")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("-i, --input <json>", `inputs as JSON: '{"name": [[1, 2]]}' or {"data", "shape", "dtype"} per input`)
     .option("-f, --file <path>", "read the --input JSON from a file (- for stdin)")

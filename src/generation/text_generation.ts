@@ -340,7 +340,13 @@ class TextGenerator implements TextGenerationPipeline {
           history = undefined;
           throw error;
         });
-        return { result, [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() };
+        return {
+          result,
+          async *[Symbol.asyncIterator]() {
+            yield* stream;
+            await result; // the turn's failure surfaces here, not as an unhandled rejection
+          },
+        };
       },
       clear(keepSystem = true) {
         const system = keepSystem && messages[0]?.role === "system" ? messages[0] : undefined;

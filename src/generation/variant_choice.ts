@@ -37,9 +37,7 @@ export function chooseGenerationVariant(
   if (!pick) return undefined;
   return {
     variant: pick,
-    reason: `${pick} is the preferred variant on ${gpu ? provider : "cpu"} (of ${
-      [...names].join(", ")
-    }; --variant picks another)`,
+    reason: `${pick}, the default on ${gpu ? provider : "cpu"} among ${[...names].join(", ")}`,
   };
 }
 
