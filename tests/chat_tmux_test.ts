@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertMatch, assertStringIncludes } from "./support/assert.ts";
-import { generationFixturesRoot } from "./support/generation_fixture_root.ts";
+import { generationFixtures } from "./support/generation_fixtures.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -45,7 +45,7 @@ Deno.test({
   name: "gpux chat in a terminal: streamed answers, /set, Ctrl-C stops an answer and keeps the session, Ctrl-D leaves",
   ignore: !tmuxPresent() && (console.warn("skipped: tmux is not installed (apt-get install -y tmux)"), true),
   async fn() {
-    const root = await generationFixturesRoot();
+    const root = await generationFixtures();
     const session = `gpux-chat-${Deno.pid}`;
     const deno = Deno.execPath();
     const command = `cd ${ROOT} && NO_COLOR=1 ${deno} task --quiet gpux chat ${root}/qwen3 --max-new-tokens 400 ` +

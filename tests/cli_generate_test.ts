@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { withCliHub } from "./support/cli_hub.ts";
-import { generationFixturesRoot } from "./support/generation_fixture_root.ts";
+import { generationFixtures } from "./support/generation_fixtures.ts";
 
 interface Golden {
   id: string;
@@ -27,7 +27,7 @@ async function golden(root: string, name: string, id: string): Promise<Golden> {
 }
 
 Deno.test("gpux run --prompt on a model without a chat template: streams the text of PyTorch's greedy ids; stats on stderr", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const g = await golden(root, "gpt2", "plain_long");
   const { code, stdout, stderr } = await runCli([
     "run",
@@ -48,7 +48,7 @@ Deno.test("gpux run --prompt on a model without a chat template: streams the tex
 });
 
 Deno.test("gpux run --prompt --json: one document with the ids, finish reason, counts and timings", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const g = await golden(root, "qwen3", "chat");
   const [system, user] = g.messages!;
   const { code, stdout, stderr } = await runCli([
@@ -76,7 +76,7 @@ Deno.test("gpux run --prompt --json: one document with the ids, finish reason, c
 });
 
 Deno.test("gpux run --prompt - reads stdin; --stop is never printed; --variant picks the int8 file", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const g = await golden(root, "llama", "stop_string");
   const stopped = await runCli(
     ["run", `${root}/llama`, "--prompt", "-", "--raw-prompt", "--max-new-tokens", "40", "--stop", g.stop![0]],
@@ -104,7 +104,7 @@ Deno.test("gpux run --prompt - reads stdin; --stop is never printed; --variant p
 });
 
 Deno.test("gpux run --prompt: seeded sampling repeats; a prompt over the context is exit 2 naming both numbers", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const args = ["run", `${root}/qwen3`, "--prompt", "Hi", "--temperature", "1.2", "--seed", "11", "--json"];
   const a = await runCli([...args, "--max-new-tokens", "10"]);
   const b = await runCli([...args, "--max-new-tokens", "10"]);
@@ -140,7 +140,7 @@ Deno.test("gpux run --prompt: seeded sampling repeats; a prompt over the context
 });
 
 Deno.test("gpux run --prompt --pull on a Hub id from the local hub: the chat template's greedy ids", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const g = await golden(root, "llama", "chat");
   await withCliHub("gpux-cli-generate-", async (f) => {
     const files: Record<string, Uint8Array> = {};

@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
-import { generationFixturesRoot } from "./support/generation_fixture_root.ts";
+import { generationFixtures } from "./support/generation_fixtures.ts";
 import { isTextGeneration, loadPipeline, loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import type { TextGenerationPipeline } from "../src/generation/text_generation.ts";
 import { IncrementalDecoder } from "../src/generation/incremental_decoder.ts";
@@ -72,7 +72,7 @@ async function disposeAll() {
 }
 
 Deno.test("generation: greedy ids equal PyTorch generate's (and onnxruntime's for int8) on every fixture and case", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const names = await fixtureNames(root);
   assert(names.includes("llama") && names.includes("gpt2") && names.includes("qwen3"), `fixtures: ${names}`);
   let checked = 0;
@@ -117,7 +117,7 @@ Deno.test("generation: greedy ids equal PyTorch generate's (and onnxruntime's fo
 });
 
 Deno.test("generation: loadPipeline detects text generation (ForCausalLM, LMHeadModel) and picks fp32 on cpu", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   for (const name of ["llama", "gpt2"]) {
     const p = await loadPipeline(`${root}/${name}`);
     try {
@@ -140,7 +140,7 @@ Deno.test("generation: loadPipeline detects text generation (ForCausalLM, LMHead
 });
 
 Deno.test("generation: sampling with a seed repeats; temperature 0 and top-k 1 equal greedy", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/qwen3`, { variant: "fp32" });
   try {
     const prompt = "Once upon a time";
@@ -164,7 +164,7 @@ Deno.test("generation: sampling with a seed repeats; temperature 0 and top-k 1 e
 });
 
 Deno.test("generation: streamed deltas concatenate to the final text, which is the decoded ids", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/qwen3`, { variant: "fp32" });
   try {
     const stream = p.generate([{ role: "user", content: "Tell me a story about the sea." }], { maxNewTokens: 40 });
@@ -184,7 +184,7 @@ Deno.test("generation: streamed deltas concatenate to the final text, which is t
 });
 
 Deno.test("generation: an emoji split across byte-level tokens never streams U+FFFD (real Qwen3 tokenizer)", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const tokenizer = await loadTokenizer(`${root}/qwen3`);
   const text = "I 🫠 love 🧑‍🚀 and 你好 ok";
   const ids = tokenizer.encode(text, { addSpecialTokens: false }).inputIds;
@@ -220,7 +220,7 @@ Deno.test("generation: stop strings are found across deltas and never emitted", 
 });
 
 Deno.test("generation: an AbortSignal cancels within a step and the pipeline goes on working", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
   try {
     const controller = new AbortController();
@@ -240,7 +240,7 @@ Deno.test("generation: an AbortSignal cancels within a step and the pipeline goe
 });
 
 Deno.test("generation: a chat keeps its KV cache between turns and gives the ids of a fresh run", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
   try {
     const chat = p.chat({ system: "You are terse." });
@@ -266,7 +266,7 @@ Deno.test("generation: a chat keeps its KV cache between turns and gives the ids
 });
 
 Deno.test("generation: a prompt that does not fit the context is an error naming both numbers, unless truncate left", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/gpt2`, { variant: "fp32" }); // n_positions 128
   try {
     assertEquals(p.contextLength, 128);
@@ -286,7 +286,7 @@ Deno.test("generation: a prompt that does not fit the context is an error naming
 });
 
 Deno.test("generation: a model without a chat template refuses messages with a hint", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/gpt2`, { variant: "fp32" });
   try {
     assertEquals(p.chatTemplate, undefined);
@@ -299,7 +299,7 @@ Deno.test("generation: a model without a chat template refuses messages with a h
 });
 
 Deno.test("generation: hundreds of generations in a row leave RSS flat", async () => {
-  const root = await generationFixturesRoot();
+  const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
   try {
     const run = (i: number) => p.run(`Story number ${i}`, { maxNewTokens: 8, eosTokenId: [] });
