@@ -8,6 +8,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { runCli } from "./support/cli.ts";
 import { withCliHub } from "./support/cli_hub.ts";
 import { generationFixtures } from "./support/generation_fixtures.ts";
+import { identityModel, writeModel } from "./support/onnx_builder.ts";
 
 interface Golden {
   id: string;
@@ -169,4 +170,44 @@ Deno.test("gpux run --prompt --pull on a Hub id from the local hub: the chat tem
     assertEquals(doc.generatedIds, g.new_ids);
     assert(doc.model.path.endsWith("/onnx/model.onnx"), doc.model.path); // pull fetched the default (fp32) variant
   });
+});
+
+Deno.test("gpux run --prompt on a graph that is not a decoder: exit 2 naming what is missing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-not-decoder-" });
+  try {
+    await writeModel(`${dir}/model.onnx`, identityModel("float32"));
+    const { code, stderr } = await runCli(["run", `${dir}/model.onnx`, "--prompt", "Hi"]);
+    assertEquals(code, 2, stderr);
+    assertMatch(
+      stderr,
+      /error: this ONNX graph is not a decoder gpux can generate with: missing input input_ids, output logits/,
+    );
+    assertStringIncludes(stderr, "hint:");
+    assert(!stderr.includes("    at "), "no stack trace");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("gpux chat with stdin not a terminal: one message per line, commands, the cache reused across turns", async () => {
+  const root = await generationFixtures();
+  const input = "Hello there\nAnd then?\n/clear\nHello there\n/set max_new_tokens 3\nOnce more\n/bye\nnever read\n";
+  const { code, stdout, stderr } = await runCli(
+    ["chat", `${root}/llama`, "--max-new-tokens", "5", "--system", "You are terse."],
+    { stdin: input },
+  );
+  assertEquals(code, 0, stderr);
+  assertStringIncludes(stdout, "Cleared session context.");
+  assertStringIncludes(stdout, "Set parameter 'max_new_tokens' to '3'");
+  const stats = stderr.split("\n").filter((l) => / new · /.test(l));
+  assertEquals(stats.length, 4, stderr);
+  assertMatch(stats[0], /^\d+ prompt tokens · 5 new · /);
+  assertMatch(stats[1], /^\d+ prompt tokens \(\d+ cached\) · 5 new · /);
+  assertMatch(stats[2], /^\d+ prompt tokens · 5 new · /, "after /clear nothing is cached");
+  assertMatch(stats[3], /^\d+ prompt tokens \(\d+ cached\) · 3 new · /);
+  // the same first message after /clear gives the same greedy answer
+  const blocks = stdout.split("Cleared session context.\n");
+  assertEquals(blocks.length, 2);
+  const firstAnswer = blocks[0].split("\n\n")[0];
+  assert(firstAnswer.length > 0 && blocks[1].startsWith(firstAnswer), JSON.stringify(stdout));
 });
