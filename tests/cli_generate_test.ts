@@ -12,6 +12,7 @@ import { identityModel, writeModel } from "./support/onnx_builder.ts";
 
 interface Golden {
   id: string;
+  eos_token_id: number[];
   prompt: string | null;
   messages: { role: string; content: string }[] | null;
   new_ids: number[];
@@ -210,4 +211,31 @@ Deno.test("gpux chat with stdin not a terminal: one message per line, commands, 
   assertEquals(blocks.length, 2);
   const firstAnswer = blocks[0].split("\n\n")[0];
   assert(firstAnswer.length > 0 && blocks[1].startsWith(firstAnswer), JSON.stringify(stdout));
+});
+
+Deno.test("gpux inspect says when a model generates: cache layout, context, chat template, EOS ids, variants", async () => {
+  const root = await generationFixtures();
+  const gpt2 = await runCli(["inspect", `${root}/gpt2`, "--variant", "fp32", "--json"]);
+  assertEquals(gpt2.code, 0, gpt2.stderr);
+  assertEquals(JSON.parse(gpt2.stdout).generation, {
+    layers: 2,
+    kvHeads: 4,
+    headDim: 16,
+    cacheDtype: "float32",
+    contextLength: 128,
+    eosTokenIds: [(await golden(root, "gpt2", "plain")).eos_token_id[0]],
+    chatTemplate: null,
+    variants: ["fp32", "quantized"],
+    merged: false,
+  });
+  const genai = await runCli(["inspect", `${root}/llama-genai/model.onnx`, "--json"]);
+  assertEquals(genai.code, 0, genai.stderr);
+  const facts = JSON.parse(genai.stdout).generation;
+  assertEquals([facts.contextLength, facts.eosTokenIds, facts.kvHeads], [256, [1, 4], 2]);
+  const human = await runCli(["inspect", `${root}/llama`, "--variant", "quantized"]);
+  assertEquals(human.code, 0, human.stderr);
+  assertMatch(human.stdout, /generates +text \(gpux run --prompt, gpux chat\): 2 layers, 2 KV heads × 16/);
+  assertMatch(human.stdout, /chat template +tokenizer_config\.json/);
+  const plain = await runCli(["inspect", `${root}/gpt2`, "--variant", "fp32"]);
+  assertMatch(plain.stdout, /chat template +none \(plain completion\)/);
 });
