@@ -20,6 +20,9 @@ import { loadTokenizer } from "../src/processing/tokenizer.ts";
 import { InputError } from "../src/errors.ts";
 import type { TensorInfo } from "../src/runtime/tensors.ts";
 import { onnxFileRole } from "../src/vocabulary/formats.ts";
+import { ChatTemplate, loadChatTemplate } from "../src/generation/chat_template.ts";
+import { ModelFiles } from "../src/processing/model_files.ts";
+import { chooseGenerationVariant } from "../src/generation/variant_choice.ts";
 
 interface Golden {
   id: string;
@@ -387,4 +390,86 @@ Deno.test("generation: repetition penalty and no-repeat n-grams change the choic
   const draws = Array.from({ length: 5 }, () => r1.next());
   assertEquals(draws, Array.from({ length: 5 }, () => r2.next()));
   assert(draws.every((d) => d >= 0 && d < 1) && new Set(draws).size === 5);
+});
+
+Deno.test("generation: in a batch each row stops on its own (an EOS id at step 5) while the others run to length", async () => {
+  const root = await generationFixtures();
+  const cases = await goldens(root, "qwen3");
+  const eosStop = cases.find((c) => c.id === "eos_stop")!;
+  const batch = cases.find((c) => c.id === "batch")!;
+  const p = await loadTextGeneration(`${root}/qwen3`, { variant: "fp32" });
+  try {
+    const r = await p.run([eosStop.prompt!, batch.prompts![1], batch.prompts![2]], {
+      maxNewTokens: batch.max_new_tokens,
+      eosTokenId: eosStop.eos_token_id,
+    });
+    assertEquals(r.sequences.map((s) => s.finishReason), ["stop", "length", "length"]);
+    assertEquals(r.sequences[0].generatedIds, eosStop.new_ids);
+    assertEquals(r.sequences[0].text, eosStop.text);
+    assertEquals(r.sequences[1].generatedIds, (batch.new_ids as number[][])[1]);
+    assertEquals(r.sequences[2].generatedIds, (batch.new_ids as number[][])[2]);
+    assertEquals(r.usage.generatedTokens, eosStop.new_ids.length + 2 * batch.max_new_tokens);
+  } finally {
+    await p.dispose();
+  }
+});
+
+Deno.test("generation: chat templates from chat_template.jinja or a named list, with bos/eos, tools and extra variables", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-chat-template-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/tokenizer_config.json`,
+      JSON.stringify({
+        bos_token: { content: "<s>" },
+        eos_token: "</s>",
+        chat_template: [
+          {
+            name: "default",
+            template: "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}",
+          },
+          {
+            name: "tool_use",
+            template:
+              "{% for t in tools %}<tool>{{ t.name }}</tool>{% endfor %}{{ messages[0].content }}{{ eos_token }}",
+          },
+        ],
+      }),
+    );
+    const files = new ModelFiles([dir]);
+    const named = await loadChatTemplate(files);
+    assertEquals(named?.origin, "tokenizer_config.json#default");
+    assertEquals(named!.render([{ role: "user", content: "hi" }]), "<s>[user]hi");
+    const tools = await loadChatTemplate(files, "tool_use");
+    assertEquals(
+      tools!.render([{ role: "user", content: "q" }], { tools: [{ name: "search" }] }),
+      "<tool>search</tool>q</s>",
+    );
+    await assertRejects(() => loadChatTemplate(files, "nope"), InputError, "no chat template named");
+    await Deno.writeTextFile(
+      `${dir}/chat_template.jinja`,
+      "{% if enable_thinking is defined and enable_thinking is false %}<no-think>{% endif %}" +
+        "{% for m in messages %}{{ m.content }}{% endfor %}{% if add_generation_prompt %}>{% endif %}",
+    );
+    const jinja = await loadChatTemplate(new ModelFiles([dir]));
+    assertEquals(jinja?.origin, "chat_template.jinja");
+    assertEquals(
+      jinja!.render([{ role: "user", content: "a" }], { variables: { enable_thinking: false } }),
+      "<no-think>a>",
+    );
+    assertEquals(jinja!.render([{ role: "user", content: "a" }], { addGenerationPrompt: false }), "a");
+    assertThrows(() => new ChatTemplate("{% for %}", "x"), InputError, "does not parse");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("generation: the default variant follows the provider (fp32 or q4 on cpu, fp16 or q4f16 on cuda)", () => {
+  const all = ["onnx/model.onnx", "onnx/model_fp16.onnx", "onnx/model_q4.onnx", "onnx/model_q4f16.onnx"];
+  assertEquals(chooseGenerationVariant(all, "cpu")?.variant, "fp32");
+  assertEquals(chooseGenerationVariant(all, "cuda")?.variant, "fp16");
+  const quantized = ["onnx/model_q4.onnx", "onnx/model_q4f16.onnx", "onnx/model_quantized.onnx"];
+  assertEquals(chooseGenerationVariant(quantized, "cpu")?.variant, "q4");
+  assertEquals(chooseGenerationVariant(quantized, "cuda")?.variant, "q4f16");
+  assertStringIncludes(chooseGenerationVariant(quantized, "cuda")!.reason, "q4f16, the default on cuda");
+  assertEquals(chooseGenerationVariant(["onnx/model.onnx"], "cpu"), undefined);
 });
