@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
-import { generationFixtures } from "./support/generation_fixtures.ts";
+import { GEN_PYTHON, generationFixtures } from "./support/generation_fixtures.ts";
 import { isTextGeneration, loadPipeline, loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import type { TextGenerationPipeline } from "../src/generation/text_generation.ts";
 import { IncrementalDecoder } from "../src/generation/incremental_decoder.ts";
@@ -472,4 +472,60 @@ Deno.test("generation: the default variant follows the provider (fp32 or q4 on c
   assertEquals(chooseGenerationVariant(quantized, "cuda")?.variant, "q4f16");
   assertStringIncludes(chooseGenerationVariant(quantized, "cuda")!.reason, "q4f16, the default on cuda");
   assertEquals(chooseGenerationVariant(["onnx/model.onnx"], "cpu"), undefined);
+});
+
+/** Converts the llama fixture to float16 (inputs, cache and logits included) and runs a Python onnxruntime greedy loop on it. */
+const FP16_SCRIPT = `
+import json, sys, numpy as np, onnx, onnxruntime as ort
+from onnxruntime.transformers.float16 import convert_float_to_float16
+src, dst, prompt, n = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), int(sys.argv[4])
+onnx.save(convert_float_to_float16(onnx.load(src), keep_io_types=False), dst)
+s = ort.InferenceSession(dst, providers=["CPUExecutionProvider"])
+past = {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), np.float16) for i in s.get_inputs() if i.name.startswith("past")}
+ids, fed, out = list(prompt), list(prompt), []
+for step in range(n):
+    feeds = {"input_ids": np.array([fed], np.int64), "attention_mask": np.ones((1, len(ids)), np.int64),
+             "position_ids": np.arange(len(ids) - len(fed), len(ids), dtype=np.int64)[None], **past}
+    res = dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+    tok = int(np.argmax(res["logits"][0, -1].astype(np.float32)))
+    past = {k: res[k.replace("past_key_values", "present")] for k in past}
+    out.append(tok); ids.append(tok); fed = [tok]
+print(json.dumps(out))
+`;
+
+Deno.test("generation: a float16 graph (float16 cache and logits) gives Python onnxruntime's greedy ids", async () => {
+  const root = await generationFixtures();
+  const dir = await Deno.makeTempDir({ prefix: "gpux-fp16-" });
+  try {
+    await Deno.mkdir(`${dir}/onnx`);
+    for (const f of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+      await Deno.copyFile(`${root}/llama/${f}`, `${dir}/${f}`);
+    }
+    const plain = (await goldens(root, "llama")).find((c) => c.id === "plain")!;
+    const made = await new Deno.Command(GEN_PYTHON, {
+      args: [
+        "-c",
+        FP16_SCRIPT,
+        `${root}/llama/onnx/model.onnx`,
+        `${dir}/onnx/model_fp16.onnx`,
+        JSON.stringify(plain.prompt_ids),
+        "12",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(made.success, new TextDecoder().decode(made.stderr));
+    const expected = JSON.parse(new TextDecoder().decode(made.stdout).trim().split("\n").pop()!);
+    const p = await loadTextGeneration(dir, {});
+    try {
+      assertEquals(p.contract.cacheDtype, "float16");
+      assertEquals(p.session.model?.variant ?? "fp16", "fp16");
+      const r = await p.run({ ids: plain.prompt_ids as number[] }, { maxNewTokens: 12, eosTokenId: [] });
+      assertEquals(r.generatedIds, expected);
+    } finally {
+      await p.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
