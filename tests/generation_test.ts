@@ -23,6 +23,8 @@ import { onnxFileRole } from "../src/vocabulary/formats.ts";
 import { ChatTemplate, loadChatTemplate } from "../src/generation/chat_template.ts";
 import { ModelFiles } from "../src/processing/model_files.ts";
 import { chooseGenerationVariant } from "../src/generation/variant_choice.ts";
+import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { classifierRepo } from "./support/text_models.ts";
 
 interface Golden {
   id: string;
@@ -522,6 +524,30 @@ Deno.test("generation: a float16 graph (float16 cache and logits) gives Python o
       assertEquals(p.session.model?.variant ?? "fp16", "fp16");
       const r = await p.run({ ids: plain.prompt_ids as number[] }, { maxNewTokens: 12, eosTokenId: [] });
       assertEquals(r.generatedIds, expected);
+    } finally {
+      await p.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("generation: loadPipeline hands a model that does not generate to its task pipeline", async () => {
+  const bert = await bertTokenizer();
+  if ("skip" in bert) throw new Error(bert.skip);
+  const dir = await Deno.makeTempDir({ prefix: "gpux-not-generative-" });
+  try {
+    for (const [path, content] of Object.entries(classifierRepo(bert.tokenizer, bert.config))) {
+      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
+      if (typeof content === "string") await Deno.writeTextFile(`${dir}/${path}`, content);
+      else await Deno.writeFile(`${dir}/${path}`, content);
+    }
+    const p = await loadPipeline(dir);
+    try {
+      assert(!isTextGeneration(p));
+      assertEquals(p.task, "text-classification");
+      const result = await p.run("I love this");
+      assertEquals(result.kind, "classification");
     } finally {
       await p.dispose();
     }

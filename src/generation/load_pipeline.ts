@@ -139,14 +139,15 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
   const config = (await files.readJsonIfPresent("config.json") ?? {}) as Record<string, unknown>;
   const detected = await detectTask({ gpuxTask: probe.config?.task, files, config });
   if (detected?.task === "text-generation") return await loadGeneration(model, resolved, choice, detected);
-  if (detected && supportedTasks().includes(detected.task)) return await loadTaskPipeline(model, resolved);
+  // other tasks keep the task pipeline's own default variant (fp32), whatever the provider
+  if (detected && supportedTasks().includes(detected.task)) return await loadTaskPipeline(model, options);
   const session = await loadModel(model, resolved);
   if (hasPastInputs(session.inputs)) {
     const files = await ModelFiles.forModel(session.model, session.path);
     return await createTextGeneration({ session, files, taskSource: "none" });
   }
   await session.dispose();
-  return await loadTaskPipeline(model, resolved);
+  return await loadTaskPipeline(model, options);
 }
 
 /** @internal the error for a prompt given to a model that does not generate. */
