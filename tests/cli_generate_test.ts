@@ -239,3 +239,28 @@ Deno.test("gpux inspect says when a model generates: cache layout, context, chat
   const plain = await runCli(["inspect", `${root}/gpt2`, "--variant", "fp32"]);
   assertMatch(plain.stdout, /chat template +none \(plain completion\)/);
 });
+
+Deno.test("gpux info says a language model generates and which variant run --prompt picks on cpu and on cuda", async () => {
+  await withCliHub("gpux-cli-info-gen-", async (f) => {
+    f.hub.addRepo("acme/tiny-lm").commit({
+      "config.json": JSON.stringify({ architectures: ["LlamaForCausalLM"], model_type: "llama" }),
+      "onnx/model.onnx": { size: 4000, seed: 1 },
+      "onnx/model_fp16.onnx": { size: 2000, seed: 2 },
+      "onnx/model_q4.onnx": { size: 1000, seed: 3 },
+      "onnx/model_q4f16.onnx": { size: 900, seed: 4 },
+    });
+    const json = await runCli(["info", "acme/tiny-lm", "--json"], { env: f.env });
+    assertEquals(json.code, 0, json.stderr);
+    assertEquals(JSON.parse(json.stdout).generation, { cpuVariant: "fp32", cudaVariant: "fp16" });
+    const human = await runCli(["info", "acme/tiny-lm"], { env: f.env });
+    assertEquals(human.code, 0, human.stderr);
+    assertStringIncludes(human.stdout, "Generates text: gpux run acme/tiny-lm --prompt");
+    assertStringIncludes(human.stdout, "(variant on cpu: fp32, on cuda: fp16)");
+    f.hub.addRepo("acme/not-lm").commit({
+      "config.json": JSON.stringify({ architectures: ["BertForSequenceClassification"] }),
+      "onnx/model.onnx": { size: 4000, seed: 1 },
+    });
+    const other = await runCli(["info", "acme/not-lm", "--json"], { env: f.env });
+    assertEquals(JSON.parse(other.stdout).generation, undefined);
+  });
+});
