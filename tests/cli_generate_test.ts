@@ -264,3 +264,14 @@ Deno.test("gpux info says a language model generates and which variant run --pro
     assertEquals(JSON.parse(other.stdout).generation, undefined);
   });
 });
+
+Deno.test("gpux chat with piped stdin: a message too long for the context is reported, the next one answered, exit 2", async () => {
+  const root = await generationFixtures();
+  const { code, stdout, stderr } = await runCli(["chat", `${root}/llama`, "--max-new-tokens", "250"], {
+    stdin: `${"word ".repeat(10)}\n/set max_new_tokens 4\nHello\n`,
+  });
+  assertEquals(code, 2, stderr);
+  assertMatch(stderr, /error: the prompt has \d+ tokens and 250 new tokens were asked for: .* context of 256 tokens/);
+  assertMatch(stderr, /\d+ prompt tokens · 4 new · /);
+  assertStringIncludes(stdout, "Set parameter 'max_new_tokens' to '4'");
+});

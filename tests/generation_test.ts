@@ -555,3 +555,21 @@ Deno.test("generation: loadPipeline hands a model that does not generate to its 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("generation: a chat turn that fails rejects through its stream and leaves the chat usable", async () => {
+  const root = await generationFixtures();
+  const llama = await loadTextGeneration(`${root}/llama`, { variant: "fp32" }); // context 256
+  try {
+    const chat = llama.chat();
+    const error = await assertRejects(async () => {
+      for await (const _ of chat.send("word ".repeat(10), { maxNewTokens: 300 })) { /* never reached */ }
+    }, InputError);
+    assertStringIncludes(error.message, "context of 256 tokens");
+    assertEquals(chat.messages.length, 0, "the failed turn is not kept");
+    const ok = await chat.send("Hello", { maxNewTokens: 3 }).result;
+    assertEquals(ok.generatedIds.length, 3);
+    assertEquals(chat.messages.length, 2);
+  } finally {
+    await llama.dispose();
+  }
+});

@@ -192,9 +192,17 @@ async function piped(ctx: CliContext, out: Output, chat: ChatSession, options: G
     }
     const stream = chat.send(line, { ...options, signal: ctx.signal });
     let last = "";
-    for await (const delta of stream) {
-      out.stream(delta);
-      last = delta;
+    try {
+      for await (const delta of stream) {
+        out.stream(delta);
+        last = delta;
+      }
+    } catch (error) {
+      // a message that cannot be answered (too long for the context) is reported; the next line still runs
+      if (!(error instanceof InputError)) throw error;
+      out.error(error.message, error.hint);
+      ctx.exitCode = error.exitCode;
+      continue;
     }
     const result = await stream.result;
     out.stream(last.endsWith("\n") ? "\n" : "\n\n");

@@ -343,8 +343,12 @@ class TextGenerator implements TextGenerationPipeline {
         return {
           result,
           async *[Symbol.asyncIterator]() {
-            yield* stream;
-            await result; // the turn's failure surfaces here, not as an unhandled rejection
+            try {
+              yield* stream;
+            } catch {
+              // the same failure comes out of `result` below, which must be awaited so it is not left unhandled
+            }
+            await result;
           },
         };
       },
