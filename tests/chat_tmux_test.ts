@@ -65,7 +65,8 @@ Deno.test({
       await tmux("send-keys", "-t", session, "/set max_new_tokens 400", "Enter");
       await waitForPane(session, "the second /set", (p) => p.includes("to '400'"));
       await tmux("send-keys", "-t", session, "Tell me a long story", "Enter");
-      await new Promise((r) => setTimeout(r, 600));
+      // Ctrl-C as soon as the answer has started streaming
+      await waitForPane(session, "the long answer to start", (p) => /Tell me a long story\n[^\n]*\S/.test(p), 30_000);
       await tmux("send-keys", "-t", session, "C-c");
       pane = await waitForPane(session, "the stopped answer", (p) => p.includes("(stopped)"));
       assertMatch(pane, /prompt tokens \(\d+ cached\) · \d+ new · .* · cancelled/);
