@@ -303,16 +303,16 @@ Deno.test("generation: a model without a chat template refuses messages with a h
   }
 });
 
-Deno.test("generation: hundreds of generations in a row leave RSS flat", async () => {
+Deno.test("generation: 1,000 generations in a row leave RSS flat", async () => {
   const root = await generationFixtures();
   const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
   try {
     const run = (i: number) => p.run(`Story number ${i}`, { maxNewTokens: 8, eosTokenId: [] });
     for (let i = 0; i < 50; i++) await run(i);
     const before = Deno.memoryUsage().rss;
-    for (let i = 0; i < 400; i++) await run(i);
+    for (let i = 0; i < 1000; i++) await run(i);
     const grown = (Deno.memoryUsage().rss - before) / 1e6;
-    assert(grown < 40, `RSS grew ${grown.toFixed(1)} MB over 400 generations`);
+    assert(grown < 40, `RSS grew ${grown.toFixed(1)} MB over 1,000 generations`);
   } finally {
     await p.dispose();
   }
@@ -571,5 +571,21 @@ Deno.test("generation: a chat turn that fails rejects through its stream and lea
     assertEquals(chat.messages.length, 2);
   } finally {
     await llama.dispose();
+  }
+});
+
+Deno.test("generation: chat turns sent without waiting run in order, each seeing the one before", async () => {
+  const root = await generationFixtures();
+  const p = await loadTextGeneration(`${root}/llama`, { variant: "fp32" });
+  try {
+    const chat = p.chat();
+    const first = chat.send("One", { maxNewTokens: 3, eosTokenId: [] });
+    const second = chat.send("Two", { maxNewTokens: 3, eosTokenId: [] });
+    const [a, b] = await Promise.all([first.result, second.result]);
+    assert(b.usage.cachedTokens >= a.promptIds.length, `second turn reused ${b.usage.cachedTokens} tokens`);
+    assertEquals(chat.messages.map((m) => m.role), ["user", "assistant", "user", "assistant"]);
+    assertEquals(chat.messages[1].content, a.text);
+  } finally {
+    await p.dispose();
   }
 });

@@ -315,6 +315,7 @@ class TextGenerator implements TextGenerationPipeline {
     // the text the cache's ids stand for: a new turn whose rendering extends it keeps those ids as they are
     // (re-encoding generated text need not give the generated ids back) and encodes only what is new
     let history: { ids: number[]; text: string } | undefined;
+    let previous: Promise<unknown> = Promise.resolve();
     const tokenizer = this.tokenizer;
     const render = (turn: ChatMessage[], o: GenerateOptions) => this.#renderChatText(turn, o);
     const start = (ids: number[], o: GenerateOptions) =>
@@ -322,29 +323,35 @@ class TextGenerator implements TextGenerationPipeline {
     return {
       messages,
       send(content, sendOptions = {}) {
-        const turn: ChatMessage[] = [...messages, { role: "user", content }];
-        const text = render(turn, sendOptions);
-        const encode = (t: string) => tokenizer.encode(t, { addSpecialTokens: false, truncation: false });
-        const ids = history && text.startsWith(history.text)
-          ? [...history.ids, ...encode(text.slice(history.text.length)).inputIds]
-          : encode(text).inputIds;
-        const stream = start(ids, sendOptions);
-        const result = stream.result.then((r) => {
-          messages.push({ role: "user", content });
-          if (r.finishReason !== "cancelled" || r.text) messages.push({ role: "assistant", content: r.text });
-          history = cache
-            ? { ids: [...r.promptIds, ...r.generatedIds], text: text + tokenizer.decode(r.generatedIds) }
-            : undefined;
-          return r;
-        }, (error) => {
+        // turns run one after another: a turn is rendered once the previous one is in `messages`
+        const inner = previous.then(() => {
+          const turn: ChatMessage[] = [...messages, { role: "user", content }];
+          const text = render(turn, sendOptions);
+          const encode = (t: string) => tokenizer.encode(t, { addSpecialTokens: false, truncation: false });
+          const ids = history && text.startsWith(history.text)
+            ? [...history.ids, ...encode(text.slice(history.text.length)).inputIds]
+            : encode(text).inputIds;
+          return { stream: start(ids, sendOptions), text };
+        });
+        const result = inner.then(({ stream, text }) =>
+          stream.result.then((r) => {
+            messages.push({ role: "user", content });
+            if (r.finishReason !== "cancelled" || r.text) messages.push({ role: "assistant", content: r.text });
+            history = cache
+              ? { ids: [...r.promptIds, ...r.generatedIds], text: text + tokenizer.decode(r.generatedIds) }
+              : undefined;
+            return r;
+          })
+        ).catch((error) => {
           history = undefined;
           throw error;
         });
+        previous = result.catch(() => undefined);
         return {
           result,
           async *[Symbol.asyncIterator]() {
             try {
-              yield* stream;
+              yield* (await inner).stream;
             } catch {
               // the same failure comes out of `result` below, which must be awaited so it is not left unhandled
             }
