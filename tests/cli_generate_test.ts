@@ -5,7 +5,7 @@
  * @module
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
-import { runCli } from "./support/cli.ts";
+import { cliCommand, runCli } from "./support/cli.ts";
 import { withCliHub } from "./support/cli_hub.ts";
 import { generationFixtures } from "./support/generation_fixtures.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
@@ -274,4 +274,31 @@ Deno.test("gpux chat with piped stdin: a message too long for the context is rep
   assertMatch(stderr, /error: the prompt has \d+ tokens and 250 new tokens were asked for: .* context of 256 tokens/);
   assertMatch(stderr, /\d+ prompt tokens · 4 new · /);
   assertStringIncludes(stdout, "Set parameter 'max_new_tokens' to '4'");
+});
+
+Deno.test("gpux run --prompt: Ctrl-C (SIGINT) stops the answer within a step; what was streamed stays, exit 130", async () => {
+  const root = await generationFixtures();
+  const child = cliCommand(["run", `${root}/qwen3`, "--prompt", "Tell me a long story", "--max-new-tokens", "450"])
+    .spawn();
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  while (stdout.length === 0) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  child.kill("SIGINT");
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += decoder.decode(value, { stream: true });
+  }
+  const status = await child.status;
+  const stderr = decoder.decode(await new Response(child.stderr).arrayBuffer());
+  assertEquals(status.code, 130, stderr);
+  const stats = /(\d+) new · [^\n]* · cancelled/.exec(stderr);
+  assert(stats, stderr);
+  assert(Number(stats[1]) < 450, `stopped after ${stats[1]} tokens`);
+  assert(stdout.length > 0);
 });
