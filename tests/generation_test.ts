@@ -589,3 +589,115 @@ Deno.test("generation: chat turns sent without waiting run in order, each seeing
     await p.dispose();
   }
 });
+
+/**
+ * A hand-made "counter" decoder (onnx.helper, in the fixtures venv): the next token is the last one + 1 (mod the
+ * vocabulary), it takes `num_logits_to_keep` (a scalar or a [1] tensor) and no `position_ids`, its cache has
+ * fixed dims (1 head × 4) and no config.json, and its graph fails unless the attention mask covers past + new.
+ */
+const COUNTER_SCRIPT = `
+import sys, json, onnx
+from onnx import helper as h, TensorProto as T
+out, V = sys.argv[1], int(sys.argv[2])
+keep_scalar = sys.argv[3] == "scalar"
+nodes = [
+  h.make_node("Constant", [], ["one"], value=h.make_tensor("v", T.INT64, [], [1])),
+  h.make_node("Constant", [], ["vocab"], value=h.make_tensor("v", T.INT64, [], [V])),
+  h.make_node("Add", ["input_ids", "one"], ["plus"]),
+  h.make_node("Mod", ["plus", "vocab"], ["next"]),
+  h.make_node("Constant", [], ["onoff"], value=h.make_tensor("v", T.FLOAT, [2], [0.0, 1.0])),
+  h.make_node("OneHot", ["next", "vocab", "onoff"], ["all_logits"], axis=-1),
+  h.make_node("Neg", ["num_logits_to_keep"], ["negk"]),
+  h.make_node("Reshape", ["negk", "shape1"], ["starts"]),
+  h.make_node("Constant", [], ["shape1"], value=h.make_tensor("v", T.INT64, [1], [1])),
+  h.make_node("Constant", [], ["ends"], value=h.make_tensor("v", T.INT64, [1], [2**62])),
+  h.make_node("Constant", [], ["axes"], value=h.make_tensor("v", T.INT64, [1], [1])),
+  h.make_node("Slice", ["all_logits", "starts", "ends", "axes"], ["logits"]),
+  h.make_node("Cast", ["input_ids"], ["idsf"], to=T.FLOAT),
+  h.make_node("Constant", [], ["ax13"], value=h.make_tensor("v", T.INT64, [2], [1, 3])),
+  h.make_node("Unsqueeze", ["idsf", "ax13"], ["ids4"]),
+  h.make_node("Constant", [], ["kvshape"], value=h.make_tensor("v", T.INT64, [4], [1, 1, 1, 4])),
+  h.make_node("Expand", ["ids4", "kvshape"], ["new_kv"]),
+  h.make_node("Concat", ["past_key_values.0.key", "new_kv"], ["present.0.key"], axis=2),
+  h.make_node("Concat", ["past_key_values.0.value", "new_kv"], ["present.0.value"], axis=2),
+  # the mask must cover past + new: fail loudly otherwise (Reshape to the expected length)
+  h.make_node("Shape", ["present.0.key"], ["pshape"]),
+  h.make_node("Constant", [], ["i2"], value=h.make_tensor("v", T.INT64, [1], [2])),
+  h.make_node("Gather", ["pshape", "i2"], ["total"]),
+  h.make_node("Constant", [], ["minus1"], value=h.make_tensor("v", T.INT64, [1], [-1])),
+  h.make_node("Concat", ["minus1", "total"], ["mshape"], axis=0),
+  h.make_node("Reshape", ["attention_mask", "mshape"], ["mask_checked"]),
+  h.make_node("Identity", ["mask_checked"], ["mask_out"]),
+]
+# order nodes topologically: constants first
+nodes.sort(key=lambda n: 0 if n.op_type == "Constant" else 1)
+inputs = [
+  h.make_tensor_value_info("input_ids", T.INT64, ["batch", "seq"]),
+  h.make_tensor_value_info("attention_mask", T.INT64, ["batch", "total"]),
+  h.make_tensor_value_info("past_key_values.0.key", T.FLOAT, ["batch", 1, "past", 4]),
+  h.make_tensor_value_info("past_key_values.0.value", T.FLOAT, ["batch", 1, "past", 4]),
+  h.make_tensor_value_info("num_logits_to_keep", T.INT64, [] if keep_scalar else [1]),
+]
+outputs = [
+  h.make_tensor_value_info("logits", T.FLOAT, ["batch", "keep", V]),
+  h.make_tensor_value_info("present.0.key", T.FLOAT, ["batch", 1, "total", 4]),
+  h.make_tensor_value_info("present.0.value", T.FLOAT, ["batch", 1, "total", 4]),
+  h.make_tensor_value_info("mask_out", T.INT64, ["batch", "total"]),
+]
+g = h.make_graph(nodes, "counter", inputs, outputs)
+m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+m.ir_version = 8
+onnx.checker.check_model(m)
+onnx.save(m, out)
+`;
+
+Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no config.json (a counter decoder)", async () => {
+  await generationFixtures(); // the venv
+  const vocab: Record<string, number> = {};
+  for (let i = 0; i < 50; i++) vocab[`t${i}`] = i;
+  for (const keep of ["scalar", "vector"]) {
+    const dir = await Deno.makeTempDir({ prefix: "gpux-counter-" });
+    try {
+      const made = await new Deno.Command(GEN_PYTHON, {
+        args: ["-c", COUNTER_SCRIPT, `${dir}/model.onnx`, "50", keep],
+        stderr: "piped",
+      }).output();
+      assert(made.success, new TextDecoder().decode(made.stderr));
+      await Deno.writeTextFile(
+        `${dir}/tokenizer.json`,
+        JSON.stringify({
+          version: "1.0",
+          truncation: null,
+          padding: null,
+          added_tokens: [],
+          normalizer: null,
+          pre_tokenizer: { type: "Whitespace" },
+          post_processor: null,
+          decoder: null,
+          model: { type: "WordLevel", vocab, unk_token: "t0" },
+        }),
+      );
+      const p = await loadTextGeneration(dir);
+      try {
+        assertEquals(p.contract.logitsToKeep, {
+          name: "num_logits_to_keep",
+          dtype: "int64",
+          shape: keep === "scalar" ? [] : [1],
+        });
+        assertEquals(p.contract.positionIds, undefined);
+        assertEquals([p.contract.kvHeads, p.contract.headDim], [1, 4]);
+        const r = await p.run({ ids: [5] }, { maxNewTokens: 4 });
+        assertEquals(r.generatedIds, [6, 7, 8, 9]);
+        assertEquals(r.finishReason, "length");
+        const b = await p.run(["t3", "t7 t8", "t48"], { maxNewTokens: 3 });
+        assertEquals(b.sequences.map((s) => s.generatedIds), [[4, 5, 6], [9, 10, 11], [49, 0, 1]]);
+        const stopped = await p.run({ ids: [1, 2] }, { maxNewTokens: 2, eosTokenId: 4 });
+        assertEquals([stopped.generatedIds, stopped.finishReason], [[3, 4], "stop"]);
+      } finally {
+        await p.dispose();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
