@@ -644,6 +644,18 @@ outputs = [
   h.make_tensor_value_info("present.0.value", T.FLOAT, ["batch", 1, "total", 4]),
   h.make_tensor_value_info("mask_out", T.INT64, ["batch", "total"]),
 ]
+if len(sys.argv) > 4 and sys.argv[4] == "nopast":
+    # no cache: every step reads the whole sequence; the mask must then match input_ids
+    drop = {"past_key_values.0.key", "past_key_values.0.value", "present.0.key", "present.0.value"}
+    nodes = [n for n in nodes if not (set(n.input) | set(n.output)) & drop]
+    at = next(i for i, n in enumerate(nodes) if n.output[0] == "ids4")
+    nodes.insert(at + 1, h.make_node("Shape", ["ids4"], ["pshape"]))
+    # strict: the mask has exactly the shape of input_ids (the whole sequence fed each step)
+    check = next(n for n in nodes if n.output[0] == "mask_checked")
+    check.input[1] = "ishape"
+    nodes.insert(nodes.index(check), h.make_node("Shape", ["input_ids"], ["ishape"]))
+    inputs = [i for i in inputs if i.name not in drop]
+    outputs = [o for o in outputs if o.name not in drop]
 g = h.make_graph(nodes, "counter", inputs, outputs)
 m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
 m.ir_version = 8
@@ -651,10 +663,25 @@ onnx.checker.check_model(m)
 onnx.save(m, out)
 `;
 
-Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no config.json (a counter decoder)", async () => {
-  await generationFixtures(); // the venv
+/** A word-level tokenizer.json for the counter: `t0` … `t49`. */
+function counterTokenizer(): string {
   const vocab: Record<string, number> = {};
   for (let i = 0; i < 50; i++) vocab[`t${i}`] = i;
+  return JSON.stringify({
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: "Whitespace" },
+    post_processor: null,
+    decoder: null,
+    model: { type: "WordLevel", vocab, unk_token: "t0" },
+  });
+}
+
+Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no config.json (a counter decoder)", async () => {
+  await generationFixtures(); // the venv
   for (const keep of ["scalar", "vector"]) {
     const dir = await Deno.makeTempDir({ prefix: "gpux-counter-" });
     try {
@@ -663,20 +690,7 @@ Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no c
         stderr: "piped",
       }).output();
       assert(made.success, new TextDecoder().decode(made.stderr));
-      await Deno.writeTextFile(
-        `${dir}/tokenizer.json`,
-        JSON.stringify({
-          version: "1.0",
-          truncation: null,
-          padding: null,
-          added_tokens: [],
-          normalizer: null,
-          pre_tokenizer: { type: "Whitespace" },
-          post_processor: null,
-          decoder: null,
-          model: { type: "WordLevel", vocab, unk_token: "t0" },
-        }),
-      );
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, counterTokenizer());
       const p = await loadTextGeneration(dir);
       try {
         assertEquals(p.contract.logitsToKeep, {
@@ -699,5 +713,29 @@ Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no c
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  }
+});
+
+Deno.test("generation: a decoder without a KV cache re-reads the whole sequence each step", async () => {
+  await generationFixtures(); // the venv
+  const dir = await Deno.makeTempDir({ prefix: "gpux-counter-nopast-" });
+  try {
+    const made = await new Deno.Command(GEN_PYTHON, {
+      args: ["-c", COUNTER_SCRIPT, `${dir}/model.onnx`, "50", "scalar", "nopast"],
+      stderr: "piped",
+    }).output();
+    assert(made.success, new TextDecoder().decode(made.stderr));
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, counterTokenizer());
+    const p = await loadTextGeneration(dir);
+    try {
+      assertEquals(p.contract.layers, []);
+      assertEquals((await p.run({ ids: [5] }, { maxNewTokens: 4 })).generatedIds, [6, 7, 8, 9]);
+      const b = await p.run(["t3", "t7 t8"], { maxNewTokens: 3 });
+      assertEquals(b.sequences.map((s) => s.generatedIds), [[4, 5, 6], [9, 10, 11]]);
+    } finally {
+      await p.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
