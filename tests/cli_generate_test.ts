@@ -302,3 +302,19 @@ Deno.test("gpux run --prompt: Ctrl-C (SIGINT) stops the answer within a step; wh
   assert(Number(stats[1]) < 450, `stopped after ${stats[1]} tokens`);
   assert(stdout.length > 0);
 });
+
+Deno.test("gpux run --prompt --keep-special-tokens prints special tokens the default leaves out", async () => {
+  const root = await generationFixtures();
+  // this prompt makes the llama fixture generate <|end_header_id|> (a special token, not an EOS) as its 26th token
+  const base = ["run", `${root}/llama`, "--raw-prompt", "--prompt", "The quick brown fox", "--max-new-tokens", "26"];
+  const plain = await runCli([...base, "--json"]);
+  const kept = await runCli([...base, "--json", "--keep-special-tokens"]);
+  assertEquals(plain.code, 0, plain.stderr);
+  const [a, b] = [JSON.parse(plain.stdout), JSON.parse(kept.stdout)];
+  assertEquals(a.generatedIds, b.generatedIds);
+  assertEquals(a.generatedIds.at(-1), 3);
+  assert(!a.text.includes("<|end_header_id|>"), a.text);
+  assertEquals(b.text, `${a.text}<|end_header_id|>`);
+  const streamed = await runCli([...base, "--keep-special-tokens"]);
+  assertEquals(streamed.stdout, `${b.text}\n`);
+});

@@ -739,3 +739,16 @@ Deno.test("generation: a decoder without a KV cache re-reads the whole sequence 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("generation: special tokens are left out of the text unless asked for", async () => {
+  const root = await generationFixtures();
+  const tokenizer = await loadTokenizer(`${root}/qwen3`);
+  const ids = tokenizer.encode("Hi<|im_end|>\nok", { addSpecialTokens: false }).inputIds;
+  assert(ids.includes(151645), `ids ${ids}`);
+  const skip = new IncrementalDecoder(tokenizer);
+  const keep = new IncrementalDecoder(tokenizer, { skipSpecialTokens: false });
+  const skipped = ids.map((id) => skip.push(id)).join("") + skip.flush();
+  const kept = ids.map((id) => keep.push(id)).join("") + keep.flush();
+  assertEquals(skipped, "Hi\nok");
+  assertEquals(kept, "Hi<|im_end|>\nok");
+});

@@ -69,6 +69,7 @@ export function chatCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.stop())
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
+    .addOption(GENERATION_OPTIONS.keepSpecialTokens())
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant (fp32, fp16, q4, q4f16, quantized, …; default: the provider's)")

@@ -49,6 +49,7 @@ export interface GenerationFlags {
   templateVar?: string[];
   truncate?: "left";
   system?: string;
+  keepSpecialTokens?: boolean;
 }
 
 /** The generation options, as commander `Option`s (each command adds them with `.addOption`, keeping the types). */
@@ -85,6 +86,8 @@ export const GENERATION_OPTIONS = {
       "--truncate <side>",
       "when the prompt and --max-new-tokens exceed the context: left drops the prompt's oldest tokens",
     ).argParser(truncateFlag),
+  keepSpecialTokens: () =>
+    new Option("--keep-special-tokens", "generation: print special tokens such as <|im_end|> (left out by default)"),
   topK: () =>
     new Option("--top-k <n>", "generation: sample from the k likeliest tokens (1 = greedy)").argParser(
       intFlag("--top-k", INT_FLAGS.topK),
@@ -123,6 +126,7 @@ export function generateOptions(flags: GenerationFlags, signal?: AbortSignal): G
   if (flags.seed !== undefined) o.seed = flags.seed;
   if (flags.stop?.length) o.stop = flags.stop;
   if (flags.truncate) o.truncate = flags.truncate;
+  if (flags.keepSpecialTokens) o.keepSpecialTokens = true;
   const vars = templateVariables(flags.templateVar);
   if (vars) o.templateVariables = vars;
   if (signal) o.signal = signal;
