@@ -6,7 +6,8 @@
  * A 128-token prompt + 128 new tokens, greedy, EOS ignored, on the same files in the same run, each runner in its own
  * process pinned with `taskset` and told the same thread count (1, then 2):
  * - `ort-node`: a bare onnxruntime-node 1.29 `session.run` loop (written here, the floor any engine pays),
- * - `gpux`: gpux's generation engine (`--with-gpux`; needs src/generation/load_pipeline.ts, i.e. the engine branch),
+ * - `gpux`: gpux's generation engine (src/generation/load_pipeline.ts; the column is left out, said on stderr, where
+ *   the tree has no engine yet, or with `--without-gpux`),
  * - `transformers.js`: `@huggingface/transformers` 4.3 `model.generate` (tests/support/transformers_js.ts, in node),
  * - `python-ort`: a Python onnxruntime 1.30 loop, and `torch`: PyTorch `generate` on the same weights.
  *
@@ -14,7 +15,7 @@
  * tokens/s (after the first token), peak RSS (`/usr/bin/time -f %M` of the whole process), and the 1-minute load
  * average when the runner started (this machine is shared: read numbers beside it).
  *
- * Flags: `--threads 1,2` `--prompt 128` `--new 128` `--with-gpux` `--only ort-node,transformers.js,...`
+ * Flags: `--threads 1,2` `--prompt 128` `--new 128` `--without-gpux` `--only ort-node,gpux,transformers.js,python-ort,torch`
  * `--shape smollm2-135m|qwen2.5-0.5b` (the 0.5B shape needs ~9 GB to export and 2 GB of disk).
  *
  * @module
@@ -105,7 +106,7 @@ async function runOrtNode(dir: string, threads: number, ids: number[], maxNew: n
 
 /**
  * gpux's engine. The import is resolved at run time so that this script type-checks on branches without the engine
- * (src/generation/ lands with the generation engine); `--with-gpux` turns the column on.
+ * (src/generation/ lands with the generation engine).
  */
 async function runGpux(dir: string, threads: number, ids: number[], maxNew: number): Promise<Timing> {
   const where = new URL("../src/generation/load_pipeline.ts", import.meta.url).href;
@@ -122,6 +123,15 @@ async function runGpux(dir: string, threads: number, ids: number[], maxNew: numb
     throw new Error(`gpux generated ${result.generatedIds.length} tokens, not ${maxNew} (EOS not ignored?)`);
   }
   return { prefill_ms: t.prefillMs, ttft_ms: t.timeToFirstTokenMs, decode_tokens_per_s: t.generatedTokensPerSecond };
+}
+
+async function engineExists(): Promise<boolean> {
+  try {
+    await Deno.stat(new URL("../src/generation/load_pipeline.ts", import.meta.url));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function pin(threads: number): string[] {
@@ -189,13 +199,9 @@ async function main(): Promise<void> {
   const threadsList = flag("threads", "1,2").split(",").map(Number);
   const promptLen = Number(flag("prompt", "128"));
   const maxNew = Number(flag("new", "128"));
-  const all = [
-    "ort-node",
-    ...(Deno.args.includes("--with-gpux") ? ["gpux"] : []),
-    "transformers.js",
-    "python-ort",
-    "torch",
-  ];
+  const withGpux = !Deno.args.includes("--without-gpux") && await engineExists();
+  const all = ["ort-node", ...(withGpux ? ["gpux"] : []), "transformers.js", "python-ort", "torch"];
+  if (!withGpux) console.error("no gpux column: src/generation/load_pipeline.ts (the engine) is not in this tree");
   const only = flag("only", all.join(",")).split(",");
   const dir = await ensureModel(shape);
   const size = (await Deno.stat(`${dir}/onnx/model.onnx`)).size / 2 ** 20;
