@@ -218,7 +218,7 @@ def rename_dims(onnx_path: str) -> None:
     """Names the dynamic dims as optimum does (the exporter writes s0, s1 + s2 ...)."""
     import onnx
 
-    model = onnx.load(onnx_path)
+    model = onnx.load(onnx_path, load_external_data=False)  # a large export keeps its weights in model.onnx.data
     for value in [*model.graph.input, *model.graph.output]:
         for dim, want in zip(value.type.tensor_type.shape.dim, dims_for(value.name)):
             if want is not None:
@@ -229,7 +229,7 @@ def rename_dims(onnx_path: str) -> None:
     onnx.save(model, onnx_path)
 
 
-def export_decoder(model, spec: dict, onnx_path: str) -> list[str]:
+def export_decoder(model, spec: dict, onnx_path: str, external_data: bool = False) -> list[str]:
     from torch.export import Dim
 
     cfg = model.config
@@ -268,7 +268,7 @@ def export_decoder(model, spec: dict, onnx_path: str) -> list[str]:
             output_names=outputs,
             dynamic_shapes=(tuple(shapes[n] for n in order),),
             dynamo=True,
-            external_data=False,
+            external_data=external_data,
             opset_version=18,
             verbose=False,
         )
