@@ -65,7 +65,9 @@ def build(out: str, tokenizer_from: str, shape: str) -> None:
     for f in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(tokenizer_from, f), os.path.join(tmp, f))
     spec = {"kv_heads": dims["num_key_value_heads"], "head_dim": dims["head_dim"]}
-    fx.export_decoder(model, spec, os.path.join(tmp, "onnx", "model.onnx"))
+    # over ~1.5 GB of fp32 weights the protobuf limit (2 GB) is near: keep them in onnx/model.onnx.data
+    large = sum(p.numel() for p in model.parameters()) * 4 > 1.5e9
+    fx.export_decoder(model, spec, os.path.join(tmp, "onnx", "model.onnx"), external_data=large)
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
     print(json.dumps({"built_s": round(time.time() - started, 1)}))

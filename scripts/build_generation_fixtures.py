@@ -13,6 +13,8 @@ Layout written (one folder per fixture, like a Hub snapshot):
     OUTDIR/<name>/config.json, generation_config.json, tokenizer.json, tokenizer_config.json, goldens.json
     OUTDIR/<name>/onnx/model.onnx            fp32, torch.onnx.export(dynamo=True), optimum/transformers.js names
     OUTDIR/<name>/onnx/model_quantized.onnx  onnxruntime.quantization.quantize_dynamic (int8 weights)
+    OUTDIR/<name>/onnx/model_q4.onnx         MatMulNBits 4-bit blocks of 32 (onnxruntime's MatMulNBitsQuantizer)
+    OUTDIR/<name>/onnx/model_fp16.onnx       float16 throughout: past_key_values/present/logits are float16 tensors
     llama-merged/onnx/decoder_model_merged.onnx   optimum's merged decoder (same weights as llama): the with-past
             inputs + bool `use_cache_branch` [1]; an If node runs the with-past graph (true) or a no-past export
             (false: the first step, past tensors of length 0 are fed but unused). No model.onnx in that folder.
@@ -32,7 +34,7 @@ Fixtures:
     qwen3   Qwen3ForCausalLM (4 heads, 2 KV heads, head_dim 16, q/k norms), 2 layers, hidden 32, vocab 151,936 with
             the REAL Qwen3 tokenizer and chat template; eos [151645, 151643], tied embeddings.
 
-ONNX contract (model.onnx and model_quantized.onnx):
+ONNX contract (every onnx/model*.onnx; in model_fp16.onnx the float32 tensors below are float16):
     inputs   input_ids int64 [batch_size, sequence_length]
              attention_mask int64 [batch_size, total_sequence_length]
              position_ids int64 [batch_size, sequence_length]
@@ -48,9 +50,10 @@ goldens.json schema:
       "pad_token_id": int, "eos_token_id": [int, ...]   (generation_config's, as a list),
       "cases": [ {
         "id": str,                     unique in the file: plain, plain_long, chat, batch, eos_stop, stop_string, ...
-        "file": "onnx/model.onnx" | "onnx/model_quantized.onnx" | "onnx/decoder_model_merged.onnx" | "model.onnx",
-        "source": "torch.generate" | "onnxruntime",   who produced new_ids (quantized: a Python onnxruntime
-                                       loop on that file; the fp32 file's onnxruntime loop is asserted equal to torch)
+        "file": "onnx/model.onnx" | "onnx/model_quantized.onnx" | "onnx/model_q4.onnx" | "onnx/model_fp16.onnx"
+                | "onnx/decoder_model_merged.onnx" | "model.onnx",
+        "source": "torch.generate" | "onnxruntime",   who produced new_ids (quantized_*, q4_*, fp16_*: a Python
+                                       onnxruntime loop on that file; the fp32 file's loop is asserted equal to torch)
         "prompt": str | null,          a plain prompt (encoded with add_special_tokens=True)
         "messages": [{"role","content"}] | null, a chat prompt; "prompt" then holds the rendered template text
         "template_vars": {..} | null,  extra template variables (qwen3 chat_no_thinking: {"enable_thinking": false})
@@ -218,7 +221,7 @@ def rename_dims(onnx_path: str) -> None:
     """Names the dynamic dims as optimum does (the exporter writes s0, s1 + s2 ...)."""
     import onnx
 
-    model = onnx.load(onnx_path)
+    model = onnx.load(onnx_path, load_external_data=False)  # a large export keeps its weights in model.onnx.data
     for value in [*model.graph.input, *model.graph.output]:
         for dim, want in zip(value.type.tensor_type.shape.dim, dims_for(value.name)):
             if want is not None:
@@ -229,7 +232,7 @@ def rename_dims(onnx_path: str) -> None:
     onnx.save(model, onnx_path)
 
 
-def export_decoder(model, spec: dict, onnx_path: str) -> list[str]:
+def export_decoder(model, spec: dict, onnx_path: str, external_data: bool = False) -> list[str]:
     from torch.export import Dim
 
     cfg = model.config
@@ -268,7 +271,7 @@ def export_decoder(model, spec: dict, onnx_path: str) -> list[str]:
             output_names=outputs,
             dynamic_shapes=(tuple(shapes[n] for n in order),),
             dynamo=True,
-            external_data=False,
+            external_data=external_data,
             opset_version=18,
             verbose=False,
         )
@@ -513,6 +516,27 @@ def quantize(src: str, dst: str) -> None:
     quantize_dynamic(src, dst, weight_type=QuantType.QInt8)
 
 
+def quantize_q4(src: str, dst: str) -> None:
+    """model_q4.onnx as onnx-community ships it: MatMul weights in 4-bit blocks (com.microsoft MatMulNBits)."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+    quantizer = MatMulNBitsQuantizer(onnx.load(src), block_size=32, is_symmetric=True)
+    quantizer.process()
+    quantizer.model.save_model_to_file(dst, use_external_data_format=False)
+
+
+def to_fp16(src: str, dst: str) -> None:
+    """model_fp16.onnx: weights, activations, logits and the KV cache in float16 (inputs ids and masks stay int64)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    onnx.save(convert_float_to_float16(onnx.load(src), keep_io_types=False), dst)
+
+
 # -------------------------------------------------------------------------------------------------------- decoding
 
 
@@ -574,7 +598,8 @@ def ort_greedy(path: str, rows: list[list[int]], max_new: int, eos: list[int], p
         feed["use_cache_branch"] = np.array([False])
     for name, meta in inputs.items():
         if name.startswith("past_key_values."):
-            feed[name] = np.zeros((batch, meta.shape[1], 0, meta.shape[3]), dtype=np.float32)
+            dtype = np.float16 if meta.type == "tensor(float16)" else np.float32
+            feed[name] = np.zeros((batch, meta.shape[1], 0, meta.shape[3]), dtype=dtype)
     out_names = [o.name for o in sess.get_outputs()]
     finished = np.zeros(batch, dtype=bool)
     new = [[] for _ in range(batch)]
@@ -775,6 +800,8 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
     fp32 = os.path.join(repo, "onnx", "model.onnx")
     export_decoder(model, spec, fp32)
     quantize(fp32, os.path.join(repo, "onnx", "model_quantized.onnx"))
+    quantize_q4(fp32, os.path.join(repo, "onnx", "model_q4.onnx"))
+    to_fp16(fp32, os.path.join(repo, "onnx", "model_fp16.onnx"))
 
     eos = tokens["eos"] if isinstance(tokens["eos"], list) else [tokens["eos"]]
     pad = tokens["pad"]
@@ -844,6 +871,10 @@ def build_fixture(name: str, out: str, qwen3_dir: str | None) -> dict:
     cases.append(case("quantized_batch", prompts=BATCH, max_new=8, file="onnx/model_quantized.onnx"))
     if tokenizer.chat_template is not None:
         cases.append(case("quantized_chat", messages=MESSAGES, max_new=12, file="onnx/model_quantized.onnx"))
+    cases.append(case("q4_plain", prompt=PLAIN, max_new=16, file="onnx/model_q4.onnx"))
+    cases.append(case("q4_batch", prompts=BATCH, max_new=8, file="onnx/model_q4.onnx"))
+    cases.append(case("fp16_plain", prompt=PLAIN, max_new=16, file="onnx/model_fp16.onnx"))
+    cases.append(case("fp16_batch", prompts=BATCH, max_new=8, file="onnx/model_fp16.onnx"))
 
     goldens = {
         "model": name,

@@ -29,6 +29,40 @@ function i64(values: number[], dims: number[]): ort.Tensor {
   return new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), dims);
 }
 
+/**
+ * onnxruntime-common 1.29 decides once, at the first Tensor it builds, which typed array holds float16 data: under
+ * Deno, which has Float16Array, it picks Float16Array (a Uint16Array passed in is re-wrapped as one), but the Node
+ * addon of onnxruntime-node 1.29 cannot read a Float16Array: a float16 input arrives empty ("not enough space:
+ * expected N, got 0"), so a float16 KV cache cannot be fed back. Hiding Float16Array during that first decision
+ * makes it use Uint16Array, which the addon reads. (An engine driving model_fp16.onnx under Deno meets the same.)
+ */
+function float16AsUint16(): void {
+  const global = globalThis as { Float16Array?: unknown };
+  const saved = global.Float16Array;
+  global.Float16Array = undefined;
+  try {
+    new ort.Tensor("float32", new Float32Array(0), [0]);
+  } finally {
+    global.Float16Array = saved;
+  }
+}
+float16AsUint16();
+
+/** float16 data (Uint16Array bits, or a Float16Array where the runtime has one) to float32. */
+function halfToFloat(bits: Uint16Array | Float32Array): Float32Array {
+  if (!(bits instanceof Uint16Array)) return Float32Array.from(bits);
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i], exp = (h >> 10) & 0x1f, frac = h & 0x3ff, sign = h & 0x8000 ? -1 : 1;
+    out[i] = exp === 0
+      ? sign * 2 ** -14 * (frac / 1024)
+      : exp === 31
+      ? (frac ? NaN : sign * Infinity)
+      : sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return out;
+}
+
 /** Greedy decoding the way transformers' generate does it: left padding, positions from the mask, pad after EOS. */
 async function greedy(path: string, rows: number[][], maxNew: number, eos: number[], pad: number): Promise<number[][]> {
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -56,7 +90,9 @@ async function greedy(path: string, rows: number[][], maxNew: number, eos: numbe
     for (const meta of session.inputMetadata) {
       if (!meta.name.startsWith("past_key_values.") || !meta.isTensor) continue;
       const [, heads, , headDim] = meta.shape as number[];
-      feed[meta.name] = new ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
+      feed[meta.name] = meta.type === "float16"
+        ? new ort.Tensor("float16", new Uint16Array(0), [batch, heads, 0, headDim])
+        : new ort.Tensor("float32", new Float32Array(0), [batch, heads, 0, headDim]);
     }
     const finished = Array(batch).fill(false);
     const out: number[][] = rows.map(() => []);
@@ -64,7 +100,7 @@ async function greedy(path: string, rows: number[][], maxNew: number, eos: numbe
       const results = await session.run(feed);
       const logits = results.logits;
       const [, seq, vocab] = logits.dims as number[];
-      const data = logits.data as Float32Array;
+      const data = logits.type === "float16" ? halfToFloat(logits.data as Uint16Array) : logits.data as Float32Array;
       const next = rows.map((_, b) => {
         if (finished[b]) return pad;
         const base = (b * seq + seq - 1) * vocab;
@@ -85,7 +121,9 @@ async function greedy(path: string, rows: number[][], maxNew: number, eos: numbe
       if (names.has("position_ids")) feed.position_ids = i64(lastPos, [batch, 1]);
       if (names.has("use_cache_branch")) feed.use_cache_branch = new ort.Tensor("bool", Uint8Array.from([1]), [1]);
       for (const name of session.outputNames) {
-        if (name.startsWith("present.")) feed[`past_key_values.${name.slice("present.".length)}`] = results[name];
+        if (name.startsWith("present.")) {
+          feed[`past_key_values.${name.slice("present.".length)}`] = results[name];
+        }
       }
     }
     // generate pads a row after its EOS: keep up to the EOS, as the goldens do
@@ -124,7 +162,9 @@ Deno.test("generation fixtures: each folder is a Hub-like snapshot with graphs, 
     for (const id of ["plain", "plain_long", "eos_stop", "stop_string"]) assert.ok(ids.includes(id), `${name}: ${id}`);
     if (name !== "llama-genai") assert.ok(ids.includes("batch"), `${name}: batch`);
     if (name === "llama" || name === "gpt2" || name === "qwen3") {
-      assert.ok(ids.includes("quantized_plain") && ids.includes("quantized_batch"), `${name}: quantized cases`);
+      for (const id of ["quantized_plain", "quantized_batch", "q4_plain", "q4_batch", "fp16_plain", "fp16_batch"]) {
+        assert.ok(ids.includes(id), `${name}: ${id}`);
+      }
     }
     // the wide init makes greedy output vary: no case is one token repeated
     for (const c of goldens.cases) {

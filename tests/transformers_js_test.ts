@@ -15,6 +15,8 @@ import { transformersJsGreedy, type TransformersJsOptions } from "./support/tran
 const DTYPE: Record<string, TransformersJsOptions> = {
   "onnx/model.onnx": { dtype: "fp32" },
   "onnx/model_quantized.onnx": { dtype: "q8" },
+  "onnx/model_q4.onnx": { dtype: "q4" },
+  "onnx/model_fp16.onnx": { dtype: "fp16" },
   "onnx/decoder_model_merged.onnx": { dtype: "fp32", modelFileName: "decoder_model_merged" },
 };
 

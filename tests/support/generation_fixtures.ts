@@ -4,10 +4,12 @@
  * engine is tested against. {@linkcode generationFixtures} builds them once with
  * `scripts/build_generation_fixtures.py` in a venv from the local pip mirror (`tests/.fixtures/venv-gen`) into
  * `tests/.fixtures/generation/`, and rebuilds only when the script changes (its sha256 is in `manifest.json`).
- * Nothing here is committed: the build takes about a minute cold (venv ~30 s, the models ~40 s on this 2-core machine).
+ * Nothing here is committed: the build takes about 1.5 minutes cold (venv ~30 s, the models ~60 s on this loaded
+ * 2-core machine).
  *
  * Each fixture folder is a Hub-like snapshot: `config.json`, `generation_config.json`, `tokenizer.json`,
- * `tokenizer_config.json`, `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8), `goldens.json`.
+ * `tokenizer_config.json`, `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8), `onnx/model_q4.onnx`
+ * (MatMulNBits), `onnx/model_fp16.onnx` (float16 KV cache), `goldens.json`.
  * The script's docstring holds the full contract; {@linkcode Goldens} below is its schema as TypeScript.
  *
  * When pip or npm cannot provide what the build needs, {@linkcode generationFixtures} throws one clear line:
@@ -35,9 +37,9 @@ export type GenerationFixture = typeof GENERATION_FIXTURES[number];
 
 /** One golden case of `goldens.json` (a batch case holds per-row lists). */
 export interface GoldenCase {
-  /** Unique in its file: `plain`, `plain_long`, `chat`, `chat_no_thinking`, `batch`, `eos_stop`, `stop_string`, `quantized_*`. */
+  /** Unique in its file: `plain`, `plain_long`, `chat`, `chat_no_thinking`, `batch`, `eos_stop`, `stop_string`, `quantized_*`, `q4_*`, `fp16_*`. */
   id: string;
-  /** The graph, relative to the fixture folder (`onnx/model.onnx`, `onnx/model_quantized.onnx`, ...). */
+  /** The graph, relative to the fixture folder (`onnx/model.onnx`, `onnx/model_quantized.onnx`, `onnx/model_q4.onnx`, `onnx/model_fp16.onnx`, ...). */
   file: string;
   /** Who produced `new_ids`: PyTorch `generate` (fp32 graphs, also checked against onnxruntime) or a Python onnxruntime loop. */
   source: "torch.generate" | "onnxruntime";
