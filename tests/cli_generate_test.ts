@@ -225,7 +225,7 @@ Deno.test("gpux inspect says when a model generates: cache layout, context, chat
     contextLength: 128,
     eosTokenIds: [(await golden(root, "gpt2", "plain")).eos_token_id[0]],
     chatTemplate: null,
-    variants: ["fp32", "quantized"],
+    variants: ["fp32", "fp16", "quantized", "q4"],
     merged: false,
   });
   const genai = await runCli(["inspect", `${root}/llama-genai/model.onnx`, "--json"]);
@@ -317,4 +317,27 @@ Deno.test("gpux run --prompt --keep-special-tokens prints special tokens the def
   assertEquals(b.text, `${a.text}<|end_header_id|>`);
   const streamed = await runCli([...base, "--keep-special-tokens"]);
   assertEquals(streamed.stdout, `${b.text}\n`);
+});
+
+Deno.test("gpux run --prompt --variant q4 and fp16 give Python onnxruntime's greedy ids on those files", async () => {
+  const root = await generationFixtures();
+  for (const variant of ["q4", "fp16"]) {
+    const g = await golden(root, "qwen3", `${variant}_plain`);
+    const r = await runCli([
+      "run",
+      `${root}/qwen3`,
+      "--variant",
+      variant,
+      "--raw-prompt",
+      "--prompt",
+      g.prompt!,
+      "--max-new-tokens",
+      String(g.max_new_tokens),
+      "--json",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assertEquals(doc.variant, variant);
+    assertEquals(doc.generatedIds, g.new_ids);
+  }
 });
