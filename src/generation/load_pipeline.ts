@@ -21,7 +21,6 @@ import {
 } from "../processing/pipeline.ts";
 import { ModelFiles } from "../processing/model_files.ts";
 import { type DetectedTask, detectTask } from "../processing/task_detection.ts";
-import { InputError } from "../errors.ts";
 import { hasPastInputs } from "./decoder_contract.ts";
 import { createTextGeneration, type TextGenerationPipeline } from "./text_generation.ts";
 import { chooseGenerationVariant, listOnnxFiles, type VariantChoice } from "./variant_choice.ts";
@@ -148,11 +147,4 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
   }
   await session.dispose();
   return await loadTaskPipeline(model, options);
-}
-
-/** @internal the error for a prompt given to a model that does not generate. */
-export function notGenerativeError(model: string, task: string): InputError {
-  return new InputError(`${model} is a ${task} model: it does not generate text, so --prompt does not apply`, {
-    hint: "use --text/--image/--audio for its task, or pick a text-generation model",
-  });
 }

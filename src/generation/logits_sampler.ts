@@ -11,9 +11,6 @@
 import type { SamplingSettings } from "./generation_config.ts";
 import type { RandomSource } from "./seeded_random.ts";
 
-/** Logits of one position, as onnxruntime returned them (float16 as bits). */
-export type LogitsRow = Float32Array | Uint16Array;
-
 /** Copies a row of logits into a fresh Float32Array (float16 bit patterns converted). */
 export function logitsToFloat32(data: Float32Array | Uint16Array, offset: number, vocab: number): Float32Array {
   if (data instanceof Float32Array) return data.slice(offset, offset + vocab);
