@@ -341,3 +341,23 @@ Deno.test("gpux run --prompt --variant q4 and fp16 give Python onnxruntime's gre
     assertEquals(doc.generatedIds, g.new_ids);
   }
 });
+
+Deno.test("gpux run --prompt - and piped gpux chat refuse more than 8 MiB of input in one prompt (exit 2)", async () => {
+  const root = await generationFixtures();
+  const huge = "word ".repeat(1_800_000); // 9 MB
+  // gpux stops reading once over the limit: the writer may then see a broken pipe
+  const feed = async (args: string[]) => {
+    const child = cliCommand(args, { stdin: "" }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(huge)).catch(() => {});
+    await writer.close().catch(() => {});
+    const { code, stderr } = await child.output();
+    return { code, stderr: new TextDecoder().decode(stderr) };
+  };
+  const run = await feed(["run", `${root}/gpt2`, "--prompt", "-"]);
+  assertEquals(run.code, 2, run.stderr);
+  assertStringIncludes(run.stderr, "--prompt -: stdin holds more than 8 MiB");
+  const chat = await feed(["chat", `${root}/llama`]);
+  assertEquals(chat.code, 2, chat.stderr);
+  assertStringIncludes(chat.stderr, "a line on stdin is longer than 8 Mi characters");
+});

@@ -23,11 +23,30 @@ export interface PromptFlags extends RuntimeFlags, GenerationFlags {
   json?: boolean;
 }
 
-/** Reads `--prompt` (`-` for stdin, read to the end). */
+/** Largest prompt read from stdin (`--prompt -`): far above any context, small enough to never exhaust memory. */
+export const PROMPT_STDIN_LIMIT = 8 * 1024 * 1024;
+
+/** Reads `--prompt` (`-` for stdin, read to the end, at most {@linkcode PROMPT_STDIN_LIMIT} bytes). */
 async function promptText(value: string): Promise<string> {
   if (value !== "-") return value;
-  const text = await new Response(Deno.stdin.readable).text();
-  return text.replace(/\r?\n$/, "");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    size += chunk.length;
+    if (size > PROMPT_STDIN_LIMIT) {
+      throw new InputError(`--prompt -: stdin holds more than ${PROMPT_STDIN_LIMIT / 1024 / 1024} MiB`, {
+        hint: "a prompt that long cannot fit any model's context: shorten it",
+      });
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  return new TextDecoder().decode(bytes).replace(/\r?\n$/, "");
 }
 
 /** The variant line on stderr: which file runs and why. */

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { InputError } from "../errors.ts";
+
 /** What the line editor hands back: a line, an interrupted line, or the end of input. */
 export type LineEvent = { kind: "line"; text: string } | { kind: "interrupt" } | { kind: "eof" };
 
@@ -132,12 +134,24 @@ export class TerminalInput {
   }
 }
 
-/** Lines of a stdin that is not a terminal, one at a time (the last one without a newline included). */
+/** Longest line `gpux chat` reads from a stdin that is not a terminal. */
+export const CHAT_LINE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * Lines of a stdin that is not a terminal, one at a time (the last one without a newline included).
+ *
+ * @throws {InputError} a line longer than {@linkcode CHAT_LINE_LIMIT} characters.
+ */
 export async function* stdinLines(): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let pending = "";
   for await (const chunk of Deno.stdin.readable) {
     pending += decoder.decode(chunk, { stream: true });
+    if (pending.length > CHAT_LINE_LIMIT && !pending.includes("\n")) {
+      throw new InputError(`a line on stdin is longer than ${CHAT_LINE_LIMIT / 1024 / 1024} Mi characters`, {
+        hint: "one message per line; a message that long cannot fit any model's context",
+      });
+    }
     let at: number;
     while ((at = pending.indexOf("\n")) >= 0) {
       yield pending.slice(0, at).replace(/\r$/, "");
