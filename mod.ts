@@ -524,9 +524,66 @@ export {
 export { type ConfigDraft, renderGpuxConfig } from "./src/config/config_writer.ts";
 
 /**
+ * Language models that generate: `loadPipeline` returns a text-generation pipeline for a decoder-only ONNX
+ * model (config.json `architectures` ending in `ForCausalLM`/`LMHeadModel`, `pipeline_tag: text-generation`,
+ * or `past_key_values.*` inputs) — optimum, transformers.js/onnx-community and onnxruntime-genai exports alike.
+ * `generate` streams text deltas (never half a character) and its `result` holds the ids, finish reason, usage
+ * and timings; `run` returns the whole result, for one prompt or a batch; `chat` keeps a conversation and its
+ * KV cache between turns. Greedy by default; `temperature`, `topK`, `topP`, `minP`, `repetitionPenalty` and a
+ * `seed` sample reproducibly. Chat templates are rendered with `@huggingface/jinja`.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using llm = await loadPipeline("onnx-community/Qwen3-0.6B-ONNX", { task: "text-generation" });
+ * const stream = llm.generate([{ role: "user", content: "Name three rivers." }], {
+ *   maxNewTokens: 64,
+ *   templateVariables: { enable_thinking: false },
+ * });
+ * for await (const text of stream) console.log(text);
+ * const { finishReason, usage, timings } = await stream.result;
+ * console.log(finishReason, usage.generatedTokens, timings.generatedTokensPerSecond);
+ *
+ * const batch = await llm.run(["Once upon a time", "The capital of France is"], { maxNewTokens: 16, seed: 7 });
+ * for (const answer of batch.sequences) console.log(answer.text, answer.finishReason);
+ *
+ * const chat = llm.chat({ system: "You are terse." });
+ * console.log((await chat.send("Hello!").result).text);
+ * console.log((await chat.send("And again?").result).usage.cachedTokens); // the first turn's tokens, reused
+ * ```
+ */
+export {
+  type ChatMessage,
+  type ChatSession,
+  DEFAULT_MAX_NEW_TOKENS,
+  type FinishReason,
+  type GenerateOptions,
+  type GenerationResult,
+  type GenerationStream,
+  type GenerationTimings,
+  type GenerationUsage,
+  type Prompt,
+  type PromptIds,
+  type SequenceResult,
+  type TextGenerationPipeline,
+} from "./src/generation/text_generation.ts";
+export {
+  type AnyPipeline,
+  isTextGeneration,
+  loadPipeline,
+  loadTextGeneration,
+  type PipelineFor,
+  type TextGenerationOptions,
+} from "./src/generation/load_pipeline.ts";
+export { type ChatTemplate, type ChatTemplateOptions } from "./src/generation/chat_template.ts";
+export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
+export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
+
+/**
  * Raw inputs in, answers out: a model with its task pipeline. The task comes from `task`, else
  * gpux.yml `task:`, else the model card's `pipeline_tag`, else config.json `architectures`; text is
- * tokenized with the repository's tokenizer.json into exactly the inputs the model declares.
+ * tokenized with the repository's tokenizer.json into exactly the inputs the model declares. A language model
+ * gets the text-generation pipeline above (`isTextGeneration` tells them apart).
  *
  * @example
  * ```ts
@@ -551,7 +608,6 @@ export {
   type ImageInput,
   type InputKind,
   type LabelScore,
-  loadPipeline,
   type MediaFile,
   ModelFiles,
   type Pipeline,

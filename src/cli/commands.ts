@@ -84,8 +84,13 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "run",
-    summary: "Run a model once on the best execution provider and print its outputs",
+    summary: "Run a model once and print its outputs; with --prompt, generate text with a language model",
     load: async () => (await import("./run.ts")).runCommand,
+  },
+  {
+    name: "chat",
+    summary: "Chat with a language model in the terminal: streamed answers, history kept (like ollama run)",
+    load: async () => (await import("./chat.ts")).chatCommand,
   },
   {
     name: "inspect",

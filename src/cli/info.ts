@@ -9,6 +9,18 @@ import type { CliContext } from "./context.ts";
 import { hubClient, modelArg } from "./hub_client.ts";
 import { formatBytes, formatCount, formatDate, type Output } from "./output.ts";
 import { printTable } from "./table_output.ts";
+import { taskFromArchitectures } from "../processing/task_detection.ts";
+import { chooseGenerationVariant } from "../generation/variant_choice.ts";
+
+/** For a language model: that it generates, and the variant `run --prompt`/`chat` picks on cpu and on cuda. */
+function generationInfo(info: ModelMetadata): { cpuVariant?: string; cudaVariant?: string } | undefined {
+  const generates = info.pipelineTag === "text-generation" ||
+    taskFromArchitectures(info.architectures) === "text-generation";
+  if (!generates) return undefined;
+  const paths = info.onnx.variants.flatMap((v) => v.files);
+  const pick = (provider: string) => chooseGenerationVariant(paths, provider)?.variant ?? info.onnx.defaultVariant;
+  return { cpuVariant: pick("cpu"), cudaVariant: pick("cuda") };
+}
 
 /** The `info` command. */
 export function infoCommand(ctx: CliContext) {
@@ -27,8 +39,16 @@ export function infoCommand(ctx: CliContext) {
         revision: ref.revision,
         signal: ctx.signal,
       });
-      if (out.json) return out.printJson(info);
+      const generation = generationInfo(info);
+      if (out.json) return out.printJson(generation ? { ...info, generation } : info);
       printInfo(out, info, options.files === true);
+      if (generation && info.onnx.variants.length) {
+        out.print();
+        out.print(
+          `${out.bold("Generates text")}: gpux run ${info.id} --prompt "…", gpux chat ${info.id} ` +
+            `(variant on cpu: ${generation.cpuVariant ?? "-"}, on cuda: ${generation.cudaVariant ?? "-"})`,
+        );
+      }
     });
 }
 

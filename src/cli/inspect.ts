@@ -21,6 +21,7 @@ import {
   warnFallbacks,
 } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
+import { generationFacts } from "../generation/generation_facts.ts";
 
 /** `gpux inspect`. */
 export function inspectCommand(ctx: CliContext) {
@@ -53,6 +54,7 @@ export function inspectCommand(ctx: CliContext) {
             ...(spec?.labels ? { labels: spec.labels.length } : {}),
           };
         };
+        const generation = await generationFacts(session);
         if (out.json) {
           out.printJson({
             model: modelJson(model, session),
@@ -77,6 +79,7 @@ export function inspectCommand(ctx: CliContext) {
             ...(config
               ? { config: { path: session.model?.configPath, name: config.name, version: config.version } }
               : {}),
+            ...(generation ? { generation } : {}),
           });
           return;
         }
@@ -111,6 +114,19 @@ export function inspectCommand(ctx: CliContext) {
         if (file.docString) rows.push(["doc", file.docString.split("\n")[0]]);
         for (const [k, v] of Object.entries(file.metadata)) rows.push([`meta ${k}`, v]);
         rows.push(["provider", session.provider]);
+        if (generation && "error" in generation) rows.push(["generates", `no: ${generation.error}`]);
+        else if (generation) {
+          rows.push([
+            "generates",
+            `text (gpux run --prompt, gpux chat): ${generation.layers} layers, ${generation.kvHeads} KV heads × ${generation.headDim} (${generation.cacheDtype} cache)${
+              generation.merged ? ", merged decoder" : ""
+            }`,
+          ]);
+          rows.push(["context", generation.contextLength ? `${generation.contextLength} tokens` : "unknown"]);
+          rows.push(["chat template", generation.chatTemplate ?? "none (plain completion)"]);
+          rows.push(["eos ids", generation.eosTokenIds.join(", ") || "none"]);
+          if (generation.variants.length) rows.push(["variants", generation.variants.join(", ")]);
+        }
         const width = Math.max(...rows.map(([k]) => k.length));
         for (const [k, v] of rows) out.print(`${out.bold(k.padEnd(width))}  ${v}`);
         for (const kind of ["inputs", "outputs"] as const) {

@@ -50,6 +50,20 @@ export class Output {
     if (!this.json) writeAll(Deno.stdout, displayText(line) + "\n");
   }
 
+  /**
+   * Streamed text on stdout as it comes, no newline added (suppressed in `--json` mode). On a terminal control
+   * characters are escaped (a model's output must not move the cursor); into a pipe or file the text goes as it is.
+   * `rawTerminal`: line breaks become CR LF, for a terminal in raw mode; `verbatim`: gpux's own echo and
+   * cursor moves, written unescaped.
+   */
+  stream(text: string, options: { rawTerminal?: boolean; verbatim?: boolean } = {}): void {
+    if (this.json || !text) return;
+    let shown = this.stdoutIsTTY && !options.verbatim ? displayText(text) : text;
+    // a terminal in raw mode (gpux chat) does not return the carriage on "\n"
+    if (options.rawTerminal) shown = shown.replace(/\r?\n/g, "\r\n");
+    writeAll(Deno.stdout, shown);
+  }
+
   /** The one JSON document of `--json` mode, on stdout. */
   printJson(value: unknown): void {
     writeAll(Deno.stdout, JSON.stringify(value, null, 2) + "\n");

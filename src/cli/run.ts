@@ -46,6 +46,8 @@ import {
   type TaskResult,
 } from "../processing/pipeline.ts";
 import { cosineSimilarity } from "../processing/feature_extraction.ts";
+import { GENERATION_OPTIONS } from "./generation_flags.ts";
+import { runPrompt } from "./run_prompt.ts";
 
 /** Largest tensor printed in full on a terminal. */
 const FULL_PRINT_LIMIT = 64;
@@ -53,7 +55,7 @@ const FULL_PRINT_LIMIT = 64;
 /** `gpux run`. */
 export function runCommand(ctx: CliContext) {
   return new Command("run")
-    .description("Run a model once on the best execution provider and print its outputs")
+    .description("Run a model once and print its outputs; with --prompt, generate text with a language model")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("-i, --input <json>", `inputs as JSON: '{"name": [[1, 2]]}' or {"data", "shape", "dtype"} per input`)
     .option("-f, --file <path>", "read the --input JSON from a file (- for stdin)")
@@ -124,9 +126,22 @@ export function runCommand(ctx: CliContext) {
     )
     .option(
       "-k, --top-k <n>",
-      "classification: labels per input (default 1; 5 for images)",
+      "classification: labels per input (default 1; 5 for images); generation: sample from the k likeliest tokens",
       intFlag("--top-k", INT_FLAGS.topK),
     )
+    .option("--prompt <text>", "generate text from this prompt (- for stdin); a chat model's user message")
+    .option("--raw-prompt", "generation: feed --prompt as plain text, without the chat template")
+    .addOption(GENERATION_OPTIONS.system())
+    .addOption(GENERATION_OPTIONS.maxNewTokens())
+    .addOption(GENERATION_OPTIONS.temperature())
+    .addOption(GENERATION_OPTIONS.topP())
+    .addOption(GENERATION_OPTIONS.minP())
+    .addOption(GENERATION_OPTIONS.repetitionPenalty())
+    .addOption(GENERATION_OPTIONS.seed())
+    .addOption(GENERATION_OPTIONS.stop())
+    .addOption(GENERATION_OPTIONS.templateVar())
+    .addOption(GENERATION_OPTIONS.truncate())
+    .addOption(GENERATION_OPTIONS.keepSpecialTokens())
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
@@ -136,6 +151,46 @@ export function runCommand(ctx: CliContext) {
       const out = ctx.output({ json: flags.json, quiet: flags.quiet });
       await setOrtLogLevel("fatal");
       const started = performance.now();
+      const generation = [
+        flags.rawPrompt && "--raw-prompt",
+        flags.system !== undefined && "--system",
+        flags.maxNewTokens !== undefined && "--max-new-tokens",
+        flags.temperature !== undefined && "--temperature",
+        flags.topP !== undefined && "--top-p",
+        flags.minP !== undefined && "--min-p",
+        flags.repetitionPenalty !== undefined && "--repetition-penalty",
+        flags.seed !== undefined && "--seed",
+        flags.stop?.length && "--stop",
+        flags.templateVar?.length && "--template-var",
+        flags.truncate && "--truncate",
+        flags.keepSpecialTokens && "--keep-special-tokens",
+      ].filter((f): f is string => typeof f === "string");
+      if (flags.prompt !== undefined) {
+        const other = [
+          flags.input !== undefined && "--input",
+          flags.file !== undefined && "--file",
+          flags.inputNpy?.length && "--input-npy",
+          flags.text?.length && "--text",
+          flags.image?.length && "--image",
+          flags.audio?.length && "--audio",
+          flags.question?.length && "--question",
+          flags.benchmark && "--benchmark",
+          flags.output?.length && "--output",
+          flags.raw && "--raw",
+        ].filter((f): f is string => typeof f === "string");
+        if (other.length) {
+          throw new InputError(`--prompt generates text; it does not go with ${other.join(", ")}`, {
+            hint: `drop ${other.join(", ")}, or drop --prompt to run the model on those inputs`,
+          });
+        }
+        await runPrompt(ctx, out, model, flags);
+        return;
+      }
+      if (generation.length) {
+        throw new InputError(`${generation.join(", ")} ${generation.length > 1 ? "go" : "goes"} with --prompt`, {
+          hint: 'gpux run MODEL --prompt "Hello" generates text with a language model',
+        });
+      }
       const rawInput = await readRawInput(flags, ctx.signal);
       if (rawInput) {
         if (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) {

@@ -153,6 +153,18 @@ const RUNTIME_VALUE_OPTIONS = [
   "--max-answer-length",
   "--max-seq-length",
   "--doc-stride",
+  // generation (run --prompt, chat): values are text, never paths
+  "--prompt",
+  "--system",
+  "--max-new-tokens",
+  "--temperature",
+  "--top-p",
+  "--min-p",
+  "--repetition-penalty",
+  "--seed",
+  "--stop",
+  "--template-var",
+  "--truncate",
 ];
 const HUB_VALUE_OPTIONS = [
   "--revision",
@@ -221,6 +233,7 @@ export const COMMAND_NEEDS: Record<string, CommandNeeds> = {
   whoami: { readToken: true, net: true, valueOptions: HUB_VALUE_OPTIONS },
   run: { ...RUNTIME, writeOutputs: ["-o", "--output"], decodesImages: true },
   inspect: RUNTIME,
+  chat: RUNTIME,
   bench: RUNTIME,
   init: { ...RUNTIME, writeOutputs: ["-o", "--output"], writeBesideModel: true },
   doctor: { readCache: true, readToken: true, onnxruntime: true, sys: ["hostname", "osRelease"] },

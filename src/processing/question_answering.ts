@@ -100,7 +100,7 @@ function softmaxMasked(row: Float64Array, allowed: boolean[]): Float64Array {
  * @example
  * ```ts
  * import { loadPipeline } from "jsr:@gpux/gpux";
- * const qa = await loadPipeline("acme/bert-squad");
+ * const qa = await loadPipeline("acme/bert-squad", { task: "question-answering" });
  * const result = await qa.run({ kind: "text", texts: ["Where does Ada live?"], pairs: ["Ada lives in London."] });
  * if (result.kind === "answers") console.log(result.answers[0][0]);
  * // { score: 0.9731, start: 13, end: 19, answer: "London" }

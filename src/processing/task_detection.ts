@@ -35,7 +35,7 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForCTC$/, "automatic-speech-recognition"],
   [/ForSpeechSeq2Seq$|ForConditionalGeneration$/, "text2text-generation"],
   [/ForMaskedLM$/, "fill-mask"],
-  [/ForCausalLM$/, "text-generation"],
+  [/ForCausalLM$|LMHeadModel$/, "text-generation"],
   [/ForObjectDetection$/, "object-detection"],
   [
     /^(Bert|DistilBert|Roberta|XLMRoberta|MPNet|Electra|Deberta(V2)?|Albert|Camembert|Nomic\w*|NewModel|MiniLM\w*|E5\w*|Gte\w*)Model$/,

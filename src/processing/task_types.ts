@@ -110,7 +110,7 @@ export interface FillMaskCandidate {
  * @example
  * ```ts
  * import { loadPipeline } from "jsr:@gpux/gpux";
- * await using qa = await loadPipeline("acme/bert-squad");
+ * await using qa = await loadPipeline("acme/bert-squad", { task: "question-answering" });
  * const context = "Ada lives in London.";
  * const result = await qa.run({ kind: "text", texts: ["Where does Ada live?"], pairs: [context] });
  * if (result.kind === "answers") console.log(result.answers[0][0]); // { score: 0.9731, start: 13, end: 19, answer: "London" }

@@ -29,7 +29,7 @@ const SIGLIP_LENGTH = 64;
  * @example
  * ```ts
  * import { loadPipeline } from "jsr:@gpux/gpux";
- * const clip = await loadPipeline("acme/clip-vit-base-patch32");
+ * const clip = await loadPipeline("acme/clip-vit-base-patch32", { task: "zero-shot-image-classification" });
  * const image = { name: "cat.jpg", bytes: await Deno.readFile("cat.jpg") };
  * const result = await clip.run({ kind: "image", images: [image], candidateLabels: ["cat", "dog"] });
  * if (result.kind === "zero-shot") console.log(result.predictions[0]);

@@ -1,0 +1,294 @@
+/**
+ * The decode loop of a decoder-only model with a KV cache: a prefill step over the (left-padded) prompts,
+ * then one token per step, each step feeding the previous step's `present.N.*` back as `past_key_values.N.*`
+ * and reading only the last position's logits. Rows of a batch stop on their own (an EOS id, a stop
+ * string, their token budget); finished rows are fed the pad token until the last row ends, as
+ * transformers' `generate` does. An `AbortSignal` is checked after every step: the loop then ends with
+ * finish reason `cancelled` and drops its cache.
+ *
+ * Text is produced as tokens arrive ({@linkcode IncrementalDecoder}), stop strings are checked on it
+ * ({@linkcode StopStringMatcher}), and `onText` gets every delta with its row.
+ *
+ * @module
+ */
+import type { GpuxSession } from "../runtime/session.ts";
+import type { TensorData, TensorMap } from "../runtime/tensors.ts";
+import type { TextTokenizer } from "../processing/tokenizer.ts";
+import { type DecoderContract, emptyCacheTensor, intTensor } from "./decoder_contract.ts";
+import type { SamplingSettings } from "./generation_config.ts";
+import { logitsToFloat32, nextToken } from "./logits_sampler.ts";
+import type { RandomSource } from "./seeded_random.ts";
+import { IncrementalDecoder } from "./incremental_decoder.ts";
+import { StopStringMatcher } from "./stop_strings.ts";
+
+/** Why a sequence ended. */
+export type FinishReason = "stop" | "length" | "cancelled";
+
+/** A single sequence's KV cache after a generation, for the next turn of a chat. */
+export interface KvCache {
+  /** The ids the cache holds keys and values for (every id fed to the model). */
+  ids: number[];
+  /** `past_key_values.N.*` tensors for those ids. */
+  tensors: TensorMap;
+}
+
+/** One decode run. */
+export interface DecodeRequest {
+  /** Prompt ids per row. */
+  prompts: number[][];
+  /** New tokens at most, per row. */
+  maxNewTokens: number[];
+  /** Decoding settings. */
+  sampling: SamplingSettings;
+  /** Ids that end a row. */
+  eosTokenIds: readonly number[];
+  /** Id fed for padding and for finished rows. */
+  padTokenId: number;
+  /** Stop strings (checked on the decoded text; never emitted). */
+  stop: readonly string[];
+  /** Random numbers for sampling. */
+  random: RandomSource;
+  /** Leave special tokens out of the text (default true). */
+  skipSpecialTokens?: boolean;
+  /** Cancels within one step. */
+  signal?: AbortSignal;
+  /** A single row's cache from an earlier run: reused when the prompt extends its ids. */
+  cache?: KvCache;
+  /** Gets every text delta as it is decoded. */
+  onText?: (index: number, text: string) => void;
+}
+
+/** One row's outcome. */
+export interface SequenceOutcome {
+  /** The prompt ids. */
+  promptIds: number[];
+  /** The generated ids (an EOS id that ended the row included). */
+  generatedIds: number[];
+  /** The generated text (the stop string and what follows left out). */
+  text: string;
+  /** Why it ended. */
+  finishReason: FinishReason;
+}
+
+/** The outcome of a run. */
+export interface DecodeOutcome {
+  /** One per prompt. */
+  sequences: SequenceOutcome[];
+  /** The cache (a single row only; absent after a cancellation or for a graph without a cache). */
+  cache?: KvCache;
+  /** Prompt tokens whose keys and values came from the reused cache. */
+  cachedTokens: number;
+  /** Milliseconds of the prefill step (prompt through the model and the first token chosen). */
+  prefillMs: number;
+  /** Milliseconds of all later steps. */
+  decodeMs: number;
+  /** Steps after the prefill. */
+  decodeSteps: number;
+}
+
+interface Row {
+  prompt: number[];
+  generated: number[];
+  maxNew: number;
+  done: boolean;
+  reason: FinishReason;
+  decoder: IncrementalDecoder;
+  stopper: StopStringMatcher;
+  text: string;
+}
+
+/** Runs prefill and decode steps until every row has finished. */
+export async function decode(
+  session: GpuxSession,
+  contract: DecoderContract,
+  tokenizer: TextTokenizer,
+  request: DecodeRequest,
+): Promise<DecodeOutcome> {
+  const batch = request.prompts.length;
+  const skipSpecial = request.skipSpecialTokens ?? true;
+  const eos = new Set(request.eosTokenIds);
+  const rows: Row[] = request.prompts.map((prompt, i) => ({
+    prompt,
+    generated: [],
+    maxNew: request.maxNewTokens[i],
+    done: false,
+    reason: "length",
+    decoder: new IncrementalDecoder(tokenizer, { skipSpecialTokens: skipSpecial }),
+    stopper: new StopStringMatcher(request.stop),
+    text: "",
+  }));
+  const emit = (i: number, text: string) => {
+    if (!text) return;
+    rows[i].text += text;
+    request.onText?.(i, text);
+  };
+  const hasCache = contract.layers.length > 0;
+  let past: TensorMap = {};
+  let pastLength = 0;
+  let cachedTokens = 0;
+  // per row: the attention mask over everything fed so far, and the next position id
+  const masks: number[][] = [];
+  const nextPosition: number[] = [];
+  let input: number[][]; // ids fed in this step, per row
+  let positions: number[][];
+  const reusable = request.cache && batch === 1 && hasCache &&
+    request.cache.ids.length < request.prompts[0].length &&
+    request.cache.ids.every((id, i) => id === request.prompts[0][i]);
+  if (reusable) {
+    const cache = request.cache!;
+    past = cache.tensors;
+    pastLength = cache.ids.length;
+    cachedTokens = pastLength;
+    input = [request.prompts[0].slice(pastLength)];
+    masks.push(new Array(request.prompts[0].length).fill(1));
+    positions = [input[0].map((_, j) => pastLength + j)];
+    nextPosition.push(request.prompts[0].length);
+  } else {
+    const width = Math.max(...request.prompts.map((p) => p.length));
+    input = [];
+    positions = [];
+    for (const prompt of request.prompts) {
+      const pad = width - prompt.length;
+      input.push([...new Array(pad).fill(request.padTokenId), ...prompt]);
+      masks.push([...new Array(pad).fill(0), ...new Array(prompt.length).fill(1)]);
+      // transformers: cumsum(mask) - 1, padding positions set to 1
+      positions.push([...new Array(pad).fill(1), ...prompt.map((_, j) => j)]);
+      nextPosition.push(prompt.length);
+    }
+    if (hasCache) {
+      for (const layer of contract.layers) {
+        past[layer.pastKey] = emptyCacheTensor(contract, batch);
+        past[layer.pastValue] = emptyCacheTensor(contract, batch);
+      }
+    }
+  }
+  // a graph without a cache re-reads the whole sequence every step
+  const fullInput = hasCache ? undefined : input.map((r) => [...r]);
+  const fullPositions = hasCache ? undefined : positions.map((r) => [...r]);
+  let prefillMs = 0;
+  let decodeMs = 0;
+  let steps = 0;
+  let first = true;
+  const needsHistory = request.sampling.repetitionPenalty !== 1 || request.sampling.noRepeatNgramSize > 0;
+  let cancelled = false;
+  for (let rowsDone = 0; rowsDone < batch;) {
+    if (request.signal?.aborted) {
+      cancelled = true;
+      break;
+    }
+    const started = performance.now();
+    const feedIds = fullInput ?? input;
+    const feedPositions = fullPositions ?? positions;
+    const n = feedIds[0].length;
+    const feeds: TensorMap = {
+      [contract.inputIds.name]: intTensor(contract.inputIds.dtype, [batch, n], feedIds.flat()),
+    };
+    if (contract.attentionMask) {
+      feeds[contract.attentionMask.name] = intTensor(
+        contract.attentionMask.dtype,
+        [batch, masks[0].length],
+        masks.flat(),
+      );
+    }
+    if (contract.positionIds) {
+      feeds[contract.positionIds.name] = intTensor(contract.positionIds.dtype, [batch, n], feedPositions.flat());
+    }
+    if (contract.logitsToKeep) {
+      feeds[contract.logitsToKeep.name] = intTensor(contract.logitsToKeep.dtype, contract.logitsToKeep.shape, [1]);
+    }
+    if (contract.useCacheBranch) {
+      feeds[contract.useCacheBranch] = { dtype: "bool", shape: [1], data: Uint8Array.of(pastLength > 0 ? 1 : 0) };
+    }
+    Object.assign(feeds, past);
+    const outputs = await session.run(feeds);
+    const logits = outputs[contract.logits] as TensorData;
+    if (hasCache) {
+      const next: TensorMap = {};
+      for (const layer of contract.layers) {
+        next[layer.pastKey] = outputs[layer.presentKey];
+        next[layer.pastValue] = outputs[layer.presentValue];
+      }
+      past = next;
+      pastLength += n;
+    }
+    const vocab = logits.shape[logits.shape.length - 1];
+    const seqOut = logits.shape.length === 3 ? logits.shape[1] : 1;
+    const step: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      const row = rows[b];
+      if (row.done) {
+        step.push(request.padTokenId);
+        continue;
+      }
+      const offset = (b * seqOut + seqOut - 1) * vocab;
+      const scores = logitsToFloat32(logits.data as Float32Array | Uint16Array, offset, vocab);
+      const history = needsHistory ? [...row.prompt, ...row.generated] : [];
+      const token = nextToken(scores, history, request.sampling, request.random);
+      row.generated.push(token);
+      step.push(token);
+      // an EOS id is decoded too: a special one decodes to nothing, an ordinary token in the EOS list to its text
+      const check = row.stopper.push(row.decoder.push(token));
+      emit(b, check.text);
+      if (check.stopped) {
+        row.done = true;
+        row.reason = "stop";
+      } else if (eos.has(token)) finish(row, "stop", emit, b);
+      else if (row.generated.length >= row.maxNew) finish(row, "length", emit, b);
+      if (row.done) rowsDone++;
+    }
+    const elapsed = performance.now() - started;
+    if (first) {
+      prefillMs = elapsed;
+      first = false;
+    } else {
+      decodeMs += elapsed;
+      steps++;
+    }
+    for (let b = 0; b < batch; b++) {
+      masks[b].push(1);
+      if (fullInput) {
+        fullInput[b].push(step[b]);
+        fullPositions![b].push(nextPosition[b]);
+      }
+      input[b] = [step[b]];
+      positions[b] = [nextPosition[b]];
+      nextPosition[b]++;
+    }
+  }
+  if (cancelled) {
+    past = {};
+    for (let b = 0; b < batch; b++) {
+      const row = rows[b];
+      if (!row.done) {
+        row.done = true;
+        row.reason = "cancelled";
+        emit(b, row.decoder.flush());
+        emit(b, row.stopper.flush());
+      }
+    }
+  }
+  const cache = !cancelled && batch === 1 && hasCache
+    ? { ids: [...rows[0].prompt, ...rows[0].generated.slice(0, -1)], tensors: past }
+    : undefined;
+  return {
+    sequences: rows.map((r) => ({
+      promptIds: r.prompt,
+      generatedIds: r.generated,
+      text: r.text,
+      finishReason: r.reason,
+    })),
+    ...(cache ? { cache } : {}),
+    cachedTokens,
+    prefillMs,
+    decodeMs,
+    decodeSteps: steps,
+  };
+}
+
+function finish(row: Row, reason: FinishReason, emit: (i: number, text: string) => void, index: number): void {
+  row.done = true;
+  row.reason = reason;
+  const tail = row.stopper.push(row.decoder.flush());
+  emit(index, tail.text);
+  if (!tail.stopped) emit(index, row.stopper.flush());
+}
