@@ -269,3 +269,36 @@ Deno.test("gpux serve --max-audio-seconds raised: a clip between the default and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gpux.yml serving: max_tensor_elements / max_batch_items are the bounds when no flag is given; a flag still wins", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-limits-yml-" });
+  const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+  await Deno.mkdir(`${dir}/m`);
+  await writeModel(`${dir}/m/model.onnx`, identityModel("float32", ["batch", null]));
+  await Deno.writeTextFile(
+    `${dir}/m/gpux.yml`,
+    "name: any\nmodel:\n  source: ./model.onnx\nserving:\n  max_tensor_elements: 1000\n  max_batch_items: 2\n",
+  );
+  const start = (extra: string[]) =>
+    startServe([`${dir}/m`, "--provider", "cpu", "--port", "0", "--quiet", ...extra], { env, sandbox: "exact" });
+  let server = running(await start([]));
+  try {
+    const big = await post(`${server.url}/models/any/predict`, JSON.stringify({ x: [Array(1001).fill(1)] }));
+    assertEquals(big.status, 413);
+    assertMatch(big.doc.error ?? "", /spans 1,001 elements; the limit is 1,000/);
+    const fits = await post(`${server.url}/models/any/predict`, JSON.stringify({ x: [Array(1000).fill(1)] }));
+    assertEquals(fits.status, 200);
+    const info = await (await fetch(`${server.url}/info`)).json();
+    assertEquals(info.limits.maxBatchItems, 2, JSON.stringify(info.limits));
+  } finally {
+    await server.stop();
+  }
+  server = running(await start(["--max-tensor-elements", "2000"]));
+  try {
+    const big = await post(`${server.url}/models/any/predict`, JSON.stringify({ x: [Array(1001).fill(1)] }));
+    assertEquals(big.status, 200);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

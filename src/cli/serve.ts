@@ -21,6 +21,10 @@ import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
 import { defaultMemoryBudgetMb } from "../serve/memory_budget.ts";
 import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
+import type { GpuxConfig } from "../config/gpux_config.ts";
+
+/** gpux.yml `serving:`, as parsed. */
+type ServingYml = NonNullable<GpuxConfig["serving"]>;
 
 /** Bounds of serve's number flags: the shared table (gpux.yml `serving:` reads the same entries). */
 const SERVE_FLAGS = INT_FLAGS;
@@ -143,7 +147,15 @@ export function serveCommand(ctx: CliContext) {
       const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
       const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
       const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
-      const maxMemoryMb = flags.maxMemoryMb ?? defaultMemoryBudgetMb();
+      // a request limit from the flag, else from the first gpux.yml that sets it
+      const fromYml = <K extends keyof ServingYml>(key: K): ServingYml[K] | undefined =>
+        yml.find((s) => s[key] !== undefined)?.[key];
+      const maxMemoryMb = flags.maxMemoryMb ?? fromYml("maxMemoryMb") ?? defaultMemoryBudgetMb();
+      const maxAudioSeconds = flags.maxAudioSeconds ?? fromYml("maxAudioSeconds");
+      const maxBatchItems = flags.maxBatchItems ?? fromYml("maxBatchItems");
+      const maxTextChars = flags.maxTextChars ?? fromYml("maxTextChars");
+      const maxImagePixels = flags.maxImagePixels ?? fromYml("maxImagePixels");
+      const maxTensorElements = flags.maxTensorElements ?? fromYml("maxTensorElements");
       const corsValue = flags.cors ?? yml.find((s) => s.cors)?.cors;
       const cors = corsValue === undefined ? undefined : parseCorsOrigins(corsValue);
       checkHostSyntax(host);
@@ -163,7 +175,7 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.batchDelayMs !== undefined ? { batchDelayMs: flags.batchDelayMs } : {}),
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
-        ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+        ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
         metrics,
         onEvent: log,
         onLoading: (name, spec) => {
@@ -192,11 +204,11 @@ export function serveCommand(ctx: CliContext) {
           ...(cors ? { cors } : {}),
           maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
           limits: {
-            ...(flags.maxBatchItems !== undefined ? { maxBatchItems: flags.maxBatchItems } : {}),
-            ...(flags.maxTextChars !== undefined ? { maxTextChars: flags.maxTextChars } : {}),
-            ...(flags.maxImagePixels !== undefined ? { maxImagePixels: flags.maxImagePixels } : {}),
-            ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
-            ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
+            ...(maxBatchItems !== undefined ? { maxBatchItems } : {}),
+            ...(maxTextChars !== undefined ? { maxTextChars } : {}),
+            ...(maxImagePixels !== undefined ? { maxImagePixels } : {}),
+            ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
+            ...(maxTensorElements !== undefined ? { maxTensorElements } : {}),
           },
           ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
           metrics,

@@ -18,7 +18,9 @@
  *   batch_size: 1
  *   timeout: 30
  * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, batch_delay_ms: 2, timeout: 5, max_workers: 2,
- *            max_queue: 256, max_body_mb: 16, cors: "*" }   # defaults for gpux serve; its flags override
+ *            max_queue: 256, max_body_mb: 16, cors: "*",
+ *            max_batch_items: 256, max_text_chars: 1000000, max_image_pixels: 89478485, max_audio_seconds: 600,
+ *            max_tensor_elements: 67108864, max_memory_mb: 8192 }   # defaults for gpux serve; its flags override
  * task: text-classification      # else README pipeline_tag / config.json architectures; --task overrides
  * preprocessing:                  # used when the repository has no tokenizer/processor configs
  *   tokenizer: ./tokenizer.json
@@ -119,6 +121,18 @@ export interface GpuxConfig {
     maxBodyMb?: number;
     /** `Access-Control-Allow-Origin` to send (`--cors`). */
     cors?: string;
+    /** Items (texts, images, clips, zero-shot rows) in one request (`--max-batch-items`). */
+    maxBatchItems?: number;
+    /** Characters of text in one request (`--max-text-chars`). */
+    maxTextChars?: number;
+    /** Pixels of one image in a request (`--max-image-pixels`). */
+    maxImagePixels?: number;
+    /** Seconds of one audio clip (`--max-audio-seconds`). */
+    maxAudioSeconds?: number;
+    /** Elements of one input tensor in a request (`--max-tensor-elements`). */
+    maxTensorElements?: number;
+    /** The server's memory budget in MB (`--max-memory-mb`). */
+    maxMemoryMb?: number;
   };
   /** The task the pipeline runs (`text-classification`, `feature-extraction`, …); `--task` overrides it. */
   task?: string;
@@ -434,6 +448,12 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         max_queue: limited(LIMITS.maxQueue),
         max_body_mb: limited(LIMITS.maxBodyMb),
         cors: str,
+        max_batch_items: limited(LIMITS.maxBatchItems),
+        max_text_chars: limited(LIMITS.maxTextChars),
+        max_image_pixels: limited(LIMITS.maxImagePixels),
+        max_audio_seconds: limited(LIMITS.maxAudioSeconds),
+        max_tensor_elements: limited(LIMITS.maxTensorElements),
+        max_memory_mb: limited(LIMITS.maxMemoryMb),
       });
       return dropUndefined({
         host: s.host,
@@ -445,6 +465,12 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         maxQueue: s.max_queue,
         maxBodyMb: s.max_body_mb,
         cors: s.cors,
+        maxBatchItems: s.max_batch_items,
+        maxTextChars: s.max_text_chars,
+        maxImagePixels: s.max_image_pixels,
+        maxAudioSeconds: s.max_audio_seconds,
+        maxTensorElements: s.max_tensor_elements,
+        maxMemoryMb: s.max_memory_mb,
       });
     },
     task: (node, key, c) => {

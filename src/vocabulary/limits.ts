@@ -136,6 +136,7 @@ export const LIMITS = {
     max: 86_400,
     what: "longest audio clip accepted, seconds",
     flags: ["run --max-audio-seconds", "serve --max-audio-seconds"],
+    fields: ["serving.max_audio_seconds"],
     default: "600",
   },
   /** `serve --port`, gpux.yml `serving.port`. */
@@ -216,6 +217,7 @@ export const LIMITS = {
     max: 1_000_000,
     what: "items (texts, images, audio clips, zero-shot rows) in one served request",
     flags: ["serve --max-batch-items"],
+    fields: ["serving.max_batch_items"],
     default: "256",
   },
   /** `serve --max-text-chars`: characters of text in one request. */
@@ -224,6 +226,7 @@ export const LIMITS = {
     max: 1_000_000_000,
     what: "characters of text in one served request",
     flags: ["serve --max-text-chars"],
+    fields: ["serving.max_text_chars"],
     default: "1,000,000",
   },
   /** `serve --max-image-pixels`: one image's width × height (the decoder refuses more than PIL's limit anyway). */
@@ -232,6 +235,7 @@ export const LIMITS = {
     max: 89_478_485,
     what: "pixels of one image in a served request (from its header)",
     flags: ["serve --max-image-pixels"],
+    fields: ["serving.max_image_pixels"],
     default: "89,478,485 (PIL's MAX_IMAGE_PIXELS)",
   },
   /** `serve --max-tensor-elements`: one input tensor's elements, every dimension counted. */
@@ -240,6 +244,7 @@ export const LIMITS = {
     max: 2 ** 32,
     what: "elements of one input tensor in a served request",
     flags: ["serve --max-tensor-elements"],
+    fields: ["serving.max_tensor_elements"],
     default: "67,108,864 (2^26)",
   },
   /** `serve --max-memory-mb`: the server's memory budget. */
@@ -248,6 +253,7 @@ export const LIMITS = {
     max: 16 * 1024 * 1024,
     what: "memory budget of gpux serve, MB",
     flags: ["serve --max-memory-mb"],
+    fields: ["serving.max_memory_mb"],
     default: "half the machine's memory",
   },
   /** gpux.yml `preprocessing.max_length`: longest token sequence. */
