@@ -20,7 +20,10 @@ export function inputNames(input: PipelineInput): string[] {
 
 /**
  * A task result as plain JSON: per input `{input, labels}` (classification, zero-shot), `{input, entities}`,
- * `{input, text}` (transcription); embeddings as `{dimension, pooling, normalized, embeddings: [{input, embedding}],
+ * `{input, text}` (transcription), `{input, objects: [{label, score, box}]}` (detection), `{input, width, height,
+ * segments: [{label, score, mask}]}` with each mask a base64 grey PNG (segmentation, background removal),
+ * `{input, width, height, predicted_depth, depth}` with the depth rows as numbers and `depth` a base64 grey PNG;
+ * embeddings as `{dimension, pooling, normalized, embeddings: [{input, embedding}],
  * similarityToFirst?}` (cosine of each later input with the first);
  * other tasks as the named output tensors.
  */
@@ -45,7 +48,31 @@ export function resultJson(result: TaskResult, names: string[]): unknown {
       return names.map((input, i) => ({ input, entities: result.entities[i] }));
     case "transcription":
       return names.map((input, i) => ({ input, text: result.texts[i] }));
+    case "detection":
+      return names.map((input, i) => ({ input, objects: result.objects[i] }));
+    case "segmentation":
+      return names.map((input, i) => ({
+        input,
+        ...result.sizes[i],
+        segments: result.segments[i].map((s) => ({ label: s.label, score: s.score, mask: base64(s.png) })),
+      }));
+    case "depth":
+      return names.map((input, i) => {
+        const d = result.depths[i];
+        const rows: number[][] = [];
+        for (let y = 0; y < d.height; y++) {
+          rows.push(Array.from(d.predictedDepth.subarray(y * d.width, (y + 1) * d.width)));
+        }
+        return { input, width: d.width, height: d.height, predicted_depth: rows, depth: base64(d.png) };
+      });
     case "tensors":
       return tensorsToJson(result.outputs);
   }
+}
+
+/** Standard base64 of `bytes` (a PNG in a JSON answer). */
+export function base64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }

@@ -30,6 +30,8 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForMaskedLM$/, "fill-mask"],
   [/ForCausalLM$/, "text-generation"],
   [/ForObjectDetection$/, "object-detection"],
+  [/ForSemanticSegmentation$/, "image-segmentation"],
+  [/ForDepthEstimation$/, "depth-estimation"],
   [
     /^(Bert|DistilBert|Roberta|XLMRoberta|MPNet|Electra|Deberta(V2)?|Albert|Camembert|Nomic\w*|NewModel|MiniLM\w*|E5\w*|Gte\w*)Model$/,
     "feature-extraction",

@@ -14,6 +14,10 @@ import { audioClassification } from "./audio_classification.ts";
 import { imageClassification } from "./image_classification.ts";
 import { imageFeatureExtraction } from "./image_feature_extraction.ts";
 import { speechRecognition } from "./speech_recognition.ts";
+import { objectDetection } from "./object_detection.ts";
+import { imageSegmentation } from "./image_segmentation.ts";
+import { backgroundRemoval } from "./background_removal.ts";
+import { depthEstimation } from "./depth_estimation.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
 // deno-lint-ignore no-explicit-any
@@ -26,4 +30,8 @@ export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
   imageFeatureExtraction,
   audioClassification,
   speechRecognition,
+  objectDetection,
+  imageSegmentation,
+  backgroundRemoval,
+  depthEstimation,
 ];

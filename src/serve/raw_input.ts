@@ -13,7 +13,15 @@ import type { RawInput, RawOptions } from "./worker_protocol.ts";
 /** The keys that mark a raw-input body. */
 export const RAW_KEYS = ["text", "image", "audio"] as const;
 
-const OPTION_KEYS = ["top_k", "aggregation", "multi_label", "pairs", "candidate_labels", "hypothesis_template"];
+const OPTION_KEYS = [
+  "top_k",
+  "aggregation",
+  "multi_label",
+  "threshold",
+  "pairs",
+  "candidate_labels",
+  "hypothesis_template",
+];
 
 function strings(value: unknown, key: string): string[] {
   const list = Array.isArray(value) ? value : [value];
@@ -77,6 +85,12 @@ export function rawInputOf(
   if (obj.multi_label !== undefined) {
     if (typeof obj.multi_label !== "boolean") throw new InputError('"multi_label" must be true or false');
     options.multiLabel = obj.multi_label;
+  }
+  if (obj.threshold !== undefined) {
+    if (typeof obj.threshold !== "number" || !(obj.threshold >= 0 && obj.threshold <= 1)) {
+      throw new InputError('"threshold" must be a number from 0 to 1');
+    }
+    options.threshold = obj.threshold;
   }
   if (kind === "text") {
     const input: RawInput = { kind: "text", texts: strings(obj.text, "text") };

@@ -53,6 +53,8 @@ export interface RawOptions {
   topK?: number;
   aggregation?: "none" | "simple" | "first";
   multiLabel?: boolean;
+  /** Object detection: keep boxes scoring above this. */
+  threshold?: number;
 }
 
 /** Run raw input through the hosted pipeline. */

