@@ -3,7 +3,7 @@ exported to ONNX, with their real preprocessor configs, a rendered scene (colour
 and the answers of Python transformers' own `pipeline()` on the same weights (the goldens).
 
 Called by tests/support/vision_fixtures.ts as `python build_task_fixtures_vision.py OUT_DIR`; writes
-OUT_DIR/{scene.png, detr/, segformer/, dpt/, goldens.json}. Each model folder holds model.onnx, config.json
+OUT_DIR/{scene.png, detr/, segformer/, dpt/, depth-anything/, goldens.json}. Each model folder holds model.onnx, config.json
 and preprocessor_config.json, as a Hub repository would. Seeds are fixed, so the same versions give the same
 files. Prints nothing on success but the goldens' path.
 """
@@ -185,6 +185,40 @@ export(dpt, pixel_example(dpt_processor, image), folder, ["predicted_depth"])
 estimator = pipeline("depth-estimation", model=dpt, image_processor=dpt_processor)
 depth = estimator(image)
 goldens["dpt"] = {
+    "predicted_depth_shape": list(depth["predicted_depth"].shape),
+    "predicted_depth": depth["predicted_depth"].flatten().tolist(),
+    "depth": np.asarray(depth["depth"]).astype(np.uint8).flatten().tolist(),
+}
+
+# ---- depth estimation: Depth Anything (DINOv2 backbone), aspect kept, edges multiples of 14 --------------
+from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+anything_config = DepthAnythingConfig(
+    backbone_config=Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        mlp_ratio=2,
+        image_size=28,
+        patch_size=14,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    ),
+    reassemble_hidden_size=32,
+    neck_hidden_sizes=[8, 16, 32, 32],
+    fusion_hidden_size=16,
+    head_hidden_size=8,
+)
+anything = DepthAnythingForDepthEstimation(anything_config).eval()
+anything_processor = DPTImageProcessorPil(
+    size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14, resample=3
+)
+folder = os.path.join(OUT, "depth-anything")
+save(anything, anything_processor, folder)
+export(anything, pixel_example(anything_processor, image), folder, ["predicted_depth"])
+depth = pipeline("depth-estimation", model=anything, image_processor=anything_processor)(image)
+goldens["depth_anything"] = {
+    "pixel_values_shape": list(pixel_example(anything_processor, image).shape),
     "predicted_depth_shape": list(depth["predicted_depth"].shape),
     "predicted_depth": depth["predicted_depth"].flatten().tolist(),
     "depth": np.asarray(depth["depth"]).astype(np.uint8).flatten().tolist(),

@@ -129,39 +129,50 @@ Deno.test("image-segmentation: a SegFormer's segments and masks equal transforme
   }
 });
 
-Deno.test("depth-estimation: a DPT's depth, resized to the input, equals transformers' (1e-4 of the range; picture >= 99.9%)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "gpux-depth-" });
-  try {
-    const doc = await gpuxJson([
-      `${fx.dir}/dpt`,
-      "--image",
-      scene,
-      "--output",
-      `${dir}/depth.png`,
-      "--output",
-      `${dir}/depth.npy`,
-    ]);
-    assertEquals(doc.task, "depth-estimation");
-    const golden = fx.goldens.dpt;
-    const [height, width] = golden.predicted_depth_shape;
-    const result = doc.result[0];
-    assertEquals([result.width, result.height], [width, height]);
-    const flat = (result.predicted_depth as number[][]).flat();
-    let min = Infinity, max = -Infinity;
-    for (const v of golden.predicted_depth) [min, max] = [Math.min(min, v), Math.max(max, v)];
-    const range = max - min;
-    flat.forEach((v, i) => assertClose(v, golden.predicted_depth[i], 1e-4 * range, `depth ${i}`));
-    const picture = await grey(result.depth);
-    const same = agreement(picture.values, golden.depth);
-    assert(same >= 0.999, `${(same * 100).toFixed(3)}% of depth pixels agree`);
-    assertEquals((await grey(await Deno.readFile(`${dir}/depth.png`))).values, picture.values);
-    const raw = readNpy(await Deno.readFile(`${dir}/depth.npy`));
-    assertEquals(raw.shape, [height, width]);
-    assertEquals(Array.from(raw.data as Float32Array), flat);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+Deno.test("depth-estimation: Depth Anything's aspect-kept resize to multiples of 14 feeds what transformers feeds", async () => {
+  await using estimator = await loadPipeline(`${fx.dir}/depth-anything`, { provider: "cpu" });
+  const pre = await estimator.preprocess({
+    kind: "image",
+    images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
+  });
+  assertEquals(pre.feeds.pixel_values.shape, fx.goldens.depth_anything.pixel_values_shape);
 });
+
+for (const [model, key] of [["dpt", "dpt"], ["depth-anything", "depth_anything"]] as const) {
+  Deno.test(`depth-estimation: ${model}'s depth, resized to the input, equals transformers' (1e-4 of the range; picture >= 99.9%)`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "gpux-depth-" });
+    try {
+      const doc = await gpuxJson([
+        `${fx.dir}/${model}`,
+        "--image",
+        scene,
+        "--output",
+        `${dir}/depth.png`,
+        "--output",
+        `${dir}/depth.npy`,
+      ]);
+      assertEquals(doc.task, "depth-estimation");
+      const golden = fx.goldens[key];
+      const [height, width] = golden.predicted_depth_shape;
+      const result = doc.result[0];
+      assertEquals([result.width, result.height], [width, height]);
+      const flat = (result.predicted_depth as number[][]).flat();
+      let min = Infinity, max = -Infinity;
+      for (const v of golden.predicted_depth) [min, max] = [Math.min(min, v), Math.max(max, v)];
+      const range = max - min;
+      flat.forEach((v, i) => assertClose(v, golden.predicted_depth[i], 1e-4 * range, `depth ${i}`));
+      const picture = await grey(result.depth);
+      const same = agreement(picture.values, golden.depth);
+      assert(same >= 0.999, `${(same * 100).toFixed(3)}% of depth pixels agree`);
+      assertEquals((await grey(await Deno.readFile(`${dir}/depth.png`))).values, picture.values);
+      const raw = readNpy(await Deno.readFile(`${dir}/depth.npy`));
+      assertEquals(raw.shape, [height, width]);
+      assertEquals(Array.from(raw.data as Float32Array), flat);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
 
 Deno.test("vision tasks: loadPipeline answers what gpux run --json prints", async () => {
   const bytes = await Deno.readFile(scene);

@@ -20,7 +20,7 @@ import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { resizeBicubic } from "./image_interpolate.ts";
-import { detectionFeeds, type ImageSizes } from "./object_detection.ts";
+import { detectionFeeds, type ImageSizes, roundHalfEven } from "./object_detection.ts";
 import { encodeGreyPng } from "./png_encode.ts";
 import type { DepthMap, TaskHandler } from "./task_types.ts";
 
@@ -40,14 +40,55 @@ export function depthToGrey(depth: Float32Array): Uint8Array {
   return grey;
 }
 
+/**
+ * DPT's resize (DPT, Depth Anything): to `height × width`, or with `keep_aspect_ratio` scaled as little as possible
+ * along the edge nearer its target, each edge rounded to a multiple of `ensure_multiple_of` (Python's `round`).
+ */
+export function dptResizeSize(
+  width: number,
+  height: number,
+  target: { width: number; height: number },
+  keepAspectRatio: boolean,
+  multiple: number,
+): { width: number; height: number } {
+  let scaleH = target.height / height;
+  let scaleW = target.width / width;
+  if (keepAspectRatio) {
+    if (Math.abs(1 - scaleW) < Math.abs(1 - scaleH)) scaleH = scaleW;
+    else scaleW = scaleH;
+  }
+  const constrain = (v: number) => {
+    const x = roundHalfEven(v / multiple) * multiple;
+    return x < 0 ? Math.ceil(v / multiple) * multiple : x;
+  };
+  return { width: constrain(scaleW * width), height: constrain(scaleH * height) };
+}
+
+/** What depth estimation keeps: the image steps, and DPT's resize where the processor config asks for it. */
+interface DepthState extends ImageTaskState {
+  sizeFor?: (width: number, height: number) => { width: number; height: number };
+}
+
 /** The depth-estimation handler. */
-export const depthEstimation: TaskHandler<ImageTaskState> = {
+export const depthEstimation: TaskHandler<DepthState> = {
   task: "depth-estimation",
   accepts: ["image"],
-  setup: setupImageTask,
+  async setup(ctx) {
+    const state: DepthState = await setupImageTask(ctx);
+    const config = await ctx.files.readJsonIfPresent("preprocessor_config.json") as Record<string, unknown> | undefined;
+    const resize = state.spec.resize;
+    const multiple = typeof config?.ensure_multiple_of === "number" && config.ensure_multiple_of > 0
+      ? config.ensure_multiple_of
+      : 1;
+    if (resize && "width" in resize && (config?.keep_aspect_ratio === true || multiple !== 1)) {
+      const keep = config?.keep_aspect_ratio === true;
+      state.sizeFor = (width, height) => dptResizeSize(width, height, resize, keep, multiple);
+    }
+    return state;
+  },
   async preprocess(input, ctx, state) {
     if (input.kind !== "image") throw new InputError(`depth-estimation takes images, not ${input.kind}`);
-    const { feeds, sizes } = await detectionFeeds(input, state, ctx);
+    const { feeds, sizes } = await detectionFeeds(input, state, ctx, state.sizeFor);
     return { feeds, meta: { sizes } satisfies ImageSizes };
   },
   async postprocess(outputs, pre, ctx) {

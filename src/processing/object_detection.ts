@@ -77,6 +77,7 @@ export async function detectionFeeds(
   input: ImageInput,
   state: ImageTaskState,
   ctx: PipelineContext,
+  sizeFor?: (width: number, height: number) => { width: number; height: number },
 ): Promise<{ feeds: Record<string, TensorData>; sizes: { width: number; height: number }[] }> {
   if (input.images.length === 0) throw new InputError("no image given", { hint: "pass --image PATH (or - for stdin)" });
   const sizes: { width: number; height: number }[] = [];
@@ -85,7 +86,11 @@ export async function detectionFeeds(
     const decoded = await decodeImage(file.bytes, file.name, state.decode);
     sizes.push({ width: decoded.width, height: decoded.height });
     const resize = state.spec.resize;
-    if (resize && "shortestEdge" in resize && resize.longestEdge !== undefined) {
+    if (resize && sizeFor) {
+      const to = sizeFor(decoded.width, decoded.height);
+      const resized = resizeImage(decoded, to.width, to.height, state.spec.resample);
+      images.push(state.spec.crop ? resizeAndCrop(resized, { ...state.spec, resize: undefined }) : resized);
+    } else if (resize && "shortestEdge" in resize && resize.longestEdge !== undefined) {
       const to = detrResizeSize(decoded.width, decoded.height, resize.shortestEdge, resize.longestEdge);
       const resized = resizeImage(decoded, to.width, to.height, state.spec.resample);
       images.push(state.spec.crop ? resizeAndCrop(resized, { ...state.spec, resize: undefined }) : resized);
