@@ -12,7 +12,11 @@
  * - model run times: PaddleOCR's orientation classifier (image, 1×3×48×192) and Silero VAD v5 over the same
  *   10 s (313 windows), both real models from npm.
  *
- * Usage: deno task bench:processing [--runs N] [--python PATH] [--json]
+ * - with `--tasks object-detection,image-segmentation,depth-estimation` (any of them), only those vision
+ *   pipelines on the tiny DETR / SegFormer / DPT of tests/support/vision_fixtures.ts and the 160×120 scene:
+ *   pre-processing, the model, and the whole `Pipeline.run` (post-processing is the difference).
+ *
+ * Usage: deno task bench:processing [--runs N] [--python PATH] [--json] [--tasks LIST]
  *
  * @module
  */
@@ -38,6 +42,7 @@ function arg(name: string, fallback: string): string {
 const RUNS = Number(arg("--runs", "30"));
 const PYTHON = arg("--python", "/tmp/venv/bin/python");
 const JSON_OUT = Deno.args.includes("--json");
+const TASKS = Deno.args.includes("--tasks") ? arg("--tasks", "").split(",").filter(Boolean) : undefined;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -104,6 +109,48 @@ async function benchTextPipelines(dir: string): Promise<void> {
     );
     await pipeline.dispose();
   }
+}
+
+/** The vision pipelines (`--tasks`): pre-processing, model and whole run on the fixture models and scene. */
+async function benchVisionTasks(tasks: string[]): Promise<void> {
+  const { visionFixtures } = await import("../tests/support/vision_fixtures.ts");
+  const fx = await visionFixtures();
+  const models: Record<string, string> = {
+    "object-detection": "detr",
+    "image-segmentation": "segformer",
+    "depth-estimation": "dpt",
+  };
+  const input = {
+    kind: "image" as const,
+    images: [{ name: "scene.png", bytes: await Deno.readFile(`${fx.dir}/scene.png`) }],
+  };
+  for (const task of tasks) {
+    const model = models[task];
+    if (!model) {
+      notes.push(`--tasks: no fixture for ${task} (have ${Object.keys(models).join(", ")})`);
+      continue;
+    }
+    const pipeline = await loadPipeline(`${fx.dir}/${model}`, { provider: "cpu" });
+    const pre = await pipeline.preprocess(input);
+    const preMs = await timeIt(() => pipeline.preprocess(input));
+    const modelMs = await timeIt(() => pipeline.session.run(pre.feeds));
+    const whole = await timeIt(() => pipeline.run(input, { threshold: 0.3 }));
+    add("vision", `${task} (${model}), 160×120 PNG: pre-process`, preMs);
+    add("vision", `${task} (${model}): model`, modelMs, "inference");
+    add(
+      "vision",
+      `${task} (${model}): whole Pipeline.run`,
+      whole,
+      `post-process ≈ ${(whole - preMs - modelMs).toFixed(3)} ms`,
+    );
+    await pipeline.dispose();
+  }
+}
+
+if (TASKS) {
+  await benchVisionTasks(TASKS);
+  report();
+  Deno.exit(0);
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "gpux-bench-processing-" });
@@ -304,21 +351,25 @@ try {
   await Deno.remove(tmp, { recursive: true });
 }
 
-if (JSON_OUT) {
-  console.log(JSON.stringify({ runs: RUNS, rows, notes }, null, 2));
-} else {
-  const order = ["text", "image", "audio"];
-  rows.sort((a, b) => order.indexOf(a.area) - order.indexOf(b.area));
-  const w = Math.max(...rows.map((r) => r.what.length));
-  console.log(
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
-      loadavg().map((l) => l.toFixed(2)).join(" ")
-    }; medians of ${RUNS} runs`,
-  );
-  console.log(`${"area".padEnd(6)} ${"what".padEnd(w)} ${"ms".padStart(9)}  note`);
-  for (const r of rows) {
-    const ms = r.ms < 0.1 ? r.ms.toFixed(4) : r.ms.toFixed(2);
-    console.log(`${r.area.padEnd(6)} ${r.what.padEnd(w)} ${ms.padStart(9)}  ${r.note ?? ""}`);
+report();
+
+function report(): void {
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ runs: RUNS, rows, notes }, null, 2));
+  } else {
+    const order = ["text", "image", "audio", "vision"];
+    rows.sort((a, b) => order.indexOf(a.area) - order.indexOf(b.area));
+    const w = Math.max(...rows.map((r) => r.what.length));
+    console.log(
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
+        loadavg().map((l) => l.toFixed(2)).join(" ")
+      }; medians of ${RUNS} runs`,
+    );
+    console.log(`${"area".padEnd(6)} ${"what".padEnd(w)} ${"ms".padStart(9)}  note`);
+    for (const r of rows) {
+      const ms = r.ms < 0.1 ? r.ms.toFixed(4) : r.ms.toFixed(2);
+      console.log(`${r.area.padEnd(6)} ${r.what.padEnd(w)} ${ms.padStart(9)}  ${r.note ?? ""}`);
+    }
+    for (const n of notes) console.log(`note: ${n}`);
   }
-  for (const n of notes) console.log(`note: ${n}`);
 }
