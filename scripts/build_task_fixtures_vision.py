@@ -224,6 +224,114 @@ goldens["depth_anything"] = {
     "depth": np.asarray(depth["depth"]).astype(np.uint8).flatten().tolist(),
 }
 
+# ---- zero-shot object detection: OWL-ViT with a tiny CLIP BPE vocabulary ---------------------------------
+from transformers import CLIPTokenizer, OwlViTConfig, OwlViTForObjectDetection
+from transformers.models.owlvit.image_processing_pil_owlvit import OwlViTImageProcessorPil
+
+
+def bytes_to_unicode() -> dict:
+    """GPT-2's byte-to-character table (CLIP's byte-level alphabet)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
+
+
+chars = list(bytes_to_unicode().values())
+vocab: dict = {}
+for c in chars:
+    vocab[c] = len(vocab)
+for c in chars:
+    vocab[c + "</w>"] = len(vocab)
+merges = ["r e", "re d</w>", "b o", "bo x</w>", "d i", "di s", "dis c</w>", "c a", "ca t</w>"]
+for m in merges:
+    vocab[m.replace(" ", "")] = len(vocab)
+vocab["<|startoftext|>"] = len(vocab)
+vocab["<|endoftext|>"] = len(vocab)  # the largest id: OWL-ViT pools the text at the argmax of input_ids
+owl_tokenizer = CLIPTokenizer(vocab=vocab, merges=[tuple(m.split(" ")) for m in merges], pad_token="!", model_max_length=16)
+owl_config = OwlViTConfig(
+    text_config=dict(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=16,
+        eos_token_id=vocab["<|endoftext|>"],
+        bos_token_id=vocab["<|startoftext|>"],
+        pad_token_id=vocab["!"],
+    ),
+    vision_config=dict(
+        hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
+    ),
+    projection_dim=32,
+)
+owl = OwlViTForObjectDetection(owl_config).eval()
+with torch.no_grad():
+    # boxes near each patch's own grid box and logits of moderate size: random weights saturate both
+    for p in owl.box_head.parameters():
+        p.mul_(0.02)
+    owl.class_head.logit_scale.weight.mul_(0.0)
+    owl.class_head.logit_scale.bias.fill_(-0.8)
+    owl.class_head.logit_shift.weight.mul_(0.2)
+    owl.class_head.logit_shift.bias.fill_(0.0)
+owl_processor = OwlViTImageProcessorPil(size={"height": 32, "width": 32}, do_center_crop=False)
+folder = os.path.join(OUT, "owlvit")
+save(owl, owl_processor, folder)
+owl_tokenizer.save_pretrained(folder)
+owl_labels = ["red box", "blue disc", "cat"]
+encoded = owl_tokenizer(owl_labels, padding=True, return_tensors="pt")
+
+
+class OwlWrapper(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids, pixel_values, attention_mask):
+        result = self.inner(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask)
+        return result.logits, result.pred_boxes
+
+
+torch.onnx.export(
+    OwlWrapper(owl),
+    (encoded["input_ids"], pixel_example(owl_processor, image), encoded["attention_mask"]),
+    os.path.join(folder, "model.onnx"),
+    input_names=["input_ids", "pixel_values", "attention_mask"],
+    output_names=["logits", "pred_boxes"],
+    dynamic_axes={
+        "input_ids": {0: "queries", 1: "sequence"},
+        "attention_mask": {0: "queries", 1: "sequence"},
+        "logits": {2: "queries"},
+    },
+    dynamo=False,
+    opset_version=17,
+)
+owl.eval()
+owl_threshold = 0.6
+owl_pipeline = pipeline("zero-shot-object-detection", model=owl, tokenizer=owl_tokenizer, image_processor=owl_processor)
+owl_answer = owl_pipeline(image, candidate_labels=owl_labels, threshold=owl_threshold)
+owl_floats = []
+for label in owl_labels:
+    with torch.no_grad():
+        one = owl(**owl_tokenizer([label], return_tensors="pt"), pixel_values=pixel_example(owl_processor, image))
+    post = owl_processor.post_process_object_detection(one, threshold=owl_threshold, target_sizes=[image.size[::-1]])[0]
+    owl_floats += [(s, label, b) for s, b in zip(post["scores"].tolist(), post["boxes"].tolist())]
+owl_floats.sort(key=lambda x: -x[0])
+goldens["owlvit"] = {
+    "labels": owl_labels,
+    "threshold": owl_threshold,
+    "pipeline": owl_answer,
+    "boxes": [b for _, _, b in owl_floats],
+    "scores": [s for s, _, _ in owl_floats],
+    "ids": owl_tokenizer(owl_labels)["input_ids"],
+}
+
 with open(os.path.join(OUT, "goldens.json"), "w") as f:
     json.dump(goldens, f)
 print(os.path.join(OUT, "goldens.json"))

@@ -188,13 +188,23 @@ Deno.test("vision tasks: loadPipeline answers what gpux run --json prints", asyn
   assertEquals(segments.segments[0].map((s) => s.label), fx.goldens.segformer.map((s) => s.label));
 });
 
-Deno.test("gpux serve: {image, threshold} on detection, segmentation and depth models answers what gpux run --json prints", async () => {
+Deno.test("gpux serve: {image, threshold, candidate_labels} on detection, segmentation and depth models answers what gpux run --json prints", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gpux-serve-vision-" });
   const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
   try {
     const server = running(
       await startServe(
-        [`${fx.dir}/detr`, `${fx.dir}/segformer`, `${fx.dir}/dpt`, "--provider", "cpu", "--port", "0", "--quiet"],
+        [
+          `${fx.dir}/detr`,
+          `${fx.dir}/segformer`,
+          `${fx.dir}/dpt`,
+          `${fx.dir}/owlvit`,
+          "--provider",
+          "cpu",
+          "--port",
+          "0",
+          "--quiet",
+        ],
         { env },
       ),
     );
@@ -202,18 +212,29 @@ Deno.test("gpux serve: {image, threshold} on detection, segmentation and depth m
       const info = await (await fetch(`${server.url}/info`)).json();
       assertEquals(
         info.models.map((m: { name: string; task: string }) => [m.name, m.task]),
-        [["detr", "object-detection"], ["segformer", "image-segmentation"], ["dpt", "depth-estimation"]],
+        [
+          ["detr", "object-detection"],
+          ["segformer", "image-segmentation"],
+          ["dpt", "depth-estimation"],
+          ["owlvit", "zero-shot-object-detection"],
+        ],
       );
       const image = base64(await Deno.readFile(scene));
       const threshold = fx.goldens.detr.threshold;
-      for (const [name, extra] of [["detr", { threshold }], ["segformer", {}], ["dpt", {}]] as const) {
+      const labels = fx.goldens.owlvit.labels;
+      const cases = [
+        ["detr", { threshold }, ["--threshold", String(threshold)]],
+        ["segformer", {}, []],
+        ["dpt", {}, []],
+        ["owlvit", { candidate_labels: labels, threshold: 0.6 }, ["--labels", labels.join(","), "--threshold", "0.6"]],
+      ] as const;
+      for (const [name, extra, args] of cases) {
         const response = await fetch(`${server.url}/models/${name}/predict`, {
           method: "POST",
           body: JSON.stringify({ image, ...extra }),
         });
         const doc = await response.json();
         assertEquals(response.status, 200, JSON.stringify(doc));
-        const args = name === "detr" ? ["--threshold", String(threshold)] : [];
         const cli = await gpuxJson([`${fx.dir}/${name}`, "--image", scene, ...args]);
         assertEquals(
           doc.result[0].objects ?? doc.result[0].segments ?? doc.result[0].depth,
@@ -232,6 +253,59 @@ Deno.test("gpux serve: {image, threshold} on detection, segmentation and depth m
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("zero-shot-object-detection: an OWL-ViT finds transformers' labels, scores (1e-4) and boxes (0.5 px) for --labels", async () => {
+  const golden = fx.goldens.owlvit;
+  assert(golden.pipeline.length >= 3, "the fixture should find several objects");
+  // the labels' token ids are the CLIP tokenizer's
+  await using detector = await loadPipeline(`${fx.dir}/owlvit`, { provider: "cpu" });
+  assertEquals(detector.task, "zero-shot-object-detection");
+  const bytes = await Deno.readFile(scene);
+  const pre = await detector.preprocess({
+    kind: "image",
+    images: [{ name: "scene.png", bytes }],
+    candidateLabels: golden.labels,
+  });
+  const ids = pre.feeds.input_ids;
+  const width = ids.shape[1];
+  golden.ids.forEach((row, i) => {
+    const fed = Array.from(ids.data as BigInt64Array).slice(i * width, i * width + row.length).map(Number);
+    assertEquals(fed, row);
+  });
+  const doc = await gpuxJson([
+    `${fx.dir}/owlvit`,
+    "--image",
+    scene,
+    "--labels",
+    golden.labels.join(","),
+    "--threshold",
+    String(golden.threshold),
+  ]);
+  const objects = doc.result[0].objects as { label: string; score: number; box: Box }[];
+  assertEquals(objects.map((o) => o.label), golden.pipeline.map((o) => o.label));
+  objects.forEach((o, i) => {
+    assertClose(o.score, golden.scores[i], 1e-4, `score ${i}`);
+    const [xmin, ymin, xmax, ymax] = golden.boxes[i];
+    for (const [k, v] of Object.entries({ xmin, ymin, xmax, ymax })) {
+      assertClose(o.box[k as keyof Box], v, 0.5, `box ${i} ${k}`);
+    }
+  });
+  const top2 = await gpuxJson([
+    `${fx.dir}/owlvit`,
+    "--image",
+    scene,
+    "--labels",
+    golden.labels.join(","),
+    "--top-k",
+    "2",
+    "--threshold",
+    String(golden.threshold),
+  ]);
+  assertEquals(top2.result[0].objects, objects.slice(0, 2));
+  const none = await runCli(["run", `${fx.dir}/owlvit`, "--image", scene, "-p", "cpu"]);
+  assertEquals(none.code, 2, none.stderr);
+  assertMatch(none.stderr, /needs the labels to look for/);
 });
 
 const isnet = await imglyIsnet();

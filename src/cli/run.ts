@@ -76,7 +76,10 @@ export function runCommand(ctx: CliContext) {
       "second text for each --text (cross-encoders, NLI; one for all, or one per --text)",
       collect,
     )
-    .option("--labels <list>", "zero-shot-classification: candidate labels, comma-separated")
+    .option(
+      "--labels <list>",
+      "zero-shot-classification, zero-shot-object-detection: candidate labels, comma-separated",
+    )
     .option("--image <path>", "image input: PNG, JPEG or WebP (repeatable; - for stdin)", collect)
     .option("--audio <path>", "audio input: WAV (repeatable; - for stdin)", collect)
     .option(
@@ -90,7 +93,11 @@ export function runCommand(ctx: CliContext) {
     )
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
-    .option("--threshold <score>", "object-detection: keep boxes scoring above this (default 0.5)", thresholdArg)
+    .option(
+      "--threshold <score>",
+      "object-detection: keep boxes scoring above this (default 0.5; 0.1 zero-shot)",
+      thresholdArg,
+    )
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
     .option("--json", "print one JSON document: {model, provider, outputs, timings} (with raw inputs: {task, result})")
     .option("-q, --quiet", "no progress or timing lines on stderr")
@@ -230,7 +237,14 @@ async function readRawInput(flags: RawFlags): Promise<PipelineInput | undefined>
       ...(labels?.length ? { candidateLabels: labels } : {}),
     };
   }
-  if (flags.image?.length) return { kind: "image", images: await readMedia(flags.image, "--image") };
+  if (flags.image?.length) {
+    const labels = flags.labels?.split(",").map((l) => l.trim()).filter((l) => l.length > 0);
+    return {
+      kind: "image",
+      images: await readMedia(flags.image, "--image"),
+      ...(labels?.length ? { candidateLabels: labels } : {}),
+    };
+  }
   return { kind: "audio", clips: await readMedia(flags.audio!, "--audio") };
 }
 
@@ -287,7 +301,7 @@ async function runPipeline(
     }
     const isImage = typeof input === "object" && !Array.isArray(input) && input.kind === "image";
     const result = await pipeline.run(input, {
-      topK: flags.topK ?? (isImage ? 5 : undefined),
+      topK: flags.topK ?? (isImage && !pipeline.task.endsWith("object-detection") ? 5 : undefined),
       aggregation: flags.aggregation,
       multiLabel: flags.multiLabel,
       threshold: flags.threshold,

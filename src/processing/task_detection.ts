@@ -29,6 +29,7 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForSpeechSeq2Seq$|ForConditionalGeneration$/, "text2text-generation"],
   [/ForMaskedLM$/, "fill-mask"],
   [/ForCausalLM$/, "text-generation"],
+  [/^Owl(ViT|v2)ForObjectDetection$/, "zero-shot-object-detection"],
   [/ForObjectDetection$/, "object-detection"],
   [/ForSemanticSegmentation$/, "image-segmentation"],
   [/ForDepthEstimation$/, "depth-estimation"],

@@ -18,6 +18,7 @@ import { objectDetection } from "./object_detection.ts";
 import { imageSegmentation } from "./image_segmentation.ts";
 import { backgroundRemoval } from "./background_removal.ts";
 import { depthEstimation } from "./depth_estimation.ts";
+import { zeroShotObjectDetection } from "./zero_shot_object_detection.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
 // deno-lint-ignore no-explicit-any
@@ -34,4 +35,5 @@ export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
   imageSegmentation,
   backgroundRemoval,
   depthEstimation,
+  zeroShotObjectDetection,
 ];

@@ -102,7 +102,7 @@ export function rawInputOf(
     }
     return { input, options };
   }
-  for (const k of ["pairs", "candidate_labels", "hypothesis_template"]) {
+  for (const k of ["pairs", "hypothesis_template", ...(kind === "image" ? [] : ["candidate_labels"])]) {
     if (k in obj) throw new BadRequestError(`"${k}" goes with "text", not "${kind}"`);
   }
   const files = strings(obj[kind], kind).map((b64, i) => ({
@@ -110,6 +110,15 @@ export function rawInputOf(
     bytes: decodeBase64(b64, `"${kind}"${Array.isArray(obj[kind]) ? `[${i}]` : ""}`),
   }));
   return kind === "image"
-    ? { input: { kind: "image", images: files }, options }
+    ? {
+      input: {
+        kind: "image",
+        images: files,
+        ...(obj.candidate_labels !== undefined
+          ? { candidateLabels: strings(obj.candidate_labels, "candidate_labels") }
+          : {}),
+      },
+      options,
+    }
     : { input: { kind: "audio", clips: files }, options };
 }

@@ -45,7 +45,7 @@ export interface RunMessage {
  */
 export type RawInput =
   | { kind: "text"; texts: string[]; pairs?: string[]; candidateLabels?: string[]; hypothesisTemplate?: string }
-  | { kind: "image"; images: { name: string; bytes: Uint8Array }[] }
+  | { kind: "image"; images: { name: string; bytes: Uint8Array }[]; candidateLabels?: string[] }
   | { kind: "audio"; clips: { name: string; bytes: Uint8Array }[] };
 
 /** Options of a raw-input run (as the run command's --top-k, --aggregation, --multi-label). */
