@@ -3,7 +3,7 @@ exported to ONNX, with their real preprocessor configs, a rendered scene (colour
 and the answers of Python transformers' own `pipeline()` on the same weights (the goldens).
 
 Called by tests/support/vision_fixtures.ts as `python build_task_fixtures_vision.py OUT_DIR`; writes
-OUT_DIR/{scene.png, detr/, segformer/, dpt/, depth-anything/, goldens.json}. Each model folder holds model.onnx, config.json
+OUT_DIR/{scene.png, scene96x64.png, scene64x64.png, scene32x32.png, detr/, segformer/, dpt/, depth-anything/, goldens.json}. Each model folder holds model.onnx, config.json
 and preprocessor_config.json, as a Hub repository would. Seeds are fixed, so the same versions give the same
 files. Prints nothing on success but the goldens' path.
 """
@@ -37,7 +37,7 @@ def scene() -> Image.Image:
     return image
 
 
-def export(model, example: torch.Tensor, folder: str, outputs: list[str]) -> None:
+def export(model, example: torch.Tensor, folder: str, outputs: list[str], dynamic: bool = False) -> None:
     model.eval()
     path = os.path.join(folder, "model.onnx")
 
@@ -58,6 +58,7 @@ def export(model, example: torch.Tensor, folder: str, outputs: list[str]) -> Non
         output_names=outputs,
         dynamo=False,
         opset_version=17,
+        dynamic_axes={"pixel_values": {0: "batch", 2: "height", 3: "width"}} if dynamic else None,
     )
     model.eval()  # the exporter restores the wrapper's (training) mode on everything under it
 
@@ -75,6 +76,9 @@ def pixel_example(processor, image) -> torch.Tensor:
 
 image = scene()
 image.save(os.path.join(OUT, "scene.png"))
+# the scene at the models' own input sizes (no resampling), where transformers.js's resize (sharp) cannot differ
+for width, height in [(96, 64), (64, 64), (32, 32)]:
+    image.resize((width, height), Image.BILINEAR).save(os.path.join(OUT, f"scene{width}x{height}.png"))
 goldens: dict = {"transformers": transformers.__version__, "torch": torch.__version__, "image": list(image.size)}
 
 # ---- object detection: DETR with a small ResNet backbone (no timm) ------------------------------------
@@ -108,7 +112,7 @@ with torch.no_grad():
 detr_processor = DetrImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 96})
 folder = os.path.join(OUT, "detr")
 save(detr, detr_processor, folder)
-export(detr, pixel_example(detr_processor, image), folder, ["logits", "pred_boxes"])
+export(detr, pixel_example(detr_processor, image), folder, ["logits", "pred_boxes"], dynamic=True)
 detector = pipeline("object-detection", model=detr, image_processor=detr_processor)
 threshold = 0.3
 answer = detector(image, threshold=threshold)

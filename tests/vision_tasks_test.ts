@@ -15,6 +15,7 @@ import { loadPipeline } from "../src/processing/pipeline.ts";
 import { readNpy } from "../src/runtime/npy.ts";
 import { base64 } from "../src/processing/result_json.ts";
 import { imglyIsnet } from "./support/imgly_isnet.ts";
+import { transformersJs } from "./support/transformersjs_vision.ts";
 
 const fx = await visionFixtures();
 const scene = `${fx.dir}/scene.png`;
@@ -306,6 +307,81 @@ Deno.test("zero-shot-object-detection: an OWL-ViT finds transformers' labels, sc
   const none = await runCli(["run", `${fx.dir}/owlvit`, "--image", scene, "-p", "cpu"]);
   assertEquals(none.code, 2, none.stderr);
   assertMatch(none.stderr, /needs the labels to look for/);
+});
+
+Deno.test("transformers.js: its pipelines on the same files give gpux's labels, scores (1e-4), boxes (0.5 px), masks (>= 99.9%) and depth (1e-4; picture within one level)", async () => {
+  // the scene at each model's own input size: transformers.js resizes with sharp, not Pillow, and its DETR resize
+  // scales a short image up to longest_edge where transformers only caps it, so other sizes feed it other pixels
+  const labels = fx.goldens.owlvit.labels;
+  const calls = [
+    {
+      task: "object-detection",
+      model: "detr",
+      image: `${fx.dir}/scene96x64.png`,
+      options: { threshold: 0.3, percentage: true },
+    },
+    { task: "image-segmentation", model: "segformer", image: `${fx.dir}/scene64x64.png` },
+    { task: "depth-estimation", model: "dpt", image: `${fx.dir}/scene64x64.png` },
+    {
+      task: "zero-shot-object-detection",
+      model: "owlvit",
+      image: `${fx.dir}/scene32x32.png`,
+      labels,
+      options: { threshold: 0.6, percentage: true },
+    },
+  ];
+  const js = await transformersJs(fx.dir, calls);
+  if ("skip" in js) {
+    console.warn(`transformers.js comparison skipped: ${js.skip}`);
+    return;
+  }
+  type JsBox = { label: string; score: number; box: Box };
+  const checkBoxes = (ours: JsBox[], theirs: JsBox[], width: number, height: number, what: string) => {
+    assertEquals(ours.map((o) => o.label), theirs.map((o) => o.label), what);
+    assert(ours.length >= 2, `${what}: the comparison needs objects`);
+    ours.forEach((o, i) => {
+      assertClose(o.score, theirs[i].score, 1e-4, `${what} score ${i}`);
+      const t = theirs[i].box;
+      assertClose(o.box.xmin, t.xmin * width, 0.5, `${what} ${i} xmin`);
+      assertClose(o.box.xmax, t.xmax * width, 0.5, `${what} ${i} xmax`);
+      assertClose(o.box.ymin, t.ymin * height, 0.5, `${what} ${i} ymin`);
+      assertClose(o.box.ymax, t.ymax * height, 0.5, `${what} ${i} ymax`);
+    });
+  };
+  const detr = await gpuxJson([`${fx.dir}/detr`, "--image", calls[0].image, "--threshold", "0.3"]);
+  checkBoxes(detr.result[0].objects, js[0] as JsBox[], 96, 64, "detr");
+
+  const seg = await gpuxJson([`${fx.dir}/segformer`, "--image", calls[1].image]);
+  const jsSegments = js[1] as { label: string; mask: { data: number[] } }[];
+  assertEquals(seg.result[0].segments.map((s: { label: string }) => s.label), jsSegments.map((s) => s.label));
+  for (let i = 0; i < jsSegments.length; i++) {
+    const same = agreement((await grey(seg.result[0].segments[i].mask)).values, jsSegments[i].mask.data);
+    assert(same >= 0.999, `segment ${jsSegments[i].label}: ${(same * 100).toFixed(3)}% agree`);
+  }
+
+  const depth = await gpuxJson([`${fx.dir}/dpt`, "--image", calls[2].image]);
+  const jsDepth = js[2] as { predicted_depth: { dims: number[]; data: number[] }; depth: { data: number[] } };
+  assertEquals(jsDepth.predicted_depth.dims, [64, 64]);
+  const flat = (depth.result[0].predicted_depth as number[][]).flat();
+  const range = Math.max(...flat) - Math.min(...flat);
+  flat.forEach((v, i) => assertClose(v, jsDepth.predicted_depth.data[i], 1e-4 * range, `depth ${i}`));
+  // transformers.js normalises with a float64 range (Python: float32), so a pixel on a grey-level boundary may
+  // truncate one level apart: gpux draws Python's picture (checked above), within one level of transformers.js's
+  const picture = (await grey(depth.result[0].depth)).values;
+  const same = agreement(picture, jsDepth.depth.data);
+  assert(same >= 0.99, `depth picture: ${(same * 100).toFixed(3)}% agree`);
+  picture.forEach((v, i) => assertClose(v, jsDepth.depth.data[i], 1, `depth picture pixel ${i}`));
+
+  const owl = await gpuxJson([
+    `${fx.dir}/owlvit`,
+    "--image",
+    calls[3].image,
+    "--labels",
+    labels.join(","),
+    "--threshold",
+    "0.6",
+  ]);
+  checkBoxes(owl.result[0].objects, js[3] as JsBox[], 32, 32, "owlvit");
 });
 
 const isnet = await imglyIsnet();
