@@ -12,9 +12,10 @@
  * - model run times: PaddleOCR's orientation classifier (image, 1×3×48×192) and Silero VAD v5 over the same
  *   10 s (313 windows), both real models from npm.
  *
- * - with `--tasks object-detection,image-segmentation,depth-estimation` (any of them), only those vision
- *   pipelines on the tiny DETR / SegFormer / DPT of tests/support/vision_fixtures.ts and the 160×120 scene:
- *   pre-processing, the model, and the whole `Pipeline.run` (post-processing is the difference).
+ * - with `--tasks object-detection,image-segmentation,depth-estimation,zero-shot-object-detection` (any of them),
+ *   only those vision pipelines on the tiny DETR / SegFormer / DPT / OWL-ViT of tests/support/vision_fixtures.ts and
+ *   the 160×120 scene: pre-processing, the model, the whole `Pipeline.run` (post-processing is the difference), and
+ *   transformers.js's pipeline on the same files in a node process (tests/support/transformersjs_vision.ts).
  *
  * Usage: deno task bench:processing [--runs N] [--python PATH] [--json] [--tasks LIST]
  *
@@ -119,11 +120,24 @@ async function benchVisionTasks(tasks: string[]): Promise<void> {
     "object-detection": "detr",
     "image-segmentation": "segformer",
     "depth-estimation": "dpt",
+    "zero-shot-object-detection": "owlvit",
   };
-  const input = {
-    kind: "image" as const,
-    images: [{ name: "scene.png", bytes: await Deno.readFile(`${fx.dir}/scene.png`) }],
-  };
+  const labels = ["red box", "blue disc", "cat"];
+  const scene = { name: "scene.png", bytes: await Deno.readFile(`${fx.dir}/scene.png`) };
+  const inputFor = (task: string) =>
+    task === "zero-shot-object-detection"
+      ? { kind: "image" as const, images: [scene], candidateLabels: labels }
+      : { kind: "image" as const, images: [scene] };
+  const { transformersJs } = await import("../tests/support/transformersjs_vision.ts");
+  const calls = tasks.filter((t) => models[t]).map((task) => ({
+    task,
+    model: models[task],
+    image: `${fx.dir}/scene.png`,
+    ...(task === "zero-shot-object-detection" ? { labels } : {}),
+    options: task.endsWith("object-detection") ? { threshold: 0.3 } : undefined,
+  }));
+  const js = await transformersJs(fx.dir, calls, RUNS);
+  if ("skip" in js) notes.push(`transformers.js skipped: ${js.skip}`);
   for (const task of tasks) {
     const model = models[task];
     if (!model) {
@@ -131,6 +145,7 @@ async function benchVisionTasks(tasks: string[]): Promise<void> {
       continue;
     }
     const pipeline = await loadPipeline(`${fx.dir}/${model}`, { provider: "cpu" });
+    const input = inputFor(task);
     const pre = await pipeline.preprocess(input);
     const preMs = await timeIt(() => pipeline.preprocess(input));
     const modelMs = await timeIt(() => pipeline.session.run(pre.feeds));
@@ -143,6 +158,15 @@ async function benchVisionTasks(tasks: string[]): Promise<void> {
       whole,
       `post-process ≈ ${(whole - preMs - modelMs).toFixed(3)} ms`,
     );
+    const jsRow = "skip" in js ? undefined : js[calls.findIndex((c) => c.task === task)] as { medianMs: number };
+    if (jsRow) {
+      add(
+        "vision",
+        `${task} (${model}): transformers.js pipeline, same file`,
+        jsRow.medianMs,
+        `gpux ${(jsRow.medianMs / whole).toFixed(2)}× faster`,
+      );
+    }
     await pipeline.dispose();
   }
 }

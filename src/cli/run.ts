@@ -35,7 +35,7 @@ import {
 import { writeNpy } from "../runtime/npy.ts";
 import { resultImages } from "../processing/result_image.ts";
 import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
-import { inputNames, resultJson } from "../processing/result_json.ts";
+import { inputNames, resultJson, resultPictures } from "../processing/result_json.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 import { loadPipeline, type MediaFile, type PipelineInput, type TaskResult } from "../processing/pipeline.ts";
@@ -317,7 +317,7 @@ async function runPipeline(
         ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
         task: pipeline.task,
         taskSource: pipeline.taskSource,
-        result: resultJson(result, names),
+        result: resultJson(result, names, await resultPictures(result)),
         ...(written.length ? { written } : {}),
         timings,
       });

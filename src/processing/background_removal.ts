@@ -21,7 +21,6 @@ import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { resizeBilinear } from "./image_interpolate.ts";
 import { detectionFeeds, type ImageSizes } from "./object_detection.ts";
-import { encodeGreyPng } from "./png_encode.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
 /** The matte's alpha at the image's size: bilinear, sigmoid when the values are logits, × 255 rounded. */
@@ -59,7 +58,7 @@ export const backgroundRemoval: TaskHandler<ImageTaskState> = {
     const { feeds, sizes } = await detectionFeeds(input, state, ctx);
     return { feeds, meta: { sizes } satisfies ImageSizes };
   },
-  async postprocess(outputs, pre, ctx) {
+  postprocess(outputs, pre, ctx) {
     const { sizes } = pre.meta as ImageSizes;
     const t = outputs[ctx.session.outputs[0].name];
     const shape = t.shape as number[];
@@ -74,7 +73,7 @@ export const backgroundRemoval: TaskHandler<ImageTaskState> = {
     for (let n = 0; n < shape[0]; n++) {
       const { width, height } = sizes[n];
       const mask = matteAlpha(values, n * h * w, h, w, width, height);
-      segments.push([{ label: "foreground", score: null, mask, png: await encodeGreyPng(width, height, mask) }]);
+      segments.push([{ label: "foreground", score: null, mask }]);
     }
     return { kind: "segmentation", task: ctx.task, sizes, segments };
   },

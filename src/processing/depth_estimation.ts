@@ -10,8 +10,8 @@
  * const estimator = await loadPipeline("LiheYoung/depth-anything-small-hf");
  * const bytes = await Deno.readFile("room.jpg");
  * const result = await estimator.run({ kind: "image", images: [{ name: "room.jpg", bytes }] });
- * if (result.kind === "depth") await Deno.writeFile("depth.png", result.depths[0].png);
- * // depths[0]: { width: 640, height: 480, predictedDepth: Float32Array(307200), png: Uint8Array }
+ * if (result.kind === "depth") console.log(result.depths[0]);
+ * // { width: 640, height: 480, predictedDepth: Float32Array(307200), picture: Uint8Array(307200) }
  * ```
  *
  * @module
@@ -21,7 +21,6 @@ import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { resizeBicubic } from "./image_interpolate.ts";
 import { detectionFeeds, type ImageSizes, roundHalfEven } from "./object_detection.ts";
-import { encodeGreyPng } from "./png_encode.ts";
 import type { DepthMap, TaskHandler } from "./task_types.ts";
 
 /** A depth map normalised to 0..255 as transformers' pipeline does it (float32 arithmetic, truncated). */
@@ -91,7 +90,7 @@ export const depthEstimation: TaskHandler<DepthState> = {
     const { feeds, sizes } = await detectionFeeds(input, state, ctx, state.sizeFor);
     return { feeds, meta: { sizes } satisfies ImageSizes };
   },
-  async postprocess(outputs, pre, ctx) {
+  postprocess(outputs, pre, ctx) {
     const { sizes } = pre.meta as ImageSizes;
     const t = outputs.predicted_depth ?? outputs[ctx.session.outputs[0].name];
     const shape = t.shape as number[];
@@ -110,7 +109,7 @@ export const depthEstimation: TaskHandler<DepthState> = {
         width,
         height,
         predictedDepth,
-        png: await encodeGreyPng(width, height, depthToGrey(predictedDepth)),
+        picture: depthToGrey(predictedDepth),
       });
     }
     return { kind: "depth", task: ctx.task, depths };

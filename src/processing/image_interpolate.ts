@@ -100,18 +100,23 @@ export function resizeBicubic(
   };
   const ys = taps(inH, outH);
   const xs = taps(inW, outW);
-  const out = new Float32Array(outH * outW);
-  const rows = new Float64Array(4);
-  for (let y = 0; y < outH; y++) {
+  // separable, in PyTorch's order: each source row interpolated along x once, then the four rows along y
+  const across = new Float64Array(inH * outW);
+  for (let r = 0; r < inH; r++) {
+    const row = offset + r * inW;
     for (let x = 0; x < outW; x++) {
-      for (let k = 0; k < 4; k++) {
-        const row = offset + ys.index[y * 4 + k] * inW;
-        let v = 0;
-        for (let j = 0; j < 4; j++) v += xs.weight[x * 4 + j] * data[row + xs.index[x * 4 + j]];
-        rows[k] = v;
-      }
-      out[y * outW + x] = rows[0] * ys.weight[y * 4] + rows[1] * ys.weight[y * 4 + 1] +
-        rows[2] * ys.weight[y * 4 + 2] + rows[3] * ys.weight[y * 4 + 3];
+      let v = 0;
+      for (let j = 0; j < 4; j++) v += xs.weight[x * 4 + j] * data[row + xs.index[x * 4 + j]];
+      across[r * outW + x] = v;
+    }
+  }
+  const out = new Float32Array(outH * outW);
+  for (let y = 0; y < outH; y++) {
+    const r0 = ys.index[y * 4] * outW, r1 = ys.index[y * 4 + 1] * outW;
+    const r2 = ys.index[y * 4 + 2] * outW, r3 = ys.index[y * 4 + 3] * outW;
+    const w0 = ys.weight[y * 4], w1 = ys.weight[y * 4 + 1], w2 = ys.weight[y * 4 + 2], w3 = ys.weight[y * 4 + 3];
+    for (let x = 0; x < outW; x++) {
+      out[y * outW + x] = across[r0 + x] * w0 + across[r1 + x] * w1 + across[r2 + x] * w2 + across[r3 + x] * w3;
     }
   }
   return out;

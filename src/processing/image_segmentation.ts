@@ -22,7 +22,6 @@ import { labelNames, tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { linearTaps } from "./image_interpolate.ts";
 import { detectionFeeds, type ImageSizes } from "./object_detection.ts";
-import { encodeGreyPng } from "./png_encode.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
 /** Per pixel of a `width × height` image: the class whose bilinearly resized logit is largest. */
@@ -38,43 +37,42 @@ export function semanticMap(
   const ys = linearTaps(h, height);
   const xs = linearTaps(w, width);
   const map = new Int32Array(width * height);
+  const best = new Float32Array(width * height).fill(-Infinity);
+  const across = new Float32Array(h * width);
   const plane = h * w;
-  for (let y = 0; y < height; y++) {
-    const r0 = ys.i0[y] * w, r1 = ys.i1[y] * w;
-    const h0 = ys.w0[y], h1 = ys.w1[y];
-    for (let x = 0; x < width; x++) {
-      const a = xs.i0[x], b = xs.i1[x], w0 = xs.w0[x], w1 = xs.w1[x];
-      let best = 0, bestValue = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        const base = offset + c * plane;
-        const v = Math.fround(
-          Math.fround(h0 * Math.fround(w0 * logits[base + r0 + a] + w1 * logits[base + r0 + b])) +
-            Math.fround(h1 * Math.fround(w0 * logits[base + r1 + a] + w1 * logits[base + r1 + b])),
+  // class by class, separably (each logit row along x once, then pairs of rows along y), in PyTorch's float32
+  // order; the running best keeps the first class of a tie, as argmax does
+  for (let c = 0; c < classes; c++) {
+    const base = offset + c * plane;
+    for (let r = 0; r < h; r++) {
+      for (let x = 0; x < width; x++) {
+        across[r * width + x] = Math.fround(
+          xs.w0[x] * logits[base + r * w + xs.i0[x]] + xs.w1[x] * logits[base + r * w + xs.i1[x]],
         );
-        if (v > bestValue) {
-          bestValue = v;
-          best = c;
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      const r0 = ys.i0[y] * width, r1 = ys.i1[y] * width, h0 = ys.w0[y], h1 = ys.w1[y];
+      for (let x = 0, i = y * width; x < width; x++, i++) {
+        const v = Math.fround(Math.fround(h0 * across[r0 + x]) + Math.fround(h1 * across[r1 + x]));
+        if (v > best[i]) {
+          best[i] = v;
+          map[i] = c;
         }
       }
-      map[y * width + x] = best;
     }
   }
   return map;
 }
 
 /** One segment per class present in `map`, ascending by class, with 0/255 masks. */
-export async function segmentsOf(map: Int32Array, width: number, height: number, names: string[]): Promise<Segment[]> {
+export function segmentsOf(map: Int32Array, names: string[]): Segment[] {
   const present = [...new Set(map)].sort((a, b) => a - b);
   const segments: Segment[] = [];
   for (const c of present) {
     const mask = new Uint8Array(map.length);
     for (let i = 0; i < map.length; i++) if (map[i] === c) mask[i] = 255;
-    segments.push({
-      label: names[c] ?? `LABEL_${c}`,
-      score: null,
-      mask,
-      png: await encodeGreyPng(width, height, mask),
-    });
+    segments.push({ label: names[c] ?? `LABEL_${c}`, score: null, mask });
   }
   return segments;
 }
@@ -99,7 +97,7 @@ export const imageSegmentation: TaskHandler<ImageTaskState> = {
     const { feeds, sizes } = await detectionFeeds(input, state, ctx);
     return { feeds, meta: { sizes } satisfies ImageSizes };
   },
-  async postprocess(outputs, pre, ctx) {
+  postprocess(outputs, pre, ctx) {
     const { sizes } = pre.meta as ImageSizes;
     const logits = logitsOutput(outputs);
     const [batch, classes, h, w] = logits.shape as number[];
@@ -109,7 +107,7 @@ export const imageSegmentation: TaskHandler<ImageTaskState> = {
     for (let n = 0; n < batch; n++) {
       const { width, height } = sizes[n];
       const map = semanticMap(values, n * classes * h * w, classes, h, w, width, height);
-      segments.push(await segmentsOf(map, width, height, names));
+      segments.push(segmentsOf(map, names));
     }
     return { kind: "segmentation", task: ctx.task, sizes, segments };
   },

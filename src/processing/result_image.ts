@@ -7,7 +7,7 @@
  */
 import { InputError } from "../errors.ts";
 import { decodeImage, type RgbImage } from "./image_decode.ts";
-import { encodeRgbPng } from "./png_encode.ts";
+import { encodeGreyPng, encodeRgbPng } from "./png_encode.ts";
 import type { DetectedObject, ImageInput, TaskResult } from "./task_types.ts";
 
 /** Distinct colours, one per label in the order labels first appear. */
@@ -77,7 +77,9 @@ export function tintSegments(image: RgbImage, masks: { label: string; mask: Uint
  * @throws {InputError} the task's answer is not a picture (classification, text, …).
  */
 export async function resultImages(result: TaskResult, input: ImageInput): Promise<Uint8Array[]> {
-  if (result.kind === "depth") return result.depths.map((d) => d.png);
+  if (result.kind === "depth") {
+    return await Promise.all(result.depths.map((d) => encodeGreyPng(d.width, d.height, d.picture)));
+  }
   if (result.kind !== "detection" && result.kind !== "segmentation") {
     throw new InputError(`--output FILE.png takes a picture; ${result.task} answers ${result.kind}`, {
       hint: "use --json for this task's answer",

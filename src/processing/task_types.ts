@@ -103,8 +103,6 @@ export interface Segment {
   score: number | null;
   /** `width * height` bytes, row-major: 255 inside the segment, 0 outside (an alpha matte for background removal). */
   mask: Uint8Array;
-  /** The mask as a grey PNG, as the Hub's inference API returns it. */
-  png: Uint8Array;
 }
 
 /** A depth map at the input image's size. */
@@ -115,8 +113,8 @@ export interface DepthMap {
   height: number;
   /** The model's `predicted_depth`, resized (bicubic) to `width × height`, row-major. */
   predictedDepth: Float32Array;
-  /** The depth normalised to 0..255, as a grey PNG. */
-  png: Uint8Array;
+  /** The depth normalised to 0..255 (`width * height` bytes), the grey picture transformers' pipeline draws. */
+  picture: Uint8Array;
 }
 
 /** One label and its probability. */

@@ -9,7 +9,7 @@
 import { GpuxError, InputError } from "../errors.ts";
 import { createSession, type GpuxSession, setOrtLogLevel } from "../runtime/session.ts";
 import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
-import { inputNames, resultJson } from "../processing/result_json.ts";
+import { inputNames, resultJson, resultPictures } from "../processing/result_json.ts";
 import { synthesizeInputs } from "../runtime/synthetic_inputs.ts";
 import type { FromWorker, LoadMessage, ToWorker, WorkerErrorData } from "./worker_protocol.ts";
 
@@ -116,7 +116,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         post({
           type: "processed",
           id: message.id,
-          result: resultJson(result, inputNames(message.input)),
+          result: resultJson(result, inputNames(message.input), await resultPictures(result)),
           runMs: performance.now() - started,
         });
       } catch (error) {

@@ -21,14 +21,33 @@ export interface JsCall {
 }
 
 const SCRIPT = `
-import { pipeline, env } from "@huggingface/transformers";
-const [stage, callsJson] = process.argv.slice(2);
+import { pipeline, env, RawImage } from "@huggingface/transformers";
+import { readFileSync } from "node:fs";
+const [stage, callsJson, runsText] = process.argv.slice(2);
 env.localModelPath = stage;
 env.allowRemoteModels = false;
+const runs = Number(runsText ?? 0);
 const answers = [];
 for (const call of JSON.parse(callsJson)) {
   const run = await pipeline(call.task, call.model, { dtype: "fp32" });
-  const out = call.labels ? await run(call.image, call.labels, call.options) : await run(call.image, call.options);
+  const once = async () => {
+    // from the file's bytes, as gpux's per-call figure starts from them
+    const image = await RawImage.fromBlob(new Blob([readFileSync(call.image)]));
+    return call.labels ? await run(image, call.labels, call.options) : await run(image, call.options);
+  };
+  if (runs > 0) {
+    for (let i = 0; i < 3; i++) await once();
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now();
+      await once();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    answers.push({ medianMs: times[times.length >> 1] });
+    continue;
+  }
+  const out = await once();
   const plain = (v) => v && v.data && (v.dims || v.width)
     ? { dims: v.dims, width: v.width, height: v.height, data: Array.from(v.data) }
     : v;
@@ -61,9 +80,14 @@ async function installed(): Promise<string | undefined> {
 
 /**
  * Runs `calls` with transformers.js on the models of `fixtureDir` (folder names as model names); returns each
- * call's answer, or `{ skip }` when npm or node cannot be had.
+ * call's answer (with `runs` > 0: `{medianMs}`, the median per-call latency after 3 warm-up calls, the image
+ * decoded from its file each call), or `{ skip }` when npm or node cannot be had.
  */
-export async function transformersJs(fixtureDir: string, calls: JsCall[]): Promise<unknown[] | { skip: string }> {
+export async function transformersJs(
+  fixtureDir: string,
+  calls: JsCall[],
+  runs = 0,
+): Promise<unknown[] | { skip: string }> {
   const problem = await installed();
   if (problem) return { skip: problem };
   const stage = await Deno.makeTempDir({ prefix: "gpux-tjs-stage-" });
@@ -84,7 +108,7 @@ export async function transformersJs(fixtureDir: string, calls: JsCall[]): Promi
     }
     await Deno.writeTextFile(`${PREFIX}/run_vision.mjs`, SCRIPT);
     const node = await new Deno.Command("node", {
-      args: [`${PREFIX}/run_vision.mjs`, stage, JSON.stringify(calls)],
+      args: [`${PREFIX}/run_vision.mjs`, stage, JSON.stringify(calls), String(runs)],
       cwd: PREFIX,
       stdout: "piped",
       stderr: "piped",
