@@ -127,6 +127,51 @@ goldens["detr"] = {
     "labels": [labels[i] for i in post["labels"].tolist()],
 }
 
+# ---- panoptic segmentation: DETR with its mask head -------------------------------------------------------
+from transformers import DetrForSegmentation
+
+panoptic_config = DetrConfig(
+    use_timm_backbone=False,
+    use_pretrained_backbone=False,
+    backbone_config=ResNetConfig(
+        embedding_size=8,
+        hidden_sizes=[8, 16, 32, 64],
+        depths=[1, 1, 1, 1],
+        layer_type="basic",
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+    ),
+    d_model=32,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_attention_heads=8,  # the mask head needs d_model + heads divisible by 8
+    decoder_attention_heads=8,
+    encoder_ffn_dim=32,
+    decoder_ffn_dim=32,
+    num_queries=12,
+    id2label=labels,
+    label2id={v: k for k, v in labels.items()},
+    auxiliary_loss=False,
+    init_std=0.3,
+)
+torch.manual_seed(10)  # a seed whose random masks give two segments above the pipeline's 0.9
+panoptic = DetrForSegmentation(panoptic_config).eval()
+with torch.no_grad():
+    # random masks are alike for every query; these make two queries win regions of their own
+    panoptic.detr.class_labels_classifier.bias[-1] = -4.0
+    panoptic.detr.class_labels_classifier.bias[:-1] = 0.0
+    panoptic.detr.model.query_position_embeddings.weight.mul_(10.0)
+    panoptic.mask_head.conv1.conv.weight[:, 32:] *= 300.0
+    panoptic.mask_head.output_conv.bias.fill_(0.0)
+    panoptic.bbox_attention.q_proj.weight.mul_(10.0)
+folder = os.path.join(OUT, "detr-panoptic")
+save(panoptic, detr_processor, folder)
+export(panoptic, pixel_example(detr_processor, image), folder, ["logits", "pred_boxes", "pred_masks"], dynamic=True)
+panoptic_answer = pipeline("image-segmentation", model=panoptic, image_processor=detr_processor)(image)
+goldens["detr_panoptic"] = [
+    {"label": s["label"], "score": s["score"], "mask": np.asarray(s["mask"]).astype(np.uint8).flatten().tolist()}
+    for s in panoptic_answer
+]
+
 # ---- semantic segmentation: SegFormer -------------------------------------------------------------------
 from transformers import SegformerConfig, SegformerForSemanticSegmentation
 

@@ -130,6 +130,22 @@ Deno.test("image-segmentation: a SegFormer's segments and masks equal transforme
   }
 });
 
+Deno.test("image-segmentation: a DETR-panoptic's segments, scores (1e-4) and masks (>= 99.9%) equal transformers' pipeline", async () => {
+  const golden = fx.goldens.detr_panoptic;
+  assert(golden.length >= 2, "the fixture should give several segments");
+  const doc = await gpuxJson([`${fx.dir}/detr-panoptic`, "--image", scene]);
+  const segments = doc.result[0].segments as { label: string; score: number; mask: string }[];
+  assertEquals(segments.map((s) => s.label), golden.map((s) => s.label));
+  for (let i = 0; i < golden.length; i++) {
+    assertClose(segments[i].score, golden[i].score, 1e-4, `score ${i}`);
+    const same = agreement((await grey(segments[i].mask)).values, golden[i].mask);
+    assert(same >= 0.999, `segment ${i}: ${(same * 100).toFixed(3)}% of pixels agree`);
+  }
+  // above every query's score, no segment
+  const none = await gpuxJson([`${fx.dir}/detr-panoptic`, "--image", scene, "--threshold", "0.99"]);
+  assertEquals(none.result[0].segments, []);
+});
+
 Deno.test("depth-estimation: Depth Anything's aspect-kept resize to multiples of 14 feeds what transformers feeds", async () => {
   await using estimator = await loadPipeline(`${fx.dir}/depth-anything`, { provider: "cpu" });
   const pre = await estimator.preprocess({
@@ -329,6 +345,7 @@ Deno.test("transformers.js: its pipelines on the same files give gpux's labels, 
       labels,
       options: { threshold: 0.6, percentage: true },
     },
+    { task: "image-segmentation", model: "detr-panoptic", image: `${fx.dir}/scene96x64.png` },
   ];
   const js = await transformersJs(fx.dir, calls);
   if ("skip" in js) {
@@ -382,6 +399,17 @@ Deno.test("transformers.js: its pipelines on the same files give gpux's labels, 
     "0.6",
   ]);
   checkBoxes(owl.result[0].objects, js[3] as JsBox[], 32, 32, "owlvit");
+
+  const panoptic = await gpuxJson([`${fx.dir}/detr-panoptic`, "--image", calls[4].image]);
+  const jsPanoptic = js[4] as { label: string; score: number; mask: { data: number[] } }[];
+  const ours = panoptic.result[0].segments as { label: string; score: number; mask: string }[];
+  assert(ours.length >= 1, "the panoptic comparison needs a segment");
+  assertEquals(ours.map((s) => s.label), jsPanoptic.map((s) => s.label));
+  for (let i = 0; i < ours.length; i++) {
+    assertClose(ours[i].score, jsPanoptic[i].score, 1e-4, `panoptic score ${i}`);
+    const same = agreement((await grey(ours[i].mask)).values, jsPanoptic[i].mask.data);
+    assert(same >= 0.999, `panoptic segment ${i}: ${(same * 100).toFixed(3)}% agree`);
+  }
 });
 
 const isnet = await imglyIsnet();

@@ -57,12 +57,11 @@ export function drawBoxes(image: RgbImage, objects: DetectedObject[]): RgbImage 
   return out;
 }
 
-/** Tints each segment's pixels half-way towards its label's colour, on a copy of `image`. */
-export function tintSegments(image: RgbImage, masks: { label: string; mask: Uint8Array }[]): RgbImage {
+/** Tints each segment's pixels half-way towards a colour of its own (two instances of a label differ), on a copy. */
+export function tintSegments(image: RgbImage, masks: { mask: Uint8Array }[]): RgbImage {
   const out = { ...image, data: image.data.slice() };
-  const labels = new Map<string, number>();
-  for (const { label, mask } of masks) {
-    const c = colourFor(labels, label);
+  for (const [index, { mask }] of masks.entries()) {
+    const c = PALETTE[index % PALETTE.length];
     for (let i = 0; i < mask.length; i++) {
       if (mask[i] < 128) continue;
       for (let k = 0; k < 3; k++) out.data[i * 3 + k] = (image.data[i * 3 + k] + c[k]) >> 1;

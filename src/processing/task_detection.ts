@@ -31,7 +31,7 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForCausalLM$/, "text-generation"],
   [/^Owl(ViT|v2)ForObjectDetection$/, "zero-shot-object-detection"],
   [/ForObjectDetection$/, "object-detection"],
-  [/ForSemanticSegmentation$/, "image-segmentation"],
+  [/ForSemanticSegmentation$|ForInstanceSegmentation$|^(Conditional)?DetrForSegmentation$/, "image-segmentation"],
   [/ForDepthEstimation$/, "depth-estimation"],
   [
     /^(Bert|DistilBert|Roberta|XLMRoberta|MPNet|Electra|Deberta(V2)?|Albert|Camembert|Nomic\w*|NewModel|MiniLM\w*|E5\w*|Gte\w*)Model$/,
