@@ -106,6 +106,18 @@ Deno.test("object-detection: --output draws the boxes on a PNG of the input's si
     assertEquals(Array.from(drawn.data.subarray(at, at + 3)), [230, 25, 75]);
     const far = (110 * drawn.width + 5) * 3;
     assertEquals(Array.from(drawn.data.subarray(far, far + 3)), Array.from(original.data.subarray(far, far + 3)));
+    const json = await runCli([
+      "run",
+      `${fx.dir}/detr`,
+      "--image",
+      scene,
+      "-p",
+      "cpu",
+      "--output",
+      `${dir}/boxes.json`,
+    ]);
+    assertEquals(json.code, 2, json.stderr);
+    assertMatch(json.stderr, /--output .*boxes\.json: with --image, give FILE\.png/);
     const bad = await runCli(["run", `${fx.dir}/detr`, "--image", scene, "--threshold", "2", "-p", "cpu"]);
     assertEquals(bad.code, 2, bad.stderr);
     assertMatch(bad.stderr, /--threshold "2": expected a score from 0 to 1/);

@@ -20,7 +20,7 @@ import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { resizeBilinear } from "./image_interpolate.ts";
-import { detectionFeeds, type ImageSizes } from "./object_detection.ts";
+import { detectionFeeds, type ImageSizes } from "./image_task_feeds.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
 /** The matte's alpha at the image's size: bilinear, sigmoid when the values are logits, × 255 rounded. */

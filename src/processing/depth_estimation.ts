@@ -20,7 +20,7 @@ import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { resizeBicubic } from "./image_interpolate.ts";
-import { detectionFeeds, type ImageSizes, roundHalfEven } from "./object_detection.ts";
+import { detectionFeeds, type ImageSizes, roundHalfEven } from "./image_task_feeds.ts";
 import type { DepthMap, TaskHandler } from "./task_types.ts";
 
 /** A depth map normalised to 0..255 as transformers' pipeline does it (float32 arithmetic, truncated). */

@@ -24,7 +24,7 @@ import type { TensorData } from "../runtime/tensors.ts";
 import { labelNames, softmax, tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { linearTaps } from "./image_interpolate.ts";
-import { detectionFeeds, type ImageSizes } from "./object_detection.ts";
+import { detectionFeeds, type ImageSizes } from "./image_task_feeds.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
 /** Per pixel of a `width × height` image: the class whose bilinearly resized logit is largest. */
