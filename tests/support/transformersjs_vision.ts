@@ -49,8 +49,12 @@ for (const call of JSON.parse(callsJson)) {
   }
   const out = await once();
   const plain = (v) => v && v.data && (v.dims || v.width)
-    ? { dims: v.dims, width: v.width, height: v.height, data: Array.from(v.data) }
+    ? { dims: v.dims, width: v.width, height: v.height, channels: v.channels, data: Array.from(v.data) }
     : v;
+  if (out && out.channels) {
+    answers.push(plain(out));
+    continue;
+  }
   answers.push(Array.isArray(out) ? out.map((o) => ({ ...o, mask: plain(o.mask) })) : Object.fromEntries(
     Object.entries(out).map(([k, v]) => [k, plain(v)]),
   ));
