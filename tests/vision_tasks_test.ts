@@ -79,6 +79,23 @@ Deno.test("object-detection: gpux run --image on a DETR gives transformers' labe
   );
 });
 
+Deno.test("object-detection: a batch answers each image as alone; unequal sizes without a pixel_mask input are refused", async () => {
+  const threshold = String(fx.goldens.detr.threshold);
+  const alone = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--threshold", threshold]);
+  const batch = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--image", scene, "--threshold", threshold]);
+  assertEquals(batch.result.length, 2);
+  for (const entry of batch.result) {
+    const objects = entry.objects as { label: string; score: number; box: Box }[];
+    assertEquals(objects.map((o) => o.label), alone.result[0].objects.map((o: { label: string }) => o.label));
+    objects.forEach((o, i) => assertClose(o.score, alone.result[0].objects[i].score, 1e-5, `score ${i}`));
+  }
+  const uneven = await runCli(
+    ["run", `${fx.dir}/detr`, "--image", scene, "--image", `${fx.dir}/scene96x64.png`, "-p", "cpu"],
+  );
+  assertEquals(uneven.code, 2, uneven.stderr);
+  assertMatch(uneven.stderr, /resize to different sizes \(85×64, 96×64\), and the model takes no pixel_mask/);
+});
+
 Deno.test("object-detection: --output draws the boxes on a PNG of the input's size; the terminal shows labels", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gpux-detect-" });
   try {

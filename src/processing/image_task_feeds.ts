@@ -3,7 +3,8 @@
  * background removal): each image decoded, its original size kept for post-processing, resized as the processor
  * config says — DETR's aspect-kept rule for `size: {shortest_edge, longest_edge}` (`get_size_with_aspect_ratio`),
  * or a task's own rule (DPT's) — and a batch of unequal sizes padded bottom-right to the largest with zeros after
- * normalization, with a `pixel_mask` where the model takes one, as DETR's image processor pads.
+ * normalization, with a `pixel_mask`, as DETR's image processor pads (refused for a model without a `pixel_mask`
+ * input, which would see the padding as picture).
  *
  * @module
  */
@@ -81,6 +82,15 @@ export async function detectionFeeds(
   }
   const width = Math.max(...images.map((i) => i.width));
   const height = Math.max(...images.map((i) => i.height));
+  const takesMask = ctx.session.inputs.some((i) => i.name === "pixel_mask");
+  const uneven = images.find((i) => i.width !== width || i.height !== height);
+  if (uneven && !takesMask) {
+    const sizes = [...new Set(images.map((i) => `${i.width}×${i.height}`))].join(", ");
+    throw new InputError(
+      `the images resize to different sizes (${sizes}), and the model takes no pixel_mask to tell their padding from the picture`,
+      { hint: "run one image at a time (or resize the images to one size first)" },
+    );
+  }
   const padded = images.map((image) => pad(image, width, height));
   const tensor = imagesToTensor(padded.map((p) => p.image), state.spec, state.layout);
   // padding is zeros after normalization, as transformers pads the normalized array
@@ -101,7 +111,7 @@ export async function detectionFeeds(
     }
   });
   const feeds: Record<string, TensorData> = { [state.input.name]: tensor };
-  if (ctx.session.inputs.some((i) => i.name === "pixel_mask")) {
+  if (takesMask) {
     const mask = new BigInt64Array(images.length * plane);
     images.forEach((image, n) => {
       for (let y = 0; y < image.height; y++) mask.fill(1n, n * plane + y * width, n * plane + y * width + image.width);
