@@ -127,6 +127,40 @@ goldens["detr"] = {
     "labels": [labels[i] for i in post["labels"].tolist()],
 }
 
+# ---- object detection: YOLOS (edges down to multiples of 16) ----------------------------------------------
+from transformers import YolosConfig, YolosForObjectDetection
+from transformers.models.yolos.image_processing_pil_yolos import YolosImageProcessorPil
+
+torch.manual_seed(3)
+yolos_config = YolosConfig(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=37,
+    image_size=[64, 96],
+    patch_size=16,
+    num_detection_tokens=10,
+    id2label=labels,
+    label2id={v: k for k, v in labels.items()},
+    initializer_range=0.3,
+)
+yolos = YolosForObjectDetection(yolos_config).eval()
+with torch.no_grad():
+    yolos.class_labels_classifier.layers[-1].bias[-1] = -4.0
+yolos_processor = YolosImageProcessorPil(size={"shortest_edge": 56, "longest_edge": 100})
+folder = os.path.join(OUT, "yolos")
+save(yolos, yolos_processor, folder)
+export(yolos, pixel_example(yolos_processor, image), folder, ["logits", "pred_boxes"])
+yolos_answer = pipeline("object-detection", model=yolos, image_processor=yolos_processor)(image, threshold=0.3)
+with torch.no_grad():
+    raw = yolos(pixel_values=pixel_example(yolos_processor, image))
+post = yolos_processor.post_process_object_detection(raw, threshold=0.3, target_sizes=[image.size[::-1]])[0]
+goldens["yolos"] = {
+    "pixel_values_shape": list(pixel_example(yolos_processor, image).shape),
+    "pipeline": yolos_answer,
+    "boxes": post["boxes"].tolist(),
+}
+
 # ---- panoptic segmentation: DETR with its mask head -------------------------------------------------------
 from transformers import DetrForSegmentation
 

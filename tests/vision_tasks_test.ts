@@ -79,6 +79,27 @@ Deno.test("object-detection: gpux run --image on a DETR gives transformers' labe
   );
 });
 
+Deno.test("object-detection: YOLOS's resize (edges down to multiples of 16) and answer equal transformers'", async () => {
+  const golden = fx.goldens.yolos;
+  await using detector = await loadPipeline(`${fx.dir}/yolos`, { provider: "cpu" });
+  const pre = await detector.preprocess({
+    kind: "image",
+    images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
+  });
+  assertEquals(pre.feeds.pixel_values.shape, golden.pixel_values_shape);
+  const doc = await gpuxJson([`${fx.dir}/yolos`, "--image", scene, "--threshold", "0.3"]);
+  const objects = doc.result[0].objects as { label: string; score: number; box: Box }[];
+  assert(objects.length >= 1);
+  assertEquals(objects.map((o) => o.label), golden.pipeline.map((o) => o.label));
+  objects.forEach((o, i) => {
+    assertClose(o.score, golden.pipeline[i].score, 1e-4, `score ${i}`);
+    const [xmin, ymin, xmax, ymax] = golden.boxes[i];
+    for (const [k, v] of Object.entries({ xmin, ymin, xmax, ymax })) {
+      assertClose(o.box[k as keyof Box], v, 0.5, `box ${i} ${k}`);
+    }
+  });
+});
+
 Deno.test("object-detection: a batch answers each image as alone; unequal sizes without a pixel_mask input are refused", async () => {
   const threshold = String(fx.goldens.detr.threshold);
   const alone = await gpuxJson([`${fx.dir}/detr`, "--image", scene, "--threshold", threshold]);

@@ -22,13 +22,23 @@ export interface ImageSizes {
   sizes: { width: number; height: number }[];
 }
 
-/** DETR's `get_size_with_aspect_ratio`: the shortest edge to `size` unless the longest would pass `maxSize`. */
+/**
+ * DETR's `get_size_with_aspect_ratio`: the shortest edge to `size` unless the longest would pass `maxSize`; with
+ * `modSize` (YOLOS's `get_size_with_aspect_ratio_yolos`, 16) each edge then rounded down to a multiple of it.
+ */
 export function detrResizeSize(
   width: number,
   height: number,
   size: number,
   maxSize?: number,
+  modSize?: number,
 ): { width: number; height: number } {
+  const out = detrSize(width, height, size, maxSize);
+  // YOLOS: each edge down to a multiple of its patch grid's 16
+  return modSize ? { width: out.width - out.width % modSize, height: out.height - out.height % modSize } : out;
+}
+
+function detrSize(width: number, height: number, size: number, maxSize?: number): { width: number; height: number } {
   let rawSize: number | undefined;
   if (maxSize !== undefined) {
     const min = Math.min(width, height), max = Math.max(width, height);
@@ -73,7 +83,8 @@ export async function detectionFeeds(
       const resized = resizeImage(decoded, to.width, to.height, state.spec.resample);
       images.push(state.spec.crop ? resizeAndCrop(resized, { ...state.spec, resize: undefined }) : resized);
     } else if (resize && "shortestEdge" in resize && resize.longestEdge !== undefined) {
-      const to = detrResizeSize(decoded.width, decoded.height, resize.shortestEdge, resize.longestEdge);
+      const modSize = ctx.config.model_type === "yolos" ? 16 : undefined;
+      const to = detrResizeSize(decoded.width, decoded.height, resize.shortestEdge, resize.longestEdge, modSize);
       const resized = resizeImage(decoded, to.width, to.height, state.spec.resample);
       images.push(state.spec.crop ? resizeAndCrop(resized, { ...state.spec, resize: undefined }) : resized);
     } else {
