@@ -1,5 +1,5 @@
 /**
- * Tiny random vision models (DETR (detection and panoptic), YOLOS, SegFormer, DPT, Depth Anything, OWL-ViT) exported to ONNX by Python transformers, with their real
+ * Tiny random vision models (DETR (detection and panoptic), YOLOS, RT-DETR, SegFormer, DPT, Depth Anything, OWL-ViT) exported to ONNX by Python transformers, with their real
  * preprocessor configs, a rendered scene and the goldens of transformers' own `pipeline()` on the same weights:
  * scripts/build_task_fixtures_vision.py run once in a venv under `tests/.fixtures/venv-vision` (torch CPU,
  * transformers, onnx; installed by pip from the configured index on first use) and cached under
@@ -18,7 +18,7 @@ const PACKAGES = ["torch==2.13.0+cpu", "transformers==5.18.0", "onnx", "onnxrunt
 
 /** Where the fixtures are, and the goldens Python wrote. */
 export interface VisionFixtures {
-  /** The folder holding `scene.png`, `detr/`, `yolos/`, `detr-panoptic/`, `segformer/`, `dpt/`, `depth-anything/`, `owlvit/` and `goldens.json`. */
+  /** The folder holding `scene.png`, `detr/`, `yolos/`, `rtdetr/`, `detr-panoptic/`, `segformer/`, `dpt/`, `depth-anything/`, `owlvit/` and `goldens.json`. */
   dir: string;
   /** goldens.json, parsed. */
   goldens: VisionGoldens;
@@ -39,6 +39,13 @@ export interface VisionGoldens {
     pixel_values_shape: number[];
     pipeline: { score: number; label: string; box: { xmin: number; ymin: number; xmax: number; ymax: number } }[];
     boxes: number[][];
+  };
+  rtdetr: {
+    threshold: number;
+    scores: number[];
+    labels: string[];
+    boxes: number[][];
+    pipeline: { score: number; label: string; box: { xmin: number; ymin: number; xmax: number; ymax: number } }[];
   };
   detr_panoptic: { label: string; score: number; mask: number[] }[];
   dpt: { predicted_depth_shape: number[]; predicted_depth: number[]; depth: number[] };
