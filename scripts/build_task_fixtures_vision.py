@@ -1,10 +1,13 @@
-"""Tiny random vision models for gpux's object-detection, image-segmentation and depth-estimation pipelines,
-exported to ONNX, with their real preprocessor configs, a rendered scene (coloured shapes drawn with Pillow),
-and the answers of Python transformers' own `pipeline()` on the same weights (the goldens).
+"""Tiny random vision models for gpux's object-detection (DETR, YOLOS, RT-DETR), zero-shot-object-detection
+(OWL-ViT with a tiny CLIP BPE vocabulary), image-segmentation (DETR-panoptic, SegFormer) and depth-estimation (DPT,
+Depth Anything) pipelines, exported to ONNX, with their real preprocessor configs, a rendered scene (coloured shapes
+drawn with Pillow, also at the models' own input sizes), and the answers of Python transformers' own `pipeline()` on
+the same weights (the goldens).
 
-Called by tests/support/vision_fixtures.ts as `python build_task_fixtures_vision.py OUT_DIR`; writes
-OUT_DIR/{scene.png, scene96x64.png, scene64x64.png, scene32x32.png, detr/, segformer/, dpt/, depth-anything/, goldens.json}. Each model folder holds model.onnx, config.json
-and preprocessor_config.json, as a Hub repository would. Seeds are fixed, so the same versions give the same
+Called by tests/support/vision_fixtures.ts as `python build_task_fixtures_vision.py OUT_DIR`; writes OUT_DIR/
+scene*.png, one folder per model (model.onnx, config.json, preprocessor_config.json, and the tokenizer for OWL-ViT,
+as a Hub repository would), goldens.json (everything the tests compare) and summary.json (labels, scores, boxes and
+mask hashes, committed as tests/goldens/vision_tasks.json). Seeds are fixed, so the same versions give the same
 files. Prints nothing on success but the goldens' path.
 """
 import json
@@ -478,4 +481,31 @@ goldens["owlvit"] = {
 
 with open(os.path.join(OUT, "goldens.json"), "w") as f:
     json.dump(goldens, f)
+
+
+def digest(values) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.asarray(values, dtype=np.uint8).tobytes()).hexdigest()[:16]
+
+
+def objects(answer) -> list:
+    return [[o["label"], round(o["score"], 5), o["box"]] for o in answer]
+
+
+# the small record committed as tests/goldens/vision_tasks.json: what transformers answered, masks as hashes
+summary = {
+    "transformers": transformers.__version__,
+    "torch": torch.__version__,
+    "detr": objects(goldens["detr"]["pipeline"]),
+    "yolos": objects(goldens["yolos"]["pipeline"]),
+    "rtdetr": objects(goldens["rtdetr"]["pipeline"]),
+    "owlvit": objects(goldens["owlvit"]["pipeline"]),
+    "detr_panoptic": [[s["label"], round(s["score"], 5), digest(s["mask"])] for s in goldens["detr_panoptic"]],
+    "segformer": [[s["label"], digest(s["mask"])] for s in goldens["segformer"]],
+    "dpt": {"min": round(min(goldens["dpt"]["predicted_depth"]), 7), "picture": digest(goldens["dpt"]["depth"])},
+    "depth_anything": {"picture": digest(goldens["depth_anything"]["depth"])},
+}
+with open(os.path.join(OUT, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=1)
 print(os.path.join(OUT, "goldens.json"))

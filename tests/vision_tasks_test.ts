@@ -53,6 +53,18 @@ function assertClose(actual: number, expected: number, tolerance: number, what: 
   assert(Math.abs(actual - expected) <= tolerance, `${what}: ${actual} vs ${expected} (tolerance ${tolerance})`);
 }
 
+Deno.test("vision fixtures: the builder reproduces the committed goldens (tests/goldens/vision_tasks.json)", async () => {
+  const committed = JSON.parse(await Deno.readTextFile(new URL("./goldens/vision_tasks.json", import.meta.url)));
+  const built = JSON.parse(await Deno.readTextFile(`${fx.dir}/summary.json`));
+  if (committed.torch !== built.torch || committed.transformers !== built.transformers) {
+    console.warn(
+      `goldens made with torch ${committed.torch}, here ${built.torch}: the committed record is not compared`,
+    );
+    return;
+  }
+  assertEquals(built, committed);
+});
+
 Deno.test("object-detection: gpux run --image on a DETR gives transformers' labels, scores (1e-4) and boxes (0.5 px)", async () => {
   const golden = fx.goldens.detr;
   assert(golden.pipeline.length >= 3, "the fixture should detect several objects");
