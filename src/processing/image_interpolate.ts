@@ -1,7 +1,8 @@
 /**
  * Resizing float maps (logits, depth, mattes) the way PyTorch's `F.interpolate(..., align_corners=False)`
  * does, which is what transformers' post-processors call to bring a model's low-resolution output back to the
- * input image's size: `bilinear` for segmentation logits and mattes, `bicubic` (a = -0.75) for depth.
+ * input image's size: the `bilinear` taps for segmentation logits and panoptic masks ({@linkcode linearTaps}, applied
+ * separably by image_segmentation.ts), `bicubic` (a = -0.75) for depth ({@linkcode resizeBicubic}).
  *
  * Source coordinates are `(dst + 0.5) * in / out - 0.5`; bilinear clamps a negative one to 0 and takes its
  * neighbour only inside the map, bicubic reads its four taps with indices clamped to the edges.
@@ -40,30 +41,6 @@ export function linearTaps(inSize: number, outSize: number): LinearTaps {
     taps.w0[d] = Math.fround(1 - lambda);
   }
   return taps;
-}
-
-/** One `inH × inW` plane (at `offset` in `data`) resized bilinearly to `outH × outW`. */
-export function resizeBilinear(
-  data: ArrayLike<number>,
-  offset: number,
-  inH: number,
-  inW: number,
-  outH: number,
-  outW: number,
-): Float32Array {
-  const ys = linearTaps(inH, outH);
-  const xs = linearTaps(inW, outW);
-  const out = new Float32Array(outH * outW);
-  for (let y = 0; y < outH; y++) {
-    const r0 = offset + ys.i0[y] * inW, r1 = offset + ys.i1[y] * inW;
-    const h0 = ys.w0[y], h1 = ys.w1[y];
-    for (let x = 0; x < outW; x++) {
-      const a = xs.i0[x], b = xs.i1[x];
-      out[y * outW + x] = h0 * (xs.w0[x] * data[r0 + a] + xs.w1[x] * data[r0 + b]) +
-        h1 * (xs.w0[x] * data[r1 + a] + xs.w1[x] * data[r1 + b]);
-    }
-  }
-  return out;
 }
 
 const A = -0.75;
