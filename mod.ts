@@ -621,6 +621,8 @@ export {
   type TaskResult,
   type TextInput,
 } from "./src/processing/pipeline.ts";
+/** Vision answers: boxes (object-detection), segments (image-segmentation, background-removal), depth maps. */
+export type { Box, DepthMap, DetectedObject, Segment } from "./src/processing/pipeline.ts";
 export type { DetectedTask, TaskSource } from "./src/processing/task_detection.ts";
 export type { PreprocessingConfig } from "./src/config/gpux_config.ts";
 

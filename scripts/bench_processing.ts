@@ -14,6 +14,9 @@
  *
  * With `--tasks a,b` it measures whole task pipelines instead, gpux against transformers.js on the same files
  * (scripts/bench_tasks_text.ts: fill-mask, question-answering, sentence-similarity, zero-shot-image-classification).
+ * With vision tasks in `--tasks` (object-detection, image-segmentation, depth-estimation, zero-shot-object-detection)
+ * it measures those pipelines on the tiny DETR / SegFormer / DPT / OWL-ViT of tests/support/vision_fixtures.ts and
+ * the 160×120 scene: pre-processing, the model, the whole `Pipeline.run`, and transformers.js on the same files.
  *
  * Usage: deno task bench:processing [--runs N] [--python PATH] [--json] [--tasks a,b,…]
  *
@@ -111,16 +114,88 @@ async function benchTextPipelines(dir: string): Promise<void> {
   }
 }
 
+/** The vision pipelines (`--tasks`): pre-processing, model and whole run on the fixture models and scene. */
+async function benchVisionTasks(tasks: string[]): Promise<void> {
+  const { visionFixtures } = await import("../tests/support/vision_fixtures.ts");
+  const fx = await visionFixtures();
+  const models: Record<string, string> = {
+    "object-detection": "detr",
+    "image-segmentation": "segformer",
+    "depth-estimation": "dpt",
+    "zero-shot-object-detection": "owlvit",
+  };
+  const labels = ["red box", "blue disc", "cat"];
+  const scene = { name: "scene.png", bytes: await Deno.readFile(`${fx.dir}/scene.png`) };
+  const inputFor = (task: string) =>
+    task === "zero-shot-object-detection"
+      ? { kind: "image" as const, images: [scene], candidateLabels: labels }
+      : { kind: "image" as const, images: [scene] };
+  const { transformersJs } = await import("../tests/support/transformersjs_vision.ts");
+  const calls = tasks.filter((t) => models[t]).map((task) => ({
+    task,
+    model: models[task],
+    image: `${fx.dir}/scene.png`,
+    ...(task === "zero-shot-object-detection" ? { labels } : {}),
+    options: task.endsWith("object-detection") ? { threshold: 0.3 } : undefined,
+  }));
+  const js = await transformersJs(fx.dir, calls, RUNS);
+  if ("skip" in js) notes.push(`transformers.js skipped: ${js.skip}`);
+  for (const task of tasks) {
+    const model = models[task];
+    if (!model) {
+      notes.push(`--tasks: no fixture for ${task} (have ${Object.keys(models).join(", ")})`);
+      continue;
+    }
+    const pipeline = await loadPipeline(`${fx.dir}/${model}`, { provider: "cpu" });
+    const input = inputFor(task);
+    const pre = await pipeline.preprocess(input);
+    const preMs = await timeIt(() => pipeline.preprocess(input));
+    const modelMs = await timeIt(() => pipeline.session.run(pre.feeds));
+    const whole = await timeIt(() => pipeline.run(input, { threshold: 0.3 }));
+    add("vision", `${task} (${model}), 160×120 PNG: pre-process`, preMs);
+    add("vision", `${task} (${model}): model`, modelMs, "inference");
+    add(
+      "vision",
+      `${task} (${model}): whole Pipeline.run`,
+      whole,
+      `post-process ≈ ${(whole - preMs - modelMs).toFixed(3)} ms`,
+    );
+    const jsRow = "skip" in js ? undefined : js[calls.findIndex((c) => c.task === task)] as { medianMs: number };
+    if (jsRow) {
+      add(
+        "vision",
+        `${task} (${model}): transformers.js pipeline, same file`,
+        jsRow.medianMs,
+        `gpux ${(jsRow.medianMs / whole).toFixed(2)}× faster`,
+      );
+    }
+    await pipeline.dispose();
+  }
+}
+
 // ---- --tasks: whole task pipelines against transformers.js on the same files (instead of the sections below) ----
+const VISION_BENCH_TASKS = ["object-detection", "image-segmentation", "depth-estimation", "zero-shot-object-detection"];
 if (TASKS.length) {
-  const unknown = TASKS.filter((t) => !(TEXT_BENCH_TASKS as readonly string[]).includes(t));
+  const unknown = TASKS.filter((t) =>
+    !(TEXT_BENCH_TASKS as readonly string[]).includes(t) && !VISION_BENCH_TASKS.includes(t)
+  );
   if (unknown.length) {
-    console.error(`--tasks: no benchmark for ${unknown.join(", ")}; have ${TEXT_BENCH_TASKS.join(", ")}`);
+    console.error(
+      `--tasks: no benchmark for ${unknown.join(", ")}; have ${
+        [...TEXT_BENCH_TASKS, ...VISION_BENCH_TASKS].join(", ")
+      }`,
+    );
     Deno.exit(2);
   }
-  const taskRows = await benchTextTasks(TASKS, RUNS);
+  const textTasks = TASKS.filter((t) => (TEXT_BENCH_TASKS as readonly string[]).includes(t));
+  const visionTasks = TASKS.filter((t) => VISION_BENCH_TASKS.includes(t));
+  if (visionTasks.length) {
+    await benchVisionTasks(visionTasks);
+    report();
+  }
+  const taskRows = textTasks.length ? await benchTextTasks(textTasks, RUNS) : [];
   if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, tasks: taskRows }, null, 2));
-  else {
+  else if (taskRows.length) {
     console.log(
       `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
         loadavg().map((l) => l.toFixed(2)).join(" ")
@@ -344,21 +419,25 @@ try {
   await Deno.remove(tmp, { recursive: true });
 }
 
-if (JSON_OUT) {
-  console.log(JSON.stringify({ runs: RUNS, rows, notes }, null, 2));
-} else {
-  const order = ["text", "image", "audio"];
-  rows.sort((a, b) => order.indexOf(a.area) - order.indexOf(b.area));
-  const w = Math.max(...rows.map((r) => r.what.length));
-  console.log(
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
-      loadavg().map((l) => l.toFixed(2)).join(" ")
-    }; medians of ${RUNS} runs`,
-  );
-  console.log(`${"area".padEnd(6)} ${"what".padEnd(w)} ${"ms".padStart(9)}  note`);
-  for (const r of rows) {
-    const ms = r.ms < 0.1 ? r.ms.toFixed(4) : r.ms.toFixed(2);
-    console.log(`${r.area.padEnd(6)} ${r.what.padEnd(w)} ${ms.padStart(9)}  ${r.note ?? ""}`);
+report();
+
+function report(): void {
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ runs: RUNS, rows, notes }, null, 2));
+  } else {
+    const order = ["text", "image", "audio", "vision"];
+    rows.sort((a, b) => order.indexOf(a.area) - order.indexOf(b.area));
+    const w = Math.max(...rows.map((r) => r.what.length));
+    console.log(
+      `machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load ${
+        loadavg().map((l) => l.toFixed(2)).join(" ")
+      }; medians of ${RUNS} runs`,
+    );
+    console.log(`${"area".padEnd(6)} ${"what".padEnd(w)} ${"ms".padStart(9)}  note`);
+    for (const r of rows) {
+      const ms = r.ms < 0.1 ? r.ms.toFixed(4) : r.ms.toFixed(2);
+      console.log(`${r.area.padEnd(6)} ${r.what.padEnd(w)} ${ms.padStart(9)}  ${r.note ?? ""}`);
+    }
+    for (const n of notes) console.log(`note: ${n}`);
   }
-  for (const n of notes) console.log(`note: ${n}`);
 }

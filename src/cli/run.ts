@@ -33,9 +33,12 @@ import {
   shapesArg,
   warnFallbacks,
   writeOutputs,
+  writeWhole,
 } from "./runtime_flags.ts";
+import { writeNpy } from "../runtime/npy.ts";
+import { resultImages } from "../processing/result_image.ts";
 import { fallbacksJson, modelJson, runResultJson } from "../runtime/run_result.ts";
-import { inputNames, resultJson } from "../processing/result_json.ts";
+import { inputNames, resultJson, resultPictures } from "../processing/result_json.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { benchmarkJson, printBenchmark } from "./bench.ts";
 import {
@@ -84,7 +87,10 @@ export function runCommand(ctx: CliContext) {
       "second text for each --text (cross-encoders, NLI; one for all, or one per --text)",
       collect,
     )
-    .option("--labels <list>", "zero-shot (text or image) classification: candidate labels, comma-separated")
+    .option(
+      "--labels <list>",
+      "zero-shot classification (text or image), zero-shot-object-detection: candidate labels, comma-separated",
+    )
     .option("--hypothesis-template <text>", "zero-shot: sentence around each label, {} marks it")
     .option("--question <text>", "question-answering: the question (repeatable, with --context)", collect)
     .option(
@@ -144,6 +150,11 @@ export function runCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
+    .option(
+      "--threshold <score>",
+      "object-detection: keep boxes scoring above this (default 0.5; 0.1 zero-shot)",
+      thresholdArg,
+    )
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
     .option("--json", "print one JSON document: {model, provider, outputs, timings} (with raw inputs: {task, result})")
     .option("-q, --quiet", "no progress or timing lines on stderr")
@@ -260,6 +271,14 @@ export function runCommand(ctx: CliContext) {
         await session.dispose();
       }
     });
+}
+
+function thresholdArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new InputError(`--threshold ${JSON.stringify(value)}: expected a score from 0 to 1`);
+  }
+  return n;
 }
 
 function aggregationArg(value: string): "none" | "simple" | "first" {
@@ -385,6 +404,7 @@ async function runPipeline(
     maxAnswerLength?: number;
     maxSeqLength?: number;
     docStride?: number;
+    threshold?: number;
     raw?: boolean;
     json?: boolean;
     output?: string[];
@@ -434,15 +454,18 @@ async function runPipeline(
     const isImage = typeof input === "object" && !Array.isArray(input) && input.kind === "image";
     const targets = flags.targets?.split(",").map((t) => t.trim()).filter((t) => t.length > 0);
     const result = await pipeline.run(input, {
-      topK: flags.topK ?? (isImage && !input.candidateLabels ? 5 : undefined),
+      topK: flags.topK ??
+        (isImage && !input.candidateLabels && !pipeline.task.endsWith("object-detection") ? 5 : undefined),
       aggregation: flags.aggregation,
       multiLabel: flags.multiLabel,
       ...(targets?.length ? { targets } : {}),
       ...qaOptions(flags),
+      threshold: flags.threshold,
     });
     const runMs = performance.now() - t;
     const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };
     const names = inputNames(input);
+    const written = flags.output?.length ? await writeResultFiles(flags.output, result, input) : [];
     if (out.json) {
       out.printJson({
         model: modelJson(model, session),
@@ -450,12 +473,14 @@ async function runPipeline(
         ...(session.fallbacks.length ? { fallbacks: fallbacksJson(session) } : {}),
         task: pipeline.task,
         taskSource: pipeline.taskSource,
-        result: resultJson(result, names),
+        result: resultJson(result, names, await resultPictures(result)),
+        ...(written.length ? { written } : {}),
         timings,
       });
       return;
     }
     printResult(out, result, names);
+    for (const path of written) out.info(`wrote ${path}`);
     out.info(`${session.provider} · ${pipeline.task} · load ${timings.loadMs} ms · run ${timings.runMs} ms`);
   } finally {
     await pipeline.dispose();
@@ -468,6 +493,48 @@ function qaOptions(flags: { maxAnswerLength?: number; maxSeqLength?: number; doc
     ...(flags.maxSeqLength !== undefined ? { maxSeqLength: flags.maxSeqLength } : {}),
     ...(flags.docStride !== undefined ? { docStride: flags.docStride } : {}),
   };
+}
+
+/**
+ * `--output` with a vision task's answer: FILE.png the picture of each input (boxes drawn, segments tinted,
+ * the cut-out, the depth map; FILE-1.png, FILE-2.png … for the later images of a batch), FILE.npy the raw
+ * depth (depth-estimation, first image).
+ */
+async function writeResultFiles(specs: string[], result: TaskResult, input: PipelineInput): Promise<string[]> {
+  const images = typeof input === "object" && !Array.isArray(input) && input.kind === "image" ? input : undefined;
+  const written: string[] = [];
+  for (const spec of specs) {
+    const lower = spec.toLowerCase();
+    if (lower.endsWith(".npy") && result.kind === "depth") {
+      const d = result.depths[0];
+      await writeWhole(
+        spec,
+        writeNpy({ dtype: "float32", shape: [d.height, d.width], data: d.predictedDepth }),
+        "--output",
+      );
+      written.push(spec);
+    } else if (lower.endsWith(".png") && images) {
+      const pngs = await resultImages(result, images);
+      for (let i = 0; i < pngs.length; i++) {
+        const path = i === 0 ? spec : spec.replace(/(\.png)$/i, `-${i}$1`);
+        await writeWhole(path, pngs[i], "--output");
+        written.push(path);
+      }
+    } else if (!images) {
+      throw new InputError(
+        `--output ${spec}: ${result.task} answers are printed (or --json); --output writes the pictures of image tasks`,
+        { hint: "--raw --output writes the model's tensors" },
+      );
+    } else {
+      throw new InputError(
+        `--output ${spec}: with --image, give FILE.png (the answer as a picture)${
+          result.kind === "depth" ? " or FILE.npy (the raw depth)" : ""
+        }`,
+        { hint: "--json prints the whole answer; --raw --output writes the model's tensors" },
+      );
+    }
+  }
+  return written;
 }
 
 function score(v: number): string {
@@ -540,6 +607,45 @@ function printResult(out: Output, result: TaskResult, names: string[]): void {
     case "similarity":
       // `0.8311 a man eats bread.`: each text against the first
       result.similarities.forEach((s, i) => out.print(`${score(s)} ${names[i + 1]}`));
+      return;
+    case "detection":
+      result.objects.forEach((objects, i) => {
+        header(i);
+        if (objects.length === 0) out.print(out.dim("(no objects above the threshold)"));
+        for (const o of objects) {
+          const b = o.box;
+          out.print(
+            `${o.label} ${score(o.score)} [${[b.xmin, b.ymin, b.xmax, b.ymax].map((v) => v.toFixed(1)).join(", ")}]`,
+          );
+        }
+      });
+      out.info("boxes: xmin, ymin, xmax, ymax in pixels; --output FILE.png draws them");
+      return;
+    case "segmentation":
+      result.segments.forEach((segments, i) => {
+        header(i);
+        const size = result.sizes[i].width * result.sizes[i].height;
+        for (const s of segments) {
+          let on = 0;
+          for (const v of s.mask) on += v / 255;
+          out.print(
+            `${s.label}${s.score === null ? "" : ` ${score(s.score)}`} ${(100 * on / size).toFixed(1)}% of pixels`,
+          );
+        }
+      });
+      out.info("the masks: --output FILE.png (a picture) or --json (base64 PNGs)");
+      return;
+    case "depth":
+      result.depths.forEach((d, i) => {
+        header(i);
+        let min = Infinity, max = -Infinity;
+        for (const v of d.predictedDepth) {
+          if (v < min) min = v;
+          if (v > max) max = v;
+        }
+        out.print(`depth ${d.width}×${d.height} · min ${fmt(min)} · max ${fmt(max)}`);
+      });
+      out.info("the depth map: --output FILE.png (a picture), FILE.npy (raw) or --json");
       return;
     case "tensors":
       for (const [name, t] of Object.entries(result.outputs)) printTensor(out, name, t);

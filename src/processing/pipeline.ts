@@ -69,6 +69,7 @@ export type {
   TaskResult,
   TextInput,
 } from "./task_types.ts";
+export type { Box, DepthMap, DetectedObject, Segment } from "./task_types.ts";
 
 /** Options of {@linkcode loadPipeline}: the task, and how to find and run the model. */
 export interface PipelineOptions extends LoadModelOptions {

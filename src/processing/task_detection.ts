@@ -36,7 +36,10 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForSpeechSeq2Seq$|ForConditionalGeneration$/, "text2text-generation"],
   [/ForMaskedLM$/, "fill-mask"],
   [/ForCausalLM$|LMHeadModel$/, "text-generation"],
+  [/^Owl(ViT|v2)ForObjectDetection$/, "zero-shot-object-detection"],
   [/ForObjectDetection$/, "object-detection"],
+  [/ForSemanticSegmentation$|ForInstanceSegmentation$|^(Conditional)?DetrForSegmentation$/, "image-segmentation"],
+  [/ForDepthEstimation$/, "depth-estimation"],
   [
     /^(Bert|DistilBert|Roberta|XLMRoberta|MPNet|Electra|Deberta(V2)?|Albert|Camembert|Nomic\w*|NewModel|MiniLM\w*|E5\w*|Gte\w*)Model$/,
     "feature-extraction",

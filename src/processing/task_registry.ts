@@ -18,6 +18,11 @@ import { fillMask } from "./fill_mask.ts";
 import { questionAnswering } from "./question_answering.ts";
 import { sentenceSimilarity } from "./sentence_similarity.ts";
 import { zeroShotImageClassification } from "./zero_shot_image_classification.ts";
+import { objectDetection } from "./object_detection.ts";
+import { imageSegmentation } from "./image_segmentation.ts";
+import { backgroundRemoval } from "./background_removal.ts";
+import { depthEstimation } from "./depth_estimation.ts";
+import { zeroShotObjectDetection } from "./zero_shot_object_detection.ts";
 
 /** Every registered handler (unknown tasks run on tensors only). */
 // deno-lint-ignore no-explicit-any
@@ -34,4 +39,9 @@ export const TASK_HANDLERS: readonly TaskHandler<any>[] = [
   questionAnswering,
   sentenceSimilarity,
   zeroShotImageClassification,
+  objectDetection,
+  imageSegmentation,
+  backgroundRemoval,
+  depthEstimation,
+  zeroShotObjectDetection,
 ];

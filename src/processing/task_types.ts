@@ -46,7 +46,7 @@ export interface ImageInput {
   kind: "image";
   /** Encoded image files. */
   images: MediaFile[];
-  /** Zero-shot image classification: the labels to score. */
+  /** Zero-shot image classification / object detection: the labels to score or look for. */
   candidateLabels?: string[];
   /** Zero-shot image classification: hypothesis template with `{}` (default `This is a photo of {}.`). */
   hypothesisTemplate?: string;
@@ -79,6 +79,8 @@ export interface PipelineRunOptions {
   maxSeqLength?: number;
   /** Question answering: context tokens two windows of a long context share (default min(128, half a window)). */
   docStride?: number;
+  /** Object detection: keep boxes scoring above this (default 0.5; 0.1 for zero-shot object detection). */
+  threshold?: number;
 }
 
 /**
@@ -125,6 +127,50 @@ export interface Answer {
   end: number;
   /** The answer's text. */
   answer: string;
+}
+
+/** A box in the original image's pixels (corners, floats). */
+export interface Box {
+  /** Left edge. */
+  xmin: number;
+  /** Top edge. */
+  ymin: number;
+  /** Right edge. */
+  xmax: number;
+  /** Bottom edge. */
+  ymax: number;
+}
+
+/** An object found in an image: its label, score and box. */
+export interface DetectedObject {
+  /** Label name. */
+  label: string;
+  /** Probability. */
+  score: number;
+  /** Where it is, in the original image's pixels. */
+  box: Box;
+}
+
+/** One segment of an image: a label, a score (`null` for semantic segmentation) and a mask. */
+export interface Segment {
+  /** Label name. */
+  label: string;
+  /** Score, or `null` where the model gives none (semantic segmentation, background removal). */
+  score: number | null;
+  /** `width * height` bytes, row-major: 255 inside the segment, 0 outside (an alpha matte for background removal). */
+  mask: Uint8Array;
+}
+
+/** A depth map at the input image's size. */
+export interface DepthMap {
+  /** Width in pixels (the input image's). */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** The model's `predicted_depth`, resized (bicubic) to `width × height`, row-major. */
+  predictedDepth: Float32Array;
+  /** The depth normalised to 0..255 (`width * height` bytes), the grey picture transformers' pipeline draws. */
+  picture: Uint8Array;
 }
 
 /** One label and its probability. */
@@ -193,6 +239,22 @@ export type TaskResult =
     /** Transcription (speech recognition). */ kind: "transcription";
     /** Task name. */ task: string;
     /** One text per clip. */ texts: string[];
+  }
+  | {
+    /** Object detection (also zero-shot). */ kind: "detection";
+    /** Task name. */ task: string;
+    /** Per input: the objects above the threshold. */ objects: DetectedObject[][];
+  }
+  | {
+    /** Image segmentation and background removal. */ kind: "segmentation";
+    /** Task name. */ task: string;
+    /** Per input: its size. */ sizes: { width: number; height: number }[];
+    /** Per input: the segments. */ segments: Segment[][];
+  }
+  | {
+    /** Depth estimation. */ kind: "depth";
+    /** Task name. */ task: string;
+    /** One depth map per input. */ depths: DepthMap[];
   }
   | {
     /** Any other task: the named tensors. */ kind: "tensors";

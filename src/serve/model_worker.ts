@@ -9,7 +9,7 @@
 import { GpuxError, InputError } from "../errors.ts";
 import { createSession, type GpuxSession, setOrtLogLevel } from "../runtime/session.ts";
 import { loadPipeline, type Pipeline } from "../processing/pipeline.ts";
-import { inputNames, resultJson } from "../processing/result_json.ts";
+import { inputNames, resultJson, resultPictures } from "../processing/result_json.ts";
 import { describeSyntheticValues, synthesizeInputs } from "../runtime/synthetic_inputs.ts";
 import { type TextModelSizes, textModelSizes } from "../runtime/text_model_sizes.ts";
 import { batchingProof, type BatchingVerdict, confirmBatching } from "./batching.ts";
@@ -149,7 +149,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         post({
           type: "processed",
           id: message.id,
-          resultText: JSON.stringify(resultJson(result, inputNames(message.input))),
+          resultText: JSON.stringify(resultJson(result, inputNames(message.input), await resultPictures(result))),
           runMs: performance.now() - started,
         });
       } catch (error) {

@@ -20,6 +20,7 @@ const OPTION_KEYS = [
   "top_k",
   "aggregation",
   "multi_label",
+  "threshold",
   "pairs",
   "candidate_labels",
   "hypothesis_template",
@@ -40,6 +41,7 @@ const KEY_KINDS: Record<string, readonly string[]> = {
   max_answer_length: ["question"],
   max_seq_length: ["question"],
   doc_stride: ["question"],
+  threshold: ["image"],
 };
 
 function bounded(obj: Record<string, unknown>, key: string, range: { min: number; max: number }): number | undefined {
@@ -122,6 +124,12 @@ export function rawInputOf(
     if (k in obj && !kinds.includes(kind)) {
       throw new BadRequestError(`"${k}" goes with ${kinds.map((x) => `"${x}"`).join(" or ")}, not "${kind}"`);
     }
+  }
+  if (obj.threshold !== undefined) {
+    if (typeof obj.threshold !== "number" || !(obj.threshold >= 0 && obj.threshold <= 1)) {
+      throw new InputError('"threshold" must be a number from 0 to 1');
+    }
+    options.threshold = obj.threshold;
   }
   if (obj.targets !== undefined) options.targets = strings(obj.targets, "targets");
   const maxAnswerLength = bounded(obj, "max_answer_length", QA_LIMITS.maxAnswerLength);

@@ -68,6 +68,8 @@ export interface RawOptions {
   maxAnswerLength?: number;
   maxSeqLength?: number;
   docStride?: number;
+  /** Object detection: keep boxes scoring above this. */
+  threshold?: number;
 }
 
 /** Run raw input through the hosted pipeline. */

