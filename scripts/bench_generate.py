@@ -27,6 +27,7 @@ SHAPES = {
     "smollm2-135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
                          num_key_value_heads=3, head_dim=64, vocab_size=49152, tie_word_embeddings=True,
                          max_position_embeddings=8192, rms_norm_eps=1e-5),
+    # Qwen2.5-0.5B's dimensions on the Llama architecture (no q/k/v bias): its memory traffic, not its exact graph
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                          num_key_value_heads=2, head_dim=64, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=32768, rms_norm_eps=1e-6),

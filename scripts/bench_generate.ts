@@ -205,7 +205,8 @@ async function main(): Promise<void> {
   if (!withGpux) console.error("no gpux column: src/generation/load_pipeline.ts (the engine) is not in this tree");
   const only = flag("only", all.join(",")).split(",");
   const dir = await ensureModel(shape);
-  const size = (await Deno.stat(`${dir}/onnx/model.onnx`)).size / 2 ** 20;
+  const data = await Deno.stat(`${dir}/onnx/model.onnx.data`).then((f) => f.size, () => 0); // external weights
+  const size = ((await Deno.stat(`${dir}/onnx/model.onnx`)).size + data) / 2 ** 20;
   const ids = promptIds(promptLen);
   const rounds = Number(flag("rounds", "1"));
   const runs: Row[] = [];
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `\n${shape}-shaped random Llama (model.onnx ${size.toFixed(0)} MB), ${promptLen}-token prompt + ${maxNew} new, ` +
+    `\n${shape}-shaped random Llama (ONNX ${size.toFixed(0)} MB), ${promptLen}-token prompt + ${maxNew} new, ` +
       `greedy, EOS ignored, taskset-pinned, best of ${rounds} round(s); load average at the end ${
         Deno.loadavg().map((l) => l.toFixed(2)).join(" ")
       }`,

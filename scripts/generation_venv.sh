@@ -14,7 +14,7 @@ if [ -z "${PIP_INDEX_URL:-}" ]; then
 fi
 # shellcheck disable=SC2086
 "$VENV/bin/pip" install --quiet --retries 0 --disable-pip-version-check $PACKAGES 2>&1 | grep -v "is ignored" >&2 || true
-"$VENV/bin/python" -c "import torch, transformers, onnx, onnxruntime, onnxscript" || {
+"$VENV/bin/python" -c "import torch, transformers, onnx, onnxruntime, onnxscript" 2>/dev/null || {
   echo "generation_venv: pip could not install $PACKAGES into $VENV" >&2
   exit 1
 }
