@@ -1,7 +1,8 @@
 /**
  * A hostile soak of `deno task gpux serve` (bounded loops, loopback only, about a minute on 2 cores): concurrent
- * clients interleave good requests — tensors for a batching identity model, KServe v2 requests and, where the BERT
- * fixture is at hand, texts for a classifier — with the shapes an attacker sends: huge lists (of texts, of v2 inputs),
+ * clients interleave good requests — tensors for a batching identity model, tensors for a detections model whose
+ * outputs do not follow the batch (served with --max-batch 8, so it must run them one by one), KServe v2 requests and,
+ * where the BERT fixture is at hand, texts for a classifier — with the shapes an attacker sends: huge lists (of texts, of v2 inputs),
  * a Content-Length larger than the limit,
  * one smaller than the body, one larger than the body followed by a hang-up, an endless chunked body, JSON nested a
  * million deep, an absurd tensor shape, malformed JSON. The server stays up, each hostile request gets its 4xx (or,
@@ -9,7 +10,7 @@
  * flight, and resident memory ends near where it started.
  */
 import { assert, assertEquals } from "./support/assert.ts";
-import { identityModel, writeModel } from "./support/onnx_builder.ts";
+import { identityModel, type ModelSpec, writeModel } from "./support/onnx_builder.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
 import { classifierRepo } from "./support/text_models.ts";
 import { writeRepo } from "./support/media_models.ts";
@@ -28,6 +29,7 @@ const TEXTS = ["i love this", "this is bad", "the movie was fine", "terrible ser
 
 type Kind =
   | "good"
+  | "goodDetections"
   | "goodText"
   | "goodV2"
   | "hugeList"
@@ -54,8 +56,25 @@ const HOSTILE: Kind[] = [
   "malformed",
 ];
 
+/**
+ * `x` f32[batch, 4] → NonZero → Transpose → `boxes` int64[num_detections, 2]: outputs that do not follow the batch.
+ * Served with --max-batch 8, it must run each request alone (batching off), never hand one client another's rows.
+ */
+function detectionsModel(): ModelSpec {
+  return {
+    inputs: [{ name: "x", dtype: "float32", shape: ["batch", 4] }],
+    outputs: [{ name: "boxes", dtype: "int64", shape: ["num_detections", 2] }],
+    nodes: [
+      { op: "NonZero", inputs: ["x"], outputs: ["nz"] },
+      { op: "Transpose", inputs: ["nz"], outputs: ["boxes"], attributes: { perm: { ints: [1, 0] } } },
+    ],
+  };
+}
+
 function kindOf(i: number, withText: boolean): Kind {
-  if (i % 6 !== 0) return withText && i % 3 === 1 ? "goodText" : i % 6 === 5 ? "goodV2" : "good";
+  if (i % 6 !== 0) {
+    return withText && i % 3 === 1 ? "goodText" : i % 6 === 5 ? "goodV2" : i % 6 === 3 ? "goodDetections" : "good";
+  }
   return HOSTILE[(i / 6) % HOSTILE.length];
 }
 
@@ -110,12 +129,14 @@ Deno.test("hostile soak: huge lists, lying lengths, endless and deep bodies amon
   const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
   await writeModel(`${dir}/id.onnx`, identityModel("float32", ["batch", 3]));
   await writeModel(`${dir}/any.onnx`, identityModel("float32", ["batch", null]));
+  await writeModel(`${dir}/detections.onnx`, detectionsModel());
   const withText = !("skip" in bert);
   if (!("skip" in bert)) await writeRepo(`${dir}/sentiment`, classifierRepo(bert.tokenizer, bert.config));
   const server = running(
     await startServe([
       `${dir}/id.onnx`,
       `${dir}/any.onnx`,
+      `${dir}/detections.onnx`,
       ...(withText ? [`${dir}/sentiment`] : []),
       "--provider",
       "cpu",
@@ -160,6 +181,18 @@ Deno.test("hostile soak: huge lists, lying lengths, endless and deep bodies amon
           if (r.status !== 200) wrong.push(`#${i} good: ${r.status} ${JSON.stringify(doc)}`);
           else if (JSON.stringify(doc.outputs.y.data) !== JSON.stringify(x)) {
             wrong.push(`#${i}: got ${JSON.stringify(doc.outputs.y.data)} for ${JSON.stringify(x)}`);
+          }
+          return;
+        }
+        case "goodDetections": {
+          // one row whose non-zero columns are the bits of i: the answer is exactly those (row 0, column) pairs
+          const x = [[0, 1, 2, 3].map((b) => (i >> b) & 1)];
+          const want = [0, 1, 2, 3].filter((b) => (i >> b) & 1).map((b) => [0, b]);
+          const r = await fetch(`${url}/models/detections/predict`, { method: "POST", body: JSON.stringify({ x }) });
+          const doc = await r.json();
+          if (r.status !== 200) wrong.push(`#${i} goodDetections: ${r.status} ${JSON.stringify(doc)}`);
+          else if (JSON.stringify(doc.outputs.boxes.data) !== JSON.stringify(want)) {
+            wrong.push(`#${i}: detections got ${JSON.stringify(doc.outputs.boxes.data)} for ${JSON.stringify(x)}`);
           }
           return;
         }
@@ -279,7 +312,8 @@ Deno.test("hostile soak: huge lists, lying lengths, endless and deep bodies amon
     assertEquals([health.status, (await health.json()).status], [200, "ok"]);
     assertEquals(await metric(url, "gpux_queue_depth"), 0);
     assertEquals(await metric(url, "gpux_requests_in_flight"), 0);
-    assertEquals(await metric(url, "gpux_workers"), withText ? 3 : 2);
+    assertEquals(await metric(url, "gpux_workers"), withText ? 4 : 3);
+    assert((counts.goodDetections ?? 0) >= 100, JSON.stringify(counts));
     assertEquals((await (await fetch(`${url}/info`)).json()).memory.reservedBytes, 0);
     const rssEnd = await metric(url, "gpux_process_resident_memory_bytes");
     assert(
