@@ -3,13 +3,15 @@
  * exact ids, greedy, batches, beam 4 (length penalty, early stopping, several answers), the merged and split
  * layouts and the int8 variant; the contract's errors; beam search's bookkeeping on hand-made scores.
  */
-import { assert, assertEquals, assertRejects, assertThrows } from "./support/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
 import { readSeq2SeqGoldens, type Seq2SeqFixture, seq2seqFixture } from "./support/seq2seq_fixtures.ts";
 import { loadSeq2Seq } from "../src/generation/seq2seq_generation.ts";
 import { readSeq2SeqDecoderContract } from "../src/generation/seq2seq_contract.ts";
 import { BeamSearch, beamsFinished } from "../src/generation/beam_search.ts";
 import { InputError, NotFoundError } from "../src/errors.ts";
 import type { TensorInfo } from "../src/runtime/tensors.ts";
+import { runCli } from "./support/cli.ts";
+import { identityModel, writeModel } from "./support/onnx_builder.ts";
 
 const LOAD = { provider: "cpu" as const, intraOpThreads: 1 };
 
@@ -21,7 +23,9 @@ async function checkGoldens(name: Seq2SeqFixture, task: string, variant?: string
   for (const c of goldens.cases) {
     if ((c.file === "quantized") !== (variant === "quantized") || !filter(c.id)) continue;
     const o = c.options;
-    const r = await p.run(c.inputs!, {
+    const inputs = c.inputs ??
+      await Promise.all(c.images!.map(async (f) => ({ image: await Deno.readFile(`${dir}/${f}`), name: f })));
+    const r = await p.run(inputs, {
       maxNewTokens: o.max_new_tokens,
       numBeams: o.num_beams,
       ...(o.length_penalty !== undefined ? { lengthPenalty: o.length_penalty } : {}),
@@ -48,8 +52,16 @@ Deno.test("seq2seq: the _quantized variant gives onnxruntime's own int8 ids", as
   assertEquals(await checkGoldens("marian", "translation", "quantized"), 1);
 });
 
-Deno.test("seq2seq: BART with forced BOS/EOS and no-repeat-3-grams from generation_config (greedy, batch)", async () => {
-  assertEquals(await checkGoldens("bart", "summarization", undefined, (id) => id.startsWith("greedy")), 3);
+Deno.test("seq2seq: BART with forced BOS/EOS, no-repeat-3-grams, length penalty 2 and early stopping from generation_config", async () => {
+  assertEquals(await checkGoldens("bart", "summarization"), 5);
+});
+
+Deno.test("seq2seq: T5 (relative attention, split layout): greedy, batch, beam 4 with early_stopping never and true", async () => {
+  assertEquals(await checkGoldens("t5", "text2text-generation"), 7);
+});
+
+Deno.test("seq2seq: VisionEncoderDecoder (ViT + GPT-2) captions PNGs as PyTorch does on the same pixels", async () => {
+  assertEquals(await checkGoldens("vit-gpt2", "image-to-text"), 5);
 });
 
 Deno.test("seq2seq: generate() streams the text of one input, and the streamed text is the result's", async () => {
@@ -129,4 +141,61 @@ Deno.test("beam search: finished hypotheses are ranked by score / length^penalty
   // early stopping true: with numBeams finished the input is done, and so is the loop
   assert(beamsFinished([search], true, r2.allEnded));
   assert(!beamsFinished([search], false, r2.allEnded) || !search.improvable);
+});
+
+// ------------------------------------------------------------------------------------------------ the CLI, as users run it
+
+Deno.test("gpux run --text on a Marian folder: translation detected, PyTorch's greedy text printed, stats on stderr", async () => {
+  const dir = await seq2seqFixture("marian");
+  const c = (await readSeq2SeqGoldens("marian")).cases.find((x) => x.id === "greedy_long")!;
+  const { code, stdout, stderr } = await runCli([
+    "run",
+    dir,
+    "--text",
+    c.inputs![0],
+    "--max-new-tokens",
+    String(c.options.max_new_tokens),
+    "--provider",
+    "cpu",
+  ]);
+  assertEquals(code, 0, stderr);
+  assertEquals(stdout, `${c.texts[0]}\n`);
+  assertStringIncludes(stderr, "translation · ");
+});
+
+Deno.test("gpux run --text (batch) --num-beams 4 --json: PyTorch's beam-search ids for every input", async () => {
+  const dir = await seq2seqFixture("marian");
+  const c = (await readSeq2SeqGoldens("marian")).cases.find((x) => x.id === "beam4_batch")!;
+  const args = ["run", dir, "--json", "--num-beams", "4", "--max-new-tokens", String(c.options.max_new_tokens)];
+  for (const t of c.inputs!) args.push("--text", t);
+  const { code, stdout, stderr } = await runCli(args);
+  assertEquals(code, 0, stderr);
+  const doc = JSON.parse(stdout);
+  assertEquals(doc.task, "translation");
+  assertEquals(doc.results.map((r: { generatedIds: number[] }) => r.generatedIds), c.sequences);
+  assertEquals(doc.results.map((r: { text: string }) => r.text), c.texts);
+});
+
+Deno.test("gpux run --image on a VisionEncoderDecoder folder: image-to-text detected, one caption per image", async () => {
+  const dir = await seq2seqFixture("vit-gpt2");
+  const c = (await readSeq2SeqGoldens("vit-gpt2")).cases.find((x) => x.id === "greedy_batch")!;
+  const args = ["run", dir, "--json", "--max-new-tokens", String(c.options.max_new_tokens)];
+  for (const f of c.images!) args.push("--image", `${dir}/${f}`);
+  const { code, stdout, stderr } = await runCli(args);
+  assertEquals(code, 0, stderr);
+  const doc = JSON.parse(stdout);
+  assertEquals(doc.task, "image-to-text");
+  assertEquals(doc.results.map((r: { generatedIds: number[] }) => r.generatedIds), c.sequences);
+});
+
+Deno.test("gpux run --num-beams without an encoder-decoder model or --prompt is a usage error (exit 2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeModel(`${dir}/model.onnx`, identityModel("float32"));
+    const { code, stderr } = await runCli(["run", `${dir}/model.onnx`, "--text", "hi", "--num-beams", "2"]);
+    assertEquals(code, 2, stderr);
+    assertStringIncludes(stderr, "--num-beams goes with --prompt");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -22,7 +22,7 @@ const SCRIPT = `${ROOT}scripts/build_seq2seq_fixtures.py`;
 const VENV_SCRIPT = `${ROOT}scripts/generation_venv.sh`;
 
 /** The fixtures the script builds by default. */
-export const SEQ2SEQ_FIXTURES = ["marian", "marian-split", "bart"] as const;
+export const SEQ2SEQ_FIXTURES = ["marian", "marian-split", "t5", "bart", "vit-gpt2"] as const;
 /** A fixture's folder name. */
 export type Seq2SeqFixture = typeof SEQ2SEQ_FIXTURES[number];
 
