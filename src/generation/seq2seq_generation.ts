@@ -262,9 +262,9 @@ export interface Seq2SeqParts {
   /** The repository's files. */
   files: ModelFiles;
   /** config.json. */
-  config: Json;
+  config: Record<string, unknown>;
   /** generation_config.json, when present. */
-  generationConfig?: Json;
+  generationConfig?: Record<string, unknown>;
 }
 
 /**
