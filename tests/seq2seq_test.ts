@@ -11,6 +11,7 @@ import { BeamSearch, beamsFinished } from "../src/generation/beam_search.ts";
 import { InputError, NotFoundError } from "../src/errors.ts";
 import type { TensorInfo } from "../src/runtime/tensors.ts";
 import { runCli } from "./support/cli.ts";
+import { CacheFixture, commitSha } from "./support/hf_cache.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
 
 const LOAD = { provider: "cpu" as const, intraOpThreads: 1 };
@@ -186,6 +187,37 @@ Deno.test("gpux run --image on a VisionEncoderDecoder folder: image-to-text dete
   const doc = JSON.parse(stdout);
   assertEquals(doc.task, "image-to-text");
   assertEquals(doc.results.map((r: { generatedIds: number[] }) => r.generatedIds), c.sequences);
+});
+
+Deno.test("gpux run on a cached Hub snapshot: the model card's pipeline_tag names the task; beam search as PyTorch", async () => {
+  const dir = await seq2seqFixture("bart");
+  const c = (await readSeq2SeqGoldens("bart")).cases.find((x) => x.id === "beam4")!;
+  const cache = await Deno.makeTempDir();
+  try {
+    const files: Record<string, Uint8Array> = {
+      "README.md": new TextEncoder().encode("---\npipeline_tag: summarization\n---\n# tiny bart\n"),
+    };
+    for (const f of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+      files[f] = await Deno.readFile(`${dir}/${f}`);
+    }
+    for (const f of ["encoder_model.onnx", "decoder_model_merged.onnx"]) {
+      files[`onnx/${f}`] = await Deno.readFile(`${dir}/onnx/${f}`);
+    }
+    const repo = new CacheFixture(cache, "acme/bart-tiny");
+    const commit = commitSha("bart-tiny");
+    await repo.addRevision(commit, files);
+    await repo.setRef("main", commit);
+    const { code, stdout, stderr } = await runCli(
+      ["run", "acme/bart-tiny", "--text", c.inputs![0], "--num-beams", "4", "--max-new-tokens", "12", "--json"],
+      { env: { HF_HUB_CACHE: cache } },
+    );
+    assertEquals(code, 0, stderr);
+    const doc = JSON.parse(stdout);
+    assertEquals([doc.task, doc.taskSource], ["summarization", "pipeline_tag"]);
+    assertEquals(doc.results.map((r: { generatedIds: number[] }) => r.generatedIds), c.sequences);
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
 });
 
 Deno.test("gpux run --num-beams without an encoder-decoder model or --prompt is a usage error (exit 2)", async () => {
