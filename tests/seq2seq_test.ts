@@ -231,3 +231,27 @@ Deno.test("gpux run --num-beams without an encoder-decoder model or --prompt is 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gpux run --text past the model's positions: exit 2 naming the limit, for the input and for --max-new-tokens", async () => {
+  const dir = await seq2seqFixture("marian"); // max_position_embeddings 64
+  const long = await runCli(["run", dir, "--text", "the sea ".repeat(80)]);
+  assertEquals(long.code, 2, long.stderr);
+  assertStringIncludes(long.stderr, "the encoder takes at most 64");
+  const many = await runCli(["run", dir, "--text", "the sea", "--max-new-tokens", "100"]);
+  assertEquals(many.code, 2, many.stderr);
+  assertStringIncludes(many.stderr, "decoder's 64 positions");
+});
+
+Deno.test("seq2seq: sampling reuses the decoder-only sampler: a seed gives the same text again", async () => {
+  const dir = await seq2seqFixture("t5");
+  await using p = await loadSeq2Seq(dir, { ...LOAD, task: "text2text-generation" });
+  const a = await p.run("The quick brown fox", { maxNewTokens: 12, temperature: 1.5, seed: 3 });
+  const b = await p.run("The quick brown fox", { maxNewTokens: 12, temperature: 1.5, seed: 3 });
+  const greedy = await p.run("The quick brown fox", { maxNewTokens: 12, numBeams: 1 });
+  assertEquals(a.generatedIds, b.generatedIds);
+  const others = await Promise.all(
+    [4, 5, 6, 7].map((seed) => p.run("The quick brown fox", { maxNewTokens: 12, temperature: 1.5, seed })),
+  );
+  assert([a, ...others].some((r) => JSON.stringify(r.generatedIds) !== JSON.stringify(greedy.generatedIds)));
+  assertEquals(a.sequences[0].logprobs.length, a.generatedIds.length);
+});

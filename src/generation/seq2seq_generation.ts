@@ -448,8 +448,23 @@ class Seq2SeqGenerator implements Seq2SeqPipeline {
     if (names.has("attention_mask")) {
       feeds.attention_mask = intTensor(dtypeOf("attention_mask"), [ids.length, width], encoded.attentionMask.flat());
     }
+    const limit = this.#positions("encoder");
+    if (limit !== undefined && width > limit) {
+      throw new InputError(
+        `an input has ${width} tokens; the encoder takes at most ${limit} (config.json max_position_embeddings)`,
+        { hint: "shorten the text, or split it and run the parts one by one" },
+      );
+    }
     const promptTokens = encoded.attentionMask.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
     return { feeds, batch: ids.length, mask: encoded.attentionMask, promptTokens };
+  }
+
+  /** The length of a learned position table (undefined for relative positions: T5). */
+  #positions(side: "encoder" | "decoder"): number | undefined {
+    const c = this.#parts.config;
+    const part = (c[side] && typeof c[side] === "object" ? c[side] : c) as Json;
+    if (part.relative_attention_num_buckets !== undefined) return undefined;
+    return num(part.max_position_embeddings) ?? num(part.n_positions) ?? num(c.max_position_embeddings);
   }
 
   /** T5's task prefix (`summarize: `) from config.json `task_specific_params`, as transformers' pipelines add it. */
@@ -522,8 +537,19 @@ class Seq2SeqGenerator implements Seq2SeqPipeline {
     const prompt = [d.decoderStartTokenId, ...(options.decoderPromptIds ?? d.forcedPromptIds)];
     const prompts = encoded.prompts ?? Array.from({ length: encoded.batch }, () => [...prompt]);
     const promptLength = prompts[0]?.length ?? 1;
-    const maxNew = settings.maxNewTokens ??
+    let maxNew = settings.maxNewTokens ??
       (settings.maxLength !== undefined ? Math.max(1, settings.maxLength - promptLength) : DEFAULT_MAX_NEW_TOKENS);
+    // learned position tables (Marian, BART, GPT-2) end: the decoder cannot go past them
+    const positions = this.#positions("decoder");
+    if (positions !== undefined && promptLength + maxNew > positions) {
+      if (options.maxNewTokens !== undefined || promptLength >= positions) {
+        throw new InputError(
+          `max_new_tokens ${maxNew} with a decoder prompt of ${promptLength} is more than the decoder's ${positions} positions`,
+          { hint: `ask for at most ${Math.max(1, positions - promptLength)} new tokens (--max-new-tokens)` },
+        );
+      }
+      maxNew = positions - promptLength;
+    }
     const processors = [
       ...configProcessors(this.#parts.generationConfig, this.#parts.config, settings.eosTokenIds, {
         minNewTokens: options.minNewTokens,
