@@ -5,7 +5,8 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
 import { readSeq2SeqGoldens, type Seq2SeqFixture, seq2seqFixture } from "./support/seq2seq_fixtures.ts";
-import { loadSeq2Seq } from "../src/generation/seq2seq_generation.ts";
+import { loadSeq2Seq, seq2seqDefaults } from "../src/generation/seq2seq_generation.ts";
+import { configProcessors } from "../src/generation/logits_processors.ts";
 import { readSeq2SeqDecoderContract } from "../src/generation/seq2seq_contract.ts";
 import { BeamSearch, beamsFinished } from "../src/generation/beam_search.ts";
 import { InputError, NotFoundError } from "../src/errors.ts";
@@ -22,7 +23,7 @@ async function checkGoldens(name: Seq2SeqFixture, task: string, variant?: string
   await using p = await loadSeq2Seq(dir, { ...LOAD, task, ...(variant ? { variant } : {}) });
   let checked = 0;
   for (const c of goldens.cases) {
-    if ((c.file === "quantized") !== (variant === "quantized") || !filter(c.id)) continue;
+    if ((c.file ?? undefined) !== variant || !filter(c.id)) continue;
     const o = c.options;
     const inputs = c.inputs ??
       await Promise.all(c.images!.map(async (f) => ({ image: await Deno.readFile(`${dir}/${f}`), name: f })));
@@ -51,6 +52,10 @@ Deno.test("seq2seq: Marian in the split layout (decoder_model + decoder_with_pas
 
 Deno.test("seq2seq: the _quantized variant gives onnxruntime's own int8 ids", async () => {
   assertEquals(await checkGoldens("marian", "translation", "quantized"), 1);
+});
+
+Deno.test("seq2seq: the _fp16 variant (float16 cache and logits) gives onnxruntime's own float16 ids", async () => {
+  assertEquals(await checkGoldens("marian", "translation", "fp16"), 1);
 });
 
 Deno.test("seq2seq: BART with forced BOS/EOS, no-repeat-3-grams, length penalty 2 and early stopping from generation_config", async () => {
@@ -254,4 +259,57 @@ Deno.test("seq2seq: sampling reuses the decoder-only sampler: a seed gives the s
   );
   assert([a, ...others].some((r) => JSON.stringify(r.generatedIds) !== JSON.stringify(greedy.generatedIds)));
   assertEquals(a.sequences[0].logprobs.length, a.generatedIds.length);
+});
+
+Deno.test("seq2seq defaults: forced_decoder_ids become the decoder prompt; config fills what generation_config lacks", () => {
+  const d = seq2seqDefaults(
+    { decoder_start_token_id: 50258, forced_decoder_ids: [[2, 50359], [1, 50259], [5, 7]], num_beams: 4 },
+    { eos_token_id: 50257, pad_token_id: 50257, length_penalty: 0.8, early_stopping: "never" },
+  );
+  assertEquals(d.decoderStartTokenId, 50258);
+  assertEquals(d.forcedPromptIds, [50259, 50359]); // a run from position 1; position 5 is not part of it
+  assertEquals([d.numBeams, d.lengthPenalty, d.earlyStopping], [4, 0.8, "never"]);
+  assertEquals(d.eosTokenIds, [50257]);
+  assertThrows(() => seq2seqDefaults({}, {}), InputError, "decoder_start_token_id");
+});
+
+Deno.test("logits processors: forced BOS/EOS, bad words (one and several tokens), minimum length, begin suppression", () => {
+  const ctx = (ids: number[], maxLength = 10) => ({
+    ids,
+    promptLength: 1,
+    generated: ids.length - 1,
+    maxLength,
+    batchIndex: 0,
+  });
+  const scores = () => new Float32Array([1, 2, 3, 4, 5]);
+  const [badWordsP, minLenP, bosP, eosP, , beginP] = configProcessors(
+    {
+      bad_words_ids: [[4], [2, 3]],
+      min_length: 3,
+      forced_bos_token_id: 1,
+      forced_eos_token_id: 0,
+      suppress_tokens: [3],
+      begin_suppress_tokens: [2],
+    },
+    {},
+    [0],
+  );
+  let s = scores();
+  badWordsP(s, ctx([9, 2]));
+  assertEquals([...s], [1, 2, 3, -Infinity, -Infinity]); // 4 always, 3 after 2
+  s = scores();
+  minLenP(s, ctx([9, 2]));
+  assertEquals(s[0], -Infinity);
+  s = scores();
+  bosP(s, ctx([9]));
+  assertEquals([...s], [-Infinity, 0, -Infinity, -Infinity, -Infinity]);
+  s = scores();
+  eosP(s, ctx([9, 1, 2], 4));
+  assertEquals([...s], [0, -Infinity, -Infinity, -Infinity, -Infinity]);
+  s = scores();
+  beginP(s, ctx([9]));
+  assertEquals(s[2], -Infinity);
+  s = scores();
+  beginP(s, ctx([9, 1]));
+  assertEquals(s[2], 3);
 });
