@@ -313,3 +313,22 @@ Deno.test("logits processors: forced BOS/EOS, bad words (one and several tokens)
   beginP(s, ctx([9, 1]));
   assertEquals(s[2], 3);
 });
+
+Deno.test("seq2seq: an aborted signal ends greedy decoding within a step, finish reason cancelled, text kept", async () => {
+  const dir = await seq2seqFixture("t5");
+  await using p = await loadSeq2Seq(dir, { ...LOAD, task: "text2text-generation" });
+  const controller = new AbortController();
+  let steps = 0;
+  const r = await p.run("Once upon a time, in a small village by the sea", {
+    maxNewTokens: 20,
+    numBeams: 1,
+    signal: controller.signal,
+    onStep: () => {
+      if (++steps === 3) controller.abort();
+    },
+  });
+  assertEquals(r.finishReason, "cancelled");
+  assertEquals(r.generatedIds.length, 3);
+  const beams = await p.run("Once upon a time", { maxNewTokens: 20, numBeams: 2, signal: AbortSignal.abort() });
+  assertEquals(beams.finishReason, "cancelled");
+});
