@@ -7,6 +7,7 @@ import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows
 import { readSeq2SeqGoldens, type Seq2SeqFixture, seq2seqFixture } from "./support/seq2seq_fixtures.ts";
 import { loadSeq2Seq, seq2seqDefaults } from "../src/generation/seq2seq_generation.ts";
 import { configProcessors } from "../src/generation/logits_processors.ts";
+import { taskFromArchitectures } from "../src/processing/task_detection.ts";
 import { readSeq2SeqDecoderContract } from "../src/generation/seq2seq_contract.ts";
 import { BeamSearch, beamsFinished } from "../src/generation/beam_search.ts";
 import { InputError, NotFoundError } from "../src/errors.ts";
@@ -331,4 +332,11 @@ Deno.test("seq2seq: an aborted signal ends greedy decoding within a step, finish
   assertEquals(r.generatedIds.length, 3);
   const beams = await p.run("Once upon a time", { maxNewTokens: 20, numBeams: 2, signal: AbortSignal.abort() });
   assertEquals(beams.finishReason, "cancelled");
+});
+
+Deno.test("task detection: Marian translates, a VisionEncoderDecoder captions, T5/BART are text2text", () => {
+  assertEquals(taskFromArchitectures(["MarianMTModel"]), "translation");
+  assertEquals(taskFromArchitectures(["VisionEncoderDecoderModel"]), "image-to-text");
+  assertEquals(taskFromArchitectures(["T5ForConditionalGeneration"]), "text2text-generation");
+  assertEquals(taskFromArchitectures(["BartForConditionalGeneration"]), "text2text-generation");
 });
