@@ -38,7 +38,7 @@ export class WhisperLogitsRules {
     const ban = (from: number, to: number) => {
       for (let i = Math.max(0, from); i < Math.min(to, vocab); i++) logits[i] = -Infinity;
     };
-    if (generated.length === 0) for (const id of t.beginSuppress) if (id < vocab) logits[id] = -Infinity;
+    if (generated.length === 0) { for (const id of t.beginSuppress) if (id < vocab) logits[id] = -Infinity; }
     for (const id of t.suppress) if (id < vocab) logits[id] = -Infinity;
     if (!this.#timestamps) return;
 

@@ -1,0 +1,223 @@
+/**
+ * Whisper against PyTorch on the same weights (tests/support/whisper_fixtures.ts): a tiny random
+ * WhisperForConditionalGeneration with the real multilingual token layout, an espeak-ng sentence through gpux's WAV
+ * reader, log-mel front end and the encoder-decoder loop gives PyTorch's ids for transcribe, timestamps, language
+ * detection and translate; the long-form merge reproduces transformers' chunked pipeline on the windows it decoded;
+ * srt/vtt/json are written as whisper.cpp writes them.
+ */
+import assert from "node:assert/strict";
+import { InputError } from "../src/errors.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
+import { WhisperLogitsRules } from "../src/generation/whisper_logits.ts";
+import { mergeOverlapping, mergeWindows } from "../src/generation/whisper_segments.ts";
+import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
+import { loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
+import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writers.ts";
+import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
+
+async function fixtureTokens() {
+  const dir = await whisperFixture();
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/generation_config.json`));
+  return { dir, tokens: readWhisperTokens(config) };
+}
+
+Deno.test("whisper: the decoder prompt and language codes come from generation_config.json", async () => {
+  const { tokens } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  for (const c of goldens.cases.filter((c) => c.language !== null)) {
+    assert.deepEqual(
+      whisperPrompt(tokens, { language: c.language!, task: c.task, timestamps: c.return_timestamps }),
+      c.prompt_ids,
+      c.id,
+    );
+  }
+  assert.equal(tokens.timestampBegin, goldens.vocab.timestamp_begin);
+  assert.equal(tokens.languages.size, 99);
+  assert.equal(whisperLanguage(tokens, "<|DE|>"), "de");
+  assert.equal(whisperLanguage(tokens, "auto"), undefined);
+  assert.throws(() => whisperLanguage(tokens, "klingon"), InputError);
+});
+
+Deno.test("whisper: espeak-ng speech gives PyTorch's ids (transcribe, timestamps, detection, translate)", async () => {
+  const { dir, tokens } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
+  try {
+    const wav = await Deno.readFile(`${dir}/audio/speech.wav`);
+    for (const c of goldens.cases) {
+      const result = await whisper.transcribeWav(wav, "speech.wav", {
+        language: c.language ?? undefined,
+        task: c.task,
+        timestamps: c.return_timestamps,
+        maxNewTokens: goldens.max_new_tokens,
+      });
+      assert.equal(result.windows.length, 1);
+      assert.deepEqual(result.windows[0].promptIds, c.prompt_ids, `${c.id}: prompt`);
+      assert.deepEqual(result.windows[0].generatedIds, c.new_ids, `${c.id}: ids`);
+      assert.equal(result.text, c.text, `${c.id}: text`);
+      if (c.detected_language) {
+        assert.equal(result.detected?.language, c.detected_language);
+        assert.equal(result.language, c.detected_language);
+      }
+      if (c.offsets) {
+        assert.ok(c.offsets.length > 0);
+        assert.equal(result.segments.length, c.offsets.length);
+        result.segments.forEach((s, i) => {
+          assert.equal(s.text, c.offsets![i].text);
+          assert.ok(Math.abs(s.timestamp[0] - c.offsets![i].timestamp[0]) < 1e-9);
+          assert.ok(Math.abs(s.timestamp[1]! - c.offsets![i].timestamp[1]) < 1e-9);
+        });
+      }
+    }
+  } finally {
+    await whisper.dispose();
+  }
+  assert.ok(tokens.suppress.length > 0);
+});
+
+Deno.test("whisper: without suppress_tokens the ids differ (the rule is exercised)", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const c = goldens.cases.find((c) => c.id === "transcribe_en")!;
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/generation_config.json`));
+  const copy = await Deno.makeTempDir();
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile) await Deno.copyFile(`${dir}/${e.name}`, `${copy}/${e.name}`);
+    }
+    await Deno.mkdir(`${copy}/onnx`);
+    for await (const e of Deno.readDir(`${dir}/onnx`)) {
+      await Deno.copyFile(`${dir}/onnx/${e.name}`, `${copy}/onnx/${e.name}`);
+    }
+    await Deno.writeTextFile(`${copy}/generation_config.json`, JSON.stringify({ ...config, suppress_tokens: [] }));
+    const whisper = await loadWhisper(copy, { intraOpThreads: 1 });
+    try {
+      const result = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/speech.wav`), "speech.wav", {
+        language: "en",
+        maxNewTokens: goldens.max_new_tokens,
+      });
+      assert.notDeepEqual(result.windows[0].generatedIds, c.new_ids);
+    } finally {
+      await whisper.dispose();
+    }
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("whisper: timestamp rules — pairs, monotonic, initial timestamp, no <|notimestamps|>", async () => {
+  const { tokens } = await fixtureTokens();
+  const rules = new WhisperLogitsRules(tokens, { timestamps: true });
+  const vocab = tokens.timestampBegin + 1501;
+  const b = tokens.timestampBegin;
+  // first step: only timestamps up to max_initial_timestamp_index
+  let logits = new Float32Array(vocab).fill(1);
+  rules.apply(logits, []);
+  assert.equal(logits[5], -Infinity);
+  assert.equal(logits[b], 1);
+  assert.equal(logits[b + tokens.maxInitialTimestampIndex!], 1);
+  assert.equal(logits[b + tokens.maxInitialTimestampIndex! + 1], -Infinity);
+  assert.equal(logits[tokens.noTimestamps], -Infinity);
+  // after <|1.00|> text: text or timestamps ≥ 1.00 + 1 step (a lone timestamp then text)
+  logits = new Float32Array(vocab).fill(0);
+  logits[5] = 50; // text much likelier than any timestamp
+  rules.apply(logits, [b + 50, 5]);
+  assert.equal(logits[b + 50], -Infinity);
+  assert.equal(logits[b + 51], 0);
+  // a lone timestamp after text: no text next (its pair or the end)
+  logits = new Float32Array(vocab).fill(0);
+  logits[tokens.endOfText] = 50;
+  rules.apply(logits, [b + 50, 5, b + 60]);
+  assert.equal(logits[5], -Infinity);
+  assert.equal(logits[tokens.endOfText], 50);
+  assert.equal(logits[b + 59], -Infinity);
+  assert.equal(logits[b + 60], 0);
+  // a closed pair: no timestamp next
+  logits = new Float32Array(vocab).fill(0);
+  rules.apply(logits, [b + 50, 5, b + 60, b + 60]);
+  assert.equal(logits[b + 70], -Infinity);
+  // the timestamps' total probability beats the best text token: text banned
+  logits = new Float32Array(vocab).fill(0);
+  logits[5] = 3; // e^3 ≈ 20 < 1451 timestamps of e^0
+  rules.apply(logits, [b, 5]);
+  assert.equal(logits[5], -Infinity);
+});
+
+Deno.test("whisper: the long-form merge reproduces transformers' chunked pipeline on its windows", async () => {
+  const { dir, tokens } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const tokenizer = await loadTokenizer(dir);
+  const decode = (ids: number[]) => tokenizer.decode(ids);
+  for (const [key, timestamps] of [["plain", false], ["timestamps", true]] as const) {
+    const run = goldens.long[key];
+    assert.ok(run.chunk_tokens.length >= 3, "several windows");
+    const merged = mergeWindows(
+      run.chunk_tokens.map((ids, i) => ({ ids, stride: run.strides[i] })),
+      tokens,
+      decode,
+      { timestamps },
+    );
+    assert.equal(merged.text, run.text, key);
+    if (timestamps) {
+      assert.deepEqual(
+        merged.chunks.map((c) => ({ text: c.text, timestamp: c.timestamp })),
+        run.chunks,
+      );
+    }
+  }
+  // the windows gpux cuts are the pipeline's
+  const seconds = goldens.long.seconds;
+  const cuts = whisperWindows(Math.round(seconds * 16000), 480000, 80000);
+  assert.deepEqual(
+    cuts.map(([s, e, l, r]) => [(e - s) / 16000, l / 16000, r / 16000]),
+    goldens.long.plain.strides,
+  );
+});
+
+Deno.test("whisper: overlapping windows join on their longest common run, neither dropping nor repeating", () => {
+  // "a b c d e" + "d e f g": the seam words d e appear once
+  assert.deepEqual(mergeOverlapping([[1, 2, 3, 4, 5], [4, 5, 6, 7]]), [1, 2, 3, 4, 5, 6, 7]);
+  // no overlap of two equal tokens: plain concatenation
+  assert.deepEqual(mergeOverlapping([[1, 2], [3, 4]]), [1, 2, 3, 4]);
+});
+
+Deno.test("whisper: the long recording is cut into the pipeline's windows and decoded end to end", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
+  try {
+    const result = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/long.wav`), "long.wav", {
+      language: "en",
+      maxNewTokens: goldens.max_new_tokens,
+    });
+    assert.deepEqual(result.windows.map((w) => w.stride), goldens.long.plain.strides);
+    assert.ok(result.text.length > 0);
+    if (goldens.long.plain.windows_one_pass) assert.equal(result.text, goldens.long.plain.text);
+  } finally {
+    await whisper.dispose();
+  }
+});
+
+Deno.test("whisper: srt, vtt, txt and json as whisper.cpp writes them", () => {
+  const segments = [
+    { text: " Hello there.", timestamp: [0, 1.5] as [number, number] },
+    { text: " General Kenobi!", timestamp: [3661.25, 3662.004] as [number, number] },
+  ];
+  assert.equal(formatTimestamp(3661.25, ","), "01:01:01,250");
+  assert.equal(
+    writeTranscript(segments, "srt"),
+    "1\n00:00:00,000 --> 00:00:01,500\n Hello there.\n\n2\n01:01:01,250 --> 01:01:02,004\n General Kenobi!\n\n",
+  );
+  assert.equal(
+    writeTranscript(segments, "vtt"),
+    "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n Hello there.\n\n01:01:01.250 --> 01:01:02.004\n General Kenobi!\n\n",
+  );
+  assert.equal(writeTranscript(segments, "txt"), " Hello there.\n General Kenobi!\n");
+  const json = JSON.parse(writeTranscript(segments, "json", { language: "en" }));
+  assert.equal(json.result.language, "en");
+  assert.deepEqual(json.transcription[1], {
+    timestamps: { from: "01:01:01,250", to: "01:01:02,004" },
+    offsets: { from: 3661250, to: 3662004 },
+    text: " General Kenobi!",
+  });
+});
