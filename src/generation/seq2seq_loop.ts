@@ -205,7 +205,7 @@ export async function decodeSeq2Seq(
   const maskTensor = (dtype: "int64" | "int32") => intTensor(dtype, [rows, encLength], maskFlat);
 
   let decoderPast: TensorMap = {};
-  let encoderPast: TensorMap = {};
+  const encoderPast: TensorMap = {};
   const step = async (ids: number[][], first: boolean): Promise<TensorData> => {
     const session = first || !sessions.decoderWithPast ? sessions.decoder : sessions.decoderWithPast;
     const feeds: TensorMap = { input_ids: intTensor(contract.idsDtype, [ids.length, ids[0].length], ids.flat()) };
