@@ -13,6 +13,7 @@ import { mergeOverlapping, mergeWindows } from "../src/generation/whisper_segmen
 import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
 import { loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
 import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writers.ts";
+import { isWhisper, loadPipeline } from "../src/generation/load_pipeline.ts";
 import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
 
 async function fixtureTokens() {
@@ -220,4 +221,21 @@ Deno.test("whisper: srt, vtt, txt and json as whisper.cpp writes them", () => {
     offsets: { from: 3661250, to: 3662004 },
     text: " General Kenobi!",
   });
+});
+
+Deno.test("whisper: loadPipeline detects Whisper (not the CTC path) and run() transcribes", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const c = goldens.cases.find((c) => c.id === "transcribe_en")!;
+  for (const task of [undefined, "automatic-speech-recognition"] as const) {
+    await using pipeline = await loadPipeline(dir, { intraOpThreads: 1, ...(task ? { task } : {}) });
+    assert.ok(isWhisper(pipeline), `task ${task}`);
+    const result = await pipeline.run(await Deno.readFile(`${dir}/audio/speech.wav`), {
+      language: "en",
+      maxNewTokens: goldens.max_new_tokens,
+    });
+    assert.equal(result.kind, "whisper");
+    assert.deepEqual(result.windows[0].generatedIds, c.new_ids);
+    await assert.rejects(() => pipeline.run("not audio"), InputError);
+  }
 });

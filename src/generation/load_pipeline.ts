@@ -23,10 +23,14 @@ import { ModelFiles } from "../processing/model_files.ts";
 import { type DetectedTask, detectTask } from "../processing/task_detection.ts";
 import { hasPastInputs } from "./decoder_contract.ts";
 import { createTextGeneration, type TextGenerationPipeline } from "./text_generation.ts";
+import { isWhisperModel, loadWhisper, type WhisperPipeline } from "./whisper_transcription.ts";
 import { chooseGenerationVariant, listOnnxFiles, type VariantChoice } from "./variant_choice.ts";
 
-/** What {@linkcode loadPipeline} returns: a task pipeline, or a text-generation one (it has `generate`). */
-export type AnyPipeline = Pipeline | TextGenerationPipeline;
+/**
+ * What {@linkcode loadPipeline} returns: a task pipeline, a text-generation one (it has `generate`), or Whisper's
+ * speech recognition (it has `whisper: true`).
+ */
+export type AnyPipeline = Pipeline | TextGenerationPipeline | WhisperPipeline;
 
 /**
  * The pipeline {@linkcode loadPipeline} gives for an explicit `task`: the text-generation pipeline for
@@ -34,11 +38,17 @@ export type AnyPipeline = Pipeline | TextGenerationPipeline;
  */
 export type PipelineFor<T extends string> = string extends T ? AnyPipeline
   : T extends "text-generation" ? TextGenerationPipeline
+  : T extends "automatic-speech-recognition" ? Pipeline | WhisperPipeline
   : Pipeline;
 
 /** True for a text-generation pipeline (narrows {@linkcode AnyPipeline}). */
 export function isTextGeneration(pipeline: AnyPipeline): pipeline is TextGenerationPipeline {
   return pipeline.task === "text-generation" && "generate" in pipeline;
+}
+
+/** True for Whisper's speech-recognition pipeline (narrows {@linkcode AnyPipeline}). */
+export function isWhisper(pipeline: AnyPipeline): pipeline is WhisperPipeline {
+  return "whisper" in pipeline && pipeline.whisper === true;
 }
 
 function dirname(path: string): string {
@@ -138,6 +148,12 @@ export async function loadPipeline<T extends string>(
 export async function loadPipeline(model: string, options?: PipelineOptions): Promise<AnyPipeline>;
 export async function loadPipeline(model: string, options: PipelineOptions = {}): Promise<AnyPipeline> {
   if (options.task === "text-generation") return await loadTextGeneration(model, options);
+  if (
+    (options.task === undefined || options.task === "automatic-speech-recognition") &&
+    await isWhisperModel(model, options)
+  ) {
+    return await loadWhisper(model, options);
+  }
   if (options.task) return await loadTaskPipeline(model, options);
   const { options: resolved, choice } = await resolveWithVariant(model, options);
   // detect from the files first, so that a generation model is loaded once

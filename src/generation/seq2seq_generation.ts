@@ -208,8 +208,8 @@ async function findGraphs(root: string, variant: string | undefined) {
   );
 }
 
-/** The model's folder: a directory as given, or a cached Hub snapshot. */
-async function modelRoot(model: string, options: LoadModelOptions): Promise<string> {
+/** The folder holding an encoder-decoder export (a directory given, or the cached Hub snapshot). */
+export async function modelRoot(model: string, options: LoadModelOptions): Promise<string> {
   try {
     if ((await Deno.stat(model)).isDirectory) return model.replace(/\/+$/, "");
   } catch { /* a Hub id */ }

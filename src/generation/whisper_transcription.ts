@@ -15,7 +15,7 @@ import { resample } from "../processing/audio_resample.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "../processing/audio_log_mel.ts";
 import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
 import { decodeSeq2Seq } from "./seq2seq_loop.ts";
-import { loadSeq2SeqParts, type Seq2SeqParts } from "./seq2seq_generation.ts";
+import { loadSeq2SeqParts, modelRoot, type Seq2SeqParts } from "./seq2seq_generation.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { type DetectedLanguage, detectLanguage, WhisperLogitsRules } from "./whisper_logits.ts";
 import { mergeWindows, timestampSegments, type WhisperSegment } from "./whisper_segments.ts";
@@ -35,6 +35,14 @@ export interface WhisperOptions {
   strideSeconds?: number;
 }
 
+/** Options of {@linkcode WhisperPipeline.run}. */
+export interface WhisperRunOptions extends WhisperOptions {
+  /** The file's name, for error messages (WAV bytes). */
+  name?: string;
+  /** Longest recording accepted, seconds (default 600). */
+  maxSeconds?: number;
+}
+
 /** One decoded window. */
 export interface WhisperWindow {
   /** The decoder prompt. */
@@ -47,6 +55,8 @@ export interface WhisperWindow {
 
 /** A transcription. */
 export interface WhisperResult {
+  /** Tells it apart from the other pipelines' results. */
+  kind: "whisper";
   /** The text (no special or timestamp tokens). */
   text: string;
   /** The language used: asked for, or detected. */
@@ -65,6 +75,17 @@ export interface WhisperResult {
 export interface WhisperPipeline {
   /** The task it serves. */
   readonly task: "automatic-speech-recognition";
+  /** Marks the encoder-decoder speech pipeline (the CTC one has none). */
+  readonly whisper: true;
+  /**
+   * Transcribes a WAV file's bytes, 16 kHz mono samples, or a pipeline audio input with one clip (`{kind: "audio",
+   * clips: [{bytes, name}]}`). Typed `unknown` so that it joins the other pipelines' `run` in a union.
+   *
+   * @throws {InputError} anything else, or several clips (exit 2).
+   */
+  run(audio: unknown, options?: WhisperRunOptions): Promise<WhisperResult>;
+  /** The same as {@linkcode WhisperPipeline.run}: the generation pipelines' shape. */
+  generate(audio: unknown, options?: WhisperRunOptions): Promise<WhisperResult>;
   /** Transcribes 16 kHz mono samples. */
   transcribe(samples: Float32Array, options?: WhisperOptions): Promise<WhisperResult>;
   /** Transcribes a WAV file's bytes (any rate and channel count the WAV reader accepts). */
@@ -73,6 +94,8 @@ export interface WhisperPipeline {
   >;
   /** Releases the sessions. */
   dispose(): Promise<void>;
+  /** `await using` support: {@linkcode WhisperPipeline.dispose}. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Whether config.json describes a Whisper checkpoint. */
@@ -80,6 +103,29 @@ export function isWhisperConfig(config: Record<string, unknown>): boolean {
   const architectures = config.architectures;
   return config.model_type === "whisper" ||
     (Array.isArray(architectures) && architectures.includes("WhisperForConditionalGeneration"));
+}
+
+/**
+ * Whether `model` (a folder or a cached Hub id) is a Whisper export: config.json says Whisper and the folder holds
+ * an encoder graph. False when it cannot be found (the caller's loader then reports that).
+ */
+export async function isWhisperModel(model: string, options: LoadModelOptions = {}): Promise<boolean> {
+  let root: string;
+  try {
+    root = await modelRoot(model, options);
+  } catch {
+    return false;
+  }
+  try {
+    const config = JSON.parse(await Deno.readTextFile(`${root}/config.json`));
+    if (!config || typeof config !== "object" || !isWhisperConfig(config)) return false;
+    for await (const entry of Deno.readDir(`${root}/onnx`)) {
+      if (/^encoder_model.*\.onnx$/.test(entry.name)) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
 }
 
 /** Cuts a recording as transformers' pipeline does: `[start, end, left, right]` in samples. */
@@ -194,7 +240,15 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       const ids = windows[0].generatedIds;
       const text = tok.decode(ids.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true });
       const segments = timestampsOf(ids);
-      return { text, language: language!, ...(detected ? { detected } : {}), segments, windows, seconds };
+      return {
+        kind: "whisper",
+        text,
+        language: language!,
+        ...(detected ? { detected } : {}),
+        segments,
+        windows,
+        seconds,
+      };
     }
     const merged = mergeWindows(
       windows.map((w) => ({ ids: w.generatedIds.filter((id) => id !== tokens.endOfText), stride: w.stride })),
@@ -206,27 +260,56 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       text: c.text,
       timestamp: [c.timestamp[0] ?? 0, c.timestamp[1]] as [number, number | null],
     }));
-    return { text: merged.text, language: language!, ...(detected ? { detected } : {}), segments, windows, seconds };
+    return {
+      kind: "whisper",
+      text: merged.text,
+      language: language!,
+      ...(detected ? { detected } : {}),
+      segments,
+      windows,
+      seconds,
+    };
   }
 
   function timestampsOf(ids: number[]): WhisperSegment[] {
     return timestampSegments(ids.filter((id) => id !== tokens.endOfText), tokens, decode);
   }
 
+  function transcribeWav(bytes: Uint8Array, name: string, options: WhisperOptions & { maxSeconds?: number } = {}) {
+    const clip = decodeWav(bytes, name, { maxSeconds: options.maxSeconds ?? DEFAULT_MAX_AUDIO_SECONDS });
+    const mono = resample(mixToMono(clip), clip.sampleRate, spec.samplingRate);
+    if (mono.length === 0) throw new InputError(`${name}: the WAV holds no samples`);
+    return transcribe(mono, options);
+  }
+  async function dispose() {
+    await parts.sessions.encoder.dispose();
+    await parts.sessions.decoder.dispose();
+    await parts.sessions.decoderWithPast?.dispose();
+  }
+  const run = async (audio: unknown, options: WhisperRunOptions = {}): Promise<WhisperResult> => {
+    if (audio instanceof Float32Array) return await transcribe(audio, options);
+    if (audio instanceof Uint8Array) return await transcribeWav(audio, options.name ?? "audio", options);
+    const input = audio as { kind?: unknown; clips?: { bytes: Uint8Array; name: string }[] };
+    if (input && input.kind === "audio" && Array.isArray(input.clips)) {
+      if (input.clips.length !== 1) {
+        throw new InputError(`Whisper transcribes one clip per call, got ${input.clips.length}`, {
+          hint: "call run once per file",
+        });
+      }
+      return await transcribeWav(input.clips[0].bytes, input.clips[0].name, options);
+    }
+    throw new InputError("Whisper takes audio: WAV bytes, 16 kHz samples or one audio clip");
+  };
+
   return {
     task: "automatic-speech-recognition",
+    whisper: true,
+    run,
+    generate: run,
     transcribe,
-    transcribeWav(bytes, name, options = {}) {
-      const clip = decodeWav(bytes, name, { maxSeconds: options.maxSeconds ?? DEFAULT_MAX_AUDIO_SECONDS });
-      const mono = resample(mixToMono(clip), clip.sampleRate, spec.samplingRate);
-      if (mono.length === 0) throw new InputError(`${name}: the WAV holds no samples`);
-      return transcribe(mono, options);
-    },
-    async dispose() {
-      await parts.sessions.encoder.dispose();
-      await parts.sessions.decoder.dispose();
-      await parts.sessions.decoderWithPast?.dispose();
-    },
+    transcribeWav,
+    dispose,
+    [Symbol.asyncDispose]: dispose,
   };
 }
 
