@@ -15,6 +15,7 @@ import { loadWhisper, whisperWindows } from "../src/generation/whisper_transcrip
 import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writers.ts";
 import { isWhisper, loadPipeline } from "../src/generation/load_pipeline.ts";
 import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
+import { runCli } from "./support/cli.ts";
 
 async function fixtureTokens() {
   const dir = await whisperFixture();
@@ -238,4 +239,91 @@ Deno.test("whisper: loadPipeline detects Whisper (not the CTC path) and run() tr
     assert.deepEqual(result.windows[0].generatedIds, c.new_ids);
     await assert.rejects(() => pipeline.run("not audio"), InputError);
   }
+});
+
+Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --task, --timestamps, --format", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const wav = `${dir}/audio/speech.wav`;
+  const max = String(goldens.max_new_tokens);
+  const byId = (id: string) => goldens.cases.find((c) => c.id === id)!;
+
+  const plain = await runCli(["run", dir, "--audio", wav, "--language", "en", "--max-new-tokens", max, "-p", "cpu"]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(plain.stdout, `${byId("transcribe_en").text.trim()}\n`);
+
+  const translate = await runCli([
+    "run",
+    dir,
+    "--audio",
+    wav,
+    "--language",
+    "en",
+    "--task",
+    "translate",
+    "--max-new-tokens",
+    max,
+    "-p",
+    "cpu",
+  ]);
+  assert.equal(translate.code, 0, translate.stderr);
+  assert.equal(translate.stdout, `${byId("translate_en").text.trim()}\n`);
+
+  const detect = await runCli(["run", dir, "--audio", wav, "--max-new-tokens", max, "-p", "cpu"]);
+  assert.equal(detect.code, 0, detect.stderr);
+  assert.equal(detect.stdout, `${byId("detect_language").text.trim()}\n`);
+  assert.match(detect.stderr, new RegExp(`detected language ${byId("detect_language").detected_language} `));
+
+  const offsets = byId("timestamps_en").offsets!;
+  const timed = await runCli(["run", dir, "--audio", wav, "--language", "en", "--timestamps", "--max-new-tokens", max]);
+  assert.equal(timed.code, 0, timed.stderr);
+  assert.equal(
+    timed.stdout,
+    offsets.map((o) =>
+      `[${formatTimestamp(o.timestamp[0], ".")} --> ${formatTimestamp(o.timestamp[1], ".")}]  ${o.text.trim()}\n`
+    ).join(""),
+  );
+
+  const srt = await runCli([
+    "run",
+    dir,
+    "--audio",
+    wav,
+    "--language",
+    "en",
+    "--format",
+    "srt",
+    "--max-new-tokens",
+    max,
+  ]);
+  assert.equal(srt.code, 0, srt.stderr);
+  assert.equal(srt.stdout, writeTranscript(offsets, "srt"));
+  const vtt = await runCli([
+    "run",
+    dir,
+    "--audio",
+    wav,
+    "--language",
+    "en",
+    "--format",
+    "vtt",
+    "--max-new-tokens",
+    max,
+  ]);
+  assert.equal(vtt.stdout, writeTranscript(offsets, "vtt"));
+  assert.ok(vtt.stdout.startsWith("WEBVTT\n\n00:00:0"));
+
+  const json = await runCli(["run", dir, "--audio", wav, "--language", "en", "--json", "--max-new-tokens", max]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal(JSON.parse(json.stdout).text, byId("transcribe_en").text);
+
+  const badTask = await runCli(["run", dir, "--audio", wav, "--task", "summarize"]);
+  assert.equal(badTask.code, 2);
+  assert.match(badTask.stderr, /a Whisper model transcribes or translates/);
+  const badFormat = await runCli(["run", dir, "--audio", wav, "--format", "docx"]);
+  assert.equal(badFormat.code, 2);
+  assert.match(badFormat.stderr, /expected txt, srt, vtt, json/);
+  const badLanguage = await runCli(["run", dir, "--audio", wav, "--language", "klingon"]);
+  assert.equal(badLanguage.code, 2);
+  assert.match(badLanguage.stderr, /unknown Whisper language "klingon"/);
 });
