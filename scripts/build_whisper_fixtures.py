@@ -30,7 +30,7 @@ Layout written (OUTDIR/whisper/, like an onnx-community Whisper snapshot):
                                 with-past branch returns EMPTY constants for present.N.encoder.*: reuse the cross-
                                 attention past of the first step. The first step feeds past tensors of length 0.
     audio/speech.wav            an espeak-ng sentence, 16 kHz mono pcm16 (SENTENCE)
-    audio/long.wav              ~75 s of several espeak-ng sentences with pauses, 16 kHz mono pcm16
+    audio/long.wav              70 s of several espeak-ng sentences with pauses, 16 kHz mono pcm16
     goldens.json                see below
 OUTDIR/manifest.json            {"script_sha256", "fixtures": ["whisper"], "built_at"}
 
@@ -48,7 +48,8 @@ goldens.json:
                 "offsets": [{"text", "timestamp": [start, end]}] | null  (timestamps: the tokenizer's offsets)
                }],
      "long": {"audio": "audio/long.wav", "seconds": float, "chunk_length_s": 30, "stride_length_s": [l, r],
-              "language": "en", "task": "transcribe", "max_new_tokens": int,
+              "language": "en", "task": "transcribe", "max_new_tokens": int, "num_beams": 1 (greedy: transformers 5's
+              speech pipeline defaults to 5 beams; gpux and the cases here decode greedily),
               "plain": {"text", "chunk_tokens": [[int]], "strides": [[chunk, left, right]] (seconds),
                         "windows_one_pass": bool  (each window's ids equal one pass of the decoder over that window,
                                                    as for the cases: then an engine can reproduce the text end to end;
@@ -115,6 +116,11 @@ LONG_SENTENCES = [
     "Numbers like three point one four and dates such as December the seventh appear in speech too.",
 ]
 MAX_NEW = 24
+# long form: short enough that no no-timestamps window of the random model writes a timestamp token (on one, Whisper's
+# generate() re-seeks inside the window, which a trained model never triggers after <|notimestamps|>)
+LONG_MAX_NEW = 10
+# 70 s: windows 0-30, 20-50, 40-70 s, the last one full (transformers decodes a shorter last window twice)
+LONG_SECONDS = 70
 SEED = 21
 TS_SCALE = 0.8  # the timestamp tokens' embedding rows are scaled by this (tied output projection)
 
@@ -543,12 +549,12 @@ def build(out: str) -> None:
         parts: list[np.ndarray] = []
         total = 0
         k = 0
-        while total < 75 * 16000:
+        while total < LONG_SECONDS * 16000:
             clip = espeak(LONG_SENTENCES[k % len(LONG_SENTENCES)], tmp)
             parts += [clip, pause]
             total += len(clip) + len(pause)
             k += 1
-        long_audio = write_wav16k(os.path.join(repo, "audio", "long.wav"), np.concatenate(parts)[: 75 * 16000] * 0.9)
+        long_audio = write_wav16k(os.path.join(repo, "audio", "long.wav"), np.concatenate(parts)[: LONG_SECONDS * 16000] * 0.9)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -597,7 +603,7 @@ def build(out: str) -> None:
 
     export_all(model, os.path.join(repo, "onnx"))
 
-    def one_window(prompt: list[int], timestamps: bool) -> list[int]:
+    def one_window(prompt: list[int], timestamps: bool, max_new: int = MAX_NEW) -> list[int]:
         """One 30-second window decoded once: transformers' GenerationMixin.generate with the processors Whisper's
         generate() installs (suppress_tokens, begin_suppress_tokens at the prompt's end, and with timestamps
         WhisperTimeStampLogitsProcessor). Whisper's own generate() re-seeks inside a short clip whenever a segment
@@ -615,7 +621,7 @@ def build(out: str) -> None:
             procs.append(WhisperTimeStampLogitsProcessor(cfg, begin_index=len(prompt)))
         with torch.no_grad():
             out = GenerationMixin.generate(
-                model, inputs=features, decoder_input_ids=torch.tensor([prompt]), max_new_tokens=MAX_NEW,
+                model, inputs=features, decoder_input_ids=torch.tensor([prompt]), max_new_tokens=max_new,
                 logits_processor=LogitsProcessorList(procs), do_sample=False, num_beams=1,
                 eos_token_id=vocab["endoftext"], pad_token_id=vocab["endoftext"], suppress_tokens=None,
                 begin_suppress_tokens=None, forced_decoder_ids=None)
@@ -673,7 +679,8 @@ def build(out: str) -> None:
 
     # long form through transformers' chunked pipeline; the merge's inputs are captured
     long = {"audio": "audio/long.wav", "seconds": len(long_audio) / 16000, "chunk_length_s": 30,
-            "stride_length_s": [5, 5], "language": "en", "task": "transcribe", "max_new_tokens": MAX_NEW}
+            "stride_length_s": [5, 5], "language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
+            "num_beams": 1}
     asr = transformers.pipeline("automatic-speech-recognition", model=model, tokenizer=tokenizer,
                                 feature_extractor=fe, chunk_length_s=30, stride_length_s=5, device="cpu")
     original = tokenizer._decode_asr
@@ -696,7 +703,8 @@ def build(out: str) -> None:
         model.generate = spy
         try:
             result = asr({"raw": long_audio.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
-                         generate_kwargs={"language": "en", "task": "transcribe", "max_new_tokens": MAX_NEW})
+                         generate_kwargs={"language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
+                                          "num_beams": 1})
         finally:
             tokenizer._decode_asr = original
             del model.generate
@@ -706,7 +714,7 @@ def build(out: str) -> None:
         one_pass = []
         for window in windows:
             features = window
-            one_pass.append(one_window(prompt, timestamps))
+            one_pass.append(one_window(prompt, timestamps, LONG_MAX_NEW))
         features = saved
         entry = {"text": result["text"], "chunk_tokens": seen["tokens"], "strides": seen["strides"],
                  "windows_one_pass": one_pass == seen["tokens"], "one_pass_tokens": one_pass}

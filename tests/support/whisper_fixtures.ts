@@ -3,7 +3,7 @@
  * layout: BPE base ids, `<|endoftext|>`, `<|startoftranscript|>`, 99 language tokens, task/control tokens,
  * `<|notimestamps|>`, 1501 timestamp tokens) exported to optimum's layout (`onnx/encoder_model.onnx`,
  * `onnx/decoder_model.onnx`, `onnx/decoder_with_past_model.onnx`, `onnx/decoder_model_merged.onnx`), two espeak-ng
- * recordings (`audio/speech.wav`, one sentence; `audio/long.wav`, 75 s) and PyTorch goldens: the fixture the Whisper
+ * recordings (`audio/speech.wav`, one sentence; `audio/long.wav`, 70 s) and PyTorch goldens: the fixture the Whisper
  * tests run against. {@linkcode whisperFixture} builds it once with `scripts/build_whisper_fixtures.py` in the
  * generation venv (`tests/.fixtures/venv-gen`, see scripts/generation_venv.sh) into `tests/.fixtures/whisper/`, and
  * rebuilds only when the script changes (its sha256 is in `manifest.json`). Nothing here is committed: the build
@@ -104,7 +104,7 @@ export interface WhisperGoldens {
   max_new_tokens: number;
   /** The short-form cases. */
   cases: WhisperCase[];
-  /** The 75-second recording through `pipeline("automatic-speech-recognition", chunk_length_s=30, stride_length_s=5)`. */
+  /** The 70-second recording through `pipeline("automatic-speech-recognition", chunk_length_s=30, stride_length_s=5)`. */
   long: {
     audio: string;
     seconds: number;
