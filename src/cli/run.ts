@@ -124,7 +124,7 @@ export function runCommand(ctx: CliContext) {
     )
     .option(
       "--task <name>",
-      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json)",
+      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json); Whisper: transcribe or translate",
     )
     .option(
       "-k, --top-k <n>",
