@@ -16,6 +16,8 @@ import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writ
 import { isWhisper, loadPipeline } from "../src/generation/load_pipeline.ts";
 import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
 import { runCli } from "./support/cli.ts";
+import { startHubServer } from "./support/hub_server.ts";
+import { type RepoFiles, toneCtcModel, writeRepo } from "./support/media_models.ts";
 
 async function fixtureTokens() {
   const dir = await whisperFixture();
@@ -327,4 +329,73 @@ Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --ta
   const badLanguage = await runCli(["run", dir, "--audio", wav, "--language", "klingon"]);
   assert.equal(badLanguage.code, 2);
   assert.match(badLanguage.stderr, /unknown Whisper language "klingon"/);
+});
+
+/** The fixture's files (audio and goldens left out), for a Hub repository or a copied folder. */
+async function repoFiles(dir: string, skip: (path: string) => boolean = () => false): Promise<RepoFiles> {
+  const files: RepoFiles = {};
+  for (const sub of ["", "onnx/"]) {
+    for await (const e of Deno.readDir(`${dir}/${sub}`)) {
+      const path = `${sub}${e.name}`;
+      if (e.isFile && path !== "goldens.json" && !skip(path)) files[path] = await Deno.readFile(`${dir}/${path}`);
+    }
+  }
+  return files;
+}
+
+Deno.test("whisper: the split layout (decoder_model + decoder_with_past_model) gives the same ids", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const c = goldens.cases.find((c) => c.id === "timestamps_en")!;
+  const copy = await Deno.makeTempDir();
+  try {
+    await writeRepo(copy, await repoFiles(dir, (p) => p.startsWith("onnx/decoder_model_merged")));
+    await using whisper = await loadWhisper(copy, { intraOpThreads: 1 });
+    const result = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/speech.wav`), "speech.wav", {
+      language: "en",
+      timestamps: true,
+      maxNewTokens: goldens.max_new_tokens,
+    });
+    assert.deepEqual(result.windows[0].generatedIds, c.new_ids);
+  } finally {
+    await Deno.remove(copy, { recursive: true });
+  }
+});
+
+Deno.test("whisper CLI: a cached Hub id is detected as Whisper; Whisper flags on a CTC model are exit 2", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const hub = await startHubServer();
+  const tmp = await Deno.makeTempDir();
+  try {
+    hub.addRepo("acme/whisper-tiny-random").commit(await repoFiles(dir));
+    const env = { HF_HUB_CACHE: `${tmp}/hub`, HF_HOME: `${tmp}/hf`, INIT_CWD: tmp, HF_ENDPOINT: hub.url };
+    const pull = await runCli(["pull", "acme/whisper-tiny-random", "--quiet"], { env });
+    assert.equal(pull.code, 0, pull.stderr);
+    await Deno.copyFile(`${dir}/audio/speech.wav`, `${tmp}/speech.wav`);
+    const run = await runCli([
+      "run",
+      "acme/whisper-tiny-random",
+      "--audio",
+      "speech.wav",
+      "--language",
+      "en",
+      "--max-new-tokens",
+      String(goldens.max_new_tokens),
+      "-p",
+      "cpu",
+    ], { env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${goldens.cases.find((c) => c.id === "transcribe_en")!.text.trim()}\n`);
+
+    await writeRepo(`${tmp}/ctc`, toneCtcModel());
+    const ctc = await runCli(["run", "ctc/model.onnx", "--audio", "speech.wav", "--language", "en", "-p", "cpu"], {
+      env,
+    });
+    assert.equal(ctc.code, 2, ctc.stderr);
+    assert.match(ctc.stderr, /--language goes with a Whisper model/);
+  } finally {
+    await hub.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

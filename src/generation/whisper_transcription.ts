@@ -9,6 +9,9 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { hubCacheDir } from "../environment.ts";
+import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
 import type { LoadModelOptions } from "../runtime/load_model.ts";
 import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "../processing/audio_wav.ts";
 import { resample } from "../processing/audio_resample.ts";
@@ -106,13 +109,33 @@ export function isWhisperConfig(config: Record<string, unknown>): boolean {
 }
 
 /**
+ * The folder of an encoder-decoder export: a directory as given, else the cached Hub snapshot (the single-graph
+ * resolver refuses a snapshot with several graphs without naming its folder, so the cache is asked directly).
+ */
+async function whisperRoot(model: string, options: LoadModelOptions): Promise<string> {
+  try {
+    return await modelRoot(model, options);
+  } catch (error) {
+    let ref: { id: string; revision?: string };
+    try {
+      ref = parseModelId(model);
+    } catch {
+      throw error;
+    }
+    const snapshot = await findCachedSnapshot(hubCacheDir(options.env, options.cacheDir), ref.id, ref.revision);
+    if (!snapshot) throw error;
+    return snapshot.path;
+  }
+}
+
+/**
  * Whether `model` (a folder or a cached Hub id) is a Whisper export: config.json says Whisper and the folder holds
  * an encoder graph. False when it cannot be found (the caller's loader then reports that).
  */
 export async function isWhisperModel(model: string, options: LoadModelOptions = {}): Promise<boolean> {
   let root: string;
   try {
-    root = await modelRoot(model, options);
+    root = await whisperRoot(model, options);
   } catch {
     return false;
   }
@@ -320,7 +343,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
  * @throws {InputError} not a Whisper generation_config.json, or a graph that does not fit (exit 2).
  */
 export async function loadWhisper(model: string, options: LoadModelOptions = {}): Promise<WhisperPipeline> {
-  const parts = await loadSeq2SeqParts(model, options);
+  const parts = await loadSeq2SeqParts(await whisperRoot(model, options), options);
   try {
     return await createWhisper(parts);
   } catch (error) {
