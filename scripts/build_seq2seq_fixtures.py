@@ -13,8 +13,9 @@ Fixtures (one folder each):
                   `$A </s>` post-processor. NOT Marian's source.spm/target.spm + vocab.json: one shared tokenizer.json,
                   as transformers.js-converted OPUS-MT repos ship. decoder_start = pad; bad_words_ids [[pad]];
                   final_logits_bias[eos] raised so EOS happens. Files: onnx/encoder_model.onnx,
-                  onnx/decoder_model_merged.onnx, and the int8 onnx/encoder_model_quantized.onnx +
-                  onnx/decoder_model_merged_quantized.onnx (quantize_dynamic).
+                  onnx/decoder_model_merged.onnx, the int8 onnx/encoder_model_quantized.onnx +
+                  onnx/decoder_model_merged_quantized.onnx (quantize_dynamic), and float16 throughout (cache, logits)
+                  onnx/encoder_model_fp16.onnx + onnx/decoder_model_merged_fp16.onnx (convert_float_to_float16).
     marian-split  the same weights in the split layout: onnx/encoder_model.onnx, onnx/decoder_model.onnx,
                   onnx/decoder_with_past_model.onnx (no merged file).
     t5            T5ForConditionalGeneration (relative attention, 8 buckets), split layout; Unigram tokenizer with
@@ -42,7 +43,7 @@ goldens.json: {"model", "torch", "transformers", "decoder_start_token_id", "eos_
     special tokens), "options": {"max_new_tokens", "num_beams", "length_penalty"?, "early_stopping"?,
     "num_return_sequences"?}, "sequences": [[int]] (generated ids after the decoder start, per input ×
     num_return_sequences, cut after the first EOS), "texts": [str] (decode(skip_special_tokens)),
-    "file": null | "quantized" (an onnxruntime greedy loop on the _quantized files, not torch)}]}
+    "file": null | "quantized" | "fp16" (an onnxruntime greedy loop on the _quantized / _fp16 files, not torch)}]}
 """
 from __future__ import annotations
 
@@ -361,7 +362,9 @@ def export_all(model, onnx_dir: str) -> None:
     past = []
     shapes = []
     for _ in range(layers):
-        past += [torch.randn(batch, heads, 4, head_dim)] * 2 + [torch.randn(batch, heads, enc_len, head_dim)] * 2
+        # distinct tensors: the exporter would alias one tensor given twice (key and value) into a single input
+        past += [torch.randn(batch, heads, 4, head_dim) for _ in range(2)]
+        past += [torch.randn(batch, heads, enc_len, head_dim) for _ in range(2)]
         shapes += [{0: b, 2: p}] * 2 + [{0: b, 2: Dim.AUTO if vision else e}] * 2
     names = ["input_ids"] + ([] if vision else ["encoder_attention_mask"]) + past_names(layers, "past_key_values")
     example = (torch.randint(3, 50, (batch, 2)),) + (() if vision else (torch.ones(batch, enc_len, dtype=torch.long),))
@@ -478,9 +481,11 @@ def ort_greedy(onnx_dir: str, suffix: str, feed: dict, start: int, eos: int, max
         f = {"input_ids": ids, "encoder_hidden_states": hidden, "use_cache_branch": np.array([step > 0])}
         if "encoder_attention_mask" in dec_inputs:
             f["encoder_attention_mask"] = feed["attention_mask"]
-        for name in dec_inputs:
+        for meta in dec.get_inputs():
+            name = meta.name
             if name.startswith("past_key_values."):
-                f[name] = past.get(name, encoder_past.get(name, np.zeros((batch, 4, 0, 8), dtype=np.float32)))
+                dtype = np.float16 if meta.type == "tensor(float16)" else np.float32
+                f[name] = past.get(name, encoder_past.get(name, np.zeros((batch, 4, 0, 8), dtype=dtype)))
         res = dict(zip(out_names, dec.run(out_names, f)))
         logits = res["logits"][:, -1, :].copy()
         logits[:, suppress] = -np.inf
@@ -598,7 +603,7 @@ def build(name: str, out: str) -> None:
         case("beam4_never_lp05", [1], max_new_tokens=12, num_beams=4, early_stopping="never", length_penalty=0.5)
         case("beam3_true_lp2", [0, 2], max_new_tokens=12, num_beams=3, early_stopping=True, length_penalty=2.0)
     # the exported graphs against torch (greedy, no bad words / forced tokens involved in the check's processors)
-    if name in ("marian", "t5"):
+    if name in ("marian", "t5", "vit-gpt2"):  # (bart's forced BOS and 3-gram ban are not in this reference loop)
         feed, _ = feed_for([0, 1, 2])
         suppress = [gen["pad_token_id"]] if name == "marian" else []
         forced = gen.get("forced_eos_token_id")
@@ -619,6 +624,17 @@ def build(name: str, out: str) -> None:
         cases.append({"id": "quantized_greedy_batch", "inputs": TEXTS, "images": None, "input_ids": rows,
                       "options": {"num_beams": 1, "max_new_tokens": 12}, "sequences": seqs,
                       "texts": [tok.decode(s, skip_special_tokens=True) for s in seqs], "file": "quantized"})
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+        import onnx
+
+        for part in ("encoder_model", "decoder_model_merged"):
+            onnx.save(convert_float_to_float16(onnx.load(f"{d}/{part}.onnx"), keep_io_types=False),
+                      f"{d}/{part}_fp16.onnx")
+        seqs = ort_greedy(d, "_fp16", {k: v.numpy() for k, v in feed.items()}, start, eos, 12,
+                          [gen["pad_token_id"]], gen["forced_eos_token_id"])
+        cases.append({"id": "fp16_greedy_batch", "inputs": TEXTS, "images": None, "input_ids": rows,
+                      "options": {"num_beams": 1, "max_new_tokens": 12}, "sequences": seqs,
+                      "texts": [tok.decode(s, skip_special_tokens=True) for s in seqs], "file": "fp16"})
         split = os.path.join(out, "marian-split")
         os.makedirs(os.path.join(split, "onnx"), exist_ok=True)
         for f in os.listdir(repo):
@@ -639,9 +655,7 @@ def build(name: str, out: str) -> None:
         shutil.copy(os.path.join(repo, "goldens.json"), os.path.join(out, "marian-split", "goldens.json"))
 
 
-# t5 and vit-gpt2 are built only on request (--only): their decoder_with_past export does not match PyTorch yet
-# (the first step does; the cached steps of T5's relative attention and GPT-2's cross-attention decoder differ)
-FIXTURES = ["marian", "bart"]
+FIXTURES = ["marian", "t5", "bart", "vit-gpt2"]
 
 
 def main() -> None:

@@ -50,6 +50,9 @@ import { GENERATION_OPTIONS } from "./generation_flags.ts";
 import { runPrompt } from "./run_prompt.ts";
 import { runWhisper, whisperOnlyFlags } from "./run_whisper.ts";
 import { isWhisperModel } from "../generation/whisper_transcription.ts";
+import { runSeq2Seq } from "./run_seq2seq.ts";
+import { isSeq2SeqModel, isSeq2SeqTask, seq2seqTask } from "../generation/seq2seq_generation.ts";
+import type { TaskSource } from "../processing/task_detection.ts";
 
 /** Largest tensor printed in full on a terminal. */
 const FULL_PRINT_LIMIT = 64;
@@ -147,6 +150,7 @@ export function runCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
+    .addOption(GENERATION_OPTIONS.numBeams())
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
@@ -169,6 +173,7 @@ export function runCommand(ctx: CliContext) {
         flags.templateVar?.length && "--template-var",
         flags.truncate && "--truncate",
         flags.keepSpecialTokens && "--keep-special-tokens",
+        flags.numBeams !== undefined && "--num-beams",
       ].filter((f): f is string => typeof f === "string");
       if (flags.prompt !== undefined) {
         const other = [
@@ -191,9 +196,35 @@ export function runCommand(ctx: CliContext) {
         await runPrompt(ctx, out, model, flags);
         return;
       }
+      if ((flags.text?.length || flags.image?.length) && !flags.raw) {
+        const route = await seq2seqRoute(ctx, model, flags);
+        if (route) {
+          const extra = [
+            flags.textPair?.length && "--text-pair",
+            flags.labels && "--labels",
+            flags.audio?.length && "--audio",
+            flags.question?.length && "--question",
+            flags.benchmark && "--benchmark",
+            (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) && "--input/--file",
+          ].filter((f): f is string => typeof f === "string");
+          if (extra.length || (flags.text?.length && flags.image?.length)) {
+            throw new InputError(
+              `an encoder-decoder model (${route.task}) takes --text or --image alone, not ${
+                extra.length ? extra.join(", ") : "both"
+              }`,
+            );
+          }
+          const input = flags.text?.length
+            ? { texts: flags.text }
+            : { images: await readMedia(flags.image!, "--image", inputBytesLimit(flags.maxInputMb), ctx.signal) };
+          await runSeq2Seq(ctx, out, model, flags, input, route.task, route.source);
+          return;
+        }
+      }
       if (generation.length) {
         throw new InputError(`${generation.join(", ")} ${generation.length > 1 ? "go" : "goes"} with --prompt`, {
-          hint: 'gpux run MODEL --prompt "Hello" generates text with a language model',
+          hint:
+            'gpux run MODEL --prompt "Hello" generates text with a language model (and --text/--image with an encoder-decoder model)',
         });
       }
       const rawInput = await readRawInput(flags, ctx.signal);
@@ -321,6 +352,19 @@ async function readMedia(
     files.push({ name: path === "-" ? "stdin" : path, bytes });
   }
   return files;
+}
+
+/** The encoder-decoder task to run `model` with, when `--task` names one or the model is such an export. */
+async function seq2seqRoute(
+  ctx: CliContext,
+  model: string,
+  flags: Parameters<typeof loadOptions>[1] & { task?: string },
+): Promise<{ task: string; source: TaskSource } | undefined> {
+  if (flags.task) return isSeq2SeqTask(flags.task) ? { task: flags.task, source: "option" } : undefined;
+  const options = { ...loadOptions(ctx, flags), pull: undefined };
+  if (!(await isSeq2SeqModel(model, options))) return undefined;
+  const detected = await seq2seqTask(model, options);
+  return isSeq2SeqTask(detected.task) ? detected : undefined;
 }
 
 /** The raw input of `--text`/`--image`/`--audio`, or undefined when none was given. */

@@ -11,13 +11,15 @@
  *
  * @module
  */
-import { InputError, NotFoundError } from "../errors.ts";
+import { InputError, ModelNotFoundError, NotFoundError } from "../errors.ts";
 import type { GpuxSession } from "../runtime/session.ts";
 import { loadModel, type LoadModelOptions } from "../runtime/load_model.ts";
-import { resolveModel } from "../runtime/model_source.ts";
+import { denoEnv, hubCacheDir } from "../environment.ts";
+import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
 import type { TensorData, TensorMap } from "../runtime/tensors.ts";
 import { ModelFiles } from "../processing/model_files.ts";
-import type { TaskSource } from "../processing/task_detection.ts";
+import { type DetectedTask, detectTask, type TaskSource } from "../processing/task_detection.ts";
 import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
 import { decodeImage, type RgbImage } from "../processing/image_decode.ts";
 import { imageSpecFromProcessorConfig, imagesToTensor, resizeAndCrop } from "../processing/image_preprocess.ts";
@@ -208,21 +210,49 @@ async function findGraphs(root: string, variant: string | undefined) {
   );
 }
 
-/** The folder holding an encoder-decoder export (a directory given, or the cached Hub snapshot). */
+/** The model's folder: a directory as given, or a cached Hub snapshot (pulled first when `options.pull` is set). */
 export async function modelRoot(model: string, options: LoadModelOptions): Promise<string> {
   try {
     if ((await Deno.stat(model)).isDirectory) return model.replace(/\/+$/, "");
   } catch { /* a Hub id */ }
-  try {
-    const resolved = await resolveModel(model, { ...options, variant: options.variant ?? "fp32" });
-    const dir = resolved.path.slice(0, resolved.path.lastIndexOf("/"));
-    return /\/onnx$/.test(dir) ? dir.slice(0, dir.lastIndexOf("/")) : dir;
-  } catch (error) {
-    // a snapshot with several components is refused by the single-graph resolver: its message names the folder
-    const match = /^(\/\S+\/snapshots\/[0-9a-f]+)/.exec((error as Error).message);
-    if (match) return match[1];
-    throw error;
+  const ref = parseModelId(model);
+  const cacheDir = hubCacheDir(options.env ?? denoEnv, options.cacheDir);
+  const revision = ref.revision ?? "main";
+  let snapshot = await findCachedSnapshot(cacheDir, ref.id, revision);
+  if (!snapshot && options.pull) {
+    await options.pull(ref.id, { revision: ref.revision, variant: options.variant, signal: options.signal });
+    snapshot = await findCachedSnapshot(cacheDir, ref.id, revision);
   }
+  if (!snapshot) {
+    throw new ModelNotFoundError(`model ${model} is not a local folder and is not in the cache`, {
+      hint: `download it first with \`gpux pull ${model}\` (or add --pull)`,
+    });
+  }
+  return snapshot.path;
+}
+
+/**
+ * True when `model` (a folder, or a cached Hub id) holds an encoder-decoder export in optimum's layout
+ * (`encoder_model*.onnx` with a merged decoder or the decoder pair), for any variant. Never throws.
+ */
+export async function isSeq2SeqModel(model: string, options: LoadModelOptions = {}): Promise<boolean> {
+  try {
+    await findGraphs(await modelRoot(model, options), options.variant);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The task of an encoder-decoder export: the model card's `pipeline_tag`, else config.json's `architectures` (else text2text-generation). */
+export async function seq2seqTask(model: string, options: LoadModelOptions = {}): Promise<DetectedTask> {
+  const root = await modelRoot(model, options);
+  const files = await ModelFiles.forModel(
+    { path: `${root}/onnx/encoder_model.onnx`, kind: "directory" },
+    `${root}/onnx/encoder_model.onnx`,
+  );
+  const config = (await files.readJsonIfPresent("config.json") ?? {}) as Json;
+  return await detectTask({ files, config }) ?? { task: "text2text-generation", source: "none" };
 }
 
 /** The parts {@linkcode createSeq2Seq} needs. */
@@ -232,9 +262,9 @@ export interface Seq2SeqParts {
   /** The repository's files. */
   files: ModelFiles;
   /** config.json. */
-  config: Json;
+  config: Record<string, unknown>;
   /** generation_config.json, when present. */
-  generationConfig?: Json;
+  generationConfig?: Record<string, unknown>;
 }
 
 /**
@@ -418,8 +448,23 @@ class Seq2SeqGenerator implements Seq2SeqPipeline {
     if (names.has("attention_mask")) {
       feeds.attention_mask = intTensor(dtypeOf("attention_mask"), [ids.length, width], encoded.attentionMask.flat());
     }
+    const limit = this.#positions("encoder");
+    if (limit !== undefined && width > limit) {
+      throw new InputError(
+        `an input has ${width} tokens; the encoder takes at most ${limit} (config.json max_position_embeddings)`,
+        { hint: "shorten the text, or split it and run the parts one by one" },
+      );
+    }
     const promptTokens = encoded.attentionMask.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
     return { feeds, batch: ids.length, mask: encoded.attentionMask, promptTokens };
+  }
+
+  /** The length of a learned position table (undefined for relative positions: T5). */
+  #positions(side: "encoder" | "decoder"): number | undefined {
+    const c = this.#parts.config;
+    const part = (c[side] && typeof c[side] === "object" ? c[side] : c) as Json;
+    if (part.relative_attention_num_buckets !== undefined) return undefined;
+    return num(part.max_position_embeddings) ?? num(part.n_positions) ?? num(c.max_position_embeddings);
   }
 
   /** T5's task prefix (`summarize: `) from config.json `task_specific_params`, as transformers' pipelines add it. */
@@ -492,8 +537,19 @@ class Seq2SeqGenerator implements Seq2SeqPipeline {
     const prompt = [d.decoderStartTokenId, ...(options.decoderPromptIds ?? d.forcedPromptIds)];
     const prompts = encoded.prompts ?? Array.from({ length: encoded.batch }, () => [...prompt]);
     const promptLength = prompts[0]?.length ?? 1;
-    const maxNew = settings.maxNewTokens ??
+    let maxNew = settings.maxNewTokens ??
       (settings.maxLength !== undefined ? Math.max(1, settings.maxLength - promptLength) : DEFAULT_MAX_NEW_TOKENS);
+    // learned position tables (Marian, BART, GPT-2) end: the decoder cannot go past them
+    const positions = this.#positions("decoder");
+    if (positions !== undefined && promptLength + maxNew > positions) {
+      if (options.maxNewTokens !== undefined || promptLength >= positions) {
+        throw new InputError(
+          `max_new_tokens ${maxNew} with a decoder prompt of ${promptLength} is more than the decoder's ${positions} positions`,
+          { hint: `ask for at most ${Math.max(1, positions - promptLength)} new tokens (--max-new-tokens)` },
+        );
+      }
+      maxNew = positions - promptLength;
+    }
     const processors = [
       ...configProcessors(this.#parts.generationConfig, this.#parts.config, settings.eosTokenIds, {
         minNewTokens: options.minNewTokens,

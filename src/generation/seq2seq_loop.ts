@@ -202,7 +202,12 @@ export async function decodeSeq2Seq(
   const hidden = repeatRows(hiddenOne, beams);
   const maskFlat: number[] = [];
   for (const m of maskRows) for (let k = 0; k < beams; k++) maskFlat.push(...m);
-  const maskTensor = (dtype: "int64" | "int32") => intTensor(dtype, [rows, encLength], maskFlat);
+  const masks = new Map<string, TensorData>(); // built once per dtype, fed every step
+  const maskTensor = (dtype: "int64" | "int32") => {
+    let t = masks.get(dtype);
+    if (!t) masks.set(dtype, t = intTensor(dtype, [rows, encLength], maskFlat));
+    return t;
+  };
 
   let decoderPast: TensorMap = {};
   const encoderPast: TensorMap = {};

@@ -1,11 +1,11 @@
 /**
- * Tiny random encoder-decoder models (Marian in the merged, split and int8 layouts; BART with
- * bart-large-cnn's generation config) exported by `torch.onnx.export(dynamo=True)` to optimum's layout, with
+ * Tiny random encoder-decoder models (Marian in the merged, split, int8 and float16 layouts; T5; BART with
+ * bart-large-cnn's generation config; ViT + GPT-2) exported by `torch.onnx.export(dynamo=True)` to optimum's layout, with
  * PyTorch `generate` goldens (greedy, batch, beam 4): the fixtures the encoder-decoder engine is tested against.
  * {@linkcode seq2seqFixtures} builds them once with `scripts/build_seq2seq_fixtures.py` in the generation venv
  * (`tests/.fixtures/venv-gen`, shared with the decoder fixtures) into `tests/.fixtures/seq2seq/`, and rebuilds
  * only when the script changes (its sha256 is in `manifest.json`). Nothing here is committed; a cold build
- * takes about a minute on this loaded 2-core machine once the venv exists.
+ * takes about 2.5 minutes on this loaded 2-core machine once the venv exists.
  *
  * When pip cannot provide the venv, {@linkcode seq2seqFixtures} throws one clear line: the tests fail, they
  * never skip silently.
@@ -22,7 +22,7 @@ const SCRIPT = `${ROOT}scripts/build_seq2seq_fixtures.py`;
 const VENV_SCRIPT = `${ROOT}scripts/generation_venv.sh`;
 
 /** The fixtures the script builds by default. */
-export const SEQ2SEQ_FIXTURES = ["marian", "marian-split", "bart"] as const;
+export const SEQ2SEQ_FIXTURES = ["marian", "marian-split", "t5", "bart", "vit-gpt2"] as const;
 /** A fixture's folder name. */
 export type Seq2SeqFixture = typeof SEQ2SEQ_FIXTURES[number];
 
@@ -48,8 +48,8 @@ export interface Seq2SeqGoldenCase {
   sequences: number[][];
   /** decode(skip_special_tokens). */
   texts: string[];
-  /** null: torch on the fp32 graphs' weights; "quantized": an onnxruntime greedy loop on the _quantized files. */
-  file: null | "quantized";
+  /** null: torch on the fp32 graphs' weights; "quantized"/"fp16": an onnxruntime greedy loop on those files. */
+  file: null | "quantized" | "fp16";
 }
 
 /** A fixture's goldens.json. */
