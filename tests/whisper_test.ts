@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { InputError } from "../src/errors.ts";
-import { loadTokenizer } from "../src/processing/tokenizer.ts";
+import { loadTokenizer, type TextTokenizer } from "../src/processing/tokenizer.ts";
 import { WhisperLogitsRules } from "../src/generation/whisper_logits.ts";
-import { mergeOverlapping, mergeWindows } from "../src/generation/whisper_segments.ts";
+import { mergeOverlapping, mergeWindows, timestampSegments } from "../src/generation/whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
 import { loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
 import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writers.ts";
@@ -42,10 +42,18 @@ Deno.test("whisper: the decoder prompt and language codes come from generation_c
   assert.throws(() => whisperLanguage(tokens, "klingon"), InputError);
 });
 
+/** The text after the last timestamp of `ids` (an open segment), special tokens left out. */
+function trailingText(ids: number[], timestampBegin: number, tokenizer: TextTokenizer): string {
+  let last = -1;
+  ids.forEach((id, i) => id >= timestampBegin && (last = i));
+  return tokenizer.decode(ids.slice(last + 1).filter((id) => id < timestampBegin), { skipSpecialTokens: true });
+}
+
 Deno.test("whisper: espeak-ng speech gives PyTorch's ids (transcribe, timestamps, detection, translate)", async () => {
   const { dir, tokens } = await fixtureTokens();
   const goldens = await readWhisperGoldens();
   const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
+  const tokenizer = await loadTokenizer(dir);
   try {
     const wav = await Deno.readFile(`${dir}/audio/speech.wav`);
     for (const c of goldens.cases) {
@@ -64,13 +72,25 @@ Deno.test("whisper: espeak-ng speech gives PyTorch's ids (transcribe, timestamps
         assert.equal(result.language, c.detected_language);
       }
       if (c.offsets) {
+        // the closed pairs are the tokenizer's offsets; text after the last pair is an open segment (end null)
         assert.ok(c.offsets.length > 0);
-        assert.equal(result.segments.length, c.offsets.length);
-        result.segments.forEach((s, i) => {
+        assert.deepEqual(
+          timestampSegments(c.new_ids, tokens, (ids) => tokenizer.decode(ids)).map((s) => s.text),
+          c.offsets.map((o) => o.text),
+        );
+        result.segments.slice(0, c.offsets.length).forEach((s, i) => {
           assert.equal(s.text, c.offsets![i].text);
           assert.ok(Math.abs(s.timestamp[0] - c.offsets![i].timestamp[0]) < 1e-9);
           assert.ok(Math.abs(s.timestamp[1]! - c.offsets![i].timestamp[1]) < 1e-9);
         });
+        const trailing = trailingText(c.new_ids, goldens.vocab.timestamp_begin, tokenizer);
+        assert.equal(result.segments.length, c.offsets.length + (trailing ? 1 : 0));
+        if (trailing) {
+          assert.deepEqual(result.segments.at(-1), {
+            text: trailing,
+            timestamp: [c.offsets.at(-1)!.timestamp[1], null],
+          });
+        }
       }
     }
   } finally {
@@ -277,12 +297,22 @@ Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --ta
   assert.equal(detect.stdout, `${byId("detect_language").text.trim()}\n`);
   assert.match(detect.stderr, new RegExp(`detected language ${byId("detect_language").detected_language} `));
 
-  const offsets = byId("timestamps_en").offsets!;
+  // the closed pairs (the tokenizer's offsets), then the text after the last pair, ending with the recording
+  const tsCase = byId("timestamps_en");
+  const tokenizer = await loadTokenizer(dir);
+  const seconds = ((await Deno.stat(wav)).size - 44) / 2 / 16000; // 16 kHz pcm16 after a 44-byte header
+  const trailing = trailingText(tsCase.new_ids, goldens.vocab.timestamp_begin, tokenizer);
+  const expected = [
+    ...tsCase.offsets!,
+    ...(trailing
+      ? [{ text: trailing, timestamp: [tsCase.offsets!.at(-1)!.timestamp[1], seconds] as [number, number] }]
+      : []),
+  ];
   const timed = await runCli(["run", dir, "--audio", wav, "--language", "en", "--timestamps", "--max-new-tokens", max]);
   assert.equal(timed.code, 0, timed.stderr);
   assert.equal(
     timed.stdout,
-    offsets.map((o) =>
+    expected.map((o) =>
       `[${formatTimestamp(o.timestamp[0], ".")} --> ${formatTimestamp(o.timestamp[1], ".")}]  ${o.text.trim()}\n`
     ).join(""),
   );
@@ -300,7 +330,7 @@ Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --ta
     max,
   ]);
   assert.equal(srt.code, 0, srt.stderr);
-  assert.equal(srt.stdout, writeTranscript(offsets, "srt"));
+  assert.equal(srt.stdout, writeTranscript(expected, "srt"));
   const vtt = await runCli([
     "run",
     dir,
@@ -313,7 +343,7 @@ Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --ta
     "--max-new-tokens",
     max,
   ]);
-  assert.equal(vtt.stdout, writeTranscript(offsets, "vtt"));
+  assert.equal(vtt.stdout, writeTranscript(expected, "vtt"));
   assert.ok(vtt.stdout.startsWith("WEBVTT\n\n00:00:0"));
 
   const json = await runCli(["run", dir, "--audio", wav, "--language", "en", "--json", "--max-new-tokens", max]);

@@ -98,8 +98,12 @@ export async function runWhisper(
       if (out.json) {
         out.printJson(resultJson(model, clip.name, result));
       } else if (format !== undefined) {
+        // an unclosed last segment ends with the recording
         const segments: TranscriptSegment[] = timestamps
-          ? result.segments
+          ? result.segments.map((s) => ({
+            text: s.text,
+            timestamp: [s.timestamp[0], s.timestamp[1] ?? result.seconds],
+          }))
           : [{ text: result.text, timestamp: [0, result.seconds] }];
         out.stream(writeTranscript(segments, format, { language: result.language }));
       } else if (timestamps) {

@@ -21,7 +21,7 @@ import { decodeSeq2Seq } from "./seq2seq_loop.ts";
 import { loadSeq2SeqParts, modelRoot, type Seq2SeqParts } from "./seq2seq_generation.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { type DetectedLanguage, detectLanguage, WhisperLogitsRules } from "./whisper_logits.ts";
-import { mergeWindows, timestampSegments, type WhisperSegment } from "./whisper_segments.ts";
+import { mergeWindows, type WhisperSegment } from "./whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt, type WhisperTokens } from "./whisper_tokens.ts";
 
 /** Options of one transcription. */
@@ -48,6 +48,8 @@ export interface WhisperRunOptions extends WhisperOptions {
 
 /** One decoded window. */
 export interface WhisperWindow {
+  /** The language it was decoded in (asked for, or detected on this window). */
+  language: string;
   /** The decoder prompt. */
   promptIds: number[];
   /** The generated ids (the EOS included when it stopped on it). */
@@ -62,7 +64,7 @@ export interface WhisperResult {
   kind: "whisper";
   /** The text (no special or timestamp tokens). */
   text: string;
-  /** The language used: asked for, or detected. */
+  /** The language used: asked for, or detected (on the first window; each window detects its own). */
   language: string;
   /** The detection, when no language was given. */
   detected?: DetectedLanguage;
@@ -218,7 +220,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
   async function transcribe(samples: Float32Array, options: WhisperOptions = {}): Promise<WhisperResult> {
     const task = options.task ?? "transcribe";
     const timestamps = options.timestamps ?? false;
-    let language = whisperLanguage(tokens, options.language);
+    const asked = whisperLanguage(tokens, options.language);
     const windowSamples = spec.nSamples;
     const stride = Math.round((options.strideSeconds ?? spec.nSamples / spec.samplingRate / 6) * spec.samplingRate);
     const cuts = samples.length <= windowSamples
@@ -228,9 +230,12 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     const windows: WhisperWindow[] = [];
     for (const [start, end, left, right] of cuts) {
       const input = features(samples.subarray(start, end));
+      let language = asked;
       if (language === undefined) {
-        detected = await detect(input);
-        language = detected.language;
+        // as transformers' pipeline: each window detects its own language
+        const found = await detect(input);
+        detected ??= found;
+        language = found.language;
       }
       const promptIds = whisperPrompt(tokens, { language, task, timestamps });
       const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptIds.length);
@@ -253,49 +258,36 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       });
       const rate = spec.samplingRate;
       windows.push({
+        language,
         promptIds,
         generatedIds: out.sequences[0].generatedIds,
         stride: [(end - start) / rate, left / rate, right / rate],
       });
     }
     const seconds = samples.length / spec.samplingRate;
-    if (windows.length === 1) {
-      const ids = windows[0].generatedIds;
-      const text = tok.decode(ids.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true });
-      const segments = timestampsOf(ids);
-      return {
-        kind: "whisper",
-        text,
-        language: language!,
-        ...(detected ? { detected } : {}),
-        segments,
-        windows,
-        seconds,
-      };
-    }
+    const language = asked ?? detected!.language;
+    // segments (and a long recording's text) as transformers' pipeline joins windows; an unclosed last segment ends
+    // null. The text of one window is its ids decoded, as generate() + decode(skip_special_tokens) give it.
     const merged = mergeWindows(
       windows.map((w) => ({ ids: w.generatedIds.filter((id) => id !== tokens.endOfText), stride: w.stride })),
       tokens,
       decode,
       { timestamps },
     );
-    const segments = merged.chunks.map((c) => ({
-      text: c.text,
-      timestamp: [c.timestamp[0] ?? 0, c.timestamp[1]] as [number, number | null],
-    }));
-    return {
-      kind: "whisper",
-      text: merged.text,
-      language: language!,
-      ...(detected ? { detected } : {}),
-      segments,
-      windows,
-      seconds,
-    };
-  }
-
-  function timestampsOf(ids: number[]): WhisperSegment[] {
-    return timestampSegments(ids.filter((id) => id !== tokens.endOfText), tokens, decode);
+    let previousEnd = 0;
+    const segments = merged.chunks.map((c) => {
+      // an unopened chunk (text after the last closed pair) starts where the previous one ended
+      const segment = {
+        text: c.text,
+        timestamp: [c.timestamp[0] ?? previousEnd, c.timestamp[1]] as [number, number | null],
+      };
+      previousEnd = c.timestamp[1] ?? segment.timestamp[0];
+      return segment;
+    });
+    const text = windows.length === 1
+      ? tok.decode(windows[0].generatedIds.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true })
+      : merged.text;
+    return { kind: "whisper", text, language, ...(detected ? { detected } : {}), segments, windows, seconds };
   }
 
   function transcribeWav(bytes: Uint8Array, name: string, options: WhisperOptions & { maxSeconds?: number } = {}) {
