@@ -571,12 +571,30 @@ export {
   type AnyPipeline,
   isSeq2Seq,
   isTextGeneration,
+  isWhisper,
   loadPipeline,
   loadTextGeneration,
   type PipelineFor,
   type TextGenerationOptions,
 } from "./src/generation/load_pipeline.ts";
 export { type ChatTemplate, type ChatTemplateOptions } from "./src/generation/chat_template.ts";
+export {
+  loadWhisper,
+  type WhisperOptions,
+  type WhisperPipeline,
+  type WhisperResult,
+  type WhisperRunOptions,
+  type WhisperWindow,
+} from "./src/generation/whisper_transcription.ts";
+export type { WhisperSegment } from "./src/generation/whisper_segments.ts";
+export type { DetectedLanguage } from "./src/generation/whisper_logits.ts";
+export {
+  formatTimestamp,
+  TRANSCRIPT_FORMATS,
+  type TranscriptFormat,
+  type TranscriptSegment,
+  writeTranscript,
+} from "./src/generation/whisper_writers.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
 

@@ -51,6 +51,8 @@ import {
 import { cosineSimilarity } from "../processing/feature_extraction.ts";
 import { GENERATION_OPTIONS } from "./generation_flags.ts";
 import { runPrompt } from "./run_prompt.ts";
+import { runWhisper, whisperOnlyFlags } from "./run_whisper.ts";
+import { isWhisperModel } from "../generation/whisper_transcription.ts";
 import { runSeq2Seq } from "./run_seq2seq.ts";
 import { isSeq2SeqModel, isSeq2SeqTask, seq2seqTask } from "../generation/seq2seq_generation.ts";
 import type { TaskSource } from "../processing/task_detection.ts";
@@ -131,7 +133,7 @@ export function runCommand(ctx: CliContext) {
     )
     .option(
       "--task <name>",
-      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json)",
+      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json); Whisper: transcribe or translate",
     )
     .option(
       "-k, --top-k <n>",
@@ -140,6 +142,9 @@ export function runCommand(ctx: CliContext) {
     )
     .option("--prompt <text>", "generate text from this prompt (- for stdin); a chat model's user message")
     .option("--raw-prompt", "generation: feed --prompt as plain text, without the chat template")
+    .option("--language <code>", "Whisper: spoken language code (en, de, …; default: detected and reported)")
+    .option("--timestamps", "Whisper: print segments with their start and end times")
+    .option("--format <fmt>", "Whisper: write the transcript as txt, srt, vtt or json (as whisper.cpp)")
     .addOption(GENERATION_OPTIONS.system())
     .addOption(GENERATION_OPTIONS.maxNewTokens())
     .addOption(GENERATION_OPTIONS.temperature())
@@ -169,7 +174,7 @@ export function runCommand(ctx: CliContext) {
       const generation = [
         flags.rawPrompt && "--raw-prompt",
         flags.system !== undefined && "--system",
-        flags.maxNewTokens !== undefined && "--max-new-tokens",
+        flags.maxNewTokens !== undefined && !flags.audio?.length && "--max-new-tokens",
         flags.temperature !== undefined && "--temperature",
         flags.topP !== undefined && "--top-p",
         flags.minP !== undefined && "--min-p",
@@ -246,6 +251,20 @@ export function runCommand(ctx: CliContext) {
         if (flags.benchmark) {
           throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio", {
             hint: "gpux bench MODEL times the model on synthesised (or --input) tensors",
+          });
+        }
+        if (
+          typeof rawInput === "object" && "kind" in rawInput && rawInput.kind === "audio" &&
+          await isWhisperModel(model, loadOptions(ctx, flags, out))
+        ) {
+          await runWhisper(ctx, out, model, flags, rawInput.clips);
+          return;
+        }
+        const whisperOnly = whisperOnlyFlags(flags);
+        if (whisperOnly.length || (flags.maxNewTokens !== undefined)) {
+          const given = flags.maxNewTokens !== undefined ? [...whisperOnly, "--max-new-tokens"] : whisperOnly;
+          throw new InputError(`${given.join(", ")} ${given.length > 1 ? "go" : "goes"} with a Whisper model`, {
+            hint: "gpux run WHISPER_MODEL --audio speech.wav --language en --timestamps",
           });
         }
         await runPipeline(ctx, out, model, flags, rawInput, started);

@@ -23,6 +23,7 @@ import { ModelFiles } from "../processing/model_files.ts";
 import { type DetectedTask, detectTask } from "../processing/task_detection.ts";
 import { hasPastInputs } from "./decoder_contract.ts";
 import { createTextGeneration, type TextGenerationPipeline } from "./text_generation.ts";
+import { isWhisperModel, loadWhisper, type WhisperPipeline } from "./whisper_transcription.ts";
 import { chooseGenerationVariant, listOnnxFiles, type VariantChoice } from "./variant_choice.ts";
 import {
   isSeq2SeqModel,
@@ -33,8 +34,11 @@ import {
   seq2seqTask,
 } from "./seq2seq_generation.ts";
 
-/** What {@linkcode loadPipeline} returns: a task pipeline, a text-generation one, or an encoder-decoder one (both have `generate`). */
-export type AnyPipeline = Pipeline | TextGenerationPipeline | Seq2SeqPipeline;
+/**
+ * What {@linkcode loadPipeline} returns: a task pipeline, a text-generation one, an encoder-decoder one (both have
+ * `generate`), or Whisper's speech recognition (it has `whisper: true`).
+ */
+export type AnyPipeline = Pipeline | TextGenerationPipeline | Seq2SeqPipeline | WhisperPipeline;
 
 /**
  * The pipeline {@linkcode loadPipeline} gives for an explicit `task`: the text-generation pipeline for
@@ -43,6 +47,7 @@ export type AnyPipeline = Pipeline | TextGenerationPipeline | Seq2SeqPipeline;
 export type PipelineFor<T extends string> = string extends T ? AnyPipeline
   : T extends "text-generation" ? TextGenerationPipeline
   : T extends Seq2SeqTask ? Seq2SeqPipeline
+  : T extends "automatic-speech-recognition" ? Pipeline | WhisperPipeline
   : Pipeline;
 
 /** True for an encoder-decoder generation pipeline (narrows {@linkcode AnyPipeline}). */
@@ -53,6 +58,11 @@ export function isSeq2Seq(pipeline: AnyPipeline): pipeline is Seq2SeqPipeline {
 /** True for a text-generation pipeline (narrows {@linkcode AnyPipeline}). */
 export function isTextGeneration(pipeline: AnyPipeline): pipeline is TextGenerationPipeline {
   return pipeline.task === "text-generation" && "generate" in pipeline;
+}
+
+/** True for Whisper's speech-recognition pipeline (narrows {@linkcode AnyPipeline}). */
+export function isWhisper(pipeline: AnyPipeline): pipeline is WhisperPipeline {
+  return "whisper" in pipeline && pipeline.whisper === true;
 }
 
 function dirname(path: string): string {
@@ -153,6 +163,12 @@ export async function loadPipeline(model: string, options?: PipelineOptions): Pr
 export async function loadPipeline(model: string, options: PipelineOptions = {}): Promise<AnyPipeline> {
   if (options.task === "text-generation") return await loadTextGeneration(model, options);
   if (isSeq2SeqTask(options.task)) return await loadSeq2Seq(model, { ...options, taskSource: "option" });
+  if (
+    (options.task === undefined || options.task === "automatic-speech-recognition") &&
+    await isWhisperModel(model, options)
+  ) {
+    return await loadWhisper(model, options);
+  }
   if (options.task) return await loadTaskPipeline(model, options);
   // an encoder-decoder export holds several graphs: recognised by its file names before anything resolves one
   if (await isSeq2SeqModel(model, options)) {

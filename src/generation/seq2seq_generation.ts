@@ -211,7 +211,7 @@ async function findGraphs(root: string, variant: string | undefined) {
 }
 
 /** The model's folder: a directory as given, or a cached Hub snapshot (pulled first when `options.pull` is set). */
-async function modelRoot(model: string, options: LoadModelOptions): Promise<string> {
+export async function modelRoot(model: string, options: LoadModelOptions): Promise<string> {
   try {
     if ((await Deno.stat(model)).isDirectory) return model.replace(/\/+$/, "");
   } catch { /* a Hub id */ }
