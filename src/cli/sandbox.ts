@@ -287,6 +287,8 @@ const SERVE_VALUE_OPTIONS = [
   "--max-batch",
   "--batch-delay-ms",
   "--max-queue",
+  "--parallel",
+  "--max-tokens-limit",
   "--timeout-ms",
   "--max-body-mb",
   "--api-key",

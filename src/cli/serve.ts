@@ -34,7 +34,9 @@ export function isLoopback(host: string): boolean {
 /** `gpux serve`. */
 export function serveCommand(ctx: CliContext) {
   return new Command("serve")
-    .description("Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics")
+    .description(
+      "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol), OpenAI- and Ollama-compatible APIs, Prometheus metrics",
+    )
     .argument("<model...>", "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml")
     .option("--host <address>", "address to bind (default: gpux.yml serving.host, else 127.0.0.1)")
     .option(
@@ -61,6 +63,16 @@ export function serveCommand(ctx: CliContext) {
       "--max-queue <n>",
       `most requests waiting per model; more get 503 (default ${SERVING_DEFAULTS.maxQueue})`,
       intFlag("--max-queue", SERVE_FLAGS.maxQueue),
+    )
+    .option(
+      "--parallel <n>",
+      "text-generation models: sequences generated at once, one worker each (default 1)",
+      intFlag("--parallel", SERVE_FLAGS.parallel),
+    )
+    .option(
+      "--max-tokens-limit <n>",
+      "text-generation models: most new tokens a request may ask for (max_tokens, num_predict); more get 400 (default 4096)",
+      intFlag("--max-tokens-limit", SERVE_FLAGS.maxTokensLimit),
     )
     .option(
       "--timeout-ms <ms>",
@@ -164,6 +176,7 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
         ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+        ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
         metrics,
         onEvent: log,
         onLoading: (name, spec) => {
@@ -199,6 +212,7 @@ export function serveCommand(ctx: CliContext) {
             ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
           },
           ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
+          ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
           metrics,
           onEvent: log,
         });

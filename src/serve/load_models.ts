@@ -14,6 +14,9 @@ import type { SessionOptions } from "../runtime/session.ts";
 import { availableCores } from "../runtime/cpu_cores.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { ModelPool, type PoolEvent } from "./model_pool.ts";
+import { GenerationPool } from "./generation_pool.ts";
+import { ModelFiles } from "../processing/model_files.ts";
+import { detectTask } from "../processing/task_detection.ts";
 import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
 import type { ServedModel } from "./server.ts";
 
@@ -37,6 +40,8 @@ export interface LoadServedModelsOptions extends ServingFlags {
   onEvent?: (event: PoolEvent) => void;
   /** Called before each model starts loading. */
   onLoading?: (name: string, spec: string) => void;
+  /** Sequences a text-generation model decodes at once, one Worker each (`--parallel`, default 1). */
+  parallel?: number;
   /** Worker script override (tests). */
   workerUrl?: URL;
   /** Longest audio clip the models' pipelines decode, seconds (`--max-audio-seconds`; the pipeline's default). */
@@ -102,6 +107,27 @@ export async function loadServedModels(
         if (session[k] === undefined) delete session[k];
       }
       options.onLoading?.(p.name, p.spec);
+      if (await generatesText(p.resolved)) {
+        const parallel = Math.max(1, options.parallel ?? 1);
+        const pool = await GenerationPool.start({
+          name: p.name,
+          spec: p.spec,
+          model: p.resolved,
+          ...(options.variant ? { variant: options.variant } : {}),
+          ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+          session: {
+            ...session,
+            intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
+              Math.max(1, Math.floor(cores / (parallel * planned.length))),
+          },
+          parallel,
+          maxQueue: settings.maxQueue,
+          ...(options.metrics ? { metrics: options.metrics } : {}),
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        });
+        served.push({ name: p.name, spec: p.spec, pool, timeoutMs: settings.timeoutMs });
+        continue;
+      }
       const pool = await ModelPool.start({
         name: p.name,
         path: p.resolved.path,
@@ -129,4 +155,12 @@ export async function loadServedModels(
     throw error;
   }
   return served;
+}
+
+/** Whether a model is a text generator (as `loadPipeline` detects it: gpux.yml, the card, config.json). */
+async function generatesText(model: ResolvedModel): Promise<boolean> {
+  const files = await ModelFiles.forModel(model, model.path);
+  const config = (await files.readJsonIfPresent("config.json") ?? {}) as Record<string, unknown>;
+  const detected = await detectTask({ gpuxTask: model.config?.task, files, config });
+  return detected?.task === "text-generation";
 }

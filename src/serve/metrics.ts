@@ -158,6 +158,21 @@ export class ServerMetrics {
   );
   /** Workers replaced after a crash. */
   readonly workerRestarts = new Counter("gpux_worker_restarts_total", "Workers replaced after a crash, by model.");
+  /** Generations by model and how they ended (`stop`, `length`, `cancelled`, `error`). */
+  readonly generations = new Counter(
+    "gpux_generations_total",
+    "Text generations by model and finish reason (stop, length, cancelled: the client left or it timed out).",
+  );
+  /** Tokens generated, by model. */
+  readonly generatedTokens = new Counter("gpux_generated_tokens_total", "Tokens generated, by model.");
+  /** Prompt tokens read, by model. */
+  readonly promptTokens = new Counter("gpux_prompt_tokens_total", "Prompt tokens read by generations, by model.");
+  /** Seconds from a generation's dispatch to its first token. */
+  readonly timeToFirstToken = new Histogram(
+    "gpux_time_to_first_token_seconds",
+    "Seconds from a generation's arrival to its first token, by model.",
+    LATENCY_BUCKETS,
+  );
   #models: ModelGaugeSource[] = [];
   readonly #gauges: Gauge[];
 
@@ -205,6 +220,10 @@ export class ServerMetrics {
       this.inferenceSeconds,
       this.requestSeconds,
       this.workerRestarts,
+      this.generations,
+      this.generatedTokens,
+      this.promptTokens,
+      this.timeToFirstToken,
       ...this.#gauges,
     ];
     return all.map((m) => m.render()).join("\n") + "\n";

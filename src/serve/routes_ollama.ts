@@ -1,0 +1,279 @@
+/**
+ * Ollama-compatible endpoints under `/api`, as the `ollama` SDKs call them: `GET /api/version`, `GET /api/tags`,
+ * `POST /api/show`, `GET /api/ps`, `POST /api/chat`, `POST /api/generate` (NDJSON streamed by default,
+ * `"stream": false` for one object, with Ollama's timings in nanoseconds) and `POST /api/embed`. Errors are
+ * `{"error": "…"}` as Ollama answers them. Options gpux cannot honour yet answer 400 saying so.
+ *
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import type { GenerationAnswer, GenerationParams, GenerationPool, GenerationPrompt } from "./generation_pool.ts";
+import { generationStream, startGeneration } from "./live_generation.ts";
+import type { Handled, Route, RouteContext } from "./route_table.ts";
+import { chatMessages, embed } from "./routes_openai.ts";
+import {
+  booleanField,
+  type Fields,
+  generatorOf,
+  maxTokensField,
+  namedModel,
+  notSupportedYet,
+  numberField,
+  parseObject,
+  stopField,
+  stringField,
+} from "./request_fields.ts";
+import type { ServedModel, ServerState } from "./server_state.ts";
+import { errorBody } from "./error_shapes.ts";
+import { httpStatusOf, InvalidFieldError } from "./serve_errors.ts";
+
+const NDJSON_HEADERS = { "content-type": "application/x-ndjson" };
+const NS = 1_000_000;
+
+/** `GET /api/version`. */
+export function versionHandler(): Handled {
+  return { body: { version: VERSION } };
+}
+
+function details(m: ServedModel): Record<string, unknown> {
+  return {
+    parent_model: "",
+    format: "onnx",
+    family: m.pool.loaded.task ?? "",
+    families: null,
+    parameter_size: "",
+    quantization_level: m.pool.model?.variant ?? "",
+  };
+}
+
+function modelEntry(state: ServerState, m: ServedModel): Record<string, unknown> {
+  return {
+    name: m.name,
+    model: m.name,
+    modified_at: new Date(state.started).toISOString(),
+    size: 0,
+    digest: m.pool.model?.sha ?? "",
+    details: details(m),
+  };
+}
+
+/** `GET /api/tags`: the served models. */
+export function tagsHandler({ state }: RouteContext): Handled {
+  return { body: { models: state.list.map((m) => modelEntry(state, m)) } };
+}
+
+/** `GET /api/ps`: the loaded models (every served model is loaded). */
+export function psHandler({ state }: RouteContext): Handled {
+  return {
+    body: {
+      models: state.list.map((m) => ({
+        ...modelEntry(state, m),
+        // loaded until the server stops
+        expires_at: "0001-01-01T00:00:00Z",
+        size_vram: m.pool.provider === "cpu" ? 0 : undefined,
+      })),
+    },
+  };
+}
+
+/** `POST /api/show`: a model's details, template and capabilities. */
+export async function showHandler({ state, request, endpoint }: RouteContext): Promise<Handled> {
+  const body = parseObject(await state.body(request, endpoint));
+  const m = namedModel(state, body, endpoint, body.model === undefined && body.name !== undefined ? "name" : "model");
+  const generation = m.pool.kind === "generation" ? m.pool : undefined;
+  const capabilities = generation ? ["completion"] : m.pool.loaded.task === "feature-extraction" ? ["embedding"] : [];
+  return {
+    model: m.name,
+    body: {
+      modelfile: `# served by gpux ${VERSION}\nFROM ${m.spec}\n`,
+      parameters: "",
+      template: generation?.info.template ?? "",
+      details: details(m),
+      model_info: {
+        "general.architecture": m.pool.loaded.task ?? "",
+        ...(generation?.contextLength !== undefined ? { "gpux.context_length": generation.contextLength } : {}),
+        "gpux.provider": m.pool.provider,
+      },
+      capabilities,
+      modified_at: new Date(state.started).toISOString(),
+    },
+  };
+}
+
+/** Ollama's `options` → the generation's parameters. */
+function ollamaParams(state: ServerState, body: Fields): GenerationParams {
+  const raw = body.options ?? {};
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new InvalidFieldError("options", "options must be an object");
+  }
+  const o = raw as Fields;
+  const format = body.format;
+  if (format !== undefined && format !== null && format !== "") notSupportedYet("format", "JSON mode");
+  if (Array.isArray(body.tools) && body.tools.length) notSupportedYet("tools", "tool calls");
+  for (const name of ["presence_penalty", "frequency_penalty"]) {
+    const v = numberField(o, name, -2, 2);
+    if (v !== undefined && v !== 0) notSupportedYet(`options.${name}`, "no penalty but 0");
+  }
+  const numPredict = o.num_predict;
+  let maxNewTokens: number | undefined;
+  if (typeof numPredict === "number" && numPredict > 0) maxNewTokens = maxTokensField(state, o, "num_predict");
+  else if (numPredict !== undefined && numPredict !== null && numPredict !== -1 && numPredict !== -2) {
+    throw new InvalidFieldError("options.num_predict", "options.num_predict must be a positive integer, or -1");
+  }
+  const temperature = numberField(o, "temperature", 0, 100);
+  const topK = numberField(o, "top_k", 0, 1 << 30, true);
+  const topP = numberField(o, "top_p", 0, 1);
+  const minP = numberField(o, "min_p", 0, 1);
+  const repeat = numberField(o, "repeat_penalty", 0, 100);
+  const seed = numberField(o, "seed", -(2 ** 53), 2 ** 53, true);
+  const numCtx = numberField(o, "num_ctx", 1, 1 << 30, true);
+  const stop = stopField(o);
+  return {
+    ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
+    maxNewTokensLimit: state.maxTokensLimit,
+    ...(temperature !== undefined ? { temperature } : {}),
+    ...(topK !== undefined ? { topK } : {}),
+    ...(topP !== undefined ? { topP } : {}),
+    ...(minP !== undefined ? { minP } : {}),
+    ...(repeat !== undefined ? { repetitionPenalty: repeat } : {}),
+    ...(seed !== undefined ? { seed: seed >>> 0 } : {}),
+    ...(numCtx !== undefined ? { contextLength: numCtx } : {}),
+    ...(stop ? { stop } : {}),
+  };
+}
+
+function timings(a: GenerationAnswer, startedAt: number): Record<string, unknown> {
+  return {
+    done_reason: a.finishReason === "cancelled" ? "stop" : a.finishReason,
+    total_duration: Math.round((performance.now() - startedAt) * NS),
+    load_duration: 0,
+    prompt_eval_count: a.promptTokens,
+    prompt_eval_duration: Math.round((a.tokenizeMs + a.prefillMs) * NS),
+    eval_count: a.generatedTokens,
+    eval_duration: Math.round(a.decodeMs * NS),
+  };
+}
+
+async function ollamaGenerate(ctx: RouteContext, chat: boolean): Promise<Handled> {
+  const { state, request, endpoint } = ctx;
+  const body = parseObject(await state.body(request, endpoint));
+  const m = namedModel(state, body, endpoint);
+  const pool: GenerationPool = generatorOf(m);
+  if (body.keep_alive !== undefined && body.keep_alive !== null) {
+    // every served model stays loaded until the server stops; keep_alive 0 (unload) is not honoured yet
+    if (body.keep_alive === 0 || body.keep_alive === "0" || body.keep_alive === "0s") {
+      notSupportedYet("keep_alive", "models stay loaded while the server runs");
+    }
+  }
+  let prompt: GenerationPrompt;
+  if (chat) {
+    prompt = chatMessages(body.messages);
+  } else {
+    const text = stringField(body, "prompt", true) ?? "";
+    const system = stringField(body, "system", true);
+    if (body.template !== undefined && body.template !== null && body.template !== "") {
+      notSupportedYet("template", "the model's own chat template is used");
+    }
+    if (body.suffix !== undefined && body.suffix !== null && body.suffix !== "") {
+      notSupportedYet("suffix", "no fill-in-the-middle");
+    }
+    if (Array.isArray(body.images) && body.images.length) notSupportedYet("images", "text models only");
+    const raw = booleanField(body, "raw") ?? false;
+    if (text === "") {
+      // Ollama answers an empty prompt by loading the model: it is loaded already
+      return {
+        model: m.name,
+        body: { model: m.name, created_at: new Date().toISOString(), response: "", done: true, done_reason: "load" },
+      };
+    }
+    // as Ollama does: the prompt goes through the model's template unless `raw`, or the model has none
+    prompt = !raw && pool.info.chatTemplate
+      ? [...(system !== undefined ? [{ role: "system", content: system }] : []), { role: "user", content: text }]
+      : text;
+  }
+  const params = ollamaParams(state, body);
+  const stream = booleanField(body, "stream") ?? true;
+  const live = startGeneration(state, pool, prompt, params, m.timeoutMs);
+  await live.started;
+  const head = () => ({ model: m.name, created_at: new Date().toISOString() });
+  const piece = (text: string) => chat ? { message: { role: "assistant", content: text } } : { response: text };
+  if (!stream) {
+    const a = await live.result;
+    return { model: m.name, body: { ...head(), ...piece(a.text), done: true, ...timings(a, live.startedAt) } };
+  }
+  const out = generationStream(
+    live,
+    (delta) => JSON.stringify({ ...head(), ...piece(delta), done: false }) + "\n",
+    (a) => JSON.stringify({ ...head(), ...piece(""), done: true, ...timings(a, live.startedAt) }) + "\n",
+    (error) => JSON.stringify(errorBody("ollama", error, httpStatusOf(error))) + "\n",
+  );
+  return { model: m.name, body: undefined, stream: out, headers: NDJSON_HEADERS };
+}
+
+/** `POST /api/chat`. */
+export function chatHandler(ctx: RouteContext): Promise<Handled> {
+  return ollamaGenerate(ctx, true);
+}
+
+/** `POST /api/generate`. */
+export function generateHandler(ctx: RouteContext): Promise<Handled> {
+  return ollamaGenerate(ctx, false);
+}
+
+/** `POST /api/embed`: `input` a string or a list; `dimensions` truncates. */
+export async function embedHandler(ctx: RouteContext): Promise<Handled> {
+  const { state, request, endpoint } = ctx;
+  const started = performance.now();
+  const body = parseObject(await state.body(request, endpoint));
+  const m = namedModel(state, body, endpoint);
+  const input = body.input;
+  const texts = typeof input === "string" ? [input] : input;
+  if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === "string")) {
+    throw new InvalidFieldError("input", "input must be a string or a non-empty list of strings");
+  }
+  if (texts.length > state.limits.maxBatchItems) {
+    throw new InvalidFieldError(
+      "input",
+      `input has ${texts.length} texts; the server takes at most ${state.limits.maxBatchItems}`,
+    );
+  }
+  for (const t of texts as string[]) {
+    if (t.length > state.limits.maxTextChars) {
+      throw new InvalidFieldError(
+        "input",
+        `a text has ${t.length} characters; the limit is ${state.limits.maxTextChars}`,
+      );
+    }
+  }
+  const dimensions = numberField(body, "dimensions", 1, 1 << 20, true);
+  const vectors = await embed(ctx, m, texts as string[]);
+  const embeddings = vectors.map((v) => {
+    if (dimensions === undefined) return v;
+    if (dimensions > v.length) {
+      throw new InvalidFieldError("dimensions", `dimensions ${dimensions} is more than the model's ${v.length}`);
+    }
+    const cut = v.slice(0, dimensions);
+    const norm = Math.sqrt(cut.reduce((s, x) => s + x * x, 0));
+    return norm > 0 ? cut.map((x) => x / norm) : cut;
+  });
+  return {
+    model: m.name,
+    body: {
+      model: m.name,
+      embeddings,
+      total_duration: Math.round((performance.now() - started) * NS),
+      load_duration: 0,
+    },
+  };
+}
+
+/** Ollama's routes. */
+export const OLLAMA_ROUTES: Route[] = [
+  { method: "GET", pattern: "/api/version", name: "ollama_version", api: "ollama", handler: versionHandler },
+  { method: "GET", pattern: "/api/tags", name: "ollama_tags", api: "ollama", handler: tagsHandler },
+  { method: "GET", pattern: "/api/ps", name: "ollama_ps", api: "ollama", handler: psHandler },
+  { method: "POST", pattern: "/api/show", name: "ollama_show", api: "ollama", handler: showHandler },
+  { method: "POST", pattern: "/api/chat", name: "ollama_chat", api: "ollama", handler: chatHandler },
+  { method: "POST", pattern: "/api/generate", name: "ollama_generate", api: "ollama", handler: generateHandler },
+  { method: "POST", pattern: "/api/embed", name: "ollama_embed", api: "ollama", handler: embedHandler },
+];

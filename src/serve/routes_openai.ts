@@ -1,0 +1,333 @@
+/**
+ * OpenAI-compatible endpoints under `/v1`, as the `openai` SDKs call them: `GET /v1/models`,
+ * `GET /v1/models/{id}`, `POST /v1/chat/completions`, `POST /v1/completions` and `POST /v1/embeddings`.
+ * Streams are server-sent events (`data: {…}` chunks ending with `data: [DONE]`); errors are
+ * `{"error": {"message", "type", "param", "code"}}`. A prompt longer than the context is a 400
+ * `context_length_exceeded` naming both numbers, never truncated. Fields gpux cannot honour yet answer 400
+ * saying so.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { ChatMessage } from "../generation/chat_template.ts";
+import type { GenerationAnswer, GenerationParams, GenerationPrompt } from "./generation_pool.ts";
+import { generationStream, startGeneration } from "./live_generation.ts";
+import { bodyCost, rawCost } from "./memory_budget.ts";
+import type { Handled, Route, RouteContext } from "./route_table.ts";
+import { JSON_HEADERS } from "./routes_gpux.ts";
+import {
+  booleanField,
+  embedderOf,
+  type Fields,
+  generatorOf,
+  maxTokensField,
+  namedModel,
+  notSupportedYet,
+  numberField,
+  parseObject,
+  stopField,
+  stringField,
+} from "./request_fields.ts";
+import type { ServedModel } from "./server_state.ts";
+import { errorBody } from "./error_shapes.ts";
+import { httpStatusOf, InvalidFieldError } from "./serve_errors.ts";
+
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
+
+function modelObject(m: ServedModel, created: number): Record<string, unknown> {
+  return { id: m.name, object: "model", created, owned_by: m.pool.model?.repoId?.split("/")[0] ?? "gpux" };
+}
+
+/** `GET /v1/models`. */
+export function listModelsHandler({ state }: RouteContext): Handled {
+  const created = Math.floor(state.started / 1000);
+  return { body: { object: "list", data: state.list.map((m) => modelObject(m, created)) } };
+}
+
+/** `GET /v1/models/{id}`. */
+export function getModelHandler({ state, params, endpoint }: RouteContext): Handled {
+  const m = state.model(params.name);
+  endpoint.model = m.name;
+  return { model: m.name, body: modelObject(m, Math.floor(state.started / 1000)) };
+}
+
+const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
+
+/** OpenAI messages → the chat template's messages: text parts joined, `developer` read as `system`. */
+export function chatMessages(value: unknown, field = "messages"): ChatMessage[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new InvalidFieldError(field, `${field} must be a non-empty list of {role, content}`);
+  }
+  return value.map((raw, i) => {
+    const at = `${field}[${i}]`;
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
+      throw new InvalidFieldError(at, `${at} must be an object`);
+    }
+    const m = raw as Fields;
+    if (typeof m.role !== "string" || !ROLES.has(m.role)) {
+      throw new InvalidFieldError(`${at}.role`, `${at}.role must be one of ${[...ROLES].join(", ")}`);
+    }
+    let content: string;
+    if (typeof m.content === "string") content = m.content;
+    else if (m.content === null || m.content === undefined) content = "";
+    else if (Array.isArray(m.content)) {
+      content = m.content.map((part, j) => {
+        const p = part as Fields;
+        if (p && p.type === "text" && typeof p.text === "string") return p.text;
+        throw new InvalidFieldError(
+          `${at}.content[${j}]`,
+          `${at}.content[${j}] is not a text part: gpux serves text models, which take {"type": "text", "text": …} parts only`,
+        );
+      }).join("");
+    } else throw new InvalidFieldError(`${at}.content`, `${at}.content must be a string or a list of text parts`);
+    if (m.tool_calls !== undefined && m.tool_calls !== null) notSupportedYet(`${at}.tool_calls`, "tool calls");
+    const message: ChatMessage = { role: m.role === "developer" ? "system" : m.role, content };
+    if (typeof m.name === "string") message.name = m.name;
+    if (typeof m.tool_call_id === "string") message.tool_call_id = m.tool_call_id;
+    return message;
+  });
+}
+
+/** The sampling and stop fields common to both completion endpoints, checked. */
+function samplingParams(ctx: RouteContext, body: Fields): GenerationParams {
+  const n = numberField(body, "n", 1, 128, true);
+  if (n !== undefined && n > 1) {
+    throw new InvalidFieldError("n", `n ${n}: gpux serve returns one choice per request (n must be 1)`, {
+      hint: "send n separate requests, with different seeds",
+    });
+  }
+  for (const name of ["presence_penalty", "frequency_penalty"]) {
+    const v = numberField(body, name, -2, 2);
+    if (v !== undefined && v !== 0) notSupportedYet(name, "no penalty but 0");
+  }
+  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false && body.logprobs !== 0) {
+    notSupportedYet("logprobs", "log probabilities");
+  }
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null) {
+    notSupportedYet("top_logprobs", "log probabilities");
+  }
+  if (body.logit_bias !== undefined && body.logit_bias !== null) notSupportedYet("logit_bias", "logit bias");
+  if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) {
+    notSupportedYet("best_of", "one candidate");
+  }
+  if (body.echo === true) notSupportedYet("echo", "the prompt is not echoed");
+  if (body.suffix !== undefined && body.suffix !== null) notSupportedYet("suffix", "no fill-in-the-middle");
+  const format = body.response_format as Fields | undefined | null;
+  if (format && format.type !== "text") notSupportedYet("response_format", `only {"type": "text"}`);
+  if (Array.isArray(body.tools) && body.tools.length) notSupportedYet("tools", "tool calls");
+  const maxTokens = maxTokensField(ctx.state, body, "max_completion_tokens") ??
+    maxTokensField(ctx.state, body, "max_tokens");
+  const temperature = numberField(body, "temperature", 0, 2);
+  const topP = numberField(body, "top_p", 0, 1);
+  const seed = numberField(body, "seed", -(2 ** 53), 2 ** 53, true);
+  const stop = stopField(body);
+  return {
+    ...(maxTokens !== undefined ? { maxNewTokens: maxTokens } : {}),
+    maxNewTokensLimit: ctx.state.maxTokensLimit,
+    ...(temperature !== undefined ? { temperature } : {}),
+    ...(topP !== undefined ? { topP } : {}),
+    ...(seed !== undefined ? { seed: seed >>> 0 } : {}),
+    ...(stop ? { stop } : {}),
+  };
+}
+
+function usageOf(a: GenerationAnswer) {
+  return {
+    prompt_tokens: a.promptTokens,
+    completion_tokens: a.generatedTokens,
+    total_tokens: a.promptTokens + a.generatedTokens,
+  };
+}
+
+function finishReason(a: GenerationAnswer): string {
+  return a.finishReason === "cancelled" ? "stop" : a.finishReason;
+}
+
+function sseError(error: unknown): string {
+  return `data: ${JSON.stringify(errorBody("openai", error, httpStatusOf(error)))}\n\ndata: [DONE]\n\n`;
+}
+
+async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
+  const { state, request, endpoint } = ctx;
+  const body = parseObject(await state.body(request, endpoint));
+  const m = namedModel(state, body, endpoint);
+  const pool = generatorOf(m);
+  let prompt: GenerationPrompt;
+  if (chat) {
+    prompt = chatMessages(body.messages);
+  } else {
+    const p = body.prompt;
+    if (typeof p === "string") prompt = p;
+    else if (Array.isArray(p) && p.length === 1 && typeof p[0] === "string") prompt = p[0];
+    else if (Array.isArray(p) && p.every((x) => typeof x === "string")) {
+      throw new InvalidFieldError("prompt", `prompt is a list of ${p.length} strings: send one prompt per request`);
+    } else throw new InvalidFieldError("prompt", "prompt must be a string (or a list of one string)");
+  }
+  const params = samplingParams(ctx, body);
+  const stream = booleanField(body, "stream") ?? false;
+  const streamOptions = body.stream_options as Fields | undefined | null;
+  const includeUsage = stream && streamOptions?.include_usage === true;
+  const live = startGeneration(state, pool, prompt, params, m.timeoutMs);
+  await live.started;
+  const id = `${chat ? "chatcmpl" : "cmpl"}-${crypto.randomUUID().replaceAll("-", "")}`;
+  const created = Math.floor(Date.now() / 1000);
+  const object = chat ? "chat.completion" : "text_completion";
+  if (!stream) {
+    const a = await live.result;
+    const choice = chat
+      ? {
+        index: 0,
+        message: { role: "assistant", content: a.text, refusal: null },
+        logprobs: null,
+        finish_reason: finishReason(a),
+      }
+      : { index: 0, text: a.text, logprobs: null, finish_reason: finishReason(a) };
+    return { model: m.name, body: { id, object, created, model: m.name, choices: [choice], usage: usageOf(a) } };
+  }
+  const chunkObject = chat ? "chat.completion.chunk" : "text_completion";
+  const chunk = (choice: Record<string, unknown> | undefined, usage?: unknown) =>
+    `data: ${
+      JSON.stringify({
+        id,
+        object: chunkObject,
+        created,
+        model: m.name,
+        choices: choice ? [choice] : [],
+        ...(includeUsage ? { usage: usage ?? null } : {}),
+      })
+    }\n\n`;
+  const first = chat
+    ? chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null })
+    : "";
+  let opened = false;
+  const out = generationStream(
+    live,
+    (delta) => {
+      const head = opened ? "" : first;
+      opened = true;
+      return head + chunk(
+        chat
+          ? { index: 0, delta: { content: delta }, logprobs: null, finish_reason: null }
+          : { index: 0, text: delta, logprobs: null, finish_reason: null },
+      );
+    },
+    (a) => {
+      const head = opened ? "" : first;
+      opened = true;
+      const last = chat
+        ? { index: 0, delta: {}, logprobs: null, finish_reason: finishReason(a) }
+        : { index: 0, text: "", logprobs: null, finish_reason: finishReason(a) };
+      return head + chunk(last) + (includeUsage ? chunk(undefined, usageOf(a)) : "") + "data: [DONE]\n\n";
+    },
+    sseError,
+  );
+  return { model: m.name, body: undefined, stream: out, headers: SSE_HEADERS };
+}
+
+/** `POST /v1/chat/completions`. */
+export function chatCompletionsHandler(ctx: RouteContext): Promise<Handled> {
+  return complete(ctx, true);
+}
+
+/** `POST /v1/completions`. */
+export function completionsHandler(ctx: RouteContext): Promise<Handled> {
+  return complete(ctx, false);
+}
+
+/** Most texts one embeddings request may hold is the server's `--max-batch-items`. */
+function embeddingInputs(body: Fields, maxItems: number): string[] {
+  const input = body.input;
+  const list = typeof input === "string" ? [input] : input;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => typeof s === "string")) {
+    throw new InvalidFieldError(
+      "input",
+      "input must be a string or a non-empty list of strings (token-id inputs are not supported)",
+    );
+  }
+  if (list.length > maxItems) {
+    throw new InvalidFieldError("input", `input has ${list.length} texts; the server takes at most ${maxItems}`, {
+      hint: "send fewer texts per request, or start the server with a larger --max-batch-items",
+    });
+  }
+  return list;
+}
+
+/** Runs texts through a feature-extraction model; the embeddings as the `run` command computes them. */
+export async function embed(ctx: RouteContext, m: ServedModel, texts: string[]): Promise<number[][]> {
+  const pool = embedderOf(m);
+  const input = { kind: "text" as const, texts };
+  ctx.endpoint.reservation?.resize(bodyCost(0) + rawCost(input));
+  ctx.state.checkOpen();
+  const result = await pool.process(input, {}, { timeoutMs: m.timeoutMs });
+  const parsed = JSON.parse(result.resultText ?? "null") as { embeddings?: { embedding: number[] }[] } | null;
+  if (!parsed?.embeddings) throw new InvalidFieldError("model", `model ${JSON.stringify(m.name)} gave no embeddings`);
+  return parsed.embeddings.map((e) => e.embedding);
+}
+
+/** `POST /v1/embeddings`. */
+export async function embeddingsHandler(ctx: RouteContext): Promise<Handled> {
+  const { state, request, endpoint } = ctx;
+  const body = parseObject(await state.body(request, endpoint));
+  const m = namedModel(state, body, endpoint);
+  const texts = embeddingInputs(body, state.limits.maxBatchItems);
+  for (const t of texts) {
+    if (t.length > state.limits.maxTextChars) {
+      throw new InvalidFieldError(
+        "input",
+        `a text has ${t.length} characters; the limit is ${state.limits.maxTextChars}`,
+      );
+    }
+  }
+  const format = stringField(body, "encoding_format", true) ?? "float";
+  if (format !== "float" && format !== "base64") {
+    throw new InvalidFieldError(
+      "encoding_format",
+      `encoding_format must be "float" or "base64", not ${JSON.stringify(format)}`,
+    );
+  }
+  const dimensions = numberField(body, "dimensions", 1, 1 << 20, true);
+  const vectors = await embed(ctx, m, texts);
+  const data = vectors.map((v, index) => {
+    if (dimensions !== undefined && dimensions > v.length) {
+      throw new InvalidFieldError("dimensions", `dimensions ${dimensions} is more than the model's ${v.length}`);
+    }
+    const cut = dimensions !== undefined ? renormalize(v.slice(0, dimensions)) : v;
+    const embedding = format === "base64" ? Buffer.from(Float32Array.from(cut).buffer).toString("base64") : cut;
+    return { object: "embedding", index, embedding };
+  });
+  // the feature-extraction pipeline does not report its token counts: usage says 0 rather than a guess
+  return {
+    model: m.name,
+    body: { object: "list", data, model: m.name, usage: { prompt_tokens: 0, total_tokens: 0 } },
+    headers: JSON_HEADERS,
+  };
+}
+
+/** A truncated embedding scaled back to unit length (as OpenAI's `dimensions` gives Matryoshka embeddings). */
+function renormalize(v: number[]): number[] {
+  let norm = 0;
+  for (const x of v) norm += x * x;
+  norm = Math.sqrt(norm);
+  return norm > 0 ? v.map((x) => x / norm) : v;
+}
+
+/** OpenAI's routes. */
+export const OPENAI_ROUTES: Route[] = [
+  { method: "GET", pattern: "/v1/models", name: "openai_models", api: "openai", handler: listModelsHandler },
+  { method: "GET", pattern: "/v1/models/:name", name: "openai_model", api: "openai", handler: getModelHandler },
+  {
+    method: "POST",
+    pattern: "/v1/chat/completions",
+    name: "openai_chat",
+    api: "openai",
+    handler: chatCompletionsHandler,
+  },
+  {
+    method: "POST",
+    pattern: "/v1/completions",
+    name: "openai_completions",
+    api: "openai",
+    handler: completionsHandler,
+  },
+  { method: "POST", pattern: "/v1/embeddings", name: "openai_embeddings", api: "openai", handler: embeddingsHandler },
+];

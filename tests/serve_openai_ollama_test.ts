@@ -1,0 +1,365 @@
+/**
+ * `gpux serve` speaks OpenAI and Ollama: the real `openai` (7.x) and `ollama` (0.6.x) npm clients, as users run
+ * them, against `deno task gpux serve` (its exact sandbox) on the Qwen3 generation fixture (a real chat template and
+ * the real Qwen3 tokenizer) and a sentence-transformers embedder. Every text is checked against the fixture's
+ * PyTorch goldens (greedy ids decoded), streamed deltas concatenated against the non-streamed text, embeddings
+ * against `gpux run`; a client that leaves mid-stream cancels its generation (metrics), and three concurrent
+ * streams each get their own answer.
+ */
+import OpenAI from "openai";
+import { Ollama } from "ollama";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { runCli } from "./support/cli.ts";
+import { generationFixture, readGoldens } from "./support/generation_fixtures.ts";
+import { writeRepo } from "./support/media_models.ts";
+import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
+import { embedderRepo } from "./support/text_models.ts";
+import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { parsePrometheusText } from "../src/serve/metrics.ts";
+
+const QWEN = await generationFixture("qwen3");
+const goldens = await readGoldens("qwen3");
+const golden = (id: string) => {
+  const c = goldens.cases.find((c) => c.id === id);
+  if (!c) throw new Error(`no golden ${id}`);
+  return c;
+};
+const chat = golden("chat");
+const plain = golden("plain");
+const stopCase = golden("stop_string");
+const got = await bertTokenizer();
+if ("skip" in got) throw new Error(got.skip);
+const bert = got;
+
+let server: ServeProcess | undefined;
+let tmp = "";
+let embedderVectors: number[][] = [];
+const TEXTS = ["hello world", "the sea is calm"];
+
+async function serve(): Promise<ServeProcess> {
+  if (server) return server;
+  tmp = await Deno.makeTempDir({ prefix: "gpux_compat_" });
+  await writeRepo(`${tmp}/embedder`, embedderRepo(bert.tokenizer, bert.config));
+  // what `gpux run` gives for the same texts: the reference for both embedding endpoints
+  const run = await runCli(["run", `${tmp}/embedder`, "--text", TEXTS[0], "--text", TEXTS[1], "--json"], {
+    env: { INIT_CWD: tmp },
+  });
+  assertEquals(run.code, 0, run.stderr);
+  const doc = JSON.parse(run.stdout);
+  embedderVectors = doc.result.embeddings.map((e: { embedding: number[] }) => e.embedding);
+  server = running(
+    await startServe(
+      [
+        `qwen3=${QWEN}`,
+        `embedder=${tmp}/embedder`,
+        "--provider",
+        "cpu",
+        "--variant",
+        "fp32",
+        "--port",
+        "0",
+        "--parallel",
+        "3",
+        "--quiet",
+      ],
+      { sandbox: "exact", cwd: tmp },
+    ),
+  );
+  return server;
+}
+
+async function stop(): Promise<void> {
+  if (server) assertEquals(await server.stop(), 0, server.stderr());
+  server = undefined;
+  if (tmp) await Deno.remove(tmp, { recursive: true });
+}
+
+function openai(s: ServeProcess): OpenAI {
+  return new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "unused", maxRetries: 0 });
+}
+
+function messages(c: typeof chat) {
+  return c.messages!.map((m) => ({ role: m.role as "system" | "user", content: m.content }));
+}
+
+async function metric(s: ServeProcess, name: string, labels: Record<string, string>): Promise<number> {
+  const samples = parsePrometheusText(await (await fetch(`${s.url}/metrics`)).text());
+  const hit = samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return hit?.value ?? 0;
+}
+
+function close(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) < 1e-6);
+}
+
+Deno.test({
+  name: "openai SDK: chat completions (streamed and not), completions, stop strings, models, embeddings, errors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    const client = openai(s);
+    // chat, not streamed: the golden's greedy text, with usage
+    const done = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_tokens: chat.max_new_tokens,
+      temperature: 0,
+    });
+    assertEquals(done.choices[0].message.content, chat.text);
+    assertEquals(done.choices[0].finish_reason, chat.finish_reason);
+    assertEquals(done.usage?.prompt_tokens, (chat.prompt_ids as number[]).length);
+    assertEquals(done.usage?.completion_tokens, (chat.new_ids as number[]).length);
+    // the same, streamed: deltas concatenated are the same text; include_usage adds a usage chunk
+    const stream = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_completion_tokens: chat.max_new_tokens,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "", finish: string | null = null, usage: OpenAI.CompletionUsage | undefined | null;
+    let chunks = 0;
+    for await (const chunk of stream) {
+      chunks++;
+      text += chunk.choices[0]?.delta?.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      if (chunk.usage) usage = chunk.usage;
+    }
+    assertEquals(text, chat.text);
+    assert(chunks > 3, `only ${chunks} chunks: not streamed`);
+    assertEquals(finish, "length");
+    assertEquals(usage?.completion_tokens, chat.max_new_tokens);
+    // completions: the plain golden (the tokenizer's special tokens, no template)
+    const completion = await client.completions.create({
+      model: "qwen3",
+      prompt: plain.prompt!,
+      max_tokens: plain.max_new_tokens,
+      temperature: 0,
+    });
+    assertEquals(completion.choices[0].text, plain.text);
+    // a stop string ends the text before it, streamed or not, and never appears
+    const stopped = await client.completions.create({
+      model: "qwen3",
+      prompt: stopCase.prompt!,
+      max_tokens: stopCase.max_new_tokens,
+      stop: stopCase.stop!,
+      temperature: 0,
+    });
+    assertEquals(stopped.choices[0].text, stopCase.text);
+    assertEquals(stopped.choices[0].finish_reason, "stop");
+    let streamedStop = "";
+    for await (
+      const c of await client.completions.create({
+        model: "qwen3",
+        prompt: stopCase.prompt!,
+        max_tokens: stopCase.max_new_tokens,
+        stop: stopCase.stop![0],
+        temperature: 0,
+        stream: true,
+      })
+    ) streamedStop += c.choices[0]?.text ?? "";
+    assertEquals(streamedStop, stopCase.text);
+    assert(!streamedStop.includes(stopCase.stop![0]));
+    // models
+    const listed = [];
+    for await (const m of client.models.list()) listed.push(m.id);
+    assertEquals(listed.sort(), ["embedder", "qwen3"]);
+    assertEquals((await client.models.retrieve("qwen3")).id, "qwen3");
+    // embeddings: the SDK asks for base64 and decodes it; the vectors are gpux run's
+    const emb = await client.embeddings.create({ model: "embedder", input: TEXTS });
+    assertEquals(emb.data.length, 2);
+    emb.data.forEach((d, i) =>
+      assert(close(d.embedding, embedderVectors[i]), `${d.embedding} vs ${embedderVectors[i]}`)
+    );
+    const floats = await client.embeddings.create({ model: "embedder", input: TEXTS[0], encoding_format: "float" });
+    assert(close(floats.data[0].embedding, embedderVectors[0]));
+    const cut = await client.embeddings.create({ model: "embedder", input: TEXTS[0], dimensions: 2 });
+    assertEquals(cut.data[0].embedding.length, 2);
+    assert(Math.abs(Math.hypot(...cut.data[0].embedding) - 1) < 1e-6, "truncated embeddings are renormalised");
+    // errors in OpenAI's shape, with the field named
+    const refused = async (body: Record<string, unknown>, status: number, param: string | null, message: RegExp) => {
+      const r = await fetch(`${s.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify(body) });
+      const doc = await r.json();
+      assertEquals(r.status, status, JSON.stringify(doc));
+      assertEquals(Object.keys(doc.error).sort(), ["code", "message", "param", "type"]);
+      assertEquals(doc.error.param, param);
+      assertMatch(doc.error.message, message);
+      return doc.error;
+    };
+    const base = { model: "qwen3", messages: messages(chat) };
+    await refused({ ...base, n: 2 }, 400, "n", /n must be 1/);
+    await refused({ ...base, presence_penalty: 0.5 }, 400, "presence_penalty", /not supported yet/);
+    await refused({ ...base, max_tokens: 0 }, 400, "max_tokens", /positive integer/);
+    await refused({ ...base, max_tokens: 5000 }, 400, "max_tokens", /limit of 4096/);
+    await refused({ ...base, model: "nope" }, 404, "model", /"nope" is not served/);
+    await refused({ ...base, model: "embedder" }, 400, "model", /does not generate text/);
+    const long = await refused({ ...base, max_tokens: 500 }, 400, "messages", /27 tokens.*500.*context of 512/);
+    assertEquals(long.code, "context_length_exceeded");
+    // the SDK raises its typed error for them
+    try {
+      await client.chat.completions.create({ ...base, messages: messages(chat), n: 3 });
+      throw new Error("n=3 was accepted");
+    } catch (error) {
+      assert(error instanceof OpenAI.BadRequestError, String(error));
+      assertEquals(error.status, 400);
+    }
+  },
+});
+
+Deno.test({
+  name: "ollama SDK: chat and generate (streamed and not), embed, list, show, ps, version",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    const ollama = new Ollama({ host: s.url });
+    const options = { temperature: 0, num_predict: chat.max_new_tokens };
+    const done = await ollama.chat({ model: "qwen3", messages: chat.messages!, stream: false, options });
+    assertEquals(done.message.content, chat.text);
+    assertEquals(done.done_reason, "length");
+    assertEquals(done.prompt_eval_count, (chat.prompt_ids as number[]).length);
+    assertEquals(done.eval_count, chat.max_new_tokens);
+    assert(done.total_duration > 0 && done.eval_duration > 0 && done.prompt_eval_duration > 0);
+    let streamed = "", last;
+    for await (
+      const part of await ollama.chat({ model: "qwen3:latest", messages: chat.messages!, stream: true, options })
+    ) {
+      streamed += part.message.content;
+      last = part;
+    }
+    assertEquals(streamed, chat.text);
+    assertEquals(last?.done, true);
+    // generate, raw: the plain golden; streamed the same
+    const gen = await ollama.generate({
+      model: "qwen3",
+      prompt: plain.prompt!,
+      raw: true,
+      stream: false,
+      options: { temperature: 0, num_predict: plain.max_new_tokens },
+    });
+    assertEquals(gen.response, plain.text);
+    let genStreamed = "";
+    for await (
+      const part of await ollama.generate({
+        model: "qwen3",
+        prompt: stopCase.prompt!,
+        raw: true,
+        stream: true,
+        options: { temperature: 0, num_predict: stopCase.max_new_tokens, stop: stopCase.stop! },
+      })
+    ) genStreamed += part.response;
+    assertEquals(genStreamed, stopCase.text);
+    // generate without raw goes through the chat template, as chat with one user message does
+    const templated = await ollama.generate({
+      model: "qwen3",
+      prompt: "Tell me a story about the sea.",
+      system: "You are a helpful assistant.",
+      stream: false,
+      options,
+    });
+    assertEquals(templated.response, chat.text);
+    // embed: gpux run's vectors
+    const emb = await ollama.embed({ model: "embedder", input: TEXTS });
+    emb.embeddings.forEach((v, i) => assert(close(v, embedderVectors[i])));
+    // list, show, ps, version
+    assertEquals((await ollama.list()).models.map((m) => m.name).sort(), ["embedder", "qwen3"]);
+    const shown = await ollama.show({ model: "qwen3" });
+    assertMatch(shown.template, /im_start/);
+    assertEquals(shown.capabilities, ["completion"]);
+    assertEquals((await ollama.ps()).models.length, 2);
+    assertMatch((await ollama.version()).version, /^\d+\.\d+\.\d+/);
+    // an unknown model: Ollama's error shape, which the SDK raises
+    try {
+      await ollama.chat({ model: "nope", messages: chat.messages!, stream: false });
+      throw new Error("an unknown model was accepted");
+    } catch (error) {
+      assertMatch((error as Error).message, /"nope" is not served/);
+    }
+    // a prompt over num_ctx is refused, never truncated
+    const r = await fetch(`${s.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ model: "qwen3", messages: chat.messages, stream: false, options: { num_ctx: 16 } }),
+    });
+    assertEquals(r.status, 400);
+    assertMatch((await r.json()).error, /27 tokens.*context is 16 tokens/);
+  },
+});
+
+Deno.test({
+  name: "serve generation: three concurrent streams each get their own answer, /health answers meanwhile",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    const client = openai(s);
+    const collect = async (stream: AsyncIterable<OpenAI.Chat.ChatCompletionChunk | OpenAI.Completion>) => {
+      let text = "";
+      for await (const c of stream) {
+        const choice = c.choices[0] as { delta?: { content?: string }; text?: string } | undefined;
+        text += choice?.delta?.content ?? choice?.text ?? "";
+      }
+      return text;
+    };
+    const answers = Promise.all([
+      client.chat.completions.create({
+        model: "qwen3",
+        messages: messages(chat),
+        max_tokens: chat.max_new_tokens,
+        temperature: 0,
+        stream: true,
+      }).then(collect),
+      client.completions.create({
+        model: "qwen3",
+        prompt: plain.prompt!,
+        max_tokens: plain.max_new_tokens,
+        temperature: 0,
+        stream: true,
+      }).then(collect),
+      client.completions.create({
+        model: "qwen3",
+        prompt: stopCase.prompt!,
+        max_tokens: stopCase.max_new_tokens,
+        stop: stopCase.stop!,
+        temperature: 0,
+        stream: true,
+      }).then(collect),
+    ]);
+    const health = await fetch(`${s.url}/health`);
+    assertEquals(health.status, 200);
+    await health.body?.cancel();
+    assertEquals(await answers, [chat.text, plain.text, stopCase.text]);
+  },
+});
+
+Deno.test({
+  name: "serve generation: a client that leaves mid-stream cancels its generation (metrics count it)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    try {
+      const before = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
+      const tokensBefore = await metric(s, "gpux_generated_tokens_total", { model: "qwen3" });
+      const r = await fetch(`${s.url}/v1/completions`, {
+        method: "POST",
+        body: JSON.stringify({ model: "qwen3", prompt: plain.prompt, max_tokens: 480, stream: true, temperature: 0 }),
+      });
+      assertEquals(r.status, 200);
+      const reader = r.body!.getReader();
+      await reader.read(); // the first chunk: the generation is running
+      await reader.cancel();
+      let cancelled = before;
+      for (let i = 0; i < 100 && cancelled === before; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        cancelled = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
+      }
+      assertEquals(cancelled, before + 1);
+      const tokens = await metric(s, "gpux_generated_tokens_total", { model: "qwen3" }) - tokensBefore;
+      assert(tokens < 480, `${tokens} tokens generated after the client left`);
+    } finally {
+      await stop();
+    }
+  },
+});
