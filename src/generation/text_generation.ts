@@ -210,7 +210,9 @@ function isPromptIds(p: unknown): p is PromptIds {
 
 function checkMessages(messages: ChatMessage[]): void {
   for (const [i, m] of messages.entries()) {
-    if (!m || typeof m.role !== "string" || typeof m.content !== "string") {
+    // an assistant message that only calls tools may have no content (OpenAI sends null)
+    const contentOk = typeof m?.content === "string" || (m?.content === null && Array.isArray(m.tool_calls));
+    if (!m || typeof m.role !== "string" || !contentOk) {
       throw new InputError(`message ${i} needs a string role and a string content`, {
         hint: `give messages like [{"role": "user", "content": "Hello"}]`,
       });
