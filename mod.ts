@@ -558,6 +558,7 @@ export {
   DEFAULT_MAX_NEW_TOKENS,
   type FinishReason,
   type GenerateOptions,
+  type GenerationDelta,
   type GenerationResult,
   type GenerationStream,
   type GenerationTimings,
@@ -566,6 +567,8 @@ export {
   type PromptIds,
   type SequenceResult,
   type TextGenerationPipeline,
+  type TokenLogprob,
+  type TokenLogprobs,
 } from "./src/generation/text_generation.ts";
 export {
   type AnyPipeline,
@@ -577,6 +580,7 @@ export {
 } from "./src/generation/load_pipeline.ts";
 export { type ChatTemplate, type ChatTemplateOptions } from "./src/generation/chat_template.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
+export type { StepDelta } from "./src/generation/decode_loop.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
 
 /**

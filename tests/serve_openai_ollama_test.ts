@@ -16,6 +16,9 @@ import { running, type ServeProcess, startServe } from "./support/serve_process.
 import { embedderRepo } from "./support/text_models.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
+import { toolCallDeltas } from "../src/serve/routes_openai.ts";
+import { ToolCallStreamParser } from "../src/generation/tool_calls.ts";
+import { loadTextGeneration } from "../src/generation/load_pipeline.ts";
 
 const QWEN = await generationFixture("qwen3");
 const goldens = await readGoldens("qwen3");
@@ -190,7 +193,15 @@ Deno.test({
     };
     const base = { model: "qwen3", messages: messages(chat) };
     await refused({ ...base, n: 2 }, 400, "n", /n must be 1/);
-    await refused({ ...base, presence_penalty: 0.5 }, 400, "presence_penalty", /not supported yet/);
+    await refused({ ...base, presence_penalty: 2.5 }, 400, "presence_penalty", /from -2 to 2/);
+    await refused({ ...base, response_format: { type: "json_object" } }, 400, "response_format", /not supported yet/);
+    await refused(
+      { ...base, tools: [{ type: "function", function: { name: "f" } }], tool_choice: "required" },
+      400,
+      "tool_choice",
+      /not supported yet/,
+    );
+    await refused({ ...base, top_logprobs: 2 }, 400, "top_logprobs", /needs logprobs/);
     await refused({ ...base, max_tokens: 0 }, 400, "max_tokens", /positive integer/);
     await refused({ ...base, max_tokens: 5000 }, 400, "max_tokens", /limit of 4096/);
     await refused({ ...base, model: "nope" }, 404, "model", /"nope" is not served/);
@@ -285,6 +296,117 @@ Deno.test({
     assertEquals(r.status, 400);
     assertMatch((await r.json()).error, /27 tokens.*context is 16 tokens/);
   },
+});
+
+Deno.test({
+  name: "openai SDK: penalties, logprobs and tools rendered through the template give what the engine gives in-process",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    const client = openai(s);
+    const long = golden("plain_long");
+    await using local = await loadTextGeneration(QWEN, { variant: "fp32", provider: "cpu" });
+    // penalties: the server's text is the engine's with the same penalties, and not the unpenalised golden
+    const penalised = await client.completions.create({
+      model: "qwen3",
+      prompt: long.prompt!,
+      max_tokens: long.max_new_tokens,
+      temperature: 0,
+      presence_penalty: 1.5,
+      frequency_penalty: 1,
+    });
+    const expected = await local.run(long.prompt!, {
+      maxNewTokens: long.max_new_tokens,
+      temperature: 0,
+      presencePenalty: 1.5,
+      frequencyPenalty: 1,
+    });
+    assertEquals(penalised.choices[0].text, expected.text);
+    assert(expected.text !== long.text, "the penalties changed nothing: the check could not fail");
+    // logprobs: per token, with alternatives, the engine's values; streamed the same
+    const withLogprobs = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_tokens: 6,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const reference = await local.run(chat.messages!, {
+      maxNewTokens: 6,
+      temperature: 0,
+      logprobs: true,
+      topLogprobs: 2,
+    });
+    const content = withLogprobs.choices[0].logprobs!.content!;
+    assertEquals(content.length, 6);
+    content.forEach((t, i) => {
+      assertEquals(t.token, reference.logprobs![i].token);
+      assert(Math.abs(t.logprob - reference.logprobs![i].logprob) < 1e-5);
+      assertEquals(t.top_logprobs.map((x) => x.token), reference.logprobs![i].top.map((x) => x.token));
+    });
+    const streamedLogprobs: number[] = [];
+    for await (
+      const c of await client.chat.completions.create({
+        model: "qwen3",
+        messages: messages(chat),
+        max_tokens: 6,
+        temperature: 0,
+        logprobs: true,
+        stream: true,
+      })
+    ) for (const t of c.choices[0]?.logprobs?.content ?? []) streamedLogprobs.push(t.logprob);
+    assertEquals(streamedLogprobs, content.map((t) => t.logprob));
+    const legacy = await client.completions.create({
+      model: "qwen3",
+      prompt: plain.prompt!,
+      max_tokens: 3,
+      temperature: 0,
+      logprobs: 1,
+    });
+    assertEquals(legacy.choices[0].logprobs?.token_logprobs?.length, 3);
+    // tools: rendered through the chat template (the prompt grows by what the template writes for them)
+    const tools = [{
+      type: "function" as const,
+      function: {
+        name: "get_weather",
+        description: "The weather in a city",
+        parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+      },
+    }];
+    const withTools = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_tokens: 8,
+      temperature: 0,
+      tools,
+    });
+    const toolPrompt = local.encodePrompt(chat.messages!, { tools });
+    assert(toolPrompt.length > (chat.prompt_ids as number[]).length + 20);
+    assertEquals(withTools.usage?.prompt_tokens, toolPrompt.length);
+    const toolText = await local.run({ ids: toolPrompt }, { maxNewTokens: 8, temperature: 0 });
+    assertEquals(withTools.choices[0].message.content, toolText.text);
+  },
+});
+
+Deno.test("openai tool-call deltas: a streamed Hermes call becomes an id and name, then argument chunks", () => {
+  const parser = new ToolCallStreamParser({ formats: ["hermes"], makeId: () => "call_1" });
+  const text = 'Let me check.<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>';
+  const deltas = [];
+  for (let i = 0; i < text.length; i += 7) deltas.push(...toolCallDeltas(parser.push(text.slice(i, i + 7))));
+  deltas.push(...toolCallDeltas(parser.end()));
+  const content = deltas.map((d) => (d.content as string | undefined) ?? "").join("");
+  assertEquals(content.trim(), "Let me check.");
+  const calls = deltas.flatMap((d) => (d.tool_calls as Record<string, unknown>[] | undefined) ?? []);
+  assertEquals(calls[0], {
+    index: 0,
+    id: "call_1",
+    type: "function",
+    function: { name: "get_weather", arguments: "" },
+  });
+  const args = calls.slice(1).map((c) => (c.function as { arguments: string }).arguments).join("");
+  assertEquals(JSON.parse(args), { city: "Paris" });
 });
 
 Deno.test({

@@ -21,6 +21,7 @@ import type {
   GenerationParams,
   GenerationPrompt,
   ToGenerationWorker,
+  TokenLogprobs,
 } from "./generation_protocol.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { PoolEvent } from "./model_pool.ts";
@@ -33,7 +34,7 @@ import {
 } from "./serve_errors.ts";
 import type { WorkerErrorData } from "./worker_protocol.ts";
 
-export type { GenerationDone, GenerationParams, GenerationPrompt };
+export type { GenerationDone, GenerationParams, GenerationPrompt, TokenLogprobs };
 
 /** Options of {@linkcode GenerationPool.start}. */
 export interface GenerationPoolOptions {
@@ -61,8 +62,8 @@ export interface GenerationPoolOptions {
 
 /** Options of one {@linkcode GenerationPool.generate} call. */
 export interface GenerateCallOptions {
-  /** Each text delta as it is decoded. */
-  onDelta?: (text: string) => void;
+  /** Each text delta as it is decoded (with its token's log-probabilities when asked; text may then be ""). */
+  onDelta?: (text: string, logprobs?: TokenLogprobs) => void;
   /** Cancels the generation: it leaves the queue, or its worker stops within one step. */
   signal?: AbortSignal;
   /** Milliseconds before the generation is cancelled and fails with {@linkcode RequestTimeoutError} (0 = none). */
@@ -384,7 +385,7 @@ export class GenerationPool {
         job.firstToken = performance.now();
         metrics?.timeToFirstToken.observe(model, (job.firstToken - job.enqueued) / 1000);
       }
-      if (!job.done) job.options.onDelta?.(m.text);
+      if (!job.done) job.options.onDelta?.(m.text, m.logprobs);
       return;
     }
     slot.job = undefined;

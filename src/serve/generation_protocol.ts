@@ -11,6 +11,9 @@ import type { TensorInfo } from "../runtime/tensors.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
 import type { ChatMessage } from "../generation/chat_template.ts";
 import type { WorkerErrorData } from "./worker_protocol.ts";
+import type { TokenLogprobs } from "../generation/token_logprobs.ts";
+
+export type { TokenLogprobs };
 
 /** What one generation asks for (the server's view of the engine's options, all cloneable). */
 export interface GenerationParams {
@@ -30,6 +33,14 @@ export interface GenerationParams {
   stop?: string[];
   /** Chat template variables (`enable_thinking`). */
   templateVariables?: Record<string, unknown>;
+  /** OpenAI's presence and frequency penalties, [-2, 2]. */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Report each token's log-probability, with this many alternatives (0–20). */
+  logprobs?: boolean;
+  topLogprobs?: number;
+  /** Tool definitions rendered through the chat template (OpenAI's `tools`). */
+  tools?: unknown[];
 }
 
 /** A prompt: plain text (completion, the tokenizer's special tokens added) or a conversation (chat template). */
@@ -77,6 +88,8 @@ export interface GenerationDone {
   promptTokens: number;
   generatedTokens: number;
   generatedIds: number[];
+  /** Per generated token, when `logprobs` was asked. */
+  logprobs?: TokenLogprobs[];
   /** Milliseconds: tokenizing, prefill (prompt evaluation), decode steps, whole. */
   tokenizeMs: number;
   prefillMs: number;
@@ -88,7 +101,7 @@ export interface GenerationDone {
 export type FromGenerationWorker =
   | GenerationLoaded
   | { type: "load_failed"; error: WorkerErrorData }
-  | { type: "delta"; id: number; text: string }
+  | { type: "delta"; id: number; text: string; logprobs?: TokenLogprobs }
   | GenerationDone
   | { type: "failed"; id: number; error: WorkerErrorData }
   | { type: "closed" };

@@ -38,6 +38,7 @@ function post(message: FromGenerationWorker): void {
 function promptIds(p: TextGenerationPipeline, prompt: GenerationPrompt, params: GenerationParams): number[] {
   const ids = p.encodePrompt(prompt, {
     ...(params.templateVariables ? { templateVariables: params.templateVariables } : {}),
+    ...(params.tools?.length ? { tools: params.tools } : {}),
   });
   const context = params.contextLength !== undefined && p.contextLength !== undefined
     ? Math.min(params.contextLength, p.contextLength)
@@ -90,9 +91,16 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
       ...(params.repetitionPenalty !== undefined ? { repetitionPenalty: params.repetitionPenalty } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(params.stop?.length ? { stop: params.stop } : {}),
+      ...(params.presencePenalty ? { presencePenalty: params.presencePenalty } : {}),
+      ...(params.frequencyPenalty ? { frequencyPenalty: params.frequencyPenalty } : {}),
+      ...(params.logprobs ? { logprobs: true, topLogprobs: params.topLogprobs ?? 0 } : {}),
       signal: controller.signal,
     });
-    for await (const text of stream) if (text) post({ type: "delta", id, text });
+    for await (const d of stream.deltas()) {
+      if (d.text || d.logprobs) {
+        post({ type: "delta", id, text: d.text, ...(d.logprobs ? { logprobs: d.logprobs } : {}) });
+      }
+    }
     const r = await stream.result;
     post({
       type: "done",
@@ -102,6 +110,7 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
       promptTokens: r.usage.promptTokens,
       generatedTokens: r.usage.generatedTokens,
       generatedIds: r.generatedIds,
+      ...(r.logprobs ? { logprobs: r.logprobs } : {}),
       tokenizeMs: r.timings.tokenizeMs,
       prefillMs: r.timings.prefillMs,
       decodeMs: r.timings.decodeMs,

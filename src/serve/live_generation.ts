@@ -7,11 +7,23 @@
  *
  * @module
  */
-import type { GenerationAnswer, GenerationParams, GenerationPool, GenerationPrompt } from "./generation_pool.ts";
+import type {
+  GenerationAnswer,
+  GenerationParams,
+  GenerationPool,
+  GenerationPrompt,
+  TokenLogprobs,
+} from "./generation_pool.ts";
 import type { ServerState } from "./server_state.ts";
 
+/** One streamed step: the text it let out (may be "") and its token's log-probabilities when asked. */
+export interface LiveDelta {
+  text: string;
+  logprobs?: TokenLogprobs;
+}
+
 /** A running generation. */
-export interface LiveGeneration extends AsyncIterable<string> {
+export interface LiveGeneration extends AsyncIterable<LiveDelta> {
   /** Resolves at the first delta or the end; rejects when the generation failed before any delta. */
   readonly started: Promise<void>;
   /** The whole answer. */
@@ -33,7 +45,7 @@ export function startGeneration(
   state.checkOpen();
   const release = state.hold();
   const controller = new AbortController();
-  const queue: string[] = [];
+  const queue: LiveDelta[] = [];
   let wake: (() => void) | undefined;
   let ended = false;
   let markStarted: () => void = () => {};
@@ -42,8 +54,8 @@ export function startGeneration(
   const result = pool.generate(prompt, params, {
     signal: controller.signal,
     timeoutMs,
-    onDelta: (text) => {
-      queue.push(text);
+    onDelta: (text, logprobs) => {
+      queue.push(logprobs ? { text, logprobs } : { text });
       markStarted();
       wake?.();
     },
@@ -80,7 +92,7 @@ export function startGeneration(
  */
 export function generationStream(
   live: LiveGeneration,
-  write: (delta: string) => string,
+  write: (delta: LiveDelta) => string,
   end: (answer: GenerationAnswer) => string,
   fail: (error: unknown) => string,
 ): ReadableStream<Uint8Array> {

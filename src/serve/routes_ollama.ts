@@ -10,7 +10,8 @@ import { VERSION } from "../version.ts";
 import type { GenerationAnswer, GenerationParams, GenerationPool, GenerationPrompt } from "./generation_pool.ts";
 import { generationStream, startGeneration } from "./live_generation.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
-import { chatMessages, embed } from "./routes_openai.ts";
+import { chatMessages, embed, toolsOf } from "./routes_openai.ts";
+import { parseToolCalls, type ToolCall, type ToolCallEvent, ToolCallStreamParser } from "../generation/tool_calls.ts";
 import {
   booleanField,
   type Fields,
@@ -108,12 +109,9 @@ function ollamaParams(state: ServerState, body: Fields): GenerationParams {
   }
   const o = raw as Fields;
   const format = body.format;
-  if (format !== undefined && format !== null && format !== "") notSupportedYet("format", "JSON mode");
-  if (Array.isArray(body.tools) && body.tools.length) notSupportedYet("tools", "tool calls");
-  for (const name of ["presence_penalty", "frequency_penalty"]) {
-    const v = numberField(o, name, -2, 2);
-    if (v !== undefined && v !== 0) notSupportedYet(`options.${name}`, "no penalty but 0");
-  }
+  if (format !== undefined && format !== null && format !== "") notSupportedYet("format", "JSON mode is coming");
+  const presencePenalty = numberField(o, "presence_penalty", -2, 2);
+  const frequencyPenalty = numberField(o, "frequency_penalty", -2, 2);
   const numPredict = o.num_predict;
   let maxNewTokens: number | undefined;
   if (typeof numPredict === "number" && numPredict > 0) maxNewTokens = maxTokensField(state, o, "num_predict");
@@ -139,6 +137,8 @@ function ollamaParams(state: ServerState, body: Fields): GenerationParams {
     ...(seed !== undefined ? { seed: seed >>> 0 } : {}),
     ...(numCtx !== undefined ? { contextLength: numCtx } : {}),
     ...(stop ? { stop } : {}),
+    ...(presencePenalty ? { presencePenalty } : {}),
+    ...(frequencyPenalty ? { frequencyPenalty } : {}),
   };
 }
 
@@ -166,8 +166,10 @@ async function ollamaGenerate(ctx: RouteContext, chat: boolean): Promise<Handled
     }
   }
   let prompt: GenerationPrompt;
+  let tools: ReturnType<typeof toolsOf>;
   if (chat) {
     prompt = chatMessages(body.messages);
+    tools = toolsOf(body, pool.info.template);
   } else {
     const text = stringField(body, "prompt", true) ?? "";
     const system = stringField(body, "system", true);
@@ -191,23 +193,57 @@ async function ollamaGenerate(ctx: RouteContext, chat: boolean): Promise<Handled
       ? [...(system !== undefined ? [{ role: "system", content: system }] : []), { role: "user", content: text }]
       : text;
   }
-  const params = ollamaParams(state, body);
+  const params = { ...ollamaParams(state, body), ...(tools ? { tools: tools.tools } : {}) };
   const stream = booleanField(body, "stream") ?? true;
   const live = startGeneration(state, pool, prompt, params, m.timeoutMs);
   await live.started;
   const head = () => ({ model: m.name, created_at: new Date().toISOString() });
-  const piece = (text: string) => chat ? { message: { role: "assistant", content: text } } : { response: text };
+  const piece = (text: string, calls?: readonly ToolCall[]) =>
+    chat
+      ? {
+        message: { role: "assistant", content: text, ...(calls?.length ? { tool_calls: ollamaToolCalls(calls) } : {}) },
+      }
+      : { response: text };
   if (!stream) {
     const a = await live.result;
-    return { model: m.name, body: { ...head(), ...piece(a.text), done: true, ...timings(a, live.startedAt) } };
+    const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
+    const text = parsed?.toolCalls.length ? parsed.content : a.text;
+    return {
+      model: m.name,
+      body: { ...head(), ...piece(text, parsed?.toolCalls), done: true, ...timings(a, live.startedAt) },
+    };
   }
+  // with tools, text that may begin a call is held back; the calls come whole in the last object
+  const parser = tools ? new ToolCallStreamParser({ formats: [tools.format] }) : undefined;
+  const said = (events: ToolCallEvent[]) => events.map((e) => e.type === "content" ? e.text : "").join("");
   const out = generationStream(
     live,
-    (delta) => JSON.stringify({ ...head(), ...piece(delta), done: false }) + "\n",
-    (a) => JSON.stringify({ ...head(), ...piece(""), done: true, ...timings(a, live.startedAt) }) + "\n",
+    (delta) => {
+      const text = parser ? said(parser.push(delta.text)) : delta.text;
+      return text ? JSON.stringify({ ...head(), ...piece(text), done: false }) + "\n" : "";
+    },
+    (a) => {
+      const rest = parser ? said(parser.end()) : "";
+      return (rest ? JSON.stringify({ ...head(), ...piece(rest), done: false }) + "\n" : "") +
+        JSON.stringify({ ...head(), ...piece("", parser?.toolCalls), done: true, ...timings(a, live.startedAt) }) +
+        "\n";
+    },
     (error) => JSON.stringify(errorBody("ollama", error, httpStatusOf(error))) + "\n",
   );
   return { model: m.name, body: undefined, stream: out, headers: NDJSON_HEADERS };
+}
+
+/** Ollama's `tool_calls`: each call's arguments as an object. */
+function ollamaToolCalls(calls: readonly ToolCall[]) {
+  return calls.map((c) => {
+    let args: unknown = {};
+    try {
+      args = JSON.parse(c.arguments);
+    } catch {
+      args = c.arguments;
+    }
+    return { function: { name: c.name, arguments: args } };
+  });
 }
 
 /** `POST /api/chat`. */

@@ -10,7 +10,16 @@
  */
 import { Buffer } from "node:buffer";
 import type { ChatMessage } from "../generation/chat_template.ts";
-import type { GenerationAnswer, GenerationParams, GenerationPrompt } from "./generation_pool.ts";
+import type { GenerationAnswer, GenerationParams, GenerationPrompt, TokenLogprobs } from "./generation_pool.ts";
+import {
+  parseToolCalls,
+  type ToolCall,
+  type ToolCallEvent,
+  type ToolCallFormat,
+  toolCallFormatOf,
+  ToolCallStreamParser,
+} from "../generation/tool_calls.ts";
+import { MAX_TOP_LOGPROBS } from "../generation/token_logprobs.ts";
 import { generationStream, startGeneration } from "./live_generation.ts";
 import { bodyCost, rawCost } from "./memory_budget.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
@@ -67,9 +76,10 @@ export function chatMessages(value: unknown, field = "messages"): ChatMessage[] 
     if (typeof m.role !== "string" || !ROLES.has(m.role)) {
       throw new InvalidFieldError(`${at}.role`, `${at}.role must be one of ${[...ROLES].join(", ")}`);
     }
-    let content: string;
+    const calls = Array.isArray(m.tool_calls) && m.tool_calls.length ? m.tool_calls : undefined;
+    let content: string | null;
     if (typeof m.content === "string") content = m.content;
-    else if (m.content === null || m.content === undefined) content = "";
+    else if (m.content === null || m.content === undefined) content = calls ? null : "";
     else if (Array.isArray(m.content)) {
       content = m.content.map((part, j) => {
         const p = part as Fields;
@@ -80,31 +90,61 @@ export function chatMessages(value: unknown, field = "messages"): ChatMessage[] 
         );
       }).join("");
     } else throw new InvalidFieldError(`${at}.content`, `${at}.content must be a string or a list of text parts`);
-    if (m.tool_calls !== undefined && m.tool_calls !== null) notSupportedYet(`${at}.tool_calls`, "tool calls");
-    const message: ChatMessage = { role: m.role === "developer" ? "system" : m.role, content };
+    // the template reads a call's arguments as an object (Qwen's, Llama's `| tojson`): OpenAI sends JSON text
+    const message: ChatMessage = {
+      role: m.role === "developer" ? "system" : m.role,
+      content: content as string,
+      ...(calls ? { tool_calls: calls.map((c, j) => templateToolCall(c, `${at}.tool_calls[${j}]`)) } : {}),
+    };
     if (typeof m.name === "string") message.name = m.name;
     if (typeof m.tool_call_id === "string") message.tool_call_id = m.tool_call_id;
     return message;
   });
 }
 
-/** The sampling and stop fields common to both completion endpoints, checked. */
-function samplingParams(ctx: RouteContext, body: Fields): GenerationParams {
+/** An OpenAI tool call of a previous assistant turn, as chat templates read it (`arguments` parsed). */
+function templateToolCall(call: unknown, at: string): Record<string, unknown> {
+  const c = call as Fields;
+  const fn = c?.function as Fields | undefined;
+  if (!fn || typeof fn.name !== "string") {
+    throw new InvalidFieldError(at, `${at} must be {"id", "type": "function", "function": {"name", "arguments"}}`);
+  }
+  let args: unknown = fn.arguments ?? {};
+  if (typeof args === "string") {
+    try {
+      args = JSON.parse(args);
+    } catch {
+      throw new InvalidFieldError(`${at}.function.arguments`, `${at}.function.arguments is not JSON`);
+    }
+  }
+  return {
+    ...(typeof c.id === "string" ? { id: c.id } : {}),
+    type: "function",
+    function: { name: fn.name, arguments: args },
+  };
+}
+
+/** The sampling, penalty, log-probability and stop fields of both completion endpoints, checked. */
+function samplingParams(ctx: RouteContext, body: Fields, chat: boolean): GenerationParams {
   const n = numberField(body, "n", 1, 128, true);
   if (n !== undefined && n > 1) {
     throw new InvalidFieldError("n", `n ${n}: gpux serve returns one choice per request (n must be 1)`, {
       hint: "send n separate requests, with different seeds",
     });
   }
-  for (const name of ["presence_penalty", "frequency_penalty"]) {
-    const v = numberField(body, name, -2, 2);
-    if (v !== undefined && v !== 0) notSupportedYet(name, "no penalty but 0");
-  }
-  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false && body.logprobs !== 0) {
-    notSupportedYet("logprobs", "log probabilities");
-  }
-  if (body.top_logprobs !== undefined && body.top_logprobs !== null) {
-    notSupportedYet("top_logprobs", "log probabilities");
+  const presencePenalty = numberField(body, "presence_penalty", -2, 2);
+  const frequencyPenalty = numberField(body, "frequency_penalty", -2, 2);
+  let logprobs = false, topLogprobs = 0;
+  if (chat) {
+    logprobs = booleanField(body, "logprobs") ?? false;
+    topLogprobs = numberField(body, "top_logprobs", 0, MAX_TOP_LOGPROBS, true) ?? 0;
+    if (topLogprobs > 0 && !logprobs) {
+      throw new InvalidFieldError("top_logprobs", "top_logprobs needs logprobs: true");
+    }
+  } else {
+    // the legacy completions API: `logprobs` is how many alternatives per token (0–5)
+    const k = numberField(body, "logprobs", 0, 5, true);
+    if (k !== undefined) [logprobs, topLogprobs] = [true, k];
   }
   if (body.logit_bias !== undefined && body.logit_bias !== null) notSupportedYet("logit_bias", "logit bias");
   if (body.best_of !== undefined && body.best_of !== null && body.best_of !== 1) {
@@ -113,8 +153,9 @@ function samplingParams(ctx: RouteContext, body: Fields): GenerationParams {
   if (body.echo === true) notSupportedYet("echo", "the prompt is not echoed");
   if (body.suffix !== undefined && body.suffix !== null) notSupportedYet("suffix", "no fill-in-the-middle");
   const format = body.response_format as Fields | undefined | null;
-  if (format && format.type !== "text") notSupportedYet("response_format", `only {"type": "text"}`);
-  if (Array.isArray(body.tools) && body.tools.length) notSupportedYet("tools", "tool calls");
+  if (format && format.type !== "text") {
+    notSupportedYet("response_format", `JSON mode is coming; only {"type": "text"} today`);
+  }
   const maxTokens = maxTokensField(ctx.state, body, "max_completion_tokens") ??
     maxTokensField(ctx.state, body, "max_tokens");
   const temperature = numberField(body, "temperature", 0, 2);
@@ -128,7 +169,44 @@ function samplingParams(ctx: RouteContext, body: Fields): GenerationParams {
     ...(topP !== undefined ? { topP } : {}),
     ...(seed !== undefined ? { seed: seed >>> 0 } : {}),
     ...(stop ? { stop } : {}),
+    ...(presencePenalty ? { presencePenalty } : {}),
+    ...(frequencyPenalty ? { frequencyPenalty } : {}),
+    ...(logprobs ? { logprobs, topLogprobs } : {}),
   };
+}
+
+/**
+ * `tools` and `tool_choice`: the tools to render through the chat template, and the tool-call format to parse the
+ * answer with (from the template). `tool_choice: "none"` renders none.
+ */
+export function toolsOf(
+  body: Fields,
+  template: string | undefined,
+): { tools: unknown[]; format: ToolCallFormat } | undefined {
+  const tools = body.tools;
+  if (tools === undefined || tools === null) return undefined;
+  if (!Array.isArray(tools) || !tools.every((t) => t && typeof t === "object" && !Array.isArray(t))) {
+    throw new InvalidFieldError("tools", "tools must be a list of tool objects");
+  }
+  const choice = body.tool_choice;
+  if (choice === "none" || tools.length === 0) return undefined;
+  if (choice !== undefined && choice !== null && choice !== "auto") {
+    notSupportedYet("tool_choice", `only "auto" and "none": a call cannot be forced yet`);
+  }
+  tools.forEach((t, i) => {
+    const fn = (t as Fields).function as Fields | undefined;
+    if ((t as Fields).type !== "function" || !fn || typeof fn.name !== "string") {
+      throw new InvalidFieldError(`tools[${i}]`, `tools[${i}] must be {"type": "function", "function": {"name", …}}`);
+    }
+  });
+  const format = template ? toolCallFormatOf(template) : undefined;
+  if (!format) {
+    throw new InvalidFieldError(
+      "tools",
+      "this model's chat template shows no tool-call format, so it cannot call tools",
+    );
+  }
+  return { tools, format };
 }
 
 function usageOf(a: GenerationAnswer) {
@@ -139,12 +217,55 @@ function usageOf(a: GenerationAnswer) {
   };
 }
 
-function finishReason(a: GenerationAnswer): string {
+function finishReason(a: GenerationAnswer, calls = false): string {
+  if (calls) return "tool_calls";
   return a.finishReason === "cancelled" ? "stop" : a.finishReason;
 }
 
 function sseError(error: unknown): string {
   return `data: ${JSON.stringify(errorBody("openai", error, httpStatusOf(error)))}\n\ndata: [DONE]\n\n`;
+}
+
+/** A token's log-probability as the chat API gives it. */
+function chatLogprob(t: TokenLogprobs) {
+  return {
+    token: t.token,
+    logprob: t.logprob,
+    bytes: t.bytes,
+    top_logprobs: t.top.map((x) => ({ token: x.token, logprob: x.logprob, bytes: x.bytes })),
+  };
+}
+
+/** Log-probabilities as the legacy completions API gives them. */
+function completionLogprobs(list: TokenLogprobs[]) {
+  let offset = 0;
+  const offsets = list.map((t) => {
+    const at = offset;
+    offset += t.token.length;
+    return at;
+  });
+  return {
+    tokens: list.map((t) => t.token),
+    token_logprobs: list.map((t) => t.logprob),
+    top_logprobs: list.map((t) => Object.fromEntries(t.top.map((x) => [x.token, x.logprob]))),
+    text_offset: offsets,
+  };
+}
+
+/** OpenAI's `tool_calls` from parsed calls. */
+function toolCallsJson(calls: readonly ToolCall[]) {
+  return calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }));
+}
+
+/** Streamed tool-call events as OpenAI chat deltas (content, a call's id and name, its argument chunks). */
+export function toolCallDeltas(events: readonly ToolCallEvent[]): Record<string, unknown>[] {
+  return events.map((e) =>
+    e.type === "content"
+      ? { content: e.text }
+      : e.type === "tool_call"
+      ? { tool_calls: [{ index: e.index, id: e.id, type: "function", function: { name: e.name, arguments: "" } }] }
+      : { tool_calls: [{ index: e.index, function: { arguments: e.text } }] }
+  );
 }
 
 async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
@@ -153,9 +274,12 @@ async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
   const m = namedModel(state, body, endpoint);
   const pool = generatorOf(m);
   let prompt: GenerationPrompt;
+  let tools: ReturnType<typeof toolsOf>;
   if (chat) {
     prompt = chatMessages(body.messages);
+    tools = toolsOf(body, pool.info.template);
   } else {
+    if (body.tools !== undefined) throw new InvalidFieldError("tools", "tools belong to /v1/chat/completions");
     const p = body.prompt;
     if (typeof p === "string") prompt = p;
     else if (Array.isArray(p) && p.length === 1 && typeof p[0] === "string") prompt = p[0];
@@ -163,7 +287,7 @@ async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
       throw new InvalidFieldError("prompt", `prompt is a list of ${p.length} strings: send one prompt per request`);
     } else throw new InvalidFieldError("prompt", "prompt must be a string (or a list of one string)");
   }
-  const params = samplingParams(ctx, body);
+  const params = { ...samplingParams(ctx, body, chat), ...(tools ? { tools: tools.tools } : {}) };
   const stream = booleanField(body, "stream") ?? false;
   const streamOptions = body.stream_options as Fields | undefined | null;
   const includeUsage = stream && streamOptions?.include_usage === true;
@@ -174,14 +298,30 @@ async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
   const object = chat ? "chat.completion" : "text_completion";
   if (!stream) {
     const a = await live.result;
-    const choice = chat
-      ? {
+    const lp = a.logprobs;
+    if (!chat) {
+      const choice = {
         index: 0,
-        message: { role: "assistant", content: a.text, refusal: null },
-        logprobs: null,
+        text: a.text,
+        logprobs: lp ? completionLogprobs(lp) : null,
         finish_reason: finishReason(a),
-      }
-      : { index: 0, text: a.text, logprobs: null, finish_reason: finishReason(a) };
+      };
+      return { model: m.name, body: { id, object, created, model: m.name, choices: [choice], usage: usageOf(a) } };
+    }
+    const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
+    const calls = parsed?.toolCalls.length ? parsed : undefined;
+    const message = {
+      role: "assistant",
+      content: calls ? (calls.content || null) : a.text,
+      refusal: null,
+      ...(calls ? { tool_calls: toolCallsJson(calls.toolCalls) } : {}),
+    };
+    const choice = {
+      index: 0,
+      message,
+      logprobs: lp ? { content: lp.map(chatLogprob), refusal: null } : null,
+      finish_reason: finishReason(a, calls !== undefined),
+    };
     return { model: m.name, body: { id, object, created, model: m.name, choices: [choice], usage: usageOf(a) } };
   }
   const chunkObject = chat ? "chat.completion.chunk" : "text_completion";
@@ -196,28 +336,45 @@ async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
         ...(includeUsage ? { usage: usage ?? null } : {}),
       })
     }\n\n`;
-  const first = chat
-    ? chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null })
-    : "";
-  let opened = false;
+  const parser = tools ? new ToolCallStreamParser({ formats: [tools.format] }) : undefined;
+  let opened = !chat;
+  const open = () => {
+    if (opened) return "";
+    opened = true;
+    return chunk({ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null });
+  };
+  const chatChunks = (deltas: Record<string, unknown>[], logprobs?: TokenLogprobs) => {
+    if (logprobs && deltas.length === 0) deltas = [{}];
+    return deltas.map((delta, i) =>
+      chunk({
+        index: 0,
+        delta,
+        logprobs: logprobs && i === 0 ? { content: [chatLogprob(logprobs)], refusal: null } : null,
+        finish_reason: null,
+      })
+    ).join("");
+  };
   const out = generationStream(
     live,
-    (delta) => {
-      const head = opened ? "" : first;
-      opened = true;
-      return head + chunk(
-        chat
-          ? { index: 0, delta: { content: delta }, logprobs: null, finish_reason: null }
-          : { index: 0, text: delta, logprobs: null, finish_reason: null },
-      );
+    (d) => {
+      if (!chat) {
+        return chunk({
+          index: 0,
+          text: d.text,
+          logprobs: d.logprobs ? completionLogprobs([d.logprobs]) : null,
+          finish_reason: null,
+        });
+      }
+      const deltas = parser ? toolCallDeltas(parser.push(d.text)) : d.text ? [{ content: d.text }] : [];
+      return open() + chatChunks(deltas, d.logprobs);
     },
     (a) => {
-      const head = opened ? "" : first;
-      opened = true;
+      const tail = parser ? chatChunks(toolCallDeltas(parser.end())) : "";
+      const calls = parser !== undefined && parser.toolCalls.length > 0;
       const last = chat
-        ? { index: 0, delta: {}, logprobs: null, finish_reason: finishReason(a) }
+        ? { index: 0, delta: {}, logprobs: null, finish_reason: finishReason(a, calls) }
         : { index: 0, text: "", logprobs: null, finish_reason: finishReason(a) };
-      return head + chunk(last) + (includeUsage ? chunk(undefined, usageOf(a)) : "") + "data: [DONE]\n\n";
+      return open() + tail + chunk(last) + (includeUsage ? chunk(undefined, usageOf(a)) : "") + "data: [DONE]\n\n";
     },
     sseError,
   );
