@@ -485,3 +485,95 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "serve generation: API key and CORS on /v1 and /api, a full queue answers 503 with Retry-After, SIGTERM lets a stream finish",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "gpux_compat_drain_" });
+    const s = running(
+      await startServe(
+        [
+          `qwen3=${QWEN}`,
+          ...["--provider", "cpu", "--variant", "fp32", "--port", "0", "--quiet"],
+          ...["--api-key", "s3cret", "--cors", "*", "--parallel", "1", "--max-queue", "1"],
+        ],
+        { sandbox: "exact", cwd: dir },
+      ),
+    );
+    const auth = { authorization: "Bearer s3cret" };
+    const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
+      fetch(`${s.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    try {
+      // the key guards every new route; errors keep each API's shape
+      const noKey = await fetch(`${s.url}/v1/models`);
+      assertEquals(noKey.status, 401);
+      assertEquals((await noKey.json()).error.type, "authentication_error");
+      const noKeyOllama = await fetch(`${s.url}/api/tags`);
+      assertEquals(noKeyOllama.status, 401);
+      assertEquals(typeof (await noKeyOllama.json()).error, "string");
+      const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "s3cret", maxRetries: 0 });
+      assertEquals((await client.models.list()).data.map((m) => m.id), ["qwen3"]);
+      // CORS on a generation route, and its preflight
+      const preflight = await fetch(`${s.url}/v1/chat/completions`, {
+        method: "OPTIONS",
+        headers: { origin: "http://app.example", "access-control-request-method": "POST" },
+      });
+      assertEquals(preflight.status, 204);
+      assertEquals(preflight.headers.get("access-control-allow-origin"), "*");
+      await preflight.body?.cancel();
+      const corsAnswer = await post("/api/generate", {
+        model: "qwen3",
+        prompt: plain.prompt,
+        raw: true,
+        stream: false,
+        options: { num_predict: 2 },
+      }, { ...auth, origin: "http://app.example" });
+      assertEquals(corsAnswer.headers.get("access-control-allow-origin"), "*");
+      await corsAnswer.body?.cancel();
+      // one generating, one queued: the third gets 503 + Retry-After
+      const long = { model: "qwen3", prompt: plain.prompt, max_tokens: 480, stream: true, temperature: 0 };
+      const first = await post("/v1/completions", long);
+      const firstReader = first.body!.getReader();
+      await firstReader.read();
+      const queued = post("/v1/completions", { ...long, max_tokens: 4, stream: false });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const full = await post("/v1/completions", { ...long, stream: false });
+      assertEquals(full.status, 503);
+      assertEquals(full.headers.get("retry-after"), "1");
+      assertMatch((await full.json()).error.message, /queue of model "qwen3" is full/);
+      await firstReader.cancel();
+      assertEquals((await queued).status, 200);
+      await (await queued).body?.cancel();
+      // SIGTERM while a stream runs: it finishes (usage says every token came), new requests get 503
+      const draining = await post("/v1/chat/completions", {
+        model: "qwen3",
+        messages: chat.messages,
+        max_tokens: 400,
+        temperature: 0,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const reader = draining.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let sse = (await reader.read()).value ?? "";
+      const stopped = s.stop("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const refused = await post("/v1/chat/completions", { model: "qwen3", messages: chat.messages, max_tokens: 1 });
+      assertEquals(refused.status, 503);
+      await refused.body?.cancel();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        sse += value;
+      }
+      assert(sse.trimEnd().endsWith("data: [DONE]"), sse.slice(-200));
+      assertMatch(sse, /"completion_tokens":400/);
+      assertEquals(await stopped, 0, s.stderr());
+    } finally {
+      await s.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
