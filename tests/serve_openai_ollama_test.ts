@@ -497,12 +497,14 @@ Deno.test({
       await startServe(
         [
           `qwen3=${QWEN}`,
-          ...["--provider", "cpu", "--variant", "fp32", "--port", "0", "--quiet"],
+          // no --variant: the folder holds four variants, and serve picks the provider's as `gpux run --prompt` does
+          ...["--provider", "cpu", "--port", "0"],
           ...["--api-key", "s3cret", "--cors", "*", "--parallel", "1", "--max-queue", "1"],
         ],
         { sandbox: "exact", cwd: dir },
       ),
     );
+    assertMatch(s.ready, /qwen3 \(cpu, fp32, 1 worker/);
     const auth = { authorization: "Bearer s3cret" };
     const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
       fetch(`${s.url}${path}`, { method: "POST", headers, body: JSON.stringify(body) });

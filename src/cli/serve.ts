@@ -147,6 +147,7 @@ export function serveCommand(ctx: CliContext) {
       }
       const planned = await planServedModels(specs, {
         ...(flags.variant ? { variant: flags.variant } : {}),
+        ...(flags.provider ? { provider: flags.provider } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         env: ctx.env,
         signal: ctx.signal,

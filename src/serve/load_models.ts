@@ -17,6 +17,8 @@ import { ModelPool, type PoolEvent } from "./model_pool.ts";
 import { GenerationPool } from "./generation_pool.ts";
 import { ModelFiles } from "../processing/model_files.ts";
 import { detectTask } from "../processing/task_detection.ts";
+import { chooseGenerationVariant, listOnnxFiles } from "../generation/variant_choice.ts";
+import { InputError } from "../errors.ts";
 import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
 import type { ServedModel } from "./server.ts";
 
@@ -63,17 +65,31 @@ export interface PlannedModel {
  */
 export async function planServedModels(
   args: readonly string[],
-  options: { variant?: string; cacheDir?: string; env?: EnvReader; signal?: AbortSignal } = {},
+  options: { variant?: string; cacheDir?: string; env?: EnvReader; signal?: AbortSignal; provider?: string } = {},
 ): Promise<PlannedModel[]> {
   const planned: PlannedModel[] = [];
   for (const raw of args) {
     const arg = parseModelArg(raw);
-    const resolved = await resolveModel(arg.spec, {
-      ...(options.variant ? { variant: options.variant } : {}),
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const resolve = (variant: string | undefined) =>
+      resolveModel(arg.spec, {
+        ...(variant ? { variant } : {}),
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    let resolved: ResolvedModel;
+    try {
+      resolved = await resolve(options.variant);
+    } catch (error) {
+      // a folder of a language model with several variants: the one that suits the provider, as `gpux run --prompt`
+      // picks it (any other folder with several .onnx files still needs --variant)
+      const choice = !options.variant && error instanceof InputError
+        ? await generationVariant(arg.spec, options.provider)
+        : undefined;
+      if (!choice) throw error;
+      resolved = await resolve(choice);
+      if (!(await generatesText(resolved))) throw error;
+    }
     planned.push({ name: servedName(arg, resolved), spec: arg.spec, resolved });
   }
   checkUniqueNames(planned);
@@ -155,6 +171,16 @@ export async function loadServedModels(
     throw error;
   }
   return served;
+}
+
+/** The generation variant `loadTextGeneration` would pick in a folder (undefined: not a folder, or one variant). */
+async function generationVariant(spec: string, provider: string | undefined): Promise<string | undefined> {
+  try {
+    if (!(await Deno.stat(spec)).isDirectory) return undefined;
+  } catch {
+    return undefined;
+  }
+  return chooseGenerationVariant(await listOnnxFiles(spec), provider ?? "cpu")?.variant;
 }
 
 /** Whether a model is a text generator (as `loadPipeline` detects it: gpux.yml, the card, config.json). */
