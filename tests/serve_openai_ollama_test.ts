@@ -13,6 +13,7 @@ import { runCli } from "./support/cli.ts";
 import { generationFixture, readGoldens } from "./support/generation_fixtures.ts";
 import { writeRepo } from "./support/media_models.ts";
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
+import { CacheFixture, commitSha } from "./support/hf_cache.ts";
 import { embedderRepo } from "./support/text_models.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
@@ -575,6 +576,78 @@ Deno.test({
       assertEquals(await stopped, 0, s.stderr());
     } finally {
       await s.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "serve with no model argument: cached models load on first use, keep_alive unloads them, an uncached one is a 404 naming gpux pull",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "gpux_compat_cache_" });
+    const cacheDir = `${dir}/hub`;
+    const fixture = new CacheFixture(cacheDir, "acme/qwen3-tiny");
+    const commit = commitSha("qwen3-tiny");
+    const files: Record<string, Uint8Array> = {};
+    for (const path of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+      files[path] = await Deno.readFile(`${QWEN}/${path}`);
+    }
+    files["onnx/model.onnx"] = await Deno.readFile(`${QWEN}/onnx/model.onnx`);
+    await fixture.addRevision(commit, files);
+    await fixture.setRef("main", commit);
+    const s = running(
+      await startServe(["--provider", "cpu", "--port", "0", "--keep-alive", "1h"], {
+        sandbox: "exact",
+        cwd: dir,
+        env: { HF_HUB_CACHE: cacheDir, HF_HOME: `${dir}/hf`, GPUX_HOME: `${dir}/gpux`, HF_HUB_OFFLINE: "1" },
+      }),
+    );
+    try {
+      assertMatch(s.ready, /every cached model, loaded on first use/);
+      const ollama = new Ollama({ host: s.url });
+      assertEquals((await ollama.list()).models.map((m) => m.name), ["qwen3-tiny"]);
+      assertEquals((await ollama.ps()).models, []);
+      // first use loads it; the answer is the golden's
+      const done = await ollama.chat({
+        model: "qwen3-tiny",
+        messages: chat.messages!,
+        stream: false,
+        options: { temperature: 0, num_predict: chat.max_new_tokens },
+        keep_alive: "1s",
+      });
+      assertEquals(done.message.content, chat.text);
+      const ps = await ollama.ps();
+      assertEquals(ps.models.map((m) => m.name), ["qwen3-tiny"]);
+      assert(Date.parse(String(ps.models[0].expires_at)) - Date.now() < 2000, "keep_alive 1s sets the expiry");
+      assertEquals(await metric(s, "gpux_model_loaded", { model: "qwen3-tiny" }), 1);
+      // idle past its keep_alive: unloaded (ps and metrics say so), and the next request loads it again
+      let unloaded = false;
+      for (let i = 0; i < 60 && !unloaded; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        unloaded = (await ollama.ps()).models.length === 0;
+      }
+      assert(unloaded, "the model stayed loaded past its keep_alive");
+      assertEquals(await metric(s, "gpux_model_loaded", { model: "qwen3-tiny" }), 0);
+      const again = await openai(s).chat.completions.create({
+        model: "acme/qwen3-tiny",
+        messages: messages(chat),
+        max_tokens: chat.max_new_tokens,
+        temperature: 0,
+      });
+      assertEquals(again.choices[0].message.content, chat.text);
+      // a model that is not cached: 404 with the pull to run
+      const missing = await fetch(`${s.url}/api/chat`, {
+        method: "POST",
+        body: JSON.stringify({ model: "acme/absent", messages: chat.messages, stream: false }),
+      });
+      assertEquals(missing.status, 404);
+      const body = await missing.json();
+      assertMatch(`${body.error} ${body.hint}`, /not in the cache.*gpux pull acme\/absent/);
+    } finally {
+      assertEquals(await s.stop(), 0, s.stderr());
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -289,6 +289,7 @@ const SERVE_VALUE_OPTIONS = [
   "--max-queue",
   "--parallel",
   "--max-tokens-limit",
+  "--keep-alive",
   "--timeout-ms",
   "--max-body-mb",
   "--api-key",

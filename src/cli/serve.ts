@@ -13,8 +13,17 @@ import { setOrtLogLevel } from "../runtime/session.ts";
 import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
-import { loadServedModels, planServedModels } from "../serve/load_models.ts";
-import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
+import { loadServedModels, type LoadServedModelsOptions, planServedModels } from "../serve/load_models.ts";
+import { scanCache } from "../cache/scan.ts";
+import { SERVED_NAME } from "../serve/served_model.ts";
+import { parseDuration } from "./duration.ts";
+import {
+  type AccessLogEntry,
+  type ModelCatalog,
+  type ServedModel,
+  type ServerEvent,
+  startServer,
+} from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { parseCorsOrigins } from "../serve/cors_policy.ts";
 import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
@@ -37,7 +46,10 @@ export function serveCommand(ctx: CliContext) {
     .description(
       "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol), OpenAI- and Ollama-compatible APIs, Prometheus metrics",
     )
-    .argument("<model...>", "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml")
+    .argument(
+      "[model...]",
+      "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml (none: every cached model, loaded on first use)",
+    )
     .option("--host <address>", "address to bind (default: gpux.yml serving.host, else 127.0.0.1)")
     .option(
       "--port <n>",
@@ -134,6 +146,10 @@ export function serveCommand(ctx: CliContext) {
       "threads across operators, per worker",
       intFlag("--inter-op-threads", INT_FLAGS.threads),
     )
+    .option(
+      "--keep-alive <duration>",
+      "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",
+    )
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -163,7 +179,7 @@ export function serveCommand(ctx: CliContext) {
       probeListen(host, port);
       const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
       const metrics = new ServerMetrics();
-      const models = await loadServedModels(planned, {
+      const loadOptions: LoadServedModelsOptions = {
         session: {
           ...(flags.provider ? { provider: flags.provider } : {}),
           ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
@@ -183,7 +199,22 @@ export function serveCommand(ctx: CliContext) {
         onLoading: (name, spec) => {
           if (!flags.jsonLog) out.info(`loading ${name} (${spec})…`);
         },
-      });
+        ...(flags.variant ? { variant: flags.variant } : {}),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      };
+      const models = await loadServedModels(planned, loadOptions);
+      // with no model argument, every cached model is served, loaded on first use
+      const catalog = specs.length === 0
+        ? cacheCatalog(ctx, flags.cacheDir, (raw) =>
+          planServedModels([raw], {
+            ...(flags.variant ? { variant: flags.variant } : {}),
+            ...(flags.provider ? { provider: flags.provider } : {}),
+            ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+            env: ctx.env,
+            signal: ctx.signal,
+          }).then((p) => loadServedModels(p, loadOptions)))
+        : undefined;
+      const keepAliveMs = flags.keepAlive === undefined ? undefined : parseDuration(flags.keepAlive, "--keep-alive");
       for (const m of models) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
@@ -214,6 +245,8 @@ export function serveCommand(ctx: CliContext) {
           },
           ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
           ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
+          ...(catalog ? { catalog } : {}),
+          ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
           metrics,
           onEvent: log,
         });
@@ -237,7 +270,7 @@ export function serveCommand(ctx: CliContext) {
         out.print(JSON.stringify({ event: "ready", url: server.url, port: server.port, models: described }));
       } else {
         out.print(
-          `gpux serve ready on ${server.url} · ${
+          `gpux serve ready on ${server.url} · ${catalog ? "every cached model, loaded on first use" : ""}${
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
@@ -312,4 +345,34 @@ function writeErr(line: string): void {
   const bytes = encoder.encode(line + "\n");
   let offset = 0;
   while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+}
+
+/** The Hub cache as a {@linkcode ModelCatalog}: each cached ONNX model by its repository name (and its full id). */
+function cacheCatalog(
+  ctx: CliContext,
+  cacheDir: string | undefined,
+  load: (raw: string) => Promise<ServedModel[]>,
+): ModelCatalog {
+  const cached = async () => {
+    const scan = await scanCache({ ...(cacheDir ? { cacheDir } : {}), env: ctx.env });
+    return scan.models
+      .filter((m) => m.formats.includes("onnx"))
+      .map((m) => ({
+        name: m.id.split("/").pop()!,
+        spec: m.id,
+        // the snapshot `main` points at (else the newest): loaded by its path, which the sandbox lets serve read
+        // (a Hub id is first tried as a relative path, which it does not)
+        path: (m.revisions.find((r) => r.refs.includes("main")) ?? m.revisions[0])?.path,
+      }))
+      .filter((m) => SERVED_NAME.test(m.name) && m.path !== undefined);
+  };
+  return {
+    list: async () => (await cached()).map(({ name, spec }) => ({ name, spec })),
+    async load(name) {
+      const found = (await cached()).find((m) => m.name === name || m.spec === name);
+      if (!found) return undefined;
+      const [model] = await load(`${found.name}=${found.path}`);
+      return model;
+    },
+  };
 }

@@ -68,7 +68,11 @@ export class Gauge implements Metric {
   }
 
   render(): string {
-    this.collect?.(this);
+    if (this.collect) {
+      // a collected gauge shows what is now: a model unloaded since the last render leaves no series behind
+      this.#values.clear();
+      this.collect(this);
+    }
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
     for (const { labels, value } of this.#values.values()) lines.push(`${this.name}${labelText(labels)} ${num(value)}`);
     return lines.join("\n");
@@ -207,6 +211,11 @@ export class ServerMetrics {
   /** Adds a loaded model to the gauges. */
   addModel(model: ModelGaugeSource): void {
     this.#models.push(model);
+  }
+
+  /** Takes an unloaded model out of the gauges (its counters stay). */
+  removeModel(name: string): void {
+    this.#models = this.#models.filter((m) => m.name !== name);
   }
 
   /** The whole exposition, ending with a newline. */

@@ -103,16 +103,38 @@ export function modelName(name: string): string {
   return name.endsWith(":latest") ? name.slice(0, -":latest".length) : name;
 }
 
-/** The served model a request names (`model`), recorded for the access log. */
-export function namedModel(
+/**
+ * Ollama's `keep_alive`: seconds as a number, or a duration (`5m`, `30s`, `1h`, `500ms`); negative keeps the model
+ * loaded, 0 unloads it once the request is answered. Undefined when absent.
+ */
+export function keepAliveField(body: Fields): number | undefined {
+  const v = body.keep_alive;
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "number" && Number.isFinite(v)) return v < 0 ? -1 : Math.round(v * 1000);
+  if (typeof v === "string") {
+    const m = /^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
+    if (m) {
+      const n = Number(m[1]);
+      if (n < 0) return -1;
+      return Math.round(n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] as number));
+    }
+  }
+  throw new InvalidFieldError(
+    "keep_alive",
+    `keep_alive must be seconds or a duration such as "5m", not ${JSON.stringify(v)}`,
+  );
+}
+
+/** The served model a request names (`model`), loaded on first use when the server serves the cache. */
+export async function namedModel(
   state: ServerState,
   body: Fields,
   endpoint: { model?: string },
   field = "model",
-): ServedModel {
+): Promise<ServedModel> {
   const raw = stringField(body, field);
-  const m = state.models.get(modelName(raw));
-  if (!m) {
+  const name = modelName(raw);
+  if (!state.models.has(name) && !state.catalog) {
     const e = new RouteNotFoundError(
       `model ${JSON.stringify(raw)} is not served; the models are ${
         [...state.models.keys()].map((n) => JSON.stringify(n)).join(", ")
@@ -122,6 +144,7 @@ export function namedModel(
     (e as unknown as { param: string }).param = field;
     throw e;
   }
+  const m = await state.acquire(name, keepAliveField(body));
   endpoint.model = m.name;
   return m;
 }

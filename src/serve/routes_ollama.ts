@@ -58,21 +58,48 @@ function modelEntry(state: ServerState, m: ServedModel): Record<string, unknown>
   };
 }
 
-/** `GET /api/tags`: the served models. */
-export function tagsHandler({ state }: RouteContext): Handled {
-  return { body: { models: state.list.map((m) => modelEntry(state, m)) } };
+/** `GET /api/tags`: the served models, and with a catalog every cached model (loaded on first use). */
+export async function tagsHandler({ state }: RouteContext): Promise<Handled> {
+  const loaded = state.list.map((m) => modelEntry(state, m));
+  const names = new Set(state.list.map((m) => m.name));
+  const cached = state.catalog ? (await state.catalog.list()).filter((c) => !names.has(c.name)) : [];
+  const modified = new Date(state.started).toISOString();
+  return {
+    body: {
+      models: [
+        ...loaded,
+        ...cached.map((c) => ({
+          name: c.name,
+          model: c.name,
+          modified_at: modified,
+          size: 0,
+          digest: "",
+          details: {
+            parent_model: "",
+            format: "onnx",
+            family: "",
+            families: null,
+            parameter_size: "",
+            quantization_level: "",
+          },
+        })),
+      ],
+    },
+  };
 }
 
-/** `GET /api/ps`: the loaded models (every served model is loaded). */
+/** `GET /api/ps`: the loaded models, and when each unloads (models named at start stay loaded). */
 export function psHandler({ state }: RouteContext): Handled {
   return {
     body: {
-      models: state.list.map((m) => ({
-        ...modelEntry(state, m),
-        // loaded until the server stops
-        expires_at: "0001-01-01T00:00:00Z",
-        size_vram: m.pool.provider === "cpu" ? 0 : undefined,
-      })),
+      models: state.list.map((m) => {
+        const at = state.expiry.get(m.name);
+        return {
+          ...modelEntry(state, m),
+          expires_at: at === undefined || at === Infinity ? "0001-01-01T00:00:00Z" : new Date(at).toISOString(),
+          size_vram: 0,
+        };
+      }),
     },
   };
 }
@@ -80,7 +107,12 @@ export function psHandler({ state }: RouteContext): Handled {
 /** `POST /api/show`: a model's details, template and capabilities. */
 export async function showHandler({ state, request, endpoint }: RouteContext): Promise<Handled> {
   const body = parseObject(await state.body(request, endpoint));
-  const m = namedModel(state, body, endpoint, body.model === undefined && body.name !== undefined ? "name" : "model");
+  const m = await namedModel(
+    state,
+    body,
+    endpoint,
+    body.model === undefined && body.name !== undefined ? "name" : "model",
+  );
   const generation = m.pool.kind === "generation" ? m.pool : undefined;
   const capabilities = generation ? ["completion"] : m.pool.loaded.task === "feature-extraction" ? ["embedding"] : [];
   return {
@@ -157,14 +189,8 @@ function timings(a: GenerationAnswer, startedAt: number): Record<string, unknown
 async function ollamaGenerate(ctx: RouteContext, chat: boolean): Promise<Handled> {
   const { state, request, endpoint } = ctx;
   const body = parseObject(await state.body(request, endpoint));
-  const m = namedModel(state, body, endpoint);
+  const m = await namedModel(state, body, endpoint);
   const pool: GenerationPool = generatorOf(m);
-  if (body.keep_alive !== undefined && body.keep_alive !== null) {
-    // every served model stays loaded until the server stops; keep_alive 0 (unload) is not honoured yet
-    if (body.keep_alive === 0 || body.keep_alive === "0" || body.keep_alive === "0s") {
-      notSupportedYet("keep_alive", "models stay loaded while the server runs");
-    }
-  }
   let prompt: GenerationPrompt;
   let tools: ReturnType<typeof toolsOf>;
   if (chat) {
@@ -261,7 +287,7 @@ export async function embedHandler(ctx: RouteContext): Promise<Handled> {
   const { state, request, endpoint } = ctx;
   const started = performance.now();
   const body = parseObject(await state.body(request, endpoint));
-  const m = namedModel(state, body, endpoint);
+  const m = await namedModel(state, body, endpoint);
   const input = body.input;
   const texts = typeof input === "string" ? [input] : input;
   if (!Array.isArray(texts) || texts.length === 0 || !texts.every((t) => typeof t === "string")) {

@@ -47,10 +47,20 @@ function modelObject(m: ServedModel, created: number): Record<string, unknown> {
   return { id: m.name, object: "model", created, owned_by: m.pool.model?.repoId?.split("/")[0] ?? "gpux" };
 }
 
-/** `GET /v1/models`. */
-export function listModelsHandler({ state }: RouteContext): Handled {
+/** `GET /v1/models`: the served models, and with a catalog every cached model (loaded on first use). */
+export async function listModelsHandler({ state }: RouteContext): Promise<Handled> {
   const created = Math.floor(state.started / 1000);
-  return { body: { object: "list", data: state.list.map((m) => modelObject(m, created)) } };
+  const names = new Set(state.list.map((m) => m.name));
+  const cached = state.catalog ? (await state.catalog.list()).filter((c) => !names.has(c.name)) : [];
+  return {
+    body: {
+      object: "list",
+      data: [
+        ...state.list.map((m) => modelObject(m, created)),
+        ...cached.map((c) => ({ id: c.name, object: "model", created, owned_by: c.spec.split("/")[0] })),
+      ],
+    },
+  };
 }
 
 /** `GET /v1/models/{id}`. */
@@ -271,7 +281,7 @@ export function toolCallDeltas(events: readonly ToolCallEvent[]): Record<string,
 async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
   const { state, request, endpoint } = ctx;
   const body = parseObject(await state.body(request, endpoint));
-  const m = namedModel(state, body, endpoint);
+  const m = await namedModel(state, body, endpoint);
   const pool = generatorOf(m);
   let prompt: GenerationPrompt;
   let tools: ReturnType<typeof toolsOf>;
@@ -425,7 +435,7 @@ export async function embed(ctx: RouteContext, m: ServedModel, texts: string[]):
 export async function embeddingsHandler(ctx: RouteContext): Promise<Handled> {
   const { state, request, endpoint } = ctx;
   const body = parseObject(await state.body(request, endpoint));
-  const m = namedModel(state, body, endpoint);
+  const m = await namedModel(state, body, endpoint);
   const texts = embeddingInputs(body, state.limits.maxBatchItems);
   for (const t of texts) {
     if (t.length > state.limits.maxTextChars) {

@@ -17,10 +17,16 @@ import { GPUX_ROUTES, JSON_HEADERS } from "./routes_gpux.ts";
 import { KSERVE_ROUTES } from "./routes_kserve.ts";
 import { OPENAI_ROUTES } from "./routes_openai.ts";
 import { OLLAMA_ROUTES } from "./routes_ollama.ts";
-import { type AccessLogEntry, type ServedModel, type ServerEvent, ServerState } from "./server_state.ts";
+import {
+  type AccessLogEntry,
+  type ModelCatalog,
+  type ServedModel,
+  type ServerEvent,
+  ServerState,
+} from "./server_state.ts";
 import { HttpError, httpStatusOf, ShuttingDownError, UnauthorizedError } from "./serve_errors.ts";
 
-export type { AccessLogEntry, ServedModel, ServerEvent };
+export type { AccessLogEntry, ModelCatalog, ServedModel, ServerEvent };
 
 /** Options of {@linkcode startServer}. */
 export interface ServerOptions {
@@ -48,6 +54,10 @@ export interface ServerOptions {
   maxMemoryBytes?: number;
   /** Largest `max_tokens` (`num_predict`) a generation request may ask for (default 4096, `--max-tokens-limit`). */
   maxTokensLimit?: number;
+  /** Models loaded on first use (`gpux serve` with no model argument serves the cache). */
+  catalog?: ModelCatalog;
+  /** How long an idle model loaded on demand stays loaded, ms (default 5 minutes, `--keep-alive`; -1: forever). */
+  keepAliveMs?: number;
   /** Metrics (one is created when not given). */
   metrics?: ServerMetrics;
   /** Access log and state changes. */
@@ -231,6 +241,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     shutdown(graceMs = 30000) {
       stopping ??= (async () => {
         state.draining = true;
+        state.stopSweeping();
         const pending = state.list.reduce((n, m) => n + m.pool.pending, 0);
         emit({ type: "draining", pending });
         let timer: ReturnType<typeof setTimeout> | undefined;

@@ -50,6 +50,20 @@ export type ServerEvent =
   | { type: "stopped" }
   | PoolEvent;
 
+/**
+ * Models loaded on first use (`gpux serve` with no model argument serves the whole cache): the names a request may
+ * use, and how to load one. The CLI builds it over the Hub cache; serve never reads the cache itself.
+ */
+export interface ModelCatalog {
+  /** Every model that can be loaded, by served name, with what the user would pull. */
+  list(): Promise<{ name: string; spec: string }[]>;
+  /** Loads the model called `name`; undefined when no cached model has that name. */
+  load(name: string): Promise<ServedModel | undefined>;
+}
+
+/** How long a model loaded on demand stays loaded after its last request, by default (Ollama's 5 minutes). */
+export const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
+
 /** What {@linkcode ServerState} is built from (the server's options that handlers need). */
 export interface ServerStateOptions {
   models: ServedModel[];
@@ -60,6 +74,10 @@ export interface ServerStateOptions {
   onEvent?: (event: ServerEvent) => void;
   /** Largest `max_tokens` a generation request may ask for (default 4096). */
   maxTokensLimit?: number;
+  /** Models loaded on first use, when the server was started without a model list. */
+  catalog?: ModelCatalog;
+  /** How long an idle model loaded on demand stays loaded (default {@linkcode DEFAULT_KEEP_ALIVE_MS}; -1: forever). */
+  keepAliveMs?: number;
 }
 
 /** Default of {@linkcode ServerStateOptions.maxTokensLimit}. */
@@ -107,6 +125,15 @@ export class ServerState {
   readonly started = Date.now();
   /** True once the drain has begun: new work answers 503. */
   draining = false;
+  /** The catalog of models loaded on demand, if any. */
+  readonly catalog?: ModelCatalog;
+  /** Default keep-alive of models loaded on demand. */
+  readonly keepAliveMs: number;
+  /** When each model loaded on demand unloads (ms since the epoch; Infinity: never). */
+  readonly expiry = new Map<string, number>();
+  #loading = new Map<string, Promise<ServedModel>>();
+  #onDemand = new Set<ServedModel>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #active = 0;
   #idleWaiters: (() => void)[] = [];
 
@@ -144,16 +171,87 @@ export class ServerState {
         }),
       );
     }
-    for (const m of options.models) {
-      this.metrics.addModel({
-        name: m.name,
-        provider: m.pool.provider,
-        variant: m.pool.model?.variant ?? "",
-        queued: () => m.pool.queued,
-        workers: () => m.pool.workers,
-        inFlight: () => m.pool.pending,
-      });
+    this.catalog = options.catalog;
+    this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
+    if (this.catalog) {
+      const sweeper = setInterval(() => void this.#sweep(), 1000);
+      Deno.unrefTimer(sweeper);
+      this.#sweeper = sweeper;
     }
+    for (const m of options.models) this.#watch(m);
+  }
+
+  #watch(m: ServedModel): void {
+    this.metrics.addModel({
+      name: m.name,
+      provider: m.pool.provider,
+      variant: m.pool.model?.variant ?? "",
+      queued: () => m.pool.queued,
+      workers: () => m.pool.workers,
+      inFlight: () => m.pool.pending,
+    });
+  }
+
+  /**
+   * The model called `name`, loading it from the catalog on first use; `keepAliveMs` (the request's `keep_alive`)
+   * sets how long it stays loaded once idle.
+   *
+   * @throws {RouteNotFoundError} no such model is served or cached (404 with the `gpux pull` to run).
+   */
+  async acquire(name: string, keepAliveMs?: number): Promise<ServedModel> {
+    let m = this.models.get(name);
+    if (!m && this.catalog) {
+      let loading = this.#loading.get(name);
+      if (!loading) {
+        loading = this.catalog.load(name).then((loaded) => {
+          if (!loaded) {
+            throw new RouteNotFoundError(`model ${JSON.stringify(name)} is not in the cache`, {
+              hint: `pull it first: gpux pull ${name}`,
+            });
+          }
+          this.models.set(loaded.name, loaded);
+          if (loaded.name !== name) this.models.set(name, loaded);
+          this.list.push(loaded);
+          this.#onDemand.add(loaded);
+          this.#watch(loaded);
+          return loaded;
+        }).finally(() => this.#loading.delete(name));
+        this.#loading.set(name, loading);
+      }
+      m = await loading;
+    }
+    if (!m) return this.model(name);
+    if (this.#onDemand.has(m)) {
+      const ms = keepAliveMs ?? this.keepAliveMs;
+      this.expiry.set(m.name, ms < 0 ? Infinity : Date.now() + ms);
+    }
+    return m;
+  }
+
+  /** Unloads the idle models whose keep-alive has passed. */
+  async #sweep(): Promise<void> {
+    const now = Date.now();
+    for (const [name, at] of this.expiry) {
+      const m = this.models.get(name);
+      if (!m || at > now || m.pool.pending > 0) continue;
+      await this.unload(m);
+    }
+  }
+
+  /** Unloads a model loaded on demand (its workers are released; the next request loads it again). */
+  async unload(m: ServedModel): Promise<void> {
+    this.expiry.delete(m.name);
+    this.#onDemand.delete(m);
+    for (const [key, value] of this.models) if (value === m) this.models.delete(key);
+    const i = this.list.indexOf(m);
+    if (i >= 0) this.list.splice(i, 1);
+    this.metrics.removeModel(m.name);
+    await m.pool.close();
+  }
+
+  /** Stops unloading (at shutdown). */
+  stopSweeping(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
   }
 
   /** The served model called `name`. @throws {RouteNotFoundError} naming the served models (404). */
