@@ -2,7 +2,8 @@
  * `deno task bench:serve --generate`: text generation through `gpux serve`'s OpenAI API against the in-process
  * generator, in the same run, on the SmolLM2-135M-shaped random model (tests/.fixtures/bench-gen/smollm2-135m, built
  * by `deno task bench:generate`; `--model DIR` for another). Each client streams `/v1/completions` (SSE) with the same
- * prompt, greedy, `--new` tokens; columns: aggregate decode tokens/s (every completion token over the cell's wall time),
+ * prompt, greedy, `--new` tokens, `logprobs: 0` (so that every token makes a chunk: the random model's tokens may decode
+ * to no text; the in-process generator is asked for log-probabilities too); columns: aggregate decode tokens/s (every completion token over the cell's wall time),
  * time to first token p50/p99 (from the request to the first content chunk), at each concurrency (`--concurrency
  * 1,4,16`, the server started with `--parallel` = min(concurrency, `--max-parallel`, default the cores: each parallel
  * sequence is a worker holding its own copy of the model). The in-process row is the generator called directly, one
@@ -59,13 +60,14 @@ export async function benchServeGenerate(): Promise<void> {
     const ttft: number[] = [];
     let tokens = 0;
     await p.run(PROMPT, { maxNewTokens: 4, temperature: 0, eosTokenId: [] }); // warm-up
+    // every step is timed by its token (logprobs on both sides: a random model's tokens may decode to no text)
     const started = performance.now();
     const rounds = Math.max(...concurrency.filter((c) => c <= 4), 1);
     for (let i = 0; i < rounds; i++) {
       const t0 = performance.now();
-      const stream = p.generate(PROMPT, { maxNewTokens: newTokens, temperature: 0, eosTokenId: [] });
+      const stream = p.generate(PROMPT, { maxNewTokens: newTokens, temperature: 0, eosTokenId: [], logprobs: true });
       let first = true;
-      for await (const _ of stream) {
+      for await (const _ of stream.deltas()) {
         if (first) ttft.push(performance.now() - t0);
         first = false;
       }
@@ -103,6 +105,7 @@ export async function benchServeGenerate(): Promise<void> {
             prompt: PROMPT,
             max_tokens: newTokens,
             temperature: 0,
+            logprobs: 0,
             stream: true,
             stream_options: { include_usage: true },
           }),
@@ -110,7 +113,7 @@ export async function benchServeGenerate(): Promise<void> {
         let ttft = NaN, tokens = 0, buffer = "";
         for await (const chunk of r.body!.pipeThrough(new TextDecoderStream())) {
           buffer += chunk;
-          if (Number.isNaN(ttft) && buffer.includes('"text":"') && /"text":"[^"]/.test(buffer)) {
+          if (Number.isNaN(ttft) && buffer.includes('"token_logprobs":[')) {
             ttft = performance.now() - t0;
           }
         }

@@ -14,6 +14,7 @@ import { generationFixture, readGoldens } from "./support/generation_fixtures.ts
 import { writeRepo } from "./support/media_models.ts";
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
 import { CacheFixture, commitSha } from "./support/hf_cache.ts";
+import { withCliHub } from "./support/cli_hub.ts";
 import { embedderRepo } from "./support/text_models.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
@@ -456,6 +457,70 @@ Deno.test({
   },
 });
 
+/** A venv with Python's `openai` package from the local pip mirror (`tests/.fixtures/venv-openai`, ~10 s cold). */
+async function pythonOpenai(): Promise<string> {
+  const venv = new URL("./.fixtures/venv-openai", import.meta.url).pathname;
+  const python = `${venv}/bin/python`;
+  const ok = async () =>
+    (await new Deno.Command(python, { args: ["-c", "import openai"] }).output().catch(() => undefined))?.success;
+  if (await ok()) return python;
+  const mirror = new TextDecoder().decode(
+    (await new Deno.Command("pip", { args: ["config", "get", "global.extra-index-url"] }).output()).stdout,
+  ).trim().split(" ")[0];
+  await new Deno.Command("python3", { args: ["-m", "venv", venv] }).output();
+  await new Deno.Command(`${venv}/bin/pip`, {
+    args: ["install", "--quiet", "--retries", "0", "--disable-pip-version-check", "openai>=1,<3"],
+    env: mirror ? { PIP_INDEX_URL: mirror } : {},
+  }).output();
+  if (!(await ok())) throw new Error(`pip could not install openai into ${venv}`);
+  return python;
+}
+
+const PYTHON_CLIENT = `
+import json, sys
+from openai import OpenAI
+url, messages, n, prompt, m = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+client = OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
+chat = client.chat.completions.create(model="qwen3", messages=messages, max_tokens=n, temperature=0)
+streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+    model="qwen3", messages=messages, max_tokens=n, temperature=0, stream=True) if c.choices)
+completion = client.completions.create(model="qwen3", prompt=prompt, max_tokens=m, temperature=0)
+emb = client.embeddings.create(model="embedder", input=["hello world"])
+print(json.dumps({"chat": chat.choices[0].message.content, "usage": chat.usage.completion_tokens,
+  "streamed": streamed, "completion": completion.choices[0].text, "embedding": emb.data[0].embedding,
+  "models": sorted(m.id for m in client.models.list())}))
+`;
+
+Deno.test({
+  name: "Python's openai package (from the pip mirror): chat streamed and not, completions, embeddings, models",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const s = await serve();
+    const python = await pythonOpenai();
+    const out = await new Deno.Command(python, {
+      args: [
+        "-c",
+        PYTHON_CLIENT,
+        s.url,
+        JSON.stringify(chat.messages),
+        String(chat.max_new_tokens),
+        plain.prompt!,
+        String(plain.max_new_tokens),
+      ],
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert(out.success, stderr);
+    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    assertEquals(got.chat, chat.text);
+    assertEquals(got.streamed, chat.text);
+    assertEquals(got.usage, chat.max_new_tokens);
+    assertEquals(got.completion, plain.text);
+    assert(close(got.embedding, embedderVectors[0]));
+    assertEquals(got.models, ["embedder", "qwen3"]);
+  },
+});
+
 Deno.test({
   name: "serve generation: a client that leaves mid-stream cancels its generation (metrics count it)",
   sanitizeResources: false,
@@ -646,9 +711,52 @@ Deno.test({
       assertEquals(missing.status, 404);
       const body = await missing.json();
       assertMatch(`${body.error} ${body.hint}`, /not in the cache.*gpux pull acme\/absent/);
+      // pulling is off without --allow-pull
+      const pull = await fetch(`${s.url}/api/pull`, { method: "POST", body: JSON.stringify({ model: "acme/x" }) });
+      assertEquals(pull.status, 403);
+      assertMatch((await pull.json()).hint, /--allow-pull/);
     } finally {
       assertEquals(await s.stop(), 0, s.stderr());
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name:
+    "ollama SDK pull with --allow-pull: Ollama's status lines from a local hub, then the pulled model serves on demand",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await withCliHub("gpux_compat_pull_", async ({ hub, dir, env }) => {
+      hub.addRepo("acme/embedder", { libraryName: "sentence-transformers" })
+        .commit(embedderRepo(bert.tokenizer, bert.config));
+      const s = running(
+        await startServe(["--provider", "cpu", "--port", "0", "--allow-pull"], {
+          sandbox: "exact",
+          cwd: dir,
+          env: { ...env, GPUX_HOME: `${dir}/gpux` },
+        }),
+      );
+      try {
+        const ollama = new Ollama({ host: s.url });
+        const statuses: { status: string; completed?: number; total?: number }[] = [];
+        for await (const p of await ollama.pull({ model: "acme/embedder", stream: true })) statuses.push(p);
+        assertEquals(statuses[0].status, "pulling manifest");
+        assertEquals(statuses.at(-1)?.status, "success");
+        const onnx = statuses.filter((p) => p.status === "pulling onnx/model.onnx");
+        assert(onnx.length > 0 && onnx.at(-1)!.completed === onnx.at(-1)!.total, JSON.stringify(statuses));
+        // the pulled model is served on demand, with what gpux run computes from the same cache
+        const run = await runCli(["run", "acme/embedder", "--text", TEXTS[0], "--json"], {
+          env: { ...env, INIT_CWD: dir },
+        });
+        assertEquals(run.code, 0, run.stderr);
+        const expected = JSON.parse(run.stdout).result.embeddings[0].embedding;
+        const emb = await ollama.embed({ model: "embedder", input: TEXTS[0] });
+        assert(close(emb.embeddings[0], expected), `${emb.embeddings[0]} vs ${expected}`);
+      } finally {
+        assertEquals(await s.stop(), 0, s.stderr());
+      }
+    });
   },
 });

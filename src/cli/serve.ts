@@ -15,11 +15,15 @@ import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
 import { loadServedModels, type LoadServedModelsOptions, planServedModels } from "../serve/load_models.ts";
 import { scanCache } from "../cache/scan.ts";
+import { HuggingFaceManager } from "../registry/huggingface.ts";
+import { hubCacheDir } from "../environment.ts";
+import { modelArg } from "./hub_client.ts";
 import { SERVED_NAME } from "../serve/served_model.ts";
 import { parseDuration } from "./duration.ts";
 import {
   type AccessLogEntry,
   type ModelCatalog,
+  type ModelPuller,
   type ServedModel,
   type ServerEvent,
   startServer,
@@ -150,6 +154,7 @@ export function serveCommand(ctx: CliContext) {
       "--keep-alive <duration>",
       "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",
     )
+    .option("--allow-pull", "let POST /api/pull download models from the Hub into the cache (off: 403)")
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -246,6 +251,7 @@ export function serveCommand(ctx: CliContext) {
           ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
           ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
           ...(catalog ? { catalog } : {}),
+          ...(flags.allowPull ? { pull: hubPuller(ctx, flags.cacheDir) } : {}),
           ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
           metrics,
           onEvent: log,
@@ -374,5 +380,14 @@ function cacheCatalog(
       const [model] = await load(`${found.name}=${found.path}`);
       return model;
     },
+  };
+}
+
+/** Pulls for `POST /api/pull`, as `gpux pull MODEL` does (the Hub's endpoint, token and cache from the environment). */
+function hubPuller(ctx: CliContext, cacheDir: string | undefined): ModelPuller {
+  const manager = new HuggingFaceManager({ env: ctx.env, cacheDir: hubCacheDir(ctx.env, cacheDir) });
+  return async (model, onProgress, signal) => {
+    const ref = modelArg(model, undefined);
+    await manager.pullModel(ref.id, { revision: ref.revision, onProgress, signal });
   };
 }

@@ -17,6 +17,7 @@ import {
   type Fields,
   generatorOf,
   maxTokensField,
+  modelName,
   namedModel,
   notSupportedYet,
   numberField,
@@ -26,7 +27,7 @@ import {
 } from "./request_fields.ts";
 import type { ServedModel, ServerState } from "./server_state.ts";
 import { errorBody } from "./error_shapes.ts";
-import { httpStatusOf, InvalidFieldError } from "./serve_errors.ts";
+import { ForbiddenError, httpStatusOf, InvalidFieldError } from "./serve_errors.ts";
 
 const NDJSON_HEADERS = { "content-type": "application/x-ndjson" };
 const NS = 1_000_000;
@@ -329,6 +330,75 @@ export async function embedHandler(ctx: RouteContext): Promise<Handled> {
   };
 }
 
+/**
+ * `POST /api/pull` (`--allow-pull`): pulls a Hub model into the cache, streaming Ollama's status lines
+ * (`pulling manifest`, `pulling <file>` with `digest`/`total`/`completed`, `verifying sha256 digest`,
+ * `writing manifest`, `success`), or one `{"status": "success"}` with `"stream": false`.
+ */
+export async function pullHandler({ state, request, endpoint }: RouteContext): Promise<Handled> {
+  const body = parseObject(await state.body(request, endpoint));
+  const field = body.model === undefined && body.name !== undefined ? "name" : "model";
+  const model = modelName(stringField(body, field));
+  const pull = state.pull;
+  if (!pull) {
+    throw new ForbiddenError(`pulling is off on this server: run gpux pull ${model} beside it`, {
+      hint: "start gpux serve with --allow-pull to let /api/pull download models",
+    });
+  }
+  state.checkOpen();
+  const stream = booleanField(body, "stream") ?? true;
+  const controller = new AbortController();
+  const lines: string[] = [];
+  let wake: (() => void) | undefined;
+  const say = (status: Record<string, unknown>) => {
+    lines.push(JSON.stringify(status) + "\n");
+    wake?.();
+  };
+  let sizes = new Map<string, number>();
+  const release = state.hold();
+  say({ status: "pulling manifest" });
+  const done = pull(model, (event) => {
+    if (event.type === "plan") sizes = new Map(event.files.map((f) => [f.path, f.size]));
+    else if (event.type === "file-start") {
+      say({ status: `pulling ${event.path}`, digest: event.path, total: event.size, completed: event.resumedFrom });
+    } else if (event.type === "progress") {
+      say({ status: `pulling ${event.path}`, digest: event.path, total: event.fileTotal, completed: event.fileBytes });
+    } else if (event.type === "file-done") {
+      const size = sizes.get(event.path) ?? event.size;
+      say({ status: `pulling ${event.path}`, digest: event.path, total: size, completed: size });
+    }
+  }, controller.signal).then(() => {
+    say({ status: "verifying sha256 digest" });
+    say({ status: "writing manifest" });
+    say({ status: "success" });
+  }).finally(release);
+  if (!stream) {
+    await done;
+    return { body: { status: "success" } };
+  }
+  let ended = false;
+  done.then(() => {}, (error) => say(errorBody("ollama", error, httpStatusOf(error)) as Record<string, unknown>))
+    .finally(() => {
+      ended = true;
+      wake?.();
+    });
+  const encoder = new TextEncoder();
+  const out = new ReadableStream<Uint8Array>({
+    async pull(controller2) {
+      while (!lines.length && !ended) {
+        await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+      }
+      if (lines.length) controller2.enqueue(encoder.encode(lines.splice(0).join("")));
+      else controller2.close();
+    },
+    cancel() {
+      controller.abort();
+    },
+  });
+  return { body: undefined, stream: out, headers: NDJSON_HEADERS };
+}
+
 /** Ollama's routes. */
 export const OLLAMA_ROUTES: Route[] = [
   { method: "GET", pattern: "/api/version", name: "ollama_version", api: "ollama", handler: versionHandler },
@@ -338,4 +408,5 @@ export const OLLAMA_ROUTES: Route[] = [
   { method: "POST", pattern: "/api/chat", name: "ollama_chat", api: "ollama", handler: chatHandler },
   { method: "POST", pattern: "/api/generate", name: "ollama_generate", api: "ollama", handler: generateHandler },
   { method: "POST", pattern: "/api/embed", name: "ollama_embed", api: "ollama", handler: embedHandler },
+  { method: "POST", pattern: "/api/pull", name: "ollama_pull", api: "ollama", handler: pullHandler },
 ];

@@ -28,6 +28,12 @@ export class UnauthorizedError extends HttpError {
   override readonly headers: Record<string, string> = { "www-authenticate": 'Bearer realm="gpux"' };
 }
 
+/** The server forbids what was asked (403), e.g. `/api/pull` without `--allow-pull`. */
+export class ForbiddenError extends HttpError {
+  override readonly code: string = "forbidden";
+  override readonly status: number = 403;
+}
+
 /** No such model or route (404). */
 export class RouteNotFoundError extends HttpError {
   override readonly code: string = "not_found";

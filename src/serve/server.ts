@@ -20,13 +20,14 @@ import { OLLAMA_ROUTES } from "./routes_ollama.ts";
 import {
   type AccessLogEntry,
   type ModelCatalog,
+  type ModelPuller,
   type ServedModel,
   type ServerEvent,
   ServerState,
 } from "./server_state.ts";
 import { HttpError, httpStatusOf, ShuttingDownError, UnauthorizedError } from "./serve_errors.ts";
 
-export type { AccessLogEntry, ModelCatalog, ServedModel, ServerEvent };
+export type { AccessLogEntry, ModelCatalog, ModelPuller, ServedModel, ServerEvent };
 
 /** Options of {@linkcode startServer}. */
 export interface ServerOptions {
@@ -56,6 +57,8 @@ export interface ServerOptions {
   maxTokensLimit?: number;
   /** Models loaded on first use (`gpux serve` with no model argument serves the cache). */
   catalog?: ModelCatalog;
+  /** Pulls for `POST /api/pull` (`--allow-pull`; the endpoint answers 403 without it). */
+  pull?: ModelPuller;
   /** How long an idle model loaded on demand stays loaded, ms (default 5 minutes, `--keep-alive`; -1: forever). */
   keepAliveMs?: number;
   /** Metrics (one is created when not given). */

@@ -6,6 +6,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import type { PullProgressEvent } from "../vocabulary/progress_events.ts";
 import { type CodecCall, runCodec } from "./codec_calls.ts";
 import { JsonCodec } from "./json_codec.ts";
 import { REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
@@ -61,6 +62,16 @@ export interface ModelCatalog {
   load(name: string): Promise<ServedModel | undefined>;
 }
 
+/**
+ * Pulls a model into the cache for `POST /api/pull` (`--allow-pull`), reporting the pull's progress events. The CLI
+ * builds it over the registry; serve never downloads by itself.
+ */
+export type ModelPuller = (
+  model: string,
+  onProgress: (event: PullProgressEvent) => void,
+  signal: AbortSignal,
+) => Promise<void>;
+
 /** How long a model loaded on demand stays loaded after its last request, by default (Ollama's 5 minutes). */
 export const DEFAULT_KEEP_ALIVE_MS = 5 * 60_000;
 
@@ -78,6 +89,8 @@ export interface ServerStateOptions {
   catalog?: ModelCatalog;
   /** How long an idle model loaded on demand stays loaded (default {@linkcode DEFAULT_KEEP_ALIVE_MS}; -1: forever). */
   keepAliveMs?: number;
+  /** Pulls for `POST /api/pull` (off when undefined). */
+  pull?: ModelPuller;
 }
 
 /** Default of {@linkcode ServerStateOptions.maxTokensLimit}. */
@@ -127,6 +140,8 @@ export class ServerState {
   draining = false;
   /** The catalog of models loaded on demand, if any. */
   readonly catalog?: ModelCatalog;
+  /** Pulls for `POST /api/pull`, when `--allow-pull` allows them. */
+  readonly pull?: ModelPuller;
   /** Default keep-alive of models loaded on demand. */
   readonly keepAliveMs: number;
   /** When each model loaded on demand unloads (ms since the epoch; Infinity: never). */
@@ -172,6 +187,7 @@ export class ServerState {
       );
     }
     this.catalog = options.catalog;
+    this.pull = options.pull;
     this.keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS;
     if (this.catalog) {
       const sweeper = setInterval(() => void this.#sweep(), 1000);
