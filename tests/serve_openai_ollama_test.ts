@@ -79,6 +79,16 @@ async function stop(): Promise<void> {
   if (tmp) await Deno.remove(tmp, { recursive: true });
 }
 
+/** The Qwen3 fixture's files with only the fp32 graph, as a Hub repository holds them. */
+async function qwenFiles(): Promise<Record<string, Uint8Array>> {
+  const files: Record<string, Uint8Array> = {};
+  for (const path of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
+    files[path] = await Deno.readFile(`${QWEN}/${path}`);
+  }
+  files["onnx/model.onnx"] = await Deno.readFile(`${QWEN}/onnx/model.onnx`);
+  return files;
+}
+
 function openai(s: ServeProcess): OpenAI {
   return new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "unused", maxRetries: 0 });
 }
@@ -656,12 +666,7 @@ Deno.test({
     const cacheDir = `${dir}/hub`;
     const fixture = new CacheFixture(cacheDir, "acme/qwen3-tiny");
     const commit = commitSha("qwen3-tiny");
-    const files: Record<string, Uint8Array> = {};
-    for (const path of ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
-      files[path] = await Deno.readFile(`${QWEN}/${path}`);
-    }
-    files["onnx/model.onnx"] = await Deno.readFile(`${QWEN}/onnx/model.onnx`);
-    await fixture.addRevision(commit, files);
+    await fixture.addRevision(commit, await qwenFiles());
     await fixture.setRef("main", commit);
     const s = running(
       await startServe(["--provider", "cpu", "--port", "0", "--keep-alive", "1h"], {
@@ -710,7 +715,10 @@ Deno.test({
       });
       assertEquals(missing.status, 404);
       const body = await missing.json();
-      assertMatch(`${body.error} ${body.hint}`, /not in the cache.*gpux pull acme\/absent/);
+      assertMatch(
+        `${body.error} ${body.hint}`,
+        /not in the cache.*gpux pull acme\/absent \(or start the server with --allow-pull\)/,
+      );
       // pulling is off without --allow-pull
       const pull = await fetch(`${s.url}/api/pull`, { method: "POST", body: JSON.stringify({ model: "acme/x" }) });
       assertEquals(pull.status, 403);
@@ -740,6 +748,15 @@ Deno.test({
       );
       try {
         const ollama = new Ollama({ host: s.url });
+        // with --allow-pull, a chat naming an uncached org/name pulls it first, then answers
+        hub.addRepo("acme/qwen3-tiny").commit(await qwenFiles());
+        const pulledChat = await ollama.chat({
+          model: "acme/qwen3-tiny",
+          messages: chat.messages!,
+          stream: false,
+          options: { temperature: 0, num_predict: chat.max_new_tokens },
+        });
+        assertEquals(pulledChat.message.content, chat.text);
         const statuses: { status: string; completed?: number; total?: number }[] = [];
         for await (const p of await ollama.pull({ model: "acme/embedder", stream: true })) statuses.push(p);
         assertEquals(statuses[0].status, "pulling manifest");

@@ -219,10 +219,18 @@ export class ServerState {
     if (!m && this.catalog) {
       let loading = this.#loading.get(name);
       if (!loading) {
-        loading = this.catalog.load(name).then((loaded) => {
+        const catalog = this.catalog;
+        loading = catalog.load(name).then(async (loaded) => {
+          // with --allow-pull, a model that is not cached is pulled first (the request waits for it)
+          if (!loaded && this.pull && name.includes("/")) {
+            await this.pull(name, () => {}, new AbortController().signal);
+            loaded = await catalog.load(name);
+          }
           if (!loaded) {
             throw new RouteNotFoundError(`model ${JSON.stringify(name)} is not in the cache`, {
-              hint: `pull it first: gpux pull ${name}`,
+              hint: this.pull
+                ? `name it as org/name to have it pulled (this server was started with --allow-pull)`
+                : `pull it first: gpux pull ${name} (or start the server with --allow-pull)`,
             });
           }
           this.models.set(loaded.name, loaded);
