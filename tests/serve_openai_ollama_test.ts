@@ -300,6 +300,17 @@ Deno.test({
     } catch (error) {
       assertMatch((error as Error).message, /"nope" is not served/);
     }
+    // images are refused by a text model, never dropped
+    const withImage = await fetch(`${s.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({
+        model: "qwen3",
+        stream: false,
+        messages: [{ role: "user", content: "?", images: ["aGk="] }],
+      }),
+    });
+    assertEquals(withImage.status, 400);
+    assertMatch((await withImage.json()).error, /messages\[0\]\.images: .*no images/);
     // a prompt over num_ctx is refused, never truncated
     const r = await fetch(`${s.url}/api/chat`, {
       method: "POST",

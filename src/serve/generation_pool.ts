@@ -231,7 +231,7 @@ export class GenerationPool {
   }
   /** Why there is no tensor batching. */
   get batchingOff(): string {
-    return `generation runs ${this.parallel} sequence${this.parallel === 1 ? "" : "s"} at once (--parallel)`;
+    return `${this.parallel} sequence${this.parallel === 1 ? "" : "s"} at once, one per worker: --parallel`;
   }
   /** Requests waiting for a worker. */
   get queued(): number {

@@ -86,6 +86,9 @@ export function chatMessages(value: unknown, field = "messages"): ChatMessage[] 
     if (typeof m.role !== "string" || !ROLES.has(m.role)) {
       throw new InvalidFieldError(`${at}.role`, `${at}.role must be one of ${[...ROLES].join(", ")}`);
     }
+    if (Array.isArray(m.images) && m.images.length) {
+      throw new InvalidFieldError(`${at}.images`, `${at}.images: gpux serves text models, which take no images`);
+    }
     const calls = Array.isArray(m.tool_calls) && m.tool_calls.length ? m.tool_calls : undefined;
     let content: string | null;
     if (typeof m.content === "string") content = m.content;
