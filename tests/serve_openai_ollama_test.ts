@@ -567,6 +567,31 @@ Deno.test({
       assertEquals(cancelled, before + 1);
       const tokens = await metric(s, "gpux_generated_tokens_total", { model: "qwen3" }) - tokensBefore;
       assert(tokens < 480, `${tokens} tokens generated after the client left`);
+      // not streamed: the answer's headers come with the first token; a client that hangs up before the document
+      // cancels the generation too
+      const leaving = new AbortController();
+      const whole = await fetch(`${s.url}/api/generate`, {
+        method: "POST",
+        signal: leaving.signal,
+        body: JSON.stringify({
+          model: "qwen3",
+          prompt: plain.prompt,
+          raw: true,
+          stream: false,
+          options: { num_predict: 480, temperature: 0 },
+        }),
+      });
+      assertEquals(whole.status, 200);
+      leaving.abort();
+      await whole.body?.cancel().catch(() => {});
+      let again = cancelled;
+      for (let i = 0; i < 100 && again === cancelled; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        again = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
+      }
+      assertEquals(again, cancelled + 1);
+      const all = await metric(s, "gpux_generated_tokens_total", { model: "qwen3" }) - tokensBefore;
+      assert(all < 960, `${all} tokens generated after the clients left`);
     } finally {
       await stop();
     }

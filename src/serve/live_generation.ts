@@ -121,3 +121,36 @@ export function generationStream(
     },
   });
 }
+
+/**
+ * A non-streamed answer that still notices a client that hangs up: the status and headers go out once the first
+ * token is decoded (the handler awaited {@linkcode LiveGeneration.started}), the document when the generation ends,
+ * and a client that leaves meanwhile cancels it (Deno cancels the body stream when the connection closes). A failure
+ * after the first token is written as the API's error document.
+ */
+export function deferredAnswer(
+  live: LiveGeneration,
+  end: (answer: GenerationAnswer) => string,
+  fail: (error: unknown) => string,
+): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let closed = false;
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let text: string;
+      try {
+        text = end(await live.result);
+      } catch (error) {
+        text = fail(error);
+      }
+      if (closed) return;
+      closed = true;
+      controller.enqueue(encoder.encode(text));
+      controller.close();
+    },
+    cancel() {
+      closed = true;
+      live.cancel();
+    },
+  });
+}

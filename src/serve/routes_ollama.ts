@@ -8,7 +8,7 @@
  */
 import { VERSION } from "../version.ts";
 import type { GenerationAnswer, GenerationParams, GenerationPool, GenerationPrompt } from "./generation_pool.ts";
-import { generationStream, startGeneration } from "./live_generation.ts";
+import { deferredAnswer, generationStream, startGeneration } from "./live_generation.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
 import { chatMessages, embed, toolsOf } from "./routes_openai.ts";
 import { parseToolCalls, type ToolCall, type ToolCallEvent, ToolCallStreamParser } from "../generation/tool_calls.ts";
@@ -232,13 +232,23 @@ async function ollamaGenerate(ctx: RouteContext, chat: boolean): Promise<Handled
       }
       : { response: text };
   if (!stream) {
-    const a = await live.result;
-    const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
-    const text = parsed?.toolCalls.length ? parsed.content : a.text;
-    return {
-      model: m.name,
-      body: { ...head(), ...piece(text, parsed?.toolCalls), done: true, ...timings(a, live.startedAt) },
+    // the document is written when the generation ends; a client that hangs up before cancels it
+    const answer = (a: GenerationAnswer) => {
+      const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
+      const text = parsed?.toolCalls.length ? parsed.content : a.text;
+      return JSON.stringify({
+        ...head(),
+        ...piece(text, parsed?.toolCalls),
+        done: true,
+        ...timings(a, live.startedAt),
+      });
     };
+    const body = deferredAnswer(
+      live,
+      answer,
+      (error) => JSON.stringify(errorBody("ollama", error, httpStatusOf(error))),
+    );
+    return { model: m.name, body: undefined, stream: body, headers: { "content-type": "application/json" } };
   }
   // with tools, text that may begin a call is held back; the calls come whole in the last object
   const parser = tools ? new ToolCallStreamParser({ formats: [tools.format] }) : undefined;

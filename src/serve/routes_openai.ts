@@ -20,7 +20,7 @@ import {
   ToolCallStreamParser,
 } from "../generation/tool_calls.ts";
 import { MAX_TOP_LOGPROBS } from "../generation/token_logprobs.ts";
-import { generationStream, startGeneration } from "./live_generation.ts";
+import { deferredAnswer, generationStream, startGeneration } from "./live_generation.ts";
 import { bodyCost, rawCost } from "./memory_budget.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
 import { JSON_HEADERS } from "./routes_gpux.ts";
@@ -310,32 +310,40 @@ async function complete(ctx: RouteContext, chat: boolean): Promise<Handled> {
   const created = Math.floor(Date.now() / 1000);
   const object = chat ? "chat.completion" : "text_completion";
   if (!stream) {
-    const a = await live.result;
-    const lp = a.logprobs;
-    if (!chat) {
+    const answer = (a: GenerationAnswer) => {
+      const lp = a.logprobs;
+      if (!chat) {
+        const choice = {
+          index: 0,
+          text: a.text,
+          logprobs: lp ? completionLogprobs(lp) : null,
+          finish_reason: finishReason(a),
+        };
+        return JSON.stringify({ id, object, created, model: m.name, choices: [choice], usage: usageOf(a) });
+      }
+      const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
+      const calls = parsed?.toolCalls.length ? parsed : undefined;
+      const message = {
+        role: "assistant",
+        content: calls ? (calls.content || null) : a.text,
+        refusal: null,
+        ...(calls ? { tool_calls: toolCallsJson(calls.toolCalls) } : {}),
+      };
       const choice = {
         index: 0,
-        text: a.text,
-        logprobs: lp ? completionLogprobs(lp) : null,
-        finish_reason: finishReason(a),
+        message,
+        logprobs: lp ? { content: lp.map(chatLogprob), refusal: null } : null,
+        finish_reason: finishReason(a, calls !== undefined),
       };
-      return { model: m.name, body: { id, object, created, model: m.name, choices: [choice], usage: usageOf(a) } };
-    }
-    const parsed = tools ? parseToolCalls(a.text, { formats: [tools.format] }) : undefined;
-    const calls = parsed?.toolCalls.length ? parsed : undefined;
-    const message = {
-      role: "assistant",
-      content: calls ? (calls.content || null) : a.text,
-      refusal: null,
-      ...(calls ? { tool_calls: toolCallsJson(calls.toolCalls) } : {}),
+      return JSON.stringify({ id, object, created, model: m.name, choices: [choice], usage: usageOf(a) });
     };
-    const choice = {
-      index: 0,
-      message,
-      logprobs: lp ? { content: lp.map(chatLogprob), refusal: null } : null,
-      finish_reason: finishReason(a, calls !== undefined),
-    };
-    return { model: m.name, body: { id, object, created, model: m.name, choices: [choice], usage: usageOf(a) } };
+    // the document is written when the generation ends; a client that hangs up before cancels it
+    const body = deferredAnswer(
+      live,
+      answer,
+      (error) => JSON.stringify(errorBody("openai", error, httpStatusOf(error))),
+    );
+    return { model: m.name, body: undefined, stream: body, headers: JSON_HEADERS };
   }
   const chunkObject = chat ? "chat.completion.chunk" : "text_completion";
   const chunk = (choice: Record<string, unknown> | undefined, usage?: unknown) =>
