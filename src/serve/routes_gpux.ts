@@ -72,7 +72,7 @@ export function describeModel(m: ServedModel): Record<string, unknown> {
 export function healthHandler({ state }: RouteContext): Handled {
   return {
     status: state.draining ? 503 : 200,
-    body: { status: state.draining ? "draining" : "ok", models: [...state.models.keys()] },
+    body: { status: state.draining ? "draining" : "ok", models: state.list.map((m) => m.name) },
   };
 }
 
