@@ -716,6 +716,7 @@ Deno.test({
       const ollama = new Ollama({ host: s.url });
       assertEquals((await ollama.list()).models.map((m) => m.name), ["qwen3-tiny"]);
       assertEquals((await ollama.ps()).models, []);
+      assertEquals((await openai(s).models.retrieve("qwen3-tiny")).id, "qwen3-tiny");
       // first use loads it; the answer is the golden's
       const done = await ollama.chat({
         model: "qwen3-tiny",

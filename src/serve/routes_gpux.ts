@@ -65,6 +65,9 @@ export function describeModel(m: ServedModel): Record<string, unknown> {
     workers: pool.workers,
     batching: pool.batching,
     ...(pool.batchingOff ? { batchingReason: pool.batchingOff } : {}),
+    ...(pool.kind === "generation"
+      ? { parallel: pool.parallel, contextLength: pool.contextLength ?? null, chatTemplate: pool.info.chatTemplate }
+      : {}),
   };
 }
 

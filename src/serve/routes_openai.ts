@@ -63,11 +63,17 @@ export async function listModelsHandler({ state }: RouteContext): Promise<Handle
   };
 }
 
-/** `GET /v1/models/{id}`. */
-export function getModelHandler({ state, params, endpoint }: RouteContext): Handled {
+/** `GET /v1/models/{id}` (a cached model not loaded yet answers too, when the server serves the cache). */
+export async function getModelHandler({ state, params, endpoint }: RouteContext): Promise<Handled> {
+  const created = Math.floor(state.started / 1000);
+  const loaded = state.models.get(params.name);
+  if (!loaded && state.catalog) {
+    const cached = (await state.catalog.list()).find((c) => c.name === params.name || c.spec === params.name);
+    if (cached) return { body: { id: cached.name, object: "model", created, owned_by: cached.spec.split("/")[0] } };
+  }
   const m = state.model(params.name);
   endpoint.model = m.name;
-  return { model: m.name, body: modelObject(m, Math.floor(state.started / 1000)) };
+  return { model: m.name, body: modelObject(m, created) };
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
