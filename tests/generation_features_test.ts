@@ -11,6 +11,9 @@ import { GEN_PYTHON, generationFixture } from "./support/generation_fixtures.ts"
 import { loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import type { GenerationDelta, TextGenerationPipeline } from "../src/generation/text_generation.ts";
 import { InputError } from "../src/errors.ts";
+import { runCli } from "./support/cli.ts";
+import { JsonMachine, MAX_WHITESPACE_RUN } from "../src/generation/json_machine.ts";
+import { compileJsonSchema, type SchemaNode } from "../src/generation/json_schema_subset.ts";
 import {
   type ParsedToolCalls,
   parseToolCalls,
@@ -339,5 +342,246 @@ Deno.test("features: the real Qwen3 template renders tools, assistant tool_calls
     assertEquals(r.generatedIds.length > 0, true);
   } finally {
     await p.dispose();
+  }
+});
+
+/** A hand check of the schema subset JSON mode enforces (the test's own, independent of the engine). */
+function validate(schema: Record<string, unknown> | boolean, value: unknown, path = "$"): string[] {
+  if (schema === true || (typeof schema === "object" && Object.keys(schema).length === 0)) return [];
+  const s = schema as Record<string, unknown>;
+  const errors: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if ("const" in s && !same(s.const, value)) errors.push(`${path}: not the const`);
+  if ("enum" in s && !(s.enum as unknown[]).some((e) => same(e, value))) errors.push(`${path}: not in enum`);
+  if ("anyOf" in s) {
+    const ok = (s.anyOf as Record<string, unknown>[]).some((o) => validate(o, value, path).length === 0);
+    if (!ok) errors.push(`${path}: no anyOf alternative`);
+  }
+  if ("type" in s) {
+    const types = Array.isArray(s.type) ? s.type : [s.type];
+    const kind = value === null
+      ? "null"
+      : Array.isArray(value)
+      ? "array"
+      : typeof value === "number"
+      ? (Number.isInteger(value) ? "integer" : "number")
+      : typeof value;
+    if (!types.includes(kind) && !(kind === "integer" && types.includes("number"))) {
+      errors.push(`${path}: ${kind} is not ${types}`);
+    }
+  }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const obj = value as Record<string, unknown>;
+    const props = (s.properties ?? {}) as Record<string, Record<string, unknown>>;
+    for (const r of (s.required ?? []) as string[]) if (!(r in obj)) errors.push(`${path}: ${r} missing`);
+    for (const [k, v] of Object.entries(obj)) {
+      if (k in props) errors.push(...validate(props[k], v, `${path}.${k}`));
+      else if (s.additionalProperties === false) errors.push(`${path}: extra key ${k}`);
+    }
+  }
+  if (Array.isArray(value)) {
+    if (typeof s.minItems === "number" && value.length < s.minItems) errors.push(`${path}: fewer than minItems`);
+    if (typeof s.maxItems === "number" && value.length > s.maxItems) errors.push(`${path}: more than maxItems`);
+    if (s.items) {
+      value.forEach((v, i) => errors.push(...validate(s.items as Record<string, unknown>, v, `${path}[${i}]`)));
+    }
+  }
+  return errors;
+}
+
+const PERSON_SCHEMA = {
+  type: "object",
+  properties: {
+    name: { type: "string", description: "annotations are fine" },
+    age: { type: "integer" },
+    score: { type: ["number", "null"] },
+    tags: { type: "array", items: { enum: ["red", "green", "blue"] }, minItems: 1, maxItems: 3 },
+    role: { const: "admin" },
+    address: {
+      type: "object",
+      properties: { city: { type: "string" }, zip: { anyOf: [{ type: "string" }, { type: "integer" }] } },
+      required: ["city"],
+      additionalProperties: false,
+    },
+    active: { type: "boolean" },
+  },
+  required: ["name", "age", "tags", "address"],
+  additionalProperties: false,
+};
+
+Deno.test("features: the JSON machine accepts JSON, rejects the rest, and its shortest completion closes any prefix to a valid value", () => {
+  const enc = new TextEncoder();
+  const feeds = (node: SchemaNode, text: string) => {
+    const m = new JsonMachine(node);
+    return m.feedAll(enc.encode(text)) && m.canEnd;
+  };
+  const anyObj = compileJsonSchema({ type: "object" });
+  for (const good of ['{"a": [1, -2.5e+3, "x\\u00e9\\n", true, null, {}], "b": -0}', "{}", '{"é": "中文 🫠"}']) {
+    assert(feeds(anyObj, good), good);
+  }
+  for (const bad of ['{"a" 1}', '{"a": 01}', "[1]", '{"a": tru}', '{"a": "\\x"}', '{"a": 1,}', '{"a":"\u0001"}']) {
+    assert(!feeds(anyObj, bad), bad);
+  }
+  assert(!new JsonMachine(anyObj).feedAll(Uint8Array.of(0x7b, 0x22, 0xc0, 0x80)), "an overlong UTF-8 byte is refused");
+  const spaces = new JsonMachine(anyObj);
+  assert(!spaces.feedAll(enc.encode(" ".repeat(MAX_WHITESPACE_RUN + 1))), "whitespace runs are bounded");
+  const person = compileJsonSchema(PERSON_SCHEMA);
+  assert(feeds(person, '{"name": "x", "age": 3, "tags": ["red"], "address": {"city": "Oslo", "zip": 123}}'));
+  assert(!feeds(person, '{"name": "x", "age": 3.5, "tags": ["red"], "address": {"city": "Oslo"}}'), "integer");
+  assert(!feeds(person, '{"name": "x", "tags": ["red"], "address": {"city": "Oslo"}}'), "required age");
+  assert(!feeds(person, '{"name": "x", "age": 1, "tags": [], "address": {"city": "Oslo"}}'), "minItems");
+  assert(!feeds(person, '{"name": "x", "age": 1, "tags": ["red"], "address": {"city": "Oslo"}, "x": 1}'), "extra");
+  assert(!feeds(person, '{"name": "x", "name": "y"'), "a key twice");
+  // every prefix of a valid text, completed the shortest way, parses and validates
+  const text =
+    '{"address": {"zip": "0150", "city": "Os\\u00e9lo"}, "tags": ["green", "blue"], "score": -1.5e2, "age": 42';
+  const bytes = enc.encode(text);
+  for (let n = 0; n <= bytes.length; n++) {
+    const m = new JsonMachine(person);
+    assert(m.feedAll(bytes.subarray(0, n)), `prefix ${n}`);
+    const done = new Uint8Array([...bytes.subarray(0, n), ...m.completion()]);
+    const value = JSON.parse(new TextDecoder().decode(done));
+    assertEquals(validate(PERSON_SCHEMA, value), [], `prefix ${n}: ${new TextDecoder().decode(done)}`);
+  }
+});
+
+Deno.test("features: a JSON schema with keywords JSON mode cannot enforce is an InputError naming them", () => {
+  for (
+    const [schema, words] of [
+      [{ type: "string", pattern: "^a" }, "pattern"],
+      [{ type: "object", properties: { a: { type: "string", minLength: 2, format: "email" } } }, "minLength, format"],
+      [{ $ref: "#/defs/a" }, "$ref"],
+      [{ oneOf: [{ type: "string" }] }, "oneOf"],
+      [{ anyOf: [{ type: "object" }, { type: "object" }] }, "overlap"],
+      [{ type: "object", required: ["a"], additionalProperties: false }, "not in properties"],
+      [{ type: "thing" }, "unknown type"],
+    ] as const
+  ) {
+    const error = assertThrowsInput(() => compileJsonSchema(schema));
+    assert(error.message.includes(words), `${error.message} names ${words}`);
+  }
+});
+
+function assertThrowsInput(fn: () => unknown): InputError {
+  try {
+    fn();
+  } catch (e) {
+    assert(e instanceof InputError, `${e}`);
+    return e;
+  }
+  throw new Error("no error thrown");
+}
+
+Deno.test("features: JSON mode on the random llama and qwen3 fixtures always yields parseable JSON (sampling, many seeds, tight budgets); schemas validate; greedy is deterministic", async () => {
+  const formats = [
+    { label: "json_object", format: { type: "json_object" } as const, schema: { type: "object" } },
+    { label: "schema", format: { type: "json_schema", schema: PERSON_SCHEMA } as const, schema: PERSON_SCHEMA },
+    {
+      label: "array of integers",
+      format: { type: "json_schema", schema: { type: "array", items: { type: "integer" }, maxItems: 4 } } as const,
+      schema: { type: "array", items: { type: "integer" }, maxItems: 4 },
+    },
+  ];
+  let runs = 0;
+  for (const fixture of ["qwen3", "llama"] as const) {
+    const p = await loadTextGeneration(await generationFixture(fixture), { variant: "fp32" });
+    try {
+      const prompt = fixture === "qwen3" ? [{ role: "user", content: "Describe a person as JSON." }] : "JSON:";
+      for (const { label, format, schema } of formats) {
+        for (let seed = 0; seed < 6; seed++) {
+          // topK 0 (the whole vocabulary as the window) once: it masks the whole vocabulary every step
+          const sampling = seed === 3 && label !== "schema"
+            ? { temperature: 1.5, topK: 0, topP: 0.95, seed }
+            : seed % 2 === 0
+            ? { temperature: 1, seed }
+            : { temperature: 1.5, topK: 200, topP: 0.95, seed };
+          // the schema's shortest answer is ~55 bytes: its budgets leave room for it (one byte per token at worst)
+          const maxNewTokens = label === "schema" ? [64, 96, 128][seed % 3] : [12, 32, 48][seed % 3];
+          const r = await p.run(prompt, { maxNewTokens, responseFormat: format, ...sampling, eosTokenId: [] });
+          const where = `${fixture} ${label} seed ${seed} (${r.finishReason}): ${JSON.stringify(r.text)}`;
+          let value: unknown;
+          try {
+            value = JSON.parse(r.text);
+          } catch (e) {
+            throw new Error(`${where}: ${e}`);
+          }
+          assertEquals(validate(schema, value), [], where);
+          assert(r.generatedIds.length <= maxNewTokens, where);
+          runs++;
+        }
+        const a = await p.run(prompt, { maxNewTokens: 64, responseFormat: format });
+        const stream = p.generate(prompt, { maxNewTokens: 64, responseFormat: format });
+        let streamed = "";
+        for await (const d of stream) streamed += d;
+        const b = await stream.result;
+        assertEquals(b.generatedIds, a.generatedIds, `${fixture} ${label}: greedy is deterministic`);
+        assertEquals(streamed, a.text);
+        assertEquals(validate(schema, JSON.parse(a.text)), [], `${fixture} ${label} greedy: ${a.text}`);
+        if (a.finishReason === "stop") assert(a.text.trim().endsWith(label === "array of integers" ? "]" : "}"));
+      }
+      await assertRejects(
+        () => p.run(prompt, { responseFormat: { type: "json_schema", schema: { type: "string", pattern: "x" } } }),
+        InputError,
+        "pattern",
+      );
+    } finally {
+      await p.dispose();
+    }
+  }
+  assertEquals(runs, 36);
+});
+
+Deno.test("features: gpux run --prompt --format json | schema.json prints JSON (valid for the schema); a bad schema exits 2 naming the keyword", async () => {
+  const dir = await generationFixture("qwen3");
+  const json = await runCli([
+    "run",
+    dir,
+    "--prompt",
+    "Describe a cat.",
+    "--format",
+    "json",
+    "--max-new-tokens",
+    "40",
+    "--temperature",
+    "1",
+    "--seed",
+    "4",
+    "-q",
+  ]);
+  assertEquals(json.code, 0, json.stderr);
+  assertEquals(typeof JSON.parse(json.stdout), "object");
+  const tmp = await Deno.makeTempDir();
+  try {
+    const schemaFile = `${tmp}/schema.json`;
+    await Deno.writeTextFile(schemaFile, JSON.stringify(PERSON_SCHEMA));
+    const schema = await runCli([
+      "run",
+      dir,
+      "--prompt",
+      "Describe a person.",
+      "--format",
+      schemaFile,
+      "--max-new-tokens",
+      "120",
+      "--json",
+    ]);
+    assertEquals(schema.code, 0, schema.stderr);
+    const doc = JSON.parse(schema.stdout);
+    assertEquals(validate(PERSON_SCHEMA, JSON.parse(doc.text)), [], doc.text);
+    await Deno.writeTextFile(schemaFile, JSON.stringify({ type: "string", pattern: "^a" }));
+    const bad = await runCli(["run", dir, "--prompt", "x", "--format", schemaFile]);
+    assertEquals(bad.code, 2, bad.stderr);
+    assert(bad.stderr.includes("pattern"), bad.stderr);
+    const missing = await runCli(["run", dir, "--prompt", "x", "--format", `${tmp}/nope.json`]);
+    assertEquals(missing.code, 2, missing.stderr);
+    const chat = await runCli(["chat", dir, "--max-new-tokens", "30", "-q"], {
+      stdin: "/set format json\nDescribe a dog.\n",
+    });
+    assertEquals(chat.code, 0, chat.stderr);
+    const [said, ...answer] = chat.stdout.split("\n");
+    assertEquals(said, "Set format to 'json'");
+    assertEquals(typeof JSON.parse(answer.join("\n")), "object", chat.stdout);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -142,6 +142,7 @@ export function runCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
+    .addOption(GENERATION_OPTIONS.format())
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
@@ -164,6 +165,7 @@ export function runCommand(ctx: CliContext) {
         flags.templateVar?.length && "--template-var",
         flags.truncate && "--truncate",
         flags.keepSpecialTokens && "--keep-special-tokens",
+        flags.format && "--format",
       ].filter((f): f is string => typeof f === "string");
       if (flags.prompt !== undefined) {
         const other = [

@@ -84,8 +84,8 @@ export interface DecodeRequest {
   onStep?: (index: number, delta: StepDelta) => void;
   /** Log-probabilities of each generated token with this many alternatives (undefined: none computed). */
   logprobs?: number;
-  /** A fresh constraint for each row (JSON mode). */
-  constraint?: () => SequenceConstraint;
+  /** A fresh constraint for each row (JSON mode), given the vocabulary size (the logits' width). */
+  constraint?: (vocab: number) => SequenceConstraint;
 }
 
 /** One row's outcome. */
@@ -151,7 +151,6 @@ export async function decode(
     stopper: new StopStringMatcher(request.stop),
     text: "",
     ...(request.logprobs !== undefined ? { logprobs: [] } : {}),
-    ...(request.constraint ? { constraint: request.constraint() } : {}),
   }));
   let stepText = "";
   const emit = (i: number, text: string) => {
@@ -263,6 +262,7 @@ export async function decode(
       const scores = logitsToFloat32(logits.data as Float32Array | Uint16Array, offset, vocab);
       const history = needsHistory ? [...row.prompt, ...row.generated] : [];
       const raw = topLogprobs !== undefined ? scores.slice() : undefined;
+      if (request.constraint && !row.constraint) row.constraint = request.constraint(vocab);
       row.constraint?.prepare(row.maxNew - row.generated.length);
       const token = nextToken(scores, history, request.sampling, request.random, {
         generated: row.generated,

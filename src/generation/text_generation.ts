@@ -16,10 +16,11 @@ import { type DecoderContract, readDecoderContract } from "./decoder_contract.ts
 import { type GenerationOverrides, type GenerationSettings, resolveGenerationSettings } from "./generation_config.ts";
 import { type ChatMessage, type ChatTemplate, loadChatTemplate } from "./chat_template.ts";
 import { decode, type DecodeOutcome, type FinishReason, type KvCache, type StepDelta } from "./decode_loop.ts";
+import { jsonConstraintFactory, type ResponseFormat } from "./json_constraint.ts";
 import { MAX_TOP_LOGPROBS, type TokenLogprob, type TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
 
-export type { ChatMessage, FinishReason, TokenLogprob, TokenLogprobs };
+export type { ChatMessage, FinishReason, ResponseFormat, TokenLogprob, TokenLogprobs };
 
 /**
  * One step of a streamed generation: the token chosen (with its log-probabilities when `logprobs` was asked)
@@ -61,6 +62,11 @@ export interface GenerateOptions extends GenerationOverrides {
   logprobs?: boolean;
   /** With `logprobs`: how many most likely alternatives per token, 0–20 (default 0). */
   topLogprobs?: number;
+  /**
+   * JSON mode: `{ type: "json_object" }` (any JSON object) or `{ type: "json_schema", schema }` holds the output to
+   * valid JSON by masking tokens while decoding; it ends (finish reason `stop`) when the value is complete.
+   */
+  responseFormat?: ResponseFormat;
 }
 
 /** Token counts of a generation. */
@@ -482,6 +488,7 @@ class TextGenerator implements TextGenerationPipeline {
         hint: `ask for at most ${MAX_TOP_LOGPROBS} alternatives per token`,
       });
     }
+    const constraint = jsonConstraintFactory(options.responseFormat, this.tokenizer, settings.eosTokenIds);
     let ids = prompts.map((p) => this.encodePrompt(p, options));
     const tokenizeMs = performance.now() - started;
     const budgets: number[] = [];
@@ -535,6 +542,7 @@ class TextGenerator implements TextGenerationPipeline {
         cache: chat?.cache,
         onText: options.onText,
         onStep,
+        ...(constraint ? { constraint } : {}),
         ...(options.logprobs || options.topLogprobs ? { logprobs: topLogprobs } : {}),
       });
     } catch (error) {
