@@ -565,6 +565,7 @@ export {
   type GenerationUsage,
   type Prompt,
   type PromptIds,
+  type ResponseFormat,
   type SequenceResult,
   type TextGenerationPipeline,
   type TokenLogprob,

@@ -206,7 +206,7 @@ Deno.test({
     const base = { model: "qwen3", messages: messages(chat) };
     await refused({ ...base, n: 2 }, 400, "n", /n must be 1/);
     await refused({ ...base, presence_penalty: 2.5 }, 400, "presence_penalty", /from -2 to 2/);
-    await refused({ ...base, response_format: { type: "json_object" } }, 400, "response_format", /not supported yet/);
+    await refused({ ...base, response_format: { type: "xml" } }, 400, "response_format.type", /json_schema/);
     await refused(
       { ...base, tools: [{ type: "function", function: { name: "f" } }], tool_choice: "required" },
       400,
@@ -322,7 +322,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "openai SDK: penalties, logprobs and tools rendered through the template give what the engine gives in-process",
+  name:
+    "openai and ollama SDKs: penalties, logprobs, tools rendered through the template and JSON mode give what the engine gives in-process",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -410,6 +411,70 @@ Deno.test({
     assertEquals(withTools.usage?.prompt_tokens, toolPrompt.length);
     const toolText = await local.run({ ids: toolPrompt }, { maxNewTokens: 8, temperature: 0 });
     assertEquals(withTools.choices[0].message.content, toolText.text);
+    // JSON mode: the answer parses (to the schema when one is given), it is the engine's, streamed or not
+    const schema = {
+      type: "object",
+      properties: { name: { type: "string" }, age: { type: "integer" } },
+      required: ["name", "age"],
+      additionalProperties: false,
+    };
+    const jsonAnswer = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_tokens: 60,
+      temperature: 0,
+      response_format: { type: "json_schema", json_schema: { name: "person", schema, strict: true } },
+    });
+    const jsonText = jsonAnswer.choices[0].message.content!;
+    const person = JSON.parse(jsonText);
+    assertEquals(Object.keys(person).sort(), ["age", "name"]);
+    assertEquals([typeof person.name, Number.isInteger(person.age)], ["string", true]);
+    const jsonLocal = await local.run(chat.messages!, {
+      maxNewTokens: 60,
+      temperature: 0,
+      responseFormat: { type: "json_schema", schema },
+    });
+    assertEquals(jsonText, jsonLocal.text);
+    let jsonStreamed = "";
+    for await (
+      const c of await client.chat.completions.create({
+        model: "qwen3",
+        messages: messages(chat),
+        max_tokens: 60,
+        temperature: 0,
+        response_format: { type: "json_schema", json_schema: { name: "person", schema } },
+        stream: true,
+      })
+    ) jsonStreamed += c.choices[0]?.delta?.content ?? "";
+    assertEquals(jsonStreamed, jsonText);
+    const anyObject = await client.chat.completions.create({
+      model: "qwen3",
+      messages: messages(chat),
+      max_tokens: 60,
+      temperature: 0,
+      response_format: { type: "json_object" },
+    });
+    const parsedObject = JSON.parse(anyObject.choices[0].message.content!);
+    assert(parsedObject && typeof parsedObject === "object" && !Array.isArray(parsedObject));
+    // Ollama's format: a schema, and "json"
+    const ollama = new Ollama({ host: s.url });
+    const formatted = await ollama.chat({
+      model: "qwen3",
+      messages: chat.messages!,
+      stream: false,
+      format: schema,
+      options: { temperature: 0, num_predict: 60 },
+    });
+    assertEquals(formatted.message.content, jsonText);
+    const generated = await ollama.generate({
+      model: "qwen3",
+      prompt: plain.prompt!,
+      raw: true,
+      stream: false,
+      format: "json",
+      options: { temperature: 0, num_predict: 60 },
+    });
+    assert(typeof JSON.parse(generated.response ?? "") === "object");
   },
 });
 

@@ -12,6 +12,7 @@ import type { ProviderFailure } from "../runtime/providers.ts";
 import type { ChatMessage } from "../generation/chat_template.ts";
 import type { WorkerErrorData } from "./worker_protocol.ts";
 import type { TokenLogprobs } from "../generation/token_logprobs.ts";
+import type { ResponseFormat } from "../generation/text_generation.ts";
 
 export type { TokenLogprobs };
 
@@ -41,6 +42,8 @@ export interface GenerationParams {
   topLogprobs?: number;
   /** Tool definitions rendered through the chat template (OpenAI's `tools`). */
   tools?: unknown[];
+  /** JSON mode: the output held to valid JSON (to the schema when given) by masking tokens while decoding. */
+  responseFormat?: ResponseFormat;
 }
 
 /** A prompt: plain text (completion, the tokenizer's special tokens added) or a conversation (chat template). */

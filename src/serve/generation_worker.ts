@@ -94,6 +94,7 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
       ...(params.presencePenalty ? { presencePenalty: params.presencePenalty } : {}),
       ...(params.frequencyPenalty ? { frequencyPenalty: params.frequencyPenalty } : {}),
       ...(params.logprobs ? { logprobs: true, topLogprobs: params.topLogprobs ?? 0 } : {}),
+      ...(params.responseFormat ? { responseFormat: params.responseFormat } : {}),
       signal: controller.signal,
     });
     for await (const d of stream.deltas()) {

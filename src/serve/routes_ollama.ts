@@ -7,6 +7,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
+import type { ResponseFormat } from "../generation/text_generation.ts";
 import type { GenerationAnswer, GenerationParams, GenerationPool, GenerationPrompt } from "./generation_pool.ts";
 import { deferredAnswer, generationStream, startGeneration } from "./live_generation.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
@@ -142,7 +143,14 @@ function ollamaParams(state: ServerState, body: Fields): GenerationParams {
   }
   const o = raw as Fields;
   const format = body.format;
-  if (format !== undefined && format !== null && format !== "") notSupportedYet("format", "JSON mode is coming");
+  // Ollama's `format`: "json" (any JSON value held to an object, as OpenAI's json_object), or a JSON schema
+  let responseFormat: ResponseFormat | undefined;
+  if (format === "json") responseFormat = { type: "json_object" };
+  else if (format && typeof format === "object" && !Array.isArray(format)) {
+    responseFormat = { type: "json_schema", schema: format as Record<string, unknown> };
+  } else if (format !== undefined && format !== null && format !== "") {
+    throw new InvalidFieldError("format", `format must be "json" or a JSON schema object`);
+  }
   const presencePenalty = numberField(o, "presence_penalty", -2, 2);
   const frequencyPenalty = numberField(o, "frequency_penalty", -2, 2);
   const numPredict = o.num_predict;
@@ -172,6 +180,7 @@ function ollamaParams(state: ServerState, body: Fields): GenerationParams {
     ...(stop ? { stop } : {}),
     ...(presencePenalty ? { presencePenalty } : {}),
     ...(frequencyPenalty ? { frequencyPenalty } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
   };
 }
 

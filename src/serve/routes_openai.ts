@@ -20,6 +20,7 @@ import {
   ToolCallStreamParser,
 } from "../generation/tool_calls.ts";
 import { MAX_TOP_LOGPROBS } from "../generation/token_logprobs.ts";
+import type { ResponseFormat } from "../generation/text_generation.ts";
 import { deferredAnswer, generationStream, startGeneration } from "./live_generation.ts";
 import { bodyCost, rawCost } from "./memory_budget.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
@@ -171,10 +172,7 @@ function samplingParams(ctx: RouteContext, body: Fields, chat: boolean): Generat
   }
   if (body.echo === true) notSupportedYet("echo", "the prompt is not echoed");
   if (body.suffix !== undefined && body.suffix !== null) notSupportedYet("suffix", "no fill-in-the-middle");
-  const format = body.response_format as Fields | undefined | null;
-  if (format && format.type !== "text") {
-    notSupportedYet("response_format", `JSON mode is coming; only {"type": "text"} today`);
-  }
+  const responseFormat = responseFormatOf(body.response_format);
   const maxTokens = maxTokensField(ctx.state, body, "max_completion_tokens") ??
     maxTokensField(ctx.state, body, "max_tokens");
   const temperature = numberField(body, "temperature", 0, 2);
@@ -191,7 +189,41 @@ function samplingParams(ctx: RouteContext, body: Fields, chat: boolean): Generat
     ...(presencePenalty ? { presencePenalty } : {}),
     ...(frequencyPenalty ? { frequencyPenalty } : {}),
     ...(logprobs ? { logprobs, topLogprobs } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
   };
+}
+
+/**
+ * OpenAI's `response_format`: `{"type": "text"}` (nothing to hold), `{"type": "json_object"}`, or
+ * `{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}` — JSON mode, enforced while decoding.
+ */
+export function responseFormatOf(value: unknown): ResponseFormat | undefined {
+  if (value === undefined || value === null) return undefined;
+  const f = value as Fields;
+  if (typeof f !== "object" || Array.isArray(f)) {
+    throw new InvalidFieldError("response_format", "response_format must be an object");
+  }
+  if (f.type === "text") return undefined;
+  if (f.type === "json_object") return { type: "json_object" };
+  if (f.type === "json_schema") {
+    const spec = f.json_schema as Fields | undefined;
+    const schema = spec?.schema;
+    if (
+      !spec || typeof spec !== "object" ||
+      (schema !== undefined && typeof schema !== "boolean" &&
+        (typeof schema !== "object" || schema === null || Array.isArray(schema)))
+    ) {
+      throw new InvalidFieldError(
+        "response_format.json_schema",
+        `response_format.json_schema must be {"name", "schema": {…}}`,
+      );
+    }
+    return { type: "json_schema", schema: (schema ?? true) as Record<string, unknown> | boolean };
+  }
+  throw new InvalidFieldError(
+    "response_format.type",
+    `response_format.type must be "text", "json_object" or "json_schema"`,
+  );
 }
 
 /**
