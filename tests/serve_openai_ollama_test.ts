@@ -547,8 +547,14 @@ Deno.test({
 async function pythonOpenai(): Promise<string> {
   const venv = new URL("./.fixtures/venv-openai", import.meta.url).pathname;
   const python = `${venv}/bin/python`;
-  const ok = async () =>
-    (await new Deno.Command(python, { args: ["-c", "import openai"] }).output().catch(() => undefined))?.success;
+  // spawning a missing interpreter throws synchronously in Deno: a fresh clone has no venv yet
+  const ok = async () => {
+    try {
+      return (await new Deno.Command(python, { args: ["-c", "import openai"] }).output()).success;
+    } catch {
+      return false;
+    }
+  };
   if (await ok()) return python;
   const mirror = new TextDecoder().decode(
     (await new Deno.Command("pip", { args: ["config", "get", "global.extra-index-url"] }).output()).stdout,
