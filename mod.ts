@@ -567,7 +567,6 @@ export {
   type PromptIds,
   type ResponseFormat,
   type SequenceResult,
-  type StepDelta,
   type TextGenerationPipeline,
   type TokenLogprob,
   type TokenLogprobs,
@@ -582,6 +581,7 @@ export {
 } from "./src/generation/load_pipeline.ts";
 export { type ChatTemplate, type ChatTemplateOptions } from "./src/generation/chat_template.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
+export type { StepDelta } from "./src/generation/decode_loop.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
 
 /**

@@ -20,7 +20,7 @@ import { jsonConstraintFactory, type ResponseFormat } from "./json_constraint.ts
 import { MAX_TOP_LOGPROBS, type TokenLogprob, type TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
 
-export type { ChatMessage, FinishReason, ResponseFormat, StepDelta, TokenLogprob, TokenLogprobs };
+export type { ChatMessage, FinishReason, ResponseFormat, TokenLogprob, TokenLogprobs };
 
 /**
  * One step of a streamed generation: the token chosen (with its log-probabilities when `logprobs` was asked)
