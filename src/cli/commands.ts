@@ -104,7 +104,8 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "serve",
-    summary: "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics",
+    summary:
+      "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol), OpenAI- and Ollama-compatible APIs, Prometheus metrics",
     load: async () => (await import("./serve.ts")).serveCommand,
   },
   {
