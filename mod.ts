@@ -569,15 +569,73 @@ export {
 } from "./src/generation/text_generation.ts";
 export {
   type AnyPipeline,
+  isSeq2Seq,
   isTextGeneration,
+  isWhisper,
   loadPipeline,
   loadTextGeneration,
   type PipelineFor,
   type TextGenerationOptions,
 } from "./src/generation/load_pipeline.ts";
 export { type ChatTemplate, type ChatTemplateOptions } from "./src/generation/chat_template.ts";
+export {
+  loadWhisper,
+  type WhisperOptions,
+  type WhisperPipeline,
+  type WhisperResult,
+  type WhisperRunOptions,
+  type WhisperWindow,
+} from "./src/generation/whisper_transcription.ts";
+export type { WhisperSegment } from "./src/generation/whisper_segments.ts";
+export type { DetectedLanguage } from "./src/generation/whisper_logits.ts";
+export {
+  formatTimestamp,
+  TRANSCRIPT_FORMATS,
+  type TranscriptFormat,
+  type TranscriptSegment,
+  writeTranscript,
+} from "./src/generation/whisper_writers.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
+
+/**
+ * Encoder-decoder generation: `loadPipeline` returns a {@linkcode Seq2SeqPipeline} for translation (Marian/OPUS-MT),
+ * summarization and text2text-generation (T5, BART) and image-to-text (VisionEncoderDecoder) exports in optimum's
+ * layout, with the text-generation pipeline's `generate()`/`run()` shape plus beam search (`numBeams`,
+ * `lengthPenalty`, `earlyStopping`, `numReturnSequences`) and `decodeFeeds` for encoder inputs built elsewhere.
+ *
+ * @example
+ * ```ts
+ * import { loadPipeline } from "jsr:@gpux/gpux";
+ * await using mt = await loadPipeline("Xenova/opus-mt-en-de", { task: "translation" });
+ * const { sequences } = await mt.run(["Hello", "How are you?"], { numBeams: 4 });
+ * for (const s of sequences) console.log(s.text);
+ * ```
+ */
+export {
+  createSeq2Seq,
+  type EarlyStopping,
+  isSeq2SeqModel,
+  isSeq2SeqTask,
+  loadSeq2Seq,
+  loadSeq2SeqParts,
+  type LogitsProcessor,
+  SEQ2SEQ_TASKS,
+  type Seq2SeqDefaults,
+  type Seq2SeqInput,
+  type Seq2SeqOptions,
+  type Seq2SeqParts,
+  type Seq2SeqPipeline,
+  type Seq2SeqResult,
+  type Seq2SeqSequenceResult,
+  type Seq2SeqStream,
+  type Seq2SeqTask,
+  type StepInfo,
+} from "./src/generation/seq2seq_generation.ts";
+export type { Seq2SeqSequence, Seq2SeqSessions } from "./src/generation/seq2seq_loop.ts";
+export type { Seq2SeqCacheLayer, Seq2SeqDecoderContract } from "./src/generation/seq2seq_contract.ts";
+export type { LogitsContext } from "./src/generation/logits_processors.ts";
+export type { RgbImage } from "./src/processing/image_decode.ts";
 
 /**
  * Raw inputs in, answers out: a model with its task pipeline. The task comes from `task`, else

@@ -13,6 +13,9 @@ import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { collect } from "./runtime_flags.ts";
 import { modelJson } from "../runtime/run_result.ts";
 
+/** `--num-beams` range. */
+export const NUM_BEAMS = { min: 1, max: 64 } as const;
+
 /** `--max-new-tokens` range. */
 export const MAX_NEW_TOKENS = { min: 1, max: 1_000_000 } as const;
 
@@ -50,6 +53,7 @@ export interface GenerationFlags {
   truncate?: "left";
   system?: string;
   keepSpecialTokens?: boolean;
+  numBeams?: number;
 }
 
 /** The generation options, as commander `Option`s (each command adds them with `.addOption`, keeping the types). */
@@ -88,6 +92,11 @@ export const GENERATION_OPTIONS = {
     ).argParser(truncateFlag),
   keepSpecialTokens: () =>
     new Option("--keep-special-tokens", "generation: print special tokens such as <|im_end|> (left out by default)"),
+  numBeams: () =>
+    new Option(
+      "--num-beams <n>",
+      "encoder-decoder generation: beam search with n beams (1 = greedy; default generation_config.json's num_beams)",
+    ).argParser(intFlag("--num-beams", NUM_BEAMS)),
   topK: () =>
     new Option("--top-k <n>", "generation: sample from the k likeliest tokens (1 = greedy)").argParser(
       intFlag("--top-k", INT_FLAGS.topK),

@@ -51,6 +51,11 @@ import {
 import { cosineSimilarity } from "../processing/feature_extraction.ts";
 import { GENERATION_OPTIONS } from "./generation_flags.ts";
 import { runPrompt } from "./run_prompt.ts";
+import { runWhisper, whisperOnlyFlags } from "./run_whisper.ts";
+import { isWhisperModel } from "../generation/whisper_transcription.ts";
+import { runSeq2Seq } from "./run_seq2seq.ts";
+import { isSeq2SeqModel, isSeq2SeqTask, seq2seqTask } from "../generation/seq2seq_generation.ts";
+import type { TaskSource } from "../processing/task_detection.ts";
 
 /** Largest tensor printed in full on a terminal. */
 const FULL_PRINT_LIMIT = 64;
@@ -128,7 +133,7 @@ export function runCommand(ctx: CliContext) {
     )
     .option(
       "--task <name>",
-      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json)",
+      "task for raw inputs (default: gpux.yml task:, the model card's pipeline_tag, config.json); Whisper: transcribe or translate",
     )
     .option(
       "-k, --top-k <n>",
@@ -137,6 +142,9 @@ export function runCommand(ctx: CliContext) {
     )
     .option("--prompt <text>", "generate text from this prompt (- for stdin); a chat model's user message")
     .option("--raw-prompt", "generation: feed --prompt as plain text, without the chat template")
+    .option("--language <code>", "Whisper: spoken language code (en, de, …; default: detected and reported)")
+    .option("--timestamps", "Whisper: print segments with their start and end times")
+    .option("--format <fmt>", "Whisper: write the transcript as txt, srt, vtt or json (as whisper.cpp)")
     .addOption(GENERATION_OPTIONS.system())
     .addOption(GENERATION_OPTIONS.maxNewTokens())
     .addOption(GENERATION_OPTIONS.temperature())
@@ -148,6 +156,7 @@ export function runCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
+    .addOption(GENERATION_OPTIONS.numBeams())
     .option("--aggregation <mode>", "token-classification: none, simple (default) or first", aggregationArg)
     .option("--multi-label", "zero-shot-classification: score each label on its own")
     .option(
@@ -165,7 +174,7 @@ export function runCommand(ctx: CliContext) {
       const generation = [
         flags.rawPrompt && "--raw-prompt",
         flags.system !== undefined && "--system",
-        flags.maxNewTokens !== undefined && "--max-new-tokens",
+        flags.maxNewTokens !== undefined && !flags.audio?.length && "--max-new-tokens",
         flags.temperature !== undefined && "--temperature",
         flags.topP !== undefined && "--top-p",
         flags.minP !== undefined && "--min-p",
@@ -175,6 +184,7 @@ export function runCommand(ctx: CliContext) {
         flags.templateVar?.length && "--template-var",
         flags.truncate && "--truncate",
         flags.keepSpecialTokens && "--keep-special-tokens",
+        flags.numBeams !== undefined && "--num-beams",
       ].filter((f): f is string => typeof f === "string");
       if (flags.prompt !== undefined) {
         const other = [
@@ -197,9 +207,35 @@ export function runCommand(ctx: CliContext) {
         await runPrompt(ctx, out, model, flags);
         return;
       }
+      if ((flags.text?.length || flags.image?.length) && !flags.raw) {
+        const route = await seq2seqRoute(ctx, model, flags);
+        if (route) {
+          const extra = [
+            flags.textPair?.length && "--text-pair",
+            flags.labels && "--labels",
+            flags.audio?.length && "--audio",
+            flags.question?.length && "--question",
+            flags.benchmark && "--benchmark",
+            (flags.input !== undefined || flags.file !== undefined || flags.inputNpy?.length) && "--input/--file",
+          ].filter((f): f is string => typeof f === "string");
+          if (extra.length || (flags.text?.length && flags.image?.length)) {
+            throw new InputError(
+              `an encoder-decoder model (${route.task}) takes --text or --image alone, not ${
+                extra.length ? extra.join(", ") : "both"
+              }`,
+            );
+          }
+          const input = flags.text?.length
+            ? { texts: flags.text }
+            : { images: await readMedia(flags.image!, "--image", inputBytesLimit(flags.maxInputMb), ctx.signal) };
+          await runSeq2Seq(ctx, out, model, flags, input, route.task, route.source);
+          return;
+        }
+      }
       if (generation.length) {
         throw new InputError(`${generation.join(", ")} ${generation.length > 1 ? "go" : "goes"} with --prompt`, {
-          hint: 'gpux run MODEL --prompt "Hello" generates text with a language model',
+          hint:
+            'gpux run MODEL --prompt "Hello" generates text with a language model (and --text/--image with an encoder-decoder model)',
         });
       }
       const rawInput = await readRawInput(flags, ctx.signal);
@@ -215,6 +251,20 @@ export function runCommand(ctx: CliContext) {
         if (flags.benchmark) {
           throw new InputError("--benchmark runs on tensors; drop --text/--image/--audio", {
             hint: "gpux bench MODEL times the model on synthesised (or --input) tensors",
+          });
+        }
+        if (
+          typeof rawInput === "object" && "kind" in rawInput && rawInput.kind === "audio" &&
+          await isWhisperModel(model, loadOptions(ctx, flags, out))
+        ) {
+          await runWhisper(ctx, out, model, flags, rawInput.clips);
+          return;
+        }
+        const whisperOnly = whisperOnlyFlags(flags);
+        if (whisperOnly.length || (flags.maxNewTokens !== undefined)) {
+          const given = flags.maxNewTokens !== undefined ? [...whisperOnly, "--max-new-tokens"] : whisperOnly;
+          throw new InputError(`${given.join(", ")} ${given.length > 1 ? "go" : "goes"} with a Whisper model`, {
+            hint: "gpux run WHISPER_MODEL --audio speech.wav --language en --timestamps",
           });
         }
         await runPipeline(ctx, out, model, flags, rawInput, started);
@@ -321,6 +371,19 @@ async function readMedia(
     files.push({ name: path === "-" ? "stdin" : path, bytes });
   }
   return files;
+}
+
+/** The encoder-decoder task to run `model` with, when `--task` names one or the model is such an export. */
+async function seq2seqRoute(
+  ctx: CliContext,
+  model: string,
+  flags: Parameters<typeof loadOptions>[1] & { task?: string },
+): Promise<{ task: string; source: TaskSource } | undefined> {
+  if (flags.task) return isSeq2SeqTask(flags.task) ? { task: flags.task, source: "option" } : undefined;
+  const options = { ...loadOptions(ctx, flags), pull: undefined };
+  if (!(await isSeq2SeqModel(model, options))) return undefined;
+  const detected = await seq2seqTask(model, options);
+  return isSeq2SeqTask(detected.task) ? detected : undefined;
 }
 
 /** The raw input of `--text`/`--image`/`--audio`, or undefined when none was given. */

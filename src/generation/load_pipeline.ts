@@ -23,10 +23,22 @@ import { ModelFiles } from "../processing/model_files.ts";
 import { type DetectedTask, detectTask } from "../processing/task_detection.ts";
 import { hasPastInputs } from "./decoder_contract.ts";
 import { createTextGeneration, type TextGenerationPipeline } from "./text_generation.ts";
+import { isWhisperModel, loadWhisper, type WhisperPipeline } from "./whisper_transcription.ts";
 import { chooseGenerationVariant, listOnnxFiles, type VariantChoice } from "./variant_choice.ts";
+import {
+  isSeq2SeqModel,
+  isSeq2SeqTask,
+  loadSeq2Seq,
+  type Seq2SeqPipeline,
+  type Seq2SeqTask,
+  seq2seqTask,
+} from "./seq2seq_generation.ts";
 
-/** What {@linkcode loadPipeline} returns: a task pipeline, or a text-generation one (it has `generate`). */
-export type AnyPipeline = Pipeline | TextGenerationPipeline;
+/**
+ * What {@linkcode loadPipeline} returns: a task pipeline, a text-generation one, an encoder-decoder one (both have
+ * `generate`), or Whisper's speech recognition (it has `whisper: true`).
+ */
+export type AnyPipeline = Pipeline | TextGenerationPipeline | Seq2SeqPipeline | WhisperPipeline;
 
 /**
  * The pipeline {@linkcode loadPipeline} gives for an explicit `task`: the text-generation pipeline for
@@ -34,11 +46,23 @@ export type AnyPipeline = Pipeline | TextGenerationPipeline;
  */
 export type PipelineFor<T extends string> = string extends T ? AnyPipeline
   : T extends "text-generation" ? TextGenerationPipeline
+  : T extends Seq2SeqTask ? Seq2SeqPipeline
+  : T extends "automatic-speech-recognition" ? Pipeline | WhisperPipeline
   : Pipeline;
+
+/** True for an encoder-decoder generation pipeline (narrows {@linkcode AnyPipeline}). */
+export function isSeq2Seq(pipeline: AnyPipeline): pipeline is Seq2SeqPipeline {
+  return isSeq2SeqTask(pipeline.task) && "decodeFeeds" in pipeline;
+}
 
 /** True for a text-generation pipeline (narrows {@linkcode AnyPipeline}). */
 export function isTextGeneration(pipeline: AnyPipeline): pipeline is TextGenerationPipeline {
   return pipeline.task === "text-generation" && "generate" in pipeline;
+}
+
+/** True for Whisper's speech-recognition pipeline (narrows {@linkcode AnyPipeline}). */
+export function isWhisper(pipeline: AnyPipeline): pipeline is WhisperPipeline {
+  return "whisper" in pipeline && pipeline.whisper === true;
 }
 
 function dirname(path: string): string {
@@ -138,7 +162,21 @@ export async function loadPipeline<T extends string>(
 export async function loadPipeline(model: string, options?: PipelineOptions): Promise<AnyPipeline>;
 export async function loadPipeline(model: string, options: PipelineOptions = {}): Promise<AnyPipeline> {
   if (options.task === "text-generation") return await loadTextGeneration(model, options);
+  if (isSeq2SeqTask(options.task)) return await loadSeq2Seq(model, { ...options, taskSource: "option" });
+  if (
+    (options.task === undefined || options.task === "automatic-speech-recognition") &&
+    await isWhisperModel(model, options)
+  ) {
+    return await loadWhisper(model, options);
+  }
   if (options.task) return await loadTaskPipeline(model, options);
+  // an encoder-decoder export holds several graphs: recognised by its file names before anything resolves one
+  if (await isSeq2SeqModel(model, options)) {
+    const detected = await seq2seqTask(model, options);
+    if (isSeq2SeqTask(detected.task)) {
+      return await loadSeq2Seq(model, { ...options, task: detected.task, taskSource: detected.source });
+    }
+  }
   const { options: resolved, choice } = await resolveWithVariant(model, options);
   // detect from the files first, so that a generation model is loaded once
   const probe = await resolveModel(model, resolved);

@@ -33,6 +33,8 @@ const ARCHITECTURE_TASKS: [RegExp, string][] = [
   [/ForImageClassification(WithTeacher)?$/, "image-classification"],
   [/ForAudioClassification$/, "audio-classification"],
   [/ForCTC$/, "automatic-speech-recognition"],
+  [/^MarianMTModel$/, "translation"],
+  [/^VisionEncoderDecoderModel$/, "image-to-text"],
   [/ForSpeechSeq2Seq$|ForConditionalGeneration$/, "text2text-generation"],
   [/ForMaskedLM$/, "fill-mask"],
   [/ForCausalLM$|LMHeadModel$/, "text-generation"],

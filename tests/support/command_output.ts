@@ -60,7 +60,7 @@ export async function commandOutput(
 }
 
 /** pip's and npm's chatter, left out of {@linkcode lastLines}. */
-const NOISE = /is ignored|Warning|install-scripts|^npm warn\s*$/;
+const NOISE = /is ignored|[Ww]arn|install-scripts|VerifyOutputSizes/;
 
 /** The last `count` meaningful lines of a program's stderr (pip/npm warnings left out), for a one-line error. */
 export function lastLines(text: string, count = 1): string {

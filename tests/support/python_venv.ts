@@ -15,7 +15,7 @@ const FIXTURES = new URL("../.fixtures/", import.meta.url).pathname;
 
 /** What one environment holds. */
 export interface PythonVenvSpec {
-  /** Folder name under `tests/.fixtures/` (e.g. `venv-gen`). */
+  /** Folder name under `tests/.fixtures/` (e.g. `venv-torch`). */
   name: string;
   /** One `pip install` a list: its package specs and flags, run in order. */
   installs: string[][];

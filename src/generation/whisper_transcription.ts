@@ -1,0 +1,347 @@
+/**
+ * Whisper speech recognition (`WhisperForConditionalGeneration` exported in optimum's encoder + decoder layout) on
+ * the encoder-decoder loop: WAV → mono 16 kHz → 30-second windows (a longer recording: windows of 30 s that overlap
+ * 5 s on each side, as transformers' pipeline with `chunk_length_s=30` cuts them) → log-mel features → the decoder
+ * prompt `<|startoftranscript|><|lang|><|task|>` (+ `<|notimestamps|>`) with Whisper's logits rules → text, and
+ * with timestamps the segments; windows are merged without dropping or repeating words at the seams. Without a
+ * language the most probable language token after `<|startoftranscript|>` (first window) is used and reported.
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import { hubCacheDir } from "../environment.ts";
+import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
+import type { LoadModelOptions } from "../runtime/load_model.ts";
+import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "../processing/audio_wav.ts";
+import { resample } from "../processing/audio_resample.ts";
+import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "../processing/audio_log_mel.ts";
+import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
+import { decodeSeq2Seq } from "./seq2seq_loop.ts";
+import { loadSeq2SeqParts, modelRoot, type Seq2SeqParts } from "./seq2seq_generation.ts";
+import { seededRandom } from "./seeded_random.ts";
+import { type DetectedLanguage, detectLanguage, WhisperLogitsRules } from "./whisper_logits.ts";
+import { mergeWindows, type WhisperSegment } from "./whisper_segments.ts";
+import { readWhisperTokens, whisperLanguage, whisperPrompt, type WhisperTokens } from "./whisper_tokens.ts";
+
+/** Options of one transcription. */
+export interface WhisperOptions {
+  /** Language code (`en`), or undefined/`auto` to detect it. */
+  language?: string;
+  /** `transcribe` (default) or `translate` (to English). */
+  task?: "transcribe" | "translate";
+  /** Segment timestamps (default false). */
+  timestamps?: boolean;
+  /** New tokens per 30-second window at most (default 448 minus the prompt, Whisper's decoder length). */
+  maxNewTokens?: number;
+  /** Seconds of overlap on each side of a window of a long recording (default 5, transformers' 30 / 6). */
+  strideSeconds?: number;
+}
+
+/** Options of {@linkcode WhisperPipeline.run}. */
+export interface WhisperRunOptions extends WhisperOptions {
+  /** The file's name, for error messages (WAV bytes). */
+  name?: string;
+  /** Longest recording accepted, seconds (default 600). */
+  maxSeconds?: number;
+}
+
+/** One decoded window. */
+export interface WhisperWindow {
+  /** The language it was decoded in (asked for, or detected on this window). */
+  language: string;
+  /** The decoder prompt. */
+  promptIds: number[];
+  /** The generated ids (the EOS included when it stopped on it). */
+  generatedIds: number[];
+  /** `[length, left stride, right stride]` in seconds. */
+  stride: [number, number, number];
+}
+
+/** A transcription. */
+export interface WhisperResult {
+  /** Tells it apart from the other pipelines' results. */
+  kind: "whisper";
+  /** The text (no special or timestamp tokens). */
+  text: string;
+  /** The language used: asked for, or detected (on the first window; each window detects its own). */
+  language: string;
+  /** The detection, when no language was given. */
+  detected?: DetectedLanguage;
+  /** With timestamps: segments, seconds from the recording's start (`end` null: the model did not close it). */
+  segments: WhisperSegment[];
+  /** Each window's ids. */
+  windows: WhisperWindow[];
+  /** The recording's length in seconds. */
+  seconds: number;
+}
+
+/** A loaded Whisper model. */
+export interface WhisperPipeline {
+  /** The task it serves. */
+  readonly task: "automatic-speech-recognition";
+  /** Marks the encoder-decoder speech pipeline (the CTC one has none). */
+  readonly whisper: true;
+  /**
+   * Transcribes a WAV file's bytes, 16 kHz mono samples, or a pipeline audio input with one clip (`{kind: "audio",
+   * clips: [{bytes, name}]}`). Typed `unknown` so that it joins the other pipelines' `run` in a union.
+   *
+   * @throws {InputError} anything else, or several clips (exit 2).
+   */
+  run(audio: unknown, options?: WhisperRunOptions): Promise<WhisperResult>;
+  /** The same as {@linkcode WhisperPipeline.run}: the generation pipelines' shape. */
+  generate(audio: unknown, options?: WhisperRunOptions): Promise<WhisperResult>;
+  /** Transcribes 16 kHz mono samples. */
+  transcribe(samples: Float32Array, options?: WhisperOptions): Promise<WhisperResult>;
+  /** Transcribes a WAV file's bytes (any rate and channel count the WAV reader accepts). */
+  transcribeWav(bytes: Uint8Array, name: string, options?: WhisperOptions & { maxSeconds?: number }): Promise<
+    WhisperResult
+  >;
+  /** Releases the sessions. */
+  dispose(): Promise<void>;
+  /** `await using` support: {@linkcode WhisperPipeline.dispose}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Whether config.json describes a Whisper checkpoint. */
+export function isWhisperConfig(config: Record<string, unknown>): boolean {
+  const architectures = config.architectures;
+  return config.model_type === "whisper" ||
+    (Array.isArray(architectures) && architectures.includes("WhisperForConditionalGeneration"));
+}
+
+/**
+ * The folder of an encoder-decoder export: a directory as given, else the cached Hub snapshot (the single-graph
+ * resolver refuses a snapshot with several graphs without naming its folder, so the cache is asked directly).
+ */
+async function whisperRoot(model: string, options: LoadModelOptions): Promise<string> {
+  try {
+    return await modelRoot(model, options);
+  } catch (error) {
+    let ref: { id: string; revision?: string };
+    try {
+      ref = parseModelId(model);
+    } catch {
+      throw error;
+    }
+    const snapshot = await findCachedSnapshot(hubCacheDir(options.env, options.cacheDir), ref.id, ref.revision);
+    if (!snapshot) throw error;
+    return snapshot.path;
+  }
+}
+
+/**
+ * Whether `model` (a folder or a cached Hub id) is a Whisper export: config.json says Whisper and the folder holds
+ * an encoder graph. False when it cannot be found (the caller's loader then reports that).
+ */
+export async function isWhisperModel(model: string, options: LoadModelOptions = {}): Promise<boolean> {
+  let root: string;
+  try {
+    root = await whisperRoot(model, options);
+  } catch {
+    return false;
+  }
+  try {
+    const config = JSON.parse(await Deno.readTextFile(`${root}/config.json`));
+    if (!config || typeof config !== "object" || !isWhisperConfig(config)) return false;
+    for await (const entry of Deno.readDir(`${root}/onnx`)) {
+      if (/^encoder_model.*\.onnx$/.test(entry.name)) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
+/** Cuts a recording as transformers' pipeline does: `[start, end, left, right]` in samples. */
+export function whisperWindows(length: number, windowSamples: number, strideSamples: number): number[][] {
+  const step = windowSamples - 2 * strideSamples;
+  if (step <= 0) throw new InputError("the window stride leaves no step: use a stride below a third of the window");
+  const out: number[][] = [];
+  for (let start = 0; start < length; start += step) {
+    const end = Math.min(start + windowSamples, length);
+    const isLast = start + windowSamples >= length;
+    const left = start === 0 ? 0 : strideSamples;
+    if (end - start > left) out.push([start, end, left, isLast ? 0 : strideSamples]);
+    if (isLast) break;
+  }
+  return out;
+}
+
+/** Builds the pipeline from loaded parts. */
+export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokenizer): Promise<WhisperPipeline> {
+  const generationConfig = (parts.generationConfig ?? {}) as Record<string, unknown>;
+  const tokens: WhisperTokens = readWhisperTokens(generationConfig);
+  const preprocessor = (await parts.files.readJsonIfPresent("preprocessor_config.json") ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const spec: LogMelSpec = logMelSpecFromConfig(preprocessor);
+  const tok = tokenizer ?? await loadTokenizer(parts.files);
+  const maxTarget = typeof parts.config.max_target_positions === "number" ? parts.config.max_target_positions : 448;
+  const decode = (ids: number[]) => tok.decode(ids.filter((id) => id < tokens.timestampBegin));
+  const greedy = {
+    doSample: false,
+    temperature: 1,
+    topK: 0,
+    topP: 1,
+    minP: 0,
+    repetitionPenalty: 1,
+    noRepeatNgramSize: 0,
+  };
+
+  const features = (window: Float32Array) => {
+    const data = logMelSpectrogram(window, spec);
+    return { dtype: "float32" as const, shape: [1, spec.featureSize, data.length / spec.featureSize], data };
+  };
+
+  async function detect(input: ReturnType<typeof features>): Promise<DetectedLanguage> {
+    let found: DetectedLanguage | undefined;
+    await decodeSeq2Seq(parts.sessions, tok, {
+      encoderFeeds: { input_features: input },
+      batch: 1,
+      decoderPrompts: [[tokens.startOfTranscript]],
+      maxNewTokens: 1,
+      sampling: greedy,
+      numBeams: 1,
+      lengthPenalty: 1,
+      earlyStopping: false,
+      numReturnSequences: 1,
+      eosTokenIds: [tokens.endOfText],
+      padTokenId: tokens.endOfText,
+      processors: [],
+      stop: [],
+      random: seededRandom(0),
+      onStep: ({ scores }) => found ??= detectLanguage(scores, tokens),
+    });
+    return found!;
+  }
+
+  async function transcribe(samples: Float32Array, options: WhisperOptions = {}): Promise<WhisperResult> {
+    const task = options.task ?? "transcribe";
+    const timestamps = options.timestamps ?? false;
+    const asked = whisperLanguage(tokens, options.language);
+    const windowSamples = spec.nSamples;
+    const stride = Math.round((options.strideSeconds ?? spec.nSamples / spec.samplingRate / 6) * spec.samplingRate);
+    const cuts = samples.length <= windowSamples
+      ? [[0, samples.length, 0, 0]]
+      : whisperWindows(samples.length, windowSamples, stride);
+    let detected: DetectedLanguage | undefined;
+    const windows: WhisperWindow[] = [];
+    for (const [start, end, left, right] of cuts) {
+      const input = features(samples.subarray(start, end));
+      let language = asked;
+      if (language === undefined) {
+        // as transformers' pipeline: each window detects its own language
+        const found = await detect(input);
+        detected ??= found;
+        language = found.language;
+      }
+      const promptIds = whisperPrompt(tokens, { language, task, timestamps });
+      const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptIds.length);
+      const rules = new WhisperLogitsRules(tokens, { timestamps });
+      const out = await decodeSeq2Seq(parts.sessions, tok, {
+        encoderFeeds: { input_features: input },
+        batch: 1,
+        decoderPrompts: [promptIds],
+        maxNewTokens,
+        sampling: greedy,
+        numBeams: 1,
+        lengthPenalty: 1,
+        earlyStopping: false,
+        numReturnSequences: 1,
+        eosTokenIds: [tokens.endOfText],
+        padTokenId: tokens.endOfText,
+        processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
+        stop: [],
+        random: seededRandom(0),
+      });
+      const rate = spec.samplingRate;
+      windows.push({
+        language,
+        promptIds,
+        generatedIds: out.sequences[0].generatedIds,
+        stride: [(end - start) / rate, left / rate, right / rate],
+      });
+    }
+    const seconds = samples.length / spec.samplingRate;
+    const language = asked ?? detected!.language;
+    // segments (and a long recording's text) as transformers' pipeline joins windows; an unclosed last segment ends
+    // null. The text of one window is its ids decoded, as generate() + decode(skip_special_tokens) give it.
+    const merged = mergeWindows(
+      windows.map((w) => ({ ids: w.generatedIds.filter((id) => id !== tokens.endOfText), stride: w.stride })),
+      tokens,
+      decode,
+      { timestamps },
+    );
+    let previousEnd = 0;
+    const segments = merged.chunks.map((c) => {
+      // an unopened chunk (text after the last closed pair) starts where the previous one ended
+      const segment = {
+        text: c.text,
+        timestamp: [c.timestamp[0] ?? previousEnd, c.timestamp[1]] as [number, number | null],
+      };
+      previousEnd = c.timestamp[1] ?? segment.timestamp[0];
+      return segment;
+    });
+    const text = windows.length === 1
+      ? tok.decode(windows[0].generatedIds.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true })
+      : merged.text;
+    return { kind: "whisper", text, language, ...(detected ? { detected } : {}), segments, windows, seconds };
+  }
+
+  function transcribeWav(bytes: Uint8Array, name: string, options: WhisperOptions & { maxSeconds?: number } = {}) {
+    const clip = decodeWav(bytes, name, { maxSeconds: options.maxSeconds ?? DEFAULT_MAX_AUDIO_SECONDS });
+    const mono = resample(mixToMono(clip), clip.sampleRate, spec.samplingRate);
+    if (mono.length === 0) throw new InputError(`${name}: the WAV holds no samples`);
+    return transcribe(mono, options);
+  }
+  async function dispose() {
+    await parts.sessions.encoder.dispose();
+    await parts.sessions.decoder.dispose();
+    await parts.sessions.decoderWithPast?.dispose();
+  }
+  const run = async (audio: unknown, options: WhisperRunOptions = {}): Promise<WhisperResult> => {
+    if (audio instanceof Float32Array) return await transcribe(audio, options);
+    if (audio instanceof Uint8Array) return await transcribeWav(audio, options.name ?? "audio", options);
+    const input = audio as { kind?: unknown; clips?: { bytes: Uint8Array; name: string }[] };
+    if (input && input.kind === "audio" && Array.isArray(input.clips)) {
+      if (input.clips.length !== 1) {
+        throw new InputError(`Whisper transcribes one clip per call, got ${input.clips.length}`, {
+          hint: "call run once per file",
+        });
+      }
+      return await transcribeWav(input.clips[0].bytes, input.clips[0].name, options);
+    }
+    throw new InputError("Whisper takes audio: WAV bytes, 16 kHz samples or one audio clip");
+  };
+
+  return {
+    task: "automatic-speech-recognition",
+    whisper: true,
+    run,
+    generate: run,
+    transcribe,
+    transcribeWav,
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
+}
+
+/**
+ * Loads a Whisper model (a folder or a cached Hub snapshot in optimum's layout) as a speech-recognition pipeline.
+ *
+ * @throws {NotFoundError} graphs or tokenizer.json missing (exit 3).
+ * @throws {InputError} not a Whisper generation_config.json, or a graph that does not fit (exit 2).
+ */
+export async function loadWhisper(model: string, options: LoadModelOptions = {}): Promise<WhisperPipeline> {
+  const parts = await loadSeq2SeqParts(await whisperRoot(model, options), options);
+  try {
+    return await createWhisper(parts);
+  } catch (error) {
+    await parts.sessions.encoder.dispose();
+    await parts.sessions.decoder.dispose();
+    await parts.sessions.decoderWithPast?.dispose();
+    throw error;
+  }
+}
