@@ -558,14 +558,18 @@ export {
   DEFAULT_MAX_NEW_TOKENS,
   type FinishReason,
   type GenerateOptions,
+  type GenerationDelta,
   type GenerationResult,
   type GenerationStream,
   type GenerationTimings,
   type GenerationUsage,
   type Prompt,
   type PromptIds,
+  type ResponseFormat,
   type SequenceResult,
   type TextGenerationPipeline,
+  type TokenLogprob,
+  type TokenLogprobs,
 } from "./src/generation/text_generation.ts";
 export {
   type AnyPipeline,
@@ -596,6 +600,7 @@ export {
   writeTranscript,
 } from "./src/generation/whisper_writers.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
+export type { StepDelta } from "./src/generation/decode_loop.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
 
 /**

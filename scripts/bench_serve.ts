@@ -13,6 +13,8 @@
  *
  * Usage: deno task bench:serve [--seconds 5] [--concurrency 1,8,64] [--models ocr-cls,mlp] [--skip-fastapi] [--json]
  *
+ * `--generate`: text generation over the OpenAI API against the in-process generator instead (bench_serve_generate.ts).
+ *
  * @module
  */
 import { cpus, loadavg } from "node:os";
@@ -24,6 +26,7 @@ import { feedsFromJson, jsonValues, nest, tensorsToJson } from "../src/runtime/t
 import { matmulChainModel, writeModel } from "../tests/support/onnx_builder.ts";
 import { npmModel } from "../tests/support/npm_models.ts";
 import { running, type ServeProcess, startServe } from "../tests/support/serve_process.ts";
+import { benchServeGenerate } from "./bench_serve_generate.ts";
 
 function textArg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(name);
@@ -235,6 +238,7 @@ async function fastApi(python: string, name: string, path: string, lua: string) 
 }
 
 async function main() {
+  if (Deno.args.includes("--generate")) return await benchServeGenerate();
   try {
     await sh("wrk", ["--version"]).catch((e) => {
       if (String(e).includes("wrk 4")) return "";

@@ -16,12 +16,13 @@ import { graphOptArg, loadOptions, PROVIDER_HELP, providerArg, warnFallbacks } f
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { loadTextGeneration } from "../generation/load_pipeline.ts";
 import type { ChatSession, GenerateOptions } from "../generation/text_generation.ts";
-import { generateOptions, GENERATION_OPTIONS, statsLine } from "./generation_flags.ts";
+import { generateOptions, GENERATION_OPTIONS, parseFormat, statsLine } from "./generation_flags.ts";
 import { describeModel } from "./run_prompt.ts";
 import { stdinLines, TerminalInput } from "./terminal_input.ts";
 
 const HELP = `Available commands:
   /set NAME VALUE   set a parameter: temperature, top_k, top_p, min_p, repetition_penalty, seed, max_new_tokens
+  /set format json  answer in JSON (or: /set format FILE for a JSON schema, /set format text to stop)
   /system TEXT      set the system message (starts the conversation afresh)
   /clear            forget the conversation
   /bye              leave
@@ -70,6 +71,7 @@ export function chatCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
+    .addOption(GENERATION_OPTIONS.format())
     .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
     .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
     .option("--variant <name>", "ONNX variant (fp32, fp16, q4, q4f16, quantized, …; default: the provider's)")
@@ -112,9 +114,20 @@ function command(line: string, chat: ChatSession, options: GenerateOptions, say:
       say(arg ? "Set system message." : "Removed the system message.");
       return true;
     case "/set": {
+      if (rest[0] === "format" && rest.length >= 2) {
+        try {
+          const format = parseFormat(arg.slice("format".length).trim());
+          if (format.type === "text") delete options.responseFormat;
+          else options.responseFormat = format;
+          say(`Set format to '${format.type === "json_schema" ? "schema" : rest[1]}'`);
+        } catch (error) {
+          say(`error: ${(error as Error).message}`);
+        }
+        return true;
+      }
       const setting = SETTABLE[rest[0] ?? ""];
       if (!setting || rest.length !== 2) {
-        say(`Usage: /set NAME VALUE, NAME one of ${Object.keys(SETTABLE).join(", ")}`);
+        say(`Usage: /set NAME VALUE, NAME one of ${Object.keys(SETTABLE).join(", ")}, format`);
         return true;
       }
       try {

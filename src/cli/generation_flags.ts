@@ -8,7 +8,12 @@
  */
 import { InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
-import type { GenerateOptions, GenerationResult, TextGenerationPipeline } from "../generation/text_generation.ts";
+import type {
+  GenerateOptions,
+  GenerationResult,
+  ResponseFormat,
+  TextGenerationPipeline,
+} from "../generation/text_generation.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { collect } from "./runtime_flags.ts";
 import { modelJson } from "../runtime/run_result.ts";
@@ -39,6 +44,51 @@ function truncateFlag(value: string): "left" {
   return value;
 }
 
+/**
+ * `--format` / `/set format`: `json` (any JSON object), `text` (no constraint), or a JSON schema — a file holding
+ * one, or the schema itself when the value starts with `{` — as `ollama run --format` takes them.
+ *
+ * @throws {InputError} the file cannot be read or is not JSON.
+ */
+export function parseFormat(value: string): ResponseFormat {
+  const v = value.trim();
+  if (v === "json") return { type: "json_object" };
+  if (v === "text") return { type: "text" };
+  let text = v;
+  if (!v.startsWith("{")) {
+    try {
+      text = Deno.readTextFileSync(v);
+    } catch (error) {
+      throw new InputError(
+        `--format ${JSON.stringify(value)}: cannot read the schema file (${(error as Error).name})`,
+        {
+          hint: "give --format json, or a file holding a JSON schema",
+        },
+      );
+    }
+  }
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`--format ${JSON.stringify(value)}: the schema is not JSON: ${(error as Error).message}`, {
+      hint: 'a schema file holds one JSON object such as {"type": "object", "properties": {...}}',
+    });
+  }
+  if (typeof schema !== "object" || schema === null || Array.isArray(schema)) {
+    throw new InputError(`--format ${JSON.stringify(value)}: a JSON schema is an object`);
+  }
+  return { type: "json_schema", schema: schema as Record<string, unknown> };
+}
+
+function formatFlag(value: string): ResponseFormat {
+  try {
+    return parseFormat(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--format "[^"]*": /, ""));
+  }
+}
+
 /** The generation flags' values. */
 export interface GenerationFlags {
   maxNewTokens?: number;
@@ -54,6 +104,8 @@ export interface GenerationFlags {
   system?: string;
   keepSpecialTokens?: boolean;
   numBeams?: number;
+  /** `--format`: a parsed format (chat's option), or run's raw string (it also takes Whisper's txt/srt/vtt). */
+  format?: ResponseFormat | string;
 }
 
 /** The generation options, as commander `Option`s (each command adds them with `.addOption`, keeping the types). */
@@ -90,6 +142,11 @@ export const GENERATION_OPTIONS = {
       "--truncate <side>",
       "when the prompt and --max-new-tokens exceed the context: left drops the prompt's oldest tokens",
     ).argParser(truncateFlag),
+  format: () =>
+    new Option(
+      "--format <json|file>",
+      "generation: answer in JSON (json) or in JSON following the schema in a file, enforced while decoding",
+    ).argParser(formatFlag),
   keepSpecialTokens: () =>
     new Option("--keep-special-tokens", "generation: print special tokens such as <|im_end|> (left out by default)"),
   numBeams: () =>
@@ -136,6 +193,8 @@ export function generateOptions(flags: GenerationFlags, signal?: AbortSignal): G
   if (flags.stop?.length) o.stop = flags.stop;
   if (flags.truncate) o.truncate = flags.truncate;
   if (flags.keepSpecialTokens) o.keepSpecialTokens = true;
+  const format = typeof flags.format === "string" ? parseFormat(flags.format) : flags.format;
+  if (format && format.type !== "text") o.responseFormat = format;
   const vars = templateVariables(flags.templateVar);
   if (vars) o.templateVariables = vars;
   if (signal) o.signal = signal;

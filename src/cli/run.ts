@@ -144,7 +144,10 @@ export function runCommand(ctx: CliContext) {
     .option("--raw-prompt", "generation: feed --prompt as plain text, without the chat template")
     .option("--language <code>", "Whisper: spoken language code (en, de, …; default: detected and reported)")
     .option("--timestamps", "Whisper: print segments with their start and end times")
-    .option("--format <fmt>", "Whisper: write the transcript as txt, srt, vtt or json (as whisper.cpp)")
+    .option(
+      "--format <fmt>",
+      "Whisper: the transcript as txt, srt, vtt or json (as whisper.cpp); --prompt: json, text or a JSON schema (file or inline)",
+    )
     .addOption(GENERATION_OPTIONS.system())
     .addOption(GENERATION_OPTIONS.maxNewTokens())
     .addOption(GENERATION_OPTIONS.temperature())
@@ -185,6 +188,7 @@ export function runCommand(ctx: CliContext) {
         flags.truncate && "--truncate",
         flags.keepSpecialTokens && "--keep-special-tokens",
         flags.numBeams !== undefined && "--num-beams",
+        flags.format !== undefined && !flags.audio?.length && "--format",
       ].filter((f): f is string => typeof f === "string");
       if (flags.prompt !== undefined) {
         const other = [

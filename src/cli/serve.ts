@@ -13,8 +13,21 @@ import { setOrtLogLevel } from "../runtime/session.ts";
 import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { ServerMetrics } from "../serve/metrics.ts";
-import { loadServedModels, planServedModels } from "../serve/load_models.ts";
-import { type AccessLogEntry, type ServerEvent, startServer } from "../serve/server.ts";
+import { loadServedModels, type LoadServedModelsOptions, planServedModels } from "../serve/load_models.ts";
+import { scanCache } from "../cache/scan.ts";
+import { HuggingFaceManager } from "../registry/huggingface.ts";
+import { hubCacheDir } from "../environment.ts";
+import { modelArg } from "./hub_client.ts";
+import { SERVED_NAME } from "../serve/served_model.ts";
+import { parseDuration } from "./duration.ts";
+import {
+  type AccessLogEntry,
+  type ModelCatalog,
+  type ModelPuller,
+  type ServedModel,
+  type ServerEvent,
+  startServer,
+} from "../serve/server.ts";
 import { SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { parseCorsOrigins } from "../serve/cors_policy.ts";
 import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
@@ -38,8 +51,13 @@ export function isLoopback(host: string): boolean {
 /** `gpux serve`. */
 export function serveCommand(ctx: CliContext) {
   return new Command("serve")
-    .description("Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol) and Prometheus metrics")
-    .argument("<model...>", "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml")
+    .description(
+      "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol), OpenAI- and Ollama-compatible APIs, Prometheus metrics",
+    )
+    .argument(
+      "[model...]",
+      "MODEL or NAME=MODEL: a cached Hub id org/name[@rev], an .onnx file, a folder or gpux.yml (none: every cached model, loaded on first use)",
+    )
     .option("--host <address>", "address to bind (default: gpux.yml serving.host, else 127.0.0.1)")
     .option(
       "--port <n>",
@@ -65,6 +83,16 @@ export function serveCommand(ctx: CliContext) {
       "--max-queue <n>",
       `most requests waiting per model; more get 503 (default ${SERVING_DEFAULTS.maxQueue})`,
       intFlag("--max-queue", SERVE_FLAGS.maxQueue),
+    )
+    .option(
+      "--parallel <n>",
+      "text-generation models: sequences generated at once, one worker each (default 1)",
+      intFlag("--parallel", SERVE_FLAGS.parallel),
+    )
+    .option(
+      "--max-tokens-limit <n>",
+      "text-generation models: most new tokens a request may ask for (max_tokens, num_predict); more get 400 (default 4096)",
+      intFlag("--max-tokens-limit", SERVE_FLAGS.maxTokensLimit),
     )
     .option(
       "--timeout-ms <ms>",
@@ -126,6 +154,11 @@ export function serveCommand(ctx: CliContext) {
       "threads across operators, per worker",
       intFlag("--inter-op-threads", INT_FLAGS.threads),
     )
+    .option(
+      "--keep-alive <duration>",
+      "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",
+    )
+    .option("--allow-pull", "let POST /api/pull download models from the Hub into the cache (off: 403)")
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -139,6 +172,7 @@ export function serveCommand(ctx: CliContext) {
       }
       const planned = await planServedModels(specs, {
         ...(flags.variant ? { variant: flags.variant } : {}),
+        ...(flags.provider ? { provider: flags.provider } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         env: ctx.env,
         signal: ctx.signal,
@@ -162,7 +196,7 @@ export function serveCommand(ctx: CliContext) {
       probeListen(host, port);
       const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
       const metrics = new ServerMetrics();
-      const models = await loadServedModels(planned, {
+      const loadOptions: LoadServedModelsOptions = {
         session: {
           ...(flags.provider ? { provider: flags.provider } : {}),
           ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
@@ -176,12 +210,28 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
         ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
+        ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
         metrics,
         onEvent: log,
         onLoading: (name, spec) => {
           if (!flags.jsonLog) out.info(`loading ${name} (${spec})…`);
         },
-      });
+        ...(flags.variant ? { variant: flags.variant } : {}),
+        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+      };
+      const models = await loadServedModels(planned, loadOptions);
+      // with no model argument, every cached model is served, loaded on first use
+      const catalog = specs.length === 0
+        ? cacheCatalog(ctx, flags.cacheDir, (raw) =>
+          planServedModels([raw], {
+            ...(flags.variant ? { variant: flags.variant } : {}),
+            ...(flags.provider ? { provider: flags.provider } : {}),
+            ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
+            env: ctx.env,
+            signal: ctx.signal,
+          }).then((p) => loadServedModels(p, loadOptions)))
+        : undefined;
+      const keepAliveMs = flags.keepAlive === undefined ? undefined : parseDuration(flags.keepAlive, "--keep-alive");
       for (const m of models) {
         if (m.pool.loaded.pipelineError) {
           out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
@@ -211,6 +261,10 @@ export function serveCommand(ctx: CliContext) {
             ...(maxTensorElements !== undefined ? { maxTensorElements } : {}),
           },
           ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
+          ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
+          ...(catalog ? { catalog } : {}),
+          ...(flags.allowPull ? { pull: hubPuller(ctx, flags.cacheDir) } : {}),
+          ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
           metrics,
           onEvent: log,
         });
@@ -234,7 +288,7 @@ export function serveCommand(ctx: CliContext) {
         out.print(JSON.stringify({ event: "ready", url: server.url, port: server.port, models: described }));
       } else {
         out.print(
-          `gpux serve ready on ${server.url} · ${
+          `gpux serve ready on ${server.url} · ${catalog ? "every cached model, loaded on first use" : ""}${
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
@@ -309,4 +363,43 @@ function writeErr(line: string): void {
   const bytes = encoder.encode(line + "\n");
   let offset = 0;
   while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
+}
+
+/** The Hub cache as a {@linkcode ModelCatalog}: each cached ONNX model by its repository name (and its full id). */
+function cacheCatalog(
+  ctx: CliContext,
+  cacheDir: string | undefined,
+  load: (raw: string) => Promise<ServedModel[]>,
+): ModelCatalog {
+  const cached = async () => {
+    const scan = await scanCache({ ...(cacheDir ? { cacheDir } : {}), env: ctx.env });
+    return scan.models
+      .filter((m) => m.formats.includes("onnx"))
+      .map((m) => ({
+        name: m.id.split("/").pop()!,
+        spec: m.id,
+        // the snapshot `main` points at (else the newest): loaded by its path, which the sandbox lets serve read
+        // (a Hub id is first tried as a relative path, which it does not)
+        path: (m.revisions.find((r) => r.refs.includes("main")) ?? m.revisions[0])?.path,
+      }))
+      .filter((m) => SERVED_NAME.test(m.name) && m.path !== undefined);
+  };
+  return {
+    list: async () => (await cached()).map(({ name, spec }) => ({ name, spec })),
+    async load(name) {
+      const found = (await cached()).find((m) => m.name === name || m.spec === name);
+      if (!found) return undefined;
+      const [model] = await load(`${found.name}=${found.path}`);
+      return model;
+    },
+  };
+}
+
+/** Pulls for `POST /api/pull`, as `gpux pull MODEL` does (the Hub's endpoint, token and cache from the environment). */
+function hubPuller(ctx: CliContext, cacheDir: string | undefined): ModelPuller {
+  const manager = new HuggingFaceManager({ env: ctx.env, cacheDir: hubCacheDir(ctx.env, cacheDir) });
+  return async (model, onProgress, signal) => {
+    const ref = modelArg(model, undefined);
+    await manager.pullModel(ref.id, { revision: ref.revision, onProgress, signal });
+  };
 }

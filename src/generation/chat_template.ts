@@ -60,7 +60,8 @@ export class ChatTemplate {
     const variables: Record<string, unknown> = {
       ...this.#specials,
       ...options.variables,
-      messages,
+      // OpenAI's null content beside tool_calls: the JavaScript Jinja cannot operate on null, "" renders the same
+      messages: messages.map((m) => m.content === null ? { ...m, content: "" } : m),
       add_generation_prompt: options.addGenerationPrompt ?? true,
     };
     if (options.tools) variables.tools = options.tools;

@@ -16,10 +16,34 @@ import type { TensorData, TensorMap } from "../runtime/tensors.ts";
 import type { TextTokenizer } from "../processing/tokenizer.ts";
 import { type DecoderContract, emptyCacheTensor, intTensor } from "./decoder_contract.ts";
 import type { SamplingSettings } from "./generation_config.ts";
-import { logitsToFloat32, nextToken } from "./logits_sampler.ts";
+import { logitsToFloat32, nextToken, type TokenMask } from "./logits_sampler.ts";
+import { type TokenLogprobs, tokenLogprobs } from "./token_logprobs.ts";
 import type { RandomSource } from "./seeded_random.ts";
 import { IncrementalDecoder } from "./incremental_decoder.ts";
 import { StopStringMatcher } from "./stop_strings.ts";
+
+/**
+ * A per-row rule on which tokens may come next (JSON mode): asked by the sampler, told each chosen token,
+ * and able to end the row once its output is complete.
+ */
+export interface SequenceConstraint extends TokenMask {
+  /** Before each step: how many tokens the row may still generate, this one included. */
+  prepare(remaining: number): void;
+  /** Advances past the chosen token. */
+  accept(id: number): void;
+  /** True once the output is complete: the row ends with finish reason `stop`. */
+  readonly complete: boolean;
+}
+
+/** What one step added to one row: its token (with log-probabilities when asked) and the text it let out. */
+export interface StepDelta {
+  /** The text this step let out (may be "" while text is held back; the end of a row may add text without a token). */
+  text: string;
+  /** The token chosen at this step (absent for text flushed at the end). */
+  tokenId?: number;
+  /** Its log-probabilities (when asked for). */
+  logprobs?: TokenLogprobs;
+}
 
 /** Why a sequence ended. */
 export type FinishReason = "stop" | "length" | "cancelled";
@@ -56,6 +80,12 @@ export interface DecodeRequest {
   cache?: KvCache;
   /** Gets every text delta as it is decoded. */
   onText?: (index: number, text: string) => void;
+  /** Gets every step's token, its log-probabilities and the text it let out, per row. */
+  onStep?: (index: number, delta: StepDelta) => void;
+  /** Log-probabilities of each generated token with this many alternatives (undefined: none computed). */
+  logprobs?: number;
+  /** A fresh constraint for each row (JSON mode), given the vocabulary size (the logits' width). */
+  constraint?: (vocab: number) => SequenceConstraint;
 }
 
 /** One row's outcome. */
@@ -68,6 +98,8 @@ export interface SequenceOutcome {
   text: string;
   /** Why it ended. */
   finishReason: FinishReason;
+  /** Per generated token, when asked for. */
+  logprobs?: TokenLogprobs[];
 }
 
 /** The outcome of a run. */
@@ -95,6 +127,8 @@ interface Row {
   decoder: IncrementalDecoder;
   stopper: StopStringMatcher;
   text: string;
+  logprobs?: TokenLogprobs[];
+  constraint?: SequenceConstraint;
 }
 
 /** Runs prefill and decode steps until every row has finished. */
@@ -116,10 +150,13 @@ export async function decode(
     decoder: new IncrementalDecoder(tokenizer, { skipSpecialTokens: skipSpecial }),
     stopper: new StopStringMatcher(request.stop),
     text: "",
+    ...(request.logprobs !== undefined ? { logprobs: [] } : {}),
   }));
+  let stepText = "";
   const emit = (i: number, text: string) => {
     if (!text) return;
     rows[i].text += text;
+    stepText += text;
     request.onText?.(i, text);
   };
   const hasCache = contract.layers.length > 0;
@@ -170,6 +207,7 @@ export async function decode(
   let steps = 0;
   let first = true;
   const needsHistory = request.sampling.repetitionPenalty !== 1 || request.sampling.noRepeatNgramSize > 0;
+  const topLogprobs = request.logprobs;
   let cancelled = false;
   for (let rowsDone = 0; rowsDone < batch;) {
     if (request.signal?.aborted) {
@@ -223,17 +261,28 @@ export async function decode(
       const offset = (b * seqOut + seqOut - 1) * vocab;
       const scores = logitsToFloat32(logits.data as Float32Array | Uint16Array, offset, vocab);
       const history = needsHistory ? [...row.prompt, ...row.generated] : [];
-      const token = nextToken(scores, history, request.sampling, request.random);
+      const raw = topLogprobs !== undefined ? scores.slice() : undefined;
+      if (request.constraint && !row.constraint) row.constraint = request.constraint(vocab);
+      row.constraint?.prepare(row.maxNew - row.generated.length);
+      const token = nextToken(scores, history, request.sampling, request.random, {
+        generated: row.generated,
+        mask: row.constraint,
+      });
       row.generated.push(token);
       step.push(token);
+      row.constraint?.accept(token);
+      const logprobs = raw ? tokenLogprobs(tokenizer, raw, token, topLogprobs!) : undefined;
+      if (logprobs) row.logprobs!.push(logprobs);
+      stepText = "";
       // an EOS id is decoded too: a special one decodes to nothing, an ordinary token in the EOS list to its text
       const check = row.stopper.push(row.decoder.push(token));
       emit(b, check.text);
       if (check.stopped) {
         row.done = true;
         row.reason = "stop";
-      } else if (eos.has(token)) finish(row, "stop", emit, b);
+      } else if (eos.has(token) || row.constraint?.complete) finish(row, "stop", emit, b);
       else if (row.generated.length >= row.maxNew) finish(row, "length", emit, b);
+      request.onStep?.(b, { text: stepText, tokenId: token, ...(logprobs ? { logprobs } : {}) });
       if (row.done) rowsDone++;
     }
     const elapsed = performance.now() - started;
@@ -262,8 +311,10 @@ export async function decode(
       if (!row.done) {
         row.done = true;
         row.reason = "cancelled";
+        stepText = "";
         emit(b, row.decoder.flush());
         emit(b, row.stopper.flush());
+        if (stepText) request.onStep?.(b, { text: stepText });
       }
     }
   }
@@ -276,6 +327,7 @@ export async function decode(
       generatedIds: r.generated,
       text: r.text,
       finishReason: r.reason,
+      ...(r.logprobs ? { logprobs: r.logprobs } : {}),
     })),
     ...(cache ? { cache } : {}),
     cachedTokens,

@@ -26,6 +26,10 @@ export interface SamplingSettings {
   repetitionPenalty: number;
   /** Never repeat an n-gram of this size (0: off). */
   noRepeatNgramSize: number;
+  /** OpenAI's presence penalty in [-2, 2]: subtracted once from each already generated token's logit (0: off). */
+  presencePenalty?: number;
+  /** OpenAI's frequency penalty in [-2, 2]: subtracted per occurrence from each generated token's logit (0: off). */
+  frequencyPenalty?: number;
 }
 
 /** Everything the decode loop needs to know before it starts. */
@@ -133,6 +137,11 @@ export function resolveGenerationSettings(
       "an integer ≥ 0",
     );
   }
+  for (
+    const [name, v] of [["presence_penalty", o.presencePenalty], ["frequency_penalty", o.frequencyPenalty]] as const
+  ) {
+    if (v !== undefined) check(name, v, Number.isFinite(v) && v >= -2 && v <= 2, "a number in [-2, 2]");
+  }
   if (o.maxNewTokens !== undefined) {
     check("max_new_tokens", o.maxNewTokens, Number.isInteger(o.maxNewTokens) && o.maxNewTokens >= 1, "an integer ≥ 1");
   }
@@ -146,6 +155,8 @@ export function resolveGenerationSettings(
     minP: o.minP ?? sampling.minP,
     repetitionPenalty: o.repetitionPenalty ?? sampling.repetitionPenalty,
     noRepeatNgramSize: o.noRepeatNgramSize ?? sampling.noRepeatNgramSize,
+    presencePenalty: o.presencePenalty ?? 0,
+    frequencyPenalty: o.frequencyPenalty ?? 0,
   };
   if (merged.temperature === 0 || merged.topK === 1) merged.doSample = false;
   const fileMaxNew = num(g.max_new_tokens);

@@ -1,7 +1,10 @@
 /**
  * From one position's logits to the next token, in transformers' order: the processors that apply in
- * greedy decoding too (repetition penalty, no-repeat n-grams), then, when sampling, the warpers
- * (temperature, top-k, top-p, min-p) and a draw from a seeded {@linkcode RandomSource}.
+ * greedy decoding too (repetition penalty, OpenAI's presence and frequency penalties, no-repeat n-grams),
+ * then, when sampling, the warpers (temperature, top-k, top-p, min-p) and a draw from a seeded
+ * {@linkcode RandomSource}. A {@linkcode TokenMask} (JSON mode) is asked about the best candidates first:
+ * greedy takes the best allowed one, sampling draws among the allowed ones of its top-k window, and only
+ * when none of those is allowed is the whole vocabulary masked.
  *
  * Sampling looks only at the tokens that can matter: those within `e^-40` of the most likely one (or the
  * top-k), so that a 150,000-token vocabulary is not sorted every step.
@@ -37,6 +40,42 @@ export function applyRepetitionPenalty(logits: Float32Array, sequence: readonly 
     const v = logits[id];
     logits[id] = v < 0 ? v * penalty : v / penalty;
   }
+}
+
+/**
+ * OpenAI's presence and frequency penalties (in place): each token already generated loses
+ * `presence` once and `frequency` times its count — `logit -= presence·[count > 0] + frequency·count`.
+ * Only generated tokens count, not the prompt's (as the OpenAI API and vLLM do).
+ */
+export function applyPresenceFrequencyPenalty(
+  logits: Float32Array,
+  generated: readonly number[],
+  presence: number,
+  frequency: number,
+): void {
+  if ((presence === 0 && frequency === 0) || generated.length === 0) return;
+  const counts = new Map<number, number>();
+  for (const id of generated) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const [id, count] of counts) {
+    if (id < 0 || id >= logits.length) continue;
+    logits[id] -= presence + frequency * count;
+  }
+}
+
+/** Which tokens may come next (the JSON constraint); the sampler asks about its best candidates first. */
+export interface TokenMask {
+  /** True when token `id` may come next. */
+  allows(id: number): boolean;
+  /** Sets every token that may not come next to −∞ (the fallback when no good candidate is allowed). */
+  maskAll(logits: Float32Array): void;
+}
+
+/** What {@linkcode nextToken} needs beyond the whole sequence. */
+export interface NextTokenContext {
+  /** The ids generated so far (presence and frequency penalties count these only). */
+  generated?: readonly number[];
+  /** Tokens that may not come next are never chosen. */
+  mask?: TokenMask;
 }
 
 /** No-repeat n-grams (in place): a token that would complete an n-gram already in `sequence` gets −∞. */
@@ -77,14 +116,33 @@ export function nextToken(
   sequence: readonly number[],
   settings: SamplingSettings,
   random: RandomSource,
+  context: NextTokenContext = {},
 ): number {
   applyRepetitionPenalty(logits, sequence, settings.repetitionPenalty);
+  applyPresenceFrequencyPenalty(
+    logits,
+    context.generated ?? [],
+    settings.presencePenalty ?? 0,
+    settings.frequencyPenalty ?? 0,
+  );
   banRepeatedNgrams(logits, sequence, settings.noRepeatNgramSize);
-  if (!settings.doSample || settings.temperature === 0 || settings.topK === 1) return argmax(logits);
-  return sample(logits, settings, random);
+  const mask = context.mask;
+  if (!settings.doSample || settings.temperature === 0 || settings.topK === 1) {
+    if (!mask) return argmax(logits);
+    // walk the best candidates first: usually the first or second is allowed
+    for (const id of topKIndices(logits, GREEDY_WINDOW, -Infinity)) if (mask.allows(id)) return id;
+    mask.maskAll(logits);
+    return argmax(logits);
+  }
+  return sample(logits, settings, random, mask);
 }
 
-function sample(logits: Float32Array, settings: SamplingSettings, random: RandomSource): number {
+/** Candidates greedy decoding checks against a mask before it masks the whole vocabulary. */
+const GREEDY_WINDOW = 16;
+/** A sampling window larger than this is masked whole rather than checked token by token. */
+const SAMPLE_WINDOW = 1024;
+
+function sample(logits: Float32Array, settings: SamplingSettings, random: RandomSource, mask?: TokenMask): number {
   const t = settings.temperature;
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
@@ -104,6 +162,15 @@ function sample(logits: Float32Array, settings: SamplingSettings, random: Random
       while (k < candidates.length && logits[candidates[k]] >= kth) k++;
       candidates = candidates.slice(0, k);
     }
+  }
+  if (mask) {
+    const allowed = candidates.length <= SAMPLE_WINDOW ? candidates.filter((id) => mask.allows(id)) : [];
+    if (allowed.length === 0) {
+      // nothing in the window may come next: mask the vocabulary and sample from what is left
+      mask.maskAll(logits);
+      return sample(logits, settings, random);
+    }
+    candidates = allowed;
   }
   let probs = candidates.map((i) => Math.exp((logits[i] - max) / t));
   let total = probs.reduce((a, b) => a + b, 0);

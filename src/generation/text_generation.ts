@@ -15,10 +15,23 @@ import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
 import { type DecoderContract, readDecoderContract } from "./decoder_contract.ts";
 import { type GenerationOverrides, type GenerationSettings, resolveGenerationSettings } from "./generation_config.ts";
 import { type ChatMessage, type ChatTemplate, loadChatTemplate } from "./chat_template.ts";
-import { decode, type DecodeOutcome, type FinishReason, type KvCache } from "./decode_loop.ts";
+import { decode, type DecodeOutcome, type FinishReason, type KvCache, type StepDelta } from "./decode_loop.ts";
+import { jsonConstraintFactory, type ResponseFormat } from "./json_constraint.ts";
+import { MAX_TOP_LOGPROBS, type TokenLogprob, type TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
 
-export type { ChatMessage, FinishReason };
+export type { ChatMessage, FinishReason, ResponseFormat, TokenLogprob, TokenLogprobs };
+
+/**
+ * One step of a streamed generation: the token chosen (with its log-probabilities when `logprobs` was asked)
+ * and the text it let out. Text can lag its token (a stop string or a split UTF-8 character is held back), so
+ * `text` may be "" and a later delta may carry it; the concatenated texts always equal the result's text. The
+ * last delta of a cancelled row may carry text and no token.
+ */
+export interface GenerationDelta extends StepDelta {
+  /** The prompt's index (0 for a single prompt). */
+  index: number;
+}
 
 /** New tokens when neither the options nor generation_config.json say how many. */
 export const DEFAULT_MAX_NEW_TOKENS = 256;
@@ -43,6 +56,17 @@ export interface GenerateOptions extends GenerationOverrides {
   tools?: unknown[];
   /** Gets each row's text deltas as they are decoded (batches; a single prompt streams through `generate`). */
   onText?: (index: number, text: string) => void;
+  /** Gets every step of every row: token id, log-probabilities (when asked) and text (see {@linkcode GenerationDelta}). */
+  onDelta?: (delta: GenerationDelta) => void;
+  /** Report each generated token's log-probability (`SequenceResult.logprobs`, and in each delta). */
+  logprobs?: boolean;
+  /** With `logprobs`: how many most likely alternatives per token, 0–20 (default 0). */
+  topLogprobs?: number;
+  /**
+   * JSON mode: `{ type: "json_object" }` (any JSON object) or `{ type: "json_schema", schema }` holds the output to
+   * valid JSON by masking tokens while decoding; it ends (finish reason `stop`) when the value is complete.
+   */
+  responseFormat?: ResponseFormat;
 }
 
 /** Token counts of a generation. */
@@ -83,8 +107,10 @@ export interface SequenceResult {
   promptIds: number[];
   /** The generated token ids (an EOS id that ended it included). */
   generatedIds: number[];
-  /** `stop` (an EOS id or a stop string), `length` (the token budget) or `cancelled`. */
+  /** `stop` (an EOS id, a stop string, or a complete JSON value in JSON mode), `length` (the token budget) or `cancelled`. */
   finishReason: FinishReason;
+  /** Per generated token (EOS included), when `logprobs` was asked: log-softmax of the model's raw logits. */
+  logprobs?: TokenLogprobs[];
 }
 
 /** What a generation returns: the first (or only) answer's fields, and every answer in `sequences`. */
@@ -99,10 +125,21 @@ export interface GenerationResult extends SequenceResult {
   timings: GenerationTimings;
 }
 
-/** A streamed generation: iterate for text deltas; `result` resolves once it has ended. */
+/**
+ * A streamed generation: iterate it for text deltas, or iterate {@linkcode GenerationStream.deltas} for
+ * per-token deltas (id, log-probabilities, text) — one or the other, once; `result` resolves once it has ended.
+ *
+ * @example
+ * ```ts ignore
+ * const stream = pipeline.generate("Hi", { logprobs: true, topLogprobs: 2 });
+ * for await (const d of stream.deltas()) console.log(d.text, d.logprobs?.logprob);
+ * ```
+ */
 export interface GenerationStream extends AsyncIterable<string> {
   /** The whole result (iterating is optional: awaiting it runs the generation to the end). */
   readonly result: Promise<GenerationResult>;
+  /** Per-step deltas (a single prompt): each generated token with its log-probabilities and the text it let out. */
+  deltas(): AsyncIterable<GenerationDelta>;
 }
 
 /** A prompt already tokenized: the ids are fed as they are. */
@@ -179,7 +216,9 @@ function isPromptIds(p: unknown): p is PromptIds {
 
 function checkMessages(messages: ChatMessage[]): void {
   for (const [i, m] of messages.entries()) {
-    if (!m || typeof m.role !== "string" || typeof m.content !== "string") {
+    // an assistant message that only calls tools may have no content (OpenAI sends null)
+    const contentOk = typeof m?.content === "string" || (m?.content === null && Array.isArray(m.tool_calls));
+    if (!m || typeof m.role !== "string" || !contentOk) {
       throw new InputError(`message ${i} needs a string role and a string content`, {
         hint: `give messages like [{"role": "user", "content": "Hello"}]`,
       });
@@ -357,6 +396,14 @@ class TextGenerator implements TextGenerationPipeline {
             }
             await result;
           },
+          async *deltas() {
+            try {
+              yield* (await inner).stream.deltas();
+            } catch {
+              // as above
+            }
+            await result;
+          },
         };
       },
       clear(keepSystem = true) {
@@ -380,38 +427,43 @@ class TextGenerator implements TextGenerationPipeline {
     options: GenerateOptions,
     chat?: { cache?: KvCache; onCache: (cache: KvCache | undefined) => void },
   ): GenerationStream {
-    const queue: string[] = [];
+    const queue: GenerationDelta[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
     const single = prompts.length === 1;
-    const onText = (index: number, text: string) => {
-      options.onText?.(index, text);
+    const onStep = (index: number, step: StepDelta) => {
+      const delta = { index, ...step };
+      options.onDelta?.(delta);
       if (single) {
-        queue.push(text);
+        queue.push(delta);
         wake?.();
       }
     };
     // one generation at a time per session: calls queue behind each other
-    const result = this.#busy.then(() => this.#generate(prompts, options, onText, chat));
+    const result = this.#busy.then(() => this.#generate(prompts, options, onStep, chat));
     this.#busy = result.catch(() => undefined);
     const finished = result.finally(() => {
       ended = true;
       wake?.();
     });
     finished.catch(() => undefined);
+    async function* deltas(): AsyncGenerator<GenerationDelta> {
+      while (true) {
+        if (queue.length) {
+          yield queue.shift()!;
+          continue;
+        }
+        if (ended) break;
+        await new Promise<void>((resolve) => wake = resolve);
+        wake = undefined;
+      }
+      await result; // rethrows a failure
+    }
     return {
       result,
+      deltas,
       async *[Symbol.asyncIterator]() {
-        while (true) {
-          if (queue.length) {
-            yield queue.shift()!;
-            continue;
-          }
-          if (ended) break;
-          await new Promise<void>((resolve) => wake = resolve);
-          wake = undefined;
-        }
-        await result; // rethrows a failure
+        for await (const delta of deltas()) if (delta.text) yield delta.text;
       },
     };
   }
@@ -419,7 +471,7 @@ class TextGenerator implements TextGenerationPipeline {
   async #generate(
     prompts: Prompt[],
     options: GenerateOptions,
-    onText: (index: number, text: string) => void,
+    onStep: (index: number, step: StepDelta) => void,
     chat?: { cache?: KvCache; onCache: (cache: KvCache | undefined) => void },
   ): Promise<GenerationResult> {
     if (this.#disposed) throw new InputError("the text-generation pipeline was disposed");
@@ -430,6 +482,13 @@ class TextGenerator implements TextGenerationPipeline {
       options,
       this.#configs.genai,
     );
+    const topLogprobs = options.topLogprobs ?? 0;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+      throw new InputError(`top_logprobs ${topLogprobs}: expected an integer from 0 to ${MAX_TOP_LOGPROBS}`, {
+        hint: `ask for at most ${MAX_TOP_LOGPROBS} alternatives per token`,
+      });
+    }
+    const constraint = jsonConstraintFactory(options.responseFormat, this.tokenizer, settings.eosTokenIds);
     let ids = prompts.map((p) => this.encodePrompt(p, options));
     const tokenizeMs = performance.now() - started;
     const budgets: number[] = [];
@@ -481,7 +540,10 @@ class TextGenerator implements TextGenerationPipeline {
         skipSpecialTokens: !options.keepSpecialTokens,
         signal: options.signal,
         cache: chat?.cache,
-        onText,
+        onText: options.onText,
+        onStep,
+        ...(constraint ? { constraint } : {}),
+        ...(options.logprobs || options.topLogprobs ? { logprobs: topLogprobs } : {}),
       });
     } catch (error) {
       chat?.onCache(undefined);

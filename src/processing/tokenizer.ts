@@ -322,6 +322,7 @@ export class TextTokenizer {
   #unkId?: number;
   #modelType: string;
   #addedIds = new Map<string, number>();
+  #addedById = new Map<number, { content: string; special: boolean }>();
   #segmentCache = new Map<string, string>();
   #asciiCache: string[] = [];
   #localNormalizer: boolean;
@@ -354,6 +355,7 @@ export class TextTokenizer {
     }
     for (const t of (tokenizerJson.added_tokens ?? []) as Json[]) {
       this.#addedIds.set(String(t.content), Number(t.id));
+      this.#addedById.set(Number(t.id), { content: String(t.content), special: t.special === true });
     }
     const unk = this.#modelType === "Unigram"
       ? (Array.isArray(model.vocab) && typeof model.unk_id === "number"
@@ -403,6 +405,16 @@ export class TextTokenizer {
   /** WordPiece's continuing-subword prefix (`##`), or BPE's when it has one. */
   get subwordPrefix(): string | undefined {
     return this.#wordPiecePrefix ?? this.#bpePrefix;
+  }
+
+  /** True for a byte-level BPE (GPT-2, Llama 3, Qwen): its token strings spell bytes in GPT-2's byte alphabet. */
+  get byteLevel(): boolean {
+    return this.#byteLevel;
+  }
+
+  /** The added tokens by id (`<|im_start|>`, …) with whether each is special — generation masks and byte tables need them. */
+  get addedTokens(): ReadonlyMap<number, { content: string; special: boolean }> {
+    return this.#addedById;
   }
 
   /** The id of a token string (added tokens included), or undefined. */

@@ -14,6 +14,11 @@ import type { SessionOptions } from "../runtime/session.ts";
 import { availableCores } from "../runtime/cpu_cores.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { ModelPool, type PoolEvent } from "./model_pool.ts";
+import { GenerationPool } from "./generation_pool.ts";
+import { ModelFiles } from "../processing/model_files.ts";
+import { detectTask } from "../processing/task_detection.ts";
+import { chooseGenerationVariant, listOnnxFiles } from "../generation/variant_choice.ts";
+import { InputError } from "../errors.ts";
 import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
 import type { ServedModel } from "./server.ts";
 
@@ -37,6 +42,8 @@ export interface LoadServedModelsOptions extends ServingFlags {
   onEvent?: (event: PoolEvent) => void;
   /** Called before each model starts loading. */
   onLoading?: (name: string, spec: string) => void;
+  /** Sequences a text-generation model decodes at once, one Worker each (`--parallel`, default 1). */
+  parallel?: number;
   /** Worker script override (tests). */
   workerUrl?: URL;
   /** Longest audio clip the models' pipelines decode, seconds (`--max-audio-seconds`; the pipeline's default). */
@@ -58,17 +65,31 @@ export interface PlannedModel {
  */
 export async function planServedModels(
   args: readonly string[],
-  options: { variant?: string; cacheDir?: string; env?: EnvReader; signal?: AbortSignal } = {},
+  options: { variant?: string; cacheDir?: string; env?: EnvReader; signal?: AbortSignal; provider?: string } = {},
 ): Promise<PlannedModel[]> {
   const planned: PlannedModel[] = [];
   for (const raw of args) {
     const arg = parseModelArg(raw);
-    const resolved = await resolveModel(arg.spec, {
-      ...(options.variant ? { variant: options.variant } : {}),
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const resolve = (variant: string | undefined) =>
+      resolveModel(arg.spec, {
+        ...(variant ? { variant } : {}),
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    let resolved: ResolvedModel;
+    try {
+      resolved = await resolve(options.variant);
+    } catch (error) {
+      // a folder of a language model with several variants: the one that suits the provider, as `gpux run --prompt`
+      // picks it (any other folder with several .onnx files still needs --variant)
+      const choice = !options.variant && error instanceof InputError
+        ? await generationVariant(arg.spec, options.provider)
+        : undefined;
+      if (!choice) throw error;
+      resolved = await resolve(choice);
+      if (!(await generatesText(resolved))) throw error;
+    }
     planned.push({ name: servedName(arg, resolved), spec: arg.spec, resolved });
   }
   checkUniqueNames(planned);
@@ -102,6 +123,27 @@ export async function loadServedModels(
         if (session[k] === undefined) delete session[k];
       }
       options.onLoading?.(p.name, p.spec);
+      if (await generatesText(p.resolved)) {
+        const parallel = Math.max(1, options.parallel ?? 1);
+        const pool = await GenerationPool.start({
+          name: p.name,
+          spec: p.spec,
+          model: p.resolved,
+          ...(options.variant ? { variant: options.variant } : {}),
+          ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+          session: {
+            ...session,
+            intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
+              Math.max(1, Math.floor(cores / (parallel * planned.length))),
+          },
+          parallel,
+          maxQueue: settings.maxQueue,
+          ...(options.metrics ? { metrics: options.metrics } : {}),
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        });
+        served.push({ name: p.name, spec: p.spec, pool, timeoutMs: settings.timeoutMs });
+        continue;
+      }
       const pool = await ModelPool.start({
         name: p.name,
         path: p.resolved.path,
@@ -129,4 +171,22 @@ export async function loadServedModels(
     throw error;
   }
   return served;
+}
+
+/** The generation variant `loadTextGeneration` would pick in a folder (undefined: not a folder, or one variant). */
+async function generationVariant(spec: string, provider: string | undefined): Promise<string | undefined> {
+  try {
+    if (!(await Deno.stat(spec)).isDirectory) return undefined;
+  } catch {
+    return undefined;
+  }
+  return chooseGenerationVariant(await listOnnxFiles(spec), provider ?? "cpu")?.variant;
+}
+
+/** Whether a model is a text generator (as `loadPipeline` detects it: gpux.yml, the card, config.json). */
+async function generatesText(model: ResolvedModel): Promise<boolean> {
+  const files = await ModelFiles.forModel(model, model.path);
+  const config = (await files.readJsonIfPresent("config.json") ?? {}) as Record<string, unknown>;
+  const detected = await detectTask({ gpuxTask: model.config?.task, files, config });
+  return detected?.task === "text-generation";
 }

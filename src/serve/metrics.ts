@@ -68,7 +68,11 @@ export class Gauge implements Metric {
   }
 
   render(): string {
-    this.collect?.(this);
+    if (this.collect) {
+      // a collected gauge shows what is now: a model unloaded since the last render leaves no series behind
+      this.#values.clear();
+      this.collect(this);
+    }
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
     for (const { labels, value } of this.#values.values()) lines.push(`${this.name}${labelText(labels)} ${num(value)}`);
     return lines.join("\n");
@@ -158,6 +162,21 @@ export class ServerMetrics {
   );
   /** Workers replaced after a crash. */
   readonly workerRestarts = new Counter("gpux_worker_restarts_total", "Workers replaced after a crash, by model.");
+  /** Generations by model and how they ended (`stop`, `length`, `cancelled`, `error`). */
+  readonly generations = new Counter(
+    "gpux_generations_total",
+    "Text generations by model and finish reason (stop, length, cancelled: the client left or it timed out).",
+  );
+  /** Tokens generated, by model. */
+  readonly generatedTokens = new Counter("gpux_generated_tokens_total", "Tokens generated, by model.");
+  /** Prompt tokens read, by model. */
+  readonly promptTokens = new Counter("gpux_prompt_tokens_total", "Prompt tokens read by generations, by model.");
+  /** Seconds from a generation's dispatch to its first token. */
+  readonly timeToFirstToken = new Histogram(
+    "gpux_time_to_first_token_seconds",
+    "Seconds from a generation's arrival to its first token, by model.",
+    LATENCY_BUCKETS,
+  );
   #models: ModelGaugeSource[] = [];
   readonly #gauges: Gauge[];
 
@@ -194,6 +213,11 @@ export class ServerMetrics {
     this.#models.push(model);
   }
 
+  /** Takes an unloaded model out of the gauges (its counters stay). */
+  removeModel(name: string): void {
+    this.#models = this.#models.filter((m) => m.name !== name);
+  }
+
   /** The whole exposition, ending with a newline. */
   render(): string {
     const all: Metric[] = [
@@ -205,6 +229,10 @@ export class ServerMetrics {
       this.inferenceSeconds,
       this.requestSeconds,
       this.workerRestarts,
+      this.generations,
+      this.generatedTokens,
+      this.promptTokens,
+      this.timeToFirstToken,
       ...this.#gauges,
     ];
     return all.map((m) => m.render()).join("\n") + "\n";

@@ -123,6 +123,8 @@ function toError(data: WorkerErrorData): GpuxError {
 
 /** A served model and its workers. */
 export class ModelPool {
+  /** What the pool's workers host: sessions (tensors, task pipelines); a {@linkcode GenerationPool} says `generation`. */
+  readonly kind = "session" as const;
   /** Served name. */
   readonly name: string;
   /** What the first worker reported: provider, fallbacks, inputs, outputs. */

@@ -28,6 +28,12 @@ export class UnauthorizedError extends HttpError {
   override readonly headers: Record<string, string> = { "www-authenticate": 'Bearer realm="gpux"' };
 }
 
+/** The server forbids what was asked (403), e.g. `/api/pull` without `--allow-pull`. */
+export class ForbiddenError extends HttpError {
+  override readonly code: string = "forbidden";
+  override readonly status: number = 403;
+}
+
 /** No such model or route (404). */
 export class RouteNotFoundError extends HttpError {
   override readonly code: string = "not_found";
@@ -85,4 +91,29 @@ export function httpStatusOf(error: unknown): number {
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ProviderError || error instanceof RuntimeError) return 500;
   return 500;
+}
+
+/**
+ * A request field the server cannot honour or that is malformed (400), naming the field as OpenAI's `param`:
+ * `n` above 1, a field not supported yet, a wrong type.
+ */
+export class InvalidFieldError extends HttpError {
+  override readonly code: string = "invalid_request_error";
+  override readonly status: number = 400;
+  /** The field at fault. */
+  readonly param: string;
+  /** `param`: the field; `code`: a stable code (default `invalid_request_error`). */
+  constructor(param: string, message: string, options: { hint?: string; code?: string } = {}) {
+    super(message, options.hint ? { hint: options.hint } : {});
+    this.param = param;
+    if (options.code) (this as { code: string }).code = options.code;
+  }
+}
+
+/** A prompt (and the tokens asked for) longer than the model's context: 400, never truncated silently. */
+export class ContextLengthExceededError extends HttpError {
+  override readonly code: string = "context_length_exceeded";
+  override readonly status: number = 400;
+  /** The field at fault (`messages` or `prompt`). */
+  readonly param: string = "messages";
 }

@@ -1,68 +1,33 @@
 /**
- * The HTTP side of `gpux serve`, on `Deno.serve` with no framework: routing, the API key, body limits,
- * the gpux endpoints (`/health`, `/info`, `/predict`, `/models/{name}/predict`), the KServe v2 endpoints
- * (`/v2/…`) and `/metrics`. Inference happens in each model's {@linkcode ModelPool} (Workers), so the event
- * loop only parses, routes and formats. Nothing is printed: every request and state change is reported
+ * The HTTP side of `gpux serve`, on `Deno.serve` with no framework: the API key, CORS, the drain and the access
+ * log around a {@linkcode RouteTable} of named handlers grouped by API — gpux's own (routes_gpux.ts), KServe v2
+ * (routes_kserve.ts), OpenAI's `/v1` (routes_openai.ts) and Ollama's `/api` (routes_ollama.ts) — over one
+ * {@linkcode ServerState}. Inference and generation happen in each model's pool of Workers, so the event loop
+ * only parses, routes and formats. Nothing is printed: every request and state change is reported
  * through `onEvent`, which the CLI renders.
  *
  * @module
  */
-import { InputError } from "../errors.ts";
-import { fallbacksJson, type LoadedModelFacts, modelJson } from "../runtime/run_result.ts";
-import { type CodecCall, type DecodedPredict, type InferAnswer, type PredictAnswer, runCodec } from "./codec_calls.ts";
-import { JsonCodec } from "./json_codec.ts";
 import { allowedOrigin, parseCorsOrigins } from "./cors_policy.ts";
-import { REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
-import { bodyCost, feedsCost, MemoryBudget, rawCost, type Reservation } from "./memory_budget.ts";
-import type { TensorMap } from "../runtime/tensors.ts";
-import { VERSION } from "../version.ts";
-import { tensorMetadata, type V2Request } from "./kserve.ts";
-import { Gauge, ServerMetrics } from "./metrics.ts";
-import type { ModelPool, PoolEvent } from "./model_pool.ts";
+import type { RequestLimits } from "./request_limits.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import { errorBody } from "./error_shapes.ts";
+import { type Handled, type RouteState, RouteTable } from "./route_table.ts";
+import { GPUX_ROUTES, JSON_HEADERS } from "./routes_gpux.ts";
+import { KSERVE_ROUTES } from "./routes_kserve.ts";
+import { OPENAI_ROUTES } from "./routes_openai.ts";
+import { OLLAMA_ROUTES } from "./routes_ollama.ts";
 import {
-  BadRequestError,
-  HttpError,
-  httpStatusOf,
-  MethodNotAllowedError,
-  PayloadTooLargeError,
-  RouteNotFoundError,
-  ShuttingDownError,
-  UnauthorizedError,
-} from "./serve_errors.ts";
+  type AccessLogEntry,
+  type ModelCatalog,
+  type ModelPuller,
+  type ServedModel,
+  type ServerEvent,
+  ServerState,
+} from "./server_state.ts";
+import { HttpError, httpStatusOf, ShuttingDownError, UnauthorizedError } from "./serve_errors.ts";
 
-/** One model as the server serves it. */
-export interface ServedModel {
-  /** Served name (in URLs). */
-  name: string;
-  /** What the user typed (`acme/model`, `./model.onnx`). */
-  spec: string;
-  /** Its workers. */
-  pool: ModelPool;
-  /** Milliseconds a request may take (0 = no limit). */
-  timeoutMs: number;
-}
-
-/** One request, as the access log shows it. */
-export interface AccessLogEntry {
-  method: string;
-  path: string;
-  status: number;
-  /** Milliseconds from arrival to response. */
-  ms: number;
-  /** Served model, when the route names one. */
-  model?: string;
-  /** Requests in the model run that answered it. */
-  batch?: number;
-  /** The error message for a 4xx/5xx. */
-  error?: string;
-}
-
-/** What the server reports. */
-export type ServerEvent =
-  | { type: "request"; entry: AccessLogEntry }
-  | { type: "draining"; pending: number }
-  | { type: "stopped" }
-  | PoolEvent;
+export type { AccessLogEntry, ModelCatalog, ModelPuller, ServedModel, ServerEvent };
 
 /** Options of {@linkcode startServer}. */
 export interface ServerOptions {
@@ -88,6 +53,14 @@ export interface ServerOptions {
    * and get 413 when they could never fit, 503 when they do not fit beside those in flight ({@linkcode MemoryBudget}).
    */
   maxMemoryBytes?: number;
+  /** Largest `max_tokens` (`num_predict`) a generation request may ask for (default 4096, `--max-tokens-limit`). */
+  maxTokensLimit?: number;
+  /** Models loaded on first use (`gpux serve` with no model argument serves the cache). */
+  catalog?: ModelCatalog;
+  /** Pulls for `POST /api/pull` (`--allow-pull`; the endpoint answers 403 without it). */
+  pull?: ModelPuller;
+  /** How long an idle model loaded on demand stays loaded, ms (default 5 minutes, `--keep-alive`; -1: forever). */
+  keepAliveMs?: number;
   /** Metrics (one is created when not given). */
   metrics?: ServerMetrics;
   /** Access log and state changes. */
@@ -113,37 +86,6 @@ export interface RunningServer {
   finished: Promise<void>;
 }
 
-const JSON_HEADERS = { "content-type": "application/json" };
-/**
- * Bodies from this size, and answers from this many values, go to the codec Worker when the server is busy
- * (measured: an MLP answering 1024 floats at 64 connections, /health p50 12 ms → 1 ms, and 15% more req/s,
- * once answers of 1024 values were printed in the codec rather than on the HTTP thread).
- */
-const OFFLOAD_BYTES = 4 * 1024;
-const OFFLOAD_VALUES = 512;
-/**
- * Bodies from this size are parsed in the codec Worker even on an idle server (16 MiB of JSON holds a thread for
- * a few hundred ms), and answers from this many values are always streamed from it (answer_stream.ts): printed a
- * chunk at a time off the HTTP thread, never whole in memory (tens of millions of floats printed inline held
- * /health for seconds and left gigabytes behind).
- */
-const ALWAYS_OFFLOAD_BYTES = 1024 * 1024;
-const STREAM_VALUES = 64 * 1024;
-
-function valueCount(tensors: TensorMap): number {
-  let n = 0;
-  for (const name in tensors) n += tensors[name].data.length;
-  return n;
-}
-
-function factsOf(m: ServedModel): LoadedModelFacts {
-  return {
-    path: m.pool.path,
-    ...(m.pool.model ? { model: m.pool.model } : {}),
-    provider: m.pool.provider,
-    fallbacks: m.pool.fallbacks,
-  };
-}
 const HEALTH_PATHS = new Set(["/health", "/v2/health/live", "/v2/health/ready"]);
 const READY_PATH = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/ready$/;
 
@@ -160,61 +102,6 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
-/** Reads the body as text, refusing more than `limit` bytes (413) without reading it all. */
-async function readBody(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit}`, {
-      hint: "send less, or start the server with a larger --max-body-mb",
-    });
-  }
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => {});
-        throw new PayloadTooLargeError(`the request body is over the limit of ${limit} bytes`, {
-          hint: "send less, or start the server with a larger --max-body-mb",
-        });
-      }
-      chunks.push(value);
-    }
-  } catch (error) {
-    if (error instanceof HttpError) throw error;
-    throw new BadRequestError(`the request body could not be read: ${(error as Error).message ?? error}`);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
-/** What routing learns about a request: its endpoint's name, and its share of the memory budget. */
-interface RouteState {
-  name: string;
-  reservation?: Reservation;
-}
-
-interface Handled {
-  status?: number;
-  body: unknown;
-  headers?: Record<string, string>;
-  text?: string;
-  /** A large answer, streamed (instead of `text`). */
-  stream?: ReadableStream<Uint8Array>;
-  model?: string;
-  batch?: number;
-}
-
 /**
  * Starts the server; resolves once it listens.
  *
@@ -222,308 +109,14 @@ interface Handled {
  * @throws {InputError} `cors` is not `*` or a list of origins.
  */
 export function startServer(options: ServerOptions): Promise<RunningServer> {
-  const metrics = options.metrics ?? new ServerMetrics();
-  const models = new Map(options.models.map((m) => [m.name, m]));
-  const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
-  const emit = options.onEvent ?? (() => {});
-  const limits: RequestLimits = { ...REQUEST_LIMIT_DEFAULTS, ...options.limits };
-  const budget = options.maxMemoryBytes === undefined
-    ? undefined
-    : new MemoryBudget(options.maxMemoryBytes, Deno.memoryUsage().rss);
-  if (budget && budget.capacity < maxBody) {
-    const mb = (n: number) => `${Math.ceil(n / 1024 / 1024)} MB`;
-    throw new InputError(
-      `the memory budget of ${mb(budget.limitBytes)} leaves ${
-        mb(budget.capacity)
-      } for requests once the models are loaded (${mb(budget.baselineBytes)}), less than one request body`,
-      { hint: "start the server with a larger --max-memory-mb (or leave it out: half the machine's memory)" },
-    );
-  }
+  const state = new ServerState(options);
+  const { metrics, models } = state;
+  const emit = state.emit;
   const corsOrigins = options.cors === undefined
     ? undefined
     : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
-  let draining = false;
-  // requests being handled, so that the drain waits for their answers before the connections close
-  let active = 0;
-  const idleWaiters: (() => void)[] = [];
-  const handlersIdle = () => active === 0 ? Promise.resolve() : new Promise<void>((r) => idleWaiters.push(r));
-  const codec = new JsonCodec();
-  // an idle server decodes inline (lowest latency); a busy one sends big bodies and answers to the codec
-  // Worker, so that no request holds the HTTP thread for milliseconds
-  const busy = () => options.models.some((m) => m.pool.pending > 0) || codec.pending > 0;
-  const codecRun = async <T>(call: CodecCall, heavy: boolean, huge = false): Promise<T> => {
-    if (huge || (heavy && busy())) return await codec.run<T>(call);
-    return runCodec(call) as T;
-  };
-  if (budget) {
-    metrics.addGauge(
-      new Gauge("gpux_memory_budget_bytes", "The server's memory budget (--max-memory-mb).", (g) => {
-        g.set({}, budget.limitBytes);
-      }),
-    );
-    metrics.addGauge(
-      new Gauge("gpux_memory_reserved_bytes", "Memory reserved by requests in flight against the budget.", (g) => {
-        g.set({}, budget.reserved);
-      }),
-    );
-  }
-  for (const m of options.models) {
-    metrics.addModel({
-      name: m.name,
-      provider: m.pool.provider,
-      variant: m.pool.model?.variant ?? "",
-      queued: () => m.pool.queued,
-      workers: () => m.pool.workers,
-      inFlight: () => m.pool.pending,
-    });
-  }
-
-  const model = (name: string): ServedModel => {
-    const m = models.get(name);
-    if (!m) {
-      throw new RouteNotFoundError(
-        `no model ${JSON.stringify(name)} is served; the models are ${
-          [...models.keys()].map((n) => JSON.stringify(n)).join(", ")
-        }`,
-      );
-    }
-    return m;
-  };
-
-  const allow = (method: string, allowed: string[]) => {
-    if (!allowed.includes(method)) {
-      throw new MethodNotAllowedError(`${method} is not allowed here; use ${allowed.join(" or ")}`, allowed);
-    }
-  };
-
-  // request.signal is not used: in Deno 2.9 touching it prints a warning about its legacy abort-on-success
-  // behaviour. A client that leaves while its request waits costs one wasted run, bounded by the timeout.
-  const infer = async (m: ServedModel, feeds: TensorMap) => {
-    if (draining) throw new ShuttingDownError("the server is shutting down");
-    return await m.pool.infer(feeds, { timeoutMs: m.timeoutMs, validated: true });
-  };
-
-  const describe = (m: ServedModel) => ({
-    name: m.name,
-    spec: m.spec,
-    provider: m.pool.provider,
-    ...(m.pool.fallbacks.length
-      ? { fallbacks: m.pool.fallbacks.map((f) => ({ provider: f.provider, reason: f.reason })) }
-      : {}),
-    variant: m.pool.model?.variant ?? null,
-    repoId: m.pool.model?.repoId ?? null,
-    sha: m.pool.model?.sha ?? null,
-    task: m.pool.loaded.task ?? null,
-    accepts: m.pool.loaded.accepts,
-    inputs: m.pool.inputs,
-    outputs: m.pool.outputs,
-    workers: m.pool.workers,
-    batching: m.pool.batching,
-    ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
-  });
-
-  /** Reserves the body's share of the memory budget before it is read (413/503 when it does not fit). */
-  const admitBody = (request: Request, endpoint: RouteState) => {
-    if (!budget) return;
-    const declared = Number(request.headers.get("content-length") ?? NaN);
-    if (Number.isFinite(declared) && declared > maxBody) return; // readBody answers 413 for the body limit
-    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : maxBody;
-    endpoint.reservation = budget.reserve(bodyCost(bytes), "this request");
-  };
-
-  async function route(request: Request, path: string, endpoint: RouteState): Promise<Handled> {
-    const method = request.method;
-    const parts = path.split("/").slice(1).map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        throw new BadRequestError(`malformed path ${JSON.stringify(path)}`);
-      }
-    });
-    const get = (name: string) => {
-      endpoint.name = name;
-      allow(method, ["GET", "HEAD"]);
-    };
-    const post = (name: string) => {
-      endpoint.name = name;
-      allow(method, ["POST"]);
-    };
-    const predict = async (m: ServedModel): Promise<Handled> => {
-      const started = performance.now();
-      admitBody(request, endpoint);
-      const text = await readBody(request, maxBody);
-      const decoded = await codecRun<DecodedPredict>(
-        { op: "decodePredict", text, inputs: m.pool.inputs, limits },
-        text.length >= OFFLOAD_BYTES,
-        text.length >= ALWAYS_OFFLOAD_BYTES,
-      );
-      endpoint.reservation?.resize(
-        bodyCost(text.length) +
-          (decoded.kind === "raw" ? rawCost(decoded.input) : feedsCost(decoded.feeds, m.pool.inputs, m.pool.outputs)),
-      );
-      if (decoded.kind === "raw") {
-        const accepts = m.pool.loaded.accepts;
-        if (!accepts.includes(decoded.input.kind)) {
-          throw new InputError(
-            `model ${JSON.stringify(m.name)} takes ${
-              accepts.length ? accepts.join(" or ") : "tensors"
-            }, not ${decoded.input.kind}; its inputs are ${
-              m.pool.inputs.map((i) => JSON.stringify(i.name)).join(", ")
-            }`,
-          );
-        }
-        if (draining) throw new ShuttingDownError("the server is shutting down");
-        const result = await m.pool.process(decoded.input, decoded.options, { timeoutMs: m.timeoutMs });
-        // the result comes printed by the model's Worker: spliced into the document, not parsed and printed again
-        const marker = `\u0000${crypto.randomUUID()}`;
-        const text = JSON.stringify({
-          name: m.name,
-          model: modelJson(m.spec, m.pool),
-          provider: m.pool.provider,
-          ...(m.pool.fallbacks.length ? { fallbacks: fallbacksJson(m.pool) } : {}),
-          task: m.pool.loaded.task,
-          result: marker,
-          timings: {
-            queueMs: round(result.queueMs),
-            runMs: round(result.runMs),
-            totalMs: round(performance.now() - started),
-            batch: 1,
-          },
-        }).replace(JSON.stringify(marker), () => result.resultText ?? "null");
-        return { model: m.name, batch: 1, body: undefined, text, headers: JSON_HEADERS };
-      }
-      const result = await infer(m, decoded.feeds);
-      const answer: PredictAnswer = {
-        name: m.name,
-        spec: m.spec,
-        facts: factsOf(m),
-        outputs: result.outputs,
-        order: m.pool.outputs.map((o) => o.name),
-        timings: {
-          queueMs: round(result.queueMs),
-          runMs: round(result.runMs),
-          totalMs: round(performance.now() - started),
-          batch: result.batch,
-        },
-      };
-      const values = valueCount(result.outputs);
-      if (values >= STREAM_VALUES) {
-        const stream = codec.stream({ op: "encodePredict", answer });
-        return { body: undefined, stream, headers: JSON_HEADERS, model: m.name, batch: result.batch };
-      }
-      const body = await codecRun<string>({ op: "encodePredict", answer }, values >= OFFLOAD_VALUES);
-      return { body: undefined, text: body, headers: JSON_HEADERS, model: m.name, batch: result.batch };
-    };
-
-    if (path === "/health") {
-      get("health");
-      return {
-        status: draining ? 503 : 200,
-        body: { status: draining ? "draining" : "ok", models: [...models.keys()] },
-      };
-    }
-    if (path === "/metrics") {
-      get("metrics");
-      return { body: undefined, text: metrics.render(), headers: { "content-type": "text/plain; version=0.0.4" } };
-    }
-    if (path === "/info") {
-      get("info");
-      return {
-        body: {
-          version: VERSION,
-          limits: { ...limits, maxBodyBytes: maxBody },
-          memory: budget
-            ? { budgetBytes: budget.limitBytes, baselineBytes: budget.baselineBytes, reservedBytes: budget.reserved }
-            : null,
-          models: options.models.map(describe),
-        },
-      };
-    }
-    if (path === "/predict") {
-      post("predict");
-      if (models.size !== 1) {
-        throw new RouteNotFoundError(
-          `${models.size} models are served: POST /models/{name}/predict with name one of ${
-            [...models.keys()].map((n) => JSON.stringify(n)).join(", ")
-          }`,
-        );
-      }
-      return await predict(options.models[0]);
-    }
-    if (parts[0] === "models" && parts.length === 3 && parts[2] === "predict") {
-      endpoint.name = "predict";
-      const m = model(parts[1]);
-      post("predict");
-      return await predict(m);
-    }
-    if (parts[0] === "v2") {
-      if (parts.length === 1) {
-        get("v2_server");
-        return { body: { name: "gpux", version: VERSION, extensions: [] } };
-      }
-      if (parts[1] === "health" && parts.length === 3 && (parts[2] === "live" || parts[2] === "ready")) {
-        get(`v2_health_${parts[2]}`);
-        if (parts[2] === "live") return { body: { live: true } };
-        return { status: draining ? 503 : 200, body: { ready: !draining } };
-      }
-      if (parts[1] === "models" && parts.length >= 3) {
-        // /v2/models/{name}[/versions/{v}][/ready|/infer]
-        let rest = parts.slice(3);
-        if (rest[0] === "versions" && rest.length >= 2) rest = rest.slice(2);
-        const m = model(parts[2]);
-        if (rest.length === 0) {
-          get("v2_model");
-          return {
-            model: m.name,
-            body: {
-              name: m.name,
-              versions: m.pool.model?.sha ? [m.pool.model.sha] : [],
-              platform: "onnxruntime_onnx",
-              inputs: m.pool.inputs.map(tensorMetadata),
-              outputs: m.pool.outputs.map(tensorMetadata),
-            },
-          };
-        }
-        if (rest.length === 1 && rest[0] === "ready") {
-          get("v2_model_ready");
-          return { model: m.name, status: draining ? 503 : 200, body: { name: m.name, ready: !draining } };
-        }
-        if (rest.length === 1 && rest[0] === "infer") {
-          post("v2_infer");
-          admitBody(request, endpoint);
-          const text = await readBody(request, maxBody);
-          const parsed = await codecRun<V2Request>(
-            { op: "decodeInfer", text, inputs: m.pool.inputs, outputs: m.pool.outputs, limits },
-            text.length >= OFFLOAD_BYTES,
-            text.length >= ALWAYS_OFFLOAD_BYTES,
-          );
-          endpoint.reservation?.resize(bodyCost(text.length) + feedsCost(parsed.feeds, m.pool.inputs, m.pool.outputs));
-          const result = await infer(m, parsed.feeds);
-          const answer: InferAnswer = {
-            name: m.name,
-            outputs: result.outputs,
-            order: m.pool.outputs.map((o) => o.name),
-            request: {
-              ...(parsed.id !== undefined ? { id: parsed.id } : {}),
-              ...(parsed.outputs ? { outputs: parsed.outputs } : {}),
-            },
-            ...(m.pool.model?.sha ? { version: m.pool.model.sha } : {}),
-          };
-          const values = valueCount(result.outputs);
-          if (values >= STREAM_VALUES) {
-            const stream = codec.stream({ op: "encodeInfer", answer });
-            return { model: m.name, batch: result.batch, body: undefined, stream, headers: JSON_HEADERS };
-          }
-          const body = await codecRun<string>({ op: "encodeInfer", answer }, values >= OFFLOAD_VALUES);
-          return { model: m.name, batch: result.batch, body: undefined, text: body, headers: JSON_HEADERS };
-        }
-      }
-    }
-    endpoint.name = "unknown";
-    throw new RouteNotFoundError(`no route ${method} ${path}`, {
-      hint: "see GET /info; endpoints: /health, /info, /predict, /models/{name}/predict, /metrics, /v2/…",
-    });
-  }
+  const table = new RouteTable().add(...GPUX_ROUTES, ...KSERVE_ROUTES, ...OPENAI_ROUTES, ...OLLAMA_ROUTES);
+  const requireModel = (name: string) => void state.model(name);
 
   const corsFor = (origin: string | null): Record<string, string> => {
     if (!corsOrigins) return {};
@@ -537,12 +130,11 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   };
 
   async function handler(request: Request): Promise<Response> {
-    active++;
+    const release = state.hold();
     try {
       return await answer(request);
     } finally {
-      active--;
-      if (active === 0) { for (const w of idleWaiters.splice(0)) w(); }
+      release();
     }
   }
 
@@ -550,7 +142,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     const started = performance.now();
     const url = new URL(request.url);
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, "") : url.pathname;
-    const endpoint: RouteState = { name: "unknown" };
+    const endpoint: RouteState = { name: "unknown", api: path.startsWith("/v1/") ? "openai" : "gpux" };
     let handled: Handled;
     let status: number;
     let errorMessage: string | undefined;
@@ -559,7 +151,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       if (request.method === "OPTIONS" && corsOrigins) {
         handled = { status: 204, body: undefined, headers: { "access-control-max-age": "600" } };
       } else {
-        if (draining && !HEALTH_PATHS.has(path) && path !== "/metrics" && !READY_PATH.test(path)) {
+        if (state.draining && !HEALTH_PATHS.has(path) && path !== "/metrics" && !READY_PATH.test(path)) {
           // the drain answers, instead of closing kept-alive connections under a request that already arrived
           throw new ShuttingDownError("the server is shutting down", {
             hint: "retry on another replica, or once the server is back",
@@ -577,22 +169,24 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
             );
           }
         }
-        handled = await route(request, path, endpoint);
+        const { route, params } = table.find(request.method, path, endpoint, requireModel);
+        endpoint.name = route.name;
+        endpoint.api = route.api;
+        handled = await route.handler({ request, path, params, state, endpoint });
       }
       status = handled.status ?? 200;
     } catch (error) {
       status = httpStatusOf(error);
       errorMessage = error instanceof Error ? error.message : String(error);
-      const hint = error instanceof InputError || error instanceof HttpError ? error.hint : undefined;
       handled = {
-        body: { error: errorMessage, ...(hint ? { hint } : {}) },
+        body: errorBody(endpoint.api, error, status),
         headers: error instanceof HttpError ? error.headers : {},
       };
     } finally {
       endpoint.reservation?.release();
     }
     const ms = performance.now() - started;
-    let model = handled.model;
+    let model = handled.model ?? endpoint.model;
     if (!model && modelFromPath) {
       try {
         model = decodeURIComponent(modelFromPath);
@@ -600,7 +194,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       if (model !== undefined && !models.has(model)) model = undefined; // unknown names stay out of the labels
     }
     if (!model && endpoint.name === "predict" && path === "/predict" && models.size === 1) {
-      model = options.models[0].name;
+      model = state.list[0].name;
     }
     const labelModel = model ?? "";
     metrics.requests.inc({ model: labelModel, endpoint: endpoint.name, status: String(status) });
@@ -621,7 +215,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
       ...corsFor(request.headers.get("origin")),
       ...(handled.text === undefined ? JSON_HEADERS : {}),
       ...handled.headers,
-      ...(draining ? { connection: "close" } : {}),
+      ...(state.draining ? { connection: "close" } : {}),
     };
     if (status === 204) return new Response(null, { status, headers });
     const body = handled.stream ?? handled.text ?? JSON.stringify(handled.body);
@@ -649,8 +243,9 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     finished: server.finished,
     shutdown(graceMs = 30000) {
       stopping ??= (async () => {
-        draining = true;
-        const pending = options.models.reduce((n, m) => n + m.pool.pending, 0);
+        state.draining = true;
+        state.stopSweeping();
+        const pending = state.list.reduce((n, m) => n + m.pool.pending, 0);
         emit({ type: "draining", pending });
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise<void>((r) => timer = setTimeout(r, graceMs));
@@ -659,7 +254,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
         let closing: Promise<void> | undefined;
         await Promise.race([
           (async () => {
-            await Promise.all([handlersIdle(), ...options.models.map((m) => m.pool.drained())]);
+            await Promise.all([state.idle(), ...state.list.map((m) => m.pool.drained())]);
             await (closing = server.shutdown());
           })(),
           grace,
@@ -671,15 +266,11 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           await Promise.race([closing, new Promise<void>((r) => timer = setTimeout(r, 1000))]);
           clearTimeout(timer);
         }
-        await Promise.all(options.models.map((m) => m.pool.close()));
-        codec.close();
+        await Promise.all(state.list.map((m) => m.pool.close()));
+        state.codec.close();
         emit({ type: "stopped" });
       })();
       return stopping;
     },
   });
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

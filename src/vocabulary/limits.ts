@@ -184,6 +184,22 @@ export const LIMITS = {
     fields: ["serving.max_queue"],
     default: "256",
   },
+  /** `serve --parallel`: sequences a text-generation model decodes at once (one Worker each). */
+  parallel: {
+    min: 1,
+    max: 256,
+    what: "sequences generated at once per model",
+    flags: ["serve --parallel"],
+    default: "1",
+  },
+  /** `serve --max-tokens-limit`: the most new tokens one generation request may ask for. */
+  maxTokensLimit: {
+    min: 1,
+    max: 1_048_576,
+    what: "new tokens one generation request may ask for",
+    flags: ["serve --max-tokens-limit"],
+    default: "4096",
+  },
   /** `serve --timeout-ms`: per-request limit in milliseconds (0 = none). */
   timeoutMs: {
     min: 0,

@@ -1,0 +1,110 @@
+/**
+ * The messages between the server's main thread and a generation Worker (generation_worker.ts): load a
+ * text-generation pipeline, generate one prompt while streaming its text deltas back, cancel it, close.
+ * Everything is plain, cloneable data.
+ *
+ * @module
+ */
+import type { ResolvedModel } from "../runtime/model_source.ts";
+import type { SessionOptions } from "../runtime/session.ts";
+import type { TensorInfo } from "../runtime/tensors.ts";
+import type { ProviderFailure } from "../runtime/providers.ts";
+import type { ChatMessage } from "../generation/chat_template.ts";
+import type { WorkerErrorData } from "./worker_protocol.ts";
+import type { TokenLogprobs } from "../generation/token_logprobs.ts";
+import type { ResponseFormat } from "../generation/text_generation.ts";
+
+export type { TokenLogprobs };
+
+/** What one generation asks for (the server's view of the engine's options, all cloneable). */
+export interface GenerationParams {
+  /** New tokens at most, as asked (undefined: the model's default, shrunk to what fits the context). */
+  maxNewTokens?: number;
+  /** The server's cap on new tokens (`--max-tokens-limit`): the model's default is cut to it. */
+  maxNewTokensLimit?: number;
+  /** A context smaller than the model's to check the prompt against (Ollama's `num_ctx`). */
+  contextLength?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  /** Stop strings (never part of the text). */
+  stop?: string[];
+  /** Chat template variables (`enable_thinking`). */
+  templateVariables?: Record<string, unknown>;
+  /** OpenAI's presence and frequency penalties, [-2, 2]. */
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Report each token's log-probability, with this many alternatives (0–20). */
+  logprobs?: boolean;
+  topLogprobs?: number;
+  /** Tool definitions rendered through the chat template (OpenAI's `tools`). */
+  tools?: unknown[];
+  /** JSON mode: the output held to valid JSON (to the schema when given) by masking tokens while decoding. */
+  responseFormat?: ResponseFormat;
+}
+
+/** A prompt: plain text (completion, the tokenizer's special tokens added) or a conversation (chat template). */
+export type GenerationPrompt = string | ChatMessage[];
+
+/** Main thread → generation worker. */
+export type ToGenerationWorker =
+  | {
+    type: "load";
+    /** The model as the user named it, for `loadTextGeneration`. */
+    spec: string;
+    variant?: string;
+    cacheDir?: string;
+    options: Omit<SessionOptions, "model">;
+  }
+  | { type: "generate"; id: number; prompt: GenerationPrompt; params: GenerationParams }
+  | { type: "cancel"; id: number }
+  | { type: "close" };
+
+/** What a loaded generation worker reports. */
+export interface GenerationLoaded {
+  type: "loaded";
+  provider: string;
+  fallbacks: ProviderFailure[];
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  model?: ResolvedModel;
+  path: string;
+  /** The model's context length, when its config gives one. */
+  contextLength?: number;
+  /** Whether it has a chat template (it can take messages). */
+  chatTemplate: boolean;
+  /** The chat template's source (Ollama's `template`). */
+  template?: string;
+  /** Milliseconds the load took. */
+  createMs: number;
+}
+
+/** The end of one generation. */
+export interface GenerationDone {
+  type: "done";
+  id: number;
+  text: string;
+  finishReason: "stop" | "length" | "cancelled";
+  promptTokens: number;
+  generatedTokens: number;
+  generatedIds: number[];
+  /** Per generated token, when `logprobs` was asked. */
+  logprobs?: TokenLogprobs[];
+  /** Milliseconds: tokenizing, prefill (prompt evaluation), decode steps, whole. */
+  tokenizeMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  totalMs: number;
+}
+
+/** Generation worker → main thread. */
+export type FromGenerationWorker =
+  | GenerationLoaded
+  | { type: "load_failed"; error: WorkerErrorData }
+  | { type: "delta"; id: number; text: string; logprobs?: TokenLogprobs }
+  | GenerationDone
+  | { type: "failed"; id: number; error: WorkerErrorData }
+  | { type: "closed" };

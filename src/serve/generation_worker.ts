@@ -1,0 +1,175 @@
+/**
+ * The Worker that hosts one text-generation model for `gpux serve`: the decode loop's `session.run` blocks the
+ * thread it runs on, so generation happens here and the HTTP event loop stays free. It streams each text delta
+ * back as it is decoded, and a `cancel` message aborts the generation within one step (the loop checks its
+ * signal between steps, and each step yields to this Worker's message queue). Speaks
+ * {@linkcode ToGenerationWorker} / {@linkcode FromGenerationWorker}; never prints.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import { GpuxError } from "../errors.ts";
+import { setOrtLogLevel } from "../runtime/session.ts";
+import { loadTextGeneration } from "../generation/load_pipeline.ts";
+import { DEFAULT_MAX_NEW_TOKENS, type TextGenerationPipeline } from "../generation/text_generation.ts";
+import type {
+  FromGenerationWorker,
+  GenerationParams,
+  GenerationPrompt,
+  ToGenerationWorker,
+} from "./generation_protocol.ts";
+import type { WorkerErrorData } from "./worker_protocol.ts";
+
+let pipeline: TextGenerationPipeline | undefined;
+const running = new Map<number, AbortController>();
+
+function errorData(error: unknown): WorkerErrorData {
+  if (error instanceof GpuxError) {
+    return { name: error.name, code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) };
+  }
+  return { name: "Error", message: error instanceof Error ? error.message : String(error) };
+}
+
+function post(message: FromGenerationWorker): void {
+  self.postMessage(message);
+}
+
+/** The prompt's ids, refusing (with the code `context_length_exceeded`) a prompt that does not fit the context. */
+function promptIds(p: TextGenerationPipeline, prompt: GenerationPrompt, params: GenerationParams): number[] {
+  const ids = p.encodePrompt(prompt, {
+    ...(params.templateVariables ? { templateVariables: params.templateVariables } : {}),
+    ...(params.tools?.length ? { tools: params.tools } : {}),
+  });
+  const context = params.contextLength !== undefined && p.contextLength !== undefined
+    ? Math.min(params.contextLength, p.contextLength)
+    : params.contextLength ?? p.contextLength;
+  if (context === undefined) return ids;
+  const asked = params.maxNewTokens;
+  const fits = asked === undefined ? ids.length < context : ids.length + asked <= context;
+  if (!fits) {
+    const data: WorkerErrorData = {
+      name: "InputError",
+      code: "context_length_exceeded",
+      message: asked === undefined
+        ? `the prompt has ${ids.length} tokens: the model's context is ${context} tokens`
+        : `the prompt has ${ids.length} tokens and max_tokens asks for ${asked} more: ${
+          ids.length + asked
+        } is more than the model's context of ${context} tokens`,
+      hint: "shorten the prompt or ask for fewer tokens; gpux never truncates a prompt silently",
+    };
+    throw data;
+  }
+  return ids;
+}
+
+/** Without `max_tokens`: the model's default, cut to the server's limit and to what fits the context. */
+function defaultBudget(p: TextGenerationPipeline, promptLength: number, params: GenerationParams): number | undefined {
+  const context = params.contextLength !== undefined && p.contextLength !== undefined
+    ? Math.min(params.contextLength, p.contextLength)
+    : params.contextLength ?? p.contextLength;
+  const model = p.defaults.maxNewTokens ??
+    (p.defaults.maxLength !== undefined ? Math.max(1, p.defaults.maxLength - promptLength) : DEFAULT_MAX_NEW_TOKENS);
+  const room = context !== undefined ? context - promptLength : Infinity;
+  return Math.max(1, Math.min(model, params.maxNewTokensLimit ?? Infinity, room));
+}
+
+async function generate(id: number, prompt: GenerationPrompt, params: GenerationParams): Promise<void> {
+  const p = pipeline;
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    if (!p) throw new Error("the worker has no model loaded");
+    const ids = promptIds(p, prompt, params);
+    const maxNewTokens = params.maxNewTokens ?? defaultBudget(p, ids.length, params);
+    const stream = p.generate({ ids }, {
+      ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
+      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+      ...(params.temperature !== undefined ? { doSample: params.temperature > 0 } : {}),
+      ...(params.topK !== undefined ? { topK: params.topK } : {}),
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.minP !== undefined ? { minP: params.minP } : {}),
+      ...(params.repetitionPenalty !== undefined ? { repetitionPenalty: params.repetitionPenalty } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.stop?.length ? { stop: params.stop } : {}),
+      ...(params.presencePenalty ? { presencePenalty: params.presencePenalty } : {}),
+      ...(params.frequencyPenalty ? { frequencyPenalty: params.frequencyPenalty } : {}),
+      ...(params.logprobs ? { logprobs: true, topLogprobs: params.topLogprobs ?? 0 } : {}),
+      ...(params.responseFormat ? { responseFormat: params.responseFormat } : {}),
+      signal: controller.signal,
+    });
+    for await (const d of stream.deltas()) {
+      if (d.text || d.logprobs) {
+        post({ type: "delta", id, text: d.text, ...(d.logprobs ? { logprobs: d.logprobs } : {}) });
+      }
+    }
+    const r = await stream.result;
+    post({
+      type: "done",
+      id,
+      text: r.text,
+      finishReason: r.finishReason,
+      promptTokens: r.usage.promptTokens,
+      generatedTokens: r.usage.generatedTokens,
+      generatedIds: r.generatedIds,
+      ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+      tokenizeMs: r.timings.tokenizeMs,
+      prefillMs: r.timings.prefillMs,
+      decodeMs: r.timings.decodeMs,
+      totalMs: r.timings.totalMs,
+    });
+  } catch (error) {
+    const data = error && typeof error === "object" && "code" in error && !(error instanceof Error)
+      ? error as WorkerErrorData
+      : errorData(error);
+    post({ type: "failed", id, error: data });
+  } finally {
+    running.delete(id);
+  }
+}
+
+self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "load":
+      try {
+        await setOrtLogLevel("fatal");
+        const started = performance.now();
+        pipeline = await loadTextGeneration(message.spec, {
+          ...message.options,
+          ...(message.variant ? { variant: message.variant } : {}),
+          ...(message.cacheDir ? { cacheDir: message.cacheDir } : {}),
+        });
+        const session = pipeline.session;
+        post({
+          type: "loaded",
+          provider: session.provider,
+          fallbacks: [...session.fallbacks],
+          inputs: [...session.inputs],
+          outputs: [...session.outputs],
+          ...(session.model ? { model: session.model } : {}),
+          path: session.path,
+          ...(pipeline.contextLength !== undefined ? { contextLength: pipeline.contextLength } : {}),
+          chatTemplate: pipeline.chatTemplate !== undefined,
+          ...(pipeline.chatTemplate ? { template: pipeline.chatTemplate.source } : {}),
+          createMs: performance.now() - started,
+        });
+      } catch (error) {
+        post({ type: "load_failed", error: errorData(error) });
+      }
+      return;
+    case "generate":
+      await generate(message.id, message.prompt, message.params);
+      return;
+    case "cancel":
+      running.get(message.id)?.abort();
+      return;
+    case "close":
+      try {
+        await pipeline?.dispose();
+      } finally {
+        pipeline = undefined;
+        post({ type: "closed" });
+      }
+      return;
+  }
+};
