@@ -239,6 +239,16 @@ const TOOL_TEXTS: { label: string; text: string; expected: ParsedToolCalls; form
     },
   },
   {
+    label: "mistral list without its [TOOL_CALLS] (a special token, skipped when decoding)",
+    text: ' [{"name": "f", "arguments": {"a": 1}}]',
+    expected: { content: "", toolCalls: [{ id: "call_1", name: "f", arguments: '{"a": 1}' }] },
+  },
+  {
+    label: "a JSON list that is not calls stays content",
+    text: "[1, 2, 3] are numbers",
+    expected: { content: "[1, 2, 3] are numbers", toolCalls: [] },
+  },
+  {
     label: "mistral v11",
     text: 'Sure.[TOOL_CALLS]lookup[ARGS]{"q": "x"}',
     expected: { content: "Sure.", toolCalls: [{ id: "call_1", name: "lookup", arguments: '{"q": "x"}' }] },

@@ -160,6 +160,7 @@ export class ToolCallStreamParser {
   #pending = "";
   #said = false; // content other than whitespace was emitted
   #bareTried = false;
+  #mistralBare = false; // a Mistral list without its [TOOL_CALLS] (a special token, left out of decoded text)
   #calls: ToolCall[] = [];
   #content = "";
   // hermes argument streaming
@@ -267,8 +268,21 @@ export class ToolCallStreamParser {
             this.#mode = "bare";
             return true;
           }
-          this.#bareTried = true;
         }
+        if (this.#formats.has("mistral") && !this.#said && !this.#bareTried) {
+          const lead = p.length - p.trimStart().length;
+          if (lead === p.length && !ending) return false;
+          if (!ending && MISTRAL_TAG.startsWith(p.slice(lead))) return false; // may still be the tag
+          if (p[lead] === "[") {
+            this.#bareTried = true;
+            this.#mistralBare = true;
+            this.#content_(events, p.slice(0, lead));
+            this.#pending = p.slice(lead);
+            this.#mode = "mistral";
+            return true;
+          }
+        }
+        this.#bareTried = true;
         let hold = 0;
         if (!ending) {
           for (const [m] of markers) {
@@ -386,8 +400,10 @@ export class ToolCallStreamParser {
           const end = valueEnd(p, lead);
           if (end === -1 && !ending) return false;
           const list = end > 0 ? parseJson(p.slice(lead, end)) : undefined;
-          if (!Array.isArray(list)) {
-            this.#content_(events, MISTRAL_TAG + p);
+          const calls = Array.isArray(list) && list.length > 0 &&
+            list.every((c) => c && typeof c === "object" && typeof (c as { name?: unknown }).name === "string");
+          if (!calls) {
+            this.#content_(events, (this.#mistralBare ? "" : MISTRAL_TAG) + p);
             this.#pending = "";
             this.#mode = "text";
             return false;
