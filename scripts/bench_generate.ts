@@ -22,7 +22,7 @@
  * @module
  */
 import * as ort from "onnxruntime-node";
-import { GEN_PYTHON, generationFixture } from "../tests/support/generation_fixtures.ts";
+import { generationFixture, generationPython } from "../tests/support/generation_fixtures.ts";
 import { transformersJsGreedy } from "../tests/support/transformers_js.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -170,10 +170,10 @@ async function ensureModel(shape: string): Promise<string> {
     await Deno.stat(`${dir}/onnx/model.onnx`);
     return dir;
   } catch { /* build it */ }
-  const llama = await generationFixture("llama"); // also installs the venv; its tokenizer ids fit any vocabulary here
+  const llama = await generationFixture("llama"); // its tokenizer ids fit any vocabulary here
   await Deno.mkdir(BENCH_DIR, { recursive: true });
   console.error(`building the ${shape}-shaped model into ${dir} (once; minutes)...`);
-  const out = await new Deno.Command(GEN_PYTHON, {
+  const out = await new Deno.Command(await generationPython(), {
     args: [PY_SCRIPT, "build", dir, "--tokenizer-from", llama, "--shape", shape],
     stdout: "inherit",
     stderr: "piped",
@@ -236,7 +236,7 @@ async function main(): Promise<void> {
           }
           const mode = runner === "python-ort" ? "ort" : "torch";
           const args = [PY_SCRIPT, mode, dir, "--threads", String(threads), "--prompt", String(promptLen)];
-          return await subprocess([...wrapper, GEN_PYTHON, ...args, "--new", String(maxNew)]);
+          return await subprocess([...wrapper, await generationPython(), ...args, "--new", String(maxNew)]);
         });
         runs.push({ runner, threads, ...result });
         console.error(

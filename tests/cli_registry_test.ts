@@ -3,6 +3,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
+import { pathExists } from "./support/path_exists.ts";
 import { type HubServer, startHubServer } from "./support/hub_server.ts";
 
 const ALICE = "hf_alice_secret_token";
@@ -205,7 +206,7 @@ Deno.test("cli login/whoami/logout: token from stdin, saved 0600 where Python lo
     assertEquals(bad.code, 4);
     assertMatch(bad.stderr, /invalid token/);
     assert(!bad.stderr.includes("hf_wrong_token_value"));
-    assertEquals(await exists(tokenFile), false, "a rejected token is not saved");
+    assertEquals(await pathExists(tokenFile), false, "a rejected token is not saved");
 
     const empty = await runCli(["login"], { env, stdin: "\n" });
     assertEquals(empty.code, 2);
@@ -236,7 +237,7 @@ Deno.test("cli login/whoami/logout: token from stdin, saved 0600 where Python lo
     const logout = await runCli(["logout"], { env });
     assertEquals(logout.code, 0);
     assertStringIncludes(logout.stderr, `removed the token file ${tokenFile}`);
-    assertEquals(await exists(tokenFile), false);
+    assertEquals(await pathExists(tokenFile), false);
     const again = await runCli(["logout", "--json"], { env });
     assertEquals(JSON.parse(again.stdout).loggedOut, false);
     assertEquals((await runCli(["whoami"], { env })).code, 4);
@@ -251,15 +252,6 @@ Deno.test("cli login/whoami/logout: token from stdin, saved 0600 where Python lo
     assertEquals(JSON.parse(viaEnv.stdout).tokenSource, "HF_TOKEN");
   });
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function denoDir(): string {
   const explicit = Deno.env.get("DENO_DIR");

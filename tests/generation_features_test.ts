@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects } from "./support/assert.ts";
-import { GEN_PYTHON, generationFixture } from "./support/generation_fixtures.ts";
+import { generationFixture, generationPython } from "./support/generation_fixtures.ts";
 import { loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import type { GenerationDelta, TextGenerationPipeline } from "../src/generation/text_generation.ts";
 import { InputError } from "../src/errors.ts";
@@ -53,7 +53,7 @@ np.save(sys.argv[4], np.array(out, dtype=np.float64))
 async function referenceLogprobs(model: string, ids: number[], start: number): Promise<Float64Array[]> {
   const tmp = await Deno.makeTempFile({ suffix: ".npy" });
   try {
-    const out = await new Deno.Command(GEN_PYTHON, {
+    const out = await new Deno.Command(await generationPython(), {
       args: ["-c", REFERENCE_SCRIPT, model, JSON.stringify(ids), String(start), tmp],
       stdout: "piped",
       stderr: "piped",
@@ -335,7 +335,7 @@ Deno.test("features: the real Qwen3 template renders tools, assistant tool_calls
     ];
     for (const [i, messages] of conversations.entries()) {
       const ours = p.chatTemplate!.render(messages, { tools: WEATHER_TOOLS, addGenerationPrompt: true });
-      const out = await new Deno.Command(GEN_PYTHON, {
+      const out = await new Deno.Command(await generationPython(), {
         // Python's Qwen3 template fails on a null content: it gets "" (what gpux renders null as)
         args: ["-c", TEMPLATE_SCRIPT, dir, JSON.stringify({ messages, tools: WEATHER_TOOLS }).replaceAll("null", '""')],
         stdout: "piped",

@@ -15,15 +15,7 @@ import {
   readGoldens,
 } from "./support/generation_fixtures.ts";
 import { loadTokenizer } from "../src/processing/tokenizer.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pathExists } from "./support/path_exists.ts";
 
 function i64(values: number[], dims: number[]): ort.Tensor {
   return new ort.Tensor("int64", BigInt64Array.from(values.map(BigInt)), dims);
@@ -157,7 +149,7 @@ Deno.test("generation fixtures: each folder is a Hub-like snapshot with graphs, 
     ];
     if (name === "llama-genai") files.push("genai_config.json", "model.onnx.data");
     else files.push("config.json", "generation_config.json");
-    for (const file of files) assert.ok(await exists(`${dir}/${file}`), `${name}: ${file} is missing`);
+    for (const file of files) assert.ok(await pathExists(`${dir}/${file}`), `${name}: ${file} is missing`);
     const ids = goldens.cases.map((c) => c.id);
     for (const id of ["plain", "plain_long", "eos_stop", "stop_string"]) assert.ok(ids.includes(id), `${name}: ${id}`);
     if (name !== "llama-genai") assert.ok(ids.includes("batch"), `${name}: batch`);

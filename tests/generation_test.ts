@@ -7,7 +7,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./support/assert.ts";
-import { GEN_PYTHON, generationFixtures } from "./support/generation_fixtures.ts";
+import { generationFixtures, generationPython } from "./support/generation_fixtures.ts";
 import { isTextGeneration, loadPipeline, loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import type { TextGenerationPipeline } from "../src/generation/text_generation.ts";
 import { IncrementalDecoder } from "../src/generation/incremental_decoder.ts";
@@ -504,7 +504,7 @@ Deno.test("generation: a float16 graph (float16 cache and logits) gives Python o
       await Deno.copyFile(`${root}/llama/${f}`, `${dir}/${f}`);
     }
     const plain = (await goldens(root, "llama")).find((c) => c.id === "plain")!;
-    const made = await new Deno.Command(GEN_PYTHON, {
+    const made = await new Deno.Command(await generationPython(), {
       args: [
         "-c",
         FP16_SCRIPT,
@@ -681,11 +681,10 @@ function counterTokenizer(): string {
 }
 
 Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no config.json (a counter decoder)", async () => {
-  await generationFixtures(); // the venv
   for (const keep of ["scalar", "vector"]) {
     const dir = await Deno.makeTempDir({ prefix: "gpux-counter-" });
     try {
-      const made = await new Deno.Command(GEN_PYTHON, {
+      const made = await new Deno.Command(await generationPython(), {
         args: ["-c", COUNTER_SCRIPT, `${dir}/model.onnx`, "50", keep],
         stderr: "piped",
       }).output();
@@ -717,10 +716,9 @@ Deno.test("generation: a graph with num_logits_to_keep, no position_ids and no c
 });
 
 Deno.test("generation: a decoder without a KV cache re-reads the whole sequence each step", async () => {
-  await generationFixtures(); // the venv
   const dir = await Deno.makeTempDir({ prefix: "gpux-counter-nopast-" });
   try {
-    const made = await new Deno.Command(GEN_PYTHON, {
+    const made = await new Deno.Command(await generationPython(), {
       args: ["-c", COUNTER_SCRIPT, `${dir}/model.onnx`, "50", "scalar", "nopast"],
       stderr: "piped",
     }).output();

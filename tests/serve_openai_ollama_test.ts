@@ -17,6 +17,7 @@ import { CacheFixture, commitSha } from "./support/hf_cache.ts";
 import { withCliHub } from "./support/cli_hub.ts";
 import { embedderRepo } from "./support/text_models.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { pythonVenv } from "./support/python_venv.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
 import { toolCallDeltas } from "../src/serve/routes_openai.ts";
 import { ToolCallStreamParser } from "../src/generation/tool_calls.ts";
@@ -544,28 +545,13 @@ Deno.test({
 });
 
 /** A venv with Python's `openai` package from the local pip mirror (`tests/.fixtures/venv-openai`, ~10 s cold). */
-async function pythonOpenai(): Promise<string> {
-  const venv = new URL("./.fixtures/venv-openai", import.meta.url).pathname;
-  const python = `${venv}/bin/python`;
-  // spawning a missing interpreter throws synchronously in Deno: a fresh clone has no venv yet
-  const ok = async () => {
-    try {
-      return (await new Deno.Command(python, { args: ["-c", "import openai"] }).output()).success;
-    } catch {
-      return false;
-    }
-  };
-  if (await ok()) return python;
-  const mirror = new TextDecoder().decode(
-    (await new Deno.Command("pip", { args: ["config", "get", "global.extra-index-url"] }).output()).stdout,
-  ).trim().split(" ")[0];
-  await new Deno.Command("python3", { args: ["-m", "venv", venv] }).output();
-  await new Deno.Command(`${venv}/bin/pip`, {
-    args: ["install", "--quiet", "--retries", "0", "--disable-pip-version-check", "openai>=1,<3"],
-    env: mirror ? { PIP_INDEX_URL: mirror } : {},
-  }).output();
-  if (!(await ok())) throw new Error(`pip could not install openai into ${venv}`);
-  return python;
+function pythonOpenai(): Promise<string> {
+  return pythonVenv({
+    name: "venv-openai",
+    installs: [["openai>=1,<3"]],
+    check: "import openai",
+    who: "openai client",
+  });
 }
 
 const PYTHON_CLIENT = `

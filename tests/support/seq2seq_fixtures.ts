@@ -2,8 +2,8 @@
  * Tiny random encoder-decoder models (Marian in the merged, split, int8 and float16 layouts; T5; BART with
  * bart-large-cnn's generation config; ViT + GPT-2) exported by `torch.onnx.export(dynamo=True)` to optimum's layout, with
  * PyTorch `generate` goldens (greedy, batch, beam 4): the fixtures the encoder-decoder engine is tested against.
- * {@linkcode seq2seqFixtures} builds them once with `scripts/build_seq2seq_fixtures.py` in the generation venv
- * (`tests/.fixtures/venv-gen`, shared with the decoder fixtures) into `tests/.fixtures/seq2seq/`, and rebuilds
+ * {@linkcode seq2seqFixtures} builds them once with `scripts/build_seq2seq_fixtures.py` in the builders' venv
+ * (`tests/.fixtures/venv-torch`, python_venv.ts) into `tests/.fixtures/seq2seq/`, and rebuilds
  * only when the script changes (its sha256 is in `manifest.json`). Nothing here is committed; a cold build
  * takes about 2.5 minutes on this loaded 2-core machine once the venv exists.
  *
@@ -12,14 +12,14 @@
  *
  * @module
  */
-import { GEN_PYTHON, GEN_VENV } from "./generation_fixtures.ts";
+import { builtFixtures } from "./built_fixtures.ts";
+import { torchPython } from "./python_venv.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = `${ROOT}tests/.fixtures/`;
 /** Where the fixtures are built. */
 export const SEQ2SEQ_DIR = `${FIXTURES}seq2seq`;
 const SCRIPT = `${ROOT}scripts/build_seq2seq_fixtures.py`;
-const VENV_SCRIPT = `${ROOT}scripts/generation_venv.sh`;
 
 /** The fixtures the script builds by default. */
 export const SEQ2SEQ_FIXTURES = ["marian", "marian-split", "t5", "bart", "vit-gpt2"] as const;
@@ -66,11 +66,6 @@ export interface Seq2SeqGoldens {
   cases: Seq2SeqGoldenCase[];
 }
 
-async function sha256Hex(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function upToDate(dir: string, sha: string): Promise<boolean> {
   try {
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
@@ -81,41 +76,14 @@ async function upToDate(dir: string, sha: string): Promise<boolean> {
   }
 }
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr) };
-  } catch (e) {
-    return { ok: false, err: (e as Error).message };
-  }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").filter((l) => !l.includes("is ignored") && !l.includes("Warning")).pop() ?? "";
-}
-
-async function build(): Promise<string> {
-  const sha = await sha256Hex(SCRIPT);
-  if (await upToDate(SEQ2SEQ_DIR, sha)) return SEQ2SEQ_DIR;
-  const venv = await run("sh", [VENV_SCRIPT, GEN_VENV]);
-  if (!venv.ok) {
-    throw new Error(`seq2seq fixtures: cannot install torch/transformers/onnx into ${GEN_VENV}: ${lastLine(venv.err)}`);
-  }
-  await Deno.mkdir(FIXTURES, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: FIXTURES, prefix: ".seq2seq-" });
-  try {
-    const built = await run(GEN_PYTHON, [SCRIPT, tmp]);
-    if (!built.ok) throw new Error(`seq2seq fixtures: ${SCRIPT} failed: ${lastLine(built.err)}`);
-    await Deno.remove(SEQ2SEQ_DIR, { recursive: true }).catch(() => {});
-    try {
-      await Deno.rename(tmp, SEQ2SEQ_DIR);
-    } catch (e) {
-      if (!(await upToDate(SEQ2SEQ_DIR, sha))) throw e;
-    }
-    return SEQ2SEQ_DIR;
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+function build(): Promise<string> {
+  return builtFixtures({
+    who: "seq2seq fixtures",
+    script: SCRIPT,
+    outDir: () => SEQ2SEQ_DIR,
+    complete: upToDate,
+    python: torchPython,
+  });
 }
 
 let ready: Promise<string> | undefined;

@@ -4,10 +4,7 @@
  *
  * @module
  */
-import { cliCommand, taskPermissions } from "./cli.ts";
-
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+import { cliCommand, spawnCli } from "./cli.ts";
 
 /** A running `gpux serve`. */
 export interface ServeProcess {
@@ -56,14 +53,7 @@ export async function startServe(
 ): Promise<ServeProcess | ServeFailure> {
   const child = options.sandbox === "exact"
     ? cliCommand(["serve", ...args], { env: options.env ?? {}, ...(options.cwd ? { cwd: options.cwd } : {}) }).spawn()
-    : new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", `--config=${CONFIG}`, ...await taskPermissions(options.env), CLI, "serve", ...args],
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      cwd: options.cwd,
-    }).spawn();
+    : await spawnCli(["serve", ...args], { env: options.env, cwd: options.cwd });
   const out = { text: "" }, err = { text: "" };
   let onReady: (() => void) | undefined;
   const outDone = collect(child.stdout, out, () => onReady?.());

@@ -1,8 +1,6 @@
 /**
- * transformers.js (`@huggingface/transformers` 4.3), the peer gpux's generation is compared with: installed once with
- * npm into `tests/.fixtures/transformersjs` (`ONNXRUNTIME_NODE_INSTALL_CUDA=skip`: its onnxruntime-node 1.30 postinstall
- * otherwise fetches from an unreachable host) and run in a separate `node` process, because its onnxruntime-node 1.30
- * cannot share a process with gpux's 1.29.
+ * transformers.js (`@huggingface/transformers` 4.3), the peer gpux's generation is compared with, installed and run
+ * in a separate `node` process by transformers_js_node.ts.
  *
  * {@linkcode transformersJsGreedy} loads a local fixture folder (`local_files_only`, no network) and returns the ids
  * `model.generate` picks greedily for each request, with timings (for the benchmark).
@@ -12,9 +10,8 @@
  * @module
  */
 
-const DIR = new URL("../.fixtures/transformersjs", import.meta.url).pathname;
-/** The transformers.js version installed (pinned: a new release must be chosen, not picked up). */
-export const TRANSFORMERS_JS_VERSION = "4.3.2";
+import { lastLines } from "./command_output.ts";
+import { runTransformersJsScript } from "./transformers_js_node.ts";
 
 /** One greedy generation to run. */
 export interface TransformersJsRequest {
@@ -105,94 +102,22 @@ await model.dispose();
 process.stdout.write(JSON.stringify({ results }) + "\\n");
 `;
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").filter((l) => !/install-scripts|^npm warn\s*$/.test(l)).pop() ?? "";
-}
-
-async function install(): Promise<string> {
-  const marker = `${DIR}/node_modules/@huggingface/transformers/package.json`;
-  const installed = await exists(marker) &&
-    JSON.parse(await Deno.readTextFile(marker)).version === TRANSFORMERS_JS_VERSION;
-  if (!installed) {
-    await Deno.mkdir(DIR, { recursive: true });
-    await Deno.writeTextFile(`${DIR}/package.json`, JSON.stringify({ private: true, type: "module" }) + "\n");
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command("npm", {
-        args: [
-          "install",
-          "--no-audit",
-          "--no-fund",
-          "--no-save",
-          `@huggingface/transformers@${TRANSFORMERS_JS_VERSION}`,
-        ],
-        cwd: DIR,
-        env: { ONNXRUNTIME_NODE_INSTALL_CUDA: "skip", ONNXRUNTIME_NODE_INSTALL: "skip" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (e) {
-      throw new Error(`transformers.js: npm is not available (${(e as Error).message})`);
-    }
-    if (!out.success || !(await exists(marker))) {
-      throw new Error(
-        `transformers.js: npm install @huggingface/transformers@${TRANSFORMERS_JS_VERSION} failed: ${
-          lastLine(new TextDecoder().decode(out.stderr))
-        }`,
-      );
-    }
-  }
-  await Deno.writeTextFile(`${DIR}/runner.mjs`, RUNNER);
-  return DIR;
-}
-
-let ready: Promise<string> | undefined;
-
-/** Installs transformers.js when needed; returns its folder (holding `runner.mjs`). */
-export function transformersJs(): Promise<string> {
-  return ready ??= install();
-}
-
 /** Greedy ids (and timings) from transformers.js for `requests` on the model folder `dir`, in a `node` process. */
 export async function transformersJsGreedy(
   dir: string,
   requests: TransformersJsRequest[],
   options: TransformersJsOptions = {},
 ): Promise<TransformersJsResult[]> {
-  const home = await transformersJs();
-  const wrapper = options.wrapper ?? [];
-  const command = [...wrapper, "node", `${home}/runner.mjs`];
-  const child = new Deno.Command(command[0], {
-    args: command.slice(1),
-    cwd: home,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(JSON.stringify({
+  const out = await runTransformersJsScript("runner", RUNNER, [], {
+    wrapper: options.wrapper,
+    stdin: JSON.stringify({
       dir,
       requests,
       dtype: options.dtype ?? "fp32",
       model_file_name: options.modelFileName,
       threads: options.threads ?? 1,
-    })),
-  );
-  await writer.close();
-  const out = await child.output();
-  const text = new TextDecoder();
-  if (!out.success) {
-    throw new Error(`transformers.js failed on ${dir}: ${lastLine(text.decode(out.stderr))}`);
-  }
-  return JSON.parse(text.decode(out.stdout).trim().split("\n").pop()!).results;
+    }),
+  });
+  if (!out.ok) throw new Error(`transformers.js failed on ${dir}: ${lastLines(out.err)}`);
+  return JSON.parse(out.out.trim().split("\n").pop()!).results;
 }

@@ -1,13 +1,13 @@
 /**
- * transformers.js (`@huggingface/transformers` 4.3) as a second oracle for the text-task pipelines: installed once
- * under `tests/.fixtures/transformersjs-tasks` (npm, with `ONNXRUNTIME_NODE_INSTALL_CUDA=skip`), run in its own
- * `node` process (its onnxruntime-node 1.30 cannot share a process with gpux's 1.29) on the same model files,
- * laid out as transformers.js reads them (`<name>/onnx/model.onnx` beside the configs).
+ * transformers.js (`@huggingface/transformers` 4.3) as a second oracle for the text-task pipelines, run by
+ * transformers_js_node.ts in its own `node` process on the same model files, laid out as transformers.js reads them
+ * (`<name>/onnx/model.onnx` beside the configs).
  *
  * @module
  */
-const DIR = new URL("../.fixtures/transformersjs-tasks/", import.meta.url).pathname;
-/** The Node.js side, written beside transformers.js' node_modules (an ES module resolves packages from where it lies). */
+import { runTransformersJsScript } from "./transformers_js_node.ts";
+
+/** The Node.js side. */
 const RUNNER =
   `// transformers.js (@huggingface/transformers 4.3, with its own onnxruntime-node 1.30) in a Node.js process of its
 // own: reads a JSON request (argv[2]), runs its pipelines on the same files gpux runs, prints one JSON answer.
@@ -52,32 +52,6 @@ export interface TransformersJsJob {
   [option: string]: any;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function install(): Promise<void> {
-  if (await exists(`${DIR}node_modules/@huggingface/transformers/package.json`)) return;
-  await Deno.mkdir(DIR, { recursive: true });
-  // its own package.json: without one npm would install into the repository's
-  await Deno.writeTextFile(`${DIR}package.json`, '{"private":true,"type":"module"}\n');
-  const npm = await new Deno.Command("npm", {
-    args: ["install", "--no-audit", "--no-fund", "@huggingface/transformers@4.3"],
-    cwd: DIR,
-    env: { ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!npm.success) {
-    throw new Error(`npm could not install @huggingface/transformers: ${new TextDecoder().decode(npm.stderr).trim()}`);
-  }
-}
-
 /**
  * A transformers.js layout of gpux fixture folders (`models`: name → folder with model.onnx and its configs), in a
  * new temporary folder (links, not copies). Remove it when done.
@@ -100,18 +74,12 @@ export async function runTransformersJs(
   jobs: TransformersJsJob[],
   // deno-lint-ignore no-explicit-any
 ): Promise<Record<string, { answer: any; timings: number[] }>> {
-  await install();
   const request = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await Deno.writeTextFile(request, JSON.stringify({ root, jobs }));
-    await Deno.writeTextFile(`${DIR}runner.mjs`, RUNNER);
-    const node = await new Deno.Command("node", {
-      args: [`${DIR}runner.mjs`, request],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!node.success) throw new Error(`transformers.js failed: ${new TextDecoder().decode(node.stderr).trim()}`);
-    return JSON.parse(new TextDecoder().decode(node.stdout));
+    const node = await runTransformersJsScript("runner_tasks", RUNNER, [request]);
+    if (!node.ok) throw new Error(`transformers.js failed: ${node.err.trim()}`);
+    return JSON.parse(node.out);
   } finally {
     await Deno.remove(request);
   }

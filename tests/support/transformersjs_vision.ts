@@ -1,15 +1,12 @@
 /**
- * transformers.js (`@huggingface/transformers` 4.3.2, installed with npm under
- * `tests/.fixtures/transformersjs-vision`, its CUDA download skipped) as a second oracle for the vision tasks: its
- * own `pipeline()` run on the same ONNX files in a separate `node` process (its onnxruntime-node 1.30 cannot share
- * a process with gpux's 1.29). The fixture folders are staged as transformers.js reads a local model
+ * transformers.js (`@huggingface/transformers` 4.3.2, installed and run in a separate `node` process by
+ * transformers_js_node.ts) as a second oracle for the vision tasks: its own `pipeline()` run on the same ONNX
+ * files. The fixture folders are staged as transformers.js reads a local model
  * (`onnx/model.onnx` beside the configs; the processor type without Python's `Pil` suffix).
  *
  * @module
  */
-const FIXTURES = new URL("../.fixtures/", import.meta.url).pathname;
-const PREFIX = `${FIXTURES}transformersjs-vision`;
-const VERSION = "4.3.2";
+import { runTransformersJsScript, transformersJsHome } from "./transformers_js_node.ts";
 
 /** One call of a transformers.js pipeline: the task, the staged model, the image and the call's options. */
 export interface JsCall {
@@ -62,26 +59,6 @@ for (const call of JSON.parse(callsJson)) {
 console.log(JSON.stringify(answers));
 `;
 
-async function installed(): Promise<string | undefined> {
-  const pkg = `${PREFIX}/node_modules/@huggingface/transformers/package.json`;
-  try {
-    if (JSON.parse(await Deno.readTextFile(pkg)).version === VERSION) return undefined;
-  } catch {
-    // install below
-  }
-  const npm = await new Deno.Command("npm", {
-    args: ["install", "--prefix", PREFIX, `@huggingface/transformers@${VERSION}`, "--no-audit", "--no-fund"],
-    env: { ONNXRUNTIME_NODE_INSTALL_CUDA: "skip" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output().catch((e) => e as Error);
-  if (npm instanceof Error || !npm.success) {
-    const why = npm instanceof Error ? npm.message : new TextDecoder().decode(npm.stderr).trim().split("\n").pop();
-    return `npm could not install @huggingface/transformers@${VERSION}: ${why}`;
-  }
-  return undefined;
-}
-
 /**
  * Runs `calls` with transformers.js on the models of `fixtureDir` (folder names as model names); returns each
  * call's answer (with `runs` > 0: `{medianMs}`, the median per-call latency after 3 warm-up calls, the image
@@ -92,8 +69,11 @@ export async function transformersJs(
   calls: JsCall[],
   runs = 0,
 ): Promise<unknown[] | { skip: string }> {
-  const problem = await installed();
-  if (problem) return { skip: problem };
+  try {
+    await transformersJsHome();
+  } catch (e) {
+    return { skip: (e as Error).message };
+  }
   const stage = await Deno.makeTempDir({ prefix: "gpux-tjs-stage-" });
   try {
     for (const model of new Set(calls.map((c) => c.model))) {
@@ -110,18 +90,10 @@ export async function transformersJs(
         } else await Deno.symlink(from, `${stage}/${model}/${entry.name}`);
       }
     }
-    await Deno.writeTextFile(`${PREFIX}/run_vision.mjs`, SCRIPT);
-    const node = await new Deno.Command("node", {
-      args: [`${PREFIX}/run_vision.mjs`, stage, JSON.stringify(calls), String(runs)],
-      cwd: PREFIX,
-      stdout: "piped",
-      stderr: "piped",
-    }).output().catch((e) => e as Error);
-    if (node instanceof Error) return { skip: `node is not available: ${node.message}` };
-    if (!node.success) {
-      throw new Error(`transformers.js failed:\n${new TextDecoder().decode(node.stderr).slice(-2000)}`);
-    }
-    return JSON.parse(new TextDecoder().decode(node.stdout).trim().split("\n").pop()!);
+    const node = await runTransformersJsScript("run_vision", SCRIPT, [stage, JSON.stringify(calls), String(runs)]);
+    if (node.code === -1) return { skip: `node is not available: ${node.err}` };
+    if (!node.ok) throw new Error(`transformers.js failed:\n${node.err.slice(-2000)}`);
+    return JSON.parse(node.out.trim().split("\n").pop()!);
   } finally {
     await Deno.remove(stage, { recursive: true });
   }

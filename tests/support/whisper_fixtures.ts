@@ -5,7 +5,7 @@
  * `onnx/decoder_model.onnx`, `onnx/decoder_with_past_model.onnx`, `onnx/decoder_model_merged.onnx`), two espeak-ng
  * recordings (`audio/speech.wav`, one sentence; `audio/long.wav`, 70 s) and PyTorch goldens: the fixture the Whisper
  * tests run against. {@linkcode whisperFixture} builds it once with `scripts/build_whisper_fixtures.py` in the
- * generation venv (`tests/.fixtures/venv-gen`, see scripts/generation_venv.sh) into `tests/.fixtures/whisper/`, and
+ * builders' venv (`tests/.fixtures/venv-torch`, python_venv.ts) into `tests/.fixtures/whisper/`, and
  * rebuilds only when the script changes (its sha256 is in `manifest.json`). Nothing here is committed: the build
  * takes about a minute on this 2-core machine.
  *
@@ -15,14 +15,14 @@
  *
  * @module
  */
-import { GEN_PYTHON, GEN_VENV } from "./generation_fixtures.ts";
+import { builtFixtures } from "./built_fixtures.ts";
+import { torchPython } from "./python_venv.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURES = `${ROOT}tests/.fixtures/`;
 /** Where the fixture is built (`<dir>/whisper` is the model folder). */
 export const WHISPER_DIR = `${FIXTURES}whisper`;
 const SCRIPT = `${ROOT}scripts/build_whisper_fixtures.py`;
-const VENV_SCRIPT = `${ROOT}scripts/generation_venv.sh`;
 
 /** The special ids of the fixture's vocabulary (real Whisper: base 50257, endoftext 50257 ... vocab 51865). */
 export interface WhisperVocabFacts {
@@ -118,11 +118,6 @@ export interface WhisperGoldens {
   };
 }
 
-async function sha256Hex(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 async function upToDate(dir: string, sha: string): Promise<boolean> {
   try {
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/manifest.json`));
@@ -132,42 +127,15 @@ async function upToDate(dir: string, sha: string): Promise<boolean> {
   }
 }
 
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; err: string }> {
-  try {
-    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-    return { ok: out.success, err: new TextDecoder().decode(out.stderr) };
-  } catch (e) {
-    return { ok: false, err: (e as Error).message };
-  }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").filter((l) => !/is ignored|Warning|warn|VerifyOutputSizes/.test(l)).pop() ?? "";
-}
-
 async function build(): Promise<string> {
-  const sha = await sha256Hex(SCRIPT);
-  if (await upToDate(WHISPER_DIR, sha)) return `${WHISPER_DIR}/whisper`;
-  const venv = await run("sh", [VENV_SCRIPT, GEN_VENV]);
-  if (!venv.ok) {
-    throw new Error(`whisper fixture: cannot install torch/transformers/onnx into ${GEN_VENV}: ${lastLine(venv.err)}`);
-  }
-  await Deno.mkdir(FIXTURES, { recursive: true });
-  const tmp = await Deno.makeTempDir({ dir: FIXTURES, prefix: ".whisper-" });
-  try {
-    const built = await run(GEN_PYTHON, [SCRIPT, tmp]);
-    if (!built.ok) throw new Error(`whisper fixture: ${SCRIPT} failed: ${lastLine(built.err)}`);
-    await Deno.remove(WHISPER_DIR, { recursive: true }).catch(() => {});
-    try {
-      await Deno.rename(tmp, WHISPER_DIR);
-    } catch (e) {
-      // a concurrent build finished first: keep its result when it is current
-      if (!(await upToDate(WHISPER_DIR, sha))) throw e;
-    }
-    return `${WHISPER_DIR}/whisper`;
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
+  const dir = await builtFixtures({
+    who: "whisper fixture",
+    script: SCRIPT,
+    outDir: () => WHISPER_DIR,
+    complete: upToDate,
+    python: torchPython,
+  });
+  return `${dir}/whisper`;
 }
 
 let ready: Promise<string> | undefined;
