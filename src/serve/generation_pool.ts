@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type GpuxError, InputError, ProviderError, RuntimeError } from "../errors.ts";
+import { InputError, RuntimeError } from "../errors.ts";
 import type { ResolvedModel } from "../runtime/model_source.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
 import type { SessionOptions } from "../runtime/session.ts";
@@ -26,13 +26,13 @@ import type {
 import type { ServerMetrics } from "./metrics.ts";
 import type { PoolEvent } from "./model_pool.ts";
 import {
-  ContextLengthExceededError,
+  errorFromWorker,
   QueueFullError,
   RequestTimeoutError,
   ShuttingDownError,
   WorkerCrashedError,
 } from "./serve_errors.ts";
-import type { WorkerErrorData } from "./worker_protocol.ts";
+import { releaseWorker } from "./worker_release.ts";
 
 export type { GenerationDone, GenerationParams, GenerationPrompt, TokenLogprobs };
 
@@ -101,14 +101,6 @@ interface Slot {
 
 const WORKER_URL = new URL("./generation_worker.ts", import.meta.url);
 
-function toError(data: WorkerErrorData): GpuxError {
-  const options = data.hint ? { hint: data.hint } : {};
-  if (data.code === "context_length_exceeded") return new ContextLengthExceededError(data.message, options);
-  if (data.name === "InputError") return new InputError(data.message, options);
-  if (data.name === "ProviderError") return new ProviderError(data.message, options);
-  return new RuntimeError(data.message, options);
-}
-
 /** A served text-generation model and its workers. */
 export class GenerationPool {
   /** What the workers host. */
@@ -173,7 +165,7 @@ export class GenerationPool {
         if (m.type === "loaded") resolve({ slot, loaded: m });
         else if (m.type === "load_failed") {
           worker.terminate();
-          reject(toError(m.error));
+          reject(errorFromWorker(m.error));
         }
       };
       worker.onerror = (event) => {
@@ -400,7 +392,7 @@ export class GenerationPool {
       }
     } else {
       metrics?.generations.inc({ model: this.name, reason: "error" });
-      this.#finish(job, undefined, toError(m.error));
+      this.#finish(job, undefined, errorFromWorker(m.error));
     }
     this.#pump();
   }
@@ -468,20 +460,5 @@ export class GenerationPool {
 function closeWorker(slot: Slot, waitMs = 5000): Promise<void> {
   if (slot.dead) return Promise.resolve();
   slot.dead = true;
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      slot.worker.terminate();
-      resolve();
-    };
-    const timer = setTimeout(finish, waitMs);
-    slot.worker.onmessage = (event: MessageEvent<FromGenerationWorker>) => {
-      if (event.data.type === "closed") finish();
-    };
-    slot.worker.onerror = (event) => {
-      event.preventDefault();
-      finish();
-    };
-    slot.worker.postMessage({ type: "close" } satisfies ToGenerationWorker);
-  });
+  return releaseWorker(slot.worker, waitMs);
 }

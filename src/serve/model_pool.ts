@@ -10,23 +10,22 @@
  *
  * @module
  */
-import { type GpuxError, InputError, ProviderError, RuntimeError } from "../errors.ts";
+import { RuntimeError } from "../errors.ts";
 import type { ResolvedModel } from "../runtime/model_source.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
 import type { SessionOptions } from "../runtime/session.ts";
 import { type TensorInfo, type TensorMap, validateFeeds } from "../runtime/tensors.ts";
 import { batchKey, misalignedOutput, rowsOf, splitOutputs, stackFeeds } from "./batching.ts";
 import type { ServerMetrics } from "./metrics.ts";
-import { QueueFullError, RequestTimeoutError, ShuttingDownError, WorkerCrashedError } from "./serve_errors.ts";
-import type {
-  FromWorker,
-  LoadedMessage,
-  LoadMessage,
-  RawInput,
-  RawOptions,
-  ToWorker,
-  WorkerErrorData,
-} from "./worker_protocol.ts";
+import {
+  errorFromWorker,
+  QueueFullError,
+  RequestTimeoutError,
+  ShuttingDownError,
+  WorkerCrashedError,
+} from "./serve_errors.ts";
+import { releaseWorker } from "./worker_release.ts";
+import type { FromWorker, LoadedMessage, LoadMessage, RawInput, RawOptions, ToWorker } from "./worker_protocol.ts";
 
 /** Something the pool reports (the CLI decides whether and how to show it). */
 export type PoolEvent =
@@ -114,13 +113,6 @@ interface Slot {
 
 const DEFAULT_WORKER_URL = new URL("./model_worker.ts", import.meta.url);
 
-function toError(data: WorkerErrorData): GpuxError {
-  const options = data.hint ? { hint: data.hint } : {};
-  if (data.name === "InputError") return new InputError(data.message, options);
-  if (data.name === "ProviderError") return new ProviderError(data.message, options);
-  return new RuntimeError(data.message, options);
-}
-
 /** A served model and its workers. */
 export class ModelPool {
   /** What the pool's workers host: sessions (tensors, task pipelines); a {@linkcode GenerationPool} says `generation`. */
@@ -199,7 +191,7 @@ export class ModelPool {
         if (m.type === "loaded") resolve({ slot, loaded: m });
         else if (m.type === "load_failed") {
           worker.terminate();
-          reject(toLoadError(m.error));
+          reject(errorFromWorker(m.error));
         }
       };
       worker.onerror = (event) => {
@@ -471,7 +463,7 @@ export class ModelPool {
       // one bad request must not fail its neighbours: run each alone
       this.#requeue(batch.entries);
     } else {
-      this.#fail(batch.entries[0], toError(m.error));
+      this.#fail(batch.entries[0], errorFromWorker(m.error));
     }
     this.#pump();
   }
@@ -543,10 +535,6 @@ export class ModelPool {
   }
 }
 
-function toLoadError(data: WorkerErrorData): GpuxError {
-  return toError(data);
-}
-
 /** Asks the worker to release its session, waits for it (bounded), then terminates it. */
 function closeWorker(slot: Slot, waitMs = 5000): Promise<void> {
   if (slot.dead) return Promise.resolve();
@@ -558,20 +546,5 @@ function closeWorker(slot: Slot, waitMs = 5000): Promise<void> {
       e.reject(new ShuttingDownError("the server is shutting down"));
     }
   }
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      slot.worker.terminate();
-      resolve();
-    };
-    const timer = setTimeout(finish, waitMs);
-    slot.worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      if (event.data.type === "closed") finish();
-    };
-    slot.worker.onerror = (event) => {
-      event.preventDefault();
-      finish();
-    };
-    slot.worker.postMessage({ type: "close" } satisfies ToWorker);
-  });
+  return releaseWorker(slot.worker, waitMs);
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { GpuxError, InputError, NotFoundError, ProviderError, RuntimeError } from "../errors.ts";
+import type { WorkerErrorData } from "./worker_protocol.ts";
 
 /** An error that carries its HTTP status. */
 export class HttpError extends GpuxError {
@@ -116,4 +117,17 @@ export class ContextLengthExceededError extends HttpError {
   override readonly status: number = 400;
   /** The field at fault (`messages` or `prompt`). */
   readonly param: string = "messages";
+}
+
+/**
+ * A Worker's error, rebuilt on the main thread as the class it had there (a structured clone keeps no class):
+ * `context_length_exceeded` → {@linkcode ContextLengthExceededError}, `InputError`, `ProviderError`, else
+ * `RuntimeError`; the hint is kept.
+ */
+export function errorFromWorker(data: WorkerErrorData): GpuxError {
+  const options = data.hint ? { hint: data.hint } : {};
+  if (data.code === "context_length_exceeded") return new ContextLengthExceededError(data.message, options);
+  if (data.name === "InputError") return new InputError(data.message, options);
+  if (data.name === "ProviderError") return new ProviderError(data.message, options);
+  return new RuntimeError(data.message, options);
 }
