@@ -32,6 +32,7 @@ import { readEncoderContract, readSeq2SeqDecoderContract } from "./seq2seq_contr
 import { decodeSeq2Seq, type Seq2SeqSequence, type Seq2SeqSessions, type StepInfo } from "./seq2seq_loop.ts";
 import type { FinishReason, GenerateOptions, GenerationTimings, GenerationUsage } from "./text_generation.ts";
 import { DEFAULT_MAX_NEW_TOKENS } from "./text_generation.ts";
+import { PushQueue } from "../push_queue.ts";
 
 export type { EarlyStopping, LogitsProcessor, StepInfo };
 
@@ -479,34 +480,18 @@ class Seq2SeqGenerator implements Seq2SeqPipeline {
     options: Seq2SeqOptions,
     batch = false,
   ): Seq2SeqStream {
-    const queue: string[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
+    const queue = new PushQueue<string>();
     const onText = (index: number, text: string) => {
       options.onText?.(index, text);
-      if (!batch && index === 0) {
-        queue.push(text);
-        wake?.();
-      }
+      if (!batch && index === 0) queue.push(text);
     };
     const result = this.#busy.then(() => this.#generate(encode, options, onText));
     this.#busy = result.catch(() => undefined);
-    result.finally(() => {
-      ended = true;
-      wake?.();
-    }).catch(() => undefined);
+    result.finally(() => queue.end()).catch(() => undefined);
     return {
       result,
       async *[Symbol.asyncIterator]() {
-        while (true) {
-          if (queue.length) {
-            yield queue.shift()!;
-            continue;
-          }
-          if (ended) break;
-          await new Promise<void>((resolve) => wake = resolve);
-          wake = undefined;
-        }
+        yield* queue.drain();
         await result;
       },
     };

@@ -19,6 +19,7 @@ import { decode, type DecodeOutcome, type FinishReason, type KvCache, type StepD
 import { jsonConstraintFactory, type ResponseFormat } from "./json_constraint.ts";
 import { MAX_TOP_LOGPROBS, type TokenLogprob, type TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
+import { PushQueue } from "../push_queue.ts";
 
 export type { ChatMessage, FinishReason, ResponseFormat, TokenLogprob, TokenLogprobs };
 
@@ -427,36 +428,20 @@ class TextGenerator implements TextGenerationPipeline {
     options: GenerateOptions,
     chat?: { cache?: KvCache; onCache: (cache: KvCache | undefined) => void },
   ): GenerationStream {
-    const queue: GenerationDelta[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
+    const queue = new PushQueue<GenerationDelta>();
     const single = prompts.length === 1;
     const onStep = (index: number, step: StepDelta) => {
       const delta = { index, ...step };
       options.onDelta?.(delta);
-      if (single) {
-        queue.push(delta);
-        wake?.();
-      }
+      if (single) queue.push(delta);
     };
     // one generation at a time per session: calls queue behind each other
     const result = this.#busy.then(() => this.#generate(prompts, options, onStep, chat));
     this.#busy = result.catch(() => undefined);
-    const finished = result.finally(() => {
-      ended = true;
-      wake?.();
-    });
+    const finished = result.finally(() => queue.end());
     finished.catch(() => undefined);
     async function* deltas(): AsyncGenerator<GenerationDelta> {
-      while (true) {
-        if (queue.length) {
-          yield queue.shift()!;
-          continue;
-        }
-        if (ended) break;
-        await new Promise<void>((resolve) => wake = resolve);
-        wake = undefined;
-      }
+      yield* queue.drain();
       await result; // rethrows a failure
     }
     return {

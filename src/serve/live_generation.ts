@@ -15,6 +15,7 @@ import type {
   TokenLogprobs,
 } from "./generation_pool.ts";
 import type { ServerState } from "./server_state.ts";
+import { PushQueue } from "../push_queue.ts";
 
 /** One streamed step: the text it let out (may be "") and its token's log-probabilities when asked. */
 export interface LiveDelta {
@@ -45,9 +46,7 @@ export function startGeneration(
   state.checkOpen();
   const release = state.hold();
   const controller = new AbortController();
-  const queue: LiveDelta[] = [];
-  let wake: (() => void) | undefined;
-  let ended = false;
+  const queue = new PushQueue<LiveDelta>();
   let markStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => markStarted = resolve);
   const startedAt = performance.now();
@@ -57,13 +56,11 @@ export function startGeneration(
     onDelta: (text, logprobs) => {
       queue.push(logprobs ? { text, logprobs } : { text });
       markStarted();
-      wake?.();
     },
   });
   const finished = result.finally(() => {
-    ended = true;
     release();
-    wake?.();
+    queue.end();
   });
   finished.catch(() => undefined);
   return {
@@ -71,17 +68,7 @@ export function startGeneration(
     result,
     startedAt,
     cancel: () => controller.abort(),
-    async *[Symbol.asyncIterator]() {
-      while (true) {
-        if (queue.length) {
-          yield queue.shift()!;
-          continue;
-        }
-        if (ended) break;
-        await new Promise<void>((resolve) => wake = resolve);
-        wake = undefined;
-      }
-    },
+    [Symbol.asyncIterator]: () => queue.drain(),
   };
 }
 
