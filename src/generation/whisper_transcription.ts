@@ -13,6 +13,7 @@ import { hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
 import { parseModelId } from "../vocabulary/model_id.ts";
 import type { LoadModelOptions } from "../runtime/load_model.ts";
+import type { TensorData } from "../runtime/tensors.ts";
 import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "../processing/audio_wav.ts";
 import { resample } from "../processing/audio_resample.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "../processing/audio_log_mel.ts";
@@ -195,9 +196,12 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     return { dtype: "float32" as const, shape: [1, spec.featureSize, data.length / spec.featureSize], data };
   };
 
-  async function detect(input: ReturnType<typeof features>): Promise<DetectedLanguage> {
+  /** The language, and the encoder's hidden states for the transcription to reuse (one encoder pass a window). */
+  async function detect(
+    input: ReturnType<typeof features>,
+  ): Promise<{ language: DetectedLanguage; encoderHidden: TensorData }> {
     let found: DetectedLanguage | undefined;
-    await decodeSeq2Seq(parts.sessions, tok, {
+    const outcome = await decodeSeq2Seq(parts.sessions, tok, {
       encoderFeeds: { input_features: input },
       batch: 1,
       decoderPrompts: [[tokens.startOfTranscript]],
@@ -214,7 +218,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       random: seededRandom(0),
       onStep: ({ scores }) => found ??= detectLanguage(scores, tokens),
     });
-    return found!;
+    return { language: found!, encoderHidden: outcome.encoderHidden };
   }
 
   async function transcribe(samples: Float32Array, options: WhisperOptions = {}): Promise<WhisperResult> {
@@ -231,17 +235,20 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     for (const [start, end, left, right] of cuts) {
       const input = features(samples.subarray(start, end));
       let language = asked;
+      let encoderHidden: TensorData | undefined;
       if (language === undefined) {
         // as transformers' pipeline: each window detects its own language
         const found = await detect(input);
-        detected ??= found;
-        language = found.language;
+        detected ??= found.language;
+        language = found.language.language;
+        encoderHidden = found.encoderHidden;
       }
       const promptIds = whisperPrompt(tokens, { language, task, timestamps });
       const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptIds.length);
       const rules = new WhisperLogitsRules(tokens, { timestamps });
       const out = await decodeSeq2Seq(parts.sessions, tok, {
         encoderFeeds: { input_features: input },
+        ...(encoderHidden ? { encoderHidden } : {}),
         batch: 1,
         decoderPrompts: [promptIds],
         maxNewTokens,
