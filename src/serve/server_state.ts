@@ -298,6 +298,13 @@ export class ServerState {
    */
   sessions(m: ServedModel): ModelPool {
     if (m.pool.kind === "session") return m.pool;
+    if (m.pool.encoderDecoder) {
+      throw new InputError(
+        `model ${JSON.stringify(m.name)} is an encoder-decoder model (${m.pool.loaded.task}): use POST /models/${
+          encodeURIComponent(m.name)
+        }/predict with its text, image or audio`,
+      );
+    }
     throw new InputError(
       `model ${
         JSON.stringify(m.name)
