@@ -18,6 +18,7 @@ import { parsePrometheusText } from "../src/serve/metrics.ts";
 const WHISPER = await whisperFixture();
 const MARIAN = await seq2seqFixture("marian");
 const VIT = await seq2seqFixture("vit-gpt2");
+const T5 = await seq2seqFixture("t5");
 const whisperGoldens = await readWhisperGoldens();
 const MAX = String(whisperGoldens.max_new_tokens);
 const SPEECH = `${WHISPER}/audio/speech.wav`;
@@ -32,7 +33,7 @@ async function serve(): Promise<ServeProcess> {
   tmp = await Deno.makeTempDir({ prefix: "gpux_s2s_" });
   server = running(
     await startServe(
-      [`whisper=${WHISPER}`, `marian=${MARIAN}`, `captioner=${VIT}`, "-p", "cpu", "--port", "0", "--quiet"],
+      [`whisper=${WHISPER}`, `marian=${MARIAN}`, `captioner=${VIT}`, `t5=${T5}`, "-p", "cpu", "--port", "0", "--quiet"],
       { sandbox: "exact", cwd: tmp },
     ),
   );
@@ -202,6 +203,18 @@ Deno.test({
     assertEquals(served.usage, cli.usage);
     assertEquals(served.taskSource, cli.taskSource);
 
+    // T5 (text2text-generation, relative positions): beams with early stopping and a length penalty
+    const t5 = (await readSeq2SeqGoldens("t5")).cases.find((x) => x.id === "beam3_true_lp2")!;
+    const t5Doc = (await predict(s, "t5", {
+      text: t5.inputs,
+      max_new_tokens: t5.options.max_new_tokens,
+      num_beams: t5.options.num_beams,
+      length_penalty: t5.options.length_penalty,
+      early_stopping: t5.options.early_stopping,
+    })).doc;
+    assertEquals(t5Doc.task, "text2text-generation");
+    assertEquals(t5Doc.results.map((r: { generatedIds: number[] }) => r.generatedIds), t5.sequences);
+
     const vit = await readSeq2SeqGoldens("vit-gpt2");
     const caption = vit.cases.find((x) => x.id === "greedy")!;
     const image = await Deno.readFile(`${VIT}/${caption.images![0]}`);
@@ -221,11 +234,12 @@ Deno.test({
     const info = await (await fetch(`${s.url}/info`)).json();
     assertEquals(
       info.models.map((m: { name: string; task: string; accepts: string[] }) => [m.name, m.task, m.accepts]),
-      [["whisper", "automatic-speech-recognition", ["audio"]], ["marian", "translation", ["text"]], [
-        "captioner",
-        "image-to-text",
-        ["image"],
-      ]],
+      [
+        ["whisper", "automatic-speech-recognition", ["audio"]],
+        ["marian", "translation", ["text"]],
+        ["captioner", "image-to-text", ["image"]],
+        ["t5", "text2text-generation", ["text"]],
+      ],
     );
   },
 });

@@ -24,6 +24,8 @@ const OPTION_KEYS = [
   "max_new_tokens",
   "num_beams",
   "num_return_sequences",
+  "length_penalty",
+  "early_stopping",
   "temperature",
   "top_k",
   "top_p",
@@ -142,6 +144,15 @@ export function encoderDecoderBody(
   const topK = integer(obj, "top_k", 0, 1_000_000);
   const topP = fraction(obj, "top_p", 0, 1);
   const seed = integer(obj, "seed", 0, 2 ** 32 - 1);
+  const lengthPenalty = fraction(obj, "length_penalty", -100, 100);
+  if (lengthPenalty !== undefined) params.lengthPenalty = lengthPenalty;
+  const early = obj.early_stopping;
+  if (early !== undefined && early !== null) {
+    if (early !== true && early !== false && early !== "never") {
+      throw new InputError('"early_stopping" must be true, false or "never"');
+    }
+    params.earlyStopping = early;
+  }
   if (numBeams !== undefined) params.numBeams = numBeams;
   if (numReturn !== undefined) params.numReturnSequences = numReturn;
   if (temperature !== undefined) params.temperature = temperature;

@@ -64,6 +64,10 @@ export interface Seq2SeqJobParams {
   maxNewTokens?: number;
   numBeams?: number;
   numReturnSequences?: number;
+  /** Beam search: length^lengthPenalty divides a finished hypothesis' score. */
+  lengthPenalty?: number;
+  /** Beam search: `true`, `false` or `"never"`. */
+  earlyStopping?: boolean | "never";
   temperature?: number;
   topK?: number;
   topP?: number;

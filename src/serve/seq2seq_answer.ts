@@ -106,6 +106,8 @@ export async function answerEncoderDecoder(
     ...(params.maxNewTokens !== undefined ? { maxNewTokens: params.maxNewTokens } : {}),
     ...(params.numBeams !== undefined ? { numBeams: params.numBeams } : {}),
     ...(params.numReturnSequences !== undefined ? { numReturnSequences: params.numReturnSequences } : {}),
+    ...(params.lengthPenalty !== undefined ? { lengthPenalty: params.lengthPenalty } : {}),
+    ...(params.earlyStopping !== undefined ? { earlyStopping: params.earlyStopping } : {}),
     ...(params.temperature !== undefined ? { temperature: params.temperature, doSample: params.temperature > 0 } : {}),
     ...(params.topK !== undefined ? { topK: params.topK } : {}),
     ...(params.topP !== undefined ? { topP: params.topP } : {}),
