@@ -1,0 +1,127 @@
+/**
+ * `deno task bench:generate --seq2seq`: Whisper's real time factor (seconds of compute per second of audio, lower is
+ * faster) on random-weight models of whisper-tiny's and whisper-base's shape, built once by scripts/bench_seq2seq.py
+ * into tests/.fixtures/bench-s2s/{tiny,base}/ (never committed), for 30 seconds and 5 minutes of audio, English,
+ * transcribe, greedy, `--new` tokens at most per 30-second window (random weights rarely stop by themselves: every
+ * engine decodes the same budget).
+ *
+ * Runners, each in its own process pinned with `taskset` and told the same thread count, on the same files:
+ * - `gpux`: `loadWhisper` + `transcribeWav` (src/generation/whisper_transcription.ts),
+ * - `torch`: transformers' chunked pipeline (`chunk_length_s=30`, `stride_length_s=5`) on the same weights.
+ * transformers.js is not measured yet (its Whisper pipeline needs a tokenizer layout this random model does not
+ * have). Each runner decodes one second first (warm-up), then the file; the 1-minute load average when it started is
+ * printed beside its row (this machine is shared: read the numbers beside it).
+ *
+ * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,torch`.
+ *
+ * @module
+ */
+import { loadWhisper } from "../src/generation/whisper_transcription.ts";
+import { torchPython } from "../tests/support/python_venv.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const BENCH_DIR = `${ROOT}tests/.fixtures/bench-s2s`;
+const PY_SCRIPT = `${ROOT}scripts/bench_seq2seq.py`;
+const SELF = new URL(import.meta.url).pathname;
+const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-ffi", "--allow-env", "--allow-sys", "--allow-run"];
+
+interface Measured {
+  seconds: number;
+  audio_seconds: number;
+  tokens: number;
+}
+
+function flag(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < Deno.args.length ? Deno.args[i + 1] : fallback;
+}
+
+async function run(cmd: string[], cwd = ROOT): Promise<string> {
+  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), cwd, stdout: "piped", stderr: "piped" }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`${cmd.join(" ")} failed: ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+  return stdout;
+}
+
+async function built(shape: string): Promise<string> {
+  const dir = `${BENCH_DIR}/${shape}`;
+  try {
+    await Deno.stat(`${dir}/bench.json`);
+    return dir;
+  } catch { /* build it */ }
+  console.error(`building the ${shape}-shaped model (a few minutes)…`);
+  await run([await torchPython(), PY_SCRIPT, "build", dir, shape]);
+  return dir;
+}
+
+function pin(threads: number): string[] {
+  return ["taskset", "-c", Array.from({ length: threads }, (_, i) => i).join(",")];
+}
+
+function loadAverage(): number {
+  return Deno.loadavg()[0];
+}
+
+async function gpuxRunner(dir: string, wav: string, threads: number, maxNew: number): Promise<void> {
+  const whisper = await loadWhisper(dir, { intraOpThreads: threads, interOpThreads: 1, provider: "cpu" });
+  const bytes = await Deno.readFile(wav);
+  const warm = new Float32Array(16000);
+  await whisper.transcribe(warm, { language: "en", maxNewTokens: maxNew });
+  const started = performance.now();
+  const r = await whisper.transcribeWav(bytes, wav, { language: "en", maxNewTokens: maxNew });
+  const seconds = (performance.now() - started) / 1000;
+  const tokens = r.windows.reduce((n, w) => n + w.generatedIds.length, 0);
+  console.log(JSON.stringify({ seconds, audio_seconds: r.seconds, tokens }));
+  await whisper.dispose();
+}
+
+/** The benchmark (or, with `--runner`, one gpux run in this process). */
+export async function main(): Promise<void> {
+  const runnerAt = Deno.args.indexOf("--runner");
+  if (runnerAt >= 0) {
+    const [, dir, wav, threads, maxNew] = Deno.args.slice(runnerAt + 1);
+    return await gpuxRunner(dir, wav, Number(threads), Number(maxNew));
+  }
+  const shapes = flag("shapes", "tiny,base").split(",");
+  const audio = flag("audio", "30,300").split(",");
+  const threads = Number(flag("threads", "1"));
+  const maxNew = Number(flag("new", "64"));
+  const only = flag("only", "gpux,torch").split(",");
+  const rows: string[] = [];
+  for (const shape of shapes) {
+    const dir = await built(shape);
+    for (const seconds of audio) {
+      const wav = `${dir}/audio/${seconds}s.wav`;
+      for (const runner of only) {
+        const load = loadAverage();
+        const cmd = runner === "gpux"
+          ? [
+            ...pin(threads),
+            Deno.execPath(),
+            "run",
+            ...PERMISSIONS,
+            SELF,
+            "--runner",
+            "gpux",
+            dir,
+            wav,
+            `${threads}`,
+            `${maxNew}`,
+          ]
+          : [...pin(threads), await torchPython(), PY_SCRIPT, "torch", dir, wav, `${threads}`, `${maxNew}`];
+        const m = JSON.parse((await run(cmd)).trim().split("\n").at(-1)!) as Measured;
+        const rtf = m.seconds / m.audio_seconds;
+        const row = `| whisper-${shape} | ${seconds} s | ${runner} | ${threads} | ${m.seconds.toFixed(2)} | ${
+          rtf.toFixed(3)
+        } | ${m.tokens} | ${load.toFixed(1)} |`;
+        console.error(row);
+        rows.push(row);
+      }
+    }
+  }
+  console.log("| shape | audio | runner | threads | seconds | real time factor | tokens | load avg |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const row of rows) console.log(row);
+}
+
+if (import.meta.main) await main();
