@@ -72,6 +72,16 @@ def make_tokenizer(fx, repo: str) -> dict:
             "lang_to_id": {f"<|{l}|>": ids[f"<|{l}|>"] for l in fx.LANGS}}
 
 
+def inline_weights(path: str) -> None:
+    """Moves a graph's external `.onnx.data` weights into the file (transformers.js looks for `.onnx_data` only)."""
+    import onnx
+
+    model = onnx.load(path)
+    onnx.save(model, path)
+    if os.path.exists(path + ".data"):
+        os.remove(path + ".data")
+
+
 def build(out: str, shape: str) -> None:
     import transformers
 
@@ -115,6 +125,7 @@ def build(out: str, shape: str) -> None:
     model.save_pretrained(repo)
     transformers.WhisperFeatureExtractor(feature_size=80).save_pretrained(repo)
     fx.export_all(model, os.path.join(repo, "onnx"))
+    inline_weights(os.path.join(repo, "onnx", "encoder_model.onnx"))
     # the audio: the Whisper fixture's 70-second recording, repeated
     src = os.path.join(HERE, "..", "tests", ".fixtures", "whisper", "whisper", "audio", "long.wav")
     x, rate = fx.read_wav(src)
@@ -144,7 +155,9 @@ def run_torch(model_dir: str, wav: str, threads: int, max_new: int) -> None:
 
 
 def main() -> None:
-    if sys.argv[1] == "build":
+    if sys.argv[1] == "inline":
+        inline_weights(sys.argv[2])
+    elif sys.argv[1] == "build":
         build(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "torch":
         run_torch(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

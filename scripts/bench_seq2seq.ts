@@ -7,17 +7,18 @@
  *
  * Runners, each in its own process pinned with `taskset` and told the same thread count, on the same files:
  * - `gpux`: `loadWhisper` + `transcribeWav` (src/generation/whisper_transcription.ts),
+ * - `transformers.js`: `@huggingface/transformers` 4.3's ASR pipeline, chunked the same way (in node),
  * - `torch`: transformers' chunked pipeline (`chunk_length_s=30`, `stride_length_s=5`) on the same weights.
- * transformers.js is not measured yet (its Whisper pipeline needs a tokenizer layout this random model does not
- * have). Each runner decodes one second first (warm-up), then the file; the 1-minute load average when it started is
+ * Each runner decodes one second first (warm-up), then the file; the 1-minute load average when it started is
  * printed beside its row (this machine is shared: read the numbers beside it).
  *
- * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,torch`.
+ * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,transformers.js,torch`.
  *
  * @module
  */
 import { loadWhisper } from "../src/generation/whisper_transcription.ts";
 import { torchPython } from "../tests/support/python_venv.ts";
+import { runTransformersJsScript } from "../tests/support/transformers_js_node.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BENCH_DIR = `${ROOT}tests/.fixtures/bench-s2s`;
@@ -62,6 +63,38 @@ function loadAverage(): number {
   return Deno.loadavg()[0];
 }
 
+/** transformers.js's ASR pipeline, chunked as transformers' (30 s windows, 5 s stride), on a 16-bit mono WAV. */
+const TRANSFORMERS_JS_RUNNER = `// written by scripts/bench_seq2seq.ts
+import { pipeline, env } from "@huggingface/transformers";
+import { readFileSync } from "node:fs";
+const [dir, wav, threads, maxNew] = process.argv.slice(2);
+env.allowRemoteModels = false;
+env.allowLocalModels = true;
+env.localModelPath = "/";
+const bytes = readFileSync(wav);
+const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+let o = 12, samples;
+while (o + 8 <= bytes.length) {
+  const id = bytes.toString("latin1", o, o + 4), size = view.getUint32(o + 4, true);
+  if (id === "data") {
+    samples = new Float32Array(size / 2);
+    for (let i = 0; i < samples.length; i++) samples[i] = view.getInt16(o + 8 + 2 * i, true) / 32768;
+    break;
+  }
+  o += 8 + size + (size & 1);
+}
+const asr = await pipeline("automatic-speech-recognition", dir, { local_files_only: true, dtype: "fp32",
+  device: "cpu", session_options: { intraOpNumThreads: Number(threads), interOpNumThreads: 1 } });
+const options = { chunk_length_s: 30, stride_length_s: 5, language: "en", task: "transcribe",
+  max_new_tokens: Number(maxNew), return_timestamps: false };
+await asr(new Float32Array(16000), options);
+const start = performance.now();
+const out = await asr(samples, options);
+const seconds = (performance.now() - start) / 1000;
+const tokens = asr.tokenizer.encode(out.text, { add_special_tokens: false }).length;
+process.stdout.write(JSON.stringify({ seconds, audio_seconds: samples.length / 16000, tokens }) + "\\n");
+`;
+
 async function gpuxRunner(dir: string, wav: string, threads: number, maxNew: number): Promise<void> {
   const whisper = await loadWhisper(dir, { intraOpThreads: threads, interOpThreads: 1, provider: "cpu" });
   const bytes = await Deno.readFile(wav);
@@ -75,6 +108,13 @@ async function gpuxRunner(dir: string, wav: string, threads: number, maxNew: num
   await whisper.dispose();
 }
 
+function row(shape: string, audio: string, runner: string, threads: number, m: Measured, load: number): string {
+  const rtf = m.seconds / m.audio_seconds;
+  return `| whisper-${shape} | ${audio} s | ${runner} | ${threads} | ${m.seconds.toFixed(2)} | ${
+    rtf.toFixed(3)
+  } | ${m.tokens} | ${load.toFixed(1)} |`;
+}
+
 /** The benchmark (or, with `--runner`, one gpux run in this process). */
 export async function main(): Promise<void> {
   const runnerAt = Deno.args.indexOf("--runner");
@@ -86,7 +126,7 @@ export async function main(): Promise<void> {
   const audio = flag("audio", "30,300").split(",");
   const threads = Number(flag("threads", "1"));
   const maxNew = Number(flag("new", "64"));
-  const only = flag("only", "gpux,torch").split(",");
+  const only = flag("only", "gpux,transformers.js,torch").split(",");
   const rows: string[] = [];
   for (const shape of shapes) {
     const dir = await built(shape);
@@ -94,6 +134,18 @@ export async function main(): Promise<void> {
       const wav = `${dir}/audio/${seconds}s.wav`;
       for (const runner of only) {
         const load = loadAverage();
+        if (runner === "transformers.js") {
+          const out = await runTransformersJsScript("bench_whisper", TRANSFORMERS_JS_RUNNER, [
+            dir,
+            wav,
+            `${threads}`,
+            `${maxNew}`,
+          ], { wrapper: pin(threads) });
+          if (!out.ok) throw new Error(`transformers.js failed: ${out.err.slice(-2000)}`);
+          rows.push(row(shape, seconds, runner, threads, JSON.parse(out.out.trim().split("\n").at(-1)!), load));
+          console.error(rows.at(-1));
+          continue;
+        }
         const cmd = runner === "gpux"
           ? [
             ...pin(threads),
@@ -110,12 +162,8 @@ export async function main(): Promise<void> {
           ]
           : [...pin(threads), await torchPython(), PY_SCRIPT, "torch", dir, wav, `${threads}`, `${maxNew}`];
         const m = JSON.parse((await run(cmd)).trim().split("\n").at(-1)!) as Measured;
-        const rtf = m.seconds / m.audio_seconds;
-        const row = `| whisper-${shape} | ${seconds} s | ${runner} | ${threads} | ${m.seconds.toFixed(2)} | ${
-          rtf.toFixed(3)
-        } | ${m.tokens} | ${load.toFixed(1)} |`;
-        console.error(row);
-        rows.push(row);
+        rows.push(row(shape, seconds, runner, threads, m, load));
+        console.error(rows.at(-1));
       }
     }
   }
