@@ -167,9 +167,10 @@ export async function main(): Promise<void> {
       }
     }
   }
-  console.log("| shape | audio | runner | threads | seconds | real time factor | tokens | load avg |");
+  console.log("| shape | audio | runner | threads | seconds | real time factor | tokens¹ | load avg |");
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const row of rows) console.log(row);
+  console.log("\n¹ gpux: ids decoded over all windows; transformers.js and torch: tokens of the merged text.");
 }
 
 if (import.meta.main) await main();
