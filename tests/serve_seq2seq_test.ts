@@ -14,6 +14,7 @@ import { readSeq2SeqGoldens, seq2seqFixture } from "./support/seq2seq_fixtures.t
 import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
+import { startHubServer } from "./support/hub_server.ts";
 
 const WHISPER = await whisperFixture();
 const MARIAN = await seq2seqFixture("marian");
@@ -333,6 +334,53 @@ Deno.test({
       if (server) assertEquals(await server.stop(), 0, server.stderr());
       server = undefined;
       if (tmp) await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "serve whisper: a cached Hub id of an encoder-decoder export is served under its repository's name",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const hub = await startHubServer();
+    const home = await Deno.makeTempDir({ prefix: "gpux_s2s_hub_" });
+    let s: ServeProcess | undefined;
+    try {
+      const files: Record<string, Uint8Array> = {};
+      for (const sub of ["", "onnx/"]) {
+        for await (const e of Deno.readDir(`${WHISPER}/${sub}`)) {
+          const path = `${sub}${e.name}`;
+          if (e.isFile && path !== "goldens.json") files[path] = await Deno.readFile(`${WHISPER}/${path}`);
+        }
+      }
+      hub.addRepo("acme/whisper-tiny-random").commit(files);
+      const env = { HF_HUB_CACHE: `${home}/hub`, HF_HOME: `${home}/hf`, INIT_CWD: home, HF_ENDPOINT: hub.url };
+      const pull = await runCli(["pull", "acme/whisper-tiny-random", "--quiet"], { env });
+      assertEquals(pull.code, 0, pull.stderr);
+      s = running(
+        await startServe(["acme/whisper-tiny-random", "-p", "cpu", "--port", "0", "--quiet"], {
+          sandbox: "exact",
+          cwd: home,
+          env,
+        }),
+      );
+      const info = await (await fetch(`${s.url}/info`)).json();
+      assertEquals(info.models[0].name, "whisper-tiny-random");
+      assertEquals(info.models[0].repoId, "acme/whisper-tiny-random");
+      assertEquals(info.models[0].task, "automatic-speech-recognition");
+      const text = await openai(s).audio.transcriptions.create({
+        file: await speechFile(),
+        model: "whisper-tiny-random",
+        language: "en",
+        response_format: "text",
+        max_new_tokens: whisperGoldens.max_new_tokens,
+      } as OpenAI.Audio.TranscriptionCreateParamsNonStreaming<"text">);
+      assertEquals(text, `${whisperCase("transcribe_en").text.trim()}\n`);
+    } finally {
+      if (s) assertEquals(await s.stop(), 0, s.stderr());
+      await hub.close();
+      await Deno.remove(home, { recursive: true });
     }
   },
 });

@@ -177,7 +177,7 @@ async function loadEncoderDecoderModel(message: ToGenerationWorker & { type: "lo
     fallbacks: [...session.fallbacks],
     inputs: [...session.inputs],
     outputs: [...session.outputs],
-    ...(session.model ? { model: session.model } : {}),
+    // no `model`: the encoder graph's own resolution knows no repository; the server's plan of the folder does
     path: session.path,
     chatTemplate: false,
     task: p.task,
