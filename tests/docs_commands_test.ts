@@ -163,7 +163,10 @@ Deno.test({
     const openaiBin = `${venvDir("venv-openai")}/bin`;
     const hfCli = `${venvDir("venv-torch")}/bin/hf`;
     for (const needed of [`${openaiBin}/python3`, hfCli]) {
-      assert(await Deno.stat(needed).then(() => true, () => false), `${needed} is missing: build tests/.fixtures first`);
+      assert(
+        await Deno.stat(needed).then(() => true, () => false),
+        `${needed} is missing: build tests/.fixtures first`,
+      );
     }
 
     const hub = await startHubServer();
@@ -173,7 +176,17 @@ Deno.test({
       hub.addRepo("onnx-community/Qwen3-0.6B-ONNX", { libraryName: "transformers.js" })
         .commit({ ...qwen3, "README.md": card("text-generation") });
       hub.addRepo("Xenova/distilbert-base-uncased-finetuned-sst-2-english", { libraryName: "transformers.js" })
-        .commit({ ...classifierRepo(bert.tokenizer, bert.config), "README.md": card("text-classification") });
+        .commit({
+          ...classifierRepo(bert.tokenizer, bert.config),
+          // the tiny classifier's two classes, named so that the README's two sentences get the label a reader expects
+          "config.json": JSON.stringify({
+            architectures: ["DistilBertForSequenceClassification"],
+            id2label: { "0": "POSITIVE", "1": "NEGATIVE" },
+            label2id: { POSITIVE: 0, NEGATIVE: 1 },
+            max_position_embeddings: 512,
+          }),
+          "README.md": card("text-classification"),
+        });
       hub.addRepo("Xenova/all-MiniLM-L6-v2", { libraryName: "transformers.js" })
         .commit(embedderRepo(bert.tokenizer, bert.config));
       hub.addRepo("Xenova/vit-base-patch16-224", { libraryName: "transformers.js" }).commit(tinyImageClassifier());
@@ -240,7 +253,9 @@ Deno.test({
         const out = decoder.decode(ran.stdout);
         console.log(`${where} exit ${ran.code} ${Date.now() - started} ms`);
         if (ran.code !== 0) {
-          failures.push(`${where}: exit ${ran.code}\n${body}\n--- stdout\n${out}\n--- stderr\n${decoder.decode(ran.stderr)}`);
+          failures.push(
+            `${where}: exit ${ran.code}\n${body}\n--- stdout\n${out}\n--- stderr\n${decoder.decode(ran.stderr)}`,
+          );
         } else if (block.expected !== undefined) {
           const clean = (s: string) => s.split("\n").map((l) => l.trimEnd()).join("\n").trim();
           if (clean(out) !== clean(block.expected.replaceAll(/\b8080\b/g, port))) {
