@@ -267,6 +267,17 @@ Deno.test({
   },
 });
 
+Deno.test("every ```ts block of README.md and docs/*.md type-checks against the module as it is", async () => {
+  const checked = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", "--doc-only", ...PAGES],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const said = decoder.decode(checked.stderr).replaceAll(/\x1b\[[0-9;]*m/g, "");
+  assert(checked.success, `deno check --doc-only ${PAGES.join(" ")} failed:\n${said}`);
+});
+
 /** Every long option of `cmd` and its subcommands, with the command path it belongs to. */
 // deno-lint-ignore no-explicit-any
 function optionsOf(cmd: Command<any, any, any>, path: string[]): { path: string[]; flag: string }[] {
