@@ -10,6 +10,7 @@
 import type { HubServer } from "./hub_server.ts";
 import { generationFixture } from "./generation_fixtures.ts";
 import { seq2seqFixture } from "./seq2seq_fixtures.ts";
+import { whisperFixture } from "./whisper_fixtures.ts";
 import { bertTokenizer } from "./tokenizer_files.ts";
 import { classifierRepo, embedderRepo } from "./text_models.ts";
 import { type RepoFiles, tinyImageClassifier, toneAudioClassifier, toneCtcModel } from "./media_models.ts";
@@ -146,6 +147,9 @@ export async function publishDocsModels(hub: HubServer): Promise<void> {
   const sha = named.commit({ ...resnetRepo(), "onnx/model_fp16.onnx": anySizeColourModel() });
   named.tag("v1.0", sha);
   named.tag("v1", sha);
+  const whisper = await folderFiles(await whisperFixture());
+  for (const path of Object.keys(whisper)) if (path.startsWith("audio/")) delete whisper[path];
+  publish("onnx-community/whisper-tiny", { ...whisper, "README.md": card("automatic-speech-recognition") });
   publish("org/wav2vec2-keyword-spotting", toneAudioClassifier());
   publish("org/wav2vec2-base-960h", toneCtcModel());
   hub.addUser("docs-reader", DOCS_TOKEN, { fullname: "Docs Reader" });
@@ -182,10 +186,9 @@ export async function writeDocsFiles(dir: string): Promise<void> {
   const qwen3 = await folderFiles(await generationFixture("qwen3"));
   for (const path of Object.keys(qwen3)) if (/onnx\/model_/.test(path)) delete qwen3[path];
   await writeFolder(`${dir}/qwen3-0.6b`, qwen3);
-  // a keyword ("high tone") for the audio classifier; a low then a high tone ("AB") for the CTC model
+  // a keyword ("high tone") for the audio classifier
   await Deno.writeFile(`${dir}/yes.wav`, encodeWav([sine(1500, 16_000, 1)], 16_000));
-  const speech = new Float32Array(32_000);
-  speech.set(sine(500, 16_000, 1), 0);
-  speech.set(sine(1500, 16_000, 1), 16_000);
-  await Deno.writeFile(`${dir}/speech.wav`, encodeWav([speech], 16_000));
+  // a sentence espeak-ng said (the Whisper fixture's), for the speech recognisers
+  const speech = await Deno.readFile(`${await whisperFixture()}/audio/speech.wav`);
+  for (const name of ["speech.wav", "talk.wav", "rede.wav"]) await Deno.writeFile(`${dir}/${name}`, speech);
 }
