@@ -23,7 +23,8 @@
 import { assert } from "./support/assert.ts";
 import { startHubServer } from "./support/hub_server.ts";
 import { DOCS_TOKEN, publishDocsModels, writeDocsFiles } from "./support/docs_fixtures.ts";
-import { venvDir } from "./support/python_venv.ts";
+import { pythonVenv } from "./support/python_venv.ts";
+import { HF_CLI, python } from "./support/python_hf.ts";
 import { COMMANDS } from "../src/cli/commands.ts";
 import { createContext } from "../src/cli/context.ts";
 import { envFrom } from "../src/environment.ts";
@@ -160,14 +161,15 @@ Deno.test({
           .join(", "),
     );
 
-    const openaiBin = `${venvDir("venv-openai")}/bin`;
-    const hfCli = `${venvDir("venv-torch")}/bin/hf`;
-    for (const needed of [`${openaiBin}/python3`, hfCli]) {
-      assert(
-        await Deno.stat(needed).then(() => true, () => false),
-        `${needed} is missing: build tests/.fixtures first`,
-      );
-    }
+    // Python's clients, installed from pip's index once into tests/.fixtures (as the interop and OpenAI tests do)
+    const openaiBin = (await pythonVenv({
+      name: "venv-openai",
+      installs: [["openai>=1,<3"]],
+      check: "import openai",
+      who: "openai client",
+    })).replace(/\/python3?$/, "");
+    await python();
+    const hfCli = HF_CLI;
 
     const hub = await startHubServer();
     const dir = await Deno.makeTempDir({ prefix: "gpux-docs-" });
