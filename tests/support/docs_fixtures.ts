@@ -11,6 +11,9 @@ import type { HubServer } from "./hub_server.ts";
 import { generationFixture } from "./generation_fixtures.ts";
 import { seq2seqFixture } from "./seq2seq_fixtures.ts";
 import { whisperFixture } from "./whisper_fixtures.ts";
+import { textTaskFixtures } from "./task_fixtures_text.ts";
+import { visionFixtures } from "./vision_fixtures.ts";
+import { imglyIsnet } from "./imgly_isnet.ts";
 import { bertTokenizer } from "./tokenizer_files.ts";
 import { classifierRepo, embedderRepo } from "./text_models.ts";
 import { type RepoFiles, tinyImageClassifier, toneAudioClassifier, toneCtcModel } from "./media_models.ts";
@@ -152,6 +155,21 @@ export async function publishDocsModels(hub: HubServer): Promise<void> {
   publish("onnx-community/whisper-tiny", { ...whisper, "README.md": card("automatic-speech-recognition") });
   publish("org/wav2vec2-keyword-spotting", toneAudioClassifier());
   publish("org/wav2vec2-base-960h", toneCtcModel());
+  // the other pipeline tasks: tiny random models exported from PyTorch (tests/pipeline_tasks_text_test.ts and
+  // vision_tasks_test.ts check their answers against transformers'), and imgly's real ISNet matte
+  const text = (await textTaskFixtures()).dir;
+  publish("org/cross-encoder", sentiment);
+  publish("org/bert-base-uncased", await folderFiles(`${text}/bert-fill-mask`));
+  publish("org/bert-squad", await folderFiles(`${text}/bert-qa`));
+  publish("org/clip-vit-base-patch32", await folderFiles(`${text}/clip`));
+  const vision = (await visionFixtures()).dir;
+  publish("facebook/detr-resnet-50", await folderFiles(`${vision}/detr`));
+  publish("nvidia/segformer-b0-finetuned-ade-512-512", await folderFiles(`${vision}/segformer`));
+  publish("Intel/dpt-hybrid-midas", await folderFiles(`${vision}/dpt`));
+  publish("google/owlvit-base-patch32", await folderFiles(`${vision}/owlvit`));
+  const isnet = await imglyIsnet();
+  if ("skip" in isnet) throw new Error(`the docs' background-removal model is imgly's ISNet from npm: ${isnet.skip}`);
+  publish("briaai/RMBG-1.4", await folderFiles(isnet.dir));
   hub.addUser("docs-reader", DOCS_TOKEN, { fullname: "Docs Reader" });
 }
 
@@ -162,6 +180,13 @@ export async function writeDocsFiles(dir: string): Promise<void> {
   await Deno.writeFile(`${dir}/a.jpg`, await encodeJpeg(photoLike(40, 30, 2)));
   await Deno.writeFile(`${dir}/b.webp`, await encodeWebp(photoLike(30, 40, 3)));
   await Deno.writeFile(`${dir}/cat.png`, await rgbPng(photo));
+  for (const [name, seed] of [["street", 4], ["room", 5], ["kitchen", 6], ["portrait", 7]] as const) {
+    await Deno.writeFile(`${dir}/${name}.jpg`, await encodeJpeg(photoLike(96, 64, seed)));
+  }
+  await Deno.writeTextFile(
+    `${dir}/long.txt`,
+    "Ada Lovelace was born in London in 1815. ".repeat(6) + "Later she lived in London and wrote about engines.\n",
+  );
   await Deno.writeTextFile(
     `${dir}/cat.schema.json`,
     json({ type: "object", properties: { name: { type: "string" }, legs: { type: "integer" } }, required: ["name"] }),
