@@ -28,6 +28,7 @@ import { HF_CLI, python } from "./support/python_hf.ts";
 import { COMMANDS } from "../src/cli/commands.ts";
 import { createContext } from "../src/cli/context.ts";
 import { envFrom } from "../src/environment.ts";
+import { ENV_VARS } from "../src/cli/sandbox.ts";
 import type { Command } from "@commander-js/extra-typings";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -306,6 +307,15 @@ Deno.test("docs/cli.md (docs/serve.md for serve) names every long option of ever
   }
   assert(count > 50, `only ${count} options found: the command tree was not read`);
   assert(missing.length === 0, `not documented in docs/cli.md (serve: docs/serve.md):\n${missing.join("\n")}`);
+});
+
+Deno.test("docs/cli.md's Environment variables section names every variable the sandbox lets gpux read", async () => {
+  const cli = await Deno.readTextFile(`${ROOT}docs/cli.md`);
+  const start = cli.indexOf("\n## Environment variables\n");
+  assert(start > 0, "docs/cli.md has no '## Environment variables' section");
+  const section = cli.slice(start, cli.indexOf("\n## ", start + 1) >>> 0);
+  const missing = ENV_VARS.filter((name) => !section.includes(`\`${name}\``));
+  assert(missing.length === 0, `not in docs/cli.md's Environment variables: ${missing.join(", ")}`);
 });
 
 /** Pages linked from here that other branches add. */
