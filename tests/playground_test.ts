@@ -1,0 +1,314 @@
+/**
+ * The playground page of `gpux serve`, in a real browser: headless Chromium (tests/support/chromium.ts, the DevTools
+ * protocol over a WebSocket) loads `/` from a `deno task gpux serve` subprocess serving fixture models — a BERT text
+ * classifier, a colour image classifier, the Qwen3 generation fixture, and a classifier whose labels are HTML — behind
+ * an API key. It checks the page loads without console errors under its CSP, asks for the key, classifies a text and
+ * an uploaded image as the API does, streams a chat answer equal to the fixture's PyTorch greedy text, stops a long
+ * answer (the server's metrics count it cancelled), shows a model's `<img onerror>` label as text, and that `--no-ui`
+ * answers 404 at `/`. Screenshots of each state go to `GPUX_PLAYGROUND_SHOTS` (docs/img/ refreshes the docs' ones),
+ * else a temporary folder. Skipped, saying why, only where Chromium is missing.
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+import { bertTokenizer } from "./support/tokenizer_files.ts";
+import { classifierRepo } from "./support/text_models.ts";
+import { tinyImageClassifier, writeRepo } from "./support/media_models.ts";
+import { rgbPng } from "./support/image_fixtures.ts";
+import { generationFixture, readGoldens } from "./support/generation_fixtures.ts";
+import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
+import { Browser, findChromium } from "./support/chromium.ts";
+import { parsePrometheusText } from "../src/serve/metrics.ts";
+import { PLAYGROUND_CSP } from "../src/serve/routes_playground.ts";
+
+const chromium = await findChromium();
+const bert = await bertTokenizer();
+const skip = "skip" in chromium ? chromium.skip : "skip" in bert ? bert.skip : undefined;
+if (skip) console.warn(`skipping the playground browser test: ${skip}`);
+
+const KEY = "playground-test-key";
+const XSS = `<img src=x onerror="document.title='pwned';window.__pwned=1">`;
+const auth = { authorization: `Bearer ${KEY}` };
+
+function solid(width: number, height: number, rgb: [number, number, number]) {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(rgb, i * 3);
+  return { width, height, data };
+}
+
+async function metric(s: ServeProcess, name: string, labels: Record<string, string>): Promise<number> {
+  const samples = parsePrometheusText(await (await fetch(`${s.url}/metrics`, { headers: auth })).text());
+  const hit = samples.find((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  return hit?.value ?? 0;
+}
+
+/** The top label the API itself answers for `text`. */
+async function apiTop(s: ServeProcess, model: string, body: Record<string, unknown>): Promise<string> {
+  const r = await fetch(`${s.url}/models/${model}/predict`, {
+    method: "POST",
+    headers: auth,
+    body: JSON.stringify(body),
+  });
+  const doc = await r.json();
+  assertEquals(r.status, 200, JSON.stringify(doc));
+  return doc.result[0].labels[0].label;
+}
+
+const TOP_LABEL = `document.querySelector("#result .label-list li .name")?.textContent`;
+
+Deno.test({
+  name:
+    "playground: in headless Chromium the page lists the models, classifies text and images, streams and stops a chat, shows HTML from a model as text; --no-ui answers 404",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if ("skip" in chromium || "skip" in bert) return;
+    const qwen = await generationFixture("qwen3");
+    const chat = (await readGoldens("qwen3")).cases.find((c) => c.id === "chat")!;
+    const dir = await Deno.makeTempDir({ prefix: "gpux-playground-" });
+    const shots = Deno.env.get("GPUX_PLAYGROUND_SHOTS") ?? `${dir}/shots`;
+    await Deno.mkdir(shots, { recursive: true });
+    const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+    let server: ServeProcess | undefined;
+    let browser: Browser | undefined;
+    /** A screenshot with `top` (the page's top, else the task card) at the top of the window. */
+    const shot = async (name: string, top = "#try-heading") => {
+      await browser!.evaluate(`document.querySelector(${JSON.stringify(top)}).scrollIntoView({ block: "start" })`);
+      const { bytes, format } = await browser!.screenshot();
+      await Deno.writeFile(`${shots}/${name}.${format}`, bytes);
+      assert(bytes.length <= 150 * 1024, `${name}: ${bytes.length} bytes`);
+    };
+    try {
+      await writeRepo(`${dir}/sentiment`, classifierRepo(bert.tokenizer, bert.config));
+      await writeRepo(`${dir}/colours`, tinyImageClassifier());
+      const hostile = classifierRepo(bert.tokenizer, bert.config);
+      hostile["config.json"] = JSON.stringify({
+        architectures: ["BertForSequenceClassification"],
+        id2label: { "0": XSS, "1": `${XSS}<b>bold</b>` },
+        label2id: { [XSS]: 0, [`${XSS}<b>bold</b>`]: 1 },
+        max_position_embeddings: 512,
+      });
+      await writeRepo(`${dir}/hostile`, hostile);
+      await Deno.writeFile(`${dir}/green.png`, await rgbPng(solid(64, 48, [10, 240, 30])));
+      await Deno.writeFile(`${dir}/red.png`, await rgbPng(solid(64, 48, [230, 20, 20])));
+
+      // --no-ui: no page at /, the API still answers
+      const bare = running(
+        await startServe([`${dir}/colours`, "--provider", "cpu", "--port", "0", "--quiet", "--no-ui"], { env }),
+      );
+      try {
+        const page = await fetch(`${bare.url}/`);
+        assertEquals(page.status, 404);
+        await page.body?.cancel();
+        const script = await fetch(`${bare.url}/playground/app.js`);
+        assertEquals(script.status, 404);
+        await script.body?.cancel();
+        const health = await fetch(`${bare.url}/health`);
+        assertEquals(health.status, 200);
+        await health.body?.cancel();
+      } finally {
+        assertEquals(await bare.stop(), 0, bare.stderr());
+      }
+      // gpux.yml `serving: ui: false` does the same
+      await writeRepo(`${dir}/quiet-colours`, {
+        ...tinyImageClassifier(),
+        "gpux.yml": "name: quiet-colours\nmodel:\n  source: onnx/model.onnx\nserving:\n  ui: false\n",
+      });
+      const yml = running(
+        await startServe([`${dir}/quiet-colours`, "--provider", "cpu", "--port", "0", "--quiet"], { env }),
+      );
+      try {
+        const page = await fetch(`${yml.url}/`);
+        assertEquals(page.status, 404);
+        await page.body?.cancel();
+      } finally {
+        assertEquals(await yml.stop(), 0, yml.stderr());
+      }
+
+      server = running(
+        await startServe(
+          [
+            `sentiment=${dir}/sentiment`,
+            `colours=${dir}/colours`,
+            `qwen3=${qwen}`,
+            `hostile=${dir}/hostile`,
+            "--provider",
+            "cpu",
+            "--variant",
+            "fp32",
+            "--port",
+            "0",
+            "--quiet",
+            "--api-key",
+            KEY,
+          ],
+          { env },
+        ),
+      );
+      const s = server;
+      // the page and its files load without the key, with a strict CSP; the API still needs the key
+      const page = await fetch(`${s.url}/`);
+      assertEquals(page.status, 200);
+      assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
+      const csp = page.headers.get("content-security-policy") ?? "";
+      assertEquals(csp, PLAYGROUND_CSP);
+      assert(!csp.includes("unsafe-inline") && !csp.includes("unsafe-eval"), csp);
+      assert(csp.includes("script-src 'self'") && csp.includes("default-src 'none'"), csp);
+      assertEquals(page.headers.get("x-content-type-options"), "nosniff");
+      assert(!(await page.text()).includes("<script>"), "no inline script");
+      const info = await fetch(`${s.url}/info`);
+      assertEquals(info.status, 401);
+      await info.body?.cancel();
+
+      browser = await Browser.launch(chromium.path, { width: 900, height: 900 });
+      const b = browser;
+      await b.goto(`${s.url}/`);
+      // without the key the page says it needs one and opens the key field
+      await b.waitFor(`document.querySelector("#server-facts").textContent.includes("API key")`, "the key prompt");
+      assertEquals(await b.evaluate(`document.activeElement?.id`), "api-key");
+      await b.type("#api-key", KEY);
+      await b.click("#api-key-use");
+      await b.waitFor(`document.querySelectorAll("#model option").length === 4`, "the model list");
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#model option")].map((o) => o.textContent)`),
+        [
+          "sentiment — text-classification",
+          "colours — image-classification",
+          "qwen3 — chat",
+          "hostile — text-classification",
+        ],
+      );
+      // labels point at their controls (accessibility)
+      assertEquals(
+        await b.evaluate(
+          `[...document.querySelectorAll("label[for]")].filter((l) => !document.getElementById(l.htmlFor)).length`,
+        ),
+        0,
+      );
+      await shot("playground-models", "header");
+
+      // text classification: the page's top label is the API's, for two texts the model tells apart
+      const texts = ["i love this", "this is bad", "what a wonderful day", "terrible awful thing"];
+      const tops = await Promise.all(texts.map((t) => apiTop(s, "sentiment", { text: t })));
+      const a = 0, z = tops.findIndex((t) => t !== tops[0]);
+      assert(z > 0, `the classifier gives ${tops[0]} for every text`);
+      for (const i of [a, z]) {
+        await b.evaluate(`document.querySelector("#result").replaceChildren()`);
+        await b.type("#field-text", texts[i]);
+        await b.click("#run");
+        await b.waitFor(TOP_LABEL, `the label of ${texts[i]}`);
+        assertEquals(await b.evaluate(TOP_LABEL), tops[i], texts[i]);
+      }
+      const status = await b.evaluate<string>(`document.querySelector("#status").textContent`);
+      assert(/^answered in [\d.]+ ms \(server [\d.]+ ms\)$/.test(status), status);
+      await shot("playground-text-classification");
+
+      // image classification: upload red then green
+      await b.evaluate(
+        `(() => { const s = document.querySelector("#model"); s.value = "1"; s.dispatchEvent(new Event("change")); })()`,
+      );
+      await b.waitFor(`document.querySelector("#field-image")`, "the image form");
+      for (const [file, colour] of [["red.png", "red"], ["green.png", "green"]]) {
+        assertEquals(
+          await apiTop(s, "colours", { image: btoa(String.fromCharCode(...await Deno.readFile(`${dir}/${file}`))) }),
+          colour,
+        );
+        await b.evaluate(`document.querySelector("#result").replaceChildren()`);
+        await b.setFiles("#field-image", [`${dir}/${file}`]);
+        await b.waitFor(
+          `document.querySelector(".drop .muted").textContent.startsWith(${JSON.stringify(file)})`,
+          "the chosen file",
+        );
+        await b.click("#run");
+        await b.waitFor(TOP_LABEL, `the label of ${file}`);
+        assertEquals(await b.evaluate(TOP_LABEL), colour, file);
+      }
+      await shot("playground-image-classification");
+
+      // chat: the streamed answer is the fixture's greedy text; tokens/s shown
+      await b.evaluate(
+        `(() => { const s = document.querySelector("#model"); s.value = "2"; s.dispatchEvent(new Event("change")); })()`,
+      );
+      await b.waitFor(`document.querySelector("#chat-input")`, "the chat form");
+      const system = chat.messages!.find((m) => m.role === "system")!.content;
+      const user = chat.messages!.find((m) => m.role === "user")!.content;
+      await b.type("#chat-system", system);
+      await b.fill("#chat-temperature", "0");
+      await b.fill("#chat-max-tokens", String(chat.max_new_tokens));
+      await b.type("#chat-input", user);
+      await b.click("#chat-send");
+      const timing = await b.waitFor<string>(
+        `document.querySelector(".msg.assistant .timing")?.textContent`,
+        "the end of the chat answer",
+        60_000,
+      );
+      assertEquals(await b.evaluate(`document.querySelector(".msg.assistant .text").textContent`), chat.text);
+      assert(/first token [\d.]+ ms · 16 tokens · [\d.]+ tokens\/s · total [\d.]+ ms \(length\)/.test(timing), timing);
+      await shot("playground-chat");
+
+      // stop mid-answer: the generation is cancelled on the server
+      const before = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
+      await b.click("#chat-clear");
+      await b.fill("#chat-max-tokens", "480");
+      await b.type("#chat-input", "Tell me a much longer story.");
+      await b.click("#chat-send");
+      await b.waitFor(`document.querySelector(".msg.assistant .text")?.textContent.length > 0`, "the first delta");
+      assertEquals(await b.evaluate(`document.querySelector("#chat-stop").disabled`), false);
+      await b.click("#chat-stop");
+      const stopped = await b.waitFor<string>(
+        `document.querySelector(".msg.assistant .timing")?.textContent`,
+        "the stopped answer",
+      );
+      assert(stopped.includes("(stopped)"), stopped);
+      let cancelled = before;
+      for (let i = 0; i < 100 && cancelled === before; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        cancelled = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
+      }
+      assertEquals(cancelled, before + 1);
+      const tokens = await metric(s, "gpux_generated_tokens_total", { model: "qwen3" });
+      assert(tokens < 16 + 480, `${tokens} tokens generated: the stop did not stop it`);
+      await shot("playground-chat-stopped");
+
+      // a model's label holding HTML is shown as text: no element made, no handler run
+      await b.evaluate(
+        `(() => { const s = document.querySelector("#model"); s.value = "3"; s.dispatchEvent(new Event("change")); })()`,
+      );
+      await b.waitFor(`document.querySelector("#field-text")`, "the hostile model's form");
+      await b.type("#field-text", "i love this");
+      await b.click("#run");
+      await b.waitFor(TOP_LABEL, "the hostile label");
+      assert((await b.evaluate<string>(TOP_LABEL)).startsWith(XSS));
+      assertEquals(await b.evaluate(`document.querySelectorAll("#result img, #result b").length`), 0);
+      await new Promise((r) => setTimeout(r, 300)); // an onerror would have fired by now
+      assertEquals(await b.evaluate(`[window.__pwned ?? null, document.title]`), [null, "gpux playground"]);
+      await shot("playground-html-as-text");
+
+      // phone width and dark mode
+      await b.send("Emulation.setDeviceMetricsOverride", {
+        width: 390,
+        height: 844,
+        deviceScaleFactor: 1,
+        mobile: true,
+      });
+      await b.send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value: "dark" }] });
+      await b.evaluate(
+        `(() => { const s = document.querySelector("#model"); s.value = "0"; s.dispatchEvent(new Event("change")); })()`,
+      );
+      await b.type("#field-text", "what a wonderful day");
+      await b.click("#run");
+      await b.waitFor(TOP_LABEL, "the label on a phone");
+      assertEquals(
+        await b.evaluate(`document.documentElement.scrollWidth <= window.innerWidth`),
+        true,
+        "nothing wider than a phone",
+      );
+      await shot("playground-phone-dark", "header");
+
+      assertEquals(b.errors, [], "console errors");
+    } finally {
+      await browser?.close();
+      if (server) assertEquals(await server.stop(), 0, server.stderr());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
