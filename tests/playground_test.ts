@@ -10,8 +10,11 @@
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { bertTokenizer } from "./support/tokenizer_files.ts";
-import { classifierRepo } from "./support/text_models.ts";
-import { tinyImageClassifier, writeRepo } from "./support/media_models.ts";
+import { classifierRepo, embedderRepo } from "./support/text_models.ts";
+import { tinyImageClassifier, toneAudioClassifier, toneCtcModel, writeRepo } from "./support/media_models.ts";
+import { encodeWav, sine } from "./support/audio_fixtures.ts";
+import { identityModel, writeModel } from "./support/onnx_builder.ts";
+import { visionFixtures } from "./support/vision_fixtures.ts";
 import { rgbPng } from "./support/image_fixtures.ts";
 import { generationFixture, readGoldens } from "./support/generation_fixtures.ts";
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
@@ -250,7 +253,7 @@ Deno.test({
       await b.click("#chat-clear");
       await b.fill("#chat-max-tokens", "480");
       await b.type("#chat-input", "Tell me a much longer story.");
-      await b.click("#chat-send");
+      await b.pressEnter(); // Enter sends (Shift+Enter would start a new line)
       await b.waitFor(`document.querySelector(".msg.assistant .text")?.textContent.length > 0`, "the first delta");
       assertEquals(await b.evaluate(`document.querySelector("#chat-stop").disabled`), false);
       await b.click("#chat-stop");
@@ -303,6 +306,228 @@ Deno.test({
         "nothing wider than a phone",
       );
       await shot("playground-phone-dark", "header");
+
+      assertEquals(b.errors, [], "console errors");
+    } finally {
+      await browser?.close();
+      if (server) assertEquals(await server.stop(), 0, server.stderr());
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Selects the served model called `name` in the page's picker. */
+async function pick(b: Browser, name: string): Promise<void> {
+  await b.evaluate(`(() => {
+    const s = document.querySelector("#model");
+    const i = [...s.options].findIndex((o) => o.textContent.startsWith(${JSON.stringify(name + " ")}));
+    if (i < 0) throw new Error("no model ${name}");
+    s.value = String(i);
+    s.dispatchEvent(new Event("change"));
+  })()`);
+  await b.waitFor(`document.querySelector("#model-facts dd")`, `the facts of ${name}`);
+}
+
+/** Runs the form and waits for the answer (the status line's latency). */
+async function run(b: Browser, what: string): Promise<void> {
+  await b.evaluate(
+    `(() => { document.querySelector("#result").replaceChildren(); document.querySelector("#status").textContent = ""; })()`,
+  );
+  await b.click("#run");
+  const status = await b.waitFor<string>(
+    `document.querySelector("#status").textContent.startsWith("answered") || document.querySelector("#status.error")?.textContent`,
+    what,
+    30_000,
+  );
+  assertEquals(status, true, `${what}: ${await b.evaluate(`document.querySelector("#status").textContent`)}`);
+}
+
+function tones(pieces: [number, number][], rate: number): Float32Array {
+  const parts = pieces.map(([hz, s]) => (hz ? sine(hz, rate, s) : new Float32Array(Math.round(rate * s))));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) (out.set(p, o), o += p.length);
+  return out;
+}
+
+Deno.test({
+  name:
+    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, detection boxes drawn, segmentation masks, depth map",
+  ignore: skip !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if ("skip" in chromium || "skip" in bert) return;
+    const fx = await visionFixtures();
+    const dir = await Deno.makeTempDir({ prefix: "gpux-playground-tasks-" });
+    const shots = Deno.env.get("GPUX_PLAYGROUND_SHOTS") ?? `${dir}/shots`;
+    await Deno.mkdir(shots, { recursive: true });
+    const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+    let server: ServeProcess | undefined;
+    let browser: Browser | undefined;
+    const shot = async (name: string) => {
+      await browser!.evaluate(`document.querySelector("#try-heading").scrollIntoView({ block: "start" })`);
+      const { bytes, format } = await browser!.screenshot();
+      await Deno.writeFile(`${shots}/${name}.${format}`, bytes);
+      assert(bytes.length <= 150 * 1024, `${name}: ${bytes.length} bytes`);
+    };
+    try {
+      await writeModel(`${dir}/any.onnx`, identityModel("float32", ["batch", null]));
+      await writeRepo(`${dir}/tone`, toneAudioClassifier());
+      await writeRepo(`${dir}/ctc`, toneCtcModel());
+      // the embedder serves feature extraction; its gpux.yml asks for sentence similarity
+      await writeRepo(`${dir}/similar`, {
+        ...embedderRepo(bert.tokenizer, bert.config),
+        "gpux.yml": "name: similar\nmodel:\n  source: onnx/model.onnx\ntask: sentence-similarity\n",
+      });
+      await Deno.writeFile(`${dir}/low.wav`, encodeWav([tones([[500, 0.5]], 44100)], 44100));
+      await Deno.writeFile(
+        `${dir}/tones.wav`,
+        encodeWav([tones([[500, 0.2], [0, 0.1], [500, 0.2], [0, 0.1], [1500, 0.2]], 16000)], 16000),
+      );
+      // what the fake microphone plays: a high tone
+      await Deno.writeFile(`${dir}/mic.wav`, encodeWav([sine(1500, 48000, 3)], 48000));
+      server = running(
+        await startServe(
+          [
+            `any=${dir}/any.onnx`,
+            `tone=${dir}/tone`,
+            `ctc=${dir}/ctc`,
+            `similar=${dir}/similar`,
+            `detr=${fx.dir}/detr`,
+            `segformer=${fx.dir}/segformer`,
+            `dpt=${fx.dir}/dpt`,
+            "--provider",
+            "cpu",
+            "--port",
+            "0",
+            "--quiet",
+          ],
+          { env },
+        ),
+      );
+      const s = server;
+      const api = async (model: string, body: Record<string, unknown>) => {
+        const r = await fetch(`${s.url}/models/${model}/predict`, { method: "POST", body: JSON.stringify(body) });
+        const doc = await r.json();
+        assertEquals(r.status, 200, JSON.stringify(doc));
+        return doc;
+      };
+      const b64 = async (path: string) => btoa(String.fromCharCode(...await Deno.readFile(path)));
+      browser = await Browser.launch(chromium.path, {
+        args: [
+          "--use-fake-ui-for-media-stream",
+          "--use-fake-device-for-media-stream",
+          `--use-file-for-fake-audio-capture=${dir}/mic.wav`,
+          "--autoplay-policy=no-user-gesture-required",
+        ],
+      });
+      const b = browser;
+      await b.goto(`${s.url}/`);
+      await b.waitFor(`document.querySelectorAll("#model option").length === 7`, "the model list");
+
+      // raw tensors: the JSON box is prefilled from the model's inputs; the answer is the API's
+      await pick(b, "any");
+      assertEquals(JSON.parse(await b.evaluate<string>(`document.querySelector("#field-tensors").value`)), {
+        x: [[0]],
+      });
+      await b.fill("#field-tensors", `{"x": [[1.5, -2, 3]]}`);
+      await run(b, "the tensors");
+      const shown = JSON.parse(await b.evaluate<string>(`document.querySelector("#result pre").textContent`));
+      assertEquals(shown.outputs, (await api("any", { x: [[1.5, -2, 3]] })).outputs);
+      await shot("playground-tensors");
+
+      // audio classification: an uploaded WAV, then the record button (the fake microphone plays a high tone)
+      await pick(b, "tone");
+      assertEquals((await api("tone", { audio: await b64(`${dir}/low.wav`) })).result[0].labels[0].label, "low tone");
+      await b.setFiles("#field-audio", [`${dir}/low.wav`]);
+      await run(b, "the uploaded clip");
+      assertEquals(await b.evaluate(TOP_LABEL), "low tone");
+      await b.click("#record");
+      await b.waitFor(`document.querySelector("#record").textContent === "Stop recording"`, "the recording to start");
+      await new Promise((r) => setTimeout(r, 1500));
+      await b.click("#record");
+      await b.waitFor(`document.querySelector("#field-audio ~ .muted")?.textContent === "recording"`, "the recording");
+      await run(b, "the recorded clip");
+      assertEquals(await b.evaluate(TOP_LABEL), "high tone");
+      await shot("playground-audio");
+
+      // speech recognition: the transcript
+      await pick(b, "ctc");
+      await b.setFiles("#field-audio", [`${dir}/tones.wav`]);
+      await run(b, "the transcript");
+      assertEquals(await b.evaluate(`document.querySelector("#result .transcript").textContent`), "AAB");
+
+      // sentence similarity: two text boxes; the scores are the API's
+      await pick(b, "similar");
+      await b.type("#field-source", "hello world");
+      await b.type("#field-others", "the sea is calm\nhello there world");
+      await run(b, "the similarities");
+      const sims = (await api("similar", { text: ["hello world", "the sea is calm", "hello there world"] })).result;
+      assertEquals(
+        await b.evaluate(
+          `[...document.querySelectorAll("#result .label-list li")].map((li) => li.getAttribute("aria-label"))`,
+        ),
+        sims.similarities.map((x: { input: string; score: number }) => `${x.input} ${(x.score * 100).toFixed(1)}%`),
+      );
+      await shot("playground-similarity");
+
+      // object detection: the API's objects listed, and their boxes drawn over the image
+      await pick(b, "detr");
+      const threshold = fx.goldens.detr.threshold;
+      const objects = (await api("detr", { image: await b64(`${fx.dir}/scene.png`), threshold })).result[0].objects;
+      assert(objects.length >= 1, "the fixture finds objects");
+      await b.setFiles("#field-image", [`${fx.dir}/scene.png`]);
+      await b.fill("#field-threshold", String(threshold));
+      await run(b, "the detection");
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#result ul li")].map((li) => li.textContent.split(" ")[0])`),
+        objects.map((o: { label: string }) => o.label.split(" ")[0]),
+      );
+      const drawn = await b.waitFor<number>(
+        `(() => {
+          const c = document.querySelector("#result canvas");
+          if (!c || !c.width) return 0;
+          const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+          let n = 0;
+          for (let i = 0; i < d.length; i += 4) if (d[i] === 230 && d[i + 1] === 25 && d[i + 2] === 75) n++;
+          return n;
+        })()`,
+        "the boxes drawn",
+      );
+      assert(drawn > 10, `${drawn} box pixels`);
+      await shot("playground-detection");
+
+      // segmentation: one mask per segment, at the image's size
+      await pick(b, "segformer");
+      const segments = (await api("segformer", { image: await b64(`${fx.dir}/scene.png`) })).result[0];
+      await b.setFiles("#field-image", [`${fx.dir}/scene.png`]);
+      await run(b, "the segmentation");
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#result .masks figcaption")].map((f) => f.textContent)`),
+        segments.segments.map((x: { label: string }) => x.label),
+      );
+      assertEquals(
+        await b.waitFor(
+          `[...document.querySelectorAll("#result .masks img")].every((i) => i.complete && i.naturalWidth === ${segments.width})`,
+          "the masks",
+        ),
+        true,
+      );
+      await shot("playground-segmentation");
+
+      // depth: the depth picture beside the image
+      await pick(b, "dpt");
+      await b.setFiles("#field-image", [`${fx.dir}/scene.png`]);
+      await run(b, "the depth");
+      assertEquals(
+        await b.waitFor(
+          `(() => { const i = document.querySelector('#result img[alt="depth map"]'); return i?.complete && i.naturalWidth; })()`,
+          "the depth map",
+        ),
+        segments.width,
+      );
+      await shot("playground-depth");
 
       assertEquals(b.errors, [], "console errors");
     } finally {

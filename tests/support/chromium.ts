@@ -73,8 +73,11 @@ export class Browser {
     });
   }
 
-  /** Starts Chromium (`path` from {@linkcode findChromium}) and attaches to its first page. */
-  static async launch(path: string, options: { width?: number; height?: number } = {}): Promise<Browser> {
+  /** Starts Chromium (`path` from {@linkcode findChromium}, with extra `args`) and attaches to its first page. */
+  static async launch(
+    path: string,
+    options: { width?: number; height?: number; args?: string[] } = {},
+  ): Promise<Browser> {
     const profile = await Deno.makeTempDir({ prefix: "gpux-chromium-" });
     const child = new Deno.Command(path, {
       args: [
@@ -93,6 +96,7 @@ export class Browser {
         "--remote-debugging-port=0",
         `--user-data-dir=${profile}`,
         `--window-size=${options.width ?? 900},${options.height ?? 900}`,
+        ...(options.args ?? []),
         "about:blank",
       ],
       stdin: "null",
@@ -200,6 +204,13 @@ export class Browser {
       `(() => { const e = document.querySelector(${JSON.stringify(selector)}); e.focus(); e.select?.(); })()`,
     );
     await this.send("Input.insertText", { text });
+  }
+
+  /** Presses Enter in the focused element, as the keyboard does. */
+  async pressEnter(): Promise<void> {
+    const key = { key: "Enter", code: "Enter", windowsVirtualKeyCode: 13, nativeVirtualKeyCode: 13 };
+    await this.send("Input.dispatchKeyEvent", { type: "keyDown", ...key, text: "\r" });
+    await this.send("Input.dispatchKeyEvent", { type: "keyUp", ...key });
   }
 
   /** Sets the value of the field `selector` (number fields, where typing over a selection is unreliable). */

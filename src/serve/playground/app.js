@@ -319,18 +319,24 @@ const FORMS = {
     );
     return () => ({ text: [source.value, ...lines(others.value)] });
   },
-  image(form) {
+  image(form, entry) {
     const picker = imagePicker();
     form.append(picker.element);
+    let threshold = null;
+    if (entry.threshold !== undefined) {
+      threshold = el("input", { type: "number", name: "threshold", min: "0", max: "1", step: "0.05" });
+      threshold.value = String(entry.threshold);
+      form.append(field("field-threshold", "Score threshold (0 to 1)", threshold, true));
+    }
     return async () => {
       const file = picker.get();
       if (!file) throw new Error("choose an image first");
       state.lastImage = file;
-      return { image: await base64Of(file) };
+      return { image: await base64Of(file), ...(threshold ? { threshold: Number(threshold.value) } : {}) };
     };
   },
-  imageLabels(form) {
-    const collect = FORMS.image(form);
+  imageLabels(form, entry) {
+    const collect = FORMS.image(form, entry);
     const labels = el("input", { type: "text", name: "labels", placeholder: "a cat, a dog" });
     form.append(field("field-labels", "Candidate labels (comma-separated)", labels));
     return async () => ({ ...(await collect()), candidate_labels: list(labels.value) });
@@ -350,14 +356,16 @@ const FORMS = {
       const shape = (i.shape ?? []).map((d) => (typeof d === "number" && d > 0 ? d : 1));
       const count = shape.reduce((a, b) => a * b, 1);
       if (count <= 64) {
-        const zero = i.type === "string" ? "" : i.type === "bool" ? false : 0;
+        const zero = i.dtype === "string" ? "" : i.dtype === "bool" ? false : 0;
         const build = (dims) => dims.length ? Array.from({ length: dims[0] }, () => build(dims.slice(1))) : zero;
         example[i.name] = build(shape);
       } else example[i.name] = [];
     }
     const text = el("textarea", { name: "tensors", rows: 8, spellcheck: "false" });
     text.value = JSON.stringify(example, null, 1);
-    const inputs = (model.inputs ?? []).map((i) => `${i.name}: ${i.type} [${(i.shape ?? []).join(", ")}]`).join("; ");
+    const inputs = (model.inputs ?? []).map((i) =>
+      `${i.name}: ${i.dtype} [${(i.shape ?? []).map((d) => d ?? "?").join(", ")}]`
+    ).join("; ");
     form.append(field("field-tensors", `Input tensors as JSON (${inputs || "see /info"})`, text));
     return () => {
       try {
@@ -427,7 +435,10 @@ function inputName(text) {
   return el("p", { class: "input-name", text });
 }
 
-/** Draws the chosen image, then `draw(context, scale)` over it. */
+/**
+ * Draws the chosen image (a small one enlarged, pixels kept sharp, so labels stay legible), then `draw(context, k,
+ * unit)` over it: `k` maps the image's pixels to the canvas's, `unit` is one screen pixel on the canvas.
+ */
 function imageCanvas(draw) {
   const canvas = el("canvas", { class: "picture" });
   const figure = el("div", { class: "figure" }, canvas);
@@ -436,11 +447,13 @@ function imageCanvas(draw) {
   const url = URL.createObjectURL(file);
   const img = new Image();
   img.onload = () => {
-    canvas.width = img.naturalWidth;
-    canvas.height = img.naturalHeight;
+    const k = Math.max(1, Math.floor(480 / Math.max(img.naturalWidth, img.naturalHeight)));
+    canvas.width = img.naturalWidth * k;
+    canvas.height = img.naturalHeight * k;
     const ctx = canvas.getContext("2d");
-    ctx.drawImage(img, 0, 0);
-    draw?.(ctx, Math.max(1, img.naturalWidth / 400));
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+    draw?.(ctx, k, Math.max(1, canvas.width / 480));
     URL.revokeObjectURL(url);
   };
   img.src = url;
@@ -521,14 +534,14 @@ const VIEWS = {
   transcription: (result) => result.map((r) => el("p", { class: "transcript", text: r.text })),
   detection: (result) => {
     const objects = result[0]?.objects ?? [];
-    const figure = imageCanvas((ctx, scale) => {
-      ctx.lineWidth = 2 * scale;
-      ctx.font = `${Math.round(12 * scale)}px sans-serif`;
+    const figure = imageCanvas((ctx, k, unit) => {
+      ctx.lineWidth = 2 * unit;
+      ctx.font = `${Math.round(13 * unit)}px sans-serif`;
       objects.forEach((o, i) => {
-        const { xmin, ymin, xmax, ymax } = o.box;
+        const [x0, y0, x1, y1] = [o.box.xmin, o.box.ymin, o.box.xmax, o.box.ymax].map((v) => v * k);
         ctx.strokeStyle = ctx.fillStyle = COLOURS[i % COLOURS.length];
-        ctx.strokeRect(xmin, ymin, xmax - xmin, ymax - ymin);
-        ctx.fillText(`${o.label} ${pct(o.score)}`, xmin + 2 * scale, Math.max(12 * scale, ymin - 3 * scale));
+        ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+        ctx.fillText(`${o.label} ${pct(o.score)}`, x0 + 3 * unit, y0 > 16 * unit ? y0 - 4 * unit : y0 + 14 * unit);
       });
     });
     return [

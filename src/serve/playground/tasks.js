@@ -1,7 +1,8 @@
 // The task → form table of the playground: for each task gpux serve answers, which form collects the input, what
-// request it sends, and how the answer is shown. A new task slots in as one entry here (its form and view names
-// must be among FORMS and VIEWS in app.js); `request` overrides where the request goes (default: the model's
-// /models/{name}/predict with the form's body plus `options`).
+// request it sends, and how the answer is shown. A new task slots in as one entry here: its `form` and `view` must
+// be names in FORMS and VIEWS of app.js; `threshold` adds a score threshold field with that default; `options` are
+// added to the body; `request` overrides where the request goes (default: POST /models/{name}/predict with the
+// form's input and `options`).
 
 /**
  * @typedef {{ path: string, body: unknown }} TaskRequest
@@ -10,6 +11,7 @@
  *   view: string,
  *   hint?: string,
  *   options?: Record<string, unknown>,
+ *   threshold?: number,
  *   request?: (model: { name: string }, input: Record<string, unknown>) => TaskRequest,
  * }} TaskEntry
  */
@@ -27,8 +29,8 @@ export const TASKS = {
   "image-classification": { form: "image", view: "labels", options: { top_k: 5 } },
   "image-feature-extraction": { form: "image", view: "embeddings" },
   "zero-shot-image-classification": { form: "imageLabels", view: "labels" },
-  "object-detection": { form: "image", view: "detection" },
-  "zero-shot-object-detection": { form: "imageLabels", view: "detection" },
+  "object-detection": { form: "image", view: "detection", threshold: 0.5 },
+  "zero-shot-object-detection": { form: "imageLabels", view: "detection", threshold: 0.1 },
   "image-segmentation": { form: "image", view: "segmentation" },
   "background-removal": { form: "image", view: "segmentation" },
   "depth-estimation": { form: "image", view: "depth" },
