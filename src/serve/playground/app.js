@@ -110,12 +110,7 @@ function showModel(model) {
   state.chat = [];
   const facts = $("model-facts");
   const rows = [
-    [
-      "task",
-      model.parallel !== undefined
-        ? "text-generation"
-        : model.task ?? (model.onDemand ? "loaded on first use" : "none (tensors)"),
-    ],
+    ["task", model.task ?? (model.onDemand ? "loaded on first use" : "none (tensors)")],
     ["provider", model.provider],
     ["variant", model.variant],
     ["context length", model.contextLength],
@@ -400,9 +395,23 @@ function buildForm(model, entry) {
       const doc = await r.json();
       const took = performance.now() - started;
       const view = VIEWS[entry.view] ?? VIEWS.json;
-      $("result").replaceChildren(...view(doc.result !== undefined ? doc.result : doc, doc));
+      let shown;
+      try {
+        shown = view(doc.result !== undefined ? doc.result : doc, doc);
+      } catch {
+        shown = VIEWS.json(undefined, doc); // an answer of a shape this page does not know: shown as it came
+      }
+      $("result").replaceChildren(...shown);
       const server = doc.timings?.totalMs;
-      setStatus(`answered in ${ms(took)}${server !== undefined ? ` (server ${ms(server)})` : ""}`);
+      // generated text: tokens per second over the whole answer
+      const tokens = Array.isArray(doc.results)
+        ? doc.results.reduce((n, r) => n + (Array.isArray(r.generatedIds) ? r.generatedIds.length : 0), 0)
+        : 0;
+      setStatus(
+        `answered in ${ms(took)}${server !== undefined ? ` (server ${ms(server)})` : ""}${
+          tokens ? ` · ${tokens} tokens · ${(tokens / (took / 1000)).toFixed(1)} tokens/s` : ""
+        }`,
+      );
     } catch (error) {
       setStatus(error?.message ?? String(error), true);
     } finally {
@@ -531,7 +540,36 @@ const VIEWS = {
       ]
       : []),
   ],
-  transcription: (result) => result.map((r) => el("p", { class: "transcript", text: r.text })),
+  // a list of `{input, text}` (CTC models), or one `{text, language?, segments?}` (Whisper)
+  transcription: (result) =>
+    (Array.isArray(result) ? result : [result]).flatMap((r) => [
+      ...(r.language ? [el("p", { class: "muted", text: `language: ${r.language}` })] : []),
+      el("p", { class: "transcript", text: r.text }),
+      ...(Array.isArray(r.segments) && r.segments.length
+        ? [
+          el(
+            "ol",
+            { class: "segments" },
+            ...r.segments.map((seg) => {
+              const [start, end] = seg.timestamp ?? [seg.start, seg.end];
+              const at = (t) => (typeof t === "number" ? `${t.toFixed(2)} s` : "…");
+              return el("li", { text: `${at(start)} – ${at(end)}  ${seg.text}` });
+            }),
+          ),
+        ]
+        : []),
+    ]),
+  generated: (_result, doc) => {
+    if (!Array.isArray(doc.results)) throw new Error("no results");
+    return doc.results.map((r) =>
+      el(
+        "p",
+        { class: "generated" },
+        el("span", { text: r.text }),
+        el("span", { class: "timing", text: r.finishReason ? ` (${r.finishReason})` : "" }),
+      )
+    );
+  },
   detection: (result) => {
     const objects = result[0]?.objects ?? [];
     const figure = imageCanvas((ctx, k, unit) => {

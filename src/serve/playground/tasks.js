@@ -36,6 +36,11 @@ export const TASKS = {
   "depth-estimation": { form: "image", view: "depth" },
   "audio-classification": { form: "audio", view: "labels", options: { top_k: 5 } },
   "automatic-speech-recognition": { form: "audio", view: "transcription" },
+  // encoder-decoder models (answers `{results: [{text, generatedIds}]}`)
+  "translation": { form: "text", view: "generated" },
+  "summarization": { form: "text", view: "generated" },
+  "text2text-generation": { form: "text", view: "generated" },
+  "image-to-text": { form: "image", view: "generated" },
 };
 
 /** Models with no task (or one the page does not know): a raw-tensor JSON box. */
@@ -43,10 +48,9 @@ export const TENSORS_ENTRY = { form: "tensors", view: "json" };
 
 /**
  * The entry for a model as /info describes it.
- * @param {{ task?: string | null, parallel?: number }} model
+ * @param {{ task?: string | null }} model
  * @returns {TaskEntry}
  */
 export function taskEntry(model) {
-  if (model.parallel !== undefined) return TASKS["text-generation"];
   return (model.task && TASKS[model.task]) || TENSORS_ENTRY;
 }
