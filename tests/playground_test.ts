@@ -354,7 +354,7 @@ function tones(pieces: [number, number][], rate: number): Float32Array {
 
 Deno.test({
   name:
-    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, detection boxes drawn, segmentation masks, depth map",
+    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, feature extraction, entities, zero-shot labels, detection boxes drawn, segmentation masks, depth map",
   ignore: skip !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -377,6 +377,24 @@ Deno.test({
       await writeModel(`${dir}/any.onnx`, identityModel("float32", ["batch", null]));
       await writeRepo(`${dir}/tone`, toneAudioClassifier());
       await writeRepo(`${dir}/ctc`, toneCtcModel());
+      await writeRepo(`${dir}/embed`, embedderRepo(bert.tokenizer, bert.config));
+      // the embedder's hidden states read as per-token logits of four entity labels
+      const ner = embedderRepo(bert.tokenizer, bert.config);
+      for (const f of ["README.md", "modules.json", "1_Pooling/config.json"]) delete ner[f];
+      ner["config.json"] = JSON.stringify({
+        architectures: ["BertForTokenClassification"],
+        id2label: { 0: "O", 1: "B-PER", 2: "I-PER", 3: "B-LOC" },
+      });
+      await writeRepo(`${dir}/ner`, ner);
+      // the classifier's two logits read as entailment and contradiction
+      const nli = classifierRepo(bert.tokenizer, bert.config);
+      nli["config.json"] = JSON.stringify({
+        architectures: ["BertForSequenceClassification"],
+        id2label: { 0: "entailment", 1: "contradiction" },
+        label2id: { entailment: 0, contradiction: 1 },
+      });
+      nli["gpux.yml"] = "name: nli\nmodel:\n  source: onnx/model.onnx\ntask: zero-shot-classification\n";
+      await writeRepo(`${dir}/nli`, nli);
       // the embedder serves feature extraction; its gpux.yml asks for sentence similarity
       await writeRepo(`${dir}/similar`, {
         ...embedderRepo(bert.tokenizer, bert.config),
@@ -396,6 +414,9 @@ Deno.test({
             `tone=${dir}/tone`,
             `ctc=${dir}/ctc`,
             `similar=${dir}/similar`,
+            `embed=${dir}/embed`,
+            `ner=${dir}/ner`,
+            `nli=${dir}/nli`,
             `detr=${fx.dir}/detr`,
             `segformer=${fx.dir}/segformer`,
             `dpt=${fx.dir}/dpt`,
@@ -426,7 +447,7 @@ Deno.test({
       });
       const b = browser;
       await b.goto(`${s.url}/`);
-      await b.waitFor(`document.querySelectorAll("#model option").length === 7`, "the model list");
+      await b.waitFor(`document.querySelectorAll("#model option").length === 10`, "the model list");
 
       // raw tensors: the JSON box is prefilled from the model's inputs; the answer is the API's
       await pick(b, "any");
@@ -473,6 +494,48 @@ Deno.test({
         sims.similarities.map((x: { input: string; score: number }) => `${x.input} ${(x.score * 100).toFixed(1)}%`),
       );
       await shot("playground-similarity");
+
+      // feature extraction: one vector per line, its first values, the cosine similarity to the first
+      await pick(b, "embed");
+      await b.type("#field-text", "hello world\nthe sea is calm");
+      await run(b, "the embeddings");
+      const vectors = (await api("embed", { text: ["hello world", "the sea is calm"] })).result;
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#result pre")].map((p) => p.textContent)`),
+        vectors.embeddings.map((e: { input: string; embedding: number[] }) =>
+          `${e.input}\n[${e.embedding.map((x) => x.toFixed(4)).join(", ")}]`
+        ),
+      );
+      assertEquals(
+        await b.evaluate(`document.querySelector("#result p:last-child").textContent`),
+        `cosine similarity to the first: ${vectors.similarityToFirst[0].toFixed(4)}`,
+      );
+
+      // token classification: the entities, with labels, scores and offsets
+      await pick(b, "ner");
+      await b.type("#field-text", "john lives in paris");
+      await run(b, "the entities");
+      const entities = (await api("ner", { text: "john lives in paris" })).result[0].entities;
+      assert(entities.length > 0, "the fixture finds entities");
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#result li")].map((li) => li.textContent)`),
+        entities.map((e: { word: string; label: string; score: number; start: number; end: number }) =>
+          `${e.word} ${e.label} ${(e.score * 100).toFixed(1)}% [${e.start}, ${e.end})`
+        ),
+      );
+
+      // zero-shot classification: a text and candidate labels
+      await pick(b, "nli");
+      await b.type("#field-text", "i love football");
+      await b.type("#field-labels", "sports, cooking");
+      await run(b, "the zero-shot labels");
+      const zeroShot = (await api("nli", { text: "i love football", candidate_labels: ["sports", "cooking"] })).result;
+      assertEquals(
+        await b.evaluate(
+          `[...document.querySelectorAll("#result .label-list li")].map((li) => li.getAttribute("aria-label"))`,
+        ),
+        zeroShot[0].labels.map((x: { label: string; score: number }) => `${x.label} ${(x.score * 100).toFixed(1)}%`),
+      );
 
       // object detection: the API's objects listed, and their boxes drawn over the image
       await pick(b, "detr");
