@@ -58,6 +58,9 @@ async function apiTop(s: ServeProcess, model: string, body: Record<string, unkno
 }
 
 const TOP_LABEL = `document.querySelector("#result .label-list li .name")?.textContent`;
+/** The form controls on the page that no label names (accessibility: every one must have one). */
+const UNLABELLED =
+  `[...document.querySelectorAll("input, select, textarea")].filter((e) => !e.labels?.length && !e.getAttribute("aria-label")).map((e) => e.outerHTML)`;
 
 Deno.test({
   name:
@@ -189,6 +192,7 @@ Deno.test({
         ),
         0,
       );
+      assertEquals(await b.evaluate(UNLABELLED), [], "unlabelled controls (text form)");
       await shot("playground-models", "header");
 
       // text classification: the page's top label is the API's, for two texts the model tells apart
@@ -212,6 +216,7 @@ Deno.test({
         `(() => { const s = document.querySelector("#model"); s.value = "1"; s.dispatchEvent(new Event("change")); })()`,
       );
       await b.waitFor(`document.querySelector("#field-image")`, "the image form");
+      assertEquals(await b.evaluate(UNLABELLED), [], "unlabelled controls (image form)");
       for (const [file, colour] of [["red.png", "red"], ["green.png", "green"]]) {
         assertEquals(
           await apiTop(s, "colours", { image: btoa(String.fromCharCode(...await Deno.readFile(`${dir}/${file}`))) }),
@@ -234,6 +239,7 @@ Deno.test({
         `(() => { const s = document.querySelector("#model"); s.value = "2"; s.dispatchEvent(new Event("change")); })()`,
       );
       await b.waitFor(`document.querySelector("#chat-input")`, "the chat form");
+      assertEquals(await b.evaluate(UNLABELLED), [], "unlabelled controls (chat form)");
       const system = chat.messages!.find((m) => m.role === "system")!.content;
       const user = chat.messages!.find((m) => m.role === "user")!.content;
       await b.type("#chat-system", system);
@@ -295,7 +301,11 @@ Deno.test({
         deviceScaleFactor: 1,
         mobile: true,
       });
+      const background = `getComputedStyle(document.body).backgroundColor`;
+      const light = await b.evaluate<string>(background);
       await b.send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value: "dark" }] });
+      const dark = await b.evaluate<string>(background);
+      assert(light !== dark, `the same background in light and dark: ${light}`);
       await b.evaluate(
         `(() => { const s = document.querySelector("#model"); s.value = "0"; s.dispatchEvent(new Event("change")); })()`,
       );
@@ -462,6 +472,7 @@ Deno.test({
 
       // audio classification: an uploaded WAV, then the record button (the fake microphone plays a high tone)
       await pick(b, "tone");
+      assertEquals(await b.evaluate(UNLABELLED), [], "unlabelled controls (audio form)");
       assertEquals((await api("tone", { audio: await b64(`${dir}/low.wav`) })).result[0].labels[0].label, "low tone");
       await b.setFiles("#field-audio", [`${dir}/low.wav`]);
       await run(b, "the uploaded clip");

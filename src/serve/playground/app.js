@@ -255,6 +255,7 @@ function audioPicker() {
         stream.getTracks().forEach((t) => t.stop());
         recorder = null;
         record.textContent = "Record";
+        input.value = ""; // the recording replaces a chosen file
         set(new Blob(parts, { type: parts[0]?.type ?? "audio/webm" }), "recording");
       };
       recorder.start();
