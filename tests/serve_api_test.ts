@@ -83,6 +83,15 @@ Deno.test("serve(): `await using` shuts the server down at the end of its scope"
     await using server = await serve({ models: [dir], port: 0, workers: 1, session: { provider: "cpu" } });
     url = server.url;
     assertEquals((await fetch(`${url}/health`)).status, 200);
+    // one text, as the JSDoc example sends it: the answer is still a list, one entry per text
+    const one = await fetch(`${url}/models/${server.models[0].name}/predict`, {
+      method: "POST",
+      body: JSON.stringify({ text: "I love this" }),
+    });
+    const body = await one.json();
+    assertEquals(one.status, 200, JSON.stringify(body));
+    assertEquals(body.result.length, 1);
+    assertEquals(typeof body.result[0].labels[0].label, "string");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
