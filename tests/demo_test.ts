@@ -12,7 +12,7 @@ import { expectedLogits } from "./support/text_models.ts";
 import { readGoldens } from "./support/generation_fixtures.ts";
 import { detectGpu } from "../src/runtime/gpu_presence.ts";
 import { TextTokenizer } from "../src/processing/tokenizer.ts";
-import { DEMO_SENTENCES, DEMO_SILENCE_SECONDS, VAD_RATE, VAD_WINDOW } from "../scripts/demo.ts";
+import { DEMO_SENTENCES, DEMO_SILENCE_SECONDS, sentimentWeights, VAD_RATE, VAD_WINDOW } from "../scripts/demo.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const model = await npmModel("sileroVadV5");
@@ -20,7 +20,8 @@ const bert = await bertTokenizer();
 
 /** The label and score the demo's classifier gives a sentence: softmax of its logits, by hand. */
 function expectedLabel(tokenizer: TextTokenizer, text: string): string {
-  const logits = expectedLogits(tokenizer.encode(text).inputIds);
+  const { w, b } = sentimentWeights(tokenizer, ...DEMO_SENTENCES);
+  const logits = expectedLogits(tokenizer.encode(text).inputIds, w, b);
   const exp = logits.map((l) => Math.exp(l - Math.max(...logits)));
   const best = exp.indexOf(Math.max(...exp));
   return `${["NEGATIVE", "POSITIVE"][best]} ${(exp[best] / exp.reduce((a, b) => a + b)).toFixed(4)}`;
@@ -53,6 +54,8 @@ Deno.test({
     // run: each sentence, then its label and score
     const tokenizer = new TextTokenizer(bert.tokenizer, bert.config);
     const labels = DEMO_SENTENCES.flatMap((text) => [text, expectedLabel(tokenizer, text)]).join("\n");
+    // the weights were set from these sentences: each gets its own label, at 0.9
+    assertEquals(labels, "I love this\nPOSITIVE 0.9000\nI hate this\nNEGATIVE 0.9000");
     assert(stdout.includes(`--text 'I hate this'\n${labels}\n`), `the labels:\n${labels}\nin:\n${stdout}`);
 
     // run --prompt: the chat answer is PyTorch's greedy text for that chat
