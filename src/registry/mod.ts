@@ -8,8 +8,10 @@
  * @example
  * ```ts
  * import { onnxVariants, parseModelId } from "jsr:@gpux/gpux/registry";
- * console.log(parseModelId("Xenova/bert-base-uncased@main")); // prints: { id: "Xenova/bert-base-uncased", revision: "main" }
- * console.log(onnxVariants([{ path: "onnx/model.onnx" }, { path: "onnx/model_q4.onnx" }]).defaultVariant); // prints: fp32
+ * console.log(parseModelId("Xenova/bert-base-uncased@main"));
+ * // prints: { id: "Xenova/bert-base-uncased", revision: "main" }
+ * const files = [{ path: "onnx/model.onnx" }, { path: "onnx/model_q4.onnx" }];
+ * console.log(onnxVariants(files).defaultVariant); // prints: fp32
  * ```
  *
  * @module

@@ -1,8 +1,8 @@
 /**
- * Serving models over HTTP from a program: {@linkcode serve} starts what `gpux serve` starts (the gpux API, KServe v2,
- * OpenAI's `/v1` and Ollama's `/api`, Prometheus metrics at `/metrics`) on models loaded into Workers, and returns a handle that
- * says where it listens and shuts it down. Loading, the access log and the drain arrive as {@linkcode ServeEvent}s;
- * nothing is printed. `serve`, `ServeOptions` and `GpuxServer` are also in the root module.
+ * Serving models over HTTP from a program: {@linkcode serve} starts what `gpux serve` starts (the gpux API, KServe
+ * v2, OpenAI's `/v1` and Ollama's `/api`, Prometheus metrics at `/metrics`) on models loaded into Workers, and
+ * returns a handle that says where it listens and shuts it down. Loading, the access log and the drain arrive as
+ * {@linkcode ServeEvent}s; nothing is printed. `serve`, `ServeOptions` and `GpuxServer` are also in the root module.
  *
  * @example
  * ```ts
