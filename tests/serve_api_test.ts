@@ -101,3 +101,25 @@ Deno.test("serve(): `await using` shuts the server down at the end of its scope"
 Deno.test("serve(): an empty API key is refused before anything loads", async () => {
   await assertRejects(() => serve({ models: ["/nonexistent/model.onnx"], apiKey: "" }), InputError, "API key is empty");
 });
+
+Deno.test({
+  name: "serve(): a bad CORS origin or a taken port is refused before any model loads",
+  ignore: "skip" in bert,
+  fn: async () => {
+    const dir = await classifierFolder();
+    const events: ServeEvent[] = [];
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const onEvent = (e: ServeEvent) => events.push(e);
+      await assertRejects(() => serve({ models: [dir], cors: "not an origin", onEvent }), InputError);
+      await assertRejects(
+        () => serve({ models: [dir], port: (taken.addr as Deno.NetAddr).port, onEvent }),
+        InputError,
+        "already in use",
+      );
+      assertEquals(events, [], "nothing was loaded");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -13,6 +13,7 @@ import { InputError } from "../errors.ts";
 import type { GpuxConfig } from "../config/gpux_config.ts";
 import type { ProviderFailure } from "../runtime/providers.ts";
 import type { SessionOptions } from "../runtime/session.ts";
+import { parseCorsOrigins } from "./cors_policy.ts";
 import { checkHostSyntax, listenError, probeListen } from "./listen_address.ts";
 import { loadServedModels, type LoadServedModelsOptions, planServedModels } from "./load_models.ts";
 import { defaultMemoryBudgetMb } from "./memory_budget.ts";
@@ -206,6 +207,8 @@ export async function serve(options: ServeOptions = {}): Promise<GpuxServer> {
   const maxTensorElements = options.maxTensorElements ?? fromYml("maxTensorElements");
   const cors = options.cors ?? fromYml("cors");
   checkHostSyntax(host);
+  // a bad origin, a taken port or a wrong address is reported before minutes of model loading
+  if (cors !== undefined) parseCorsOrigins(typeof cors === "string" ? cors : cors.join(","));
   probeListen(host, port);
   const emit = (event: ServeEvent) => options.onEvent?.(event);
   const metrics = new ServerMetrics();
