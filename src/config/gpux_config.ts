@@ -542,8 +542,8 @@ export async function readGpuxConfig(path: string): Promise<GpuxConfig> {
  *
  * @example
  * ```ts
- * import { configMismatches, parseGpuxConfig } from "./gpux_config.ts";
- * import { loadModel } from "../runtime/load_model.ts";
+ * import { configMismatches, parseGpuxConfig } from "jsr:@gpux/gpux/runtime";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const config = parseGpuxConfig(await Deno.readTextFile("gpux.yml"), "gpux.yml");
  * const session = await loadModel("model.onnx");
  * for (const problem of configMismatches(config, session)) console.warn(problem);
