@@ -10,7 +10,7 @@
  *
  * Containers run with `buildah run --isolation chroot`, which shares the host's network (podman cannot run here:
  * `setrlimit RLIMIT_NPROC` is refused). Skipped, saying so, where buildah is not installed. Costs: the base once
- * (~40 s, cached in tests/.fixtures/container/), the image cold (a few minutes: apt and npm) or warm (seconds: every
+ * (~20 s, cached in tests/.fixtures/container/), the image cold (a few minutes: apt and npm) or warm (seconds: every
  * layer cached), then ~15 s of running.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";

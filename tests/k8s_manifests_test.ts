@@ -80,7 +80,7 @@ async function strictFieldErrors(docs: Manifest[]): Promise<string> {
     ...used.map((kind) => `import type { ${types[kind][0]} } from "${types[kind][1]}";`),
     ...docs.map((doc, i) => `export const doc${i}: ${types[doc.kind][0]} = ${JSON.stringify(doc, null, 2)};`),
   ].join("\n");
-  const file = await Deno.makeTempFile({ dir: `${ROOT}tests`, prefix: ".k8s_strict_", suffix: ".ts" });
+  const file = await Deno.makeTempFile({ prefix: "gpux-k8s-strict-", suffix: ".ts" });
   try {
     await Deno.writeTextFile(file, source);
     const out = await new Deno.Command(Deno.execPath(), {
