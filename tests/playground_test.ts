@@ -364,7 +364,7 @@ function tones(pieces: [number, number][], rate: number): Float32Array {
 
 Deno.test({
   name:
-    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, feature extraction, entities, zero-shot labels, detection boxes drawn, segmentation masks, depth map",
+    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, feature extraction, entities, zero-shot labels, detection boxes drawn, zero-shot detection, segmentation masks, depth map",
   ignore: skip !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -430,6 +430,7 @@ Deno.test({
             `detr=${fx.dir}/detr`,
             `segformer=${fx.dir}/segformer`,
             `dpt=${fx.dir}/dpt`,
+            `owlvit=${fx.dir}/owlvit`,
             "--provider",
             "cpu",
             "--port",
@@ -457,7 +458,7 @@ Deno.test({
       });
       const b = browser;
       await b.goto(`${s.url}/`);
-      await b.waitFor(`document.querySelectorAll("#model option").length === 10`, "the model list");
+      await b.waitFor(`document.querySelectorAll("#model option").length === 11`, "the model list");
 
       // raw tensors: the JSON box is prefilled from the model's inputs; the answer is the API's
       await pick(b, "any");
@@ -573,6 +574,28 @@ Deno.test({
       );
       assert(drawn > 10, `${drawn} box pixels`);
       await shot("playground-detection");
+
+      // zero-shot object detection: the labels to look for, and a threshold
+      await pick(b, "owlvit");
+      const owl = fx.goldens.owlvit;
+      const found = (await api("owlvit", {
+        image: await b64(`${fx.dir}/scene.png`),
+        candidate_labels: owl.labels,
+        threshold: owl.threshold,
+      })).result[0].objects;
+      assert(found.length >= 1, "the fixture finds objects");
+      await b.setFiles("#field-image", [`${fx.dir}/scene.png`]);
+      await b.type("#field-labels", owl.labels.join(", "));
+      await b.fill("#field-threshold", String(owl.threshold));
+      await run(b, "the zero-shot detection");
+      assertEquals(
+        await b.evaluate(`[...document.querySelectorAll("#result ul li")].map((li) => li.textContent)`),
+        found.map((o: { label: string; score: number; box: Record<string, number> }) =>
+          `${o.label} ${(o.score * 100).toFixed(1)}% at (${o.box.xmin.toFixed(0)}, ${o.box.ymin.toFixed(0)})–(${
+            o.box.xmax.toFixed(0)
+          }, ${o.box.ymax.toFixed(0)})`
+        ),
+      );
 
       // segmentation: one mask per segment, at the image's size
       await pick(b, "segformer");
