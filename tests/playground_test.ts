@@ -256,6 +256,25 @@ Deno.test({
       assert(/first token [\d.]+ ms · 16 tokens · [\d.]+ tokens\/s · total [\d.]+ ms \(length\)/.test(timing), timing);
       await shot("playground-chat");
 
+      // a stop sequence ends the answer before it (the greedy text is the same up to there)
+      const cut = chat.text.indexOf("risk");
+      assert(cut > 0, `the golden text has no "risk": ${JSON.stringify(chat.text)}`);
+      await b.click("#chat-clear");
+      await b.type("#chat-stop-strings", "risk | never-generated");
+      await b.type("#chat-input", user);
+      await b.click("#chat-send");
+      const stopTiming = await b.waitFor<string>(
+        `document.querySelector(".msg.assistant .timing")?.textContent`,
+        "the answer ended by a stop sequence",
+        60_000,
+      );
+      assertEquals(
+        await b.evaluate(`document.querySelector(".msg.assistant .text").textContent`),
+        chat.text.slice(0, cut),
+      );
+      assert(stopTiming.endsWith("(stop)"), stopTiming);
+      await b.fill("#chat-stop-strings", "");
+
       // stop mid-answer: the generation is cancelled on the server
       const before = await metric(s, "gpux_generations_total", { model: "qwen3", reason: "cancelled" });
       await b.click("#chat-clear");
