@@ -5,7 +5,10 @@
  * an API key. It checks the page loads without console errors under its CSP, asks for the key, classifies a text and
  * an uploaded image as the API does, streams a chat answer equal to the fixture's PyTorch greedy text, stops a long
  * answer (the server's metrics count it cancelled), shows a model's `<img onerror>` label as text, and that `--no-ui`
- * answers 404 at `/`. Screenshots of each state go to `GPUX_PLAYGROUND_SHOTS` (docs/img/ refreshes the docs' ones),
+ * answers 404 at `/`. A second test gives each task's form its model (raw tensors, audio upload and recording,
+ * speech, similarity, embeddings, entities, zero-shot, fill-mask, question answering, detection, segmentation, depth)
+ * and checks the page shows what the API answers; a third does the same for encoder-decoder models once they are
+ * served. Screenshots of each state go to `GPUX_PLAYGROUND_SHOTS` (docs/img/ refreshes the docs' ones),
  * else a temporary folder. Skipped, saying why, only where Chromium is missing.
  */
 import { assert, assertEquals } from "./support/assert.ts";
@@ -15,6 +18,7 @@ import { tinyImageClassifier, toneAudioClassifier, toneCtcModel, writeRepo } fro
 import { encodeWav, sine } from "./support/audio_fixtures.ts";
 import { identityModel, writeModel } from "./support/onnx_builder.ts";
 import { visionFixtures } from "./support/vision_fixtures.ts";
+import { textTaskFixtures } from "./support/task_fixtures_text.ts";
 import { seq2seqFixture } from "./support/seq2seq_fixtures.ts";
 import { whisperFixture } from "./support/whisper_fixtures.ts";
 import { rgbPng } from "./support/image_fixtures.ts";
@@ -383,13 +387,14 @@ function tones(pieces: [number, number][], rate: number): Float32Array {
 
 Deno.test({
   name:
-    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, feature extraction, entities, zero-shot labels, detection boxes drawn, zero-shot detection, segmentation masks, depth map",
+    "playground: each task's form in headless Chromium — raw tensors, audio upload and the record button, speech recognition, sentence similarity, feature extraction, entities, zero-shot labels, fill-mask, question answering, zero-shot image labels, detection boxes drawn, zero-shot detection, segmentation masks, depth map",
   ignore: skip !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     if ("skip" in chromium || "skip" in bert) return;
     const fx = await visionFixtures();
+    const text = await textTaskFixtures();
     const dir = await Deno.makeTempDir({ prefix: "gpux-playground-tasks-" });
     const shots = Deno.env.get("GPUX_PLAYGROUND_SHOTS") ?? `${dir}/shots`;
     await Deno.mkdir(shots, { recursive: true });
@@ -450,6 +455,9 @@ Deno.test({
             `segformer=${fx.dir}/segformer`,
             `dpt=${fx.dir}/dpt`,
             `owlvit=${fx.dir}/owlvit`,
+            `fill=${text.dir}/bert-fill-mask`,
+            `qa=${text.dir}/bert-qa`,
+            `clip=${text.dir}/clip`,
             "--provider",
             "cpu",
             "--port",
@@ -477,7 +485,7 @@ Deno.test({
       });
       const b = browser;
       await b.goto(`${s.url}/`);
-      await b.waitFor(`document.querySelectorAll("#model option").length === 11`, "the model list");
+      await b.waitFor(`document.querySelectorAll("#model option").length === 14`, "the model list");
 
       // raw tensors: the JSON box is prefilled from the model's inputs; the answer is the API's
       await pick(b, "any");
@@ -566,6 +574,47 @@ Deno.test({
           `[...document.querySelectorAll("#result .label-list li")].map((li) => li.getAttribute("aria-label"))`,
         ),
         zeroShot[0].labels.map((x: { label: string; score: number }) => `${x.label} ${(x.score * 100).toFixed(1)}%`),
+      );
+
+      const ariaLabels =
+        `[...document.querySelectorAll("#result .label-list li")].map((li) => li.getAttribute("aria-label"))`;
+      const shownAs = (label: string, score: number) => `${label} ${(score * 100).toFixed(1)}%`;
+
+      // fill-mask: the candidates for the mask, as completed sentences
+      await pick(b, "fill");
+      const masked = text.goldens["fill-mask"].texts[0];
+      await b.type("#field-text", masked);
+      await run(b, "the fill-mask candidates");
+      assertEquals(
+        await b.evaluate(ariaLabels),
+        (await api("fill", { text: masked })).result[0].masks[0].map((c: { sequence: string; score: number }) =>
+          shownAs(c.sequence, c.score)
+        ),
+      );
+
+      // question answering: a question and its context
+      await pick(b, "qa");
+      const qa = text.goldens["question-answering"];
+      await b.type("#field-question", qa.question);
+      await b.type("#field-context", qa.context);
+      await run(b, "the answers");
+      assertEquals(
+        await b.evaluate(ariaLabels),
+        (await api("qa", { question: qa.question, context: qa.context })).result[0].answers.map((
+          a: { answer: string; score: number },
+        ) => shownAs(a.answer, a.score)),
+      );
+
+      // zero-shot image classification: an image and the labels to score
+      await pick(b, "clip");
+      const clipLabels = text.goldens["zero-shot-image-classification"].labels as string[];
+      await b.setFiles("#field-image", [`${text.dir}/scene.png`]);
+      await b.type("#field-labels", clipLabels.join(", "));
+      await run(b, "the zero-shot image labels");
+      assertEquals(
+        await b.evaluate(ariaLabels),
+        (await api("clip", { image: await b64(`${text.dir}/scene.png`), candidate_labels: clipLabels })).result[0]
+          .labels.map((x: { label: string; score: number }) => shownAs(x.label, x.score)),
       );
 
       // object detection: the API's objects listed, and their boxes drawn over the image
