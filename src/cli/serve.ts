@@ -144,6 +144,7 @@ export function serveCommand(ctx: CliContext) {
       "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",
     )
     .option("--allow-pull", "let POST /api/pull download models from the Hub into the cache (off: 403)")
+    .option("--no-ui", "no playground page at GET / (default: gpux.yml serving.ui, else on)")
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -192,6 +193,7 @@ export function serveCommand(ctx: CliContext) {
         ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
         ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
         ...(flags.allowPull ? { pull: hubPuller(ctx, flags.cacheDir) } : {}),
+        ...(flags.ui === false ? { ui: false } : {}),
         onEvent: (event) => renderEvent(out, event, flags.jsonLog ?? false),
       });
       for (const m of server.models) {

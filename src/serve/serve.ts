@@ -110,6 +110,8 @@ export interface ServeOptions {
   keepAliveMs?: number;
   /** Pulls for `POST /api/pull` (the endpoint answers 403 without one). */
   pull?: ModelPuller;
+  /** Whether `GET /` answers the playground page (default gpux.yml `serving.ui`, else true; `--no-ui` is false). */
+  ui?: boolean;
   /** Loading, the access log and state changes (nothing is printed). */
   onEvent?: (event: ServeEvent) => void;
 }
@@ -206,6 +208,7 @@ export async function serve(options: ServeOptions = {}): Promise<GpuxServer> {
   const maxImagePixels = options.maxImagePixels ?? fromYml("maxImagePixels");
   const maxTensorElements = options.maxTensorElements ?? fromYml("maxTensorElements");
   const cors = options.cors ?? fromYml("cors");
+  const ui = options.ui ?? fromYml("ui") ?? true;
   checkHostSyntax(host);
   // a bad origin, a taken port or a wrong address is reported before minutes of model loading
   if (cors !== undefined) parseCorsOrigins(typeof cors === "string" ? cors : cors.join(","));
@@ -261,6 +264,7 @@ export async function serve(options: ServeOptions = {}): Promise<GpuxServer> {
       ...(catalog ? { catalog } : {}),
       ...(options.pull ? { pull: options.pull } : {}),
       ...(options.keepAliveMs !== undefined ? { keepAliveMs: options.keepAliveMs } : {}),
+      ui,
       metrics,
       onEvent: emit,
     });
