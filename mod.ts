@@ -563,6 +563,7 @@ export {
   type GenerationStream,
   type GenerationTimings,
   type GenerationUsage,
+  type PreparedSequence,
   type Prompt,
   type PromptIds,
   type ResponseFormat,
@@ -600,7 +601,16 @@ export {
   writeTranscript,
 } from "./src/generation/whisper_writers.ts";
 export type { CacheLayer, DecoderContract } from "./src/generation/decoder_contract.ts";
-export type { StepDelta } from "./src/generation/decode_loop.ts";
+export type { SequenceConstraint, SequenceOutcome, StepDelta } from "./src/generation/decode_loop.ts";
+export type { TokenMask } from "./src/generation/logits_sampler.ts";
+export {
+  type BatchingCheck,
+  batchingCheck,
+  type BatchOutcome,
+  type BatchSequence,
+  ContinuousBatch,
+  type ContinuousBatchOptions,
+} from "./src/generation/continuous_batch.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./src/generation/generation_config.ts";
 
 /**

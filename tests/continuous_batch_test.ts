@@ -163,8 +163,8 @@ Deno.test("continuous batch: padding a row changes its logits only by float nois
 Deno.test("continuous batch: graphs that cannot pad rows say why (no cache or mask; the genai GroupQueryAttention layout)", async () => {
   const genai = await loadTextGeneration(await generationFixture("llama-genai"));
   try {
-    // GroupQueryAttention reads each row's length from the mask but keeps its cache right-aligned to the past's
-    // start: left padding moves the row's keys, so the check must refuse it (the server then decodes one at a time)
+    // GroupQueryAttention derives each row's length and positions from the mask itself: a left-padded row gets other
+    // logits, so the check must refuse it (the server then decodes one sequence per worker)
     const verdict = await batchingCheck(genai.session, genai.contract);
     assert(
       !verdict.ok && /padding a shorter row changed this graph's logits/.test(verdict.reason),

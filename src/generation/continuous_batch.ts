@@ -290,7 +290,17 @@ export async function batchingCheck(session: GpuxSession, contract: DecoderContr
 /**
  * The running batch of one model: {@linkcode ContinuousBatch.add} a sequence and await its outcome; the batch runs
  * its steps while it has rows, admitting waiting sequences at each step and dropping ended ones. Only one batch may
- * use a session.
+ * use a session. Check the graph first with {@linkcode batchingCheck}.
+ *
+ * @example
+ * ```ts ignore
+ * const p = await loadTextGeneration("HuggingFaceTB/SmolLM2-135M-Instruct");
+ * const batch = new ContinuousBatch(p.session, p.contract, p.tokenizer, { maxRows: 8 });
+ * const [a, b] = await Promise.all([
+ *   batch.add(p.prepareSequence("Hello", { maxNewTokens: 16, temperature: 0 })),
+ *   batch.add(p.prepareSequence("Once upon a time", { maxNewTokens: 32, temperature: 0.8, seed: 1 })),
+ * ]);
+ * ```
  */
 export class ContinuousBatch {
   #session: GpuxSession;
@@ -304,6 +314,7 @@ export class ContinuousBatch {
   #length = 0;
   #running = false;
 
+  /** A batch over a text-generation pipeline's session, contract and tokenizer (`pipeline.session`, …). */
   constructor(
     session: GpuxSession,
     contract: DecoderContract,
