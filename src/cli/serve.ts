@@ -71,7 +71,7 @@ export function serveCommand(ctx: CliContext) {
     )
     .option(
       "--parallel <n>",
-      "text-generation models: sequences generated at once, one worker each (default 1)",
+      "text-generation models: sequences decoded at once, together in one batched step (default 1)",
       intFlag("--parallel", SERVE_FLAGS.parallel),
     )
     .option(

@@ -51,6 +51,7 @@ export {
   type GenerationStream,
   type GenerationTimings,
   type GenerationUsage,
+  type PreparedSequence,
   type Prompt,
   type PromptIds,
   type ResponseFormat,
@@ -86,7 +87,16 @@ export {
   writeTranscript,
 } from "./whisper_writers.ts";
 export type { CacheLayer, DecoderContract } from "./decoder_contract.ts";
-export type { StepDelta } from "./decode_loop.ts";
+export type { SequenceConstraint, SequenceOutcome, StepDelta } from "./decode_loop.ts";
+export type { TokenMask } from "./logits_sampler.ts";
+export {
+  type BatchingCheck,
+  batchingCheck,
+  type BatchOutcome,
+  type BatchSequence,
+  ContinuousBatch,
+  type ContinuousBatchOptions,
+} from "./continuous_batch.ts";
 export type { GenerationOverrides, GenerationSettings, SamplingSettings } from "./generation_config.ts";
 /**
  * Encoder-decoder generation: `loadPipeline` returns a {@linkcode Seq2SeqPipeline} for translation (Marian/OPUS-MT),
