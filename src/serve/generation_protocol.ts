@@ -1,6 +1,7 @@
 /**
  * The messages between the server's main thread and a generation Worker (generation_worker.ts): load a
- * text-generation pipeline, generate one prompt while streaming its text deltas back, cancel it, close.
+ * text-generation pipeline, generate prompts (one at a time, or several together in a continuous batch) while
+ * streaming their text deltas back, cancel one, close.
  * Everything is plain, cloneable data.
  *
  * @module
@@ -58,6 +59,8 @@ export type ToGenerationWorker =
     variant?: string;
     cacheDir?: string;
     options: Omit<SessionOptions, "model">;
+    /** Decode up to this many requests together in one batched step (continuous batching), when the graph allows it. */
+    batchRows?: number;
   }
   | { type: "generate"; id: number; prompt: GenerationPrompt; params: GenerationParams }
   | { type: "cancel"; id: number }
@@ -80,6 +83,8 @@ export interface GenerationLoaded {
   template?: string;
   /** Milliseconds the load took. */
   createMs: number;
+  /** With `batchRows`: whether the worker decodes requests together, or why it cannot (then one at a time). */
+  batching?: { ok: true } | { ok: false; reason: string };
 }
 
 /** The end of one generation. */
@@ -107,4 +112,6 @@ export type FromGenerationWorker =
   | { type: "delta"; id: number; text: string; logprobs?: TokenLogprobs }
   | GenerationDone
   | { type: "failed"; id: number; error: WorkerErrorData }
+  /** A batched step ran over this many requests (metrics). */
+  | { type: "batch_step"; rows: number }
   | { type: "closed" };
