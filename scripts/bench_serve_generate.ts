@@ -5,9 +5,9 @@
  * prompt, greedy, `--new` tokens, `logprobs: 0` (so that every token makes a chunk: the random model's tokens may decode
  * to no text; the in-process generator is asked for log-probabilities too); columns: aggregate decode tokens/s (every completion token over the cell's wall time),
  * time to first token p50/p99 (from the request to the first content chunk), at each concurrency (`--concurrency
- * 1,4,16`, the server started with `--parallel` = min(concurrency, `--max-parallel`, default the cores: each parallel
- * sequence is a worker holding its own copy of the model). The in-process row is the generator called directly, one
- * prompt after another.
+ * 1,4,16`), every cell against a server started with the same `--parallel` (default 16: one worker decoding up to 16
+ * sequences together in one batched step). The in-process row is the generator called directly, one prompt after
+ * another. The last line gives each concurrency's aggregate tokens/s over concurrency 1's, measured in the same run.
  *
  * @module
  */
@@ -42,7 +42,7 @@ const PROMPT = "The history of the lighthouse begins with fires lit on hills to 
 export async function benchServeGenerate(): Promise<void> {
   const dir = textArg("--model", new URL("../tests/.fixtures/bench-gen/smollm2-135m", import.meta.url).pathname);
   const concurrency = textArg("--concurrency", "1,4,16").split(",").map(Number);
-  const maxParallel = Number(textArg("--max-parallel", String(cpus().length)));
+  const parallel = Number(textArg("--parallel", "16"));
   const newTokens = Number(textArg("--new", "32"));
   const threads = Number(textArg("--threads", "1"));
   try {
@@ -87,7 +87,6 @@ export async function benchServeGenerate(): Promise<void> {
     console.error(`in-process: ${rows[0].tokensPerSecond.toFixed(1)} tokens/s`);
   }
   for (const c of concurrency) {
-    const parallel = Math.max(1, Math.min(c, maxParallel));
     const server = running(
       await startServe([
         `m=${dir}`,
@@ -163,4 +162,13 @@ export async function benchServeGenerate(): Promise<void> {
       startLoad.map((v) => v.toFixed(2)).join(" ")
     } at the start, ${endLoad.map((v) => v.toFixed(2)).join(" ")} at the end`,
   );
+  const served = rows.filter((r) => r.runner !== "in-process generator");
+  const base = served.find((r) => r.concurrency === 1);
+  if (base) {
+    console.log(
+      `aggregate tokens/s over concurrency 1 (--parallel ${parallel}): ${
+        served.map((r) => `c=${r.concurrency} ${(r.tokensPerSecond / base.tokensPerSecond).toFixed(2)}×`).join(", ")
+      }`,
+    );
+  }
 }

@@ -41,7 +41,6 @@ export function formatMiB(bytes: number): string {
  * @throws {InterruptedError} `options.signal` was aborted (exit 130).
  * @example
  * ```ts
- * import { readBounded } from "./bounded_read.ts";
  * const bytes = await readBounded("photo.jpg", { maxBytes: 64 * 1024 * 1024, label: "--image photo.jpg" });
  * ```
  */

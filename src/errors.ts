@@ -37,7 +37,7 @@ export interface GpuxErrorOptions {
  *
  * @example
  * ```ts
- * import { GpuxError } from "./errors.ts";
+ * import { GpuxError } from "jsr:@gpux/gpux";
  * try {
  *   // ...
  * } catch (e) {

@@ -12,7 +12,6 @@
  *
  * @example
  * ```ts
- * import { PushQueue } from "./push_queue.ts";
  * const queue = new PushQueue<string>();
  * queue.push("Hel");
  * queue.push("lo");

@@ -265,10 +265,10 @@ Deno.test("gpux.yml inputs/outputs are checked against the model: unknown names,
   );
 });
 
-Deno.test("the gpux.yml example in README.md parses", async () => {
-  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const block = /### gpux\.yml\s+```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+Deno.test("the gpux.yml example in docs/cli.md parses", async () => {
+  const page = await Deno.readTextFile(new URL("../docs/cli.md", import.meta.url));
+  const block = /### gpux\.yml\s+```yaml\n([\s\S]*?)```/.exec(page)?.[1];
   assertEquals(typeof block, "string");
-  const config = parseGpuxConfig(block!, "README.md");
+  const config = parseGpuxConfig(block!, "docs/cli.md");
   assertEquals([config.name, config.model.variant, config.runtime.gpu.memory], ["resnet50", "fp16", "2GB"]);
 });

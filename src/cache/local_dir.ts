@@ -35,7 +35,6 @@ const SYSTEM_DIRS = ["/dev", "/proc", "/sys"];
  * @throws {InputError} naming the folder and why (exit 2).
  * @example
  * ```ts
- * import { checkLocalDir } from "./local_dir.ts";
  * const dir = await checkLocalDir("./models/bert", { cacheDir: "/home/me/.cache/huggingface/hub" });
  * ```
  */

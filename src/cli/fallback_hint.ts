@@ -30,8 +30,7 @@ const RUNTIME_COMMANDS = new Set(["run", "bench", "inspect", "init", "serve"]);
  *
  * @example
  * ```ts
- * import { fallbackHint } from "./fallback_hint.ts";
- * import { InputError } from "../errors.ts";
+ * import { InputError } from "jsr:@gpux/gpux";
  * fallbackHint(new InputError("missing input \"mask\""), "run"); // "gpux inspect MODEL lists …"
  * ```
  */

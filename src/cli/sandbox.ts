@@ -466,8 +466,7 @@ function pathCandidates(value: string): string[] {
  *
  * @example
  * ```ts
- * import { commandSandbox } from "./sandbox.ts";
- * import { envFrom } from "../environment.ts";
+ * import { envFrom } from "jsr:@gpux/gpux/registry";
  * const sandbox = commandSandbox(["pull", "acme/tiny", "--cache-dir", "/data/hf"], {
  *   env: envFrom({ HOME: "/home/me" }),
  *   cwd: "/home/me",

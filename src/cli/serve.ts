@@ -12,32 +12,17 @@ import type { Output } from "./output.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
-import { ServerMetrics } from "../serve/metrics.ts";
-import { loadServedModels, type LoadServedModelsOptions, planServedModels } from "../serve/load_models.ts";
 import { scanCache } from "../cache/scan.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
 import { hubCacheDir } from "../environment.ts";
 import { modelArg } from "./hub_client.ts";
-import { SERVED_NAME } from "../serve/served_model.ts";
+import { SERVED_NAME, SERVING_DEFAULTS } from "../serve/served_model.ts";
 import { parseDuration } from "./duration.ts";
-import {
-  type AccessLogEntry,
-  type ModelCatalog,
-  type ModelPuller,
-  type ServedModel,
-  type ServerEvent,
-  startServer,
-} from "../serve/server.ts";
-import { SERVING_DEFAULTS } from "../serve/served_model.ts";
+import type { AccessLogEntry, ModelPuller, ServerEvent } from "../serve/server.ts";
+import { type ModelDirectory, serve, type ServeEvent } from "../serve/serve.ts";
 import { parseCorsOrigins } from "../serve/cors_policy.ts";
 import { REQUEST_LIMIT_DEFAULTS } from "../serve/request_limits.ts";
-import { defaultMemoryBudgetMb } from "../serve/memory_budget.ts";
-import { checkHostSyntax, listenError, probeListen } from "../serve/listen_address.ts";
 import { detectGpu } from "../runtime/gpu_presence.ts";
-import type { GpuxConfig } from "../config/gpux_config.ts";
-
-/** gpux.yml `serving:`, as parsed. */
-type ServingYml = NonNullable<GpuxConfig["serving"]>;
 
 /** Bounds of serve's number flags: the shared table (gpux.yml `serving:` reads the same entries). */
 const SERVE_FLAGS = INT_FLAGS;
@@ -86,7 +71,7 @@ export function serveCommand(ctx: CliContext) {
     )
     .option(
       "--parallel <n>",
-      "text-generation models: sequences generated at once, one worker each (default 1)",
+      "text-generation models: sequences decoded at once, together in one batched step (default 1)",
       intFlag("--parallel", SERVE_FLAGS.parallel),
     )
     .option(
@@ -159,6 +144,7 @@ export function serveCommand(ctx: CliContext) {
       "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",
     )
     .option("--allow-pull", "let POST /api/pull download models from the Hub into the cache (off: 403)")
+    .option("--no-ui", "no playground page at GET / (default: gpux.yml serving.ui, else on)")
     .option("--json-log", "access log and ready line as JSON lines")
     .option("-q, --quiet", "no access log")
     .action(async (specs, flags) => {
@@ -170,125 +156,75 @@ export function serveCommand(ctx: CliContext) {
           hint: "give a non-empty key, or unset GPUX_API_KEY to serve without one",
         });
       }
-      const planned = await planServedModels(specs, {
-        ...(flags.variant ? { variant: flags.variant } : {}),
+      const session = {
         ...(flags.provider ? { provider: flags.provider } : {}),
+        ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
+        ...(flags.graphOptimization ? { graphOptimizationLevel: flags.graphOptimization } : {}),
+        ...(flags.intraOpThreads !== undefined ? { intraOpThreads: flags.intraOpThreads } : {}),
+        ...(flags.interOpThreads !== undefined ? { interOpThreads: flags.interOpThreads } : {}),
+      };
+      const keepAliveMs = flags.keepAlive === undefined ? undefined : parseDuration(flags.keepAlive, "--keep-alive");
+      const server = await serve({
+        models: specs,
+        // with no model argument, every cached model is served, loaded on first use
+        ...(specs.length === 0 ? { directory: cacheDirectory(ctx, flags.cacheDir) } : {}),
+        ...(flags.host !== undefined ? { host: flags.host } : {}),
+        ...(flags.port !== undefined ? { port: flags.port } : {}),
+        ...(apiKey ? { apiKey } : {}),
+        ...(flags.cors !== undefined ? { cors: parseCorsOrigins(flags.cors) } : {}),
+        ...(Object.keys(session).length ? { session } : {}),
+        ...(flags.variant ? { variant: flags.variant } : {}),
         ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
         env: ctx.env,
         signal: ctx.signal,
-      });
-      const yml = planned.map((p) => p.resolved.config?.serving ?? {});
-      const host = flags.host ?? yml.find((s) => s.host)?.host ?? "127.0.0.1";
-      const port = flags.port ?? yml.find((s) => s.port !== undefined)?.port ?? 8080;
-      const maxBodyMb = flags.maxBodyMb ?? yml.find((s) => s.maxBodyMb)?.maxBodyMb ?? 16;
-      // a request limit from the flag, else from the first gpux.yml that sets it
-      const fromYml = <K extends keyof ServingYml>(key: K): ServingYml[K] | undefined =>
-        yml.find((s) => s[key] !== undefined)?.[key];
-      const maxMemoryMb = flags.maxMemoryMb ?? fromYml("maxMemoryMb") ?? defaultMemoryBudgetMb();
-      const maxAudioSeconds = flags.maxAudioSeconds ?? fromYml("maxAudioSeconds");
-      const maxBatchItems = flags.maxBatchItems ?? fromYml("maxBatchItems");
-      const maxTextChars = flags.maxTextChars ?? fromYml("maxTextChars");
-      const maxImagePixels = flags.maxImagePixels ?? fromYml("maxImagePixels");
-      const maxTensorElements = flags.maxTensorElements ?? fromYml("maxTensorElements");
-      const corsValue = flags.cors ?? yml.find((s) => s.cors)?.cors;
-      const cors = corsValue === undefined ? undefined : parseCorsOrigins(corsValue);
-      checkHostSyntax(host);
-      probeListen(host, port);
-      const log = (event: ServerEvent) => renderEvent(out, event, flags.jsonLog ?? false);
-      const metrics = new ServerMetrics();
-      const loadOptions: LoadServedModelsOptions = {
-        session: {
-          ...(flags.provider ? { provider: flags.provider } : {}),
-          ...(flags.deviceId !== undefined ? { deviceId: flags.deviceId } : {}),
-          ...(flags.graphOptimization ? { graphOptimizationLevel: flags.graphOptimization } : {}),
-          ...(flags.intraOpThreads !== undefined ? { intraOpThreads: flags.intraOpThreads } : {}),
-          ...(flags.interOpThreads !== undefined ? { interOpThreads: flags.interOpThreads } : {}),
-        },
         ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
         ...(flags.maxBatch !== undefined ? { maxBatch: flags.maxBatch } : {}),
         ...(flags.batchDelayMs !== undefined ? { batchDelayMs: flags.batchDelayMs } : {}),
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(flags.timeoutMs !== undefined ? { timeoutMs: flags.timeoutMs } : {}),
-        ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
         ...(flags.parallel !== undefined ? { parallel: flags.parallel } : {}),
-        metrics,
-        onEvent: log,
-        onLoading: (name, spec) => {
-          if (!flags.jsonLog) out.info(`loading ${name} (${spec})…`);
-        },
-        ...(flags.variant ? { variant: flags.variant } : {}),
-        ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-      };
-      const models = await loadServedModels(planned, loadOptions);
-      // with no model argument, every cached model is served, loaded on first use
-      const catalog = specs.length === 0
-        ? cacheCatalog(ctx, flags.cacheDir, (raw) =>
-          planServedModels([raw], {
-            ...(flags.variant ? { variant: flags.variant } : {}),
-            ...(flags.provider ? { provider: flags.provider } : {}),
-            ...(flags.cacheDir ? { cacheDir: flags.cacheDir } : {}),
-            env: ctx.env,
-            signal: ctx.signal,
-          }).then((p) => loadServedModels(p, loadOptions)))
-        : undefined;
-      const keepAliveMs = flags.keepAlive === undefined ? undefined : parseDuration(flags.keepAlive, "--keep-alive");
-      for (const m of models) {
-        if (m.pool.loaded.pipelineError) {
-          out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pool.loaded.pipelineError})`);
+        ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
+        ...(flags.maxBodyMb !== undefined ? { maxBodyMb: flags.maxBodyMb } : {}),
+        ...(flags.maxMemoryMb !== undefined ? { maxMemoryMb: flags.maxMemoryMb } : {}),
+        ...(flags.maxBatchItems !== undefined ? { maxBatchItems: flags.maxBatchItems } : {}),
+        ...(flags.maxTextChars !== undefined ? { maxTextChars: flags.maxTextChars } : {}),
+        ...(flags.maxImagePixels !== undefined ? { maxImagePixels: flags.maxImagePixels } : {}),
+        ...(flags.maxAudioSeconds !== undefined ? { maxAudioSeconds: flags.maxAudioSeconds } : {}),
+        ...(flags.maxTensorElements !== undefined ? { maxTensorElements: flags.maxTensorElements } : {}),
+        ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
+        ...(flags.allowPull ? { pull: hubPuller(ctx, flags.cacheDir) } : {}),
+        ...(flags.ui === false ? { ui: false } : {}),
+        onEvent: (event) => renderEvent(out, event, flags.jsonLog ?? false),
+      });
+      for (const m of server.models) {
+        if (m.pipelineError) {
+          out.warn(`${m.name} takes tensors only: its pre-processing did not load (${m.pipelineError})`);
         }
-        if (m.pool.loaded.warmupError) {
-          out.warn(`${m.name} is served cold: its warm-up on synthesised inputs failed: ${m.pool.loaded.warmupError}`);
+        if (m.warmupError) {
+          out.warn(`${m.name} is served cold: its warm-up on synthesised inputs failed: ${m.warmupError}`);
         }
         // as for run/inspect/bench: a fallback is news only where a GPU is present (warnFallbacks)
-        if (!m.pool.fallbacks.length || !detectGpu().present) continue;
-        const why = m.pool.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
-        out.warn(`${m.name} runs on ${m.pool.provider}: ${why}`);
+        if (!m.fallbacks.length || !detectGpu().present) continue;
+        const why = m.fallbacks.map((f) => `${f.provider} unavailable (${f.reason})`).join("; ");
+        out.warn(`${m.name} runs on ${m.provider}: ${why}`);
       }
-      let server;
-      try {
-        server = await startServer({
-          models,
-          host,
-          port,
-          ...(apiKey ? { apiKey } : {}),
-          ...(cors ? { cors } : {}),
-          maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
-          limits: {
-            ...(maxBatchItems !== undefined ? { maxBatchItems } : {}),
-            ...(maxTextChars !== undefined ? { maxTextChars } : {}),
-            ...(maxImagePixels !== undefined ? { maxImagePixels } : {}),
-            ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
-            ...(maxTensorElements !== undefined ? { maxTensorElements } : {}),
-          },
-          ...(maxMemoryMb !== undefined ? { maxMemoryBytes: maxMemoryMb * 1024 * 1024 } : {}),
-          ...(flags.maxTokensLimit !== undefined ? { maxTokensLimit: flags.maxTokensLimit } : {}),
-          ...(catalog ? { catalog } : {}),
-          ...(flags.allowPull ? { pull: hubPuller(ctx, flags.cacheDir) } : {}),
-          ...(keepAliveMs !== undefined ? { keepAliveMs } : {}),
-          metrics,
-          onEvent: log,
-        });
-      } catch (error) {
-        await Promise.all(models.map((m) => m.pool.close()));
-        throw listenError(error, host, port);
+      if (!apiKey && !isLoopback(server.host)) {
+        out.warn(`listening on ${server.host} without an API key: anyone who can reach this port can use the models`);
       }
-      if (!apiKey && !isLoopback(host)) {
-        out.warn(`listening on ${host} without an API key: anyone who can reach this port can use the models`);
-      }
-      const described = models.map((m) => ({
-        name: m.name,
-        provider: m.pool.provider,
-        ...(m.pool.model?.variant ? { variant: m.pool.model.variant } : {}),
-        workers: m.pool.workers,
-        batching: m.pool.batching,
-        ...(m.pool.batchingOff ? { batchingReason: m.pool.batchingOff } : {}),
-        ...(m.pool.loaded.task ? { task: m.pool.loaded.task } : {}),
+      const described = server.models.map(({ name, provider, variant, workers, batching, batchingReason, task }) => ({
+        name,
+        provider,
+        ...(variant ? { variant } : {}),
+        workers,
+        batching,
+        ...(batchingReason ? { batchingReason } : {}),
+        ...(task ? { task } : {}),
       }));
       if (flags.jsonLog) {
         out.print(JSON.stringify({ event: "ready", url: server.url, port: server.port, models: described }));
       } else {
         out.print(
-          `gpux serve ready on ${server.url} · ${catalog ? "every cached model, loaded on first use" : ""}${
+          `gpux serve ready on ${server.url} · ${specs.length === 0 ? "every cached model, loaded on first use" : ""}${
             described.map((m) =>
               `${m.name} (${m.provider}${m.variant ? `, ${m.variant}` : ""}, ${m.workers} worker${
                 m.workers > 1 ? "s" : ""
@@ -302,12 +238,15 @@ export function serveCommand(ctx: CliContext) {
         if (ctx.signal.aborted) return resolve();
         ctx.signal.addEventListener("abort", () => resolve(), { once: true });
       });
-      const grace = Math.max(1000, ...models.map((m) => m.timeoutMs || 30000));
-      await server.shutdown(grace);
+      await server.shutdown();
     });
 }
 
-function renderEvent(out: Output, event: ServerEvent, json: boolean): void {
+function renderEvent(out: Output, event: ServeEvent, json: boolean): void {
+  if (event.type === "loading") {
+    if (!json) out.info(`loading ${event.name} (${event.spec})…`);
+    return;
+  }
   if (json) {
     if (event.type === "request") {
       if (!out.quiet) writeErr(JSON.stringify({ time: new Date().toISOString(), ...roundMs(event.entry) }));
@@ -365,12 +304,12 @@ function writeErr(line: string): void {
   while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
 }
 
-/** The Hub cache as a {@linkcode ModelCatalog}: each cached ONNX model by its repository name (and its full id). */
-function cacheCatalog(
-  ctx: CliContext,
-  cacheDir: string | undefined,
-  load: (raw: string) => Promise<ServedModel[]>,
-): ModelCatalog {
+/**
+ * The Hub cache as a {@linkcode ModelDirectory}: each cached ONNX model by its repository name (and its full id),
+ * loaded from the snapshot `main` points at (else the newest) by its path, which the sandbox lets serve read (a Hub id
+ * is first tried as a relative path, which it does not).
+ */
+function cacheDirectory(ctx: CliContext, cacheDir: string | undefined): ModelDirectory {
   const cached = async () => {
     const scan = await scanCache({ ...(cacheDir ? { cacheDir } : {}), env: ctx.env });
     return scan.models
@@ -378,19 +317,15 @@ function cacheCatalog(
       .map((m) => ({
         name: m.id.split("/").pop()!,
         spec: m.id,
-        // the snapshot `main` points at (else the newest): loaded by its path, which the sandbox lets serve read
-        // (a Hub id is first tried as a relative path, which it does not)
         path: (m.revisions.find((r) => r.refs.includes("main")) ?? m.revisions[0])?.path,
       }))
       .filter((m) => SERVED_NAME.test(m.name) && m.path !== undefined);
   };
   return {
     list: async () => (await cached()).map(({ name, spec }) => ({ name, spec })),
-    async load(name) {
+    async find(name) {
       const found = (await cached()).find((m) => m.name === name || m.spec === name);
-      if (!found) return undefined;
-      const [model] = await load(`${found.name}=${found.path}`);
-      return model;
+      return found ? `${found.name}=${found.path}` : undefined;
     },
   };
 }

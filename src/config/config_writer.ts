@@ -34,8 +34,8 @@ function shape(dims: TensorInfo["shape"]): string {
  *
  * @example
  * ```ts
- * import { renderGpuxConfig } from "./config_writer.ts";
- * import { loadModel } from "../runtime/load_model.ts";
+ * import { renderGpuxConfig } from "jsr:@gpux/gpux/runtime";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const session = await loadModel("model.onnx");
  * renderGpuxConfig({ name: "demo", source: "./model.onnx", inputs: session.inputs, outputs: session.outputs });
  * ```

@@ -20,7 +20,7 @@
  * serving: { host: 127.0.0.1, port: 8080, batch_size: 8, batch_delay_ms: 2, timeout: 5, max_workers: 2,
  *            max_queue: 256, max_body_mb: 16, cors: "*",
  *            max_batch_items: 256, max_text_chars: 1000000, max_image_pixels: 89478485, max_audio_seconds: 600,
- *            max_tensor_elements: 67108864, max_memory_mb: 8192 }   # defaults for gpux serve; its flags override
+ *            max_tensor_elements: 67108864, max_memory_mb: 8192, ui: true }   # defaults for gpux serve; flags override
  * task: text-classification      # else README pipeline_tag / config.json architectures; --task overrides
  * preprocessing:                  # used when the repository has no tokenizer/processor configs
  *   tokenizer: ./tokenizer.json
@@ -133,6 +133,8 @@ export interface GpuxConfig {
     maxTensorElements?: number;
     /** The server's memory budget in MB (`--max-memory-mb`). */
     maxMemoryMb?: number;
+    /** Whether `GET /` answers the playground page (`--no-ui` turns it off). */
+    ui?: boolean;
   };
   /** The task the pipeline runs (`text-classification`, `feature-extraction`, …); `--task` overrides it. */
   task?: string;
@@ -454,6 +456,7 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         max_audio_seconds: limited(LIMITS.maxAudioSeconds),
         max_tensor_elements: limited(LIMITS.maxTensorElements),
         max_memory_mb: limited(LIMITS.maxMemoryMb),
+        ui: bool,
       });
       return dropUndefined({
         host: s.host,
@@ -471,6 +474,7 @@ export function parseGpuxConfig(text: string, file = "gpux.yml"): GpuxConfig {
         maxAudioSeconds: s.max_audio_seconds,
         maxTensorElements: s.max_tensor_elements,
         maxMemoryMb: s.max_memory_mb,
+        ui: s.ui,
       });
     },
     task: (node, key, c) => {
@@ -538,8 +542,8 @@ export async function readGpuxConfig(path: string): Promise<GpuxConfig> {
  *
  * @example
  * ```ts
- * import { configMismatches, parseGpuxConfig } from "./gpux_config.ts";
- * import { loadModel } from "../runtime/load_model.ts";
+ * import { configMismatches, parseGpuxConfig } from "jsr:@gpux/gpux/runtime";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const config = parseGpuxConfig(await Deno.readTextFile("gpux.yml"), "gpux.yml");
  * const session = await loadModel("model.onnx");
  * for (const problem of configMismatches(config, session)) console.warn(problem);

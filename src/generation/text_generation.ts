@@ -15,7 +15,15 @@ import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
 import { type DecoderContract, readDecoderContract } from "./decoder_contract.ts";
 import { type GenerationOverrides, type GenerationSettings, resolveGenerationSettings } from "./generation_config.ts";
 import { type ChatMessage, type ChatTemplate, loadChatTemplate } from "./chat_template.ts";
-import { decode, type DecodeOutcome, type FinishReason, type KvCache, type StepDelta } from "./decode_loop.ts";
+import {
+  decode,
+  type DecodeOutcome,
+  type FinishReason,
+  type KvCache,
+  type SequenceConstraint,
+  type StepDelta,
+} from "./decode_loop.ts";
+import type { BatchSequence } from "./continuous_batch.ts";
 import { jsonConstraintFactory, type ResponseFormat } from "./json_constraint.ts";
 import { MAX_TOP_LOGPROBS, type TokenLogprob, type TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
@@ -152,6 +160,9 @@ export interface PromptIds {
 /** A prompt: plain text (completion), a conversation rendered with the chat template, or token ids. */
 export type Prompt = string | ChatMessage[] | PromptIds;
 
+/** A prompt made ready for the continuous batch ({@linkcode TextGenerationPipeline.prepareSequence}). */
+export type PreparedSequence = Omit<BatchSequence, "signal" | "onStep">;
+
 /** A multi-turn chat that keeps the model's KV cache between turns. */
 export interface ChatSession {
   /** The conversation so far. */
@@ -188,6 +199,14 @@ export interface TextGenerationPipeline {
   run(prompts: Prompt | string[] | ChatMessage[][], options?: GenerateOptions): Promise<GenerationResult>;
   /** Starts a multi-turn chat (needs a chat template). */
   chat(options?: { system?: string }): ChatSession;
+  /**
+   * One prompt made ready for the continuous batch (continuous_batch.ts): its ids, budget, settings, seed, stop strings and JSON
+   * constraint exactly as {@linkcode TextGenerationPipeline.generate} would use them (so the batch decodes it as a
+   * run alone would). The caller adds the signal and the step callback.
+   *
+   * @throws {InputError} as `generate` would: a prompt over the context, bad settings, an unenforceable format.
+   */
+  prepareSequence(prompt: Prompt, options?: GenerateOptions): PreparedSequence;
   /** The prompt ids of a prompt, as generation would build them. */
   encodePrompt(prompt: Prompt, options?: GenerateOptions): number[];
   /** Releases the session. */
@@ -461,57 +480,8 @@ class TextGenerator implements TextGenerationPipeline {
   ): Promise<GenerationResult> {
     if (this.#disposed) throw new InputError("the text-generation pipeline was disposed");
     const started = performance.now();
-    const settings = resolveGenerationSettings(
-      this.#configs.generationConfig,
-      this.#configs.config,
-      options,
-      this.#configs.genai,
-    );
-    const topLogprobs = options.topLogprobs ?? 0;
-    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
-      throw new InputError(`top_logprobs ${topLogprobs}: expected an integer from 0 to ${MAX_TOP_LOGPROBS}`, {
-        hint: `ask for at most ${MAX_TOP_LOGPROBS} alternatives per token`,
-      });
-    }
-    const constraint = jsonConstraintFactory(options.responseFormat, this.tokenizer, settings.eosTokenIds);
-    let ids = prompts.map((p) => this.encodePrompt(p, options));
+    const { settings, topLogprobs, constraint, ids, budgets, seed } = this.#prepare(prompts, options);
     const tokenizeMs = performance.now() - started;
-    const budgets: number[] = [];
-    const context = settings.contextLength;
-    for (let i = 0; i < ids.length; i++) {
-      const length = ids[i].length;
-      if (length === 0) {
-        throw new InputError("the prompt is empty (no tokens)", { hint: "give a prompt with some text" });
-      }
-      const asked = options.maxNewTokens;
-      let budget = settings.maxNewTokens ??
-        (settings.maxLength !== undefined ? Math.max(1, settings.maxLength - length) : DEFAULT_MAX_NEW_TOKENS);
-      if (context !== undefined && length + budget > context) {
-        if (options.truncate === "left") {
-          if (budget >= context) {
-            throw new InputError(
-              `max_new_tokens ${budget} leaves no room for a prompt in the context of ${context} tokens`,
-              { hint: `ask for fewer new tokens (--max-new-tokens below ${context})` },
-            );
-          }
-          ids = ids.map((row, j) => j === i ? row.slice(row.length - (context - budget)) : row);
-        } else if (asked === undefined && length < context) {
-          budget = context - length; // the default budget shrinks to what fits; an asked one does not
-        } else {
-          throw new InputError(
-            `the prompt has ${length} tokens and ${budget} new tokens were asked for: ${
-              length + budget
-            } is more than the model's context of ${context} tokens`,
-            {
-              hint:
-                "shorten the prompt, ask for fewer new tokens (--max-new-tokens), or drop the oldest tokens with --truncate left",
-            },
-          );
-        }
-      }
-      budgets.push(budget);
-    }
-    const seed = options.seed ?? Math.floor(Math.random() * 0x100000000);
     let outcome: DecodeOutcome;
     try {
       outcome = await decode(this.session, this.contract, this.tokenizer, {
@@ -561,6 +531,84 @@ class TextGenerator implements TextGenerationPipeline {
         generatedTokensPerSecond: rate(decodeTokens, outcome.decodeMs),
       },
     };
+  }
+
+  prepareSequence(prompt: Prompt, options: GenerateOptions = {}): PreparedSequence {
+    if (this.#disposed) throw new InputError("the text-generation pipeline was disposed");
+    const { settings, topLogprobs, constraint, ids, budgets, seed } = this.#prepare([prompt], options);
+    return {
+      promptIds: ids[0],
+      maxNewTokens: budgets[0],
+      sampling: settings,
+      eosTokenIds: settings.eosTokenIds,
+      stop: options.stop ?? [],
+      seed,
+      skipSpecialTokens: !options.keepSpecialTokens,
+      ...(constraint ? { constraint } : {}),
+      ...(options.logprobs || options.topLogprobs ? { logprobs: topLogprobs } : {}),
+    };
+  }
+
+  /** Settings, prompt ids, budgets and seed of a generation: what the decode loop and the continuous batch are given. */
+  #prepare(prompts: Prompt[], options: GenerateOptions): {
+    settings: GenerationSettings;
+    topLogprobs: number;
+    constraint: ((vocab: number) => SequenceConstraint) | undefined;
+    ids: number[][];
+    budgets: number[];
+    seed: number;
+  } {
+    const settings = resolveGenerationSettings(
+      this.#configs.generationConfig,
+      this.#configs.config,
+      options,
+      this.#configs.genai,
+    );
+    const topLogprobs = options.topLogprobs ?? 0;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+      throw new InputError(`top_logprobs ${topLogprobs}: expected an integer from 0 to ${MAX_TOP_LOGPROBS}`, {
+        hint: `ask for at most ${MAX_TOP_LOGPROBS} alternatives per token`,
+      });
+    }
+    const constraint = jsonConstraintFactory(options.responseFormat, this.tokenizer, settings.eosTokenIds);
+    let ids = prompts.map((p) => this.encodePrompt(p, options));
+    const budgets: number[] = [];
+    const context = settings.contextLength;
+    for (let i = 0; i < ids.length; i++) {
+      const length = ids[i].length;
+      if (length === 0) {
+        throw new InputError("the prompt is empty (no tokens)", { hint: "give a prompt with some text" });
+      }
+      const asked = options.maxNewTokens;
+      let budget = settings.maxNewTokens ??
+        (settings.maxLength !== undefined ? Math.max(1, settings.maxLength - length) : DEFAULT_MAX_NEW_TOKENS);
+      if (context !== undefined && length + budget > context) {
+        if (options.truncate === "left") {
+          if (budget >= context) {
+            throw new InputError(
+              `max_new_tokens ${budget} leaves no room for a prompt in the context of ${context} tokens`,
+              { hint: `ask for fewer new tokens (--max-new-tokens below ${context})` },
+            );
+          }
+          ids = ids.map((row, j) => j === i ? row.slice(row.length - (context - budget)) : row);
+        } else if (asked === undefined && length < context) {
+          budget = context - length; // the default budget shrinks to what fits; an asked one does not
+        } else {
+          throw new InputError(
+            `the prompt has ${length} tokens and ${budget} new tokens were asked for: ${
+              length + budget
+            } is more than the model's context of ${context} tokens`,
+            {
+              hint:
+                "shorten the prompt, ask for fewer new tokens (--max-new-tokens), or drop the oldest tokens with --truncate left",
+            },
+          );
+        }
+      }
+      budgets.push(budget);
+    }
+    const seed = options.seed ?? Math.floor(Math.random() * 0x100000000);
+    return { settings, topLogprobs, constraint, ids, budgets, seed };
   }
 
   async dispose(): Promise<void> {

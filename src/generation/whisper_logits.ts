@@ -104,10 +104,13 @@ export interface DetectedLanguage {
  *
  * @example
  * ```ts
- * import { detectLanguage } from "./whisper_logits.ts";
- * import { readWhisperTokens } from "./whisper_tokens.ts";
- * const tokens = readWhisperTokens({ decoder_start_token_id: 3, eos_token_id: 0, no_timestamps_token_id: 6,
- *   lang_to_id: { "<|en|>": 4, "<|de|>": 5 }, task_to_id: { transcribe: 1 } });
+ * // the language tokens of a tiny vocabulary: <|en|> is id 4, <|de|> id 5 (readWhisperTokens reads them from
+ * // generation_config.json)
+ * const languages = new Map([["<|en|>", 4], ["<|de|>", 5]]);
+ * const tokens = {
+ *   startOfTranscript: 3, endOfText: 0, noTimestamps: 6, timestampBegin: 7, languages, tasks: new Map([["transcribe", 1]]),
+ *   suppress: [], beginSuppress: [], timePrecision: 0.02,
+ * };
  * detectLanguage(Float32Array.of(9, 0, 0, 0, 1, 2, 0), tokens).language; // "de"
  * ```
  */

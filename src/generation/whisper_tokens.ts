@@ -77,7 +77,6 @@ function idMap(config: Record<string, unknown>, key: string, strip: boolean): Ma
  * @throws {InputError} a field Whisper decoding needs is missing or malformed (exit 2).
  * @example
  * ```ts
- * import { readWhisperTokens } from "./whisper_tokens.ts";
  * const tokens = readWhisperTokens({
  *   decoder_start_token_id: 50258, eos_token_id: 50257, no_timestamps_token_id: 50363,
  *   lang_to_id: { "<|en|>": 50259 }, task_to_id: { transcribe: 50359, translate: 50358 },
@@ -136,7 +135,6 @@ export function whisperTaskId(tokens: WhisperTokens, task: string): number {
  *
  * @example
  * ```ts
- * import { readWhisperTokens, whisperPrompt } from "./whisper_tokens.ts";
  * const tokens = readWhisperTokens({
  *   decoder_start_token_id: 50258, eos_token_id: 50257, no_timestamps_token_id: 50363,
  *   lang_to_id: { "<|en|>": 50259 }, task_to_id: { transcribe: 50359, translate: 50358 },

@@ -27,7 +27,7 @@ export interface TranscriptSegment {
  *
  * @example
  * ```ts
- * import { formatTimestamp } from "./whisper_writers.ts";
+ * import { formatTimestamp } from "jsr:@gpux/gpux/generation";
  * formatTimestamp(3725.5, ","); // "01:02:05,500"
  * ```
  */
@@ -53,7 +53,7 @@ function times(segment: TranscriptSegment): [number, number] {
  *
  * @example
  * ```ts
- * import { writeTranscript } from "./whisper_writers.ts";
+ * import { writeTranscript } from "jsr:@gpux/gpux/generation";
  * writeTranscript([{ text: " Hello.", timestamp: [0, 1.5] }], "srt");
  * // "1\n00:00:00,000 --> 00:00:01,500\n Hello.\n\n"
  * ```

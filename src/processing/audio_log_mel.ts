@@ -180,7 +180,6 @@ export function melFilterBank(bins: number, bands: number, samplingRate: number)
  *
  * @example
  * ```ts
- * import { logMelSpectrogram } from "./audio_log_mel.ts";
  * const spec = { samplingRate: 16000, nFft: 400, hopLength: 160, featureSize: 80, nSamples: 480000 };
  * const features = logMelSpectrogram(new Float32Array(16000), spec); // 80 × 3000 values
  * ```

@@ -85,7 +85,6 @@ function kernels(from: number, to: number, lowpassWidth = 6, rolloff = 0.99): Ke
  *
  * @example
  * ```ts
- * import { resample } from "./audio_resample.ts";
  * const at16k = resample(new Float32Array(44_100), 44_100, 16_000); // 16,000 samples
  * ```
  */

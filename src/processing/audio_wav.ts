@@ -78,7 +78,6 @@ function bad(name: string, what: string, hint = "The file is truncated or not a 
  * sample buffer is allocated.
  * @example
  * ```ts
- * import { decodeWav } from "./audio_wav.ts";
  * const clip = decodeWav(await Deno.readFile("speech.wav"), "speech.wav");
  * console.log(clip.sampleRate, clip.channels.length, clip.channels[0].length);
  * ```

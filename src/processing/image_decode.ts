@@ -206,7 +206,6 @@ export function applyOrientation(image: RgbImage, orientation: number): RgbImage
  * @throws {ProviderError} `decoder: "native"` was asked for and sharp cannot load here (exit 7).
  * @example
  * ```ts
- * import { decodeImage } from "./image_decode.ts";
  * const image = await decodeImage(await Deno.readFile("cat.jpg"), "cat.jpg");
  * console.log(image.width, image.height, image.decoder);
  * ```

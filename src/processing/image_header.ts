@@ -184,7 +184,6 @@ function webpHeader(b: Uint8Array, name: string): ImageHeader {
  * @throws {InputError} unknown format, corrupt header, zero or too many pixels.
  * @example
  * ```ts
- * import { readImageHeader } from "./image_header.ts";
  * const h = readImageHeader(await Deno.readFile("cat.jpg"), "cat.jpg");
  * console.log(h.format, h.width, h.height, h.orientation);
  * ```

@@ -154,7 +154,6 @@ function resizeNearest(image: RgbImage, width: number, height: number): RgbImage
  *
  * @example
  * ```ts
- * import { resizeImage } from "./image_resize.ts";
  * const image = { width: 2, height: 1, data: new Uint8Array([0, 0, 0, 255, 255, 255]) };
  * resizeImage(image, 4, 1, "bilinear").data; // 0,0,0, 64,64,64, 191,191,191, 255,255,255
  * ```

@@ -93,7 +93,6 @@ export async function loadCtcVocabulary(ctx: PipelineContext): Promise<CtcVocabu
  *
  * @example
  * ```ts
- * import { decodeCtc } from "./speech_recognition.ts";
  * const vocab = { tokens: ["<pad>", "|", "H", "I"], padId: 0, wordDelimiter: "|", special: new Set([0]), lowerCase: false };
  * decodeCtc([2, 2, 0, 3, 1, 1, 3], vocab); // "HI I"
  * ```

@@ -303,7 +303,7 @@ export interface TokenizerSettings {
  *
  * @example
  * ```ts
- * import { loadTokenizer } from "jsr:@gpux/gpux";
+ * import { loadTokenizer } from "jsr:@gpux/gpux/processing";
  * const tokenizer = await loadTokenizer("acme/bert-sentiment");
  * const { inputIds, attentionMask } = tokenizer.encodeBatch(["I love this", "meh"], { maxLength: 128 });
  * console.log(inputIds.length, attentionMask[1], tokenizer.decode(inputIds[0], { skipSpecialTokens: true }));
@@ -1099,7 +1099,7 @@ async function hubFiles(spec: string, options: LoadTokenizerOptions): Promise<Mo
  * @throws {InputError} the file is not a tokenizer.json gpux can read (exit 2).
  * @example
  * ```ts
- * import { loadTokenizer } from "jsr:@gpux/gpux";
+ * import { loadTokenizer } from "jsr:@gpux/gpux/processing";
  * const tokenizer = await loadTokenizer("./models/bert");
  * const encoding = tokenizer.encode("Hello world!", { maxLength: 16 });
  * console.log(encoding.inputIds, encoding.offsets);

@@ -40,7 +40,6 @@ const isU32 = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v 
  * @throws {InputError} naming the first field with the wrong shape (exit 2).
  * @example
  * ```ts
- * import { validateTokenizerJson } from "./tokenizer_schema.ts";
  * validateTokenizerJson({ model: { type: "WordLevel", vocab: { a: 0, "[UNK]": 1 }, unk_token: "[UNK]" } });
  * ```
  */

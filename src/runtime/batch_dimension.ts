@@ -28,7 +28,6 @@ function describeDim(d: TensorInfo["shape"][number] | undefined): string {
  *
  * @example
  * ```ts
- * import { batchingProof } from "./batch_dimension.ts";
  * batchingProof(
  *   [{ name: "x", dtype: "float32", shape: ["batch", 4] }],
  *   [{ name: "boxes", dtype: "int64", shape: ["num_detections", 2] }],

@@ -99,7 +99,6 @@ function sizeOf(path: string): number | undefined {
  *
  * @example
  * ```ts
- * import { extractEmbeddedRuntime } from "./embedded_runtime.ts";
  * const runtime = await extractEmbeddedRuntime({ sourceDir: "/embedded/onnxruntime-node/bin/napi-v6/linux/x64" });
  * console.log(runtime.dir, runtime.extracted ? "extracted" : "reused");
  * ```

@@ -54,8 +54,7 @@ export interface RunResultJson {
  *
  * @example
  * ```ts
- * import { runResultJson } from "./run_result.ts";
- * import { loadModel } from "./load_model.ts";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const session = await loadModel("model.onnx");
  * const outputs = await session.run({ x: { dtype: "float32", shape: [1, 3], data: Float32Array.of(1, 2, 3) } });
  * const doc = runResultJson("model.onnx", session, outputs, session.outputs.map((o) => o.name), { runMs: 1.2 });

@@ -227,7 +227,7 @@ export interface SessionInfo {
  *
  * @example
  * ```ts
- * import { loadModel } from "./load_model.ts";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const session = await loadModel("model.onnx");
  * const outputs = await session.run({ x: { dtype: "float32", shape: [1, 3], data: Float32Array.of(1, 2, 3) } });
  * console.log(session.provider, outputs.y.shape);

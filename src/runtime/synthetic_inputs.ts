@@ -123,8 +123,8 @@ export function concreteShape(info: TensorInfo, options: SynthesizeOptions = {})
  *
  * @example
  * ```ts
- * import { synthesizeInputs } from "./synthetic_inputs.ts";
- * import { loadModel } from "./load_model.ts";
+ * import { synthesizeInputs } from "jsr:@gpux/gpux/runtime";
+ * import { loadModel } from "jsr:@gpux/gpux";
  * const session = await loadModel("model.onnx");
  * const feeds = synthesizeInputs(session.inputs, { batch: 8 });
  * ```

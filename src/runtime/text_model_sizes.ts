@@ -25,7 +25,6 @@ const MAX_CONFIG_BYTES = 1 << 20;
  *
  * @example
  * ```ts
- * import { textModelSizes } from "./text_model_sizes.ts";
  * const sizes = await textModelSizes("snapshot/onnx/model.onnx"); // { vocabSize: 30522, maxPositions: 512 }
  * ```
  */

@@ -20,7 +20,6 @@ const HINT =
  * @throws {InputError} a control character, an empty entry, or an entry that is not an http(s) origin.
  * @example
  * ```ts
- * import { parseCorsOrigins } from "./cors_policy.ts";
  * parseCorsOrigins("https://App.example.com:443, http://localhost:3000");
  * // ["https://app.example.com", "http://localhost:3000"]
  * ```

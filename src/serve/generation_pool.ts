@@ -1,11 +1,12 @@
 /**
- * One served text-generation model: `parallel` Workers each holding the model's text-generation pipeline
- * (generation_worker.ts), each decoding one sequence at a time, and a bounded queue in front of them. A request's
- * text deltas come back as the worker decodes them; a request whose signal aborts (the client went away) leaves
- * the queue, or its worker is told to cancel and stops within one step. Metrics count every generation by how it
- * ended, its tokens and its time to first token.
- *
- * Concurrency is `parallel` workers (one sequence each), not yet continuous batching in one batched step.
+ * One served text-generation model and a bounded queue in front of it. With `parallel` > 1 one Worker holds the
+ * model (generation_worker.ts) and decodes up to `parallel` requests together, one batched step at a time
+ * (continuous batching: a request joins at the next step, one that ends leaves without stalling the others); a
+ * graph that cannot pad rows of different lengths (the worker's batching check says why) gets `parallel` Workers
+ * instead, each holding its own copy and decoding one sequence at a time. A request's text deltas come back as the
+ * worker decodes them; a request whose signal aborts (the client went away) leaves the queue, or its worker is
+ * told to cancel it and it stops within one step. Metrics count every generation by how it ended, its tokens, its
+ * time to first token, and every batched step's size.
  *
  * An encoder-decoder model (translation, summarization, text2text, image-to-text, Whisper) is served by the same
  * pool (`generator: "encoder-decoder"`): {@linkcode GenerationPool.answer} queues one input the same way, with the
@@ -55,13 +56,15 @@ export interface GenerationPoolOptions {
   variant?: string;
   /** Hub cache directory. */
   cacheDir?: string;
-  /** What the workers load: a decoder-only text generator (default) or an encoder-decoder model. */
+  /** What the workers load: a decoder-only text generator (default) or an encoder-decoder model (never batched). */
   generator?: GeneratorKind;
   /** Longest clip a Whisper model transcribes, seconds (`--max-audio-seconds`). */
   maxAudioSeconds?: number;
-  /** Session options (provider, threads). */
+  /** Session options (provider, threads) of a worker decoding one sequence at a time. */
   session: Omit<SessionOptions, "model">;
-  /** Sequences generated at once: one Worker each (default 1). */
+  /** Session options of the one worker that decodes `parallel` sequences together (default `session`). */
+  batchSession?: Omit<SessionOptions, "model">;
+  /** Sequences generated at once (default 1): together in one batched step, else one Worker each. */
   parallel?: number;
   /** Most requests waiting; more answer 503 with Retry-After (default 256). */
   maxQueue?: number;
@@ -110,7 +113,10 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job?: Job;
+  /** Generations it runs now (at most `capacity`). */
+  jobs: Map<number, Job>;
+  /** Sequences it decodes at once: `parallel` for the batching worker, else 1. */
+  capacity: number;
   dead: boolean;
 }
 
@@ -132,6 +138,9 @@ export class GenerationPool {
     warmupError?: string;
   };
   #options: GenerationPoolOptions;
+  /** Rows of the batching worker, or undefined when each worker decodes one sequence. */
+  #batchRows: number | undefined;
+  #batchingOff: string | undefined;
   #slots: Slot[] = [];
   #queue: Job[] = [];
   #nextId = 1;
@@ -141,9 +150,17 @@ export class GenerationPool {
   /** When the last generation ended (for keep-alive and `/api/ps`). */
   lastUsed = Date.now();
 
-  private constructor(options: GenerationPoolOptions, slots: Slot[], info: GenerationLoaded) {
+  private constructor(
+    options: GenerationPoolOptions,
+    slots: Slot[],
+    info: GenerationLoaded,
+    batchRows: number | undefined,
+    batchingOff: string | undefined,
+  ) {
     this.name = options.name;
     this.#options = options;
+    this.#batchRows = batchRows;
+    this.#batchingOff = batchingOff;
     this.info = info;
     this.loaded = { task: info.task ?? "text-generation", accepts: info.accepts ?? ["text"] };
     for (const slot of slots) {
@@ -153,32 +170,56 @@ export class GenerationPool {
   }
 
   /**
-   * Loads the model in `parallel` Workers and resolves when all are ready.
+   * Loads the model: with `parallel` > 1 in one Worker that batches, when its check passes; else (or with
+   * `parallel` 1) in `parallel` Workers decoding one sequence each. Resolves when all are ready.
    *
    * @throws the model's load error as the worker reported it (not a decoder, no tokenizer…).
    */
   static async start(options: GenerationPoolOptions): Promise<GenerationPool> {
     const count = Math.max(1, options.parallel ?? 1);
-    const first = await GenerationPool.#spawn(options);
+    let first: { slot: Slot; loaded: GenerationLoaded } | undefined;
+    let batchingOff: string | undefined;
+    // an encoder-decoder model is never batched across requests: `parallel` workers, one request each
+    if (count > 1 && options.generator !== "encoder-decoder") {
+      first = await GenerationPool.#spawn(options, count);
+      const verdict = first.loaded.batching;
+      if (verdict?.ok) return new GenerationPool(options, [first.slot], first.loaded, count, undefined);
+      batchingOff = `${verdict?.reason ?? "the worker did not check batching"}: ${count} workers, one sequence each`;
+      // the batching worker had every thread: load the one-sequence workers with their share instead
+      const threads = (o?: Omit<SessionOptions, "model">) => o?.intraOpThreads;
+      if (options.batchSession && threads(options.batchSession) !== threads(options.session)) {
+        await closeWorker(first.slot);
+        first = undefined;
+      }
+    }
+    first ??= await GenerationPool.#spawn(options, undefined);
     const slots = [first.slot];
     try {
-      const more = await Promise.all(Array.from({ length: count - 1 }, () => GenerationPool.#spawn(options)));
+      const more = await Promise.all(
+        Array.from({ length: count - 1 }, () => GenerationPool.#spawn(options, undefined)),
+      );
       slots.push(...more.map((m) => m.slot));
     } catch (error) {
       await Promise.all(slots.map((s) => closeWorker(s)));
       throw error;
     }
-    return new GenerationPool(options, slots, first.loaded);
+    batchingOff ??= "1 sequence at once: --parallel";
+    return new GenerationPool(options, slots, first.loaded, undefined, batchingOff);
   }
 
-  static #spawn(options: GenerationPoolOptions): Promise<{ slot: Slot; loaded: GenerationLoaded }> {
+  static #spawn(
+    options: GenerationPoolOptions,
+    batchRows: number | undefined,
+  ): Promise<{ slot: Slot; loaded: GenerationLoaded }> {
     const worker = new Worker(WORKER_URL, { type: "module" });
-    const slot: Slot = { worker, dead: false };
+    const slot: Slot = { worker, jobs: new Map(), capacity: batchRows ?? 1, dead: false };
     return new Promise((resolve, reject) => {
       worker.onmessage = (event: MessageEvent<FromGenerationWorker>) => {
         const m = event.data;
-        if (m.type === "loaded") resolve({ slot, loaded: m });
-        else if (m.type === "load_failed") {
+        if (m.type === "loaded") {
+          if (batchRows !== undefined && !m.batching?.ok) slot.capacity = 1;
+          resolve({ slot, loaded: m });
+        } else if (m.type === "load_failed") {
           worker.terminate();
           reject(errorFromWorker(m.error));
         }
@@ -196,7 +237,8 @@ export class GenerationPool {
           ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
           ...(options.generator ? { generator: options.generator } : {}),
           ...(options.maxAudioSeconds !== undefined ? { maxAudioSeconds: options.maxAudioSeconds } : {}),
-          options: options.session,
+          options: batchRows !== undefined ? options.batchSession ?? options.session : options.session,
+          ...(batchRows !== undefined ? { batchRows } : {}),
         } satisfies ToGenerationWorker,
       );
     });
@@ -234,13 +276,13 @@ export class GenerationPool {
   get parallel(): number {
     return Math.max(1, this.#options.parallel ?? 1);
   }
-  /** Generations are never stacked into one tensor batch here (see the module doc). */
+  /** Whether `parallel` sequences are decoded together in one batched step (continuous batching). */
   get batching(): boolean {
-    return false;
+    return this.#batchRows !== undefined;
   }
-  /** Why there is no tensor batching. */
-  get batchingOff(): string {
-    return `${this.parallel} sequence${this.parallel === 1 ? "" : "s"} at once, one per worker: --parallel`;
+  /** Why sequences are not decoded together (undefined when they are). */
+  get batchingOff(): string | undefined {
+    return this.#batchingOff;
   }
   /** Requests waiting for a worker. */
   get queued(): number {
@@ -371,7 +413,7 @@ export class GenerationPool {
     if (job.done) return;
     job.timedOut = timedOut;
     if (job.slot) {
-      // running: the worker stops within one step and answers `done` with finish reason `cancelled`
+      // running: the worker stops it within one step and answers `done` with finish reason `cancelled`
       job.slot.worker.postMessage({ type: "cancel", id: job.id } satisfies ToGenerationWorker);
       return;
     }
@@ -400,14 +442,15 @@ export class GenerationPool {
 
   #pump(): void {
     for (const slot of this.#slots) {
-      if (slot.job || slot.dead) continue;
-      const job = this.#queue.shift();
-      if (!job) return;
-      job.slot = slot;
-      job.dispatched = performance.now();
-      slot.job = job;
-      this.#options.metrics?.queueSeconds.observe({ model: this.name }, (performance.now() - job.enqueued) / 1000);
-      slot.worker.postMessage({ ...job.work, id: job.id } satisfies ToGenerationWorker);
+      while (!slot.dead && slot.jobs.size < slot.capacity) {
+        const job = this.#queue.shift();
+        if (!job) return;
+        job.slot = slot;
+        job.dispatched = performance.now();
+        slot.jobs.set(job.id, job);
+        this.#options.metrics?.queueSeconds.observe({ model: this.name }, (performance.now() - job.enqueued) / 1000);
+        slot.worker.postMessage({ ...job.work, id: job.id } satisfies ToGenerationWorker);
+      }
     }
   }
 
@@ -421,11 +464,17 @@ export class GenerationPool {
   }
 
   #onMessage(slot: Slot, m: FromGenerationWorker): void {
-    if (m.type !== "delta" && m.type !== "done" && m.type !== "failed") return;
-    const job = slot.job;
-    if (!job || job.id !== m.id) return;
     const metrics = this.#options.metrics;
     const model = { model: this.name };
+    if (m.type === "batch_step") {
+      metrics?.inferences.inc(model);
+      metrics?.inferenceItems.inc(model, m.rows);
+      metrics?.batchSize.observe(model, m.rows);
+      return;
+    }
+    if (m.type !== "delta" && m.type !== "done" && m.type !== "failed") return;
+    const job = slot.jobs.get(m.id);
+    if (!job) return;
     if (m.type === "delta") {
       if (job.firstToken === undefined && !this.encoderDecoder) {
         job.firstToken = performance.now();
@@ -434,7 +483,7 @@ export class GenerationPool {
       if (!job.done) job.options.onDelta?.(m.text, m.logprobs);
       return;
     }
-    slot.job = undefined;
+    slot.jobs.delete(m.id);
     if (m.type === "done") {
       metrics?.generations.inc({ model: this.name, reason: m.finishReason });
       metrics?.generatedTokens.inc(model, m.generatedTokens);
@@ -454,15 +503,15 @@ export class GenerationPool {
   #onCrash(slot: Slot, reason: string): void {
     if (slot.dead) return;
     slot.dead = true;
-    const job = slot.job;
-    slot.job = undefined;
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear();
     try {
       slot.worker.terminate();
     } catch { /* already gone */ }
     this.#slots = this.#slots.filter((s) => s !== slot);
     this.#options.metrics?.workerRestarts.inc({ model: this.name });
-    this.#options.onEvent?.({ type: "worker_crashed", model: this.name, reason, requests: job ? 1 : 0 });
-    if (job) {
+    this.#options.onEvent?.({ type: "worker_crashed", model: this.name, reason, requests: jobs.length });
+    for (const job of jobs) {
       this.#finish(
         job,
         undefined,
@@ -472,7 +521,7 @@ export class GenerationPool {
       );
     }
     if (this.#closing) return;
-    GenerationPool.#spawn(this.#options).then(({ slot: fresh }) => {
+    GenerationPool.#spawn(this.#options, this.#batchRows).then(({ slot: fresh }) => {
       if (this.#closing) return void closeWorker(fresh);
       this.#slots.push(fresh);
       this.#watch(fresh);
@@ -503,7 +552,9 @@ export class GenerationPool {
       this.#finish(j, undefined, new ShuttingDownError("the server is shutting down"));
     }
     for (const slot of this.#slots) {
-      if (slot.job) this.#finish(slot.job, undefined, new ShuttingDownError("the server is shutting down"));
+      for (const job of slot.jobs.values()) {
+        this.#finish(job, undefined, new ShuttingDownError("the server is shutting down"));
+      }
     }
     const slots = this.#slots.splice(0);
     await Promise.all(slots.map((slot) => closeWorker(slot)));

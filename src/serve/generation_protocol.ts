@@ -1,8 +1,9 @@
 /**
  * The messages between the server's main thread and a generation Worker (generation_worker.ts): load a
- * text-generation pipeline (or an encoder-decoder one: translation, summarization, text2text, image-to-text,
- * Whisper speech recognition), generate one prompt while streaming its text deltas back (or answer one
- * encoder-decoder input with its task's document), cancel it, close. Everything is plain, cloneable data.
+ * text-generation pipeline, generate prompts (one at a time, or several together in a continuous batch) while
+ * streaming their text deltas back, cancel one, close; or load an encoder-decoder pipeline (translation,
+ * summarization, text2text, image-to-text, Whisper speech recognition) and answer one input at a time with its
+ * task's document. Everything is plain, cloneable data.
  *
  * @module
  */
@@ -93,6 +94,8 @@ export type ToGenerationWorker =
     /** Longest clip a Whisper model transcribes, seconds (`--max-audio-seconds`). */
     maxAudioSeconds?: number;
     options: Omit<SessionOptions, "model">;
+    /** Decode up to this many requests together in one batched step (continuous batching), when the graph allows it. */
+    batchRows?: number;
   }
   | { type: "generate"; id: number; prompt: GenerationPrompt; params: GenerationParams }
   | { type: "seq2seq"; id: number; input: Seq2SeqJobInput; params: Seq2SeqJobParams }
@@ -120,6 +123,8 @@ export interface GenerationLoaded {
   accepts?: ("text" | "image" | "audio")[];
   /** Milliseconds the load took. */
   createMs: number;
+  /** With `batchRows`: whether the worker decodes requests together, or why it cannot (then one at a time). */
+  batching?: { ok: true } | { ok: false; reason: string };
 }
 
 /** The end of one generation. */
@@ -149,4 +154,6 @@ export type FromGenerationWorker =
   | { type: "delta"; id: number; text: string; logprobs?: TokenLogprobs }
   | GenerationDone
   | { type: "failed"; id: number; error: WorkerErrorData }
+  /** A batched step ran over this many requests (metrics). */
+  | { type: "batch_step"; rows: number }
   | { type: "closed" };

@@ -1,6 +1,8 @@
 /**
  * The Worker that hosts one text-generation model for `gpux serve`: the decode loop's `session.run` blocks the
- * thread it runs on, so generation happens here and the HTTP event loop stays free. It streams each text delta
+ * thread it runs on, so generation happens here and the HTTP event loop stays free. Loaded with `batchRows` > 1 it
+ * decodes up to that many requests together in one {@linkcode ContinuousBatch} (when {@linkcode batchingCheck}
+ * proves padding harmless on the graph; else one at a time, and `loaded.batching` says why). It streams each text delta
  * back as it is decoded, and a `cancel` message aborts the generation within one step (the loop checks its
  * signal between steps, and each step yields to this Worker's message queue). An encoder-decoder model
  * (translation, summarization, text2text, captioning, Whisper) is hosted the same way: one request at a time,
@@ -14,8 +16,10 @@ import { GpuxError, InputError } from "../errors.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { loadTextGeneration } from "../generation/load_pipeline.ts";
 import { DEFAULT_MAX_NEW_TOKENS, type TextGenerationPipeline } from "../generation/text_generation.ts";
+import { batchingCheck, ContinuousBatch } from "../generation/continuous_batch.ts";
 import type {
   FromGenerationWorker,
+  GenerationLoaded,
   GenerationParams,
   GenerationPrompt,
   Seq2SeqJobInput,
@@ -31,6 +35,9 @@ import {
 import type { WorkerErrorData } from "./worker_protocol.ts";
 
 let pipeline: TextGenerationPipeline | undefined;
+/** The continuous batch, when the worker decodes `--parallel` sequences together. */
+let batch: ContinuousBatch | undefined;
+/** An encoder-decoder pipeline, when the worker hosts one instead of a text generator. */
 let encoderDecoder: EncoderDecoderPipeline | undefined;
 let maxAudioSeconds: number | undefined;
 const running = new Map<number, AbortController>();
@@ -85,6 +92,26 @@ function defaultBudget(p: TextGenerationPipeline, promptLength: number, params: 
   return Math.max(1, Math.min(model, params.maxNewTokensLimit ?? Infinity, room));
 }
 
+/** The engine's options of one request (the same for a run alone and for a row of the batch). */
+function generateOptions(params: GenerationParams, maxNewTokens: number | undefined, signal: AbortSignal) {
+  return {
+    ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
+    ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
+    ...(params.temperature !== undefined ? { doSample: params.temperature > 0 } : {}),
+    ...(params.topK !== undefined ? { topK: params.topK } : {}),
+    ...(params.topP !== undefined ? { topP: params.topP } : {}),
+    ...(params.minP !== undefined ? { minP: params.minP } : {}),
+    ...(params.repetitionPenalty !== undefined ? { repetitionPenalty: params.repetitionPenalty } : {}),
+    ...(params.seed !== undefined ? { seed: params.seed } : {}),
+    ...(params.stop?.length ? { stop: params.stop } : {}),
+    ...(params.presencePenalty ? { presencePenalty: params.presencePenalty } : {}),
+    ...(params.frequencyPenalty ? { frequencyPenalty: params.frequencyPenalty } : {}),
+    ...(params.logprobs ? { logprobs: true, topLogprobs: params.topLogprobs ?? 0 } : {}),
+    ...(params.responseFormat ? { responseFormat: params.responseFormat } : {}),
+    signal,
+  };
+}
+
 async function generate(id: number, prompt: GenerationPrompt, params: GenerationParams): Promise<void> {
   const p = pipeline;
   const controller = new AbortController();
@@ -95,24 +122,39 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
         `this model is an encoder-decoder (${encoderDecoder?.task ?? "not loaded"}): POST /models/{name}/predict`,
       );
     }
+    const started = performance.now();
     const ids = promptIds(p, prompt, params);
     const maxNewTokens = params.maxNewTokens ?? defaultBudget(p, ids.length, params);
-    const stream = p.generate({ ids }, {
-      ...(maxNewTokens !== undefined ? { maxNewTokens } : {}),
-      ...(params.temperature !== undefined ? { temperature: params.temperature } : {}),
-      ...(params.temperature !== undefined ? { doSample: params.temperature > 0 } : {}),
-      ...(params.topK !== undefined ? { topK: params.topK } : {}),
-      ...(params.topP !== undefined ? { topP: params.topP } : {}),
-      ...(params.minP !== undefined ? { minP: params.minP } : {}),
-      ...(params.repetitionPenalty !== undefined ? { repetitionPenalty: params.repetitionPenalty } : {}),
-      ...(params.seed !== undefined ? { seed: params.seed } : {}),
-      ...(params.stop?.length ? { stop: params.stop } : {}),
-      ...(params.presencePenalty ? { presencePenalty: params.presencePenalty } : {}),
-      ...(params.frequencyPenalty ? { frequencyPenalty: params.frequencyPenalty } : {}),
-      ...(params.logprobs ? { logprobs: true, topLogprobs: params.topLogprobs ?? 0 } : {}),
-      ...(params.responseFormat ? { responseFormat: params.responseFormat } : {}),
-      signal: controller.signal,
-    });
+    const options = generateOptions(params, maxNewTokens, controller.signal);
+    if (batch) {
+      const spec = p.prepareSequence({ ids }, options);
+      const tokenizeMs = performance.now() - started;
+      const r = await batch.add({
+        ...spec,
+        signal: controller.signal,
+        onStep: (d) => {
+          if (d.text || d.logprobs) {
+            post({ type: "delta", id, text: d.text, ...(d.logprobs ? { logprobs: d.logprobs } : {}) });
+          }
+        },
+      });
+      post({
+        type: "done",
+        id,
+        text: r.text,
+        finishReason: r.finishReason,
+        promptTokens: r.promptIds.length,
+        generatedTokens: r.generatedIds.length,
+        generatedIds: r.generatedIds,
+        ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+        tokenizeMs,
+        prefillMs: r.prefillMs,
+        decodeMs: r.decodeMs,
+        totalMs: performance.now() - started,
+      });
+      return;
+    }
+    const stream = p.generate({ ids }, options);
     for await (const d of stream.deltas()) {
       if (d.text || d.logprobs) {
         post({ type: "delta", id, text: d.text, ...(d.logprobs ? { logprobs: d.logprobs } : {}) });
@@ -200,7 +242,19 @@ self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
           ...(message.cacheDir ? { cacheDir: message.cacheDir } : {}),
         });
         const session = pipeline.session;
+        let batching: GenerationLoaded["batching"];
+        if (message.batchRows !== undefined && message.batchRows > 1) {
+          const verdict = await batchingCheck(session, pipeline.contract);
+          batching = verdict.ok ? { ok: true } : verdict;
+          if (verdict.ok) {
+            batch = new ContinuousBatch(session, pipeline.contract, pipeline.tokenizer, {
+              maxRows: message.batchRows,
+              onBatchStep: (rows) => post({ type: "batch_step", rows }),
+            });
+          }
+        }
         post({
+          ...(batching ? { batching } : {}),
           type: "loaded",
           provider: session.provider,
           fallbacks: [...session.fallbacks],
@@ -235,6 +289,7 @@ self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
       } finally {
         pipeline = undefined;
         encoderDecoder = undefined;
+        batch = undefined;
         post({ type: "closed" });
       }
       return;

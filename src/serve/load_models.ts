@@ -44,7 +44,7 @@ export interface LoadServedModelsOptions extends ServingFlags {
   onEvent?: (event: PoolEvent) => void;
   /** Called before each model starts loading. */
   onLoading?: (name: string, spec: string) => void;
-  /** Sequences a text-generation model decodes at once, one Worker each (`--parallel`, default 1). */
+  /** Sequences a text-generation model decodes at once, together in one batched step (`--parallel`, default 1). */
   parallel?: number;
   /** Worker script override (tests). */
   workerUrl?: URL;
@@ -154,6 +154,12 @@ export async function loadServedModels(
             ...session,
             intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
               Math.max(1, Math.floor(cores / (parallel * planned.length))),
+          },
+          // one worker decodes the `parallel` sequences together: it gets the model's share of the cores
+          batchSession: {
+            ...session,
+            intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
+              Math.max(1, Math.floor(cores / planned.length)),
           },
           parallel,
           maxQueue: settings.maxQueue,

@@ -18,6 +18,7 @@ import { KSERVE_ROUTES } from "./routes_kserve.ts";
 import { OPENAI_ROUTES } from "./routes_openai.ts";
 import { OPENAI_AUDIO_ROUTES } from "./routes_openai_audio.ts";
 import { OLLAMA_ROUTES } from "./routes_ollama.ts";
+import { PLAYGROUND_PATHS, playgroundRoutes } from "./routes_playground.ts";
 import {
   type AccessLogEntry,
   type ModelCatalog,
@@ -62,6 +63,8 @@ export interface ServerOptions {
   pull?: ModelPuller;
   /** How long an idle model loaded on demand stays loaded, ms (default 5 minutes, `--keep-alive`; -1: forever). */
   keepAliveMs?: number;
+  /** Whether `GET /` answers the playground page (routes_playground.ts; default true, `--no-ui` turns it off). */
+  ui?: boolean;
   /** Metrics (one is created when not given). */
   metrics?: ServerMetrics;
   /** Access log and state changes. */
@@ -116,6 +119,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
   const corsOrigins = options.cors === undefined
     ? undefined
     : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
+  const ui = options.ui ?? true;
   const table = new RouteTable().add(
     ...GPUX_ROUTES,
     ...KSERVE_ROUTES,
@@ -123,6 +127,7 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     ...OPENAI_AUDIO_ROUTES,
     ...OLLAMA_ROUTES,
   );
+  if (ui) table.add(...playgroundRoutes({ apiKey: options.apiKey !== undefined }));
   const requireModel = (name: string) => void state.model(name);
 
   const corsFor = (origin: string | null): Record<string, string> => {
@@ -165,8 +170,10 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
           });
         }
         if (
-          options.apiKey && !HEALTH_PATHS.has(path) && !READY_PATH.test(path)
+          options.apiKey && !HEALTH_PATHS.has(path) && !READY_PATH.test(path) &&
+          !(ui && request.method !== "POST" && PLAYGROUND_PATHS.has(path))
         ) {
+          // the playground's own files hold no secret: the page loads without the key, then asks for it
           const header = request.headers.get("authorization") ?? "";
           const token = header.startsWith("Bearer ") ? header.slice(7) : "";
           if (!token || !(await constantTimeEqual(token, options.apiKey))) {

@@ -31,8 +31,11 @@ export interface ServedModel {
 
 /** One request, as the access log shows it. */
 export interface AccessLogEntry {
+  /** HTTP method. */
   method: string;
+  /** The path asked for (trailing slashes removed). */
   path: string;
+  /** HTTP status answered. */
   status: number;
   /** Milliseconds from arrival to response. */
   ms: number;

@@ -20,7 +20,6 @@ export interface WavDuration {
  *
  * @example
  * ```ts
- * import { wavDuration } from "./wav_duration.ts";
  * wavDuration(new Uint8Array(12)); // undefined: not a WAV file
  * ```
  */

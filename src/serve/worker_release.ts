@@ -11,7 +11,6 @@
  *
  * @example
  * ```ts
- * import { releaseWorker } from "./worker_release.ts";
  * const worker = new Worker(new URL("./model_worker.ts", import.meta.url), { type: "module" });
  * await releaseWorker(worker, 5000);
  * ```

@@ -294,7 +294,7 @@ function chooseDefault(variants: OnnxVariant[]): { defaultVariant?: string; defa
  * @throws {InputError} when the repository has no such variant (the message lists those it has).
  * @example
  * ```ts
- * import { selectVariantFiles } from "./formats.ts";
+ * import { selectVariantFiles } from "jsr:@gpux/gpux/registry";
  * const files = [{ path: "onnx/model.onnx", size: 100 }, { path: "onnx/model_q4.onnx", size: 30 }];
  * selectVariantFiles(files, "q4").map((f) => f.path); // ["onnx/model_q4.onnx"]
  * ```

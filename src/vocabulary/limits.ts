@@ -184,7 +184,7 @@ export const LIMITS = {
     fields: ["serving.max_queue"],
     default: "256",
   },
-  /** `serve --parallel`: sequences a text-generation model decodes at once (one Worker each). */
+  /** `serve --parallel`: sequences a text-generation model decodes at once (together in one batched step). */
   parallel: {
     min: 1,
     max: 256,

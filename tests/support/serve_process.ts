@@ -54,6 +54,15 @@ export async function startServe(
   const child = options.sandbox === "exact"
     ? cliCommand(["serve", ...args], { env: options.env ?? {}, ...(options.cwd ? { cwd: options.cwd } : {}) }).spawn()
     : await spawnCli(["serve", ...args], { env: options.env, cwd: options.cwd });
+  return watchServe(child);
+}
+
+/**
+ * Follows a started `gpux serve` process (stdout and stderr piped), wherever it runs — as a subprocess here or
+ * inside a container whose runner passes its output through: resolves when it prints its ready line, or with a
+ * {@linkcode ServeFailure} when it exits first.
+ */
+export async function watchServe(child: Deno.ChildProcess): Promise<ServeProcess | ServeFailure> {
   const out = { text: "" }, err = { text: "" };
   let onReady: (() => void) | undefined;
   const outDone = collect(child.stdout, out, () => onReady?.());
