@@ -313,4 +313,6 @@ export interface TaskHandler<State = unknown> {
     state: State,
     options: PipelineRunOptions,
   ): TaskResult | Promise<TaskResult>;
+  /** Releases what `setup` opened beyond the pipeline's session (a second graph); called once, by `dispose`. */
+  dispose?(state: State): Promise<void>;
 }
