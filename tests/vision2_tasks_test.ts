@@ -1,7 +1,7 @@
 /**
  * zero-shot-image-classification with CLIP/SigLIP's two towers (`onnx/text_model.onnx` + `onnx/vision_model.onnx`,
  * picked from the files) and zero-shot-object-detection with OWLv2 (pad to a square, anti-aliased resize, boxes
- * relative to the square), on tiny random models exported by Python transformers (tests/support/towers_fixtures.ts),
+ * relative to the square), on tiny random models exported by Python transformers (tests/support/vision2_fixtures.ts),
  * checked against transformers' own `pipeline()` on the same weights and against the merged graph: the same labels,
  * scores within 1e-4, boxes within 0.5 px, pixel values within 1e-4 — through `deno task gpux run`, loadPipeline and
  * `gpux serve`.
@@ -9,12 +9,13 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
 import { running, startServe } from "./support/serve_process.ts";
-import { towersFixtures } from "./support/towers_fixtures.ts";
+import { vision2Fixtures } from "./support/vision2_fixtures.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
 import { resolveModel } from "../src/runtime/model_source.ts";
 import { InputError } from "../src/errors.ts";
+import { decodeImage } from "../src/processing/image_decode.ts";
 
-const fx = await towersFixtures();
+const fx = await vision2Fixtures();
 const scene = `${fx.dir}/scene.png`;
 
 // deno-lint-ignore no-explicit-any
@@ -48,8 +49,8 @@ async function copyWithout(from: string, to: string, skip: (rel: string) => bool
   }
 }
 
-Deno.test("towers fixtures: the builder reproduces the committed goldens (tests/goldens/towers_tasks.json)", async () => {
-  const committed = JSON.parse(await Deno.readTextFile(new URL("./goldens/towers_tasks.json", import.meta.url)));
+Deno.test("vision2 fixtures: the builder reproduces the committed goldens (tests/goldens/vision2_tasks.json)", async () => {
+  const committed = JSON.parse(await Deno.readTextFile(new URL("./goldens/vision2_tasks.json", import.meta.url)));
   const built = JSON.parse(await Deno.readTextFile(`${fx.dir}/summary.json`));
   if (committed.torch !== built.torch || committed.transformers !== built.transformers) {
     console.warn(
@@ -241,5 +242,129 @@ Deno.test("model resolution: a folder of CLIP towers (with the merged graph and 
     await assertRejects(() => resolveModel(dir), InputError, "will not guess");
   } finally {
     await Deno.remove(`${dir}`, { recursive: true });
+  }
+});
+
+/** The grey channel of a base64 PNG mask. */
+async function maskOf(png: string): Promise<Uint8Array> {
+  const image = await decodeImage(Uint8Array.from(atob(png), (c) => c.charCodeAt(0)), "mask.png");
+  return Uint8Array.from({ length: image.width * image.height }, (_, i) => image.data[i * 3]);
+}
+
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assertEquals(a.length, b.length);
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+async function segmentJson(subtask: string | undefined, threshold: number | null): Promise<Json[]> {
+  const doc = await runJson([
+    `${fx.dir}/mask2former`,
+    "--image",
+    scene,
+    ...(subtask ? ["--subtask", subtask] : []),
+    ...(threshold === null ? [] : ["--threshold", String(threshold)]),
+  ]);
+  assertEquals(doc.task, "image-segmentation");
+  return doc.result[0].segments;
+}
+
+Deno.test("image-segmentation: Mask2Former's resize (shortest edge, then each edge up to a multiple of 32) equals transformers'", async () => {
+  await using segmenter = await loadPipeline(`${fx.dir}/mask2former`, { provider: "cpu" });
+  const pre = await segmenter.preprocess({
+    kind: "image",
+    images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
+  });
+  assertEquals(pre.feeds.pixel_values.shape, fx.goldens.mask2former.pixel_values_shape);
+});
+
+Deno.test("image-segmentation --subtask instance: Mask2Former's instances, scores (1e-4) and own masks (>= 99.9%) equal PyTorch's", async () => {
+  const g = fx.goldens.mask2former;
+  assert(g.instance_binary.length >= 3, "the fixture should find several instances");
+  const segments = await segmentJson("instance", g.thresholds.instance);
+  // gpux lists them best first; transformers in torch's unsorted top-k order
+  const expected = [...g.instance_binary].sort((a, b) => b.score! - a.score!);
+  assertEquals(segments.map((s) => s.label), expected.map((s) => s.label));
+  for (let i = 0; i < segments.length; i++) {
+    close(segments[i].score, expected[i].score!, `score ${i}`);
+    const mask = await maskOf(segments[i].mask);
+    const same = agreement(mask, expected[i].mask);
+    assert(same >= 0.999, `instance ${i} (${expected[i].label}): ${(same * 100).toFixed(3)}% of pixels agree`);
+    // the pipeline's mask is this instance's, less what instances painted after it covered
+    const painted = g.instance.find((p) =>
+      p.label === expected[i].label && Math.abs(p.score! - expected[i].score!) < 1e-6
+    )!;
+    let inside = 0, total = 0;
+    painted.mask.forEach((v, k) => {
+      if (v) {
+        total++;
+        if (mask[k]) inside++;
+      }
+    });
+    assert(total === 0 || inside / total >= 0.999, `the pipeline's mask ${i} lies in gpux's`);
+  }
+  // a stricter threshold keeps fewer
+  const strict = await segmentJson("instance", 0.6);
+  assertEquals(strict.length, expected.filter((s) => s.score! >= 0.6).length);
+});
+
+Deno.test("image-segmentation: Mask2Former panoptic (the default subtask) and semantic equal transformers' pipeline (masks >= 99.9%)", async () => {
+  const g = fx.goldens.mask2former;
+  assert(g.panoptic.length >= 2, "the fixture should give several panoptic segments");
+  for (
+    const [subtask, golden, threshold] of [
+      [undefined, g.panoptic, g.thresholds.panoptic],
+      ["semantic", g.semantic, null],
+    ] as const
+  ) {
+    const segments = await segmentJson(subtask, threshold);
+    assertEquals(segments.map((s) => s.label), golden.map((s) => s.label), `${subtask ?? "panoptic"} labels`);
+    for (let i = 0; i < segments.length; i++) {
+      if (golden[i].score === null) assertEquals(segments[i].score, null);
+      else close(segments[i].score, golden[i].score!, `${subtask ?? "panoptic"} score ${i}`);
+      const same = agreement(await maskOf(segments[i].mask), golden[i].mask);
+      assert(same >= 0.999, `${subtask ?? "panoptic"} segment ${i}: ${(same * 100).toFixed(3)}% of pixels agree`);
+    }
+  }
+  const bad = await runCli(["run", `${fx.dir}/mask2former`, "-p", "cpu", "--image", scene, "--subtask", "amodal"]);
+  assertEquals(bad.code, 2, bad.stderr);
+  assertStringIncludes(bad.stderr, "panoptic, instance, semantic");
+});
+
+Deno.test("gpux serve: image-segmentation takes subtask in the body and answers as gpux run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "gpux-serve-m2f-" });
+  const env = { HF_HUB_CACHE: `${dir}/hub`, HF_HOME: `${dir}/hf`, INIT_CWD: dir };
+  try {
+    const server = running(
+      await startServe([`${fx.dir}/mask2former`, "--provider", "cpu", "--port", "0", "--quiet"], { env }),
+    );
+    try {
+      const info = await (await fetch(`${server.url}/info`)).json();
+      const bytes = await Deno.readFile(scene);
+      const image = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+      const post = async (body: Json) => {
+        const res = await fetch(`${server.url}/models/${info.models[0].name}/predict`, {
+          method: "POST",
+          body: JSON.stringify({ image, ...body }),
+        });
+        return { status: res.status, doc: await res.json() };
+      };
+      const threshold = fx.goldens.mask2former.thresholds.instance;
+      const served = await post({ subtask: "instance", threshold });
+      assertEquals(served.status, 200, JSON.stringify(served.doc));
+      const ran = await segmentJson("instance", threshold);
+      assertEquals(
+        served.doc.result[0].segments.map((s: Json) => [s.label, s.score, s.mask]),
+        ran.map((s) => [s.label, s.score, s.mask]),
+      );
+      const wrong = await post({ subtask: "amodal" });
+      assertEquals(wrong.status, 400, JSON.stringify(wrong.doc));
+      assertStringIncludes(JSON.stringify(wrong.doc), "subtask");
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
