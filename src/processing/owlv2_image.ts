@@ -44,15 +44,19 @@ function blur(plane: Float64Array, width: number, height: number, sigma: number,
   if (!(sigma > 1e-15)) return;
   const kernel = gaussianKernel(sigma);
   const radius = (kernel.length - 1) / 2;
+  if (radius === 0) return; // a one-tap kernel is [1]: the identity
   const n = horizontal ? width : height;
   const lines = horizontal ? height : width;
-  const line = new Float64Array(n);
+  const step = horizontal ? 1 : width;
+  // the line mirrored `radius` samples past each end, so the inner loop needs no index arithmetic
+  const line = new Float64Array(n + 2 * radius);
   for (let l = 0; l < lines; l++) {
-    for (let i = 0; i < n; i++) line[i] = plane[horizontal ? l * width + i : i * width + l];
+    const start = horizontal ? l * width : l;
+    for (let i = -radius; i < n + radius; i++) line[i + radius] = plane[start + mirror(i, n) * step];
     for (let i = 0; i < n; i++) {
       let acc = 0;
-      for (let k = -radius; k <= radius; k++) acc += kernel[k + radius] * line[mirror(i + k, n)];
-      plane[horizontal ? l * width + i : i * width + l] = acc;
+      for (let k = 0; k < kernel.length; k++) acc += kernel[k] * line[i + k];
+      plane[start + i * step] = acc;
     }
   }
 }

@@ -42,7 +42,11 @@ export function resizePlane(
   outH: number,
   outW: number,
 ): Float32Array {
-  if (h === outH && w === outW) return Float32Array.from({ length: h * w }, (_, i) => data[offset + i]);
+  if (h === outH && w === outW) {
+    const copy = new Float32Array(h * w);
+    for (let i = 0; i < copy.length; i++) copy[i] = data[offset + i];
+    return copy;
+  }
   const ys = linearTaps(h, outH);
   const xs = linearTaps(w, outW);
   const across = new Float32Array(h * outW);
