@@ -296,6 +296,9 @@ goldens["owlv2"] = {
     "scores": [s for s, _, _ in owl_floats],
     "pixel_values_shape": list(owl_pixels.shape),
     "pixel_values": owl_pixels.flatten().tolist(),
+    # the processor alone at other sizes: a milder blur with fractional taps (48), and upsampling, no blur (100)
+    "resized": [{"size": side, "pixel_values": Owlv2ImageProcessorPil(size={"height": side, "width": side})(
+        images=image, return_tensors="pt")["pixel_values"].flatten().tolist()} for side in (48, 100)],
 }
 
 # ---- image-segmentation: Mask2Former (a tiny Swin backbone), instance / panoptic / semantic ---------------

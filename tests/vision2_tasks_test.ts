@@ -194,6 +194,30 @@ Deno.test("zero-shot-object-detection: OWLv2's pixels (pad to a square, anti-ali
   let worst = 0;
   (pixels.data as Float32Array).forEach((v, i) => worst = Math.max(worst, Math.abs(v - g.pixel_values[i])));
   assert(worst <= 1e-4, `largest pixel difference ${worst}`);
+  // other sizes: a milder blur read at fractional positions (48²), and upsampling without blur (100²)
+  const dir = await Deno.makeTempDir({ prefix: "gpux-owlv2-" });
+  try {
+    await copyWithout(`${fx.dir}/owlv2`, dir, () => false);
+    const config = JSON.parse(await Deno.readTextFile(`${fx.dir}/owlv2/preprocessor_config.json`));
+    for (const { size, pixel_values } of g.resized) {
+      await Deno.writeTextFile(
+        `${dir}/preprocessor_config.json`,
+        JSON.stringify({ ...config, size: { height: size, width: size } }),
+      );
+      await using resized = await loadPipeline(dir, { provider: "cpu" });
+      const feeds = (await resized.preprocess({
+        kind: "image",
+        images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
+        candidateLabels: g.labels,
+      })).feeds;
+      assertEquals(feeds.pixel_values.shape, [1, 3, size, size]);
+      let off = 0;
+      (feeds.pixel_values.data as Float32Array).forEach((v, i) => off = Math.max(off, Math.abs(v - pixel_values[i])));
+      assert(off <= 1e-4, `${size}²: largest pixel difference ${off}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("zero-shot-object-detection: OWLv2 finds transformers' labels, scores (1e-4) and boxes (0.5 px, relative to the padded square)", async () => {

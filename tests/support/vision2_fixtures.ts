@@ -56,6 +56,8 @@ export interface Vision2Goldens {
     scores: number[];
     pixel_values_shape: number[];
     pixel_values: number[];
+    /** Owlv2ImageProcessor's pixel_values of the scene at other square sizes. */
+    resized: { size: number; pixel_values: number[] }[];
   };
   mask2former: {
     pixel_values_shape: number[];
