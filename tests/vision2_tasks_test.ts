@@ -132,6 +132,7 @@ Deno.test("zero-shot-image-classification towers: the learned scale comes from m
     const siglip = await runCli(["run", `${dir}/siglip`, "-p", "cpu", "--image", scene, "--labels", "cat"]);
     assertEquals(siglip.code, 3, siglip.stderr);
     assertStringIncludes(siglip.stderr, "model.safetensors");
+    assertStringIncludes(siglip.stderr, `run the merged graph beside them instead: ${dir}/siglip/onnx/model.onnx`);
 
     await copyWithout(`${fx.dir}/clip`, `${dir}/vision-only`, (rel) => rel.startsWith("onnx/text_model"));
     const alone = await runCli([

@@ -124,9 +124,18 @@ async function loadTextTower(ctx: Parameters<TaskHandler["setup"]>[0], siglip: b
     const bias = scalars?.logit_bias ?? 0;
     if (scale === undefined) {
       if (siglip) {
+        const vision = ctx.session.path;
+        const merged = `${vision.slice(0, vision.lastIndexOf("/") + 1)}${
+          basename(vision).replace(/^vision_model/, "model")
+        }`;
+        const hasMerged = await Deno.stat(merged).then((s) => s.isFile, () => false);
         throw new NotFoundError(
           "SigLIP's two towers need the learned logit_scale and logit_bias, which only model.safetensors holds",
-          { hint: "put the repository's model.safetensors beside config.json, or use the merged model.onnx" },
+          {
+            hint: hasMerged
+              ? `run the merged graph beside them instead: ${merged}`
+              : "put the repository's model.safetensors beside config.json, or use the merged model.onnx",
+          },
         );
       }
       scale = Math.log(CLIP_SCALE);
