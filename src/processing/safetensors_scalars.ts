@@ -125,7 +125,7 @@ export async function readSafetensorsScalars(
   const out: Record<string, number> = {};
   for (const name of names) {
     const shard = index.weight_map?.[name];
-    if (typeof shard !== "string" || shard.includes("..")) continue;
+    if (typeof shard !== "string" || shard.includes("..") || shard.startsWith("/")) continue; // names inside the repository only
     const path = await files.find(shard);
     if (path) Object.assign(out, await readSafetensorsScalarsFile(path, [name]));
   }
