@@ -14,6 +14,8 @@ import { loadPipeline } from "../src/processing/pipeline.ts";
 import { resolveModel } from "../src/runtime/model_source.ts";
 import { InputError } from "../src/errors.ts";
 import { decodeImage } from "../src/processing/image_decode.ts";
+import { photoLike, rgbPng } from "./support/image_fixtures.ts";
+import { transformersJs } from "./support/transformersjs_vision.ts";
 
 const fx = await vision2Fixtures();
 const scene = `${fx.dir}/scene.png`;
@@ -391,5 +393,28 @@ Deno.test("gpux serve: image-segmentation takes subtask in the body and answers 
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("zero-shot-image-classification towers: gpux's two towers give transformers.js's scores (its merged graph, same files)", async () => {
+  const root = await Deno.makeTempDir({ prefix: "gpux-towers-tjs-" });
+  try {
+    // an image already at CLIP's 32×32: transformers.js resizes with sharp, not Pillow
+    await Deno.writeFile(`${root}/photo.png`, await rgbPng(photoLike(32, 32, 7)));
+    const labels = fx.goldens.clip.labels;
+    const js = await transformersJs(fx.dir, [{
+      task: "zero-shot-image-classification",
+      model: "clip",
+      image: `${root}/photo.png`,
+      labels,
+      // transformers.js's default template has no full stop (transformers': `This is a photo of {}.`)
+      options: { hypothesis_template: "This is a photo of {}." },
+    }]);
+    if ("skip" in js) throw new Error(`transformers.js cannot run here: ${js.skip}`);
+    const doc = await runJson([`${fx.dir}/clip`, "--image", `${root}/photo.png`, "--labels", labels.join(",")]);
+    assert(doc.model.path.endsWith("vision_model.onnx"));
+    sameScores(doc.result[0].labels, js[0] as Json[], "transformers.js");
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
