@@ -2,7 +2,7 @@
 adding them does not rebuild those: CLIP and SigLIP with their text and vision towers as two files
 (`onnx/text_model.onnx` + `onnx/vision_model.onnx`, as Xenova / onnx-community repositories ship them) beside the
 merged `onnx/model.onnx` of the same weights, OWLv2 (zero-shot-object-detection: pad to a square, then
-resize) and Mask2Former (image-segmentation: instance, panoptic and semantic) — exported to ONNX, with their real preprocessor configs, a rendered scene, and the answers of Python
+resize), Mask2Former and MaskFormer (image-segmentation: instance, panoptic and semantic) — exported to ONNX, with their real preprocessor configs, a rendered scene, and the answers of Python
 transformers' own `pipeline()` on the same weights (the goldens).
 
 Called by tests/support/vision2_fixtures.ts as `python build_task_fixtures_vision2.py OUT_DIR`; writes OUT_DIR/
@@ -326,14 +326,6 @@ with torch.no_grad():
             p.normal_(0.0, 3.0)
     m2f.class_predictor.bias.add_(torch.tensor([3.0, 0.8, 0.0, 3.5, 0.0]))
 m2f_processor = Mask2FormerImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}, size_divisor=32)
-folder = os.path.join(OUT, "mask2former")
-os.makedirs(folder, exist_ok=True)
-m2f.config.architectures = ["Mask2FormerForUniversalSegmentation"]
-m2f.config.save_pretrained(folder)
-m2f_processor.save_pretrained(folder)
-with open(os.path.join(folder, "README.md"), "w") as f:
-    f.write("---\npipeline_tag: image-segmentation\n---\n# tiny random Mask2Former (gpux test fixture)\n")
-m2f_pixels = m2f_processor(images=image, return_tensors="pt")["pixel_values"]
 
 
 class SegWrapper(torch.nn.Module):
@@ -346,32 +338,74 @@ class SegWrapper(torch.nn.Module):
         return result.class_queries_logits, result.masks_queries_logits
 
 
-onnx_export(SegWrapper(m2f), (m2f_pixels,), os.path.join(folder, "model.onnx"), ["pixel_values"],
-            ["class_queries_logits", "masks_queries_logits"], {"pixel_values": {0: "batch", 2: "height", 3: "width"}})
-m2f.eval()
-with torch.no_grad():
-    m2f_out = m2f(pixel_values=m2f_pixels)
-segmenter = pipeline("image-segmentation", model=m2f, image_processor=m2f_processor)
-m2f_thresholds = {"instance": 0.3, "panoptic": 0.5, "semantic": None}
-
-
 def segments(answer) -> list:
     return [{"label": a["label"], "score": a["score"], "mask": np.asarray(a["mask"]).flatten().tolist()}
             for a in answer]
 
 
-goldens["mask2former"] = {"pixel_values_shape": list(m2f_pixels.shape), "thresholds": m2f_thresholds}
-for subtask, threshold in m2f_thresholds.items():
-    kwargs = {"threshold": threshold} if threshold is not None else {}
-    goldens["mask2former"][subtask] = segments(segmenter(image, subtask=subtask, **kwargs))
-# each instance's own binary map (the pipeline's masks are one map painted in torch's unsorted top-k order, so
-# where instances overlap the order decides; these do not depend on it)
-binary = m2f_processor.post_process_instance_segmentation(
-    m2f_out, threshold=m2f_thresholds["instance"], target_sizes=[image.size[::-1]], return_binary_maps=True)[0]
-goldens["mask2former"]["instance_binary"] = [
-    {"label": m2f_labels[s["label_id"]], "score": s["score"],
-     "mask": (binary["segmentation"][k].numpy() * 255).astype(np.uint8).flatten().tolist()}
-    for k, s in enumerate(binary["segments_info"])]
+seg_thresholds = {"instance": 0.3, "panoptic": 0.5, "semantic": None}
+
+
+def universal(name: str, model, processor, title: str) -> dict:
+    """Saves `name/` (config, processor, README, model.onnx) and returns the pipeline's answers per subtask."""
+    folder = os.path.join(OUT, name)
+    os.makedirs(folder, exist_ok=True)
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    with open(os.path.join(folder, "README.md"), "w") as f:
+        f.write(f"---\npipeline_tag: image-segmentation\n---\n# tiny random {title} (gpux test fixture)\n")
+    pixels = processor(images=image, return_tensors="pt")["pixel_values"]
+    onnx_export(SegWrapper(model), (pixels,), os.path.join(folder, "model.onnx"), ["pixel_values"],
+                ["class_queries_logits", "masks_queries_logits"],
+                {"pixel_values": {0: "batch", 2: "height", 3: "width"}})
+    model.eval()
+    with torch.no_grad():
+        out = model(pixel_values=pixels)
+    segmenter = pipeline("image-segmentation", model=model, image_processor=processor)
+    answer = {"pixel_values_shape": list(pixels.shape), "thresholds": seg_thresholds}
+    for subtask, threshold in seg_thresholds.items():
+        kwargs = {"threshold": threshold} if threshold is not None else {}
+        answer[subtask] = segments(segmenter(image, subtask=subtask, **kwargs))
+    # each instance's own binary map (the pipeline's masks are one map painted in torch's unsorted top-k order, so
+    # where instances overlap the order decides; these do not depend on it)
+    binary = processor.post_process_instance_segmentation(
+        out, threshold=seg_thresholds["instance"], target_sizes=[image.size[::-1]], return_binary_maps=True)[0]
+    answer["instance_binary"] = [
+        {"label": model.config.id2label[s["label_id"]], "score": s["score"],
+         "mask": (binary["segmentation"][k].numpy() * 255).astype(np.uint8).flatten().tolist()}
+        for k, s in enumerate(binary["segments_info"])]
+    return answer
+
+
+goldens["mask2former"] = universal("mask2former", m2f, m2f_processor, "Mask2Former")
+
+# ---- image-segmentation: MaskFormer (the same tiny Swin, a DETR decoder; no 384 × 384 mask step) ------------
+from transformers import DetrConfig, MaskFormerConfig, MaskFormerForInstanceSegmentation
+from transformers.models.maskformer.image_processing_pil_maskformer import MaskFormerImageProcessorPil
+
+maskformer = MaskFormerForInstanceSegmentation(MaskFormerConfig(
+    backbone_config=SwinConfig(image_size=64, patch_size=4, embed_dim=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
+                               window_size=2, out_features=["stage1", "stage2", "stage3", "stage4"]),
+    decoder_config=DetrConfig(d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                              decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=10),
+    fpn_feature_size=32, mask_feature_size=32, num_queries=10,
+    id2label=m2f_labels, label2id={v: k for k, v in m2f_labels.items()}, use_pretrained_backbone=False,
+)).eval()
+with torch.no_grad():
+    for name, p in maskformer.named_parameters():
+        if "norm" in name:
+            continue
+        if name.startswith("model.transformer_module") or "mask_embedder" in name or (
+                "class_predictor" in name and "bias" not in name):
+            p.normal_(0.0, 0.3)
+    for name, p in maskformer.named_parameters():
+        if "queries_embedder" in name:
+            p.normal_(0.0, 3.0)
+    maskformer.class_predictor.bias.add_(torch.tensor([3.0, 0.8, 0.0, 3.5, 0.0]))
+goldens["maskformer"] = universal(
+    "maskformer", maskformer,
+    MaskFormerImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 128}, size_divisor=32), "MaskFormer")
 
 with open(os.path.join(OUT, "goldens.json"), "w") as f:
     json.dump(goldens, f)
@@ -394,9 +428,9 @@ summary = {
     "clip": [[a["label"], round(a["score"], 5)] for a in goldens["clip"]["answer"]],
     "siglip": [[a["label"], round(a["score"], 5)] for a in goldens["siglip"]["answer"]],
     "owlv2": objects(goldens["owlv2"]["pipeline"]),
-    "mask2former": {subtask: [[a["label"], a["score"] if a["score"] is None else round(a["score"], 5),
-                               digest(a["mask"])] for a in goldens["mask2former"][subtask]]
-                    for subtask in m2f_thresholds},
+    **{name: {subtask: [[a["label"], a["score"] if a["score"] is None else round(a["score"], 5), digest(a["mask"])]
+                        for a in goldens[name][subtask]] for subtask in seg_thresholds}
+       for name in ("mask2former", "maskformer")},
 }
 with open(os.path.join(OUT, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)

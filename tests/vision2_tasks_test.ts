@@ -285,9 +285,13 @@ function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return same / a.length;
 }
 
-async function segmentJson(subtask: string | undefined, threshold: number | null): Promise<Json[]> {
+async function segmentJson(
+  subtask: string | undefined,
+  threshold: number | null,
+  model = "mask2former",
+): Promise<Json[]> {
   const doc = await runJson([
-    `${fx.dir}/mask2former`,
+    `${fx.dir}/${model}`,
     "--image",
     scene,
     ...(subtask ? ["--subtask", subtask] : []),
@@ -297,67 +301,69 @@ async function segmentJson(subtask: string | undefined, threshold: number | null
   return doc.result[0].segments;
 }
 
-Deno.test("image-segmentation: Mask2Former's resize (shortest edge, then each edge up to a multiple of 32) equals transformers'", async () => {
-  await using segmenter = await loadPipeline(`${fx.dir}/mask2former`, { provider: "cpu" });
-  const pre = await segmenter.preprocess({
-    kind: "image",
-    images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
-  });
-  assertEquals(pre.feeds.pixel_values.shape, fx.goldens.mask2former.pixel_values_shape);
-});
-
-Deno.test("image-segmentation --subtask instance: Mask2Former's instances, scores (1e-4) and own masks (>= 99.9%) equal PyTorch's", async () => {
-  const g = fx.goldens.mask2former;
-  assert(g.instance_binary.length >= 3, "the fixture should find several instances");
-  const segments = await segmentJson("instance", g.thresholds.instance);
-  // gpux lists them best first; transformers in torch's unsorted top-k order
-  const expected = [...g.instance_binary].sort((a, b) => b.score! - a.score!);
-  assertEquals(segments.map((s) => s.label), expected.map((s) => s.label));
-  for (let i = 0; i < segments.length; i++) {
-    close(segments[i].score, expected[i].score!, `score ${i}`);
-    const mask = await maskOf(segments[i].mask);
-    const same = agreement(mask, expected[i].mask);
-    assert(same >= 0.999, `instance ${i} (${expected[i].label}): ${(same * 100).toFixed(3)}% of pixels agree`);
-    // the pipeline's mask is this instance's, less what instances painted after it covered
-    const painted = g.instance.find((p) =>
-      p.label === expected[i].label && Math.abs(p.score! - expected[i].score!) < 1e-6
-    )!;
-    let inside = 0, total = 0;
-    painted.mask.forEach((v, k) => {
-      if (v) {
-        total++;
-        if (mask[k]) inside++;
-      }
+for (const [name, title] of [["mask2former", "Mask2Former"], ["maskformer", "MaskFormer"]] as const) {
+  Deno.test(`image-segmentation: ${title}'s resize (shortest edge, then each edge up to a multiple of 32) equals transformers'`, async () => {
+    await using segmenter = await loadPipeline(`${fx.dir}/${name}`, { provider: "cpu" });
+    const pre = await segmenter.preprocess({
+      kind: "image",
+      images: [{ name: "scene.png", bytes: await Deno.readFile(scene) }],
     });
-    assert(total === 0 || inside / total >= 0.999, `the pipeline's mask ${i} lies in gpux's`);
-  }
-  // a stricter threshold keeps fewer
-  const strict = await segmentJson("instance", 0.6);
-  assertEquals(strict.length, expected.filter((s) => s.score! >= 0.6).length);
-});
+    assertEquals(pre.feeds.pixel_values.shape, fx.goldens[name].pixel_values_shape);
+  });
 
-Deno.test("image-segmentation: Mask2Former panoptic (the default subtask) and semantic equal transformers' pipeline (masks >= 99.9%)", async () => {
-  const g = fx.goldens.mask2former;
-  assert(g.panoptic.length >= 2, "the fixture should give several panoptic segments");
-  for (
-    const [subtask, golden, threshold] of [
-      [undefined, g.panoptic, g.thresholds.panoptic],
-      ["semantic", g.semantic, null],
-    ] as const
-  ) {
-    const segments = await segmentJson(subtask, threshold);
-    assertEquals(segments.map((s) => s.label), golden.map((s) => s.label), `${subtask ?? "panoptic"} labels`);
+  Deno.test(`image-segmentation --subtask instance: ${title}'s instances, scores (1e-4) and own masks (>= 99.9%) equal PyTorch's`, async () => {
+    const g = fx.goldens[name];
+    assert(g.instance_binary.length >= 3, "the fixture should find several instances");
+    const segments = await segmentJson("instance", g.thresholds.instance, name);
+    // gpux lists them best first; transformers in torch's unsorted top-k order
+    const expected = [...g.instance_binary].sort((a, b) => b.score! - a.score!);
+    assertEquals(segments.map((s) => s.label), expected.map((s) => s.label));
     for (let i = 0; i < segments.length; i++) {
-      if (golden[i].score === null) assertEquals(segments[i].score, null);
-      else close(segments[i].score, golden[i].score!, `${subtask ?? "panoptic"} score ${i}`);
-      const same = agreement(await maskOf(segments[i].mask), golden[i].mask);
-      assert(same >= 0.999, `${subtask ?? "panoptic"} segment ${i}: ${(same * 100).toFixed(3)}% of pixels agree`);
+      close(segments[i].score, expected[i].score!, `score ${i}`);
+      const mask = await maskOf(segments[i].mask);
+      const same = agreement(mask, expected[i].mask);
+      assert(same >= 0.999, `instance ${i} (${expected[i].label}): ${(same * 100).toFixed(3)}% of pixels agree`);
+      // the pipeline's mask is this instance's, less what instances painted after it covered
+      const painted = g.instance.find((p) =>
+        p.label === expected[i].label && Math.abs(p.score! - expected[i].score!) < 1e-6
+      )!;
+      let inside = 0, total = 0;
+      painted.mask.forEach((v, k) => {
+        if (v) {
+          total++;
+          if (mask[k]) inside++;
+        }
+      });
+      assert(total === 0 || inside / total >= 0.999, `the pipeline's mask ${i} lies in gpux's`);
     }
-  }
-  const bad = await runCli(["run", `${fx.dir}/mask2former`, "-p", "cpu", "--image", scene, "--subtask", "amodal"]);
-  assertEquals(bad.code, 2, bad.stderr);
-  assertStringIncludes(bad.stderr, "panoptic, instance, semantic");
-});
+    // a stricter threshold keeps fewer
+    const strict = await segmentJson("instance", 0.6, name);
+    assertEquals(strict.length, expected.filter((s) => s.score! >= 0.6).length);
+  });
+
+  Deno.test(`image-segmentation: ${title} panoptic (the default subtask) and semantic equal transformers' pipeline (masks >= 99.9%)`, async () => {
+    const g = fx.goldens[name];
+    assert(g.panoptic.length >= 2, "the fixture should give several panoptic segments");
+    for (
+      const [subtask, golden, threshold] of [
+        [undefined, g.panoptic, g.thresholds.panoptic],
+        ["semantic", g.semantic, null],
+      ] as const
+    ) {
+      const segments = await segmentJson(subtask, threshold, name);
+      assertEquals(segments.map((s) => s.label), golden.map((s) => s.label), `${subtask ?? "panoptic"} labels`);
+      for (let i = 0; i < segments.length; i++) {
+        if (golden[i].score === null) assertEquals(segments[i].score, null);
+        else close(segments[i].score, golden[i].score!, `${subtask ?? "panoptic"} score ${i}`);
+        const same = agreement(await maskOf(segments[i].mask), golden[i].mask);
+        assert(same >= 0.999, `${subtask ?? "panoptic"} segment ${i}: ${(same * 100).toFixed(3)}% of pixels agree`);
+      }
+    }
+    const bad = await runCli(["run", `${fx.dir}/${name}`, "-p", "cpu", "--image", scene, "--subtask", "amodal"]);
+    assertEquals(bad.code, 2, bad.stderr);
+    assertStringIncludes(bad.stderr, "panoptic, instance, semantic");
+  });
+}
 
 Deno.test("gpux serve: image-segmentation takes subtask in the body and answers as gpux run", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gpux-serve-m2f-" });

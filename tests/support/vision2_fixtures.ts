@@ -1,6 +1,6 @@
 /**
  * Tiny random CLIP and SigLIP (merged graph and two towers, `onnx/text_model.onnx` + `onnx/vision_model.onnx`),
- * OWLv2 and Mask2Former models exported by Python transformers, with their real preprocessor configs, a rendered scene and the
+ * OWLv2, Mask2Former and MaskFormer models exported by Python transformers, with their real preprocessor configs, a rendered scene and the
  * goldens of transformers' own `pipeline()` on the same weights: scripts/build_task_fixtures_vision2.py run once in
  * the builders' venv (python_venv.ts) and cached under `tests/.fixtures/vision2-<hash of the script>/`. A script of
  * its own, so that adding these did not rebuild the other vision fixtures.
@@ -59,20 +59,24 @@ export interface Vision2Goldens {
     /** Owlv2ImageProcessor's pixel_values of the scene at other square sizes. */
     resized: { size: number; pixel_values: number[] }[];
   };
-  mask2former: {
-    pixel_values_shape: number[];
-    thresholds: { instance: number; panoptic: number; semantic: null };
-    instance: GoldenSegment[];
-    panoptic: GoldenSegment[];
-    semantic: GoldenSegment[];
-    /** post_process_instance_segmentation(return_binary_maps=True): each instance's own mask. */
-    instance_binary: GoldenSegment[];
-  };
+  mask2former: UniversalGoldens;
+  maskformer: UniversalGoldens;
+}
+
+/** A MaskFormer / Mask2Former fixture's goldens. */
+export interface UniversalGoldens {
+  pixel_values_shape: number[];
+  thresholds: { instance: number; panoptic: number; semantic: null };
+  instance: GoldenSegment[];
+  panoptic: GoldenSegment[];
+  semantic: GoldenSegment[];
+  /** post_process_instance_segmentation(return_binary_maps=True): each instance's own mask. */
+  instance_binary: GoldenSegment[];
 }
 
 /** Where the fixtures are, and the goldens Python wrote. */
 export interface Vision2Fixtures {
-  /** The folder holding `scene.png`, `clip/`, `siglip/`, `owlv2/`, `mask2former/`, `goldens.json` and `summary.json`. */
+  /** The folder holding `scene.png`, `clip/`, `siglip/`, `owlv2/`, `mask2former/`, `maskformer/`, `goldens.json` and `summary.json`. */
   dir: string;
   /** goldens.json, parsed. */
   goldens: Vision2Goldens;
