@@ -8,6 +8,7 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { runCli } from "./support/cli.ts";
+import { withCliHub } from "./support/cli_hub.ts";
 import { running, startServe } from "./support/serve_process.ts";
 import { vision2Fixtures } from "./support/vision2_fixtures.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
@@ -423,4 +424,38 @@ Deno.test("zero-shot-image-classification towers: gpux's two towers give transfo
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("zero-shot-image-classification towers from the Hub: gpux pull (safetensors left out) then gpux run picks the towers, CLIP's scale 100", async () => {
+  await withCliHub("gpux-towers-hub-", async (f) => {
+    const files: Record<string, Uint8Array> = {};
+    const add = async (rel: string, as = rel) => files[as] = await Deno.readFile(`${fx.dir}/clip/${rel}`);
+    for (
+      const rel of ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "README.md"]
+    ) {
+      await add(rel);
+    }
+    for (const base of ["model", "text_model", "vision_model"]) {
+      await add(`onnx/${base}.onnx`);
+      await add(`onnx/${base}.onnx`, `onnx/${base}_quantized.onnx`); // a second variant, as Xenova repositories have
+    }
+    await add("model.safetensors");
+    f.hub.addRepo("acme/clip", { pipelineTag: "zero-shot-image-classification" }).commit(files);
+    const pull = await runCli(["pull", "acme/clip", "--json"], { env: f.env });
+    assertEquals(pull.code, 0, pull.stderr);
+    const pulled = JSON.parse(pull.stdout).files.map((x: Json) => x.path).sort();
+    assert(pulled.includes("onnx/text_model.onnx") && pulled.includes("onnx/vision_model.onnx"), pulled.join(", "));
+    assert(!pulled.includes("model.safetensors") && !pulled.includes("onnx/vision_model_quantized.onnx"));
+    const g = fx.goldens.clip;
+    const run = await runCli(
+      ["run", "acme/clip", "-p", "cpu", "--json", "--image", scene, "--labels", g.labels.join(",")],
+      { env: f.env },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    const doc = JSON.parse(run.stdout);
+    assert(doc.model.path.endsWith("onnx/vision_model.onnx"), doc.model.path);
+    const power = 100 / g.logit_scale;
+    const total = g.answer.reduce((sum: number, a: Json) => sum + a.score ** power, 0);
+    sameScores(doc.result[0].labels, g.answer.map((a: Json) => ({ ...a, score: a.score ** power / total })), "hub");
+  });
 });
