@@ -33,7 +33,7 @@ import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { linearTaps } from "./image_interpolate.ts";
 import { detectionFeeds, detrResizeSize, type ImageSizes } from "./image_task_feeds.ts";
 import { instanceSegments, MASK2FORMER_MASK_SIZE, querySemanticScores, resizePlane } from "./query_segmentation.ts";
-import type { Segment, TaskHandler } from "./task_types.ts";
+import type { PipelineContext, Segment, TaskHandler } from "./task_types.ts";
 
 /** Per pixel of a `width × height` image: the class whose bilinearly resized logit is largest. */
 export function semanticMap(
@@ -194,7 +194,7 @@ export const SEGMENTATION_SUBTASKS = ["panoptic", "instance", "semantic"] as con
 /** One of {@linkcode SEGMENTATION_SUBTASKS}. */
 export type SegmentationSubtask = typeof SEGMENTATION_SUBTASKS[number];
 
-async function setupSegmentation(ctx: Parameters<TaskHandler["setup"]>[0]): Promise<SegmentationState> {
+async function setupSegmentation(ctx: PipelineContext): Promise<SegmentationState> {
   const image = await setupImageTask(ctx);
   const type = ctx.config.model_type;
   if (type !== "mask2former" && type !== "maskformer") return image;

@@ -24,7 +24,7 @@ import type { TensorData } from "../runtime/tensors.ts";
 import { sigmoid, softmax, tensorNumbers } from "./classification.ts";
 import { imageFeeds, type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { readSafetensorsScalars } from "./safetensors_scalars.ts";
-import type { ImageInput, LabelScore, TaskHandler } from "./task_types.ts";
+import type { ImageInput, LabelScore, PipelineContext, TaskHandler } from "./task_types.ts";
 import { textFeeds } from "./text_inputs.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
@@ -100,7 +100,7 @@ function embeddingOutput(outputs: Record<string, TensorData>, name: string, sess
   return t;
 }
 
-async function loadTextTower(ctx: Parameters<TaskHandler["setup"]>[0], siglip: boolean): Promise<TextTower> {
+async function loadTextTower(ctx: PipelineContext, siglip: boolean): Promise<TextTower> {
   const path = textTowerPath(ctx.session.path);
   let session: GpuxSession;
   try {

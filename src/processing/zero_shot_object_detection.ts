@@ -32,7 +32,7 @@ import { cornerBox } from "./object_detection.ts";
 import { type Owlv2ImageSpec, owlv2PixelValues } from "./owlv2_image.ts";
 import { textFeeds } from "./text_inputs.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
-import type { DetectedObject, TaskHandler } from "./task_types.ts";
+import type { DetectedObject, PipelineContext, TaskHandler } from "./task_types.ts";
 
 interface ZeroShotDetectionState extends ImageTaskState {
   tokenizer: TextTokenizer;
@@ -47,7 +47,7 @@ interface ZeroShotDetectionMeta {
 }
 
 /** OWLv2's pre-processing settings from preprocessor_config.json (defaults: Owlv2ImageProcessor's). */
-async function owlv2Spec(ctx: Parameters<TaskHandler["setup"]>[0]): Promise<Owlv2ImageSpec> {
+async function owlv2Spec(ctx: PipelineContext): Promise<Owlv2ImageSpec> {
   const config = (await ctx.files.readJsonIfPresent("preprocessor_config.json") ?? {}) as Record<string, unknown>;
   const size = (config.size ?? {}) as Record<string, unknown>;
   const num = (v: unknown, fallback: number) => typeof v === "number" && Number.isFinite(v) && v > 0 ? v : fallback;
