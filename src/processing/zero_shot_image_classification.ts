@@ -105,7 +105,8 @@ async function loadTextTower(ctx: PipelineContext, siglip: boolean): Promise<Tex
   let session: GpuxSession;
   try {
     if (!path) throw new Deno.errors.NotFound();
-    session = await loadModel(path, { provider: ctx.session.provider });
+    // the vision tower's provider and threads (a GPU device id other than 0 is not carried over)
+    session = await loadModel(path, { provider: ctx.session.provider, intraOpThreads: ctx.session.intraOpThreads });
   } catch (error) {
     if (!(error instanceof NotFoundError) && !(error instanceof Deno.errors.NotFound)) throw error;
     throw new NotFoundError(
