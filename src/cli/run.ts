@@ -49,6 +49,7 @@ import {
   type TaskResult,
 } from "../processing/pipeline.ts";
 import { cosineSimilarity } from "../processing/feature_extraction.ts";
+import { SEGMENTATION_SUBTASKS, type SegmentationSubtask } from "../processing/image_segmentation.ts";
 import { GENERATION_OPTIONS } from "./generation_flags.ts";
 import { runPrompt } from "./run_prompt.ts";
 import { runWhisper, whisperOnlyFlags } from "./run_whisper.ts";
@@ -166,6 +167,11 @@ export function runCommand(ctx: CliContext) {
       "--threshold <score>",
       "object-detection: keep boxes scoring above this (default 0.5; 0.1 zero-shot)",
       thresholdArg,
+    )
+    .option(
+      "--subtask <kind>",
+      "image-segmentation: panoptic, instance or semantic (default: panoptic where the model allows it)",
+      subtaskArg,
     )
     .option("--raw", "with raw inputs: print the model's output tensors instead of the task's answer")
     .option("--json", "print one JSON document: {model, provider, outputs, timings} (with raw inputs: {task, result})")
@@ -335,6 +341,12 @@ function thresholdArg(value: string): number {
   return n;
 }
 
+function subtaskArg(value: string): SegmentationSubtask {
+  const known = SEGMENTATION_SUBTASKS as readonly string[];
+  if (known.includes(value)) return value as SegmentationSubtask;
+  throw new InputError(`--subtask ${JSON.stringify(value)}: expected ${SEGMENTATION_SUBTASKS.join(", ")}`);
+}
+
 function aggregationArg(value: string): "none" | "simple" | "first" {
   if (value === "none" || value === "simple" || value === "first") return value;
   throw new InputError(`--aggregation ${JSON.stringify(value)}: expected none, simple or first`, {
@@ -472,6 +484,7 @@ async function runPipeline(
     maxSeqLength?: number;
     docStride?: number;
     threshold?: number;
+    subtask?: SegmentationSubtask;
     raw?: boolean;
     json?: boolean;
     output?: string[];
@@ -528,6 +541,7 @@ async function runPipeline(
       ...(targets?.length ? { targets } : {}),
       ...qaOptions(flags),
       threshold: flags.threshold,
+      ...(flags.subtask ? { subtask: flags.subtask } : {}),
     });
     const runMs = performance.now() - t;
     const timings = { loadMs: round(loadMs), createMs: round(session.createMs), runMs: round(runMs) };

@@ -226,7 +226,11 @@ export async function loadPipeline(model: string, options: PipelineOptions = {})
       async dispose() {
         if (disposed) return;
         disposed = true;
-        await session.dispose();
+        try {
+          if (state !== undefined) await handler?.dispose?.(state);
+        } finally {
+          await session.dispose();
+        }
       },
       [Symbol.asyncDispose]() {
         return pipeline.dispose();

@@ -81,6 +81,11 @@ export interface PipelineRunOptions {
   docStride?: number;
   /** Object detection: keep boxes scoring above this (default 0.5; 0.1 for zero-shot object detection). */
   threshold?: number;
+  /**
+   * Image segmentation: `panoptic`, `instance` or `semantic` post-processing (default: panoptic where the model
+   * answers per-query masks, else semantic), as transformers' pipeline `subtask`.
+   */
+  subtask?: "panoptic" | "instance" | "semantic";
 }
 
 /**
@@ -313,4 +318,6 @@ export interface TaskHandler<State = unknown> {
     state: State,
     options: PipelineRunOptions,
   ): TaskResult | Promise<TaskResult>;
+  /** Releases what `setup` opened beyond the pipeline's session (a second graph); called once, by `dispose`. */
+  dispose?(state: State): Promise<void>;
 }

@@ -4,8 +4,9 @@
  * label whose sigmoid score is above `threshold` (default 0.1), the label, score and box in the input's pixels,
  * best first (`topK` keeps the first k), as transformers' `ZeroShotObjectDetectionPipeline` answers. The labels
  * are encoded together, padded to the longest (the text tower's causal mask and the attention mask keep each
- * label's embedding what it is alone, which is how transformers' pipeline runs them). OWLv2 pads the image to a
- * square first and its boxes are relative to that square.
+ * label's embedding what it is alone, which is how transformers' pipeline runs them). OWLv2 (config.json
+ * `model_type`) pads the image to a square with black and resizes it with anti-aliasing, as transformers 5's
+ * Owlv2ImageProcessor (owlv2_image.ts), and its boxes are relative to that square (scaled by the longer side).
  *
  * @example
  * ```ts ignore
@@ -28,15 +29,16 @@ import { decodeImage, type RgbImage } from "./image_decode.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
 import { imagesToTensor, resizeAndCrop } from "./image_preprocess.ts";
 import { cornerBox } from "./object_detection.ts";
+import { type Owlv2ImageSpec, owlv2PixelValues } from "./owlv2_image.ts";
 import { textFeeds } from "./text_inputs.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
-import type { DetectedObject, TaskHandler } from "./task_types.ts";
+import type { DetectedObject, PipelineContext, TaskHandler } from "./task_types.ts";
 
 interface ZeroShotDetectionState extends ImageTaskState {
   tokenizer: TextTokenizer;
   maxLength?: number;
-  /** OWLv2: pad to a square before resizing; boxes are relative to the square. */
-  square: boolean;
+  /** OWLv2: pad to a square, then its own resize; boxes are relative to the square. */
+  owlv2?: Owlv2ImageSpec;
 }
 
 interface ZeroShotDetectionMeta {
@@ -44,15 +46,25 @@ interface ZeroShotDetectionMeta {
   labels: string[];
 }
 
-/** `image` padded bottom-right to a square with grey (OWLv2's processor pads with 0.5). */
-function padToSquare(image: RgbImage): RgbImage {
-  const side = Math.max(image.width, image.height);
-  if (side === image.width && side === image.height) return image;
-  const data = new Uint8Array(side * side * 3).fill(128);
-  for (let y = 0; y < image.height; y++) {
-    data.set(image.data.subarray(y * image.width * 3, (y + 1) * image.width * 3), y * side * 3);
-  }
-  return { width: side, height: side, data };
+/** OWLv2's pre-processing settings from preprocessor_config.json (defaults: Owlv2ImageProcessor's). */
+async function owlv2Spec(ctx: PipelineContext): Promise<Owlv2ImageSpec> {
+  const config = (await ctx.files.readJsonIfPresent("preprocessor_config.json") ?? {}) as Record<string, unknown>;
+  const size = (config.size ?? {}) as Record<string, unknown>;
+  const num = (v: unknown, fallback: number) => typeof v === "number" && Number.isFinite(v) && v > 0 ? v : fallback;
+  const triple = (v: unknown, fallback: number[]) =>
+    Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number") ? v as number[] : fallback;
+  const side = num(size.height ?? size.shortest_edge, 960);
+  return {
+    width: Math.round(num(size.width ?? size.shortest_edge, side)),
+    height: Math.round(side),
+    rescale: config.do_rescale === false ? 1 : num(config.rescale_factor, 1 / 255),
+    ...(config.do_normalize === false ? {} : {
+      normalize: {
+        mean: triple(config.image_mean, [0.48145466, 0.4578275, 0.40821073]),
+        std: triple(config.image_std, [0.26862954, 0.26130258, 0.27577711]),
+      },
+    }),
+  };
 }
 
 function output(outputs: Record<string, TensorData>, name: string): TensorData {
@@ -85,7 +97,7 @@ export const zeroShotObjectDetection: TaskHandler<ZeroShotDetectionState> = {
       ...image,
       tokenizer,
       maxLength: tokenizer.settings.modelMaxLength ?? maxPositions,
-      square: ctx.config.model_type === "owlv2",
+      owlv2: ctx.config.model_type === "owlv2" ? await owlv2Spec(ctx) : undefined,
     };
   },
   async preprocess(input, ctx, state) {
@@ -100,10 +112,9 @@ export const zeroShotObjectDetection: TaskHandler<ZeroShotDetectionState> = {
     const sizes: { width: number; height: number }[] = [];
     const images: RgbImage[] = [];
     for (const file of input.images) {
-      let decoded: RgbImage = await decodeImage(file.bytes, file.name, state.decode);
+      const decoded = await decodeImage(file.bytes, file.name, state.decode);
       sizes.push({ width: decoded.width, height: decoded.height });
-      if (state.square) decoded = padToSquare(decoded);
-      images.push(resizeAndCrop(decoded, state.spec));
+      images.push(state.owlv2 ? decoded : resizeAndCrop(decoded, state.spec));
     }
     const texts = input.images.flatMap(() => labels);
     const batch = state.tokenizer.encodeBatch(texts, {
@@ -113,7 +124,9 @@ export const zeroShotObjectDetection: TaskHandler<ZeroShotDetectionState> = {
     });
     const feeds = {
       ...textFeeds(ctx.session.inputs, batch),
-      [state.input.name]: imagesToTensor(images, state.spec, state.layout),
+      [state.input.name]: state.owlv2
+        ? owlv2PixelValues(images, state.owlv2)
+        : imagesToTensor(images, state.spec, state.layout),
     };
     return { feeds, meta: { sizes, labels } satisfies ZeroShotDetectionMeta };
   },
@@ -127,7 +140,7 @@ export const zeroShotObjectDetection: TaskHandler<ZeroShotDetectionState> = {
     const objects: DetectedObject[][] = [];
     for (let n = 0; n < batch; n++) {
       const side = Math.max(sizes[n].width, sizes[n].height);
-      const [width, height] = state.square ? [side, side] : [sizes[n].width, sizes[n].height];
+      const [width, height] = state.owlv2 ? [side, side] : [sizes[n].width, sizes[n].height];
       const found: DetectedObject[] = [];
       for (let q = 0; q < Math.min(queries, labels.length); q++) {
         for (let p = 0; p < patches; p++) {

@@ -120,8 +120,21 @@ function looksLikePath(spec: string): boolean {
 }
 
 /**
+ * CLIP/SigLIP's two towers (`text_model` + `vision_model`, with or without the merged `model` beside them, as
+ * Xenova / onnx-community repositories ship them): the vision tower's file, which the zero-shot image
+ * classification pipeline runs per image (it loads the text tower beside it itself); otherwise undefined.
+ */
+function visionTower(variant: { components: string[]; files: string[] }): string | undefined {
+  const names = new Set(variant.components);
+  if (!names.has("text_model") || !names.has("vision_model")) return undefined;
+  if ([...names].some((n) => n !== "text_model" && n !== "vision_model" && n !== "model")) return undefined;
+  return variant.files.find((f) => /(^|\/)vision_model[^/]*\.onnx$/i.test(f));
+}
+
+/**
  * Picks the `.onnx` file of a folder's files: the only one; else the `variant` asked for (or, when
- * `useDefault`, the default variant) — which must have a single component.
+ * `useDefault`, the default variant) — which must have a single component, or be CLIP/SigLIP's two towers
+ * (then the vision tower).
  */
 function pickOnnx(
   files: FileEntry[],
@@ -140,6 +153,8 @@ function pickOnnx(
   let name = options.variant;
   let reason: string | undefined;
   if (!name) {
+    const towers = info.variants.length === 1 ? visionTower(info.variants[0]) : undefined;
+    if (towers) return { file: towers, ...(options.useDefault ? { variant: info.variants[0].name } : {}) };
     if (!options.useDefault || !info.defaultVariant) {
       throw new InputError(
         `${where} holds several .onnx files: ${
@@ -162,6 +177,8 @@ function pickOnnx(
     });
   }
   const onnxFiles = variant.files.filter((f) => f.toLowerCase().endsWith(".onnx"));
+  const towers = onnxFiles.length === 1 ? undefined : visionTower(variant);
+  if (towers) return { file: towers, variant: variant.name, ...(reason ? { reason } : {}) };
   if (onnxFiles.length !== 1) {
     throw new InputError(
       `variant ${variant.name} of ${where} has ${onnxFiles.length} components (${

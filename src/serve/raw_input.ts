@@ -11,6 +11,7 @@ import type { TensorInfo } from "../runtime/tensors.ts";
 import { BadRequestError } from "./serve_errors.ts";
 import type { RawInput, RawOptions } from "./worker_protocol.ts";
 import { QA_LIMITS } from "../processing/question_answering.ts";
+import { SEGMENTATION_SUBTASKS, type SegmentationSubtask } from "../processing/image_segmentation.ts";
 import { checkRawCounts, checkRawMedia, REQUEST_LIMIT_DEFAULTS, type RequestLimits } from "./request_limits.ts";
 
 /** The keys that mark a raw-input body. */
@@ -29,6 +30,7 @@ const OPTION_KEYS = [
   "max_answer_length",
   "max_seq_length",
   "doc_stride",
+  "subtask",
 ];
 
 /** Keys that belong to one kind of raw input only. */
@@ -42,6 +44,7 @@ const KEY_KINDS: Record<string, readonly string[]> = {
   max_seq_length: ["question"],
   doc_stride: ["question"],
   threshold: ["image"],
+  subtask: ["image"],
 };
 
 function bounded(obj: Record<string, unknown>, key: string, range: { min: number; max: number }): number | undefined {
@@ -130,6 +133,12 @@ export function rawInputOf(
       throw new InputError('"threshold" must be a number from 0 to 1');
     }
     options.threshold = obj.threshold;
+  }
+  if (obj.subtask !== undefined) {
+    if (typeof obj.subtask !== "string" || !(SEGMENTATION_SUBTASKS as readonly string[]).includes(obj.subtask)) {
+      throw new InputError(`"subtask" must be one of ${SEGMENTATION_SUBTASKS.map((k) => `"${k}"`).join(", ")}`);
+    }
+    options.subtask = obj.subtask as SegmentationSubtask;
   }
   if (obj.targets !== undefined) options.targets = strings(obj.targets, "targets");
   const maxAnswerLength = bounded(obj, "max_answer_length", QA_LIMITS.maxAnswerLength);

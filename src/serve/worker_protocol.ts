@@ -70,6 +70,8 @@ export interface RawOptions {
   docStride?: number;
   /** Object detection: keep boxes scoring above this. */
   threshold?: number;
+  /** Image segmentation: panoptic, instance or semantic. */
+  subtask?: "panoptic" | "instance" | "semantic";
 }
 
 /** Run raw input through the hosted pipeline. */

@@ -81,7 +81,12 @@ export async function transformersJs(
       for (const entry of Deno.readDirSync(`${fixtureDir}/${model}`)) {
         const from = `${fixtureDir}/${model}/${entry.name}`;
         if (entry.name === "model.onnx") await Deno.symlink(from, `${stage}/${model}/onnx/model.onnx`);
-        else if (entry.name === "preprocessor_config.json") {
+        else if (entry.name === "onnx" && entry.isDirectory) {
+          // already laid out as transformers.js reads it (onnx/model.onnx, text_model.onnx, …)
+          for (const file of Deno.readDirSync(from)) {
+            await Deno.symlink(`${from}/${file.name}`, `${stage}/${model}/onnx/${file.name}`);
+          }
+        } else if (entry.name === "preprocessor_config.json") {
           const text = await Deno.readTextFile(from);
           await Deno.writeTextFile(
             `${stage}/${model}/${entry.name}`,
