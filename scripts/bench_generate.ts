@@ -18,6 +18,7 @@
  * Flags: `--threads 1,2` `--prompt 128` `--new 128` `--rounds 1` (best of N, runner order alternating each round)
  * `--without-gpux` `--only ort-node,gpux,transformers.js,python-ort,torch`
  * `--shape smollm2-135m|qwen2.5-0.5b` (the 0.5B shape needs ~9 GB to export and 2 GB of disk).
+ * `--seq2seq`: Whisper's real time factor instead (scripts/bench_seq2seq.ts, with its own flags).
  *
  * @module
  */
@@ -189,6 +190,11 @@ function fmt(v: number | null, digits = 1): string {
 }
 
 async function main(): Promise<void> {
+  if (Deno.args.includes("--seq2seq")) {
+    // Whisper's real time factor: scripts/bench_seq2seq.ts (its own flags)
+    const { main: seq2seq } = await import("./bench_seq2seq.ts");
+    return await seq2seq();
+  }
   const runnerMode = Deno.args.indexOf("--runner");
   if (runnerMode >= 0) {
     const [runner, dir, threads, prompt, maxNew] = Deno.args.slice(runnerMode + 1);

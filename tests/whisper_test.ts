@@ -11,7 +11,8 @@ import { loadTokenizer, type TextTokenizer } from "../src/processing/tokenizer.t
 import { WhisperLogitsRules } from "../src/generation/whisper_logits.ts";
 import { mergeOverlapping, mergeWindows, timestampSegments } from "../src/generation/whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
-import { loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
+import { createWhisper, loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
+import { loadSeq2SeqParts } from "../src/generation/seq2seq_generation.ts";
 import { formatTimestamp, writeTranscript } from "../src/generation/whisper_writers.ts";
 import { isWhisper, loadPipeline } from "../src/generation/load_pipeline.ts";
 import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.ts";
@@ -427,5 +428,42 @@ Deno.test("whisper CLI: a cached Hub id is detected as Whisper; Whisper flags on
   } finally {
     await hub.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("whisper: without a language the encoder runs once per window (detection reuses it), same language and text", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const c = goldens.cases.find((x) => x.id === "detect_language")!;
+  const parts = await loadSeq2SeqParts(dir, { intraOpThreads: 1 });
+  // a counter on the real encoder session: every encoder pass goes through its run()
+  const encoder = parts.sessions.encoder;
+  const run = encoder.run.bind(encoder);
+  let encoderRuns = 0;
+  Object.defineProperty(encoder, "run", {
+    value: (...args: Parameters<typeof run>) => {
+      encoderRuns++;
+      return run(...args);
+    },
+  });
+  const whisper = await createWhisper(parts);
+  try {
+    const result = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/speech.wav`), "speech.wav", {
+      task: c.task,
+      timestamps: c.return_timestamps,
+      maxNewTokens: goldens.max_new_tokens,
+    });
+    assert.equal(result.language, c.detected_language);
+    assert.deepEqual(result.windows[0].generatedIds, c.new_ids);
+    assert.equal(result.text, c.text);
+    assert.equal(encoderRuns, 1, "one encoder pass for detection and transcription");
+    encoderRuns = 0;
+    const long = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/long.wav`), "long.wav", {
+      maxNewTokens: goldens.long.max_new_tokens,
+    });
+    assert.ok(long.windows.length > 1);
+    assert.equal(encoderRuns, long.windows.length, "one encoder pass a window");
+  } finally {
+    await whisper.dispose();
   }
 });

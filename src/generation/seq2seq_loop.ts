@@ -56,6 +56,11 @@ export interface Seq2SeqRequest {
   encoderFeeds: TensorMap;
   /** The encoder's attention mask per row, for `encoder_attention_mask` (all ones when absent). */
   encoderMask?: number[][];
+  /**
+   * The encoder's hidden states of these feeds from an earlier run ({@linkcode Seq2SeqOutcome.encoderHidden}): the
+   * encoder is then not run again (Whisper's language detection and its transcription share one encoder pass).
+   */
+  encoderHidden?: TensorData;
   /** Rows in the batch. */
   batch: number;
   /** Decoder prompt per row (all the same length): the start token, then forced ids (Whisper's task tokens). */
@@ -114,8 +119,10 @@ export interface Seq2SeqSequence {
 export interface Seq2SeqOutcome {
   /** Answers: one per input (greedy), `numReturnSequences` per input (beams), in input order. */
   sequences: Seq2SeqSequence[];
-  /** Milliseconds of the encoder. */
+  /** Milliseconds of the encoder (0 when its hidden states were given). */
   encodeMs: number;
+  /** The encoder's hidden states (one row per input), to hand to a later run over the same feeds. */
+  encoderHidden: TensorData;
   /** Milliseconds of the first decoder step. */
   prefillMs: number;
   /** Milliseconds of the later steps. */
@@ -188,8 +195,8 @@ export async function decodeSeq2Seq(
     throw new InputError("every row needs a decoder prompt of the same, non-zero length");
   }
   const started = performance.now();
-  const encoded = await sessions.encoder.run(request.encoderFeeds);
-  const hiddenOne = encoded[sessions.encoderOutput] as TensorData;
+  const hiddenOne = request.encoderHidden ??
+    (await sessions.encoder.run(request.encoderFeeds))[sessions.encoderOutput] as TensorData;
   if (!hiddenOne || hiddenOne.shape[0] !== request.batch) {
     throw new InputError(
       `the encoder gave ${sessions.encoderOutput} for ${hiddenOne?.shape[0]} rows, not ${request.batch}`,
@@ -285,6 +292,7 @@ export async function decodeSeq2Seq(
   return {
     sequences,
     encodeMs,
+    encoderHidden: hiddenOne,
     prefillMs: timing.prefillMs,
     decodeMs: timing.decodeMs,
     decodeSteps: timing.steps,

@@ -13,6 +13,8 @@ import { hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
 import { parseModelId } from "../vocabulary/model_id.ts";
 import type { LoadModelOptions } from "../runtime/load_model.ts";
+import type { TensorData } from "../runtime/tensors.ts";
+import type { GpuxSession } from "../runtime/session.ts";
 import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "../processing/audio_wav.ts";
 import { resample } from "../processing/audio_resample.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "../processing/audio_log_mel.ts";
@@ -36,6 +38,10 @@ export interface WhisperOptions {
   maxNewTokens?: number;
   /** Seconds of overlap on each side of a window of a long recording (default 5, transformers' 30 / 6). */
   strideSeconds?: number;
+  /** Cancels within one decoder step (the result then says `cancelled`). */
+  signal?: AbortSignal;
+  /** Called before each 30-second window is decoded (the audio was read): progress, or a sign that work began. */
+  onWindow?: (index: number, count: number) => void;
 }
 
 /** Options of {@linkcode WhisperPipeline.run}. */
@@ -74,6 +80,8 @@ export interface WhisperResult {
   windows: WhisperWindow[];
   /** The recording's length in seconds. */
   seconds: number;
+  /** True when `signal` aborted it (the text is what was decoded so far). */
+  cancelled?: boolean;
 }
 
 /** A loaded Whisper model. */
@@ -82,6 +90,8 @@ export interface WhisperPipeline {
   readonly task: "automatic-speech-recognition";
   /** Marks the encoder-decoder speech pipeline (the CTC one has none). */
   readonly whisper: true;
+  /** The encoder session (its provider, fallbacks and inputs, for reports). */
+  readonly session: GpuxSession;
   /**
    * Transcribes a WAV file's bytes, 16 kHz mono samples, or a pipeline audio input with one clip (`{kind: "audio",
    * clips: [{bytes, name}]}`). Typed `unknown` so that it joins the other pipelines' `run` in a union.
@@ -195,9 +205,12 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     return { dtype: "float32" as const, shape: [1, spec.featureSize, data.length / spec.featureSize], data };
   };
 
-  async function detect(input: ReturnType<typeof features>): Promise<DetectedLanguage> {
+  /** The language, and the encoder's hidden states for the transcription to reuse (one encoder pass a window). */
+  async function detect(
+    input: ReturnType<typeof features>,
+  ): Promise<{ language: DetectedLanguage; encoderHidden: TensorData }> {
     let found: DetectedLanguage | undefined;
-    await decodeSeq2Seq(parts.sessions, tok, {
+    const outcome = await decodeSeq2Seq(parts.sessions, tok, {
       encoderFeeds: { input_features: input },
       batch: 1,
       decoderPrompts: [[tokens.startOfTranscript]],
@@ -214,7 +227,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       random: seededRandom(0),
       onStep: ({ scores }) => found ??= detectLanguage(scores, tokens),
     });
-    return found!;
+    return { language: found!, encoderHidden: outcome.encoderHidden };
   }
 
   async function transcribe(samples: Float32Array, options: WhisperOptions = {}): Promise<WhisperResult> {
@@ -228,20 +241,25 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       : whisperWindows(samples.length, windowSamples, stride);
     let detected: DetectedLanguage | undefined;
     const windows: WhisperWindow[] = [];
-    for (const [start, end, left, right] of cuts) {
+    for (const [index, [start, end, left, right]] of cuts.entries()) {
+      if (options.signal?.aborted) break;
+      options.onWindow?.(index, cuts.length);
       const input = features(samples.subarray(start, end));
       let language = asked;
+      let encoderHidden: TensorData | undefined;
       if (language === undefined) {
         // as transformers' pipeline: each window detects its own language
         const found = await detect(input);
-        detected ??= found;
-        language = found.language;
+        detected ??= found.language;
+        language = found.language.language;
+        encoderHidden = found.encoderHidden;
       }
       const promptIds = whisperPrompt(tokens, { language, task, timestamps });
       const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptIds.length);
       const rules = new WhisperLogitsRules(tokens, { timestamps });
       const out = await decodeSeq2Seq(parts.sessions, tok, {
         encoderFeeds: { input_features: input },
+        ...(encoderHidden ? { encoderHidden } : {}),
         batch: 1,
         decoderPrompts: [promptIds],
         maxNewTokens,
@@ -255,6 +273,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
         processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
         stop: [],
         random: seededRandom(0),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       const rate = spec.samplingRate;
       windows.push({
@@ -265,7 +284,8 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       });
     }
     const seconds = samples.length / spec.samplingRate;
-    const language = asked ?? detected!.language;
+    const cancelled = options.signal?.aborted === true;
+    const language = asked ?? detected?.language ?? "";
     // segments (and a long recording's text) as transformers' pipeline joins windows; an unclosed last segment ends
     // null. The text of one window is its ids decoded, as generate() + decode(skip_special_tokens) give it.
     const merged = mergeWindows(
@@ -284,10 +304,21 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       previousEnd = c.timestamp[1] ?? segment.timestamp[0];
       return segment;
     });
-    const text = windows.length === 1
+    const text = windows.length === 0
+      ? ""
+      : windows.length === 1
       ? tok.decode(windows[0].generatedIds.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true })
       : merged.text;
-    return { kind: "whisper", text, language, ...(detected ? { detected } : {}), segments, windows, seconds };
+    return {
+      kind: "whisper",
+      text,
+      language,
+      ...(detected ? { detected } : {}),
+      segments,
+      windows,
+      seconds,
+      ...(cancelled ? { cancelled } : {}),
+    };
   }
 
   function transcribeWav(bytes: Uint8Array, name: string, options: WhisperOptions & { maxSeconds?: number } = {}) {
@@ -319,6 +350,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
   return {
     task: "automatic-speech-recognition",
     whisper: true,
+    session: parts.sessions.encoder,
     run,
     generate: run,
     transcribe,

@@ -8,6 +8,10 @@
  * told to cancel it and it stops within one step. Metrics count every generation by how it ended, its tokens, its
  * time to first token, and every batched step's size.
  *
+ * An encoder-decoder model (translation, summarization, text2text, image-to-text, Whisper) is served by the same
+ * pool (`generator: "encoder-decoder"`): {@linkcode GenerationPool.answer} queues one input the same way, with the
+ * same bounds, cancellation and timeout, and resolves with its task's document.
+ *
  * @module
  */
 import { InputError, RuntimeError } from "../errors.ts";
@@ -21,6 +25,9 @@ import type {
   GenerationLoaded,
   GenerationParams,
   GenerationPrompt,
+  GeneratorKind,
+  Seq2SeqJobInput,
+  Seq2SeqJobParams,
   ToGenerationWorker,
   TokenLogprobs,
 } from "./generation_protocol.ts";
@@ -35,7 +42,7 @@ import {
 } from "./serve_errors.ts";
 import { releaseWorker } from "./worker_release.ts";
 
-export type { GenerationDone, GenerationParams, GenerationPrompt, TokenLogprobs };
+export type { GenerationDone, GenerationParams, GenerationPrompt, Seq2SeqJobInput, Seq2SeqJobParams, TokenLogprobs };
 
 /** Options of {@linkcode GenerationPool.start}. */
 export interface GenerationPoolOptions {
@@ -49,6 +56,10 @@ export interface GenerationPoolOptions {
   variant?: string;
   /** Hub cache directory. */
   cacheDir?: string;
+  /** What the workers load: a decoder-only text generator (default) or an encoder-decoder model (never batched). */
+  generator?: GeneratorKind;
+  /** Longest clip a Whisper model transcribes, seconds (`--max-audio-seconds`). */
+  maxAudioSeconds?: number;
   /** Session options (provider, threads) of a worker decoding one sequence at a time. */
   session: Omit<SessionOptions, "model">;
   /** Session options of the one worker that decodes `parallel` sequences together (default `session`). */
@@ -79,10 +90,14 @@ export interface GenerationAnswer extends GenerationDone {
   queueMs: number;
 }
 
+/** What a job asks its worker to do (the message, less its id). */
+type Work =
+  | { type: "generate"; prompt: GenerationPrompt; params: GenerationParams }
+  | { type: "seq2seq"; input: Seq2SeqJobInput; params: Seq2SeqJobParams };
+
 interface Job {
   id: number;
-  prompt: GenerationPrompt;
-  params: GenerationParams;
+  work: Work;
   options: GenerateCallOptions;
   enqueued: number;
   firstToken?: number;
@@ -147,7 +162,7 @@ export class GenerationPool {
     this.#batchRows = batchRows;
     this.#batchingOff = batchingOff;
     this.info = info;
-    this.loaded = { task: "text-generation", accepts: ["text"] };
+    this.loaded = { task: info.task ?? "text-generation", accepts: info.accepts ?? ["text"] };
     for (const slot of slots) {
       this.#slots.push(slot);
       this.#watch(slot);
@@ -164,7 +179,8 @@ export class GenerationPool {
     const count = Math.max(1, options.parallel ?? 1);
     let first: { slot: Slot; loaded: GenerationLoaded } | undefined;
     let batchingOff: string | undefined;
-    if (count > 1) {
+    // an encoder-decoder model is never batched across requests: `parallel` workers, one request each
+    if (count > 1 && options.generator !== "encoder-decoder") {
       first = await GenerationPool.#spawn(options, count);
       const verdict = first.loaded.batching;
       if (verdict?.ok) return new GenerationPool(options, [first.slot], first.loaded, count, undefined);
@@ -219,6 +235,8 @@ export class GenerationPool {
           spec: options.spec,
           ...(options.variant ? { variant: options.variant } : {}),
           ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+          ...(options.generator ? { generator: options.generator } : {}),
+          ...(options.maxAudioSeconds !== undefined ? { maxAudioSeconds: options.maxAudioSeconds } : {}),
           options: batchRows !== undefined ? options.batchSession ?? options.session : options.session,
           ...(batchRows !== undefined ? { batchRows } : {}),
         } satisfies ToGenerationWorker,
@@ -294,7 +312,19 @@ export class GenerationPool {
     return Promise.reject(this.#promptsOnly());
   }
 
+  /** Whether the workers host an encoder-decoder model (answered by {@linkcode GenerationPool.answer}). */
+  get encoderDecoder(): boolean {
+    return this.#options.generator === "encoder-decoder";
+  }
+
   #promptsOnly(): InputError {
+    if (this.encoderDecoder) {
+      return new InputError(
+        `model ${JSON.stringify(this.name)} is an encoder-decoder model (${this.loaded.task}): use POST /models/${
+          encodeURIComponent(this.name)
+        }/predict${this.loaded.task === "automatic-speech-recognition" ? " or /v1/audio/transcriptions" : ""}`,
+      );
+    }
     return new InputError(
       `model ${
         JSON.stringify(this.name)
@@ -314,6 +344,34 @@ export class GenerationPool {
     params: GenerationParams,
     options: GenerateCallOptions = {},
   ): Promise<GenerationAnswer> {
+    if (this.encoderDecoder) return Promise.reject(this.#promptsOnly());
+    return this.#enqueue({ type: "generate", prompt, params }, options);
+  }
+
+  /**
+   * Answers one encoder-decoder input on the next free worker: the answer's `result` is the task's document;
+   * `onDelta` is called once (with "") when the worker has read the input and begun decoding.
+   *
+   * @throws {InputError} the model is a decoder-only text generator (it takes prompts), or the input does not suit it.
+   * @throws {QueueFullError} the queue holds `maxQueue` requests (503 + Retry-After).
+   * @throws {RequestTimeoutError} it took longer than `timeoutMs` (it was cancelled).
+   */
+  answer(
+    input: Seq2SeqJobInput,
+    params: Seq2SeqJobParams,
+    options: GenerateCallOptions = {},
+  ): Promise<GenerationAnswer> {
+    if (!this.encoderDecoder) {
+      return Promise.reject(
+        new InputError(`model ${JSON.stringify(this.name)} generates text from prompts, not from ${input.kind} input`, {
+          hint: "use POST /v1/chat/completions, /v1/completions, /api/chat or /api/generate",
+        }),
+      );
+    }
+    return this.#enqueue({ type: "seq2seq", input, params }, options);
+  }
+
+  #enqueue(work: Work, options: GenerateCallOptions): Promise<GenerationAnswer> {
     if (this.#closing) return Promise.reject(new ShuttingDownError("the server is shutting down"));
     if (this.#queue.length >= (this.#options.maxQueue ?? 256)) {
       return Promise.reject(
@@ -327,8 +385,7 @@ export class GenerationPool {
       const onAbort = () => this.#cancel(job, false);
       const job: Job = {
         id: this.#nextId++,
-        prompt,
-        params,
+        work,
         options,
         enqueued: performance.now(),
         done: false,
@@ -392,9 +449,7 @@ export class GenerationPool {
         job.dispatched = performance.now();
         slot.jobs.set(job.id, job);
         this.#options.metrics?.queueSeconds.observe({ model: this.name }, (performance.now() - job.enqueued) / 1000);
-        slot.worker.postMessage(
-          { type: "generate", id: job.id, prompt: job.prompt, params: job.params } satisfies ToGenerationWorker,
-        );
+        slot.worker.postMessage({ ...job.work, id: job.id } satisfies ToGenerationWorker);
       }
     }
   }
@@ -421,7 +476,7 @@ export class GenerationPool {
     const job = slot.jobs.get(m.id);
     if (!job) return;
     if (m.type === "delta") {
-      if (job.firstToken === undefined) {
+      if (job.firstToken === undefined && !this.encoderDecoder) {
         job.firstToken = performance.now();
         metrics?.timeToFirstToken.observe(model, (job.firstToken - job.enqueued) / 1000);
       }

@@ -1,8 +1,9 @@
 /**
  * The messages between the server's main thread and a generation Worker (generation_worker.ts): load a
  * text-generation pipeline, generate prompts (one at a time, or several together in a continuous batch) while
- * streaming their text deltas back, cancel one, close.
- * Everything is plain, cloneable data.
+ * streaming their text deltas back, cancel one, close; or load an encoder-decoder pipeline (translation,
+ * summarization, text2text, image-to-text, Whisper speech recognition) and answer one input at a time with its
+ * task's document. Everything is plain, cloneable data.
  *
  * @module
  */
@@ -50,19 +51,54 @@ export interface GenerationParams {
 /** A prompt: plain text (completion, the tokenizer's special tokens added) or a conversation (chat template). */
 export type GenerationPrompt = string | ChatMessage[];
 
+/** What a generation worker hosts: a decoder-only text generator, or an encoder-decoder pipeline (Whisper included). */
+export type GeneratorKind = "text" | "encoder-decoder";
+
+/** One encoder-decoder input: texts (translation, summarization, text2text), images (captioning), or one clip. */
+export type Seq2SeqJobInput =
+  | { kind: "text"; texts: string[] }
+  | { kind: "image"; images: { name: string; bytes: Uint8Array }[] }
+  | { kind: "audio"; clip: { name: string; bytes: Uint8Array } };
+
+/** What one encoder-decoder request asks for (all optional: the model's generation_config.json decides). */
+export interface Seq2SeqJobParams {
+  maxNewTokens?: number;
+  numBeams?: number;
+  numReturnSequences?: number;
+  /** Beam search: length^lengthPenalty divides a finished hypothesis' score. */
+  lengthPenalty?: number;
+  /** Beam search: `true`, `false` or `"never"`. */
+  earlyStopping?: boolean | "never";
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  seed?: number;
+  /** Whisper: language code (undefined: detected). */
+  language?: string;
+  /** Whisper: `transcribe` or `translate` (to English). */
+  task?: "transcribe" | "translate";
+  /** Whisper: segment timestamps. */
+  timestamps?: boolean;
+}
+
 /** Main thread → generation worker. */
 export type ToGenerationWorker =
   | {
     type: "load";
-    /** The model as the user named it, for `loadTextGeneration`. */
+    /** The model as the user named it, for `loadTextGeneration` (or the encoder-decoder loaders). */
     spec: string;
+    /** What to load (default `text`). */
+    generator?: GeneratorKind;
     variant?: string;
     cacheDir?: string;
+    /** Longest clip a Whisper model transcribes, seconds (`--max-audio-seconds`). */
+    maxAudioSeconds?: number;
     options: Omit<SessionOptions, "model">;
     /** Decode up to this many requests together in one batched step (continuous batching), when the graph allows it. */
     batchRows?: number;
   }
   | { type: "generate"; id: number; prompt: GenerationPrompt; params: GenerationParams }
+  | { type: "seq2seq"; id: number; input: Seq2SeqJobInput; params: Seq2SeqJobParams }
   | { type: "cancel"; id: number }
   | { type: "close" };
 
@@ -81,6 +117,10 @@ export interface GenerationLoaded {
   chatTemplate: boolean;
   /** The chat template's source (Ollama's `template`). */
   template?: string;
+  /** The task (`text-generation`, `translation`, …, `automatic-speech-recognition`). */
+  task?: string;
+  /** The raw input kinds an encoder-decoder model takes. */
+  accepts?: ("text" | "image" | "audio")[];
   /** Milliseconds the load took. */
   createMs: number;
   /** With `batchRows`: whether the worker decodes requests together, or why it cannot (then one at a time). */
@@ -98,6 +138,8 @@ export interface GenerationDone {
   generatedIds: number[];
   /** Per generated token, when `logprobs` was asked. */
   logprobs?: TokenLogprobs[];
+  /** An encoder-decoder answer: the task's document (what `gpux run --json` prints for it, less the model facts). */
+  result?: Record<string, unknown>;
   /** Milliseconds: tokenizing, prefill (prompt evaluation), decode steps, whole. */
   tokenizeMs: number;
   prefillMs: number;

@@ -4,13 +4,15 @@
  * decodes up to that many requests together in one {@linkcode ContinuousBatch} (when {@linkcode batchingCheck}
  * proves padding harmless on the graph; else one at a time, and `loaded.batching` says why). It streams each text delta
  * back as it is decoded, and a `cancel` message aborts the generation within one step (the loop checks its
- * signal between steps, and each step yields to this Worker's message queue). Speaks
+ * signal between steps, and each step yields to this Worker's message queue). An encoder-decoder model
+ * (translation, summarization, text2text, captioning, Whisper) is hosted the same way: one request at a time,
+ * answered with its task's document (seq2seq_answer.ts), cancelled the same way. Speaks
  * {@linkcode ToGenerationWorker} / {@linkcode FromGenerationWorker}; never prints.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import { GpuxError } from "../errors.ts";
+import { GpuxError, InputError } from "../errors.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { loadTextGeneration } from "../generation/load_pipeline.ts";
 import { DEFAULT_MAX_NEW_TOKENS, type TextGenerationPipeline } from "../generation/text_generation.ts";
@@ -20,13 +22,24 @@ import type {
   GenerationLoaded,
   GenerationParams,
   GenerationPrompt,
+  Seq2SeqJobInput,
+  Seq2SeqJobParams,
   ToGenerationWorker,
 } from "./generation_protocol.ts";
+import {
+  answerEncoderDecoder,
+  encoderDecoderAccepts,
+  type EncoderDecoderPipeline,
+  loadEncoderDecoder,
+} from "./seq2seq_answer.ts";
 import type { WorkerErrorData } from "./worker_protocol.ts";
 
 let pipeline: TextGenerationPipeline | undefined;
 /** The continuous batch, when the worker decodes `--parallel` sequences together. */
 let batch: ContinuousBatch | undefined;
+/** An encoder-decoder pipeline, when the worker hosts one instead of a text generator. */
+let encoderDecoder: EncoderDecoderPipeline | undefined;
+let maxAudioSeconds: number | undefined;
 const running = new Map<number, AbortController>();
 
 function errorData(error: unknown): WorkerErrorData {
@@ -104,7 +117,11 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
   const controller = new AbortController();
   running.set(id, controller);
   try {
-    if (!p) throw new Error("the worker has no model loaded");
+    if (!p) {
+      throw new InputError(
+        `this model is an encoder-decoder (${encoderDecoder?.task ?? "not loaded"}): POST /models/{name}/predict`,
+      );
+    }
     const started = performance.now();
     const ids = promptIds(p, prompt, params);
     const maxNewTokens = params.maxNewTokens ?? defaultBudget(p, ids.length, params);
@@ -168,12 +185,56 @@ async function generate(id: number, prompt: GenerationPrompt, params: Generation
   }
 }
 
+async function answer(id: number, input: Seq2SeqJobInput, params: Seq2SeqJobParams): Promise<void> {
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    if (!encoderDecoder) throw new InputError("this model generates text: use the chat or completion endpoints");
+    const done = await answerEncoderDecoder(encoderDecoder, input, params, {
+      signal: controller.signal,
+      ...(maxAudioSeconds !== undefined ? { maxAudioSeconds } : {}),
+      // an empty delta tells the server that the input was accepted (it then sends its status line)
+      onStarted: () => post({ type: "delta", id, text: "" }),
+    });
+    post({ type: "done", id, ...done });
+  } catch (error) {
+    post({ type: "failed", id, error: errorData(error) });
+  } finally {
+    running.delete(id);
+  }
+}
+
+async function loadEncoderDecoderModel(message: ToGenerationWorker & { type: "load" }): Promise<void> {
+  const started = performance.now();
+  maxAudioSeconds = message.maxAudioSeconds;
+  const p = encoderDecoder = await loadEncoderDecoder(message.spec, {
+    ...message.options,
+    ...(message.variant ? { variant: message.variant } : {}),
+    ...(message.cacheDir ? { cacheDir: message.cacheDir } : {}),
+  });
+  const session = p.session;
+  post({
+    type: "loaded",
+    provider: session.provider,
+    fallbacks: [...session.fallbacks],
+    inputs: [...session.inputs],
+    outputs: [...session.outputs],
+    // no `model`: the encoder graph's own resolution knows no repository; the server's plan of the folder does
+    path: session.path,
+    chatTemplate: false,
+    task: p.task,
+    accepts: encoderDecoderAccepts(p),
+    createMs: performance.now() - started,
+  });
+}
+
 self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
   const message = event.data;
   switch (message.type) {
     case "load":
       try {
         await setOrtLogLevel("fatal");
+        if (message.generator === "encoder-decoder") return await loadEncoderDecoderModel(message);
         const started = performance.now();
         pipeline = await loadTextGeneration(message.spec, {
           ...message.options,
@@ -204,11 +265,16 @@ self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
           ...(pipeline.contextLength !== undefined ? { contextLength: pipeline.contextLength } : {}),
           chatTemplate: pipeline.chatTemplate !== undefined,
           ...(pipeline.chatTemplate ? { template: pipeline.chatTemplate.source } : {}),
+          task: "text-generation",
+          accepts: ["text"],
           createMs: performance.now() - started,
         });
       } catch (error) {
         post({ type: "load_failed", error: errorData(error) });
       }
+      return;
+    case "seq2seq":
+      await answer(message.id, message.input, message.params);
       return;
     case "generate":
       await generate(message.id, message.prompt, message.params);
@@ -219,8 +285,10 @@ self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
     case "close":
       try {
         await pipeline?.dispose();
+        await encoderDecoder?.dispose();
       } finally {
         pipeline = undefined;
+        encoderDecoder = undefined;
         batch = undefined;
         post({ type: "closed" });
       }

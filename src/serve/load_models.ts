@@ -19,6 +19,8 @@ import { ModelFiles } from "../processing/model_files.ts";
 import { detectTask } from "../processing/task_detection.ts";
 import { chooseGenerationVariant, listOnnxFiles } from "../generation/variant_choice.ts";
 import { InputError } from "../errors.ts";
+import { isSeq2SeqModel, modelRoot } from "../generation/seq2seq_generation.ts";
+import { parseModelId } from "../vocabulary/model_id.ts";
 import { checkUniqueNames, parseModelArg, servedName, type ServingFlags, servingSettings } from "./served_model.ts";
 import type { ServedModel } from "./server.ts";
 
@@ -55,6 +57,8 @@ export interface PlannedModel {
   name: string;
   spec: string;
   resolved: ResolvedModel;
+  /** An encoder-decoder export (several graphs: translation, summarization, captioning, Whisper). */
+  encoderDecoder?: boolean;
 }
 
 /**
@@ -81,6 +85,17 @@ export async function planServedModels(
     try {
       resolved = await resolve(options.variant);
     } catch (error) {
+      // an encoder-decoder export holds several graphs, which the one-graph resolver refuses: recognised by its files
+      const encoderDecoder = await encoderDecoderModel(arg.spec, options);
+      if (encoderDecoder) {
+        planned.push({
+          name: servedName(arg, encoderDecoder),
+          spec: arg.spec,
+          resolved: encoderDecoder,
+          encoderDecoder: true,
+        });
+        continue;
+      }
       // a folder of a language model with several variants: the one that suits the provider, as `gpux run --prompt`
       // picks it (any other folder with several .onnx files still needs --variant)
       const choice = !options.variant && error instanceof InputError
@@ -123,7 +138,7 @@ export async function loadServedModels(
         if (session[k] === undefined) delete session[k];
       }
       options.onLoading?.(p.name, p.spec);
-      if (await generatesText(p.resolved)) {
+      if (p.encoderDecoder || await generatesText(p.resolved)) {
         const parallel = Math.max(1, options.parallel ?? 1);
         const pool = await GenerationPool.start({
           name: p.name,
@@ -131,6 +146,10 @@ export async function loadServedModels(
           model: p.resolved,
           ...(options.variant ? { variant: options.variant } : {}),
           ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+          ...(p.encoderDecoder ? { generator: "encoder-decoder" as const } : {}),
+          ...(p.encoderDecoder && options.maxAudioSeconds !== undefined
+            ? { maxAudioSeconds: options.maxAudioSeconds }
+            : {}),
           session: {
             ...session,
             intraOpThreads: options.session?.intraOpThreads ?? runtime?.intraOpThreads ??
@@ -177,6 +196,37 @@ export async function loadServedModels(
     throw error;
   }
   return served;
+}
+
+/**
+ * The model as an encoder-decoder export (a folder, or a cached Hub snapshot, in optimum's layout), or undefined.
+ * Its `path` is the folder: the workers load every graph in it.
+ */
+async function encoderDecoderModel(
+  spec: string,
+  options: { variant?: string; cacheDir?: string; env?: EnvReader },
+): Promise<ResolvedModel | undefined> {
+  const load = {
+    ...(options.variant ? { variant: options.variant } : {}),
+    ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  };
+  if (!(await isSeq2SeqModel(spec, load))) return undefined;
+  const root = await modelRoot(spec, load);
+  let isFolder = false;
+  try {
+    isFolder = (await Deno.stat(spec)).isDirectory;
+  } catch { /* a Hub id */ }
+  if (isFolder) return { path: root, kind: "directory", ...(options.variant ? { variant: options.variant } : {}) };
+  const ref = parseModelId(spec);
+  return {
+    path: root,
+    kind: "hub",
+    repoId: ref.id,
+    revision: ref.revision ?? "main",
+    sha: root.split("/").pop()!,
+    ...(options.variant ? { variant: options.variant } : {}),
+  };
 }
 
 /** The generation variant `loadTextGeneration` would pick in a folder (undefined: not a folder, or one variant). */

@@ -13,13 +13,23 @@ import { BadRequestError, HttpError, PayloadTooLargeError } from "./serve_errors
  * @throws {BadRequestError} the body could not be read (the client went away mid-body).
  */
 export async function readBody(request: Request, limit: number): Promise<string> {
+  return new TextDecoder().decode(await readBodyBytes(request, limit));
+}
+
+/**
+ * Reads the body's bytes (a multipart upload), refusing more than `limit` bytes (413) without reading it all.
+ *
+ * @throws {PayloadTooLargeError} the body is over `limit` bytes.
+ * @throws {BadRequestError} the body could not be read (the client went away mid-body).
+ */
+export async function readBodyBytes(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > limit) {
     throw new PayloadTooLargeError(`the request body is ${declared} bytes; the limit is ${limit}`, {
       hint: "send less, or start the server with a larger --max-body-mb",
     });
   }
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -46,5 +56,5 @@ export async function readBody(request: Request, limit: number): Promise<string>
     all.set(c, offset);
     offset += c.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }

@@ -151,10 +151,12 @@ export async function namedModel(
 
 /** The generation pool of a model. @throws {InvalidFieldError} the model does not generate text. */
 export function generatorOf(m: ServedModel, field = "model"): GenerationPool {
-  if (m.pool.kind === "generation") return m.pool;
+  if (m.pool.kind === "generation" && !m.pool.encoderDecoder) return m.pool;
   throw new InvalidFieldError(
     field,
-    `model ${JSON.stringify(m.name)} does not generate text (its task is ${m.pool.loaded.task ?? "unknown"})`,
+    `model ${JSON.stringify(m.name)} does not generate text from prompts (its task is ${
+      m.pool.loaded.task ?? "unknown"
+    }${m.pool.kind === "generation" ? `: POST /models/${m.name}/predict` : ""})`,
   );
 }
 

@@ -1,6 +1,6 @@
 /**
  * gpux's own endpoints: `GET /health`, `GET /metrics`, `GET /info`, `POST /predict` (one model served) and
- * `POST /models/{name}/predict`. Each is one named handler over the {@linkcode ServerState}.
+ * `POST /models/{name}/predict` (tensors, a task's raw input, or an encoder-decoder model's text, image or audio). Each is one named handler over the {@linkcode ServerState}.
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
   STREAM_VALUES,
 } from "./server_state.ts";
 import { RouteNotFoundError, ShuttingDownError } from "./serve_errors.ts";
+import { encoderDecoderOf, encoderDecoderPredict } from "./encoder_decoder_request.ts";
 
 /** JSON's content type. */
 export const JSON_HEADERS = { "content-type": "application/json" };
@@ -118,7 +119,10 @@ export async function predictHandler(ctx: RouteContext): Promise<Handled> {
   return await predict(ctx, ctx.state.model(ctx.params.name));
 }
 
-async function predict({ request, state, endpoint }: RouteContext, m: ServedModel): Promise<Handled> {
+async function predict(ctx: RouteContext, m: ServedModel): Promise<Handled> {
+  const encoderDecoder = encoderDecoderOf(m);
+  if (encoderDecoder) return await encoderDecoderPredict(ctx, m, encoderDecoder);
+  const { request, state, endpoint } = ctx;
   const started = performance.now();
   const pool = state.sessions(m);
   const text = await state.body(request, endpoint);

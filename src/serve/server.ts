@@ -16,6 +16,7 @@ import { type Handled, type RouteState, RouteTable } from "./route_table.ts";
 import { GPUX_ROUTES, JSON_HEADERS } from "./routes_gpux.ts";
 import { KSERVE_ROUTES } from "./routes_kserve.ts";
 import { OPENAI_ROUTES } from "./routes_openai.ts";
+import { OPENAI_AUDIO_ROUTES } from "./routes_openai_audio.ts";
 import { OLLAMA_ROUTES } from "./routes_ollama.ts";
 import { PLAYGROUND_PATHS, playgroundRoutes } from "./routes_playground.ts";
 import {
@@ -119,7 +120,13 @@ export function startServer(options: ServerOptions): Promise<RunningServer> {
     ? undefined
     : parseCorsOrigins(typeof options.cors === "string" ? options.cors : options.cors.join(","));
   const ui = options.ui ?? true;
-  const table = new RouteTable().add(...GPUX_ROUTES, ...KSERVE_ROUTES, ...OPENAI_ROUTES, ...OLLAMA_ROUTES);
+  const table = new RouteTable().add(
+    ...GPUX_ROUTES,
+    ...KSERVE_ROUTES,
+    ...OPENAI_ROUTES,
+    ...OPENAI_AUDIO_ROUTES,
+    ...OLLAMA_ROUTES,
+  );
   if (ui) table.add(...playgroundRoutes({ apiKey: options.apiKey !== undefined }));
   const requireModel = (name: string) => void state.model(name);
 

@@ -14,7 +14,7 @@ import { bodyCost, MemoryBudget, type Reservation } from "./memory_budget.ts";
 import { Gauge, ServerMetrics } from "./metrics.ts";
 import type { ModelPool, PoolEvent } from "./model_pool.ts";
 import type { GenerationPool } from "./generation_pool.ts";
-import { readBody } from "./request_body.ts";
+import { readBody, readBodyBytes } from "./request_body.ts";
 import { RouteNotFoundError, ShuttingDownError } from "./serve_errors.ts";
 
 /** One model as the server serves it. */
@@ -301,6 +301,13 @@ export class ServerState {
    */
   sessions(m: ServedModel): ModelPool {
     if (m.pool.kind === "session") return m.pool;
+    if (m.pool.encoderDecoder) {
+      throw new InputError(
+        `model ${JSON.stringify(m.name)} is an encoder-decoder model (${m.pool.loaded.task}): use POST /models/${
+          encodeURIComponent(m.name)
+        }/predict with its text, image or audio`,
+      );
+    }
     throw new InputError(
       `model ${
         JSON.stringify(m.name)
@@ -332,6 +339,12 @@ export class ServerState {
   async body(request: Request, endpoint: { reservation?: Reservation }): Promise<string> {
     this.admitBody(request, endpoint);
     return await readBody(request, this.maxBody);
+  }
+
+  /** Reads the body's bytes (a multipart upload) under the body limit, after reserving it against the budget. */
+  async bodyBytes(request: Request, endpoint: { reservation?: Reservation }): Promise<Uint8Array<ArrayBuffer>> {
+    this.admitBody(request, endpoint);
+    return await readBodyBytes(request, this.maxBody);
   }
 
   /** @throws {ShuttingDownError} once the drain has begun. */
