@@ -22,7 +22,7 @@
  */
 import { InterruptedError } from "../errors.ts";
 import { FileSink, syncToDisk } from "./file_sink.ts";
-import { sleep } from "./http.ts";
+import { sleep } from "../sleep.ts";
 import { InOrderHasher } from "./in_order_hasher.ts";
 import { removeIfExists } from "./partial_files.ts";
 import type { RangePlan } from "./range_plan.ts";
@@ -35,7 +35,7 @@ import {
   madeProgress,
   type TransferJob,
 } from "./transfer_job.ts";
-import { writeFailure } from "./write_failure.ts";
+import { writeFailure } from "../write_failure.ts";
 
 /** The first range is watched for up to this many bytes to measure one connection's speed. */
 const PROBE_BYTES = 4 * 1024 * 1024;

@@ -18,7 +18,7 @@ import { FileSink, syncToDisk } from "./file_sink.ts";
 import { fileSize, removeIfExists } from "./partial_files.ts";
 import { pump, StallError, StallWatch } from "./stall_watch.ts";
 import { contentRangeStart, DEFAULT_STALL_TIMEOUT_MS, madeProgress, type TransferJob } from "./transfer_job.ts";
-import { type WriteContext, writeFailure } from "./write_failure.ts";
+import { type WriteContext, writeFailure } from "../write_failure.ts";
 
 /** Bytes read per step when the prefix on disk is re-hashed. */
 const HASH_READ = 1024 * 1024;
