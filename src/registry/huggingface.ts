@@ -39,6 +39,7 @@ import { redactToken, type ResolvedToken, resolveToken } from "./auth.ts";
 import { conversionHint, detectFormats, modalityFromPipelineTag, onnxVariants } from "../vocabulary/formats.ts";
 import type {
   HubFileRequest,
+  HubModelRecord,
   ModelFile,
   ModelManager,
   ModelMetadata,
@@ -55,6 +56,8 @@ import { checkListing, ListingGuard } from "./listing_check.ts";
 import { isCommitSha, parseModelId, validateRevision } from "../vocabulary/model_id.ts";
 import { pullModel as pullIntoCache } from "./pull.ts";
 import { VERSION } from "../version.ts";
+
+export type { HubModelRecord };
 
 /** Sort orders of {@linkcode HuggingFaceManager.searchModels}. */
 export const SEARCH_SORTS = ["downloads", "likes", "updated"] as const;
@@ -80,36 +83,6 @@ export interface ResolvedRevision extends RevisionListing {
   files: ModelFile[];
   /** The Hub's model record at that revision (pipeline tag, tags, gated, private, …). */
   info: HubModelRecord;
-}
-
-/** The fields of the Hub's model record gpux reads. */
-export interface HubModelRecord {
-  /** Repository id as the Hub spells it. */
-  id: string;
-  /** Commit the revision resolved to. */
-  sha?: string;
-  /** Visible to its owner and members only. */
-  private: boolean;
-  /** Whether users must accept conditions before downloading (`auto` or `manual` approval). */
-  gated: false | "auto" | "manual";
-  /** Task, e.g. `text-classification`. */
-  pipelineTag?: string;
-  /** Library, e.g. `transformers.js`, `onnx`. */
-  libraryName?: string;
-  /** The Hub's tags. */
-  tags: string[];
-  /** From the card's front matter, else a `license:` tag. */
-  license?: string;
-  /** Downloads in the last 30 days. */
-  downloads?: number;
-  /** Likes. */
-  likes?: number;
-  /** ISO 8601 date of the last commit. */
-  lastModified?: string;
-  /** Owner (user or organisation). */
-  author?: string;
-  /** `architectures` and `model_type` of config.json, when the Hub reports them. */
-  config?: { architectures?: string[]; modelType?: string };
 }
 
 /** Who a token belongs to (`gpux whoami`). Never contains the token. */
