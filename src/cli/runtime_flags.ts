@@ -1,11 +1,13 @@
 /**
- * Flags and presentation shared by the runtime commands (run, inspect, bench, init): model and
- * provider options, reading `--input`/`--file`/`--input-npy`, writing `--output`, and the one-line
+ * Flags and presentation shared by the runtime commands (run, inspect, bench, chat, serve, init): the runtime
+ * flags declared once ({@linkcode withRuntimeOptions}: provider, device, variant, cache, graph optimisation,
+ * threads) and `--pull`, model and provider options, reading `--input`/`--file`/`--input-npy`, writing `--output`, and the one-line
  * provider fallback warning.
  *
  * @module
  */
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { InputError } from "../errors.ts";
 import { readBounded } from "../bounded_read.ts";
 import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
@@ -53,6 +55,63 @@ export function collect(value: string, previous: string[] = []): string[] {
 export function shapesArg(values: string[] | undefined): Record<string, number[]> | undefined {
   if (!values?.length) return undefined;
   return Object.fromEntries(values.map(parseShapeArg));
+}
+
+/**
+ * The runtime flags, declared once with their help text: every command that loads a model (run, inspect, bench,
+ * chat, serve) adds all of them through {@linkcode withRuntimeOptions}, so they read and parse alike everywhere.
+ */
+export const RUNTIME_OPTIONS = {
+  /** `-p, --provider`. */
+  provider: () => new Option("-p, --provider <name>", PROVIDER_HELP).argParser(providerArg),
+  /** `--device-id`. */
+  deviceId: () =>
+    new Option("--device-id <n>", "GPU index for cuda/tensorrt/dml").argParser(
+      intFlag("--device-id", INT_FLAGS.deviceId),
+    ),
+  /** `--variant`. */
+  variant: () => new Option("--variant <name>", "ONNX variant of a Hub model or folder (fp32, fp16, q4, quantized, …)"),
+  /** `--cache-dir`. */
+  cacheDir: () => new Option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)"),
+  /** `--graph-optimization`. */
+  graphOptimization: () =>
+    new Option("--graph-optimization <level>", "disabled|basic|extended|all (default all)").argParser(graphOptArg),
+  /** `--intra-op-threads`. */
+  intraOpThreads: () =>
+    new Option(
+      "--intra-op-threads <n>",
+      "threads inside one operator (default: the cores; serve: per worker, default cores / workers)",
+    ).argParser(intFlag("--intra-op-threads", INT_FLAGS.threads)),
+  /** `--inter-op-threads`. */
+  interOpThreads: () =>
+    new Option("--inter-op-threads <n>", "threads across operators (serve: per worker)").argParser(
+      intFlag("--inter-op-threads", INT_FLAGS.threads),
+    ),
+} as const;
+
+/**
+ * Adds every runtime flag ({@linkcode RUNTIME_OPTIONS}) to `command`, in one order, where the command's chain
+ * calls it (the flags' place in `--help`).
+ */
+export function withRuntimeOptions<Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(
+  command: Command<Args, Opts, Globals>,
+) {
+  return command
+    .addOption(RUNTIME_OPTIONS.provider())
+    .addOption(RUNTIME_OPTIONS.deviceId())
+    .addOption(RUNTIME_OPTIONS.variant())
+    .addOption(RUNTIME_OPTIONS.cacheDir())
+    .addOption(RUNTIME_OPTIONS.graphOptimization())
+    .addOption(RUNTIME_OPTIONS.intraOpThreads())
+    .addOption(RUNTIME_OPTIONS.interOpThreads());
+}
+
+/**
+ * `--pull`: the commands that load one model (run, inspect, bench, chat) may pull a Hub id that is not cached
+ * yet; serve has `--allow-pull` for its own API instead.
+ */
+export function pullOption(): Option<"--pull", undefined, undefined, undefined, false, undefined> {
+  return new Option("--pull", "pull a Hub model that is not cached yet");
 }
 
 /** Flags every runtime command shares. */
