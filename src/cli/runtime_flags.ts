@@ -89,21 +89,35 @@ export const RUNTIME_OPTIONS = {
     ),
 } as const;
 
+/** The values of the runtime flags as commander parses them (see {@linkcode RUNTIME_OPTIONS}). */
+export interface RuntimeOptionValues {
+  /** `--provider`. */
+  provider?: ProviderChoice;
+  /** `--device-id`. */
+  deviceId?: number;
+  /** `--variant`. */
+  variant?: string;
+  /** `--cache-dir`. */
+  cacheDir?: string;
+  /** `--graph-optimization`. */
+  graphOptimization?: GraphOptimizationLevel;
+  /** `--intra-op-threads`. */
+  intraOpThreads?: number;
+  /** `--inter-op-threads`. */
+  interOpThreads?: number;
+}
+
 /**
  * Adds every runtime flag ({@linkcode RUNTIME_OPTIONS}) to `command`, in one order, where the command's chain
- * calls it (the flags' place in `--help`).
+ * calls it (the flags' place in `--help`). The result is typed with {@linkcode RuntimeOptionValues} directly:
+ * letting the compiler infer seven chained `addOption` steps over a generic command made type-checking all of
+ * src/ take minutes; tests/runtime_flags_test.ts checks the parsed values.
  */
 export function withRuntimeOptions<Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(
   command: Command<Args, Opts, Globals>,
-) {
-  return command
-    .addOption(RUNTIME_OPTIONS.provider())
-    .addOption(RUNTIME_OPTIONS.deviceId())
-    .addOption(RUNTIME_OPTIONS.variant())
-    .addOption(RUNTIME_OPTIONS.cacheDir())
-    .addOption(RUNTIME_OPTIONS.graphOptimization())
-    .addOption(RUNTIME_OPTIONS.intraOpThreads())
-    .addOption(RUNTIME_OPTIONS.interOpThreads());
+): Command<Args, Opts & RuntimeOptionValues, Globals> {
+  for (const make of Object.values(RUNTIME_OPTIONS)) command.addOption(make());
+  return command as unknown as Command<Args, Opts & RuntimeOptionValues, Globals>;
 }
 
 /**
@@ -115,14 +129,8 @@ export function pullOption(): Option<"--pull", undefined, undefined, undefined, 
 }
 
 /** Flags every runtime command shares. */
-export interface RuntimeFlags {
-  provider?: ProviderChoice;
-  deviceId?: number;
-  graphOptimization?: GraphOptimizationLevel;
-  intraOpThreads?: number;
-  interOpThreads?: number;
-  variant?: string;
-  cacheDir?: string;
+export interface RuntimeFlags extends RuntimeOptionValues {
+  /** `--pull`. */
   pull?: boolean;
 }
 
