@@ -245,7 +245,7 @@ Deno.test("disk full while writing the lock, a ref or a manifest: a DiskFullErro
 });
 
 Deno.test("a spent quota (EDQUOT) is a DiskFullError too; other write errors a CacheError; a GpuxError passes through", async () => {
-  const { writeFailure } = await import("../src/download/write_failure.ts");
+  const { writeFailure } = await import("../src/write_failure.ts");
   const quota = writeFailure(Object.assign(new Error("Disk quota exceeded (os error 122)"), { code: "EDQUOT" }), {
     path: "/cache/models--a--b/blobs/x.incomplete",
     label: "model.onnx",

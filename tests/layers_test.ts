@@ -1,25 +1,11 @@
 /**
  * The layer check: reads every import under src/ and fails, naming the file and the import, on any
- * arrow ../shared/DESIGN.md forbids ("data flows one way"). Runs in `deno task test` and, through
- * scripts/check_layers.ts, in `deno task check`.
+ * arrow docs/architecture.md forbids ("one-way arrows"). Runs in `deno task check` and `deno task test`.
  *
- * The rooms of src/ and the rooms each may import (anything not listed is forbidden). The files at
- * the top of src/ (errors.ts, environment.ts, file_errors.ts, path_exists.ts, version.ts) are the floor: every room
- * may import them, and they import no room.
- *
- * | room              | may import                                      |
- * | ----------------- | ----------------------------------------------- |
- * | `vocabulary/`     | (nothing but the floor)                         |
- * | `download/`       | `vocabulary/`                                   |
- * | `cache/`          | `download/`, `vocabulary/`                      |
- * | `registry/`       | `cache/`, `download/`, `vocabulary/`            |
- * | `config/`         | `vocabulary/`                                   |
- * | `runtime/`        | `config/`, `vocabulary/`                        |
- * | `runtime_install/`| `download/`, `runtime/`, `vocabulary/`          |
- * | `processing/`     | `runtime/`, `config/`, `cache/`, `vocabulary/`  |
- * | `generation/`     | `processing/`, `runtime/`, `config/`, `vocabulary/` |
- * | `serve/`          | `generation/`, `processing/`, `runtime/`, `config/`, `vocabulary/` |
- * | `cli/`            | every room                                      |
+ * The rooms of src/ and the rooms each may import (anything not listed is forbidden) are the table
+ * {@linkcode ALLOWED} below, which is the table of docs/architecture.md ("Layers"): a test reads that page and
+ * fails when the two differ. The files at the top of src/ (errors.ts, environment.ts, file_errors.ts, sleep.ts,
+ * write_failure.ts, …) are the floor: every room may import them, and they import no room.
  *
  * Files import each other without cycles too (an `import type` counts, and so does the URL a Worker is
  * started from): no file under src/ reaches itself through its imports, directly or through a chain.
@@ -38,16 +24,16 @@ import { assert, assertEquals } from "./support/assert.ts";
 /** The floor: files at the top of src/ every room may import. */
 const FLOOR = "(floor)";
 
-/** Allowed arrows between rooms of src/ (see the table above). */
+/** Allowed arrows between rooms of src/ (the table of docs/architecture.md, checked below). */
 export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   vocabulary: [],
   download: ["vocabulary"],
-  cache: ["download", "vocabulary"],
+  cache: ["vocabulary"],
   registry: ["cache", "download", "vocabulary"],
   config: ["vocabulary"],
   runtime: ["config", "vocabulary"],
   runtime_install: ["download", "runtime", "vocabulary"],
-  processing: ["runtime", "config", "cache", "vocabulary"],
+  processing: ["runtime", "config", "vocabulary"],
   generation: ["processing", "runtime", "config", "vocabulary"],
   serve: ["generation", "processing", "runtime", "config", "vocabulary"],
   cli: [
@@ -67,9 +53,9 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 /** Arrows the design names as forbidden; the table above must never grow one of them. */
 const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
   download: ["registry", "runtime", "runtime_install", "config", "processing", "serve", "cli"],
-  cache: ["registry", "runtime", "runtime_install", "config", "processing", "serve", "cli"],
+  cache: ["download", "registry", "runtime", "runtime_install", "config", "processing", "serve", "cli"],
   runtime: ["registry", "cache", "download", "processing", "serve", "cli", "runtime_install"],
-  processing: ["generation", "serve", "cli", "registry", "download"],
+  processing: ["generation", "serve", "cli", "registry", "download", "cache"],
   generation: ["serve", "cli", "registry", "download", "cache"],
   serve: ["cli"],
   config: ["cli"],
@@ -93,6 +79,29 @@ export interface ImportArrow {
 }
 
 const SRC = new URL("../src/", import.meta.url);
+const ARCHITECTURE = new URL("../docs/architecture.md", import.meta.url);
+
+/**
+ * The layer table of a Markdown page: the table after the `<!-- layer-table -->` marker, one row a room
+ * (`` `room/` ``), its second column the rooms it may import (`` `a/`, `b/` ``, or none).
+ */
+export function layerTableOf(markdown: string): Record<string, string[]> {
+  const start = markdown.indexOf("<!-- layer-table");
+  assert(start !== -1, "no <!-- layer-table --> marker before the layer table");
+  const lines = markdown.slice(start).split("\n").slice(1);
+  const first = lines.findIndex((line) => line.startsWith("|"));
+  assert(first !== -1, "no table after the <!-- layer-table --> marker");
+  const rows = lines.slice(first);
+  const end = rows.findIndex((line) => !line.startsWith("|"));
+  const table: Record<string, string[]> = {};
+  for (const row of rows.slice(2, end === -1 ? undefined : end)) {
+    const [room, imports] = row.split("|").slice(1, 3).map((cell) => cell.trim());
+    const name = /^`([a-z_]+)\/`$/.exec(room)?.[1];
+    assert(name, `a row of the layer table names no room: ${row}`);
+    table[name] = [...imports.matchAll(/`([a-z_]+)\/`/g)].map((m) => m[1]);
+  }
+  return table;
+}
 
 /** The room of a path relative to src/: its first folder, or the floor for a top-level file. */
 function roomOf(relative: string): string {
@@ -205,6 +214,32 @@ Deno.test("layers: the table of allowed arrows grants none the design forbids, a
     tos.map((to) => ({ file: "(table)", specifier: "", from, to, target: "(table)" }))
   );
   assertEquals(roomCycle(tableArrows), undefined);
+});
+
+Deno.test("layers: docs/architecture.md's layer table is the table this test enforces", async () => {
+  const documented = layerTableOf(await Deno.readTextFile(ARCHITECTURE));
+  const sorted = (table: Readonly<Record<string, readonly string[]>>) =>
+    Object.fromEntries(Object.entries(table).map(([room, tos]) => [room, [...tos].sort()]).sort());
+  assertEquals(sorted(documented), sorted(ALLOWED), "docs/architecture.md (left) and ALLOWED (right) differ");
+});
+
+Deno.test("layers: the documented table is read row by row, and a changed row shows", () => {
+  const page = [
+    "# x",
+    "<!-- layer-table -->",
+    "",
+    "| room | may import |",
+    "| --- | --- |",
+    "| `vocabulary/` | (the floor only) |",
+    "| `cache/` | `vocabulary/` |",
+    "| `cli/` | `cache/`, `vocabulary/` |",
+    "",
+    "| `other/` | `cli/` |",
+  ].join("\n");
+  assertEquals(layerTableOf(page), { vocabulary: [], cache: ["vocabulary"], cli: ["cache", "vocabulary"] });
+  assertEquals(layerTableOf(page.replace("| `cache/` | `vocabulary/` |", "| `cache/` | `download/` |")).cache, [
+    "download",
+  ]);
 });
 
 Deno.test("layers: every import under src/ follows an allowed arrow", async () => {

@@ -18,8 +18,8 @@
  * @module
  */
 import { CacheError, InterruptedError } from "../errors.ts";
-import { sleep } from "../download/http.ts";
-import { isDiskFull, writeFailure } from "../download/write_failure.ts";
+import { sleep } from "../sleep.ts";
+import { isDiskFull, writeFailure } from "../write_failure.ts";
 import { repoFolderName } from "../vocabulary/cache_layout.ts";
 import { insideOrThrow } from "./contained_path.ts";
 

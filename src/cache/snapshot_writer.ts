@@ -23,7 +23,7 @@ import type { RepoCachePaths } from "../vocabulary/cache_layout.ts";
 import { insideOrThrow, isInside, normalizePath } from "./contained_path.ts";
 import { libcSymlink } from "./libc_symlink.ts";
 import { sharedStoreTarget } from "./shared_store.ts";
-import { isDiskFull, writeFailure } from "../download/write_failure.ts";
+import { isDiskFull, writeFailure } from "../write_failure.ts";
 
 /** How snapshot entries point at blobs. */
 export type LinkMode = "symlink" | "hardlink" | "copy";

@@ -16,20 +16,19 @@ import {
   collect,
   DEFAULT_MAX_INPUT_MB,
   fallbacksJson,
-  graphOptArg,
   loadOptions,
   modelJson,
-  PROVIDER_HELP,
-  providerArg,
+  pullOption,
   readFeeds,
   shapesArg,
   warnFallbacks,
+  withRuntimeOptions,
 } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 
 /** `gpux bench`. */
 export function benchCommand(ctx: CliContext) {
-  return new Command("bench")
+  const command = new Command("bench")
     .description("Time a model: session creation, first run, latency percentiles and throughput")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("--runs <n>", "timed runs", intFlag("--runs", INT_FLAGS.runs), 100)
@@ -51,15 +50,9 @@ export function benchCommand(ctx: CliContext) {
       "--max-input-mb <n>",
       `largest --file / --input-npy read, MiB (default ${DEFAULT_MAX_INPUT_MB})`,
       intFlag("--max-input-mb", INT_FLAGS.maxInputMb),
-    )
-    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
-    .option("--variant <name>", "ONNX variant of a Hub model or directory")
-    .option("--cache-dir <dir>", "Hub cache directory")
-    .option("--pull", "pull a Hub model that is not cached yet")
-    .option("--graph-optimization <level>", "disabled|basic|extended|all", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator", intFlag("--intra-op-threads", INT_FLAGS.threads))
-    .option("--inter-op-threads <n>", "threads across operators", intFlag("--inter-op-threads", INT_FLAGS.threads))
+    );
+  return withRuntimeOptions(command)
+    .addOption(pullOption())
     .option("--json", "print one JSON document")
     .option("-q, --quiet", "no progress on stderr")
     .action(async (model, flags) => {

@@ -11,8 +11,7 @@ import { Command } from "@commander-js/extra-typings";
 import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
-import { INT_FLAGS, intFlag } from "./int_flag.ts";
-import { graphOptArg, loadOptions, PROVIDER_HELP, providerArg, warnFallbacks } from "./runtime_flags.ts";
+import { loadOptions, pullOption, warnFallbacks, withRuntimeOptions } from "./runtime_flags.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { loadTextGeneration } from "../generation/load_pipeline.ts";
 import type { ChatSession, GenerateOptions } from "../generation/text_generation.ts";
@@ -56,7 +55,7 @@ function integer(value: string, min: number): number {
 
 /** `gpux chat`. */
 export function chatCommand(ctx: CliContext) {
-  return new Command("chat")
+  const command = new Command("chat")
     .description("Chat with a language model in the terminal: streamed answers, history kept (like ollama run)")
     .argument("<model>", "a model folder, an .onnx file, or a cached Hub id org/name[@rev]")
     .addOption(GENERATION_OPTIONS.system())
@@ -71,14 +70,9 @@ export function chatCommand(ctx: CliContext) {
     .addOption(GENERATION_OPTIONS.templateVar())
     .addOption(GENERATION_OPTIONS.truncate())
     .addOption(GENERATION_OPTIONS.keepSpecialTokens())
-    .addOption(GENERATION_OPTIONS.format())
-    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
-    .option("--variant <name>", "ONNX variant (fp32, fp16, q4, q4f16, quantized, …; default: the provider's)")
-    .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
-    .option("--pull", "pull a Hub model that is not cached yet")
-    .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator", intFlag("--intra-op-threads", INT_FLAGS.threads))
+    .addOption(GENERATION_OPTIONS.format());
+  return withRuntimeOptions(command)
+    .addOption(pullOption())
     .option("-q, --quiet", "no model line or stats lines on stderr")
     .action(async (model, flags) => {
       const out = ctx.output({ quiet: flags.quiet });

@@ -13,27 +13,21 @@ import { readOnnxFileInfo } from "../runtime/model_file.ts";
 import { formatShape, quoteName, type TensorInfo } from "../runtime/tensors.ts";
 import {
   fallbacksJson,
-  graphOptArg,
   loadOptions,
   modelJson,
-  PROVIDER_HELP,
-  providerArg,
+  pullOption,
   warnFallbacks,
+  withRuntimeOptions,
 } from "./runtime_flags.ts";
-import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { generationFacts } from "../generation/generation_facts.ts";
 
 /** `gpux inspect`. */
 export function inspectCommand(ctx: CliContext) {
-  return new Command("inspect")
+  const command = new Command("inspect")
     .description("Show a model's inputs, outputs, opset, producer, metadata and the provider it would run on")
-    .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
-    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
-    .option("--variant <name>", "ONNX variant of a Hub model or directory")
-    .option("--cache-dir <dir>", "Hub cache directory")
-    .option("--pull", "pull a Hub model that is not cached yet")
-    .option("--graph-optimization <level>", "disabled|basic|extended|all", graphOptArg)
+    .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]");
+  return withRuntimeOptions(command)
+    .addOption(pullOption())
     .option("--json", "print one JSON document")
     .option("-q, --quiet", "no warnings about provider fallbacks")
     .action(async (model, flags) => {

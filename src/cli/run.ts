@@ -24,14 +24,13 @@ import {
 import {
   collect,
   DEFAULT_MAX_INPUT_MB,
-  graphOptArg,
   inputBytesLimit,
   loadOptions,
-  PROVIDER_HELP,
-  providerArg,
+  pullOption,
   readFeeds,
   shapesArg,
   warnFallbacks,
+  withRuntimeOptions,
   writeOutputs,
   writeWhole,
 } from "./runtime_flags.ts";
@@ -63,7 +62,7 @@ const FULL_PRINT_LIMIT = 64;
 
 /** `gpux run`. */
 export function runCommand(ctx: CliContext) {
-  return new Command("run")
+  const command = new Command("run")
     .description("Run a model once and print its outputs; with --prompt, generate text with a language model")
     .argument("<model>", "an .onnx file, a directory with gpux.yml (or one .onnx), or a cached Hub id org/name[@rev]")
     .option("-i, --input <json>", `inputs as JSON: '{"name": [[1, 2]]}' or {"data", "shape", "dtype"} per input`)
@@ -73,15 +72,9 @@ export function runCommand(ctx: CliContext) {
       "-o, --output <path>",
       "write outputs: out.json (all), out.npy (single output) or NAME=out.npy (repeatable)",
       collect,
-    )
-    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
-    .option("--variant <name>", "ONNX variant of a Hub model or directory (fp32, fp16, quantized, …)")
-    .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
-    .option("--pull", "pull a Hub model that is not cached yet")
-    .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
-    .option("--intra-op-threads <n>", "threads inside one operator", intFlag("--intra-op-threads", INT_FLAGS.threads))
-    .option("--inter-op-threads <n>", "threads across operators", intFlag("--inter-op-threads", INT_FLAGS.threads))
+    );
+  return withRuntimeOptions(command)
+    .addOption(pullOption())
     .option("--benchmark", "time repeated runs instead (same as gpux bench)")
     .option("--runs <n>", "with --benchmark: timed runs", intFlag("--runs", INT_FLAGS.runs), 100)
     .option("--warmup <n>", "with --benchmark: untimed runs first", intFlag("--warmup", INT_FLAGS.warmup), 10)

@@ -1,11 +1,13 @@
 /**
- * Flags and presentation shared by the runtime commands (run, inspect, bench, init): model and
- * provider options, reading `--input`/`--file`/`--input-npy`, writing `--output`, and the one-line
+ * Flags and presentation shared by the runtime commands (run, inspect, bench, chat, serve, init): the runtime
+ * flags declared once ({@linkcode withRuntimeOptions}: provider, device, variant, cache, graph optimisation,
+ * threads) and `--pull`, model and provider options, reading `--input`/`--file`/`--input-npy`, writing `--output`, and the one-line
  * provider fallback warning.
  *
  * @module
  */
-import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { type Command, InvalidArgumentError, Option, type OptionValues } from "@commander-js/extra-typings";
+import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { InputError } from "../errors.ts";
 import { readBounded } from "../bounded_read.ts";
 import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
@@ -55,15 +57,80 @@ export function shapesArg(values: string[] | undefined): Record<string, number[]
   return Object.fromEntries(values.map(parseShapeArg));
 }
 
-/** Flags every runtime command shares. */
-export interface RuntimeFlags {
+/**
+ * The runtime flags, declared once with their help text: every command that loads a model (run, inspect, bench,
+ * chat, serve) adds all of them through {@linkcode withRuntimeOptions}, so they read and parse alike everywhere.
+ */
+export const RUNTIME_OPTIONS = {
+  /** `-p, --provider`. */
+  provider: () => new Option("-p, --provider <name>", PROVIDER_HELP).argParser(providerArg),
+  /** `--device-id`. */
+  deviceId: () =>
+    new Option("--device-id <n>", "GPU index for cuda/tensorrt/dml").argParser(
+      intFlag("--device-id", INT_FLAGS.deviceId),
+    ),
+  /** `--variant`. */
+  variant: () => new Option("--variant <name>", "ONNX variant of a Hub model or folder (fp32, fp16, q4, quantized, …)"),
+  /** `--cache-dir`. */
+  cacheDir: () => new Option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)"),
+  /** `--graph-optimization`. */
+  graphOptimization: () =>
+    new Option("--graph-optimization <level>", "disabled|basic|extended|all (default all)").argParser(graphOptArg),
+  /** `--intra-op-threads`. */
+  intraOpThreads: () =>
+    new Option(
+      "--intra-op-threads <n>",
+      "threads inside one operator (default: the cores; serve: per worker, default cores / workers)",
+    ).argParser(intFlag("--intra-op-threads", INT_FLAGS.threads)),
+  /** `--inter-op-threads`. */
+  interOpThreads: () =>
+    new Option("--inter-op-threads <n>", "threads across operators (serve: per worker)").argParser(
+      intFlag("--inter-op-threads", INT_FLAGS.threads),
+    ),
+} as const;
+
+/** The values of the runtime flags as commander parses them (see {@linkcode RUNTIME_OPTIONS}). */
+export interface RuntimeOptionValues {
+  /** `--provider`. */
   provider?: ProviderChoice;
+  /** `--device-id`. */
   deviceId?: number;
-  graphOptimization?: GraphOptimizationLevel;
-  intraOpThreads?: number;
-  interOpThreads?: number;
+  /** `--variant`. */
   variant?: string;
+  /** `--cache-dir`. */
   cacheDir?: string;
+  /** `--graph-optimization`. */
+  graphOptimization?: GraphOptimizationLevel;
+  /** `--intra-op-threads`. */
+  intraOpThreads?: number;
+  /** `--inter-op-threads`. */
+  interOpThreads?: number;
+}
+
+/**
+ * Adds every runtime flag ({@linkcode RUNTIME_OPTIONS}) to `command`, in one order, where the command's chain
+ * calls it (the flags' place in `--help`). The result is typed with {@linkcode RuntimeOptionValues} directly:
+ * letting the compiler infer seven chained `addOption` steps over a generic command made type-checking all of
+ * src/ take minutes; tests/runtime_flags_test.ts checks the parsed values.
+ */
+export function withRuntimeOptions<Args extends unknown[], Opts extends OptionValues, Globals extends OptionValues>(
+  command: Command<Args, Opts, Globals>,
+): Command<Args, Opts & RuntimeOptionValues, Globals> {
+  for (const make of Object.values(RUNTIME_OPTIONS)) command.addOption(make());
+  return command as unknown as Command<Args, Opts & RuntimeOptionValues, Globals>;
+}
+
+/**
+ * `--pull`: the commands that load one model (run, inspect, bench, chat) may pull a Hub id that is not cached
+ * yet; serve has `--allow-pull` for its own API instead.
+ */
+export function pullOption(): Option<"--pull", undefined, undefined, undefined, false, undefined> {
+  return new Option("--pull", "pull a Hub model that is not cached yet");
+}
+
+/** Flags every runtime command shares. */
+export interface RuntimeFlags extends RuntimeOptionValues {
+  /** `--pull`. */
   pull?: boolean;
 }
 

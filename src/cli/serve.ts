@@ -10,7 +10,7 @@ import { InputError } from "../errors.ts";
 import type { CliContext } from "./context.ts";
 import type { Output } from "./output.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
-import { graphOptArg, PROVIDER_HELP, providerArg } from "./runtime_flags.ts";
+import { withRuntimeOptions } from "./runtime_flags.ts";
 import { INT_FLAGS, intFlag } from "./int_flag.ts";
 import { scanCache } from "../cache/scan.ts";
 import { HuggingFaceManager } from "../registry/huggingface.ts";
@@ -35,7 +35,7 @@ export function isLoopback(host: string): boolean {
 
 /** `gpux serve`. */
 export function serveCommand(ctx: CliContext) {
-  return new Command("serve")
+  const command = new Command("serve")
     .description(
       "Serve models over HTTP: gpux API, KServe v2 (Open Inference Protocol), OpenAI- and Ollama-compatible APIs, Prometheus metrics",
     )
@@ -123,22 +123,8 @@ export function serveCommand(ctx: CliContext) {
     .option(
       "--cors <origins>",
       "* or comma-separated origins (scheme://host[:port]): send Access-Control-Allow-Origin and answer preflights",
-    )
-    .option("-p, --provider <name>", PROVIDER_HELP, providerArg)
-    .option("--device-id <n>", "GPU index for cuda/tensorrt/dml", intFlag("--device-id", INT_FLAGS.deviceId))
-    .option("--variant <name>", "ONNX variant of Hub models or folders (fp32, fp16, quantized, …)")
-    .option("--cache-dir <dir>", "Hub cache directory (default HF_HUB_CACHE or $HF_HOME/hub)")
-    .option("--graph-optimization <level>", "disabled|basic|extended|all (default all)", graphOptArg)
-    .option(
-      "--intra-op-threads <n>",
-      "threads inside one operator, per worker (default: cores / workers)",
-      intFlag("--intra-op-threads", INT_FLAGS.threads),
-    )
-    .option(
-      "--inter-op-threads <n>",
-      "threads across operators, per worker",
-      intFlag("--inter-op-threads", INT_FLAGS.threads),
-    )
+    );
+  return withRuntimeOptions(command)
     .option(
       "--keep-alive <duration>",
       "with no model argument: how long an idle model stays loaded (90s, 5m, 1h; default 5m; a request's keep_alive overrides it)",

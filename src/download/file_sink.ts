@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type WriteContext, writeFailure } from "./write_failure.ts";
+import { type WriteContext, writeFailure } from "../write_failure.ts";
 
 const WRITE_BUFFER = 256 * 1024;
 const DIRECT_WRITE = 16 * 1024;

@@ -21,6 +21,7 @@ import {
   RateLimitError,
   RevisionNotFoundError,
 } from "../errors.ts";
+import { sleep } from "../sleep.ts";
 
 /** What a request is about, so that errors can name it. */
 export interface RequestContext {
@@ -446,20 +447,4 @@ function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) {
     throw signal.reason instanceof InterruptedError ? signal.reason : new InterruptedError("interrupted");
   }
-}
-
-/** Waits `ms`, rejecting with {@linkcode InterruptedError} when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new InterruptedError("interrupted"));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError("interrupted"));
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

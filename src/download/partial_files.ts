@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { writeFailure } from "./write_failure.ts";
+import { writeFailure } from "../write_failure.ts";
 
 /** The three partial files of a blob. */
 export interface PartialPaths {

@@ -11,7 +11,7 @@
  */
 import { fileSize, type PartialPaths, removeIfExists } from "./partial_files.ts";
 import { type PlannedFile, RangePlan } from "./range_plan.ts";
-import { isDiskFull, writeFailure } from "./write_failure.ts";
+import { isDiskFull, writeFailure } from "../write_failure.ts";
 
 /**
  * The plan to continue with: the saved one when it is valid for `file` and the ranged partial has the

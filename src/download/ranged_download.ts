@@ -21,21 +21,16 @@
  * @module
  */
 import { InterruptedError } from "../errors.ts";
-import { FileSink, syncToDisk } from "./file_sink.ts";
-import { sleep } from "./http.ts";
+import { syncToDisk } from "./file_sink.ts";
+import { receiveBody } from "./receive_body.ts";
+import { sleep } from "../sleep.ts";
 import { InOrderHasher } from "./in_order_hasher.ts";
 import { removeIfExists } from "./partial_files.ts";
 import type { RangePlan } from "./range_plan.ts";
 import { loadRangePlan, saveRangePlan } from "./range_sidecar.ts";
-import { pump, StallError, StallWatch } from "./stall_watch.ts";
-import {
-  contentRangeStart,
-  DEFAULT_FAST_STREAM,
-  DEFAULT_STALL_TIMEOUT_MS,
-  madeProgress,
-  type TransferJob,
-} from "./transfer_job.ts";
-import { writeFailure } from "./write_failure.ts";
+import { StallError } from "./stall_watch.ts";
+import { contentRangeStart, DEFAULT_FAST_STREAM, madeProgress, type TransferJob } from "./transfer_job.ts";
+import { writeFailure } from "../write_failure.ts";
 
 /** The first range is watched for up to this many bytes to measure one connection's speed. */
 const PROBE_BYTES = 4 * 1024 * 1024;
@@ -259,8 +254,9 @@ export class RangedTransfer {
   }
 
   /**
-   * One request for bytes `from` to the end of part `i`, written at their place in the file. What is
-   * hashed and counted is what reached the file, not what arrived.
+   * One request for bytes `from` to the end of part `i`, written at their place in the file through the
+   * shared receive loop ({@linkcode receiveBody}). What is hashed and counted is what reached the file, not
+   * what arrived.
    */
   async #fetchOnce(i: number, from: number, writer: Deno.FsFile, controller: AbortController): Promise<void> {
     const job = this.#job;
@@ -283,33 +279,21 @@ export class RangedTransfer {
     this.#rangesWork = true;
     this.#onRangesWork();
     await writer.seek(from, Deno.SeekMode.Start);
-    const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
     let written = 0;
-    const sink = new FileSink(
-      writer,
-      { path: job.paths.ranged, label: job.label, bytesNeeded: job.size - plan.contiguousEnd() },
-      (bytes) => {
+    await receiveBody(job, response.body, {
+      file: writer,
+      context: { path: job.paths.ranged, label: job.label, bytesNeeded: job.size - plan.contiguousEnd() },
+      controller,
+      limit: end - from,
+      overflow: () => new Error(`the server sent more than the requested range ${from}-${end - 1}`),
+      onWritten: (bytes) => {
         this.#hasher.offer(from + written, bytes);
         written += bytes.length;
         plan.record(i, bytes.length);
         this.#dirty = true;
         this.#progress.notify();
       },
-    );
-    let received = 0;
-    try {
-      await pump(response.body, stall, async (chunk) => {
-        if (from + received + chunk.length > end) {
-          throw new Error(`the server sent more than the requested range ${from}-${end - 1}`);
-        }
-        received += chunk.length;
-        await sink.write(chunk);
-        job.bytes(chunk.length);
-      });
-    } finally {
-      stall.stop();
-      await sink.flush();
-    }
+    });
   }
 
   /**

@@ -14,11 +14,12 @@
  */
 import { CacheError, IntegrityError, NetworkError } from "../errors.ts";
 import { type ContentHasher, createContentHasher, hashFileRange } from "./content_hash.ts";
-import { FileSink, syncToDisk } from "./file_sink.ts";
+import { syncToDisk } from "./file_sink.ts";
+import { receiveBody } from "./receive_body.ts";
 import { fileSize, removeIfExists } from "./partial_files.ts";
-import { pump, StallError, StallWatch } from "./stall_watch.ts";
-import { contentRangeStart, DEFAULT_STALL_TIMEOUT_MS, madeProgress, type TransferJob } from "./transfer_job.ts";
-import { type WriteContext, writeFailure } from "./write_failure.ts";
+import { StallError } from "./stall_watch.ts";
+import { contentRangeStart, madeProgress, type TransferJob } from "./transfer_job.ts";
+import { type WriteContext, writeFailure } from "../write_failure.ts";
 
 /** Bytes read per step when the prefix on disk is re-hashed. */
 const HASH_READ = 1024 * 1024;
@@ -159,30 +160,24 @@ export class SequentialTransfer {
   }
 
   /**
-   * Appends `body` to the file, aborting `controller` on a stall. What is hashed and counted is what
-   * reached the file, not what arrived; a body longer than the file is an {@linkcode IntegrityError}.
+   * Appends `body` to the file through the shared receive loop ({@linkcode receiveBody}), aborting `controller`
+   * on a stall. What is hashed and counted is what reached the file, not what arrived; a body longer than the
+   * file is an {@linkcode IntegrityError}.
    */
   async #receive(body: ReadableStream<Uint8Array>, controller: AbortController): Promise<void> {
-    const job = this.#job;
-    const { size } = job;
-    const stall = new StallWatch(job.o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, controller);
+    const { size } = this.#job;
     const hasher = this.#hasher;
-    const sink = new FileSink(this.#file!, this.#writeContext(), (bytes) => {
-      hasher.update(bytes);
-      this.#length += bytes.length;
+    await receiveBody(this.#job, body, {
+      file: this.#file!,
+      context: this.#writeContext(),
+      controller,
+      limit: size - this.#length,
+      overflow: () => this.#job.corrupt(`the server sent more than ${size} bytes`),
+      onWritten: (bytes) => {
+        hasher.update(bytes);
+        this.#length += bytes.length;
+      },
     });
-    let received = this.#length;
-    try {
-      await pump(body, stall, async (chunk) => {
-        if (received + chunk.length > size) throw job.corrupt(`the server sent more than ${size} bytes`);
-        received += chunk.length;
-        await sink.write(chunk);
-        job.bytes(chunk.length);
-      });
-    } finally {
-      stall.stop();
-      await sink.flush();
-    }
   }
 
   /**

@@ -9,7 +9,8 @@
  */
 import { GpuxError, IntegrityError, InterruptedError, NetworkError } from "../errors.ts";
 import type { ExpectedContent } from "./content_hash.ts";
-import { backoffDelay, errorFromResponse, fetchWithRetry, type RetryInfo, safeOrigin, sleep } from "./http.ts";
+import { backoffDelay, errorFromResponse, fetchWithRetry, type RetryInfo, safeOrigin } from "./http.ts";
+import { sleep } from "../sleep.ts";
 import { type PartialPaths, partialPaths } from "./partial_files.ts";
 import { Semaphore } from "./semaphore.ts";
 import { StallError } from "./stall_watch.ts";

@@ -48,34 +48,51 @@ export interface RevisionOptions {
   signal?: AbortSignal;
 }
 
-/** Everything gpux knows about a model at one revision. */
-export interface ModelMetadata {
+/**
+ * The fields of the Hub's model record gpux reads (`GET /api/models/{id}/revision/{rev}`): the one record of a
+ * model's Hub metadata. {@linkcode ModelMetadata} is this record at a resolved commit, less the fields only the
+ * client reads (`author`, `config`), plus what gpux derives from the files.
+ */
+export interface HubModelRecord {
   /** Repository id as the Hub spells it. */
   id: string;
-  /** The revision asked for (default `main`). */
-  revision: string;
-  /** The commit sha that revision resolved to. */
-  sha: string;
-  /** Whether the repository is private. */
+  /** Commit the revision resolved to. */
+  sha?: string;
+  /** Visible to its owner and members only. */
   private: boolean;
-  /** Whether users must accept conditions first: `auto` or `manual` approval. */
+  /** Whether users must accept conditions before downloading (`auto` or `manual` approval). */
   gated: false | "auto" | "manual";
   /** Task, e.g. `text-classification`. */
   pipelineTag?: string;
-  /** Input modality derived from the pipeline tag. */
-  modality: Modality;
   /** Library, e.g. `transformers.js`, `onnx`. */
   libraryName?: string;
   /** The Hub's tags. */
   tags: string[];
-  /** License id, from the card's front matter or a `license:` tag. */
+  /** From the card's front matter, else a `license:` tag. */
   license?: string;
   /** Downloads in the last 30 days. */
   downloads?: number;
-  /** Number of likes. */
+  /** Likes. */
   likes?: number;
   /** ISO 8601 date of the last commit. */
   lastModified?: string;
+  /** Owner (user or organisation). */
+  author?: string;
+  /** `architectures` and `model_type` of config.json, when the Hub reports them. */
+  config?: { architectures?: string[]; modelType?: string };
+}
+
+/**
+ * Everything gpux knows about a model at one revision: the Hub's {@linkcode HubModelRecord} (its fields declared
+ * there, once) at a resolved commit, and what gpux derives from the files.
+ */
+export interface ModelMetadata extends Omit<HubModelRecord, "sha" | "author" | "config"> {
+  /** The revision asked for (default `main`). */
+  revision: string;
+  /** The commit sha that revision resolved to. */
+  sha: string;
+  /** Input modality derived from the pipeline tag. */
+  modality: Modality;
   /** First paragraph of the model card (README.md without its front matter). */
   description?: string;
   /** `architectures` from config.json, when present. */

@@ -38,7 +38,7 @@ import { sharedStoreTarget } from "../cache/shared_store.ts";
 import { downloadBlob } from "../download/blob_download.ts";
 import { hashKindOfEtag } from "../download/content_hash.ts";
 import { Semaphore } from "../download/semaphore.ts";
-import { describeBytes, writeFailure } from "../download/write_failure.ts";
+import { describeBytes, writeFailure } from "../write_failure.ts";
 import { TransferProgress } from "../download/transfer_progress.ts";
 import { filterPaths } from "./file_filter.ts";
 import { checkListing } from "./listing_check.ts";

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { CacheError, DiskFullError, GpuxError } from "../errors.ts";
-import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "../file_errors.ts";
+import { CacheError, DiskFullError, GpuxError } from "./errors.ts";
+import { fileErrorReason, isAccessDenied, SANDBOX_WRITE_HINT } from "./file_errors.ts";
 
 /** What was being written when a write failed. */
 export interface WriteContext {
