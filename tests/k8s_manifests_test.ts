@@ -174,3 +174,9 @@ Deno.test("the manifest checks fail on a wrong type and on a misspelt field", as
   validate(misspelt); // the schema alone lets it through
   assertStringIncludes(await strictFieldErrors([misspelt]), "readinesProbe");
 });
+
+Deno.test("docs/serve.md shows deploy/kubernetes/gpux.yaml as it is", async () => {
+  const page = await Deno.readTextFile(`${ROOT}docs/serve.md`);
+  const block = page.split("<!-- deploy/kubernetes/gpux.yaml -->\n```yaml\n")[1]?.split("```")[0];
+  assertEquals(block, await Deno.readTextFile(`${DEPLOY}/gpux.yaml`));
+});
