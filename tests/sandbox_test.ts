@@ -252,8 +252,8 @@ Deno.test({
   },
 });
 
-Deno.test("README: the deno install line from JSR names exactly the variables gpux reads", async () => {
-  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+Deno.test("docs/install.md: the deno install line from JSR names exactly the variables gpux reads", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}docs/install.md`);
   const listed = /deno install -g -n gpux[^`]*?--allow-env=([A-Z_,]+)/.exec(readme)?.[1];
   assertEquals(listed?.split(","), [...ENV_VARS]);
 });
