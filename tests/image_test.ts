@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { InputError } from "../src/errors.ts";
 import { applyOrientation, decodeImage, type RgbImage } from "../src/processing/image_decode.ts";
 import { readImageHeader } from "../src/processing/image_header.ts";
-import { resizeImage } from "../src/processing/image_resize.ts";
+import { resizeGrey, resizeImage } from "../src/processing/image_resize.ts";
 import {
   centerCrop,
   imageSpecFromGpuxConfig,
@@ -187,6 +187,27 @@ Deno.test("bilinear upscale 2→4 matches Pillow's values; nearest picks Pillow'
   // → 255·1.5/1.75 = 218.6 → 219 (Pillow clips the edge taps instead of mirroring).
   const four: RgbImage = { width: 4, height: 1, data: Uint8Array.of(0, 0, 0, 0, 0, 0, 255, 255, 255, 255, 255, 255) };
   assert.deepEqual(Array.from(resizeImage(four, 2, 1, "bilinear").data.filter((_, i) => i % 3 === 0)), [36, 219]);
+});
+
+Deno.test("resizeGrey gives each channel of resizeImage (one channel, same coefficients and rounding)", () => {
+  const image = photoLike(37, 29, 5);
+  const cases: [number, number, "bilinear" | "bicubic" | "lanczos" | "box" | "hamming"][] = [
+    [160, 120, "bilinear"],
+    [8, 6, "bilinear"],
+    [37, 11, "bicubic"],
+    [13, 29, "lanczos"],
+    [50, 7, "box"],
+    [9, 64, "hamming"],
+    [37, 29, "bilinear"],
+  ];
+  for (const [width, height, filter] of cases) {
+    const rgb = resizeImage(image, width, height, filter).data;
+    for (let c = 0; c < 3; c++) {
+      const plane = image.data.filter((_, i) => i % 3 === c);
+      const grey = resizeGrey(plane, image.width, image.height, width, height, filter);
+      assert.deepEqual(Array.from(grey), Array.from(rgb.filter((_, i) => i % 3 === c)), `${width}×${height} ${filter}`);
+    }
+  }
 });
 
 Deno.test("shortest-edge sizes truncate the long edge as transformers does; center crop takes (size - crop) // 2", () => {

@@ -19,7 +19,7 @@
 import { InputError } from "../errors.ts";
 import { tensorNumbers } from "./classification.ts";
 import { type ImageTaskState, setupImageTask } from "./image_classification.ts";
-import { resizeImage } from "./image_resize.ts";
+import { resizeGrey } from "./image_resize.ts";
 import { detectionFeeds, type ImageSizes } from "./image_task_feeds.ts";
 import type { Segment, TaskHandler } from "./task_types.ts";
 
@@ -29,7 +29,7 @@ import type { Segment, TaskHandler } from "./task_types.ts";
  * bilinear filter (which smooths a downscale, where an unfiltered resize would alias the matte's edges).
  */
 export function matteAlpha(
-  values: Float64Array,
+  values: ArrayLike<number>,
   offset: number,
   h: number,
   w: number,
@@ -43,16 +43,14 @@ export function matteAlpha(
       break;
     }
   }
-  const grey = new Uint8Array(h * w * 3);
+  // one grey channel: Pillow resizes each channel alone, so this is the RGB resize's first channel
+  const grey = new Uint8Array(h * w);
   for (let i = 0; i < h * w; i++) {
     const v = values[offset + i];
     const p = logits ? 1 / (1 + Math.exp(-v)) : v;
-    grey[i * 3] = grey[i * 3 + 1] = grey[i * 3 + 2] = Math.trunc(Math.min(1, Math.max(0, p)) * 255);
+    grey[i] = Math.trunc(Math.min(1, Math.max(0, p)) * 255);
   }
-  const resized = resizeImage({ width: w, height: h, data: grey }, width, height, "bilinear");
-  const alpha = new Uint8Array(width * height);
-  for (let i = 0; i < alpha.length; i++) alpha[i] = resized.data[i * 3];
-  return alpha;
+  return resizeGrey(grey, w, h, width, height, "bilinear");
 }
 
 /** The background-removal handler. */
@@ -75,7 +73,8 @@ export const backgroundRemoval: TaskHandler<ImageTaskState> = {
       );
     }
     const [h, w] = shape.slice(-2);
-    const values = tensorNumbers(t);
+    // float32 (the usual matte) is read in place; other types become numbers first
+    const values = t.dtype === "float32" ? t.data as Float32Array : tensorNumbers(t);
     const segments: Segment[][] = [];
     for (let n = 0; n < shape[0]; n++) {
       const { width, height } = sizes[n];

@@ -51,8 +51,10 @@ function taps(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array
     const x = (j + 0.5) * scale - 0.5;
     const f = Math.floor(x);
     i0[j] = mirror(f, inSize);
-    i1[j] = mirror(f + 1, inSize);
     t[j] = x - f;
+    // a sample on a pixel centre weighs its right neighbour 0: reading i0 twice gives the same value and spares
+    // `needed` a source row (or column) to blur — half of them when the scale is a whole number
+    i1[j] = t[j] === 0 ? i0[j] : mirror(f + 1, inSize);
   }
   return { i0, i1, t };
 }
@@ -108,30 +110,40 @@ export function owlv2PixelValues(images: readonly RgbImage[], spec: Owlv2ImageSp
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    const vertical = new Float64Array(side); // one needed row, blurred along y, every column
-    const blurred = new Float64Array(rowSet.list.length * colSet.list.length);
-    for (let c = 0; c < 3; c++) {
-      // blur along y (axis 0) at the needed rows, then along x (axis 1) at the needed columns, as scipy's order
-      for (let j = 0; j < rowSet.list.length; j++) {
-        vertical.fill(0);
-        for (let k = 0; k < ky.length; k++) {
-          const y = rowTaps[j * ky.length + k];
-          if (y >= ih) continue; // padding
-          const weight = ky[k] * spec.rescale;
-          for (let x = 0, i = y * iw * 3 + c; x < iw; x++, i += 3) vertical[x] += weight * data[i];
-        }
-        for (let m = 0; m < colSet.list.length; m++) {
-          let acc = 0;
-          for (let k = 0; k < kx.length; k++) acc += kx[k] * vertical[colTaps[m * kx.length + k]];
-          blurred[j * colSet.list.length + m] = acc;
-        }
+    // blur along y (axis 0) at the needed rows, then along x (axis 1) at the needed columns, as scipy's order;
+    // the three channels in one pass over each source row (interleaved RGB, read in memory order)
+    const vertical = new Float64Array(side * 3); // one needed row, blurred along y, every column and channel
+    const stride = colSet.list.length;
+    const plane = rowSet.list.length * stride;
+    const blurred = new Float64Array(3 * plane); // channel-major: [c][needed row][needed column]
+    for (let j = 0; j < rowSet.list.length; j++) {
+      vertical.fill(0);
+      for (let k = 0; k < ky.length; k++) {
+        const y = rowTaps[j * ky.length + k];
+        if (y >= ih) continue; // padding
+        const weight = ky[k] * spec.rescale;
+        for (let x = 0, i = y * iw * 3; x < iw * 3; x++, i++) vertical[x] += weight * data[i];
       }
+      for (let m = 0; m < stride; m++) {
+        let r = 0, g = 0, b = 0;
+        for (let k = 0; k < kx.length; k++) {
+          const w = kx[k], at = colTaps[m * kx.length + k] * 3;
+          r += w * vertical[at];
+          g += w * vertical[at + 1];
+          b += w * vertical[at + 2];
+        }
+        blurred[j * stride + m] = r;
+        blurred[plane + j * stride + m] = g;
+        blurred[2 * plane + j * stride + m] = b;
+      }
+    }
+    for (let c = 0; c < 3; c++) {
       const mean = spec.normalize?.mean[c] ?? 0;
       const std = spec.normalize?.std[c] ?? 1;
       const base = (n * 3 + c) * ow * oh;
-      const stride = colSet.list.length;
       for (let y = 0; y < oh; y++) {
-        const r0 = rowSet.at[rows.i0[y]] * stride, r1 = rowSet.at[rows.i1[y]] * stride, ty = rows.t[y];
+        const r0 = c * plane + rowSet.at[rows.i0[y]] * stride, ty = rows.t[y];
+        const r1 = c * plane + rowSet.at[rows.i1[y]] * stride;
         for (let x = 0; x < ow; x++) {
           const c0 = colSet.at[cols.i0[x]], c1 = colSet.at[cols.i1[x]], tx = cols.t[x];
           const top = blurred[r0 + c0] * (1 - tx) + blurred[r0 + c1] * tx;
