@@ -467,3 +467,43 @@ Deno.test("whisper: without a language the encoder runs once per window (detecti
     await whisper.dispose();
   }
 });
+
+Deno.test("whisper: a long recording's windows decoded as one batch give the ids of one window at a time", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const parts = await loadSeq2SeqParts(dir, { intraOpThreads: 1 });
+  // a counter on the real decoder session: every decoder step goes through its run()
+  const decoder = parts.sessions.decoder;
+  const run = decoder.run.bind(decoder);
+  let decoderRuns = 0;
+  Object.defineProperty(decoder, "run", {
+    value: (...args: Parameters<typeof run>) => {
+      decoderRuns++;
+      return run(...args);
+    },
+  });
+  const whisper = await createWhisper(parts);
+  try {
+    const wav = await Deno.readFile(`${dir}/audio/long.wav`);
+    // timestamps (per-window rules) and detection (per-window prompts) as well as plain English
+    for (const options of [{ language: "en" }, { timestamps: true }]) {
+      const base = { ...options, maxNewTokens: goldens.long.max_new_tokens };
+      decoderRuns = 0;
+      const one = await whisper.transcribeWav(wav, "long.wav", { ...base, batchSize: 1 });
+      const oneRuns = decoderRuns;
+      decoderRuns = 0;
+      const batched = await whisper.transcribeWav(wav, "long.wav", { ...base, batchSize: 8 });
+      assert.ok(one.windows.length >= 3, "several windows");
+      assert.deepEqual(batched.windows, one.windows);
+      assert.equal(batched.text, one.text);
+      assert.deepEqual(batched.segments, one.segments);
+      assert.ok(decoderRuns < oneRuns, `batched: ${decoderRuns} decoder runs, one at a time: ${oneRuns}`);
+    }
+    await assert.rejects(
+      () => whisper.transcribeWav(wav, "long.wav", { language: "en", batchSize: 0 }),
+      /batchSize/,
+    );
+  } finally {
+    await whisper.dispose();
+  }
+});

@@ -103,6 +103,22 @@ function fftRec(
     return;
   }
   const { p, m, twRe, twIm, dftRe, dftIm } = levels[depth];
+  if (m === 1) {
+    // the last level: its p inputs are 1-point transforms and its twiddles W_n^0 = 1, so the p-point DFT reads the
+    // input directly (the same sums, without p calls a level below; measured a third off the log-mel's time)
+    for (let t = 0; t < p; t++) {
+      let sr = 0, si = 0;
+      for (let q = 0; q < p; q++) {
+        const xr = re[offset + q * stride], xi = im[offset + q * stride];
+        const wr = dftRe[q * p + t], wi = dftIm[q * p + t];
+        sr += xr * wr - xi * wi;
+        si += xr * wi + xi * wr;
+      }
+      outRe[out + t] = sr;
+      outIm[out + t] = si;
+    }
+    return;
+  }
   for (let q = 0; q < p; q++) {
     fftRec(re, im, offset + q * stride, stride * p, levels, depth + 1, outRe, outIm, out + q * m);
   }
