@@ -510,26 +510,33 @@ export class ContinuousBatch {
     }
     if (group.length) groups.push(group);
     for (const rows of groups) {
+      const started = performance.now();
+      this.#onPrefill?.(rows.length);
+      const prompts = rows.map((r) => r.spec.promptIds);
+      let run: { logits: Float32Array[]; past: TensorMap };
       try {
-        const started = performance.now();
-        this.#onPrefill?.(rows.length);
-        const prompts = rows.map((r) => r.spec.promptIds);
-        const run = rows.length === 1
+        run = rows.length === 1
           ? await prefillAlone(this.#session, this.#contract, prompts[0]).then((r) => ({
             logits: [r.logits],
             past: r.past,
           }))
           : await prefillTogether(this.#session, this.#contract, prompts);
-        const elapsed = performance.now() - started;
-        for (const [index, row] of rows.entries()) {
+      } catch (error) {
+        // a failed run fails the prompts in it
+        for (const row of rows) row.reject(error);
+        continue;
+      }
+      const elapsed = performance.now() - started;
+      for (const [index, row] of rows.entries()) {
+        try {
           row.len = row.spec.promptIds.length;
           this.#choose(row, run.logits[index]);
           row.prefillMs = elapsed;
           if (row.done) row.resolve(outcome(row));
           else joined.push({ row, past: run.past, index });
+        } catch (error) {
+          row.reject(error);
         }
-      } catch (error) {
-        for (const row of rows) row.reject(error);
       }
     }
     if (!joined.length) return;
