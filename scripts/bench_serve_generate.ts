@@ -7,7 +7,8 @@
  * time to first token p50/p99 (from the request to the first content chunk), at each concurrency (`--concurrency
  * 1,4,16`), every cell against a server started with the same `--parallel` (default 16: one worker decoding up to 16
  * sequences together in one batched step). The in-process row is the generator called directly, one prompt after
- * another. The last line gives each concurrency's aggregate tokens/s over concurrency 1's, measured in the same run.
+ * another; the concurrency-1 cell sends as many requests, one after another (a higher concurrency: one wave of c).
+ * The last line gives each concurrency's aggregate tokens/s over concurrency 1's, measured in the same run.
  *
  * @module
  */
@@ -53,6 +54,8 @@ export async function benchServeGenerate(): Promise<void> {
   }
   await setOrtLogLevel("fatal");
   const rows: Row[] = [];
+  // requests of the in-process row and of the concurrency-1 cell, one after another
+  const rounds = Math.max(...concurrency.filter((c) => c <= 4), 1);
   const startLoad = loadavg();
   // in-process: the generator called directly, one prompt at a time
   {
@@ -62,7 +65,6 @@ export async function benchServeGenerate(): Promise<void> {
     await p.run(PROMPT, { maxNewTokens: 4, temperature: 0, eosTokenId: [] }); // warm-up
     // every step is timed by its token (logprobs on both sides: a random model's tokens may decode to no text)
     const started = performance.now();
-    const rounds = Math.max(...concurrency.filter((c) => c <= 4), 1);
     for (let i = 0; i < rounds; i++) {
       const t0 = performance.now();
       const stream = p.generate(PROMPT, { maxNewTokens: newTokens, temperature: 0, eosTokenId: [], logprobs: true });
@@ -121,8 +123,12 @@ export async function benchServeGenerate(): Promise<void> {
         return { ttft, tokens };
       };
       await one(); // warm-up
+      // concurrency 1 is one request at a time, as many as the in-process row runs (one request alone is too
+      // short a sample on a shared machine); a higher concurrency is one wave of c requests
+      const waves = c === 1 ? rounds : 1;
       const started = performance.now();
-      const results = await Promise.all(Array.from({ length: c }, one));
+      const results = [];
+      for (let w = 0; w < waves; w++) results.push(...await Promise.all(Array.from({ length: c }, one)));
       const wall = performance.now() - started;
       const tokens = results.reduce((n, r) => n + r.tokens, 0);
       const ttft = results.map((r) => r.ttft).filter((t) => !Number.isNaN(t));
@@ -133,7 +139,7 @@ export async function benchServeGenerate(): Promise<void> {
         tokensPerSecond: tokens / (wall / 1000),
         ttftP50: percentile(sorted(ttft), 50),
         ttftP99: percentile(sorted(ttft), 99),
-        requests: c,
+        requests: results.length,
       });
       console.error(`serve c=${c}: ${rows[rows.length - 1].tokensPerSecond.toFixed(1)} tokens/s`);
     } finally {

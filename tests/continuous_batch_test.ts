@@ -17,6 +17,8 @@ import {
   batchingObstacle,
   ContinuousBatch,
   prefillAlone,
+  prefillTogether,
+  prefillTogetherCheck,
   regroupPast,
 } from "../src/generation/continuous_batch.ts";
 
@@ -63,8 +65,11 @@ function batched(batch: ContinuousBatch, p: TextGenerationPipeline, c: Case, sig
   });
 }
 
-for (const fixture of ["llama", "gpt2", "qwen3", "llama-merged"] as const) {
-  Deno.test(`continuous batch (${fixture}): 12 sequences joining at different steps each get their answer alone`, async () => {
+type Fixture = "llama" | "gpt2" | "qwen3" | "llama-merged";
+
+/** 12 sequences (the first six at once, the rest while they decode) through a batch: each ends as it does alone. */
+async function joinsAndLeaves(fixture: Fixture, prefillTogether: boolean): Promise<void> {
+  {
     const p = await loadTextGeneration(await generationFixture(fixture), { variant: "fp32" });
     try {
       const verdict = await batchingCheck(p.session, p.contract);
@@ -73,9 +78,12 @@ for (const fixture of ["llama", "gpt2", "qwen3", "llama-merged"] as const) {
       const expected = [];
       for (const c of list) expected.push(await alone(p, c));
       const sizes: number[] = [];
+      const prefills: number[] = [];
       const batch = new ContinuousBatch(p.session, p.contract, p.tokenizer, {
         maxRows: 8,
         onBatchStep: (n) => sizes.push(n),
+        prefillTogether,
+        onPrefill: (n) => prefills.push(n),
       });
       // the first half at once, the rest joining while the first ones decode (and more than maxRows: some wait)
       const first = list.slice(0, 6).map((c) => batched(batch, p, c));
@@ -95,10 +103,42 @@ for (const fixture of ["llama", "gpt2", "qwen3", "llama-merged"] as const) {
       }
       assert(Math.max(...sizes) > 1, `steps were batched: ${sizes.join(",")}`);
       assert(Math.max(...sizes) <= 8, "never more rows than maxRows");
+      assertEquals(prefills.reduce((a, b) => a + b, 0), list.length, `every prompt prefilled once: ${prefills}`);
+      if (prefillTogether) assert(Math.max(...prefills) > 1, `prompts were prefilled together: ${prefills}`);
+      else assertEquals(Math.max(...prefills), 1, "one prefill run per prompt");
       assertEquals(batch.rows, 0);
     } finally {
       await p.dispose();
     }
+  }
+}
+
+for (const fixture of ["llama", "gpt2", "qwen3", "llama-merged"] as const) {
+  Deno.test(`continuous batch (${fixture}): 12 sequences joining at different steps each get their answer alone`, () =>
+    joinsAndLeaves(fixture, false));
+}
+
+for (const fixture of ["llama", "qwen3", "llama-merged"] as const) {
+  Deno.test(`continuous batch (${fixture}): prompts joining together, prefilled in one padded run, get their answer alone`, async () => {
+    const p = await loadTextGeneration(await generationFixture(fixture), { variant: "fp32" });
+    try {
+      const verdict = await prefillTogetherCheck(p.session, p.contract);
+      assert(verdict.ok, `prefill check: ${JSON.stringify(verdict)}`);
+      // prompts of 3, 11 and 1 tokens in one run: each row's last logits are its logits alone
+      const prompts = [[3, 4, 5], [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], [17]];
+      const together = await prefillTogether(p.session, p.contract, prompts);
+      for (const [i, prompt] of prompts.entries()) {
+        const solo = await prefillAlone(p.session, p.contract, prompt);
+        let worst = 0;
+        for (let k = 0; k < solo.logits.length; k++) {
+          worst = Math.max(worst, Math.abs(solo.logits[k] - together.logits[i][k]));
+        }
+        assert(worst < 1e-4, `${fixture} prompt ${i}: padded prefill logits differ by ${worst}`);
+      }
+    } finally {
+      await p.dispose();
+    }
+    await joinsAndLeaves(fixture, true);
   });
 }
 
@@ -170,6 +210,9 @@ Deno.test("continuous batch: graphs that cannot pad rows say why (no cache or ma
       !verdict.ok && /padding a shorter row changed this graph's logits/.test(verdict.reason),
       JSON.stringify(verdict),
     );
+    // and a left-padded prompt prefilled next to a longer one, likewise
+    const prefill = await prefillTogetherCheck(genai.session, genai.contract);
+    assert(!prefill.ok && /prefilling a left-padded prompt changed/.test(prefill.reason), JSON.stringify(prefill));
   } finally {
     await genai.dispose();
   }

@@ -22,6 +22,7 @@ import { parsePrometheusText } from "../src/serve/metrics.ts";
 import { toolCallDeltas } from "../src/serve/routes_openai.ts";
 import { ToolCallStreamParser } from "../src/generation/tool_calls.ts";
 import { loadTextGeneration } from "../src/generation/load_pipeline.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
 
 const QWEN = await generationFixture("qwen3");
 const goldens = await readGoldens("qwen3");
@@ -40,6 +41,8 @@ const bert = got;
 let server: ServeProcess | undefined;
 let tmp = "";
 let embedderVectors: number[][] = [];
+/** Tokens of each of TEXTS as the embedder's own tokenizer encodes it ([CLS] and [SEP] included). */
+let embedderTokens: number[] = [];
 const TEXTS = ["hello world", "the sea is calm"];
 
 async function serve(): Promise<ServeProcess> {
@@ -53,6 +56,8 @@ async function serve(): Promise<ServeProcess> {
   assertEquals(run.code, 0, run.stderr);
   const doc = JSON.parse(run.stdout);
   embedderVectors = doc.result.embeddings.map((e: { embedding: number[] }) => e.embedding);
+  const tokenizer = await loadTokenizer(`${tmp}/embedder`);
+  embedderTokens = TEXTS.map((t) => tokenizer.encode(t).inputIds.length);
   server = running(
     await startServe(
       [
@@ -189,8 +194,13 @@ Deno.test({
     emb.data.forEach((d, i) =>
       assert(close(d.embedding, embedderVectors[i]), `${d.embedding} vs ${embedderVectors[i]}`)
     );
+    // usage counts the tokens the model ran on (it said 0 before)
+    const allTokens = embedderTokens[0] + embedderTokens[1];
+    assert(embedderTokens[0] > 2 && embedderTokens[1] > embedderTokens[0], JSON.stringify(embedderTokens));
+    assertEquals(emb.usage, { prompt_tokens: allTokens, total_tokens: allTokens });
     const floats = await client.embeddings.create({ model: "embedder", input: TEXTS[0], encoding_format: "float" });
     assert(close(floats.data[0].embedding, embedderVectors[0]));
+    assertEquals(floats.usage, { prompt_tokens: embedderTokens[0], total_tokens: embedderTokens[0] });
     const cut = await client.embeddings.create({ model: "embedder", input: TEXTS[0], dimensions: 2 });
     assertEquals(cut.data[0].embedding.length, 2);
     assert(Math.abs(Math.hypot(...cut.data[0].embedding) - 1) < 1e-6, "truncated embeddings are renormalised");
@@ -287,6 +297,8 @@ Deno.test({
     // embed: gpux run's vectors
     const emb = await ollama.embed({ model: "embedder", input: TEXTS });
     emb.embeddings.forEach((v, i) => assert(close(v, embedderVectors[i])));
+    assertEquals(emb.prompt_eval_count, embedderTokens[0] + embedderTokens[1], "prompt_eval_count counts the tokens");
+    assertEquals((await ollama.embed({ model: "embedder", input: TEXTS[1] })).prompt_eval_count, embedderTokens[1]);
     // list, show, ps, version
     assertEquals((await ollama.list()).models.map((m) => m.name).sort(), ["embedder", "qwen3"]);
     const shown = await ollama.show({ model: "qwen3" });

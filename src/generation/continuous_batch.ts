@@ -1,8 +1,9 @@
 /**
  * Continuous batching: several independent sequences decoded together, one batched `session.run` per step, each
  * sequence with its own sampling settings, seed, stop strings, JSON constraint, log-probabilities, budget and
- * cancellation. A sequence joins at the next step (its prompt is prefilled alone, then its KV rows are merged
- * into the batch) and leaves as soon as it ends, without stalling the others.
+ * cancellation. A sequence joins at the next step (its prompt is prefilled, alone or in one padded run with the
+ * others joining at that step, then its KV rows are merged into the batch) and leaves as soon as it ends, without
+ * stalling the others.
  *
  * Rows have different past lengths, so the batch's past is left-padded to the longest: row `r` holds its `len`
  * cached positions at the end of the `length` columns, the columns before them are zeros and are masked out by
@@ -55,7 +56,7 @@ export interface BatchSequence {
 
 /** What one sequence of the batch ends with. */
 export interface BatchOutcome extends SequenceOutcome {
-  /** Milliseconds of its prefill (its prompt alone through the model and its first token chosen). */
+  /** Milliseconds of its prefill (its prompt through the model, alone or with those joining with it, and its first token chosen). */
   prefillMs: number;
   /** Milliseconds of the batched steps it took part in. */
   decodeMs: number;
@@ -69,6 +70,14 @@ export interface ContinuousBatchOptions {
   maxRows?: number;
   /** Told the number of rows of every batched step (for metrics). */
   onBatchStep?: (rows: number) => void;
+  /**
+   * Prefill the sequences that join at the same step together, in padded runs of up to
+   * {@linkcode PREFILL_TOGETHER_TOKENS} tokens, instead of one run each (default false: prove the graph first with
+   * {@linkcode prefillTogetherCheck}).
+   */
+  prefillTogether?: boolean;
+  /** Told the number of prompts of every prefill run (for metrics and tests). */
+  onPrefill?: (prompts: number) => void;
 }
 
 interface Row {
@@ -146,6 +155,57 @@ export async function prefillAlone(
   }
   const outputs = await session.run(feeds);
   return { logits: lastLogits(outputs[contract.logits], 0), past: presents(contract, outputs) };
+}
+
+/**
+ * Several prompts through the model in one run, left-padded to the longest (padding masked out of `attention_mask`,
+ * each row its own `position_ids` from 0): each row's last logits, and a cache whose row `r` holds its own
+ * `prompts[r].length` positions in its last columns (the layout {@linkcode regroupPast} reads). Where the graph
+ * honours the mask (prove it with {@linkcode prefillTogetherCheck}) each row gets what {@linkcode prefillAlone} gives
+ * it, for one run instead of one per prompt.
+ */
+export async function prefillTogether(
+  session: GpuxSession,
+  contract: DecoderContract,
+  prompts: readonly (readonly number[])[],
+): Promise<{ logits: Float32Array[]; past: TensorMap }> {
+  const batch = prompts.length;
+  const width = Math.max(...prompts.map((p) => p.length));
+  const ids: number[] = [], mask: number[] = [], positions: number[] = [];
+  for (const prompt of prompts) {
+    const pad = width - prompt.length;
+    for (let j = 0; j < width; j++) {
+      ids.push(j < pad ? 0 : prompt[j - pad]);
+      mask.push(j < pad ? 0 : 1);
+      positions.push(j < pad ? 0 : j - pad);
+    }
+  }
+  const feeds: TensorMap = { [contract.inputIds.name]: intTensor(contract.inputIds.dtype, [batch, width], ids) };
+  if (contract.attentionMask) {
+    feeds[contract.attentionMask.name] = intTensor(contract.attentionMask.dtype, [batch, width], mask);
+  }
+  if (contract.positionIds) {
+    feeds[contract.positionIds.name] = intTensor(contract.positionIds.dtype, [batch, width], positions);
+  }
+  if (contract.logitsToKeep) {
+    feeds[contract.logitsToKeep.name] = intTensor(contract.logitsToKeep.dtype, contract.logitsToKeep.shape, [1]);
+  }
+  if (contract.useCacheBranch) {
+    feeds[contract.useCacheBranch] = { dtype: "bool", shape: [1], data: Uint8Array.of(0) };
+  }
+  for (const layer of contract.layers) {
+    feeds[layer.pastKey] = emptyCacheTensor(contract, batch);
+    feeds[layer.pastValue] = emptyCacheTensor(contract, batch);
+  }
+  const outputs = await session.run(feeds);
+  const past = presents(contract, outputs);
+  const got = past[contract.layers[0].pastKey].shape;
+  if (got[0] !== batch || got[2] !== width) {
+    throw new RuntimeError(
+      `the decoder's present cache came back as [${got.join(", ")}], expected [${batch}, heads, ${width}, size]`,
+    );
+  }
+  return { logits: prompts.map((_, r) => lastLogits(outputs[contract.logits], r)), past };
 }
 
 /**
@@ -288,6 +348,65 @@ export async function batchingCheck(session: GpuxSession, contract: DecoderContr
 }
 
 /**
+ * Proves on the loaded graph that prompts prefilled together, left-padded ({@linkcode prefillTogether}), get what
+ * each gets alone: two prompts of different lengths (ids 1… and 5…) prefilled together and alone, then stepped once
+ * from the regrouped cache; the last logits and the step's logits must agree within float noise. A graph that fails
+ * still batches its decode steps, and prefills each joining prompt alone.
+ */
+export async function prefillTogetherCheck(session: GpuxSession, contract: DecoderContract): Promise<BatchingCheck> {
+  const obstacle = batchingObstacle(contract);
+  if (obstacle) return { ok: false, reason: obstacle };
+  const prompts = [[1, 2, 3], [5, 6, 7, 8, 9, 10, 11, 12]];
+  const feed = [4, 13];
+  try {
+    const alone = await Promise.all(prompts.map((p) => prefillAlone(session, contract, p)));
+    const soloSteps = [];
+    for (const [i, a] of alone.entries()) {
+      const len = prompts[i].length;
+      soloSteps.push((await batchedStep(session, contract, a.past, len, [feed[i]], [len])).logits[0]);
+    }
+    const together = await prefillTogether(session, contract, prompts);
+    const lens = prompts.map((p) => p.length);
+    const length = Math.max(...lens);
+    const past = regroupPast(contract, lens.map((len, row) => ({ past: together.past, row, len })), length);
+    const step = await batchedStep(session, contract, past, length, feed, lens);
+    const pairs: [Float32Array, Float32Array][] = [
+      [together.logits[0], alone[0].logits],
+      [together.logits[1], alone[1].logits],
+      [step.logits[0], soloSteps[0]],
+      [step.logits[1], soloSteps[1]],
+    ];
+    let worst = 0, scale = 1;
+    for (const [a, b] of pairs) {
+      for (let k = 0; k < a.length; k++) {
+        worst = Math.max(worst, Math.abs(a[k] - b[k]));
+        scale = Math.max(scale, Math.abs(b[k]));
+      }
+    }
+    const tolerance = (contract.cacheDtype === "float16" ? 1e-2 : 1e-3) * scale;
+    if (!(worst <= tolerance)) {
+      return {
+        ok: false,
+        reason: `prefilling a left-padded prompt changed this graph's logits (by up to ${worst.toPrecision(3)})`,
+      };
+    }
+    return { ok: true, maxDifference: worst };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `a padded prefill failed on this graph: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
+}
+
+/**
+ * Most padded prompt tokens (rows × the longest prompt) {@linkcode ContinuousBatch} prefills in one run: a run with
+ * no `logits_to_keep` input returns logits for every position, so this bounds that output (2,048 × the vocabulary),
+ * as one prompt of the model's usual context would.
+ */
+export const PREFILL_TOGETHER_TOKENS = 2048;
+
+/**
  * The running batch of one model: {@linkcode ContinuousBatch.add} a sequence and await its outcome; the batch runs
  * its steps while it has rows, admitting waiting sequences at each step and dropping ended ones. Only one batch may
  * use a session. Check the graph first with {@linkcode batchingCheck}.
@@ -308,6 +427,8 @@ export class ContinuousBatch {
   #tokenizer: TextTokenizer;
   #maxRows: number;
   #onBatchStep?: (rows: number) => void;
+  #prefillTogether: boolean;
+  #onPrefill?: (prompts: number) => void;
   #waiting: Waiting[] = [];
   #rows: Row[] = [];
   #past: TensorMap = {};
@@ -326,6 +447,8 @@ export class ContinuousBatch {
     this.#tokenizer = tokenizer;
     this.#maxRows = Math.max(1, options.maxRows ?? 8);
     this.#onBatchStep = options.onBatchStep;
+    this.#prefillTogether = options.prefillTogether ?? false;
+    this.#onPrefill = options.onPrefill;
   }
 
   /** Sequences being decoded now. */
@@ -367,29 +490,58 @@ export class ContinuousBatch {
   }
 
   async #admit(): Promise<void> {
-    const joined: { row: Row; past: TensorMap }[] = [];
-    while (this.#waiting.length && this.#rows.length + joined.length < this.#maxRows) {
-      const w = this.#waiting.shift()!;
-      const row = newRow(w, this.#tokenizer);
-      if (w.spec.signal?.aborted) {
-        this.#end(row, "cancelled");
+    const joined: { row: Row; past: TensorMap; index: number }[] = [];
+    const admitted: Row[] = [];
+    while (this.#waiting.length && this.#rows.length + admitted.length < this.#maxRows) {
+      const row = newRow(this.#waiting.shift()!, this.#tokenizer);
+      if (row.spec.signal?.aborted) this.#end(row, "cancelled");
+      else admitted.push(row);
+    }
+    // prompts that join together are prefilled in padded runs of a bounded size (or one run each)
+    let group: Row[] = [];
+    const groups: Row[][] = [];
+    for (const row of admitted) {
+      const width = Math.max(row.spec.promptIds.length, ...group.map((r) => r.spec.promptIds.length));
+      if (group.length && (!this.#prefillTogether || (group.length + 1) * width > PREFILL_TOGETHER_TOKENS)) {
+        groups.push(group);
+        group = [];
+      }
+      group.push(row);
+    }
+    if (group.length) groups.push(group);
+    for (const rows of groups) {
+      const started = performance.now();
+      this.#onPrefill?.(rows.length);
+      const prompts = rows.map((r) => r.spec.promptIds);
+      let run: { logits: Float32Array[]; past: TensorMap };
+      try {
+        run = rows.length === 1
+          ? await prefillAlone(this.#session, this.#contract, prompts[0]).then((r) => ({
+            logits: [r.logits],
+            past: r.past,
+          }))
+          : await prefillTogether(this.#session, this.#contract, prompts);
+      } catch (error) {
+        // a failed run fails the prompts in it
+        for (const row of rows) row.reject(error);
         continue;
       }
-      try {
-        const started = performance.now();
-        const { logits, past } = await prefillAlone(this.#session, this.#contract, w.spec.promptIds);
-        row.len = w.spec.promptIds.length;
-        this.#choose(row, logits);
-        row.prefillMs = performance.now() - started;
-        if (row.done) row.resolve(outcome(row));
-        else joined.push({ row, past });
-      } catch (error) {
-        w.reject(error);
+      const elapsed = performance.now() - started;
+      for (const [index, row] of rows.entries()) {
+        try {
+          row.len = row.spec.promptIds.length;
+          this.#choose(row, run.logits[index]);
+          row.prefillMs = elapsed;
+          if (row.done) row.resolve(outcome(row));
+          else joined.push({ row, past: run.past, index });
+        } catch (error) {
+          row.reject(error);
+        }
       }
     }
     if (!joined.length) return;
     const sources: PastSource[] = this.#rows.map((r, b) => ({ past: this.#past, row: b, len: r.len }));
-    for (const j of joined) sources.push({ past: j.past, row: 0, len: j.row.len });
+    for (const j of joined) sources.push({ past: j.past, row: j.index, len: j.row.len });
     const length = Math.max(...sources.map((s) => s.len));
     this.#past = regroupPast(this.#contract, sources, length);
     this.#length = length;

@@ -144,6 +144,7 @@ export const featureExtraction: TaskHandler<EmbeddingState> = {
       dimension: embeddings[0]?.length ?? 0,
       pooling,
       normalized: state.normalize,
+      tokenCounts: mask.map((row) => row.reduce((n, m) => n + (m ? 1 : 0), 0)),
     };
   },
 };

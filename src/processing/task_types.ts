@@ -214,6 +214,8 @@ export type TaskResult =
     /** Vector length. */ dimension: number;
     /** Pooling used (`mean`, `cls`, `max`, or `none` when the model already pools). */ pooling: string;
     /** Whether vectors were L2-normalised. */ normalized: boolean;
+    /** Tokens each input ran as (special tokens included, after truncation); absent where unknown (images). */
+    tokenCounts?: number[];
   }
   | {
     /** Token classification. */ kind: "entities";

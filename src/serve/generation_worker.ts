@@ -2,8 +2,9 @@
  * The Worker that hosts one text-generation model for `gpux serve`: the decode loop's `session.run` blocks the
  * thread it runs on, so generation happens here and the HTTP event loop stays free. Loaded with `batchRows` > 1 it
  * decodes up to that many requests together in one {@linkcode ContinuousBatch} (when {@linkcode batchingCheck}
- * proves padding harmless on the graph; else one at a time, and `loaded.batching` says why). It streams each text delta
- * back as it is decoded, and a `cancel` message aborts the generation within one step (the loop checks its
+ * proves padding harmless on the graph; else one at a time, and `loaded.batching` says why; on an accelerator, requests
+ * arriving together are prefilled in one padded run where {@linkcode prefillTogetherCheck} allows it). It streams each
+ * text delta back as it is decoded, and a `cancel` message aborts the generation within one step (the loop checks its
  * signal between steps, and each step yields to this Worker's message queue). An encoder-decoder model
  * (translation, summarization, text2text, captioning, Whisper) is hosted the same way: one request at a time,
  * answered with its task's document (seq2seq_answer.ts), cancelled the same way. Speaks
@@ -16,7 +17,7 @@ import { GpuxError, InputError } from "../errors.ts";
 import { setOrtLogLevel } from "../runtime/session.ts";
 import { loadTextGeneration } from "../generation/load_pipeline.ts";
 import { DEFAULT_MAX_NEW_TOKENS, type TextGenerationPipeline } from "../generation/text_generation.ts";
-import { batchingCheck, ContinuousBatch } from "../generation/continuous_batch.ts";
+import { batchingCheck, ContinuousBatch, prefillTogetherCheck } from "../generation/continuous_batch.ts";
 import type {
   FromGenerationWorker,
   GenerationLoaded,
@@ -247,8 +248,14 @@ self.onmessage = async (event: MessageEvent<ToGenerationWorker>) => {
           const verdict = await batchingCheck(session, pipeline.contract);
           batching = verdict.ok ? { ok: true } : verdict;
           if (verdict.ok) {
+            // requests arriving together are prefilled in one padded run where the graph gives each its own
+            // logits, on an accelerator: on a CPU one prompt already keeps the cores busy, and measured there
+            // (docs/serve_batching.md) a padded run of four prompts took as long as or longer than four runs alone
+            const together = session.provider !== "cpu" &&
+              (await prefillTogetherCheck(session, pipeline.contract)).ok;
             batch = new ContinuousBatch(session, pipeline.contract, pipeline.tokenizer, {
               maxRows: message.batchRows,
+              prefillTogether: together,
               onBatchStep: (rows) => post({ type: "batch_step", rows }),
             });
           }

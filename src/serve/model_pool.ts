@@ -71,6 +71,8 @@ export interface InferenceResult {
   outputs: TensorMap;
   /** Raw input: the task result as JSON text (printed in the worker). */
   resultText?: string;
+  /** Raw input: the tokens of each text, where the task counts them (embeddings). */
+  tokenCounts?: number[];
   /** Milliseconds the run took in the worker. */
   runMs: number;
   /** Milliseconds it waited for a worker. */
@@ -424,7 +426,14 @@ export class ModelPool {
       const e = batch.entries[0];
       const queueMs = (e.dispatched ?? e.enqueued) - e.enqueued;
       metrics?.queueSeconds.observe(model, queueMs / 1000);
-      this.#succeed(e, { outputs: {}, resultText: m.resultText, runMs: m.runMs, queueMs, batch: 1 });
+      this.#succeed(e, {
+        outputs: {},
+        resultText: m.resultText,
+        ...(m.tokenCounts ? { tokenCounts: m.tokenCounts } : {}),
+        runMs: m.runMs,
+        queueMs,
+        batch: 1,
+      });
     } else if (m.type === "result") {
       metrics?.inferences.inc(model);
       metrics?.inferenceItems.inc(model, batch.entries.length);

@@ -151,6 +151,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
           id: message.id,
           resultText: JSON.stringify(resultJson(result, inputNames(message.input), await resultPictures(result))),
           runMs: performance.now() - started,
+          ...(result.kind === "embedding" && result.tokenCounts ? { tokenCounts: result.tokenCounts } : {}),
         });
       } catch (error) {
         post({ type: "run_failed", id: message.id, error: errorData(error) });

@@ -328,7 +328,7 @@ export async function embedHandler(ctx: RouteContext): Promise<Handled> {
     }
   }
   const dimensions = numberField(body, "dimensions", 1, 1 << 20, true);
-  const vectors = await embed(ctx, m, texts as string[]);
+  const { vectors, promptTokens } = await embed(ctx, m, texts as string[]);
   const embeddings = vectors.map((v) => {
     if (dimensions === undefined) return v;
     if (dimensions > v.length) {
@@ -345,6 +345,7 @@ export async function embedHandler(ctx: RouteContext): Promise<Handled> {
       embeddings,
       total_duration: Math.round((performance.now() - started) * NS),
       load_duration: 0,
+      prompt_eval_count: promptTokens,
     },
   };
 }

@@ -468,8 +468,16 @@ function embeddingInputs(body: Fields, maxItems: number): string[] {
   return list;
 }
 
+/** What {@linkcode embed} gives: one vector per text, and the tokens the model ran on (for `usage`). */
+export interface Embedded {
+  /** One embedding per text, as `gpux run` computes it. */
+  vectors: number[][];
+  /** Tokens of all the texts together (special tokens included, after truncation). */
+  promptTokens: number;
+}
+
 /** Runs texts through a feature-extraction model; the embeddings as the `run` command computes them. */
-export async function embed(ctx: RouteContext, m: ServedModel, texts: string[]): Promise<number[][]> {
+export async function embed(ctx: RouteContext, m: ServedModel, texts: string[]): Promise<Embedded> {
   const pool = embedderOf(m);
   const input = { kind: "text" as const, texts };
   ctx.endpoint.reservation?.resize(bodyCost(0) + rawCost(input));
@@ -477,7 +485,10 @@ export async function embed(ctx: RouteContext, m: ServedModel, texts: string[]):
   const result = await pool.process(input, {}, { timeoutMs: m.timeoutMs });
   const parsed = JSON.parse(result.resultText ?? "null") as { embeddings?: { embedding: number[] }[] } | null;
   if (!parsed?.embeddings) throw new InvalidFieldError("model", `model ${JSON.stringify(m.name)} gave no embeddings`);
-  return parsed.embeddings.map((e) => e.embedding);
+  return {
+    vectors: parsed.embeddings.map((e) => e.embedding),
+    promptTokens: (result.tokenCounts ?? []).reduce((n, c) => n + c, 0),
+  };
 }
 
 /** `POST /v1/embeddings`. */
@@ -502,7 +513,7 @@ export async function embeddingsHandler(ctx: RouteContext): Promise<Handled> {
     );
   }
   const dimensions = numberField(body, "dimensions", 1, 1 << 20, true);
-  const vectors = await embed(ctx, m, texts);
+  const { vectors, promptTokens } = await embed(ctx, m, texts);
   const data = vectors.map((v, index) => {
     if (dimensions !== undefined && dimensions > v.length) {
       throw new InvalidFieldError("dimensions", `dimensions ${dimensions} is more than the model's ${v.length}`);
@@ -511,10 +522,14 @@ export async function embeddingsHandler(ctx: RouteContext): Promise<Handled> {
     const embedding = format === "base64" ? Buffer.from(Float32Array.from(cut).buffer).toString("base64") : cut;
     return { object: "embedding", index, embedding };
   });
-  // the feature-extraction pipeline does not report its token counts: usage says 0 rather than a guess
   return {
     model: m.name,
-    body: { object: "list", data, model: m.name, usage: { prompt_tokens: 0, total_tokens: 0 } },
+    body: {
+      object: "list",
+      data,
+      model: m.name,
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    },
     headers: JSON_HEADERS,
   };
 }

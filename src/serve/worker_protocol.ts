@@ -124,6 +124,13 @@ export type FromWorker =
   | LoadedMessage
   | { type: "load_failed"; error: WorkerErrorData }
   | { type: "result"; id: number; outputs: TensorMap; runMs: number }
-  | { type: "processed"; id: number; resultText: string; runMs: number }
+  | {
+    type: "processed";
+    id: number;
+    resultText: string;
+    runMs: number;
+    /** Tokens of each text input, where the task counts them (embeddings: for `usage` / `prompt_eval_count`). */
+    tokenCounts?: number[];
+  }
   | { type: "run_failed"; id: number; error: WorkerErrorData }
   | { type: "closed" };
