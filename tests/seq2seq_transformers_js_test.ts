@@ -9,7 +9,7 @@
  * - `num_beams > 1` is greedy: its generate loop keeps the top token of one beam (`// TODO: Support beam search`) and
  *   returns one sequence per input, even with `num_return_sequences: 2`.
  * - It loads only `decoder_model_merged.onnx`: the split layout (`decoder_model.onnx` + `decoder_with_past_model.onnx`,
- *   our T5 and split Marian) is "file not found".
+ *   our T5 and split Marian) is "file not found"; those are compared on a merged copy (the builder's `merge()`).
  * - Its VisionEncoderDecoder feeds a GPT-2 decoder `past_key_values.N.key/value` only: our ViT-GPT2 export's merged
  *   decoder also takes the cross-attention past (`past_key_values.N.decoder.*` / `.encoder.*`), so it cannot run it.
  * - Whisper without a language is English (it warns "defaulting to English"): no detection.
@@ -38,11 +38,21 @@ import {
 } from "./support/transformers_js_seq2seq.ts";
 import { loadSeq2Seq } from "../src/generation/seq2seq_generation.ts";
 import { loadWhisper } from "../src/generation/whisper_transcription.ts";
+import { commandOutput } from "./support/command_output.ts";
+import { torchPython } from "./support/python_venv.ts";
 
 const LOAD = { provider: "cpu" as const, intraOpThreads: 1 };
-const TEXT_FIXTURES = { marian: "translation", bart: "summarization" } as const;
+const TEXT_FIXTURES = {
+  marian: "translation",
+  bart: "summarization",
+  t5: "text2text-generation",
+  "marian-split": "translation",
+} as const;
+type TextFixture = keyof typeof TEXT_FIXTURES;
+/** Split-layout fixtures that transformers.js runs from a merged copy (`merge()` of the fixture builder). */
+const MERGED: TextFixture[] = ["t5", "marian-split"];
 /** Folders transformers.js cannot load (see the module doc), with what it says. */
-const UNSUPPORTED: [Seq2SeqFixture, string, string][] = [
+const UNSUPPORTED: [Seq2SeqFixture, string, string][] = [ // run as built (split ones also merged, above)
   ["t5", "text2text-generation", "onnx/decoder_model_merged.onnx"],
   ["marian-split", "translation", "onnx/decoder_model_merged.onnx"],
   ["vit-gpt2", "image-to-text", "Missing the following inputs: past_key_values.0.decoder.key"],
@@ -54,14 +64,54 @@ function options(c: Seq2SeqGoldenCase): Record<string, unknown> {
   return { max_new_tokens, num_beams, length_penalty, early_stopping, num_return_sequences };
 }
 
+/**
+ * A copy of a split-layout fixture (links, with `onnx/decoder_model_merged.onnx` written by the fixture builder's own
+ * `merge()`, the function that gives the Marian fixture its merged file) in a temporary folder removed at exit.
+ */
+async function mergedCopy(name: TextFixture): Promise<string> {
+  const source = await seq2seqFixture(name);
+  const root = await Deno.makeTempDir({ prefix: "gpux-s2s-merged-" });
+  globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
+  await Deno.mkdir(`${root}/onnx`);
+  for await (const entry of Deno.readDir(source)) {
+    if (entry.name !== "onnx") await Deno.symlink(`${source}/${entry.name}`, `${root}/${entry.name}`);
+  }
+  for (const file of ["encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"]) {
+    await Deno.symlink(`${source}/onnx/${file}`, `${root}/onnx/${file}`);
+  }
+  const python = await commandOutput(await torchPython(), [
+    "-c",
+    "import importlib.util, sys\n" +
+    "spec = importlib.util.spec_from_file_location('builder', sys.argv[1])\n" +
+    "builder = importlib.util.module_from_spec(spec)\n" +
+    "spec.loader.exec_module(builder)\n" +
+    "builder.merge(sys.argv[2])",
+    new URL("../scripts/build_seq2seq_fixtures.py", import.meta.url).pathname,
+    `${root}/onnx`,
+  ]);
+  if (!python.ok) throw new Error(`merging ${name}'s decoders failed: ${python.err.trim().slice(-2000)}`);
+  return root;
+}
+
+const merged: Partial<Record<TextFixture, Promise<string>>> = {};
+/** The merged copy of a split-layout fixture, made once. */
+function mergedFixture(name: TextFixture): Promise<string> {
+  return merged[name] ??= mergedCopy(name);
+}
+
 async function requestJobs(): Promise<TransformersJsSeq2SeqJob[]> {
   const jobs: TransformersJsSeq2SeqJob[] = [];
-  for (const name of [...Object.keys(TEXT_FIXTURES), ...UNSUPPORTED.map(([n]) => n)] as Seq2SeqFixture[]) {
+  const folders: [string, Seq2SeqFixture, string][] = [];
+  for (const name of Object.keys(TEXT_FIXTURES) as TextFixture[]) {
+    folders.push([name, name, MERGED.includes(name) ? await mergedFixture(name) : await seq2seqFixture(name)]);
+  }
+  for (const [name] of UNSUPPORTED) folders.push([`${name}-as-built`, name, await seq2seqFixture(name)]);
+  for (const [id, name, dir] of folders) {
     const goldens = await readSeq2SeqGoldens(name);
     jobs.push({
-      id: name,
+      id,
       kind: name === "vit-gpt2" ? "image" : "text",
-      dir: await seq2seqFixture(name),
+      dir,
       cases: goldens.cases.filter((c) => c.file === null).map((c) => ({
         id: c.id,
         ...(c.inputs ? { inputs: c.inputs } : { images: c.images! }),
@@ -132,10 +182,12 @@ function generated(rows: number[][], goldens: Seq2SeqGoldens): number[][] {
  * generates PyTorch's ids when greedy, its greedy ids (gpux's with `numBeams: 1`) when asked for beams. Returns the
  * cases where transformers.js and PyTorch differ.
  */
-async function compareText(name: keyof typeof TEXT_FIXTURES): Promise<string[]> {
+async function compareText(name: TextFixture): Promise<string[]> {
   const goldens = await readSeq2SeqGoldens(name);
   const peer = succeeded(await transformersJs(name), name);
-  await using gpux = await loadSeq2Seq(await seq2seqFixture(name), { ...LOAD, task: TEXT_FIXTURES[name] });
+  // gpux on the folder transformers.js reads (the merged copy of a split fixture: both layouts give PyTorch's ids)
+  const dir = MERGED.includes(name) ? await mergedFixture(name) : await seq2seqFixture(name);
+  await using gpux = await loadSeq2Seq(dir, { ...LOAD, task: TEXT_FIXTURES[name] });
   const disagreements: string[] = [];
   for (const c of goldens.cases.filter((c) => c.file === null)) {
     const o = c.options;
@@ -169,13 +221,18 @@ Deno.test("seq2seq vs transformers.js: Marian greedy ids agree; its beam 4 is gr
   assertEquals(await compareText("marian"), ["beam4_return2"]);
 });
 
+Deno.test("seq2seq vs transformers.js: T5 and split Marian, merged for it: greedy ids agree; T5's beams differ, gpux = PyTorch", async () => {
+  assertEquals(await compareText("t5"), ["beam4", "beam4_batch", "beam4_never_lp05", "beam3_true_lp2"]);
+  assertEquals(await compareText("marian-split"), ["beam4_return2"]);
+});
+
 Deno.test("seq2seq vs transformers.js: BART greedy ids agree (forced BOS/EOS, no-repeat-3-grams); beam 4 differs, gpux = PyTorch", async () => {
   assertEquals(await compareText("bart"), ["beam4", "beam4_batch"]);
 });
 
-Deno.test("seq2seq vs transformers.js: it cannot run T5 and Marian in the split layout, nor our ViT-GPT2 export; gpux can", async () => {
+Deno.test("seq2seq vs transformers.js: it cannot run the split layout (T5, Marian), nor our ViT-GPT2 export; gpux can", async () => {
   for (const [name, task, message] of UNSUPPORTED) {
-    const answer = await transformersJs(name);
+    const answer = await transformersJs(`${name}-as-built`);
     assert("error" in answer, `${name}: transformers.js now runs it: compare its ids here`);
     assertStringIncludes(answer.error as string, message, name);
     const goldens = await readSeq2SeqGoldens(name);
