@@ -7,6 +7,11 @@
  * step and reused) → `logits`, `present.N.decoder.*` and, at the first step, `present.N.encoder.*`. Either one
  * merged graph with `use_cache_branch`, or `decoder_model.onnx` (first step) + `decoder_with_past_model.onnx`.
  *
+ * A decoder whose cross-attention recomputes its keys from the encoder's output at every step (optimum's
+ * VisionEncoderDecoder export with a GPT-2 decoder, e.g. `Xenova/vit-gpt2-image-captioning`) keeps only its own cache,
+ * named `past_key_values.N.key|value` → `present.N.key|value`, and takes `encoder_hidden_states` at every step: the
+ * layers then have no encoder cache ({@linkcode Seq2SeqDecoderContract.crossCache} false).
+ *
  * A graph that does not fit is an {@linkcode InputError} (exit 2) naming what is missing, before anything runs.
  *
  * @module
@@ -16,14 +21,14 @@ import type { TensorInfo } from "../runtime/tensors.ts";
 
 /** One decoder layer's cache names. */
 export interface Seq2SeqCacheLayer {
-  /** `past_key_values.N.decoder.key` / `.value` (inputs) and `present.N.decoder.*` (outputs). */
+  /** `past_key_values.N.decoder.key` / `.value` (or `past_key_values.N.key` / `.value` without a cross cache). */
   decoderPast: [string, string];
   /** The matching presents. */
   decoderPresent: [string, string];
-  /** `past_key_values.N.encoder.key` / `.value`. */
-  encoderPast: [string, string];
-  /** `present.N.encoder.key` / `.value` (first step only). */
-  encoderPresent: [string, string];
+  /** `past_key_values.N.encoder.key` / `.value` (absent: the decoder keeps no cross-attention cache). */
+  encoderPast?: [string, string];
+  /** `present.N.encoder.key` / `.value` (first step only; absent with `encoderPast`). */
+  encoderPresent?: [string, string];
 }
 
 /** The decoder graph(s) by role. */
@@ -36,6 +41,11 @@ export interface Seq2SeqDecoderContract {
   encoderMaskWithPast?: "int64" | "int32";
   /** The cached steps' graph takes `encoder_hidden_states` too (merged graphs do). */
   hiddenWithPast: boolean;
+  /**
+   * The decoder keeps the cross-attention keys and values (`past_key_values.N.encoder.*`); false: it recomputes them
+   * from `encoder_hidden_states`, which every step then feeds.
+   */
+  crossCache: boolean;
   /** A merged graph: `use_cache_branch` switches between the steps. */
   merged: boolean;
   /** Cache layers in order. */
@@ -119,32 +129,49 @@ export function readSeq2SeqDecoderContract(
   const pastIn = new Map((past?.inputs ?? []).map((i) => [i.name, i]));
   const firstOut = new Set(first.outputs.map((o) => o.name));
   const pastOut = new Set((past?.outputs ?? []).map((o) => o.name));
-  const indices = [...pastIn.keys()]
-    .map((n) => /^past_key_values\.(\d+)\.decoder\.key$/.exec(n)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-  if (past && indices.length === 0) missing.push("inputs past_key_values.N.decoder.key/value");
+  const indicesOf = (pattern: RegExp) =>
+    [...pastIn.keys()]
+      .map((n) => pattern.exec(n)?.[1])
+      .filter((n): n is string => n !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+  const seq2seqIndices = indicesOf(/^past_key_values\.(\d+)\.decoder\.key$/);
+  // no `.decoder.` names: a decoder-only cache (GPT-2 under a VisionEncoderDecoder), cross-attention recomputed
+  const crossCache = seq2seqIndices.length > 0 || indicesOf(/^past_key_values\.(\d+)\.key$/).length === 0;
+  const indices = crossCache ? seq2seqIndices : indicesOf(/^past_key_values\.(\d+)\.key$/);
+  if (past && indices.length === 0) {
+    missing.push("inputs past_key_values.N.decoder.key/value (or past_key_values.N.key/value)");
+  }
+  if (past && !crossCache && !pastIn.has("encoder_hidden_states")) {
+    missing.push("input encoder_hidden_states (cached steps: the decoder keeps no cross-attention cache)");
+  }
   const layers: Seq2SeqCacheLayer[] = [];
   for (let n = 0; n < indices.length; n++) {
     if (indices[n] !== n) {
-      missing.push(`input past_key_values.${n}.decoder.key`);
+      missing.push(`input past_key_values.${n}.${crossCache ? "decoder." : ""}key`);
       break;
     }
+    const side = crossCache ? "decoder." : "";
     const layer: Seq2SeqCacheLayer = {
-      decoderPast: [`past_key_values.${n}.decoder.key`, `past_key_values.${n}.decoder.value`],
-      decoderPresent: [`present.${n}.decoder.key`, `present.${n}.decoder.value`],
-      encoderPast: [`past_key_values.${n}.encoder.key`, `past_key_values.${n}.encoder.value`],
-      encoderPresent: [`present.${n}.encoder.key`, `present.${n}.encoder.value`],
+      decoderPast: [`past_key_values.${n}.${side}key`, `past_key_values.${n}.${side}value`],
+      decoderPresent: [`present.${n}.${side}key`, `present.${n}.${side}value`],
+      ...(crossCache
+        ? {
+          encoderPast: [`past_key_values.${n}.encoder.key`, `past_key_values.${n}.encoder.value`],
+          encoderPresent: [`present.${n}.encoder.key`, `present.${n}.encoder.value`],
+        }
+        : {}),
     };
-    for (const name of [...layer.decoderPast, ...layer.encoderPast]) {
+    for (const name of [...layer.decoderPast, ...(layer.encoderPast ?? [])]) {
       if (!pastIn.has(name)) missing.push(`input ${name}`);
     }
     for (const name of layer.decoderPresent) {
       if (!pastOut.has(name)) missing.push(`output ${name} (cached steps)`);
       if (!firstOut.has(name)) missing.push(`output ${name} (first step)`);
     }
-    for (const name of layer.encoderPresent) if (!firstOut.has(name)) missing.push(`output ${name} (first step)`);
+    for (const name of layer.encoderPresent ?? []) {
+      if (!firstOut.has(name)) missing.push(`output ${name} (first step)`);
+    }
     layers.push(layer);
   }
   if (missing.length) {
@@ -157,7 +184,7 @@ export function readSeq2SeqDecoderContract(
     );
   }
   const dk = pastIn.get(layers[0].decoderPast[0])!;
-  const ek = pastIn.get(layers[0].encoderPast[0])!;
+  const ek = pastIn.get((layers[0].encoderPast ?? layers[0].decoderPast)[0])!;
   if (dk.dtype !== "float32" && dk.dtype !== "float16") {
     throw new InputError(`the decoder's cache input ${dk.name} is ${dk.dtype}; gpux supports float32 and float16`);
   }
@@ -184,6 +211,7 @@ export function readSeq2SeqDecoderContract(
       ? { encoderMaskWithPast: intDtype(pastIn.get("encoder_attention_mask")) }
       : {}),
     hiddenWithPast: pastHasHidden,
+    crossCache,
     merged,
     layers,
     cacheDtype: dk.dtype,

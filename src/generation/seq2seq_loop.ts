@@ -2,7 +2,8 @@
  * The decode loop of an encoder-decoder model: the encoder runs once per batch; the first decoder step feeds the
  * decoder prompt (start token, forced ids) with the encoder's hidden states and keeps the cross-attention keys and
  * values it returns (`present.N.encoder.*`) for every later step, while the decoder's own cache
- * (`present.N.decoder.*` → `past_key_values.N.decoder.*`) grows by one token per step. Greedy decoding and
+ * (`present.N.decoder.*` → `past_key_values.N.decoder.*`) grows by one token per step. A decoder without a
+ * cross-attention cache (GPT-2 under a VisionEncoderDecoder) gets `encoder_hidden_states` at every step instead. Greedy decoding and
  * sampling reuse the decoder-only pieces ({@linkcode nextToken}'s sampler, {@linkcode IncrementalDecoder},
  * {@linkcode StopStringMatcher}); `numBeams > 1` runs {@linkcode BeamSearch} over `batch × numBeams` rows, the
  * cache reordered by the beams' sources each step.
@@ -238,7 +239,7 @@ export async function decodeSeq2Seq(
           feeds[name] = decoderPast[name] ??
             emptyCache(contract.cacheDtype, rows, contract.heads, contract.headDim);
         }
-        for (const name of layer.encoderPast) {
+        for (const name of layer.encoderPast ?? []) {
           feeds[name] = encoderPast[name] ??
             emptyCache(contract.cacheDtype, rows, contract.encoderHeads, contract.encoderHeadDim);
         }
@@ -249,7 +250,7 @@ export async function decodeSeq2Seq(
     for (const layer of contract.layers) {
       next[layer.decoderPast[0]] = outputs[layer.decoderPresent[0]];
       next[layer.decoderPast[1]] = outputs[layer.decoderPresent[1]];
-      if (first) {
+      if (first && layer.encoderPast && layer.encoderPresent) {
         encoderPast[layer.encoderPast[0]] = outputs[layer.encoderPresent[0]];
         encoderPast[layer.encoderPast[1]] = outputs[layer.encoderPresent[1]];
       }
