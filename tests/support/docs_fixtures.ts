@@ -11,6 +11,7 @@ import type { HubServer } from "./hub_server.ts";
 import { generationFixture } from "./generation_fixtures.ts";
 import { seq2seqFixture } from "./seq2seq_fixtures.ts";
 import { whisperFixture } from "./whisper_fixtures.ts";
+import { vitGpt2HubFixture } from "./vit_gpt2_hub_fixture.ts";
 import { textTaskFixtures } from "./task_fixtures_text.ts";
 import { visionFixtures } from "./vision_fixtures.ts";
 import { imglyIsnet } from "./imgly_isnet.ts";
@@ -133,7 +134,8 @@ export async function publishDocsModels(hub: HubServer): Promise<void> {
     ...await folderFiles(await seq2seqFixture("bart")),
     "README.md": card("summarization"),
   });
-  const captioner = await folderFiles(await seq2seqFixture("vit-gpt2"));
+  // the Hub layout of Xenova/vit-gpt2-image-captioning: a GPT-2 decoder with a self-attention-only past
+  const captioner = await folderFiles(await vitGpt2HubFixture());
   for (const path of Object.keys(captioner)) if (path.startsWith("images/")) delete captioner[path];
   publish("Xenova/vit-gpt2-image-captioning", { ...captioner, "README.md": card("image-to-text") });
 
