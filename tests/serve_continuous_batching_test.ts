@@ -185,10 +185,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    // the onnxruntime-genai folder has no config.json to tell its task: gpux.yml names it
+    // the onnxruntime-genai folder has no config.json (nor gpux.yml, nor a model card): its genai_config.json says it
+    // generates text
     const dir = await Deno.makeTempDir({ prefix: "gpux_genai_" });
     for await (const f of Deno.readDir(GENAI)) await Deno.copyFile(`${GENAI}/${f.name}`, `${dir}/${f.name}`);
-    await Deno.writeTextFile(`${dir}/gpux.yml`, "name: genai\nmodel:\n  source: model.onnx\ntask: text-generation\n");
     const s = running(
       await startServe([`m=${dir}`, "--provider", "cpu", "--port", "0", "--parallel", "2"], {
         sandbox: "exact",

@@ -239,10 +239,14 @@ async function generationVariant(spec: string, provider: string | undefined): Pr
   return chooseGenerationVariant(await listOnnxFiles(spec), provider ?? "cpu")?.variant;
 }
 
-/** Whether a model is a text generator (as `loadPipeline` detects it: gpux.yml, the card, config.json). */
+/**
+ * Whether a model is a text generator (as `loadPipeline` detects it: gpux.yml, the card, config.json), or an
+ * onnxruntime-genai export, whose folder has `genai_config.json` and often no config.json or card to say so.
+ */
 async function generatesText(model: ResolvedModel): Promise<boolean> {
   const files = await ModelFiles.forModel(model, model.path);
   const config = (await files.readJsonIfPresent("config.json") ?? {}) as Record<string, unknown>;
   const detected = await detectTask({ gpuxTask: model.config?.task, files, config });
-  return detected?.task === "text-generation";
+  if (detected) return detected.task === "text-generation";
+  return await files.find("genai_config.json") !== undefined;
 }
