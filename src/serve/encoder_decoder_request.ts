@@ -11,7 +11,7 @@ import { InputError } from "../errors.ts";
 import { fallbacksJson, modelJson } from "../runtime/run_result.ts";
 import type { GenerationAnswer, GenerationPool, Seq2SeqJobInput, Seq2SeqJobParams } from "./generation_pool.ts";
 import { bodyCost, rawCost } from "./memory_budget.ts";
-import { decodeBase64 } from "./raw_input.ts";
+import { decodeBase64, rejectUnknownKeys } from "./raw_input.ts";
 import { checkRawCounts, checkRawMedia } from "./request_limits.ts";
 import type { Fields } from "./request_fields.ts";
 import type { Handled, RouteContext } from "./route_table.ts";
@@ -119,14 +119,7 @@ export function encoderDecoderBody(
   }
   const kind = kinds[0];
   if (!accepts.includes(kind)) throw new InputError(`this model takes ${accepts.join(" or ")}, not ${kind}`);
-  const unknown = Object.keys(obj).filter((k) => k !== kind && !OPTION_KEYS.includes(k));
-  if (unknown.length) {
-    throw new InputError(
-      `unknown key ${unknown.map((k) => JSON.stringify(k)).join(", ")} beside "${kind}"; options are ${
-        OPTION_KEYS.join(", ")
-      }`,
-    );
-  }
+  rejectUnknownKeys(obj, kind, OPTION_KEYS);
   checkRawCounts(obj, kind, state.limits);
   const list = Array.isArray(obj[kind]) ? obj[kind] as unknown[] : [obj[kind]];
   if (list.length === 0 || !list.every((v) => typeof v === "string")) {

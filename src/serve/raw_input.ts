@@ -79,6 +79,23 @@ export function decodeBase64(text: string, what: string): Uint8Array {
 }
 
 /**
+ * Refuses a raw body key that is neither its input `kind` nor one of `optionKeys`, so a misspelt option is a 400
+ * rather than silently ignored (the `/predict` bodies of task pipelines and of encoder-decoder models alike).
+ *
+ * @throws {InputError} naming the unknown keys and the options there are.
+ */
+export function rejectUnknownKeys(obj: Record<string, unknown>, kind: string, optionKeys: readonly string[]): void {
+  const unknown = Object.keys(obj).filter((k) => k !== kind && !optionKeys.includes(k));
+  if (unknown.length) {
+    throw new InputError(
+      `unknown key ${unknown.map((k) => JSON.stringify(k)).join(", ")} beside "${kind}"; options are ${
+        optionKeys.join(", ")
+      }`,
+    );
+  }
+}
+
+/**
  * The raw input and options of a `/predict` body, or `undefined` when the body holds tensors. Counts are checked
  * against `limits` before anything is decoded, images and clips against theirs from their headers.
  *
@@ -98,14 +115,7 @@ export function rawInputOf(
   if (kinds.length > 1) throw new InputError(`give one of ${kinds.map((k) => `"${k}"`).join(", ")}, not several`);
   const kind = kinds[0];
   checkRawCounts(obj, kind, limits);
-  const unknown = Object.keys(obj).filter((k) => k !== kind && !OPTION_KEYS.includes(k));
-  if (unknown.length) {
-    throw new InputError(
-      `unknown key ${unknown.map((k) => JSON.stringify(k)).join(", ")} beside "${kind}"; options are ${
-        OPTION_KEYS.join(", ")
-      }`,
-    );
-  }
+  rejectUnknownKeys(obj, kind, OPTION_KEYS);
   const options: RawOptions = {};
   if (obj.top_k !== undefined) {
     if (!Number.isInteger(obj.top_k) || (obj.top_k as number) < 1) {
