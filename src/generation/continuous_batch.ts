@@ -21,12 +21,19 @@ import type { TensorData, TensorMap } from "../runtime/tensors.ts";
 import type { TextTokenizer } from "../processing/tokenizer.ts";
 import { type DecoderContract, emptyCacheTensor, intTensor } from "./decoder_contract.ts";
 import type { SamplingSettings } from "./generation_config.ts";
-import { logitsToFloat32, nextToken } from "./logits_sampler.ts";
-import { type TokenLogprobs, tokenLogprobs } from "./token_logprobs.ts";
+import { logitsToFloat32 } from "./logits_sampler.ts";
+import type { TokenLogprobs } from "./token_logprobs.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { IncrementalDecoder } from "./incremental_decoder.ts";
 import { StopStringMatcher } from "./stop_strings.ts";
-import type { FinishReason, SequenceConstraint, SequenceOutcome, StepDelta } from "./decode_loop.ts";
+import {
+  advanceSequence,
+  type FinishReason,
+  type SequenceChoice,
+  type SequenceConstraint,
+  type SequenceOutcome,
+  type StepDelta,
+} from "./decode_loop.ts";
 
 /** One sequence as the batch decodes it: everything a generation alone would be given, per sequence. */
 export interface BatchSequence {
@@ -90,7 +97,8 @@ interface Row {
   decoder: IncrementalDecoder;
   stopper: StopStringMatcher;
   text: string;
-  random: ReturnType<typeof seededRandom>;
+  /** How it chooses its ids. */
+  choice: SequenceChoice;
   logprobs?: TokenLogprobs[];
   constraint?: SequenceConstraint;
   prefillMs: number;
@@ -609,34 +617,12 @@ export class ContinuousBatch {
 
   /** Chooses a row's next token from its logits, as the decode loop does for a row of its own. */
   #choose(row: Row, scores: Float32Array): void {
-    const spec = row.spec;
-    const vocab = scores.length;
-    const needsHistory = spec.sampling.repetitionPenalty !== 1 || spec.sampling.noRepeatNgramSize > 0;
-    const history = needsHistory ? [...spec.promptIds, ...row.generated] : [];
-    const raw = spec.logprobs !== undefined ? scores.slice() : undefined;
-    if (spec.constraint && !row.constraint) row.constraint = spec.constraint(vocab);
-    row.constraint?.prepare(spec.maxNewTokens - row.generated.length);
-    const token = nextToken(scores, history, spec.sampling, row.random, {
-      generated: row.generated,
-      mask: row.constraint,
-    });
-    row.generated.push(token);
-    row.constraint?.accept(token);
-    const logprobs = raw ? tokenLogprobs(this.#tokenizer, raw, token, spec.logprobs!) : undefined;
-    if (logprobs) row.logprobs!.push(logprobs);
     let text = "";
-    const emit = (t: string) => {
+    const { token, logprobs } = advanceSequence(row, scores, row.choice, this.#tokenizer, (t) => {
       row.text += t;
       text += t;
-    };
-    const check = row.stopper.push(row.decoder.push(token));
-    emit(check.text);
-    if (check.stopped) {
-      row.done = true;
-      row.reason = "stop";
-    } else if (spec.eosTokenIds.includes(token) || row.constraint?.complete) finishRow(row, "stop", emit);
-    else if (row.generated.length >= spec.maxNewTokens) finishRow(row, "length", emit);
-    spec.onStep?.({ text, tokenId: token, ...(logprobs ? { logprobs } : {}) });
+    });
+    row.spec.onStep?.({ text, tokenId: token, ...(logprobs ? { logprobs } : {}) });
   }
 
   /** Ends a row that was cancelled: its held-back text is let out. */
@@ -664,7 +650,15 @@ function newRow(w: Waiting, tokenizer: TextTokenizer): Row {
     decoder: new IncrementalDecoder(tokenizer, { skipSpecialTokens: spec.skipSpecialTokens ?? true }),
     stopper: new StopStringMatcher(spec.stop),
     text: "",
-    random: seededRandom(spec.seed),
+    choice: {
+      prompt: spec.promptIds,
+      sampling: spec.sampling,
+      random: seededRandom(spec.seed),
+      maxNew: spec.maxNewTokens,
+      isEos: (token) => spec.eosTokenIds.includes(token),
+      constraint: spec.constraint,
+      topLogprobs: spec.logprobs,
+    },
     ...(spec.logprobs !== undefined ? { logprobs: [] } : {}),
     prefillMs: 0,
     decodeMs: 0,
@@ -672,14 +666,6 @@ function newRow(w: Waiting, tokenizer: TextTokenizer): Row {
     resolve: w.resolve,
     reject: w.reject,
   };
-}
-
-function finishRow(row: Row, reason: FinishReason, emit: (text: string) => void): void {
-  row.done = true;
-  row.reason = reason;
-  const tail = row.stopper.push(row.decoder.flush());
-  emit(tail.text);
-  if (!tail.stopped) emit(row.stopper.flush());
 }
 
 function outcome(row: Row): BatchOutcome {

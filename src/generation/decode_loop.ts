@@ -206,8 +206,16 @@ export async function decode(
   let decodeMs = 0;
   let steps = 0;
   let first = true;
-  const needsHistory = request.sampling.repetitionPenalty !== 1 || request.sampling.noRepeatNgramSize > 0;
-  const topLogprobs = request.logprobs;
+  const choices: SequenceChoice[] = rows.map((row) => ({
+    prompt: row.prompt,
+    sampling: request.sampling,
+    random: request.random,
+    maxNew: row.maxNew,
+    isEos: (token) => eos.has(token),
+    constraint: request.constraint,
+    topLogprobs: request.logprobs,
+  }));
+  const emitters = rows.map((_, b) => (text: string) => emit(b, text));
   let cancelled = false;
   for (let rowsDone = 0; rowsDone < batch;) {
     if (request.signal?.aborted) {
@@ -260,28 +268,9 @@ export async function decode(
       }
       const offset = (b * seqOut + seqOut - 1) * vocab;
       const scores = logitsToFloat32(logits.data as Float32Array | Uint16Array, offset, vocab);
-      const history = needsHistory ? [...row.prompt, ...row.generated] : [];
-      const raw = topLogprobs !== undefined ? scores.slice() : undefined;
-      if (request.constraint && !row.constraint) row.constraint = request.constraint(vocab);
-      row.constraint?.prepare(row.maxNew - row.generated.length);
-      const token = nextToken(scores, history, request.sampling, request.random, {
-        generated: row.generated,
-        mask: row.constraint,
-      });
-      row.generated.push(token);
-      step.push(token);
-      row.constraint?.accept(token);
-      const logprobs = raw ? tokenLogprobs(tokenizer, raw, token, topLogprobs!) : undefined;
-      if (logprobs) row.logprobs!.push(logprobs);
       stepText = "";
-      // an EOS id is decoded too: a special one decodes to nothing, an ordinary token in the EOS list to its text
-      const check = row.stopper.push(row.decoder.push(token));
-      emit(b, check.text);
-      if (check.stopped) {
-        row.done = true;
-        row.reason = "stop";
-      } else if (eos.has(token) || row.constraint?.complete) finish(row, "stop", emit, b);
-      else if (row.generated.length >= row.maxNew) finish(row, "length", emit, b);
+      const { token, logprobs } = advanceSequence(row, scores, choices[b], tokenizer, emitters[b]);
+      step.push(token);
       request.onStep?.(b, { text: stepText, tokenId: token, ...(logprobs ? { logprobs } : {}) });
       if (row.done) rowsDone++;
     }
@@ -337,10 +326,84 @@ export async function decode(
   };
 }
 
-function finish(row: Row, reason: FinishReason, emit: (i: number, text: string) => void, index: number): void {
-  row.done = true;
-  row.reason = reason;
-  const tail = row.stopper.push(row.decoder.flush());
-  emit(index, tail.text);
-  if (!tail.stopped) emit(index, row.stopper.flush());
+/** A sequence's decoding state: what {@linkcode advanceSequence} reads and updates. */
+export interface SequenceState {
+  /** Ids chosen so far. */
+  generated: number[];
+  /** Whether it has ended. */
+  done: boolean;
+  /** Why it ended. */
+  reason: FinishReason;
+  /** Turns its ids into text. */
+  decoder: IncrementalDecoder;
+  /** Holds back text that may begin a stop string. */
+  stopper: StopStringMatcher;
+  /** Each chosen id's logprobs, when asked for. */
+  logprobs?: TokenLogprobs[];
+  /** Its JSON constraint, made at its first step. */
+  constraint?: SequenceConstraint;
+}
+
+/** How a sequence chooses its ids: the settings {@linkcode advanceSequence} reads. */
+export interface SequenceChoice {
+  /** The prompt's ids (the history the penalties look at begins with them). */
+  prompt: readonly number[];
+  /** Temperature, top-k/p, penalties. */
+  sampling: SamplingSettings;
+  /** Random numbers for sampling. */
+  random: RandomSource;
+  /** Most new ids. */
+  maxNew: number;
+  /** Whether an id ends the sequence. */
+  isEos(token: number): boolean;
+  /** Its JSON constraint, given the vocabulary size. */
+  constraint?: (vocab: number) => SequenceConstraint;
+  /** Alternatives reported with each id's logprob (undefined: no logprobs). */
+  topLogprobs?: number;
+}
+
+/**
+ * One step of one sequence, the same in the decode loop and in the continuous batch (continuous_batch.ts): chooses
+ * the next id from `scores` (penalties over the history, the JSON constraint, sampling), records it and its logprobs,
+ * decodes it and ends the sequence on a stop string, an EOS id, a complete constraint or its budget. Text goes to
+ * `emit` as it is let out.
+ */
+export function advanceSequence(
+  state: SequenceState,
+  scores: Float32Array,
+  choice: SequenceChoice,
+  tokenizer: TextTokenizer,
+  emit: (text: string) => void,
+): { token: number; logprobs?: TokenLogprobs } {
+  const { sampling } = choice;
+  const needsHistory = sampling.repetitionPenalty !== 1 || sampling.noRepeatNgramSize > 0;
+  const history = needsHistory ? [...choice.prompt, ...state.generated] : [];
+  const raw = choice.topLogprobs !== undefined ? scores.slice() : undefined;
+  if (choice.constraint && !state.constraint) state.constraint = choice.constraint(scores.length);
+  state.constraint?.prepare(choice.maxNew - state.generated.length);
+  const token = nextToken(scores, history, sampling, choice.random, {
+    generated: state.generated,
+    mask: state.constraint,
+  });
+  state.generated.push(token);
+  state.constraint?.accept(token);
+  const logprobs = raw ? tokenLogprobs(tokenizer, raw, token, choice.topLogprobs!) : undefined;
+  if (logprobs) state.logprobs!.push(logprobs);
+  // an EOS id is decoded too: a special one decodes to nothing, an ordinary token in the EOS list to its text
+  const check = state.stopper.push(state.decoder.push(token));
+  emit(check.text);
+  if (check.stopped) {
+    state.done = true;
+    state.reason = "stop";
+  } else if (choice.isEos(token) || state.constraint?.complete) finishSequence(state, "stop", emit);
+  else if (state.generated.length >= choice.maxNew) finishSequence(state, "length", emit);
+  return logprobs ? { token, logprobs } : { token };
+}
+
+function finishSequence(state: SequenceState, reason: FinishReason, emit: (text: string) => void): void {
+  state.done = true;
+  state.reason = reason;
+  const tail = state.stopper.push(state.decoder.flush());
+  emit(tail.text);
+  if (!tail.stopped) emit(state.stopper.flush());
 }
