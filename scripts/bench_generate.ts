@@ -110,11 +110,17 @@ async function runOrtNode(dir: string, threads: number, ids: number[], maxNew: n
  * gpux's engine. The import is resolved at run time so that this script type-checks on branches without the engine
  * (src/generation/ lands with the generation engine).
  */
-async function runGpux(dir: string, threads: number, ids: number[], maxNew: number): Promise<Timing> {
+async function runGpux(
+  dir: string,
+  threads: number,
+  ids: number[],
+  maxNew: number,
+  mapWeights = true,
+): Promise<Timing> {
   const where = new URL("../src/generation/load_pipeline.ts", import.meta.url).href;
   // deno-lint-ignore no-explicit-any
   const engine: any = await import(where);
-  const pipeline = await engine.loadTextGeneration(dir, { intraOpThreads: threads, interOpThreads: 1 });
+  const pipeline = await engine.loadTextGeneration(dir, { intraOpThreads: threads, interOpThreads: 1, mapWeights });
   // an EOS id no model here can emit (ids stop at the vocabulary size): EOS ignored, as for every column
   const options = { maxNewTokens: maxNew, eosTokenId: [2 ** 31 - 1], doSample: false };
   await pipeline.run({ ids: ids.slice(0, 8) }, { ...options, maxNewTokens: 4 });
@@ -125,6 +131,15 @@ async function runGpux(dir: string, threads: number, ids: number[], maxNew: numb
     throw new Error(`gpux generated ${result.generatedIds.length} tokens, not ${maxNew} (EOS not ignored?)`);
   }
   return { prefill_ms: t.prefillMs, ttft_ms: t.timeToFirstTokenMs, decode_tokens_per_s: t.generatedTokensPerSecond };
+}
+
+/** MiB of fp32 keys and values for `positions` positions, from config.json (the KV cache the goal allows for). */
+async function kvCacheMb(dir: string, positions: number): Promise<number> {
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+  const layers = config.num_hidden_layers;
+  const heads = config.num_key_value_heads ?? config.num_attention_heads;
+  const headDim = config.head_dim ?? config.hidden_size / config.num_attention_heads;
+  return (2 * layers * heads * headDim * positions * 4) / 2 ** 20;
 }
 
 async function engineExists(): Promise<boolean> {
@@ -198,8 +213,13 @@ async function main(): Promise<void> {
   const runnerMode = Deno.args.indexOf("--runner");
   if (runnerMode >= 0) {
     const [runner, dir, threads, prompt, maxNew] = Deno.args.slice(runnerMode + 1);
-    const run = runner === "gpux" ? runGpux : runOrtNode;
-    console.log(JSON.stringify(await run(dir, Number(threads), promptIds(Number(prompt)), Number(maxNew))));
+    const args = [dir, Number(threads), promptIds(Number(prompt)), Number(maxNew)] as const;
+    const timing = runner === "gpux"
+      ? await runGpux(...args)
+      : runner === "gpux-file"
+      ? await runGpux(...args, false)
+      : await runOrtNode(...args);
+    console.log(JSON.stringify(timing));
     return;
   }
   const shape = flag("shape", "smollm2-135m");
@@ -210,6 +230,8 @@ async function main(): Promise<void> {
   const all = ["ort-node", ...(withGpux ? ["gpux"] : []), "transformers.js", "python-ort", "torch"];
   if (!withGpux) console.error("no gpux column: src/generation/load_pipeline.ts (the engine) is not in this tree");
   const only = flag("only", all.join(",")).split(",");
+  // gpux-file: gpux loading the file as it is (`mapWeights: false`), only when named in --only
+  if (withGpux && only.includes("gpux-file")) all.splice(2, 0, "gpux-file");
   const dir = await ensureModel(shape);
   const data = await Deno.stat(`${dir}/onnx/model.onnx.data`).then((f) => f.size, () => 0); // external weights
   const size = ((await Deno.stat(`${dir}/onnx/model.onnx`)).size + data) / 2 ** 20;
@@ -222,7 +244,7 @@ async function main(): Promise<void> {
     for (const threads of threadsList) {
       for (const runner of round % 2 ? [...runners].reverse() : runners) {
         const result = await timed(threads, async (wrapper) => {
-          if (runner === "ort-node" || runner === "gpux") {
+          if (runner === "ort-node" || runner === "gpux" || runner === "gpux-file") {
             const deno = [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, SELF, "--runner", runner, dir];
             return await subprocess([...wrapper, ...deno, String(threads), String(promptLen), String(maxNew)]);
           }
@@ -282,6 +304,15 @@ async function main(): Promise<void> {
         fmt(r.decode_tokens_per_s)
       } | ` +
         `${fmt(r.peak_rss_mb, 0)} | ${r.load_avg.toFixed(2)} |`,
+    );
+  }
+  const kvMb = await kvCacheMb(dir, promptLen + maxNew);
+  for (const r of rows.filter((r) => r.runner === "gpux")) {
+    const goal = size + kvMb + 250;
+    console.log(
+      `\nthreads ${r.threads}: gpux peak RSS ${fmt(r.peak_rss_mb, 0)} MB; goal <= model ${size.toFixed(0)} + KV cache ${
+        kvMb.toFixed(1)
+      } + 250 = ${goal.toFixed(0)} MB`,
     );
   }
   for (const threads of threadsList) {

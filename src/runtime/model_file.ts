@@ -8,6 +8,7 @@
  * @module
  */
 import { RuntimeError } from "../errors.ts";
+import { ProtobufFileReader } from "./protobuf_file_reader.ts";
 
 /** Header facts of an ONNX model file. */
 export interface OnnxFileInfo {
@@ -39,70 +40,6 @@ export interface OnnxFileInfo {
   initializerCount: number;
 }
 
-class SeekReader {
-  #file: Deno.FsFile;
-  #buf = new Uint8Array(64 * 1024);
-  #bufStart = 0;
-  #bufLen = 0;
-  pos = 0;
-  constructor(file: Deno.FsFile, readonly size: number) {
-    this.#file = file;
-  }
-  byte(): number {
-    if (this.pos >= this.size) throw new Error("unexpected end of file");
-    if (this.pos < this.#bufStart || this.pos >= this.#bufStart + this.#bufLen) {
-      this.#file.seekSync(this.pos, Deno.SeekMode.Start);
-      this.#bufStart = this.pos;
-      this.#bufLen = 0;
-      while (this.#bufLen < this.#buf.length) {
-        const n = this.#file.readSync(this.#buf.subarray(this.#bufLen));
-        if (n === null || n === 0) break;
-        this.#bufLen += n;
-      }
-      if (this.#bufLen === 0) throw new Error("unexpected end of file");
-    }
-    return this.#buf[this.pos++ - this.#bufStart];
-  }
-  varint(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const b = this.byte();
-      result += (b & 0x7f) * 2 ** shift;
-      if (!(b & 0x80)) return result;
-      shift += 7;
-      if (shift > 63) throw new Error("malformed varint");
-    }
-  }
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.byte();
-    return out;
-  }
-  string(n: number): string {
-    return new TextDecoder().decode(this.bytes(n));
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) {
-      const length = this.varint(); // not `this.pos += this.varint()`: that reads pos before the varint moves it
-      this.pos += length;
-    } else if (wire === 5) this.pos += 4;
-    else throw new Error(`unsupported protobuf wire type ${wire}`);
-    if (this.pos > this.size) throw new Error("field runs past the end of the file");
-  }
-  /** Calls `onField(field, wire, end)` for each field until `end`; the callback must consume or skip. */
-  fields(end: number, onField: (field: number, wire: number) => void): void {
-    while (this.pos < end) {
-      const tag = this.varint();
-      const before = this.pos;
-      onField(Math.floor(tag / 8), tag & 7);
-      if (this.pos === before) this.skip(tag & 7);
-    }
-  }
-}
-
 /**
  * Reads the header of an ONNX model file.
  *
@@ -119,7 +56,7 @@ export async function readOnnxFileInfo(path: string): Promise<OnnxFileInfo> {
   const info: OnnxFileInfo = { path, size: stat.size, opsets: [], metadata: {}, externalData: [], initializerCount: 0 };
   const locations = new Set<string>();
   try {
-    const r = new SeekReader(file, stat.size);
+    const r = new ProtobufFileReader(file, stat.size);
     r.fields(stat.size, (field, wire) => {
       if (wire === 0 && field === 1) info.irVersion = r.varint();
       else if (wire === 0 && field === 5) info.modelVersion = r.varint();

@@ -34,6 +34,7 @@ import {
 import type { ResolvedModel } from "./model_source.ts";
 import { type BenchmarkOptions, type BenchmarkResult, runBenchmark } from "./benchmark.ts";
 import { availableCores } from "./cpu_cores.ts";
+import { graphWithMappedWeights } from "./mapped_weights.ts";
 import type { GraphOptimizationLevel } from "../vocabulary/graph_optimization_level.ts";
 
 export type { GraphOptimizationLevel };
@@ -68,6 +69,12 @@ export interface SessionOptions extends ProviderOptions {
    * cores, a run-and-wait loop used half the CPU and was no slower.
    */
   allowSpinning?: boolean;
+  /**
+   * Map a large file's inline weights from the file instead of letting onnxruntime parse them into memory and copy
+   * them again (default true): the same weights, about 0.2 GB less peak memory and a faster load for a 0.5 GB model
+   * (`mapped_weights.ts`). Files with external data, and small files, load as they are either way.
+   */
+  mapWeights?: boolean;
   /** Severity from which onnxruntime logs to stderr for this session (default `fatal`: errors are thrown, not printed). */
   logLevel?: OrtLogLevel;
   /** Platform whose `auto` order applies (default the running one). */
@@ -149,6 +156,9 @@ export async function createSession(
   const label = typeof model === "string" ? model : "model bytes";
   const runtime = await loadOrt();
   const intraOpThreads = options.intraOpThreads ?? defaultIntraOpThreads();
+  const mapped = typeof model === "string" && options.mapWeights !== false
+    ? await graphWithMappedWeights(model)
+    : undefined;
   for (const provider of providerCandidates(choice, platform)) {
     const known = provider === "cpu" ? undefined : checkProvider(provider, { platform });
     if (known) {
@@ -170,10 +180,13 @@ export async function createSession(
       if (options.graphOptimizationLevel) sessionOptions.graphOptimizationLevel = options.graphOptimizationLevel;
       sessionOptions.intraOpNumThreads = intraOpThreads;
       if (options.interOpThreads !== undefined) sessionOptions.interOpNumThreads = options.interOpThreads;
-      if (options.allowSpinning !== undefined) {
-        sessionOptions.extra = { session: { intra_op: { allow_spinning: options.allowSpinning ? "1" : "0" } } };
-      }
-      const session = typeof model === "string"
+      const extra: Record<string, unknown> = {};
+      if (options.allowSpinning !== undefined) extra.intra_op = { allow_spinning: options.allowSpinning ? "1" : "0" };
+      if (mapped) extra.model_external_initializers_file_folder_path = mapped.folder;
+      if (Object.keys(extra).length > 0) sessionOptions.extra = { session: extra };
+      const session = mapped
+        ? await runtime.InferenceSession.create(mapped.bytes, sessionOptions)
+        : typeof model === "string"
         ? await runtime.InferenceSession.create(model, sessionOptions)
         : await runtime.InferenceSession.create(model, sessionOptions);
       return new GpuxSession(session, runtime.Tensor, {
@@ -183,6 +196,7 @@ export async function createSession(
         path: label,
         model: options.model,
         intraOpThreads,
+        ...(mapped ? { mappedWeightBytes: mapped.mappedBytes } : {}),
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -219,6 +233,8 @@ export interface SessionInfo {
   model?: ResolvedModel;
   /** Intra-op threads the session was created with. */
   intraOpThreads: number;
+  /** Bytes of inline weights mapped from the file rather than copied (see {@linkcode SessionOptions.mapWeights}). */
+  mappedWeightBytes?: number;
 }
 
 /**
@@ -251,6 +267,8 @@ export class GpuxSession {
   readonly model?: ResolvedModel;
   /** Intra-op threads the session was created with (the flag, gpux.yml, else the cores this process may use). */
   readonly intraOpThreads: number;
+  /** Bytes of inline weights onnxruntime read in place from the file instead of copying (0: loaded as it is). */
+  readonly mappedWeightBytes: number;
   #session: ort.InferenceSession | undefined;
   #Tensor: OrtModule["Tensor"];
   #inputs: Map<string, TensorInfo>;
@@ -268,6 +286,7 @@ export class GpuxSession {
     this.path = info.path;
     this.model = info.model;
     this.intraOpThreads = info.intraOpThreads;
+    this.mappedWeightBytes = info.mappedWeightBytes ?? 0;
   }
 
   /** True once {@linkcode dispose} was called. */
