@@ -6,7 +6,8 @@
  * Slaney mel scale (0 Hz to half the sampling rate), `log10` of at least 1e-10, the last frame dropped,
  * clamped to 8 below the maximum, then `(x + 4) / 4`.
  *
- * The FFT is a mixed-radix one (Whisper's 400 = 2⁴·5²), so 30 s take tens of milliseconds. Values
+ * The FFT is a mixed-radix one (Whisper's 400 = 2⁴·5²), two real frames per complex transform, so 30 s take tens of
+ * milliseconds. Values
  * match Python to float32 rounding of the spectrum (transformers keeps the STFT in complex64).
  *
  * @module
@@ -160,6 +161,33 @@ export function powerSpectrum(x: Float64Array, power = new Float64Array((x.lengt
   return power;
 }
 
+/**
+ * Power spectra of two real frames `x1` and `x2` (length n) from one complex FFT: with z = x1 + i·x2,
+ * X1[k] = (Z[k] + conj Z[n−k]) / 2 and X2[k] = (Z[k] − conj Z[n−k]) / 2i. Half the FFTs of
+ * {@linkcode powerSpectrum} for the same bins (to float64 rounding; both are rounded to complex64 as transformers does).
+ */
+export function powerSpectrumPair(
+  x1: Float64Array,
+  x2: Float64Array,
+  power1: Float64Array,
+  power2: Float64Array,
+): void {
+  const n = x1.length;
+  const levels = plan(n);
+  let b = buffers.get(n);
+  if (!b) buffers.set(n, b = { im: new Float64Array(n), outRe: new Float64Array(n), outIm: new Float64Array(n) });
+  const { outRe, outIm } = b;
+  fftRec(x1, x2, 0, 1, levels, 0, outRe, outIm, 0);
+  for (let k = 0; k < power1.length; k++) {
+    const j = k === 0 ? 0 : n - k;
+    const zr = outRe[k], zi = outIm[k], cr = outRe[j], ci = outIm[j];
+    const r1 = Math.fround((zr + cr) / 2), i1 = Math.fround((zi - ci) / 2);
+    const r2 = Math.fround((zi + ci) / 2), i2 = Math.fround((cr - zr) / 2);
+    power1[k] = r1 * r1 + i1 * i1;
+    power2[k] = r2 * r2 + i2 * i2;
+  }
+}
+
 // ---- mel filters --------------------------------------------------------------------------------
 
 const MIN_LOG_HZ = 1000, MIN_LOG_MEL = 15, LOGSTEP = 27 / Math.log(6.4);
@@ -224,26 +252,46 @@ export function logMelSpectrogram(samples: Float32Array, spec: LogMelSpec): Floa
     return [a, b];
   });
   const out = new Float32Array(featureSize * frames);
-  const frame = new Float64Array(nFft);
-  const power = new Float64Array(bins);
+  const frame = new Float64Array(nFft), next = new Float64Array(nFft);
+  const power = new Float64Array(bins), nextPower = new Float64Array(bins);
   let max = -Infinity;
-  for (let t = 0; t < frames; t++) {
+  /** Windows frame `t` into `into`; false when it is all zero (the padding after a short clip). */
+  const windowed = (t: number, into: Float64Array): boolean => {
     const start = t * hopLength;
-    let silent = true;
+    let sound = false;
     for (let i = 0; i < nFft; i++) {
-      frame[i] = padded[start + i] * window[i];
-      if (frame[i] !== 0) silent = false;
+      into[i] = padded[start + i] * window[i];
+      if (into[i] !== 0) sound = true;
     }
-    if (silent) power.fill(0); // the zero padding after a short clip: no FFT needed
-    else powerSpectrum(frame, power);
+    return sound;
+  };
+  const melBands = (t: number, p: Float64Array) => {
     for (let m = 0; m < featureSize; m++) {
       const f = filters[m];
       const [a, b] = ranges[m];
       let s = 0;
-      for (let k = a; k < b; k++) s += f[k] * power[k];
+      for (let k = a; k < b; k++) s += f[k] * p[k];
       const v = Math.log10(Math.max(s, 1e-10));
       out[m * frames + t] = v;
       if (v > max) max = v;
+    }
+  };
+  // frames two at a time: one complex FFT carries both (powerSpectrumPair), half the FFTs of one per frame
+  for (let t = 0; t < frames; t += 2) {
+    const sound = windowed(t, frame);
+    if (t + 1 < frames) {
+      const nextSound = windowed(t + 1, next);
+      if (sound || nextSound) powerSpectrumPair(frame, next, power, nextPower);
+      else { // the zero padding after a short clip: no FFT needed
+        power.fill(0);
+        nextPower.fill(0);
+      }
+      melBands(t, power);
+      melBands(t + 1, nextPower);
+    } else {
+      if (sound) powerSpectrum(frame, power);
+      else power.fill(0);
+      melBands(t, power);
     }
   }
   const floor = Math.fround(max) - 8;
