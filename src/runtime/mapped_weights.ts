@@ -188,8 +188,8 @@ export async function graphWithMappedWeights(
   } catch {
     return undefined;
   }
-  const slash = real.lastIndexOf("/");
-  const folder = slash <= 0 ? "/" : real.slice(0, slash);
+  const slash = Math.max(real.lastIndexOf("/"), real.lastIndexOf("\\")); // Windows paths use backslashes
+  const folder = slash <= 0 ? real.slice(0, slash + 1) || "/" : real.slice(0, slash);
   const location = real.slice(slash + 1);
   try {
     if (size < minFileBytes) return undefined;
