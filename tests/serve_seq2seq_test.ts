@@ -143,7 +143,7 @@ Deno.test({
       max_new_tokens: whisperGoldens.max_new_tokens,
     } as OpenAI.Audio.TranscriptionCreateParamsNonStreaming<"verbose_json">);
     const cli = JSON.parse(await runWhisper("--language", "en", "--timestamps", "--json"));
-    assertEquals(verbose.language, "en");
+    assertEquals(verbose.language, "english", "OpenAI answers the language by name");
     assertEquals(verbose.text, cli.text);
     assertEquals(verbose.duration, cli.seconds);
     assertEquals(

@@ -9,6 +9,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { whisperLanguageCode } from "../vocabulary/whisper_languages.ts";
 
 /** The ids Whisper decoding needs. */
 export interface WhisperTokens {
@@ -102,13 +103,15 @@ export function readWhisperTokens(config: Record<string, unknown>): WhisperToken
 }
 
 /**
- * The language code for a user's `--language` (`en`, `EN`, `<|en|>`), or undefined for `auto`/none (detect it).
+ * The language code for a user's `--language` (`en`, `EN`, `<|en|>`, or a name as openai-whisper takes it: `English`,
+ * `Mandarin`), or undefined for `auto`/none (detect it).
  *
  * @throws {InputError} a language the checkpoint has no token for, listing some it has (exit 2).
  */
 export function whisperLanguage(tokens: WhisperTokens, language: string | undefined): string | undefined {
   if (language === undefined || language === "" || language.toLowerCase() === "auto") return undefined;
-  const code = language.trim().toLowerCase().replace(/^<\|(.*)\|>$/, "$1");
+  const given = language.trim().toLowerCase().replace(/^<\|(.*)\|>$/, "$1");
+  const code = tokens.languages.has(given) ? given : whisperLanguageCode(given) ?? given;
   if (!tokens.languages.has(code)) {
     const known = [...tokens.languages.keys()];
     throw new InputError(`unknown Whisper language ${JSON.stringify(language)}`, {

@@ -19,6 +19,7 @@ import { checkRawMedia } from "./request_limits.ts";
 import { type Fields, namedModel, notSupportedYet } from "./request_fields.ts";
 import type { Handled, Route, RouteContext } from "./route_table.ts";
 import { BadRequestError, httpStatusOf, InvalidFieldError } from "./serve_errors.ts";
+import { whisperLanguageName } from "../vocabulary/whisper_languages.ts";
 
 /** The `response_format`s of OpenAI's speech endpoints. */
 export const AUDIO_RESPONSE_FORMATS = ["json", "text", "srt", "vtt", "verbose_json"] as const;
@@ -162,7 +163,7 @@ function speechBody(answer: GenerationAnswer, format: AudioResponseFormat, task:
     case "verbose_json":
       return JSON.stringify({
         task,
-        language: r.language,
+        language: whisperLanguageName(r.language), // OpenAI answers the name: "english"
         duration: r.seconds,
         text: r.text,
         segments: segments.map(verboseSegment),
