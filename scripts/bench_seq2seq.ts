@@ -12,7 +12,7 @@
  * Each runner decodes one second first (warm-up), then the file; the 1-minute load average when it started is
  * printed beside its row (this machine is shared: read the numbers beside it).
  *
- * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,transformers.js,torch`.
+ * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,transformers.js,torch` `--rounds 1` (each runner repeated, order alternating; the fastest round is reported, with every round listed).
  *
  * @module
  */
@@ -127,50 +127,94 @@ export async function main(): Promise<void> {
   const threads = Number(flag("threads", "1"));
   const maxNew = Number(flag("new", "64"));
   const only = flag("only", "gpux,transformers.js,torch").split(",");
-  const rows: string[] = [];
+  const rounds = Number(flag("rounds", "1"));
+  const runs: { shape: string; seconds: string; runner: string; m: Measured; load: number }[] = [];
   for (const shape of shapes) {
     const dir = await built(shape);
     for (const seconds of audio) {
       const wav = `${dir}/audio/${seconds}s.wav`;
-      for (const runner of only) {
-        const load = loadAverage();
-        if (runner === "transformers.js") {
-          const out = await runTransformersJsScript("bench_whisper", TRANSFORMERS_JS_RUNNER, [
-            dir,
-            wav,
-            `${threads}`,
-            `${maxNew}`,
-          ], { wrapper: pin(threads) });
-          if (!out.ok) throw new Error(`transformers.js failed: ${out.err.slice(-2000)}`);
-          rows.push(row(shape, seconds, runner, threads, JSON.parse(out.out.trim().split("\n").at(-1)!), load));
-          console.error(rows.at(-1));
-          continue;
+      for (let round = 0; round < rounds; round++) {
+        // odd rounds run the runners in reverse order, so that a busy spell on the shared machine hits different ones
+        for (const runner of round % 2 ? [...only].reverse() : only) {
+          const load = loadAverage();
+          let m: Measured;
+          if (runner === "transformers.js") {
+            const out = await runTransformersJsScript("bench_whisper", TRANSFORMERS_JS_RUNNER, [
+              dir,
+              wav,
+              `${threads}`,
+              `${maxNew}`,
+            ], { wrapper: pin(threads) });
+            if (!out.ok) throw new Error(`transformers.js failed: ${out.err.slice(-2000)}`);
+            m = JSON.parse(out.out.trim().split("\n").at(-1)!);
+          } else {
+            const cmd = runner === "gpux"
+              ? [
+                ...pin(threads),
+                Deno.execPath(),
+                "run",
+                ...PERMISSIONS,
+                SELF,
+                "--runner",
+                "gpux",
+                dir,
+                wav,
+                `${threads}`,
+                `${maxNew}`,
+              ]
+              : [...pin(threads), await torchPython(), PY_SCRIPT, "torch", dir, wav, `${threads}`, `${maxNew}`];
+            m = JSON.parse((await run(cmd)).trim().split("\n").at(-1)!) as Measured;
+          }
+          runs.push({ shape, seconds, runner, m, load });
+          console.error(row(shape, seconds, runner, threads, m, load));
         }
-        const cmd = runner === "gpux"
-          ? [
-            ...pin(threads),
-            Deno.execPath(),
-            "run",
-            ...PERMISSIONS,
-            SELF,
-            "--runner",
-            "gpux",
-            dir,
-            wav,
-            `${threads}`,
-            `${maxNew}`,
-          ]
-          : [...pin(threads), await torchPython(), PY_SCRIPT, "torch", dir, wav, `${threads}`, `${maxNew}`];
-        const m = JSON.parse((await run(cmd)).trim().split("\n").at(-1)!) as Measured;
-        rows.push(row(shape, seconds, runner, threads, m, load));
-        console.error(rows.at(-1));
       }
     }
   }
+  // each runner's fastest round (and the mean load over its rounds), then each round's seconds
+  console.log(
+    `best of ${rounds} round(s); load average at the end ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")}\n`,
+  );
   console.log("| shape | audio | runner | threads | seconds | real time factor | tokens¹ | load avg |");
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
-  for (const row of rows) console.log(row);
+  const best = new Map<string, Measured>();
+  for (const shape of shapes) {
+    for (const seconds of audio) {
+      for (const runner of only) {
+        const mine = runs.filter((r) => r.shape === shape && r.seconds === seconds && r.runner === runner);
+        const fastest = mine.reduce((a, r) => r.m.seconds < a.m.seconds ? r : a);
+        best.set(`${shape}/${seconds}/${runner}`, fastest.m);
+        const load = mine.reduce((a, r) => a + r.load, 0) / mine.length;
+        console.log(row(shape, seconds, runner, threads, fastest.m, load));
+      }
+    }
+  }
   console.log("\n¹ gpux: ids decoded over all windows; transformers.js and torch: tokens of the merged text.");
+  if (rounds > 1) {
+    console.log("\nseconds of each round:");
+    for (const shape of shapes) {
+      for (const seconds of audio) {
+        for (const runner of only) {
+          const each = runs.filter((r) => r.shape === shape && r.seconds === seconds && r.runner === runner);
+          console.log(
+            `  whisper-${shape} ${seconds} s ${runner}: ${each.map((r) => r.m.seconds.toFixed(2)).join(" / ")}`,
+          );
+        }
+      }
+    }
+  }
+  for (const shape of shapes) {
+    for (const seconds of audio) {
+      const gpux = best.get(`${shape}/${seconds}/gpux`), tjs = best.get(`${shape}/${seconds}/transformers.js`);
+      if (gpux && tjs) {
+        console.log(
+          `whisper-${shape} ${seconds} s: gpux = ${
+            (gpux.seconds / tjs.seconds).toFixed(2)
+          }x transformers.js's time (goal <= 0.8)`,
+        );
+      }
+    }
+  }
 }
 
 if (import.meta.main) await main();
