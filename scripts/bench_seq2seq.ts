@@ -12,7 +12,8 @@
  * Each runner decodes one second first (warm-up), then the file; the 1-minute load average when it started is
  * printed beside its row (this machine is shared: read the numbers beside it).
  *
- * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,transformers.js,torch` `--rounds 1` (each runner repeated, order alternating; the fastest round is reported, with every round listed).
+ * Flags: `--shapes tiny,base` `--audio 30,300` `--threads 1` `--new 64` `--only gpux,transformers.js,torch`
+ * `--rounds 1` (each runner repeated, order alternating; the fastest round is reported, with every round listed).
  *
  * @module
  */
