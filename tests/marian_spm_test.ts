@@ -214,3 +214,33 @@ Deno.test("marian spm: vocab.json missing is exit 3 naming it; one without <unk>
     await Deno.remove(dir.slice(0, -"/model".length), { recursive: true });
   }
 });
+
+/** A protobuf length-delimited field (lengths < 128 only, enough for these hand-made models). */
+function field(number: number, bytes: Uint8Array | number[]): number[] {
+  assert(bytes.length < 128);
+  return [(number << 3) | 2, bytes.length, ...bytes];
+}
+
+Deno.test("marian spm: a damaged normalization table (charsmap) is an InputError naming the file, at load", async () => {
+  const text = (s: string) => [...new TextEncoder().encode(s)];
+  const unk = field(1, [...field(1, text("<unk>")), 0x18, 2]); // piece "<unk>", type UNKNOWN
+  const piece = field(1, [...field(1, text("\u2581a")), 0x15, 0, 0, 0x80, 0xbf]); // "▁a", score -1
+  const charsmap = (blob: number[]) => field(3, [...field(1, text("nmt_nfkc")), ...field(2, blob)]);
+  const dir = await modelCopy();
+  try {
+    // a trie size larger than the table; one not a multiple of 4
+    for (const blob of [[0xff, 0, 0, 0, 1, 2, 3, 4], [6, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]]) {
+      await Deno.writeFile(`${dir}/source.spm`, new Uint8Array([...unk, ...piece, ...charsmap(blob)]));
+      await assertRejects(() => loadTokenizer(dir), InputError, "source.spm has a damaged normalization table");
+    }
+    // a table whose trie points outside itself normalizes without reading past it
+    await Deno.writeFile(
+      `${dir}/source.spm`,
+      new Uint8Array([...unk, ...piece, ...charsmap([8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0])]),
+    );
+    const tokenizer = await loadTokenizer(dir);
+    assertEquals(tokenizer.encode("a a").tokens, ["\u2581a", "\u2581a", "</s>"]);
+  } finally {
+    await Deno.remove(dir.slice(0, -"/model".length), { recursive: true });
+  }
+});

@@ -15,7 +15,7 @@
  * The result is a tokenizer.json-shaped object (the special tokens as added tokens, a `$A </s>` post-processor)
  * plus {@linkcode TokenizerOverrides} for what that format, as `@huggingface/tokenizers` 0.2.0 reads it, cannot
  * say exactly — its `Precompiled` normalizer ignores the charsmap (NFKC plus fixed rules instead) and its Unigram
- * neither fuses unknown characters nor keeps control pieces out of the text — so normalization and segmentation
+ * matches control pieces (`<s>`) against the text — so normalization and segmentation
  * are sentencepiece's own (sentencepiece_normalizer.ts, sentencepiece_unigram.ts); `loadTokenizer` builds a
  * `TextTokenizer` from them.
  *

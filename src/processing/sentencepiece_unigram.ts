@@ -5,8 +5,9 @@
  * unknown characters fused into one piece (or spelled as `<0xNN>` byte pieces when the model has byte fallback),
  * and control, unknown and unused pieces never matched against text.
  *
- * Why not `@huggingface/tokenizers`' Unigram: version 0.2.0 neither fuses unknown characters (`😀😀` is one
- * `<unk>` for sentencepiece, two for it) nor keeps control pieces (`<s>`) out of the text's matches.
+ * Why not `@huggingface/tokenizers`' Unigram: version 0.2.0 matches control pieces against the text (`▁<s>` is
+ * `▁`, `<s>` for it, `▁`, `<`, `s`, `>` for sentencepiece, and a control piece's score 0 beats every real piece)
+ * and adds scores in float64.
  *
  * @module
  */
