@@ -15,7 +15,9 @@ Writes into OUTDIR:
     marian-spm-separate/  the same spm files with separate_vocabs (vocab.json: source pieces, target_vocab.json:
                       target pieces); tokenizer files only.
     bpe.spm           a sentencepiece BPE model (gpux reads unigram ones only).
-    goldens.json      {"tokenizer": [{"text", "input_ids", "decoded" (null for separate vocabularies)}], "decode": [{"ids", "text"}],
+    goldens.json      {"tokenizer": [{"text", "input_ids", "decoded", "decoded_with_specials" (decode without
+                      skip_special_tokens; both null for separate vocabularies)}], "decode": [{"ids", "text",
+                      "text_with_specials"}],
                       "separate": {"tokenizer": [...], "decode": [...]}, "generation": {"decoder_start_token_id",
                       "eos_token_id", "pad_token_id", "cases": [{"id", "inputs", "input_ids", "options", "sequences",
                       "texts"}]}, "versions": {...}}
@@ -106,14 +108,16 @@ def tokenizer_goldens(folder: str, separate: bool) -> tuple[list, list]:
         ids = tok(text)["input_ids"]
         # (with separate vocabularies the source ids mean nothing to the target vocabulary: no decode)
         decoded = None if separate else tok.decode(ids, skip_special_tokens=True)
-        cases.append({"text": text, "input_ids": ids, "decoded": decoded})
+        kept = None if separate else tok.decode(ids)
+        cases.append({"text": text, "input_ids": ids, "decoded": decoded, "decoded_with_specials": kept})
     rng = random.Random(3)
     size = len(tok.decoder)
     decodes = []
     for n in (1, 3, 8, 20, 40):
         for _ in range(4):
             ids = [rng.randrange(size) for _ in range(n)]
-            decodes.append({"ids": ids, "text": tok.decode(ids, skip_special_tokens=True)})
+            decodes.append({"ids": ids, "text": tok.decode(ids, skip_special_tokens=True),
+                            "text_with_specials": tok.decode(ids)})
     return cases, decodes
 
 

@@ -47,16 +47,20 @@ Deno.test("marian spm: token ids equal MarianTokenizer's (accents, NFKC forms, s
   assertEquals(goldens.tokenizer.find((c) => c.text.startsWith(">>"))!.input_ids[0], 1);
 });
 
-Deno.test("marian spm: decode equals MarianTokenizer's decode(skip_special_tokens=True), for its own ids and random ones", async () => {
+Deno.test("marian spm: decode equals MarianTokenizer's decode, special tokens skipped or kept, for its own ids and random ones", async () => {
   const goldens = await readMarianSpmGoldens();
   const tokenizer = await loadTokenizer(`${await marianSpmFixture()}/marian-spm`);
   for (const c of goldens.tokenizer) {
     assertEquals(tokenizer.decode(c.input_ids, { skipSpecialTokens: true }), c.decoded, JSON.stringify(c.text));
+    assertEquals(tokenizer.decode(c.input_ids), c.decoded_with_specials, JSON.stringify(c.text));
   }
   assert(goldens.decode.length >= 20);
   for (const c of goldens.decode) {
     assertEquals(tokenizer.decode(c.ids, { skipSpecialTokens: true }), c.text, JSON.stringify(c.ids));
+    assertEquals(tokenizer.decode(c.ids), c.text_with_specials, JSON.stringify(c.ids));
   }
+  // the cases reach the special tokens: some decode differs with them kept
+  assert(goldens.decode.some((c) => c.text !== c.text_with_specials));
 });
 
 Deno.test("marian spm: separate_vocabs reads target_vocab.json for decoding, vocab.json for encoding", async () => {
@@ -67,6 +71,7 @@ Deno.test("marian spm: separate_vocabs reads target_vocab.json for decoding, voc
   }
   for (const c of goldens.decode) {
     assertEquals(tokenizer.decode(c.ids, { skipSpecialTokens: true }), c.text, JSON.stringify(c.ids));
+    assertEquals(tokenizer.decode(c.ids), c.text_with_specials, JSON.stringify(c.ids));
   }
 });
 

@@ -25,16 +25,28 @@ export interface MarianSpmTokenizerCase {
   input_ids: number[];
   /** `decode(input_ids, skip_special_tokens=True)`; null with separate vocabularies. */
   decoded: string | null;
+  /** `decode(input_ids)` (special tokens kept); null with separate vocabularies. */
+  decoded_with_specials: string | null;
+}
+
+/** One decode golden: MarianTokenizer's decode of random ids, without and with the special tokens. */
+export interface MarianSpmDecodeCase {
+  /** The ids. */
+  ids: number[];
+  /** `decode(ids, skip_special_tokens=True)`. */
+  text: string;
+  /** `decode(ids)`. */
+  text_with_specials: string;
 }
 
 /** The fixture's goldens.json (see the script's docstring). */
 export interface MarianSpmGoldens {
   /** Shared vocabulary (vocab.json). */
   tokenizer: MarianSpmTokenizerCase[];
-  /** decode(skip_special_tokens=True) of random id sequences. */
-  decode: { ids: number[]; text: string }[];
+  /** decode(skip_special_tokens=True) and decode() of random id sequences. */
+  decode: MarianSpmDecodeCase[];
   /** The same with `separate_vocabs` (vocab.json + target_vocab.json). */
-  separate: { tokenizer: MarianSpmTokenizerCase[]; decode: { ids: number[]; text: string }[] };
+  separate: { tokenizer: MarianSpmTokenizerCase[]; decode: MarianSpmDecodeCase[] };
   /** PyTorch generate on the exported model. */
   generation: {
     decoder_start_token_id: number;
