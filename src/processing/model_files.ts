@@ -109,6 +109,12 @@ export class ModelFiles {
     return path === undefined ? undefined : new TextDecoder().decode(await readModelFile(path));
   }
 
+  /** The bytes of a binary file (a sentencepiece model), or undefined when absent. */
+  async readBytesIfPresent(name: string): Promise<Uint8Array | undefined> {
+    const path = await this.find(name);
+    return path === undefined ? undefined : await readModelFile(path);
+  }
+
   /** Parsed JSON of `name` (cached), or undefined when absent. */
   async readJsonIfPresent(name: string): Promise<unknown> {
     if (this.#json.has(name)) return this.#json.get(name);

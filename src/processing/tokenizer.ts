@@ -23,6 +23,10 @@ import { denoEnv, type EnvReader, hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
 import { parseModelId } from "../vocabulary/model_id.ts";
 import { validateTokenizerJson } from "./tokenizer_schema.ts";
+import type { TokenizerOverrides } from "./tokenizer_overrides.ts";
+import { marianTokenizerParts } from "./marian_tokenizer.ts";
+
+export type { TokenizerOverrides } from "./tokenizer_overrides.ts";
 
 /** How a pair is cut down to `maxLength`. */
 export type TruncationStrategy = "longest_first" | "only_first" | "only_second";
@@ -328,9 +332,14 @@ export class TextTokenizer {
   #localNormalizer: boolean;
   // deno-lint-ignore no-explicit-any
   #hfAny: any;
+  #overrides: TokenizerOverrides;
+  #cleanUpDefault: boolean;
 
-  /** From parsed tokenizer.json and tokenizer_config.json objects. */
-  constructor(tokenizerJson: Json, tokenizerConfig: Json = {}) {
+  /**
+   * From parsed tokenizer.json and tokenizer_config.json objects; `overrides` replace parts of the tokenizer.json
+   * (a Marian folder's sentencepiece models and vocab.json, see `loadTokenizer`).
+   */
+  constructor(tokenizerJson: Json, tokenizerConfig: Json = {}, overrides: TokenizerOverrides = {}) {
     validateTokenizerJson(tokenizerJson);
     try {
       this.#hf = new HfTokenizer(tokenizerJson, tokenizerConfig);
@@ -341,10 +350,17 @@ export class TextTokenizer {
       });
     }
     this.#hfAny = this.#hf;
+    this.#overrides = overrides;
+    this.#cleanUpDefault = tokenizerConfig.clean_up_tokenization_spaces === true;
+    if (overrides.normalize) this.#hfAny.normalizer = overrides.normalize;
+    if (overrides.segment) {
+      const segment = overrides.segment;
+      this.#hfAny.model = (pieces: string[]) => pieces.flatMap((p) => segment(p));
+    }
     fastByteLevel(this.#hfAny.pre_tokenizer);
     const model = (tokenizerJson.model ?? {}) as Json;
     this.#modelType = String(model.type ?? (model.vocab && Array.isArray(model.vocab) ? "Unigram" : "BPE"));
-    this.#localNormalizer = isLocalNormalizer(tokenizerJson.normalizer);
+    this.#localNormalizer = !overrides.normalize && isLocalNormalizer(tokenizerJson.normalizer);
     this.#byteLevel = hasType(tokenizerJson.pre_tokenizer, "ByteLevel", "pretokenizers") ||
       hasType(tokenizerJson.decoder, "ByteLevel", "decoders");
     if (this.#modelType === "WordPiece") {
@@ -419,17 +435,26 @@ export class TextTokenizer {
 
   /** The id of a token string (added tokens included), or undefined. */
   tokenToId(token: string): number | undefined {
-    return this.#addedIds.get(token) ?? this.#hf.token_to_id(token);
+    const vocabulary = this.#overrides.vocabulary;
+    return this.#addedIds.get(token) ?? (vocabulary ? vocabulary.get(token) : this.#hf.token_to_id(token));
   }
 
   /** The string of a token id, or undefined. */
   idToToken(id: number): string | undefined {
+    if (this.#overrides.idToToken) return this.#addedById.get(id)?.content ?? this.#overrides.idToToken(id);
     return this.#hf.id_to_token(id);
   }
 
   /** Token ids back to text (the tokenizer's decoder). */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     if (ids.length === 0) return "";
+    if (this.#overrides.decode) {
+      return this.#overrides.decode(
+        ids,
+        options.skipSpecialTokens ?? false,
+        options.cleanUpTokenizationSpaces ?? this.#cleanUpDefault,
+      );
+    }
     return this.#hf.decode([...ids], {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       ...(options.cleanUpTokenizationSpaces !== undefined
@@ -703,6 +728,20 @@ export class TextTokenizer {
         out.tokens.push(section.text);
         out.offsets.push([section.start, section.start + section.text.length]);
         out.words.push(out.wordCount++);
+        return;
+      }
+      const lead = this.#overrides.leadingToken?.(section.text) ?? 0;
+      if (lead > 0) { // Marian's language code (`>>de<<`): one token, `<unk>` when the vocabulary lacks it
+        const code = section.text.slice(0, lead);
+        const id = this.tokenToId(code) ?? this.#unkId;
+        if (id !== undefined) {
+          out.ids.push(id);
+          out.tokens.push(code);
+          out.offsets.push([section.start, section.start + lead]);
+          out.words.push(out.wordCount++);
+        }
+        if (lead === section.text.length) return;
+        this.#encodeSection(section.text.slice(lead), section.start + lead, sectionIndex, out);
         return;
       }
       this.#encodeSection(section.text, section.start, sectionIndex, out);
@@ -1094,9 +1133,11 @@ async function hubFiles(spec: string, options: LoadTokenizerOptions): Promise<Mo
  * directory, a snapshot folder), a path to a tokenizer.json, a Hub id `org/name[@rev]` in the cache
  * (its snapshot; no .onnx needed), or a {@linkcode ModelFiles}.
  * tokenizer_config.json beside it supplies the pad token, padding side and `model_max_length`.
+ * A folder without tokenizer.json but with Marian's `source.spm` (OPUS-MT repositories) gets a tokenizer built from
+ * `source.spm`, `target.spm` and `vocab.json` with transformers' `MarianTokenizer` semantics (marian_tokenizer.ts).
  *
  * @throws {NotFoundError} no tokenizer.json there (exit 3), naming the file and how to fetch it.
- * @throws {InputError} the file is not a tokenizer.json gpux can read (exit 2).
+ * @throws {InputError} the file is not a tokenizer.json gpux can read, or a Marian `.spm` is damaged (exit 2).
  * @example
  * ```ts
  * import { loadTokenizer } from "jsr:@gpux/gpux/processing";
@@ -1129,6 +1170,10 @@ export async function loadTokenizer(
       files = await hubFiles(modelOrDir, options);
     }
   } else files = modelOrDir;
+  if (options.file === undefined && await files.find(name) === undefined) {
+    const marian = await marianTokenizerParts(files);
+    if (marian) return new TextTokenizer(marian.tokenizerJson, marian.tokenizerConfig, marian.overrides);
+  }
   const json = await files.readJson(name, "the tokenizer turns text into token ids") as Json;
   const config = (await files.readJsonIfPresent("tokenizer_config.json") ?? {}) as Json;
   return new TextTokenizer(json, config);

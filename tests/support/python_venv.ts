@@ -84,17 +84,28 @@ export const TORCH_VENV = "venv-torch";
 /**
  * The fixture builders' environment (generation, text tasks, vision), created when needed (about a minute cold):
  * torch as the CPU wheel (the default one pulls ~2.3 GB of CUDA wheels), transformers 5.18, onnx, onnxruntime,
- * onnxscript, pillow, requests, scipy (OWLv2's processor resizes with scipy.ndimage); and transformers 4.57.6 with tokenizers 0.22.2 under `tf4/` (not on the path) for
+ * onnxscript, pillow, requests, scipy (OWLv2's processor resizes with scipy.ndimage), sentencepiece (Marian's
+ * `.spm` tokenizer files and MarianTokenizer); and transformers 4.57.6 with tokenizers 0.22.2 under `tf4/` (not on the path) for
  * question answering, a pipeline transformers 5 dropped (tokenizers 0.23.2 cuts a long context's windows short).
  */
 export function torchPython(): Promise<string> {
   return pythonVenv({
     name: TORCH_VENV,
     installs: [
-      ["torch==2.13.0+cpu", "transformers==5.18.0", "onnx", "onnxruntime", "onnxscript", "pillow", "requests", "scipy"],
+      [
+        "torch==2.13.0+cpu",
+        "transformers==5.18.0",
+        "onnx",
+        "onnxruntime",
+        "onnxscript",
+        "pillow",
+        "requests",
+        "scipy",
+        "sentencepiece",
+      ],
       ["--no-deps", "--target", `${venvDir(TORCH_VENV)}/tf4`, "transformers==4.57.6", "tokenizers==0.22.2"],
     ],
-    check: "import os, sys, torch, transformers, onnx, onnxruntime, onnxscript, PIL, requests, scipy\n" +
+    check: "import os, sys, torch, transformers, onnx, onnxruntime, onnxscript, PIL, requests, scipy, sentencepiece\n" +
       "sys.exit(0 if os.path.isdir(sys.prefix + '/tf4/tokenizers') else 1)",
     who: "fixture builders' python",
   });
