@@ -451,7 +451,7 @@ Deno.test("whisper CLI: a cached Hub id is detected as Whisper; Whisper flags on
   }
 });
 
-Deno.test("whisper: without a language the encoder runs once per window (detection reuses it), same language and text", async () => {
+Deno.test("whisper: without a language the encoder runs once per decoder pass (detection reuses the first), same language and text", async () => {
   const { dir } = await fixtureTokens();
   const goldens = await readWhisperGoldens();
   const c = goldens.cases.find((x) => x.id === "detect_language")!;

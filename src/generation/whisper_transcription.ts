@@ -3,7 +3,9 @@
  * the encoder-decoder loop: WAV → mono 16 kHz → 30-second windows (a longer recording: windows of 30 s that overlap
  * 5 s on each side, as transformers' pipeline with `chunk_length_s=30` cuts them) → log-mel features → the decoder
  * prompt `<|startoftranscript|><|lang|><|task|>` (+ `<|notimestamps|>`) with Whisper's logits rules → text, and
- * with timestamps the segments; windows are merged without dropping or repeating words at the seams. Without a
+ * with timestamps the segments; windows are merged without dropping or repeating words at the seams. Each window is
+ * decoded as Whisper's own `generate()` decodes it: a pass that ends inside a segment (after a closed timestamp pair)
+ * is cut at that pair and the window decoded again from it, so that the ids are transformers' pipeline's. Without a
  * language the most probable language token after `<|startoftranscript|>` (first window) is used and reported.
  *
  * @module
@@ -34,7 +36,7 @@ export interface WhisperOptions {
   task?: "transcribe" | "translate";
   /** Segment timestamps (default false). */
   timestamps?: boolean;
-  /** New tokens per 30-second window at most (default 448 minus the prompt, Whisper's decoder length). */
+  /** New tokens per decoder pass over a 30-second window at most (default 448 minus the prompt, the decoder's length). */
   maxNewTokens?: number;
   /** Seconds of overlap on each side of a window of a long recording (default 5, transformers' 30 / 6). */
   strideSeconds?: number;
