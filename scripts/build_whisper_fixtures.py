@@ -64,10 +64,12 @@ goldens.json:
                                                    false when Whisper's generate() decoded a window again after a
                                                    closed timestamp pair, as the 75 s recording's short last window),
                         "one_pass_tokens": [[int]]  (those one-pass ids: what transformers.js merges)},
-              "timestamps": {"text", "chunks": [{"text", "timestamp": [s, e]}], "chunk_tokens", "strides"}},
+              "timestamps": {"text", "chunks": [{"text", "timestamp": [s, e]}], "chunk_tokens", "strides", ...},
+              "prefixes": [{"seconds": 30.5 | 50.1, "plain": {...}, "timestamps": {...}}]  the same runs on the
+                        recording's first seconds (a last window that reaches just past the previous one)},
      "window_cuts": [{"seconds": float, "samples": int, "windows": [[start, end, left, right]] (samples)}]
                         the windows transformers' chunk_iter (chunk_length_s 30, stride_length_s 5 at 16 kHz) cuts a
-                        recording of that many seconds into, for 29.9 ... 90.5 s
+                        recording of that many seconds into, for 29.9 ... 121.3 s
     }
     chunk_tokens are each window's generated ids as the pipeline passes them to the tokenizer's merge
     (`_decode_asr`): the merge can be tested on them without the model.
@@ -133,7 +135,9 @@ LONG_MAX_NEW = 10
 LONG_SECONDS = 75
 # recording lengths whose windows (transformers' chunk_iter) are goldens: inside one window, exactly one, a short last
 # window, a last window that starts where the previous one's right stride does, full last windows, a fraction
-CUT_SECONDS = [29.9, 30, 45, 50, 55, 65, 70, 75, 80, 90.5, 100, 121.3]
+CUT_SECONDS = [29.9, 30, 30.01, 45, 50, 55, 65, 70, 70.01, 75, 80, 90.5, 100, 121.3]
+# chunked pipeline runs on the long recording's start too: a last window that reaches just past the previous one
+PREFIX_SECONDS = [30.5, 50.1]
 SEED = 21
 TS_SCALE = 0.8  # the timestamp tokens' embedding rows are scaled by this (tied output projection)
 
@@ -721,7 +725,10 @@ def build(out: str) -> None:
             "stride_length_s": [5, 5], "language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
             "num_beams": 1}
     original = tokenizer._decode_asr
-    for key, timestamps in (("plain", False), ("timestamps", True)):
+
+    def chunked(audio: np.ndarray, timestamps: bool) -> dict:
+        """The chunked pipeline on `audio`, with each window's ids as handed to the merge and one pass a window."""
+        nonlocal features
         seen = {}
 
         def capture(model_outputs, **kw):
@@ -739,7 +746,7 @@ def build(out: str) -> None:
         tokenizer._decode_asr = capture
         model.generate = spy
         try:
-            result = asr({"raw": long_audio.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
+            result = asr({"raw": audio.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
                          generate_kwargs={"language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
                                           "num_beams": 1})
         finally:
@@ -757,8 +764,16 @@ def build(out: str) -> None:
                  "windows_one_pass": one_pass == seen["tokens"], "one_pass_tokens": one_pass}
         if timestamps:
             entry["chunks"] = [{"text": c["text"], "timestamp": list(c["timestamp"])} for c in result["chunks"]]
-        long[key] = entry
-        print(f"long {key}: {len(seen['tokens'])} windows, text {result['text'][:80]!r}", file=sys.stderr)
+        return entry
+
+    for key, timestamps in (("plain", False), ("timestamps", True)):
+        long[key] = chunked(long_audio, timestamps)
+        print(f"long {key}: {len(long[key]['chunk_tokens'])} windows, text {long[key]['text'][:80]!r}", file=sys.stderr)
+    # the recording's first 30.5 and 50.1 s: a last window that reaches only 0.5 / 0.1 s past the previous one
+    long["prefixes"] = []
+    for seconds in PREFIX_SECONDS:
+        part = long_audio[: int(round(seconds * 16000))]
+        long["prefixes"].append({"seconds": seconds, "plain": chunked(part, False), "timestamps": chunked(part, True)})
 
     # the windows transformers' chunk_iter cuts (the real function; a stand-in feature extractor reports each chunk's
     # first and last sample, read from a recording whose samples are their own indices)

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { InputError } from "../src/errors.ts";
 import { loadTokenizer } from "../src/processing/tokenizer.ts";
+import { decodeWav, mixToMono } from "../src/processing/audio_wav.ts";
 import { WhisperLogitsRules } from "../src/generation/whisper_logits.ts";
 import { mergeOverlapping, mergeWindows, timestampSegments, windowPass } from "../src/generation/whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
@@ -185,7 +186,7 @@ Deno.test("whisper: the long-form merge reproduces transformers' chunked pipelin
   }
 });
 
-Deno.test("whisper: recordings of 29.9 to 121.3 s are cut into transformers' chunk_iter windows", async () => {
+Deno.test("whisper: recordings of 29.9 to 121.3 s (30.01, 70.01: a last window just past the previous) are cut into transformers' chunk_iter windows", async () => {
   const goldens = await readWhisperGoldens();
   const lengths = goldens.window_cuts.map((c) => c.seconds);
   for (const s of [29.9, 30, 45, 55, 70, 75, 90.5]) assert.ok(lengths.includes(s), `${s} s has a golden`);
@@ -242,6 +243,39 @@ Deno.test("whisper: the 75 s recording is cut into the pipeline's windows and de
       );
       assert.equal(result.text, run.text, key);
       if (timestamps) assert.deepEqual(result.segments, pipelineSegments(run.chunks!));
+    }
+  } finally {
+    await whisper.dispose();
+  }
+});
+
+Deno.test("whisper: a last window that reaches just past the previous one (30.5 and 50.1 s) gives the pipeline's ids, text and chunks", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
+  try {
+    const samples = mixToMono(decodeWav(await Deno.readFile(`${dir}/audio/long.wav`), "long.wav"));
+    assert.deepEqual(goldens.long.prefixes.map((p) => p.seconds), [30.5, 50.1]);
+    for (const prefix of goldens.long.prefixes) {
+      const part = samples.subarray(0, Math.round(prefix.seconds * 16000));
+      for (const [key, timestamps] of [["plain", false], ["timestamps", true]] as const) {
+        const run = prefix[key];
+        const label = `${prefix.seconds} s ${key}`;
+        const result = await whisper.transcribe(part, {
+          language: "en",
+          timestamps,
+          maxNewTokens: goldens.long.max_new_tokens,
+        });
+        assert.deepEqual(result.windows.map((w) => w.stride), run.strides, label);
+        assert.ok(run.strides.at(-1)![0] < 11, `${label}: a short last window`);
+        assert.deepEqual(
+          result.windows.map((w) => w.generatedIds.filter((id) => id !== goldens.vocab.endoftext)),
+          run.chunk_tokens,
+          label,
+        );
+        assert.equal(result.text, run.text, label);
+        if (timestamps) assert.deepEqual(result.segments, pipelineSegments(run.chunks!), label);
+      }
     }
   } finally {
     await whisper.dispose();

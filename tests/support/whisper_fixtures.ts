@@ -135,6 +135,8 @@ export interface WhisperGoldens {
     max_new_tokens: number;
     plain: WhisperLongRun;
     timestamps: WhisperLongRun;
+    /** The same runs on the recording's first 30.5 and 50.1 s (a last window just past the previous one). */
+    prefixes: { seconds: number; plain: WhisperLongRun; timestamps: WhisperLongRun }[];
   };
 }
 
