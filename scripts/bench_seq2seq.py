@@ -126,7 +126,7 @@ def build(out: str, shape: str) -> None:
     transformers.WhisperFeatureExtractor(feature_size=80).save_pretrained(repo)
     fx.export_all(model, os.path.join(repo, "onnx"))
     inline_weights(os.path.join(repo, "onnx", "encoder_model.onnx"))
-    # the audio: the Whisper fixture's 70-second recording, repeated
+    # the audio: the Whisper fixture's 75-second recording, repeated
     src = os.path.join(HERE, "..", "tests", ".fixtures", "whisper", "whisper", "audio", "long.wav")
     x, rate = fx.read_wav(src)
     assert rate == 16000, rate

@@ -30,7 +30,8 @@ Layout written (OUTDIR/whisper/, like an onnx-community Whisper snapshot):
                                 with-past branch returns EMPTY constants for present.N.encoder.*: reuse the cross-
                                 attention past of the first step. The first step feeds past tensors of length 0.
     audio/speech.wav            an espeak-ng sentence, 16 kHz mono pcm16 (SENTENCE)
-    audio/long.wav              70 s of several espeak-ng sentences with pauses, 16 kHz mono pcm16
+    audio/long.wav              75 s of several espeak-ng sentences with pauses, 16 kHz mono pcm16 (windows 0-30,
+                                20-50, 40-70 and a short last one 60-75 s)
     goldens.json                see below
 OUTDIR/manifest.json            {"script_sha256", "fixtures": ["whisper"], "built_at"}
 
@@ -42,22 +43,33 @@ goldens.json:
                 "audio": "audio/speech.wav", "language": "en" | null, "task": "transcribe" | "translate",
                 "return_timestamps": bool,
                 "prompt_ids": [int]      the decoder prompt transformers built (<|startoftranscript|> ...),
-                "new_ids": [int]         ids generate() produced after the prompt (the EOS included if it stopped),
+                "new_ids": [int]         the ids Whisper's generate() returns after the prompt, as the pipeline
+                                         decodes a window: in passes (a pass that ends inside a segment, after a
+                                         closed timestamp pair, is cut there and the window decoded again from that
+                                         pair's first timestamp); the EOS appended when its last pass stopped on it,
+                "one_pass_ids": [int]    one pass of the decoder over the clip (transformers' GenerationMixin.generate
+                                         with Whisper's processors; the EOS included if it stopped): what an engine
+                                         without the re-decode (transformers.js) gives,
                 "text": str              tokenizer.decode(new_ids, skip_special_tokens=True),
                 "detected_language": "xx" | null   (detect_language: the language token it picked),
-                "offsets": [{"text", "timestamp": [start, end]}] | null  (timestamps: the tokenizer's offsets)
+                "offsets": [{"text", "timestamp": [start, end]}] | null  (timestamps: the tokenizer's offsets),
+                "pipeline": {"text", "chunks": [{"text", "timestamp": [start, end]}] | null}  the chunked pipeline
+                                         (chunk_length_s 30) on the clip: what gpux's text and segments equal
                }],
      "long": {"audio": "audio/long.wav", "seconds": float, "chunk_length_s": 30, "stride_length_s": [l, r],
               "language": "en", "task": "transcribe", "max_new_tokens": int, "num_beams": 1 (greedy: transformers 5's
               speech pipeline defaults to 5 beams; gpux and the cases here decode greedily),
               "plain": {"text", "chunk_tokens": [[int]], "strides": [[chunk, left, right]] (seconds),
-                        "windows_one_pass": bool  (each window's ids equal one pass of the decoder over that window,
-                                                   as for the cases: then an engine can reproduce the text end to end;
-                                                   Whisper's generate() re-seeks inside a window that ends on a lone
-                                                   timestamp, which random weights do with timestamps),
-                        "one_pass_tokens": [[int]]  (those one-pass ids, for diagnosis)},
-              "timestamps": {"text", "chunks": [{"text", "timestamp": [s, e]}], "chunk_tokens", "strides"}},
-     "features_check": {"max_abs": float}   WhisperFeatureExtractor vs nothing: informative only
+                        "windows_one_pass": bool  (each window's ids equal one pass of the decoder over that window;
+                                                   false when Whisper's generate() decoded a window again after a
+                                                   closed timestamp pair, as the 75 s recording's short last window),
+                        "one_pass_tokens": [[int]]  (those one-pass ids: what transformers.js merges)},
+              "timestamps": {"text", "chunks": [{"text", "timestamp": [s, e]}], "chunk_tokens", "strides", ...},
+              "prefixes": [{"seconds": 30.5 | 50.1, "plain": {...}, "timestamps": {...}}]  the same runs on the
+                        recording's first seconds (a last window that reaches just past the previous one)},
+     "window_cuts": [{"seconds": float, "samples": int, "windows": [[start, end, left, right]] (samples)}]
+                        the windows transformers' chunk_iter (chunk_length_s 30, stride_length_s 5 at 16 kHz) cuts a
+                        recording of that many seconds into, for 29.9 ... 121.3 s
     }
     chunk_tokens are each window's generated ids as the pipeline passes them to the tokenizer's merge
     (`_decode_asr`): the merge can be tested on them without the model.
@@ -116,11 +128,16 @@ LONG_SENTENCES = [
     "Numbers like three point one four and dates such as December the seventh appear in speech too.",
 ]
 MAX_NEW = 24
-# long form: short enough that no no-timestamps window of the random model writes a timestamp token (on one, Whisper's
-# generate() re-seeks inside the window, which a trained model never triggers after <|notimestamps|>)
+# long form: new tokens per decoder pass (short: the build and the tests stay quick)
 LONG_MAX_NEW = 10
-# 70 s: windows 0-30, 20-50, 40-70 s, the last one full (transformers decodes a shorter last window twice)
-LONG_SECONDS = 70
+# 75 s: windows 0-30, 20-50, 40-70 s and a short last one 60-75 s, which the random model ends on a closed timestamp
+# pair, so that Whisper's generate() decodes it a second time from that pair (the pipeline's re-decode)
+LONG_SECONDS = 75
+# recording lengths whose windows (transformers' chunk_iter) are goldens: inside one window, exactly one, a short last
+# window, a last window that starts where the previous one's right stride does, full last windows, a fraction
+CUT_SECONDS = [29.9, 30, 30.01, 45, 50, 55, 65, 70, 70.01, 75, 80, 90.5, 100, 121.3]
+# chunked pipeline runs on the long recording's start too: a last window that reaches just past the previous one
+PREFIX_SECONDS = [30.5, 50.1]
 SEED = 21
 TS_SCALE = 0.8  # the timestamp tokens' embedding rows are scaled by this (tied output projection)
 
@@ -606,8 +623,8 @@ def build(out: str) -> None:
     def one_window(prompt: list[int], timestamps: bool, max_new: int = MAX_NEW) -> list[int]:
         """One 30-second window decoded once: transformers' GenerationMixin.generate with the processors Whisper's
         generate() installs (suppress_tokens, begin_suppress_tokens at the prompt's end, and with timestamps
-        WhisperTimeStampLogitsProcessor). Whisper's own generate() re-seeks inside a short clip whenever a segment
-        ends on a lone timestamp (which random weights do); one pass per window is what the engine implements."""
+        WhisperTimeStampLogitsProcessor). Whisper's own generate() (whisper_generate) decodes again from the last
+        closed timestamp pair when a pass ends inside a segment; this is its first pass alone."""
         from transformers import GenerationMixin, LogitsProcessorList
         from transformers.generation.logits_process import (SuppressTokensAtBeginLogitsProcessor,
                                                             SuppressTokensLogitsProcessor,
@@ -629,6 +646,34 @@ def build(out: str) -> None:
         assert seq[: len(prompt)] == prompt, seq
         return seq[len(prompt):]
 
+    def whisper_generate(language: str | None, task: str, timestamps: bool, max_new: int) -> list[int]:
+        """Whisper's own generate() on the clip, as the pipeline calls it (its seek loop: a pass ending inside a
+        segment is decoded again from its last closed timestamp pair); the EOS appended when the last pass stopped."""
+        kwargs = {"language": language} if language is not None else {}
+        with torch.no_grad():
+            out = model.generate(features, max_new_tokens=max_new, task=task, return_timestamps=timestamps,
+                                 return_segments=True, **kwargs)
+        ids = out["sequences"][0].tolist()
+        while ids and ids[-1] == vocab["endoftext"]:
+            ids.pop()
+        segments = out["segments"][0]
+        if segments:
+            last = segments[-1]["result"]
+            last = (last if isinstance(last, torch.Tensor) else last["sequences"]).reshape(-1).tolist()
+            if last[-1] == vocab["endoftext"]:
+                ids.append(vocab["endoftext"])
+        return ids
+
+    def clip_pipeline(language: str | None, task: str, timestamps: bool) -> dict:
+        """The chunked pipeline on the clip (one window): its text, and with timestamps its chunks."""
+        kwargs = {"task": task, "max_new_tokens": MAX_NEW, "num_beams": 1,
+                  **({"language": language} if language is not None else {})}
+        result = asr({"raw": speech.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
+                     generate_kwargs=kwargs)
+        chunks = [{"text": c["text"], "timestamp": list(c["timestamp"])} for c in result["chunks"]] if timestamps \
+            else None
+        return {"text": result["text"], "chunks": chunks}
+
     def split(seq: list[int]) -> tuple[list[int], list[int]]:
         # the prompt: <|startoftranscript|> then language/task/notimestamps control tokens
         n = 1
@@ -636,6 +681,8 @@ def build(out: str) -> None:
             n += 1
         return seq[:n], seq[n:]
 
+    asr = transformers.pipeline("automatic-speech-recognition", model=model, tokenizer=tokenizer,
+                                feature_extractor=fe, chunk_length_s=30, stride_length_s=5, device="cpu")
     cases = []
     for cid, language, task, timestamps in [("transcribe_en", "en", "transcribe", False),
                                             ("timestamps_en", "en", "transcribe", True),
@@ -649,14 +696,10 @@ def build(out: str) -> None:
         else:
             lang_id = vocab["lang_to_id"][f"<|{language}|>"]
         prompt = [vocab["startoftranscript"], lang_id, vocab[task]] + ([] if timestamps else [vocab["notimestamps"]])
-        new = one_window(prompt, timestamps)
-        if not timestamps:
-            # Whisper's own generate() agrees when it decodes the clip in one pass
-            kwargs = {"language": language} if language is not None else {}
-            with torch.no_grad():
-                whole = model.generate(features, max_new_tokens=MAX_NEW, task=task, **kwargs)[0].tolist()
-            if len(whole) <= MAX_NEW and whole != new:
-                raise SystemExit(f"{cid}: Whisper generate {whole} != one window {new}")
+        one_pass = one_window(prompt, timestamps)
+        new = whisper_generate(language, task, timestamps, MAX_NEW)
+        if not timestamps and new != one_pass:
+            raise SystemExit(f"{cid}: Whisper generate {new} != one window {one_pass}")
         seq = prompt + new
         offsets = None
         if timestamps:
@@ -664,9 +707,9 @@ def build(out: str) -> None:
             offsets = [{"text": o["text"], "timestamp": list(o["timestamp"])} for o in decoded["offsets"]]
         cases.append({
             "id": cid, "audio": "audio/speech.wav", "language": language, "task": task,
-            "return_timestamps": timestamps, "prompt_ids": prompt, "new_ids": new,
+            "return_timestamps": timestamps, "prompt_ids": prompt, "new_ids": new, "one_pass_ids": one_pass,
             "text": tokenizer.decode(new, skip_special_tokens=True), "detected_language": detected,
-            "offsets": offsets,
+            "offsets": offsets, "pipeline": clip_pipeline(language, task, timestamps),
         })
         print(f"{cid}: prompt {prompt} new {new}", file=sys.stderr)
 
@@ -681,10 +724,11 @@ def build(out: str) -> None:
     long = {"audio": "audio/long.wav", "seconds": len(long_audio) / 16000, "chunk_length_s": 30,
             "stride_length_s": [5, 5], "language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
             "num_beams": 1}
-    asr = transformers.pipeline("automatic-speech-recognition", model=model, tokenizer=tokenizer,
-                                feature_extractor=fe, chunk_length_s=30, stride_length_s=5, device="cpu")
     original = tokenizer._decode_asr
-    for key, timestamps in (("plain", False), ("timestamps", True)):
+
+    def chunked(audio: np.ndarray, timestamps: bool) -> dict:
+        """The chunked pipeline on `audio`, with each window's ids as handed to the merge and one pass a window."""
+        nonlocal features
         seen = {}
 
         def capture(model_outputs, **kw):
@@ -702,7 +746,7 @@ def build(out: str) -> None:
         tokenizer._decode_asr = capture
         model.generate = spy
         try:
-            result = asr({"raw": long_audio.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
+            result = asr({"raw": audio.copy(), "sampling_rate": 16000}, return_timestamps=timestamps,
                          generate_kwargs={"language": "en", "task": "transcribe", "max_new_tokens": LONG_MAX_NEW,
                                           "num_beams": 1})
         finally:
@@ -720,14 +764,39 @@ def build(out: str) -> None:
                  "windows_one_pass": one_pass == seen["tokens"], "one_pass_tokens": one_pass}
         if timestamps:
             entry["chunks"] = [{"text": c["text"], "timestamp": list(c["timestamp"])} for c in result["chunks"]]
-        long[key] = entry
-        print(f"long {key}: {len(seen['tokens'])} windows, text {result['text'][:80]!r}", file=sys.stderr)
+        return entry
+
+    for key, timestamps in (("plain", False), ("timestamps", True)):
+        long[key] = chunked(long_audio, timestamps)
+        print(f"long {key}: {len(long[key]['chunk_tokens'])} windows, text {long[key]['text'][:80]!r}", file=sys.stderr)
+    # the recording's first 30.5 and 50.1 s: a last window that reaches only 0.5 / 0.1 s past the previous one
+    long["prefixes"] = []
+    for seconds in PREFIX_SECONDS:
+        part = long_audio[: int(round(seconds * 16000))]
+        long["prefixes"].append({"seconds": seconds, "plain": chunked(part, False), "timestamps": chunked(part, True)})
+
+    # the windows transformers' chunk_iter cuts (the real function; a stand-in feature extractor reports each chunk's
+    # first and last sample, read from a recording whose samples are their own indices)
+    from transformers.pipelines.automatic_speech_recognition import chunk_iter
+
+    class Span:
+        sampling_rate = 16000
+
+        def __call__(self, chunk, **_):
+            return {"span": (int(chunk[0]), int(chunk[-1]) + 1)}
+
+    window_cuts = []
+    for seconds in CUT_SECONDS:
+        n = int(round(seconds * 16000))
+        cuts = [[*item["span"], item["stride"][1], item["stride"][2]]
+                for item in chunk_iter(np.arange(n, dtype=np.float64), Span(), 30 * 16000, 5 * 16000, 5 * 16000)]
+        window_cuts.append({"seconds": seconds, "samples": n, "windows": cuts})
 
     vocab_out = {k: v for k, v in vocab.items() if k != "lang_to_id"}
     write_json(os.path.join(repo, "goldens.json"), {
         "torch": torch.__version__, "transformers": transformers.__version__,
         "onnxruntime": onnxruntime.__version__, "vocab": vocab_out, "max_new_tokens": MAX_NEW,
-        "cases": cases, "long": long,
+        "cases": cases, "long": long, "window_cuts": window_cuts,
     })
     print(f"whisper: built in {time.time() - started:.1f} s", file=sys.stderr)
 

@@ -17,8 +17,11 @@
  *   `max_initial_timestamp_index` rule (a first timestamp of at most 1.00 s here), so it may open on a later
  *   timestamp and every following id differs; the same holds in each window of the chunked pipeline.
  * - Its ASR pipeline throws ("token_ids must be a non-empty array of integers.") on a window whose ids hold two
- *   language tokens in a row, as this random model's transcript does: a text-only decode, as PyTorch's, has no
- *   trouble with them.
+ *   language tokens in a row, as this random model's transcript does, and on a recording whose window ends on a
+ *   language token (the next window's prompt switches back with no text between): its merge decodes the empty run.
+ *   A text-only decode, as PyTorch's, has no trouble with them.
+ * - Its ASR pipeline decodes each 30 s window once; transformers' Whisper `generate()` decodes a window again from its
+ *   last timestamp pair when a pass ends inside a segment (gpux does too).
  */
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "./support/assert.ts";
 import {
@@ -292,7 +295,7 @@ Deno.test("whisper vs transformers.js: transcribe and translate ids agree; it do
   }
 });
 
-Deno.test("whisper vs transformers.js: the chunked pipeline on the 70 s recording gives PyTorch's and gpux's text; with timestamps it differs", async () => {
+Deno.test("whisper vs transformers.js: on the 75 s recording gpux gives PyTorch's chunked pipeline; transformers.js's merge throws on its empty run, and with timestamps it differs", async () => {
   const goldens = await readWhisperGoldens();
   const dir = await whisperFixture();
   const peer = succeeded(await transformersJs("whisper"), "whisper");
@@ -305,7 +308,14 @@ Deno.test("whisper vs transformers.js: the chunked pipeline on the 70 s recordin
     });
     assert(ours.windows.length >= 3, "several windows");
     assertEquals(ours.text, long.plain.text, "gpux = PyTorch's chunked pipeline");
-    assertEquals(peer.long_plain.text, long.plain.text, "transformers.js = PyTorch's chunked pipeline");
+    // the random model ends the third window (40-70 s) on a language token; transformers.js hands its merge
+    // (_decode_asr) each window with its prompt, so the fourth window's <|en|> switches the language back with no
+    // text in between, and its language-switch split decodes that empty run: decode([]) throws. (PyTorch's windows
+    // carry no prompt. Fed without prompts, transformers.js's merge gives PyTorch's text on PyTorch's ids, and on
+    // one decoder pass a window, which is all its pipeline decodes, another text: checked by hand, 2026-12-08.)
+    const third = long.plain.chunk_tokens[2];
+    assert(isLanguage(third.at(-1)!, goldens), "the third window ends on a language token");
+    assertEquals(peer.long_plain.error, "token_ids must be a non-empty array of integers.");
   } finally {
     await whisper.dispose();
   }

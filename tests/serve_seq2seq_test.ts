@@ -154,11 +154,12 @@ Deno.test({
         x.timestamp[1] ?? cli.seconds,
       ]),
     );
-    const offsets = whisperCase("timestamps_en").offsets!;
-    assert(offsets.length > 0);
-    offsets.forEach((o, i) => {
+    // the segments of transformers' chunked pipeline on the clip
+    const chunks = whisperCase("timestamps_en").pipeline.chunks!;
+    assert(chunks.length > 0);
+    chunks.forEach((o, i) => {
       assertEquals(verbose.segments![i].text, o.text);
-      assert(Math.abs(verbose.segments![i].start - o.timestamp[0]) < 1e-9);
+      if (o.timestamp[0] !== null) assert(Math.abs(verbose.segments![i].start - o.timestamp[0]) < 1e-9);
     });
     // translations: the task token is <|translate|>, as gpux run --task translate
     const translated = await client.audio.translations.create({

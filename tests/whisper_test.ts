@@ -7,9 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { InputError } from "../src/errors.ts";
-import { loadTokenizer, type TextTokenizer } from "../src/processing/tokenizer.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
+import { decodeWav, mixToMono } from "../src/processing/audio_wav.ts";
 import { WhisperLogitsRules } from "../src/generation/whisper_logits.ts";
-import { mergeOverlapping, mergeWindows, timestampSegments } from "../src/generation/whisper_segments.ts";
+import { mergeOverlapping, mergeWindows, timestampSegments, windowPass } from "../src/generation/whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt } from "../src/generation/whisper_tokens.ts";
 import { createWhisper, loadWhisper, whisperWindows } from "../src/generation/whisper_transcription.ts";
 import { loadSeq2SeqParts } from "../src/generation/seq2seq_generation.ts";
@@ -43,11 +44,14 @@ Deno.test("whisper: the decoder prompt and language codes come from generation_c
   assert.throws(() => whisperLanguage(tokens, "klingon"), InputError);
 });
 
-/** The text after the last timestamp of `ids` (an open segment), special tokens left out. */
-function trailingText(ids: number[], timestampBegin: number, tokenizer: TextTokenizer): string {
-  let last = -1;
-  ids.forEach((id, i) => id >= timestampBegin && (last = i));
-  return tokenizer.decode(ids.slice(last + 1).filter((id) => id < timestampBegin), { skipSpecialTokens: true });
+/** The pipeline's chunks as gpux's segments: an unopened chunk starts where the previous one ended. */
+function pipelineSegments(chunks: { text: string; timestamp: [number | null, number | null] }[]) {
+  let previousEnd = 0;
+  return chunks.map((c) => {
+    const start = c.timestamp[0] ?? previousEnd;
+    previousEnd = c.timestamp[1] ?? start;
+    return { text: c.text, timestamp: [start, c.timestamp[1]] as [number, number | null] };
+  });
 }
 
 Deno.test("whisper: espeak-ng speech gives PyTorch's ids (transcribe, timestamps, detection, translate)", async () => {
@@ -79,20 +83,10 @@ Deno.test("whisper: espeak-ng speech gives PyTorch's ids (transcribe, timestamps
           timestampSegments(c.new_ids, tokens, (ids) => tokenizer.decode(ids)).map((s) => s.text),
           c.offsets.map((o) => o.text),
         );
-        result.segments.slice(0, c.offsets.length).forEach((s, i) => {
-          assert.equal(s.text, c.offsets![i].text);
-          assert.ok(Math.abs(s.timestamp[0] - c.offsets![i].timestamp[0]) < 1e-9);
-          assert.ok(Math.abs(s.timestamp[1]! - c.offsets![i].timestamp[1]) < 1e-9);
-        });
-        const trailing = trailingText(c.new_ids, goldens.vocab.timestamp_begin, tokenizer);
-        assert.equal(result.segments.length, c.offsets.length + (trailing ? 1 : 0));
-        if (trailing) {
-          assert.deepEqual(result.segments.at(-1), {
-            text: trailing,
-            timestamp: [c.offsets.at(-1)!.timestamp[1], null],
-          });
-        }
+        // the segments are the chunked pipeline's chunks on the clip (its merge of every pass, not the offsets)
+        assert.deepEqual(result.segments, pipelineSegments(c.pipeline.chunks!));
       }
+      assert.equal(result.text, c.pipeline.text, `${c.id}: the pipeline's text`);
     }
   } finally {
     await whisper.dispose();
@@ -190,13 +184,31 @@ Deno.test("whisper: the long-form merge reproduces transformers' chunked pipelin
       );
     }
   }
-  // the windows gpux cuts are the pipeline's
-  const seconds = goldens.long.seconds;
-  const cuts = whisperWindows(Math.round(seconds * 16000), 480000, 80000);
-  assert.deepEqual(
-    cuts.map(([s, e, l, r]) => [(e - s) / 16000, l / 16000, r / 16000]),
-    goldens.long.plain.strides,
-  );
+});
+
+Deno.test("whisper: recordings of 29.9 to 121.3 s (30.01, 70.01: a last window just past the previous) are cut into transformers' chunk_iter windows", async () => {
+  const goldens = await readWhisperGoldens();
+  const lengths = goldens.window_cuts.map((c) => c.seconds);
+  for (const s of [29.9, 30, 45, 55, 70, 75, 90.5]) assert.ok(lengths.includes(s), `${s} s has a golden`);
+  for (const c of goldens.window_cuts) {
+    assert.deepEqual(whisperWindows(c.samples, 480000, 80000), c.windows, `${c.seconds} s`);
+  }
+  // a recording of one window or less: one window, no strides
+  assert.deepEqual(goldens.window_cuts.find((c) => c.seconds === 29.9)!.windows, [[0, 478400, 0, 0]]);
+  assert.ok(goldens.window_cuts.some((c) => c.windows.at(-1)![1] - c.windows.at(-1)![0] < 480000), "a short last");
+});
+
+Deno.test("whisper: a pass that ends inside a segment is cut at its last timestamp pair and decoded again from it", () => {
+  const b = 100; // timestamp_begin: <|t|> is b + t / 0.02
+  // no pair: everything kept, the window is done (single timestamps do not count)
+  assert.deepEqual(windowPass([1, 2, b + 50, 3], b), { kept: [1, 2, b + 50, 3] });
+  // a lone timestamp at the end (no speech after it): done
+  assert.deepEqual(windowPass([b, 1, b + 10, b + 10, 2, b + 40], b), { kept: [b, 1, b + 10, b + 10, 2, b + 40] });
+  // text after the last pair: dropped, decoded again from the pair's first timestamp
+  assert.deepEqual(windowPass([b, 1, b + 10, b + 12, 2, 3], b), { kept: [b, 1, b + 10, b + 12], seekSteps: 10 });
+  // ending on a pair: kept, decoded again from its first timestamp (as the 75 s recording's last window)
+  assert.deepEqual(windowPass([1, 2, b + 1109, b + 455], b), { kept: [1, 2, b + 1109, b + 455], seekSteps: 1109 });
+  assert.deepEqual(windowPass([], b), { kept: [] });
 });
 
 Deno.test("whisper: overlapping windows join on their longest common run, neither dropping nor repeating", () => {
@@ -206,19 +218,65 @@ Deno.test("whisper: overlapping windows join on their longest common run, neithe
   assert.deepEqual(mergeOverlapping([[1, 2], [3, 4]]), [1, 2, 3, 4]);
 });
 
-Deno.test("whisper: the long recording is cut into the pipeline's windows and decoded end to end", async () => {
+Deno.test("whisper: the 75 s recording is cut into the pipeline's windows and decoded end to end, with and without timestamps", async () => {
   const { dir } = await fixtureTokens();
   const goldens = await readWhisperGoldens();
   const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
   try {
-    const result = await whisper.transcribeWav(await Deno.readFile(`${dir}/audio/long.wav`), "long.wav", {
-      language: "en",
-      maxNewTokens: goldens.long.max_new_tokens,
-    });
-    assert.deepEqual(result.windows.map((w) => w.stride), goldens.long.plain.strides);
-    assert.ok(goldens.long.plain.windows_one_pass, "the golden's windows are one decoder pass each");
-    assert.deepEqual(result.windows.map((w) => w.generatedIds), goldens.long.plain.chunk_tokens);
-    assert.equal(result.text, goldens.long.plain.text);
+    const wav = await Deno.readFile(`${dir}/audio/long.wav`);
+    assert.equal(goldens.long.seconds, 75);
+    for (const [key, timestamps] of [["plain", false], ["timestamps", true]] as const) {
+      const run = goldens.long[key];
+      const result = await whisper.transcribeWav(wav, "long.wav", {
+        language: "en",
+        timestamps,
+        maxNewTokens: goldens.long.max_new_tokens,
+      });
+      assert.deepEqual(result.windows.map((w) => w.stride), run.strides, key);
+      // the short last window (60-75 s) ends on a timestamp pair: Whisper's generate() decodes it again from there
+      assert.ok(!run.windows_one_pass, `${key}: the golden re-decodes a window`);
+      assert.ok(result.windows.some((w) => w.passes > 1), key);
+      assert.deepEqual(
+        result.windows.map((w) => w.generatedIds.filter((id) => id !== goldens.vocab.endoftext)),
+        run.chunk_tokens,
+        key,
+      );
+      assert.equal(result.text, run.text, key);
+      if (timestamps) assert.deepEqual(result.segments, pipelineSegments(run.chunks!));
+    }
+  } finally {
+    await whisper.dispose();
+  }
+});
+
+Deno.test("whisper: a last window that reaches just past the previous one (30.5 and 50.1 s) gives the pipeline's ids, text and chunks", async () => {
+  const { dir } = await fixtureTokens();
+  const goldens = await readWhisperGoldens();
+  const whisper = await loadWhisper(dir, { intraOpThreads: 1 });
+  try {
+    const samples = mixToMono(decodeWav(await Deno.readFile(`${dir}/audio/long.wav`), "long.wav"));
+    assert.deepEqual(goldens.long.prefixes.map((p) => p.seconds), [30.5, 50.1]);
+    for (const prefix of goldens.long.prefixes) {
+      const part = samples.subarray(0, Math.round(prefix.seconds * 16000));
+      for (const [key, timestamps] of [["plain", false], ["timestamps", true]] as const) {
+        const run = prefix[key];
+        const label = `${prefix.seconds} s ${key}`;
+        const result = await whisper.transcribe(part, {
+          language: "en",
+          timestamps,
+          maxNewTokens: goldens.long.max_new_tokens,
+        });
+        assert.deepEqual(result.windows.map((w) => w.stride), run.strides, label);
+        assert.ok(run.strides.at(-1)![0] < 11, `${label}: a short last window`);
+        assert.deepEqual(
+          result.windows.map((w) => w.generatedIds.filter((id) => id !== goldens.vocab.endoftext)),
+          run.chunk_tokens,
+          label,
+        );
+        assert.equal(result.text, run.text, label);
+        if (timestamps) assert.deepEqual(result.segments, pipelineSegments(run.chunks!), label);
+      }
+    }
   } finally {
     await whisper.dispose();
   }
@@ -298,17 +356,13 @@ Deno.test("whisper CLI: gpux run --audio prints PyTorch's text; --language, --ta
   assert.equal(detect.stdout, `${byId("detect_language").text.trim()}\n`);
   assert.match(detect.stderr, new RegExp(`detected language ${byId("detect_language").detected_language} `));
 
-  // the closed pairs (the tokenizer's offsets), then the text after the last pair, ending with the recording
+  // the chunked pipeline's chunks on the clip; an open last one ends with the recording
   const tsCase = byId("timestamps_en");
-  const tokenizer = await loadTokenizer(dir);
   const seconds = ((await Deno.stat(wav)).size - 44) / 2 / 16000; // 16 kHz pcm16 after a 44-byte header
-  const trailing = trailingText(tsCase.new_ids, goldens.vocab.timestamp_begin, tokenizer);
-  const expected = [
-    ...tsCase.offsets!,
-    ...(trailing
-      ? [{ text: trailing, timestamp: [tsCase.offsets!.at(-1)!.timestamp[1], seconds] as [number, number] }]
-      : []),
-  ];
+  const expected = pipelineSegments(tsCase.pipeline.chunks!).map((s) => ({
+    text: s.text,
+    timestamp: [s.timestamp[0], s.timestamp[1] ?? seconds] as [number, number],
+  }));
   const timed = await runCli(["run", dir, "--audio", wav, "--language", "en", "--timestamps", "--max-new-tokens", max]);
   assert.equal(timed.code, 0, timed.stderr);
   assert.equal(
@@ -431,7 +485,7 @@ Deno.test("whisper CLI: a cached Hub id is detected as Whisper; Whisper flags on
   }
 });
 
-Deno.test("whisper: without a language the encoder runs once per window (detection reuses it), same language and text", async () => {
+Deno.test("whisper: without a language the encoder runs once per decoder pass (detection reuses the first), same language and text", async () => {
   const { dir } = await fixtureTokens();
   const goldens = await readWhisperGoldens();
   const c = goldens.cases.find((x) => x.id === "detect_language")!;
@@ -462,7 +516,8 @@ Deno.test("whisper: without a language the encoder runs once per window (detecti
       maxNewTokens: goldens.long.max_new_tokens,
     });
     assert.ok(long.windows.length > 1);
-    assert.equal(encoderRuns, long.windows.length, "one encoder pass a window");
+    const passes = long.windows.reduce((n, w) => n + w.passes, 0);
+    assert.equal(encoderRuns, passes, "one encoder pass a decoder pass");
   } finally {
     await whisper.dispose();
   }

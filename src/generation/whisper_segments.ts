@@ -64,6 +64,35 @@ export function timestampSegments(ids: readonly number[], tokens: WhisperTokens,
   return out;
 }
 
+/** What one decoder pass over (part of) a window keeps, and where the next pass starts. */
+export interface WindowPass {
+  /** The ids kept: all of them, or up to the last closed timestamp pair (the unfinished segment after it dropped). */
+  kept: number[];
+  /**
+   * The timestamp (in timestamp steps from this pass's start) to decode again from, when the pass ended inside a
+   * segment; undefined when the rest of the window is done.
+   */
+  seekSteps?: number;
+}
+
+/**
+ * Where Whisper's `generate()` goes on after one greedy pass over a 30-second window (transformers' seek loop, as
+ * openai-whisper seeks): when the ids (EOS removed) hold a closed pair of timestamps and do not end on a lone
+ * timestamp, the text after the last pair is an unfinished segment cut by the window's end: it is dropped and the
+ * window is decoded again from the first timestamp of that last pair. Otherwise (no pair, or a lone timestamp at the
+ * end: no speech after it) every id is kept and the window is done. A model that writes timestamps even after
+ * `<|notimestamps|>` (a random one) triggers this too, which is why a transformers pipeline re-decodes there.
+ */
+export function windowPass(ids: readonly number[], timestampBegin: number): WindowPass {
+  const isTs = (i: number) => ids[i] >= timestampBegin;
+  let lastPairEnd = -1;
+  for (let i = 1; i < ids.length; i++) if (isTs(i - 1) && isTs(i)) lastPairEnd = i;
+  const n = ids.length;
+  const loneEnding = n >= 2 && !isTs(n - 2) && isTs(n - 1);
+  if (lastPairEnd < 0 || loneEnding) return { kept: [...ids] };
+  return { kept: ids.slice(0, lastPairEnd + 1), seekSteps: ids[lastPairEnd - 1] - timestampBegin };
+}
+
 /** One decoded window of a long recording. */
 export interface DecodedWindow {
   /** The generated ids (no prompt). */

@@ -3,7 +3,9 @@
  * the encoder-decoder loop: WAV → mono 16 kHz → 30-second windows (a longer recording: windows of 30 s that overlap
  * 5 s on each side, as transformers' pipeline with `chunk_length_s=30` cuts them) → log-mel features → the decoder
  * prompt `<|startoftranscript|><|lang|><|task|>` (+ `<|notimestamps|>`) with Whisper's logits rules → text, and
- * with timestamps the segments; windows are merged without dropping or repeating words at the seams. Without a
+ * with timestamps the segments; windows are merged without dropping or repeating words at the seams. Each window is
+ * decoded as Whisper's own `generate()` decodes it: a pass that ends inside a segment (after a closed timestamp pair)
+ * is cut at that pair and the window decoded again from it, so that the ids are transformers' pipeline's. Without a
  * language the most probable language token after `<|startoftranscript|>` (first window) is used and reported.
  *
  * @module
@@ -23,7 +25,7 @@ import { decodeSeq2Seq } from "./seq2seq_loop.ts";
 import { loadSeq2SeqParts, modelRoot, type Seq2SeqParts } from "./seq2seq_generation.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { type DetectedLanguage, detectLanguage, WhisperLogitsRules } from "./whisper_logits.ts";
-import { mergeWindows, type WhisperSegment } from "./whisper_segments.ts";
+import { mergeWindows, type WhisperSegment, windowPass } from "./whisper_segments.ts";
 import { readWhisperTokens, whisperLanguage, whisperPrompt, type WhisperTokens } from "./whisper_tokens.ts";
 
 /** Options of one transcription. */
@@ -34,7 +36,7 @@ export interface WhisperOptions {
   task?: "transcribe" | "translate";
   /** Segment timestamps (default false). */
   timestamps?: boolean;
-  /** New tokens per 30-second window at most (default 448 minus the prompt, Whisper's decoder length). */
+  /** New tokens per decoder pass over a 30-second window at most (default 448 minus the prompt, the decoder's length). */
   maxNewTokens?: number;
   /** Seconds of overlap on each side of a window of a long recording (default 5, transformers' 30 / 6). */
   strideSeconds?: number;
@@ -85,8 +87,13 @@ export interface WhisperWindow {
   language: string;
   /** The decoder prompt. */
   promptIds: number[];
-  /** The generated ids (the EOS included when it stopped on it). */
+  /**
+   * The generated ids (the EOS included when it stopped on it). A window decoded in several passes holds every
+   * pass's ids as Whisper's `generate()` joins them (each pass up to its last closed timestamp pair).
+   */
   generatedIds: number[];
+  /** Decoder passes over the window: 1, or more when a pass ended inside a segment and it was decoded again. */
+  passes: number;
   /** `[length, left stride, right stride]` in seconds. */
   stride: [number, number, number];
 }
@@ -201,6 +208,39 @@ function stackRows(parts: readonly TensorData[]): TensorData {
   return { dtype: parts[0].dtype, shape: [parts.length, ...parts[0].shape.slice(1)], data };
 }
 
+/** One window of a long recording while it is decoded in passes. */
+interface PassState {
+  /** The window's log-mel features, `[1, mel bins, frames]`. */
+  input: { dtype: "float32"; shape: number[]; data: Float32Array };
+  /** Its frames (3000 for 30 s). */
+  frames: number;
+  /** The frame the next pass starts at (`frames`: done). */
+  seek: number;
+  /** The ids kept so far (every pass's, EOS removed). */
+  kept: number[];
+  /** Whether the last pass stopped on `<|endoftext|>`. */
+  stoppedOnEos: boolean;
+  /** The language decoded in. */
+  language: string;
+  /** The decoder prompt (set on the first pass). */
+  prompt?: number[];
+  /** Decoder passes so far. */
+  passes: number;
+}
+
+/**
+ * The features of a later pass over a window: its frames from `seek` on, then zeros up to the window's length (as
+ * Whisper's `generate()` pads the slice of the log-mel features, not the audio).
+ */
+function seekFeatures(input: PassState["input"], seek: number): PassState["input"] {
+  const [, bins, frames] = input.shape;
+  const data = new Float32Array(bins * frames);
+  for (let m = 0; m < bins; m++) {
+    data.set(input.data.subarray(m * frames + seek, (m + 1) * frames), m * frames);
+  }
+  return { dtype: "float32", shape: input.shape, data };
+}
+
 /** Cuts a recording as transformers' pipeline does: `[start, end, left, right]` in samples. */
 export function whisperWindows(length: number, windowSamples: number, strideSamples: number): number[][] {
   const step = windowSamples - 2 * strideSamples;
@@ -286,62 +326,95 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     let detected: DetectedLanguage | undefined;
     const windows: WhisperWindow[] = [];
     const rate = spec.samplingRate;
+    // mel frames per timestamp step (0.02 s = 2 frames of 10 ms): where a re-decode of a window starts
+    const framesPerStep = Math.round(tokens.timePrecision * rate / spec.hopLength);
     for (let from = 0; from < cuts.length; from += batchSize) {
       if (options.signal?.aborted) break;
       const group = cuts.slice(from, from + batchSize);
-      // each window's encoder pass on its own (the encoder's peak memory stays one window's); the decoder batched
-      const hiddens: TensorData[] = [];
-      const prompts: number[][] = [];
-      const languages: string[] = [];
+      // each window's log-mel features once; its decoder prompt (language asked for, or detected on its first pass)
+      const states: PassState[] = [];
       for (const [offset, [start, end]] of group.entries()) {
         if (options.signal?.aborted) break;
         options.onWindow?.(from + offset, cuts.length);
         const input = features(samples.subarray(start, end));
-        let language = asked;
-        let hidden: TensorData;
-        if (language === undefined) {
-          // as transformers' pipeline: each window detects its own language
-          const found = await detect(input);
-          detected ??= found.language;
-          language = found.language.language;
-          hidden = found.encoderHidden;
-        } else {
-          hidden = (await parts.sessions.encoder.run({ input_features: input }))[
-            parts.sessions.encoderOutput
-          ] as TensorData;
-        }
-        hiddens.push(hidden);
-        languages.push(language);
-        prompts.push(whisperPrompt(tokens, { language, task, timestamps }));
+        states.push({
+          input,
+          frames: input.shape[2],
+          seek: 0,
+          kept: [],
+          stoppedOnEos: false,
+          language: asked ?? "",
+          passes: 0,
+        });
       }
-      if (hiddens.length < group.length) break; // cancelled while encoding
-      const promptLength = prompts[0].length;
-      const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptLength);
-      const rules = new WhisperLogitsRules(tokens, { timestamps });
-      const out = await decodeSeq2Seq(parts.sessions, tok, {
-        encoderFeeds: {},
-        encoderHidden: stackRows(hiddens),
-        batch: hiddens.length,
-        decoderPrompts: prompts,
-        maxNewTokens,
-        sampling: greedy,
-        numBeams: 1,
-        lengthPenalty: 1,
-        earlyStopping: false,
-        numReturnSequences: 1,
-        eosTokenIds: [tokens.endOfText],
-        padTokenId: tokens.endOfText,
-        processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
-        stop: [],
-        random: seededRandom(0),
-        logprobs: false,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      if (states.length < group.length) break; // cancelled while reading
+      // Whisper's generate() decodes a window in passes: after a pass that ended inside a segment, again from the
+      // last closed timestamp (windowPass). The windows that still have frames left are decoded together each round.
+      for (let round = 0; !options.signal?.aborted; round++) {
+        const active = states.filter((w) => w.seek < w.frames);
+        if (active.length === 0) break;
+        // each pass's encoder run on its own (the encoder's peak memory stays one window's); the decoder batched
+        const hiddens: TensorData[] = [];
+        for (const w of active) {
+          if (options.signal?.aborted) break;
+          const input = w.seek === 0 ? w.input : seekFeatures(w.input, w.seek);
+          if (round === 0 && asked === undefined) {
+            // as transformers' pipeline: each window detects its own language (on its first 30 seconds)
+            const found = await detect(input);
+            detected ??= found.language;
+            w.language = found.language.language;
+            hiddens.push(found.encoderHidden);
+          } else {
+            hiddens.push(
+              (await parts.sessions.encoder.run({ input_features: input }))[parts.sessions.encoderOutput] as TensorData,
+            );
+          }
+          w.prompt ??= whisperPrompt(tokens, { language: w.language, task, timestamps });
+        }
+        if (hiddens.length < active.length) break; // cancelled while encoding
+        const prompts = active.map((w) => w.prompt!);
+        const promptLength = prompts[0].length;
+        const maxNewTokens = Math.min(options.maxNewTokens ?? maxTarget, maxTarget - promptLength);
+        const rules = new WhisperLogitsRules(tokens, { timestamps });
+        const out = await decodeSeq2Seq(parts.sessions, tok, {
+          encoderFeeds: {},
+          encoderHidden: stackRows(hiddens),
+          batch: hiddens.length,
+          decoderPrompts: prompts,
+          maxNewTokens,
+          sampling: greedy,
+          numBeams: 1,
+          lengthPenalty: 1,
+          earlyStopping: false,
+          numReturnSequences: 1,
+          eosTokenIds: [tokens.endOfText],
+          padTokenId: tokens.endOfText,
+          processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
+          stop: [],
+          random: seededRandom(0),
+          logprobs: false,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        for (const [i, w] of active.entries()) {
+          const ids = out.sequences[i].generatedIds;
+          w.passes++;
+          w.stoppedOnEos = ids[ids.length - 1] === tokens.endOfText;
+          const pass = windowPass(w.stoppedOnEos ? ids.slice(0, -1) : ids, tokens.timestampBegin);
+          w.kept.push(...pass.kept);
+          const next = pass.seekSteps === undefined ? w.frames : w.seek + pass.seekSteps * framesPerStep;
+          // a pass that would start again where it started (a pair at <|0.00|>) would give the same ids forever:
+          // transformers loops there; the window ends instead
+          w.seek = next > w.seek ? next : w.frames;
+        }
+      }
       for (const [offset, [start, end, left, right]] of group.entries()) {
+        const w = states[offset];
+        if (w.prompt === undefined) break;
         windows.push({
-          language: languages[offset],
-          promptIds: prompts[offset],
-          generatedIds: out.sequences[offset].generatedIds,
+          language: w.language,
+          promptIds: w.prompt,
+          generatedIds: w.stoppedOnEos ? [...w.kept, tokens.endOfText] : w.kept,
+          passes: w.passes,
           stride: [(end - start) / rate, left / rate, right / rate],
         });
       }

@@ -3,7 +3,7 @@
  * layout: BPE base ids, `<|endoftext|>`, `<|startoftranscript|>`, 99 language tokens, task/control tokens,
  * `<|notimestamps|>`, 1501 timestamp tokens) exported to optimum's layout (`onnx/encoder_model.onnx`,
  * `onnx/decoder_model.onnx`, `onnx/decoder_with_past_model.onnx`, `onnx/decoder_model_merged.onnx`), two espeak-ng
- * recordings (`audio/speech.wav`, one sentence; `audio/long.wav`, 70 s) and PyTorch goldens: the fixture the Whisper
+ * recordings (`audio/speech.wav`, one sentence; `audio/long.wav`, 75 s) and PyTorch goldens: the fixture the Whisper
  * tests run against. {@linkcode whisperFixture} builds it once with `scripts/build_whisper_fixtures.py` in the
  * builders' venv (`tests/.fixtures/venv-torch`, python_venv.ts) into `tests/.fixtures/whisper/`, and
  * rebuilds only when the script changes (its sha256 is in `manifest.json`). Nothing here is committed: the build
@@ -64,14 +64,32 @@ export interface WhisperCase {
   return_timestamps: boolean;
   /** The decoder prompt: `<|startoftranscript|><|lang|><|task|>` (+ `<|notimestamps|>`). */
   prompt_ids: number[];
-  /** The generated ids (EOS included when it stopped on it). */
+  /**
+   * The ids Whisper's `generate()` returns after the prompt, as the pipeline decodes a window: in passes (a pass that
+   * ends inside a segment is decoded again from its last closed timestamp pair); EOS appended when the last pass
+   * stopped on it.
+   */
   new_ids: number[];
+  /** One decoder pass over the clip (EOS included when it stopped on it): what transformers.js gives. */
+  one_pass_ids: number[];
   /** `decode(new_ids, skip_special_tokens=True)`. */
   text: string;
   /** The language code detected (detect_language), else null. */
   detected_language: string | null;
   /** The tokenizer's offsets (timestamps case). */
   offsets: { text: string; timestamp: [number, number] }[] | null;
+  /** transformers' chunked pipeline on the clip: its text and, with timestamps, its chunks (an open end is null). */
+  pipeline: { text: string; chunks: { text: string; timestamp: [number | null, number | null] }[] | null };
+}
+
+/** The windows transformers' `chunk_iter` cuts a recording into (30 s windows, 5 s strides, 16 kHz). */
+export interface WhisperWindowCuts {
+  /** The recording's length, seconds. */
+  seconds: number;
+  /** Its length in samples. */
+  samples: number;
+  /** Each window's `[start, end, left stride, right stride]`, samples. */
+  windows: [number, number, number, number][];
 }
 
 /** One long-form run of transformers' chunked pipeline. */
@@ -82,9 +100,9 @@ export interface WhisperLongRun {
   chunk_tokens: number[][];
   /** Each window's `[chunk, left, right]` stride in seconds. */
   strides: [number, number, number][];
-  /** Whether each window equals one decoder pass over it (the end-to-end text can then be reproduced). */
+  /** Whether each window equals one decoder pass over it (false: Whisper's generate() decoded one again). */
   windows_one_pass: boolean;
-  /** One decoder pass per window (diagnosis when `windows_one_pass` is false). */
+  /** One decoder pass per window: what an engine without the re-decode (transformers.js) merges. */
   one_pass_tokens: number[][];
   /** The timestamped chunks (timestamps run only); an open end is null. */
   chunks?: { text: string; timestamp: [number | null, number | null] }[];
@@ -104,7 +122,9 @@ export interface WhisperGoldens {
   max_new_tokens: number;
   /** The short-form cases. */
   cases: WhisperCase[];
-  /** The 70-second recording through `pipeline("automatic-speech-recognition", chunk_length_s=30, stride_length_s=5)`. */
+  /** The windows of recordings of several lengths. */
+  window_cuts: WhisperWindowCuts[];
+  /** The 75-second recording through `pipeline("automatic-speech-recognition", chunk_length_s=30, stride_length_s=5)`. */
   long: {
     audio: string;
     seconds: number;
@@ -115,6 +135,8 @@ export interface WhisperGoldens {
     max_new_tokens: number;
     plain: WhisperLongRun;
     timestamps: WhisperLongRun;
+    /** The same runs on the recording's first 30.5 and 50.1 s (a last window just past the previous one). */
+    prefixes: { seconds: number; plain: WhisperLongRun; timestamps: WhisperLongRun }[];
   };
 }
 
