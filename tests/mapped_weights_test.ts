@@ -9,6 +9,8 @@ import { assert, assertEquals } from "./support/assert.ts";
 import * as ort from "onnxruntime-node";
 import { graphWithMappedWeights } from "../src/runtime/mapped_weights.ts";
 import { createSession } from "../src/runtime/session.ts";
+import { lastPositionLogits } from "../src/runtime/last_position_logits.ts";
+import { loadTextGeneration } from "../src/generation/load_pipeline.ts";
 import { RuntimeError } from "../src/errors.ts";
 import { buildModel, externalDataModel, matmulChainModel, writeModel } from "./support/onnx_builder.ts";
 import { generationFixture } from "./support/generation_fixtures.ts";
@@ -44,9 +46,22 @@ function decoderFeeds(session: ort.InferenceSession): Record<string, ort.Tensor>
 
 async function outputsOf(session: ort.InferenceSession): Promise<Record<string, number[]>> {
   const results = await session.run(decoderFeeds(session));
+  return arrays(session, results);
+}
+
+function arrays(session: ort.InferenceSession, results: ort.InferenceSession.ReturnType): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const name of session.outputNames) out[name] = Array.from(results[name].data as ArrayLike<number>);
   return out;
+}
+
+/** onnxruntime on the graph bytes, its references relative to `folder`. */
+function fromBytes(bytes: Uint8Array, folder: string, threads = 1): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    extra: { session: { model_external_initializers_file_folder_path: folder } },
+  });
 }
 
 const DECODERS = [
@@ -163,5 +178,75 @@ Deno.test("mapped weights: createSession maps a large file's weights, with the s
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Files whose logits come straight from a float MatMul projection. */
+const PROJECTED = [
+  ["llama", "onnx/model.onnx"],
+  ["llama", "onnx/model_fp16.onnx"],
+  ["gpt2", "onnx/model.onnx"],
+  ["qwen3", "onnx/model.onnx"],
+  ["llama-genai", "model.onnx"], // external data: its references are re-pointed at the file itself
+] as const;
+
+for (const [fixture, file] of PROJECTED) {
+  Deno.test(`last-position logits: ${fixture} ${file} gives the last row of the file's logits, bit for bit`, async () => {
+    const path = `${await generationFixture(fixture)}/${file}`;
+    const edited = await graphWithMappedWeights(path, { edit: lastPositionLogits() });
+    assert(edited?.edited, "the projection that produces logits is cut to the last position");
+    for (const threads of [1, 2]) {
+      const options = { intraOpNumThreads: threads, interOpNumThreads: 1 };
+      const fromFile = await ort.InferenceSession.create(path, options);
+      const cut: ort.InferenceSession = await fromBytes(edited.bytes, edited.folder, threads);
+      try {
+        const feeds = decoderFeeds(fromFile);
+        const full = await fromFile.run(feeds);
+        const last = await cut.run(feeds);
+        const [batch, positions, vocab] = full.logits.dims as number[];
+        assertEquals(last.logits.dims, [batch, 1, vocab]);
+        const lastRow = Array.from(full.logits.data as ArrayLike<number>).slice((positions - 1) * vocab);
+        assertEquals(Array.from(last.logits.data as ArrayLike<number>), lastRow);
+        const { logits: _a, ...restFull } = arrays(fromFile, full);
+        const { logits: _b, ...restLast } = arrays(cut, last);
+        assertEquals(restLast, restFull, "the cache comes out the same");
+      } finally {
+        await fromFile.release();
+        await cut.release();
+      }
+    }
+  });
+}
+
+Deno.test("last-position logits: a graph whose logits are not a projection's output loads as it is", async () => {
+  // the merged decoder computes logits inside its If branches; the int8 export through MatMulInteger and a Cast
+  for (
+    const [fixture, file] of [["llama-merged", "onnx/decoder_model_merged.onnx"], [
+      "llama",
+      "onnx/model_quantized.onnx",
+    ]] as const
+  ) {
+    const path = `${await generationFixture(fixture)}/${file}`;
+    assertEquals(await graphWithMappedWeights(path, { edit: lastPositionLogits() }), undefined, file);
+  }
+  // an output the graph does not have
+  const path = `${await generationFixture("llama")}/onnx/model.onnx`;
+  assertEquals(await graphWithMappedWeights(path, { edit: lastPositionLogits("scores") }), undefined);
+});
+
+Deno.test("last-position logits: the generation engine loads decoders with their logits cut", async () => {
+  for (const fixture of ["llama", "gpt2", "qwen3"] as const) {
+    const pipeline = await loadTextGeneration(await generationFixture(fixture), { provider: "cpu" });
+    try {
+      assert(pipeline.session.lastPositionOnly, fixture);
+    } finally {
+      await pipeline.dispose();
+    }
+  }
+  const session = await createSession(`${await generationFixture("llama")}/onnx/model.onnx`, { provider: "cpu" });
+  try {
+    assertEquals(session.lastPositionOnly, false, "a plain session keeps every position");
+  } finally {
+    await session.dispose();
   }
 });

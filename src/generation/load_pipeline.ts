@@ -138,7 +138,9 @@ async function loadGeneration(
   choice: VariantChoice | undefined,
   detected: DetectedTask | undefined,
 ): Promise<TextGenerationPipeline> {
-  const session = await loadModel(model, resolved);
+  // the engine reads the last position's logits only: a plain export stops projecting the others (a quarter of a
+  // 128-token prefill on SmolLM2-135M's shape), with the same numbers for that position
+  const session = await loadModel(model, { lastPositionOutput: "logits", ...resolved });
   const files = await ModelFiles.forModel(session.model, session.path);
   const pipeline = await createTextGeneration({ session, files, taskSource: detected?.source ?? "none" });
   if (choice && session.model && !session.model.variantReason) {

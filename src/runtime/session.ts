@@ -35,6 +35,7 @@ import type { ResolvedModel } from "./model_source.ts";
 import { type BenchmarkOptions, type BenchmarkResult, runBenchmark } from "./benchmark.ts";
 import { availableCores } from "./cpu_cores.ts";
 import { graphWithMappedWeights } from "./mapped_weights.ts";
+import { lastPositionLogits } from "./last_position_logits.ts";
 import type { GraphOptimizationLevel } from "../vocabulary/graph_optimization_level.ts";
 
 export type { GraphOptimizationLevel };
@@ -75,6 +76,13 @@ export interface SessionOptions extends ProviderOptions {
    * (`mapped_weights.ts`). Files with external data, and small files, load as they are either way.
    */
   mapWeights?: boolean;
+  /**
+   * Cut this output (a decoder's `logits`) to the last position of the sequence axis, when a `MatMul` projection
+   * produces it (`last_position_logits.ts`): the generation engine reads only that row, and the prompt's other
+   * positions then cost neither the projection nor the output's memory. `session.lastPositionOnly` says whether it
+   * applied.
+   */
+  lastPositionOutput?: string;
   /** Severity from which onnxruntime logs to stderr for this session (default `fatal`: errors are thrown, not printed). */
   logLevel?: OrtLogLevel;
   /** Platform whose `auto` order applies (default the running one). */
@@ -156,8 +164,9 @@ export async function createSession(
   const label = typeof model === "string" ? model : "model bytes";
   const runtime = await loadOrt();
   const intraOpThreads = options.intraOpThreads ?? defaultIntraOpThreads();
-  const mapped = typeof model === "string" && options.mapWeights !== false
-    ? await graphWithMappedWeights(model)
+  const edit = options.lastPositionOutput ? lastPositionLogits(options.lastPositionOutput) : undefined;
+  const mapped = typeof model === "string" && (options.mapWeights !== false || edit)
+    ? await graphWithMappedWeights(model, { edit, ...(options.mapWeights === false ? { minFileBytes: Infinity } : {}) })
     : undefined;
   for (const provider of providerCandidates(choice, platform)) {
     const known = provider === "cpu" ? undefined : checkProvider(provider, { platform });
@@ -196,7 +205,7 @@ export async function createSession(
         path: label,
         model: options.model,
         intraOpThreads,
-        ...(mapped ? { mappedWeightBytes: mapped.mappedBytes } : {}),
+        ...(mapped ? { mappedWeightBytes: mapped.mappedBytes, lastPositionOnly: mapped.edited } : {}),
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -235,6 +244,8 @@ export interface SessionInfo {
   intraOpThreads: number;
   /** Bytes of inline weights mapped from the file rather than copied (see {@linkcode SessionOptions.mapWeights}). */
   mappedWeightBytes?: number;
+  /** Whether {@linkcode SessionOptions.lastPositionOutput} cut that output to the last position. */
+  lastPositionOnly?: boolean;
 }
 
 /**
@@ -269,6 +280,8 @@ export class GpuxSession {
   readonly intraOpThreads: number;
   /** Bytes of inline weights onnxruntime read in place from the file instead of copying (0: loaded as it is). */
   readonly mappedWeightBytes: number;
+  /** Whether {@linkcode SessionOptions.lastPositionOutput} cut that output to the sequence's last position. */
+  readonly lastPositionOnly: boolean;
   #session: ort.InferenceSession | undefined;
   #Tensor: OrtModule["Tensor"];
   #inputs: Map<string, TensorInfo>;
@@ -287,6 +300,7 @@ export class GpuxSession {
     this.model = info.model;
     this.intraOpThreads = info.intraOpThreads;
     this.mappedWeightBytes = info.mappedWeightBytes ?? 0;
+    this.lastPositionOnly = info.lastPositionOnly ?? false;
   }
 
   /** True once {@linkcode dispose} was called. */
