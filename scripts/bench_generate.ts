@@ -216,8 +216,8 @@ async function main(): Promise<void> {
     const args = [dir, Number(threads), promptIds(Number(prompt)), Number(maxNew)] as const;
     const timing = runner === "gpux"
       ? await runGpux(...args)
-      : runner === "gpux-file"
-      ? await runGpux(...args, false)
+      : runner === "gpux-mapped"
+      ? await runGpux(...args, true)
       : await runOrtNode(...args);
     console.log(JSON.stringify(timing));
     return;
@@ -230,8 +230,8 @@ async function main(): Promise<void> {
   const all = ["ort-node", ...(withGpux ? ["gpux"] : []), "transformers.js", "python-ort", "torch"];
   if (!withGpux) console.error("no gpux column: src/generation/load_pipeline.ts (the engine) is not in this tree");
   const only = flag("only", all.join(",")).split(",");
-  // gpux-file: gpux loading the file as it is (`mapWeights: false`), only when named in --only
-  if (withGpux && only.includes("gpux-file")) all.splice(2, 0, "gpux-file");
+  // gpux-mapped: gpux with `mapWeights: true` (inline weights read in place: less memory), only when named in --only
+  if (withGpux && only.includes("gpux-mapped")) all.splice(2, 0, "gpux-mapped");
   const dir = await ensureModel(shape);
   const data = await Deno.stat(`${dir}/onnx/model.onnx.data`).then((f) => f.size, () => 0); // external weights
   const size = ((await Deno.stat(`${dir}/onnx/model.onnx`)).size + data) / 2 ** 20;
@@ -244,7 +244,7 @@ async function main(): Promise<void> {
     for (const threads of threadsList) {
       for (const runner of round % 2 ? [...runners].reverse() : runners) {
         const result = await timed(threads, async (wrapper) => {
-          if (runner === "ort-node" || runner === "gpux" || runner === "gpux-file") {
+          if (runner === "ort-node" || runner === "gpux" || runner === "gpux-mapped") {
             const deno = [Deno.execPath(), "run", "--quiet", ...PERMISSIONS, SELF, "--runner", runner, dir];
             return await subprocess([...wrapper, ...deno, String(threads), String(promptLen), String(maxNew)]);
           }
@@ -307,12 +307,12 @@ async function main(): Promise<void> {
     );
   }
   const kvMb = await kvCacheMb(dir, promptLen + maxNew);
-  for (const r of rows.filter((r) => r.runner === "gpux")) {
+  for (const r of rows.filter((r) => r.runner.startsWith("gpux"))) {
     const goal = size + kvMb + 250;
     console.log(
-      `\nthreads ${r.threads}: gpux peak RSS ${fmt(r.peak_rss_mb, 0)} MB; goal <= model ${size.toFixed(0)} + KV cache ${
-        kvMb.toFixed(1)
-      } + 250 = ${goal.toFixed(0)} MB`,
+      `\nthreads ${r.threads}: ${r.runner} peak RSS ${fmt(r.peak_rss_mb, 0)} MB; goal <= model ${
+        size.toFixed(0)
+      } + KV cache ${kvMb.toFixed(1)} + 250 = ${goal.toFixed(0)} MB`,
     );
   }
   for (const threads of threadsList) {

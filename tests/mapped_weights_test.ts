@@ -142,7 +142,7 @@ async function largeModel(dir: string): Promise<string> {
   return await writeModel(`${dir}/large.onnx`, matmulChainModel(1536, 8));
 }
 
-Deno.test("mapped weights: createSession maps a large file's weights, with the same results", async () => {
+Deno.test("mapped weights: createSession maps a large file's weights when asked, with the same results", async () => {
   const dir = await Deno.makeTempDir({ prefix: "gpux-mapped-" });
   try {
     const path = await largeModel(dir);
@@ -151,11 +151,17 @@ Deno.test("mapped weights: createSession maps a large file's weights, with the s
       shape: [2, 1536],
       data: new Float32Array(3072).map((_, i) => (i % 13) / 13),
     };
-    const mapped = await createSession(path, { provider: "cpu", intraOpThreads: 1 });
-    const plain = await createSession(path, { provider: "cpu", intraOpThreads: 1, mapWeights: false });
+    const mapped = await createSession(path, { provider: "cpu", intraOpThreads: 1, mapWeights: true });
+    const plain = await createSession(path, { provider: "cpu", intraOpThreads: 1 });
     try {
       assertEquals(mapped.mappedWeightBytes, 8 * 1536 * 1536 * 4);
-      assertEquals(plain.mappedWeightBytes, 0);
+      assertEquals(plain.mappedWeightBytes, 0, "by default a large file loads as it is");
+      // an edit that would copy a large file's inline weights into the graph bytes is not made
+      assertEquals(
+        await graphWithMappedWeights(path, { edit: lastPositionLogits("h0"), minFileBytes: Infinity }),
+        undefined,
+      );
+      assert(await graphWithMappedWeights(path, { edit: lastPositionLogits("h0") }), "mapped, it is");
       assertEquals(mapped.path, path, "errors and info still name the file");
       const a = await mapped.run({ x });
       const b = await plain.run({ x });
@@ -164,7 +170,11 @@ Deno.test("mapped weights: createSession maps a large file's weights, with the s
       // that resolve outside the folder it is given, so the link is resolved first)
       await Deno.mkdir(`${dir}/snapshot/onnx`, { recursive: true });
       await Deno.symlink("../../large.onnx", `${dir}/snapshot/onnx/model.onnx`);
-      const linked = await createSession(`${dir}/snapshot/onnx/model.onnx`, { provider: "cpu", intraOpThreads: 1 });
+      const linked = await createSession(`${dir}/snapshot/onnx/model.onnx`, {
+        provider: "cpu",
+        intraOpThreads: 1,
+        mapWeights: true,
+      });
       try {
         assertEquals(linked.mappedWeightBytes, 8 * 1536 * 1536 * 4);
         const c = await linked.run({ x });

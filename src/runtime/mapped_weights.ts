@@ -70,6 +70,9 @@ export interface GraphEdit {
   readonly minOpset?: number;
 }
 
+/** The largest file whose inline weights an edit copies into the graph bytes (larger ones: mapped, or unedited). */
+const MAX_INLINE_EDIT_BYTES = 64 * 2 ** 20;
+
 const MODEL_GRAPH = 7;
 const GRAPH_NODE = 1;
 const GRAPH_INITIALIZER = 5;
@@ -340,9 +343,16 @@ export async function graphWithMappedWeights(
     return undefined;
   }
   const [folder, location] = splitPath(real);
+  const mapInline = size >= minFileBytes && relocated.size === 0;
+  // an edit that would copy a large file's weights into the graph bytes (it maps nothing, and the weights are
+  // inline) would hold them in memory twice over: such a file loads as it is, unedited
+  if (!mapInline && relocated.size === 0 && size > MAX_INLINE_EDIT_BYTES) {
+    file.close();
+    return undefined;
+  }
   try {
     const walk: TensorWalk = {
-      location: size >= minFileBytes && relocated.size === 0 ? location : undefined,
+      location: mapInline ? location : undefined,
       minTensorBytes,
       relocated,
       stats: { tensors: 0, mappedBytes: 0 },

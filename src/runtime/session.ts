@@ -72,8 +72,10 @@ export interface SessionOptions extends ProviderOptions {
   allowSpinning?: boolean;
   /**
    * Map a large file's inline weights from the file instead of letting onnxruntime parse them into memory and copy
-   * them again (default true): the same weights, about 0.2 GB less peak memory and a faster load for a 0.5 GB model
-   * (`mapped_weights.ts`). Files with external data, and small files, load as they are either way.
+   * them again (default false): the same weights and results, about 0.17 GB less peak memory and a faster load for a
+   * 0.5 GB model (`mapped_weights.ts`) — but on this machine's CPU a decoder then ran its steps 13% slower (the
+   * buffers onnxruntime packs the weights into land elsewhere; measured, not explained: docs/performance.md), so it
+   * is for memory-bound hosts. Files with external data, and small files, load as they are either way.
    */
   mapWeights?: boolean;
   /**
@@ -165,8 +167,8 @@ export async function createSession(
   const runtime = await loadOrt();
   const intraOpThreads = options.intraOpThreads ?? defaultIntraOpThreads();
   const edit = options.lastPositionOutput ? lastPositionLogits(options.lastPositionOutput) : undefined;
-  const mapped = typeof model === "string" && (options.mapWeights !== false || edit)
-    ? await graphWithMappedWeights(model, { edit, ...(options.mapWeights === false ? { minFileBytes: Infinity } : {}) })
+  const mapped = typeof model === "string" && (options.mapWeights === true || edit)
+    ? await graphWithMappedWeights(model, { edit, ...(options.mapWeights === true ? {} : { minFileBytes: Infinity }) })
     : undefined;
   for (const provider of providerCandidates(choice, platform)) {
     const known = provider === "cpu" ? undefined : checkProvider(provider, { platform });
