@@ -115,7 +115,7 @@ async function runGpux(
   threads: number,
   ids: number[],
   maxNew: number,
-  mapWeights = true,
+  mapWeights = false,
 ): Promise<Timing> {
   const where = new URL("../src/generation/load_pipeline.ts", import.meta.url).href;
   // deno-lint-ignore no-explicit-any
