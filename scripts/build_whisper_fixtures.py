@@ -54,7 +54,9 @@ goldens.json:
                 "detected_language": "xx" | null   (detect_language: the language token it picked),
                 "offsets": [{"text", "timestamp": [start, end]}] | null  (timestamps: the tokenizer's offsets),
                 "pipeline": {"text", "chunks": [{"text", "timestamp": [start, end]}] | null}  the chunked pipeline
-                                         (chunk_length_s 30) on the clip: what gpux's text and segments equal
+                                         (chunk_length_s 30) on the clip: what gpux's text and segments equal,
+                "stats": {"avg_logprob", "no_speech_prob", "compression_ratio"} | null  (no timestamps: what
+                                         OpenAI's verbose_json reports, computed as openai-whisper does)
                }],
      "long": {"audio": "audio/long.wav", "seconds": float, "chunk_length_s": 30, "stride_length_s": [l, r],
               "language": "en", "task": "transcribe", "max_new_tokens": int, "num_beams": 1 (greedy: transformers 5's
@@ -674,6 +676,36 @@ def build(out: str) -> None:
             else None
         return {"text": result["text"], "chunks": chunks}
 
+    def window_stats(prompt: list[int], new: list[int]) -> dict:
+        """What OpenAI's verbose_json reports for a window decoded in one pass, as openai-whisper computes it: the
+        chosen tokens' log-probabilities under the processed scores (summed, EOS included, over the text tokens + 1),
+        the <|nocaptions|> probability at <|startoftranscript|> (the raw logits there), and the text's length over
+        its zlib-compressed length."""
+        from transformers import GenerationMixin, LogitsProcessorList
+        from transformers.generation.logits_process import (SuppressTokensAtBeginLogitsProcessor,
+                                                            SuppressTokensLogitsProcessor)
+        procs = [SuppressTokensAtBeginLogitsProcessor(gen["begin_suppress_tokens"], begin_index=len(prompt)),
+                 SuppressTokensLogitsProcessor(gen["suppress_tokens"])]
+        with torch.no_grad():
+            out = GenerationMixin.generate(
+                model, inputs=features, decoder_input_ids=torch.tensor([prompt]), max_new_tokens=MAX_NEW,
+                logits_processor=LogitsProcessorList(procs), do_sample=False, num_beams=1,
+                eos_token_id=vocab["endoftext"], pad_token_id=vocab["endoftext"], suppress_tokens=None,
+                begin_suppress_tokens=None, forced_decoder_ids=None, return_dict_in_generate=True,
+                output_scores=True)
+            chosen = out.sequences[0, len(prompt):].tolist()
+            assert chosen == new, (chosen, new)
+            total = 0.0
+            for step, token in enumerate(chosen):
+                total += float(torch.log_softmax(out.scores[step][0].double(), dim=-1)[token])
+            text_tokens = [t for t in chosen if t != vocab["endoftext"]]
+            sot = model(input_features=features, decoder_input_ids=torch.tensor([[vocab["startoftranscript"]]]))
+            no_speech = float(torch.softmax(sot.logits[0, 0].double(), dim=-1)[vocab["nocaptions"]])
+        text = tokenizer.decode(new, skip_special_tokens=True).encode("utf-8")
+        import zlib
+        return {"avg_logprob": total / (len(text_tokens) + 1), "no_speech_prob": no_speech,
+                "compression_ratio": len(text) / len(zlib.compress(text)) if text else 0.0}
+
     def split(seq: list[int]) -> tuple[list[int], list[int]]:
         # the prompt: <|startoftranscript|> then language/task/notimestamps control tokens
         n = 1
@@ -701,6 +733,9 @@ def build(out: str) -> None:
         if not timestamps and new != one_pass:
             raise SystemExit(f"{cid}: Whisper generate {new} != one window {one_pass}")
         seq = prompt + new
+        stats = None
+        if not timestamps:
+            stats = window_stats(prompt, new)
         offsets = None
         if timestamps:
             decoded = tokenizer.decode(seq, skip_special_tokens=True, output_offsets=True)
@@ -709,7 +744,7 @@ def build(out: str) -> None:
             "id": cid, "audio": "audio/speech.wav", "language": language, "task": task,
             "return_timestamps": timestamps, "prompt_ids": prompt, "new_ids": new, "one_pass_ids": one_pass,
             "text": tokenizer.decode(new, skip_special_tokens=True), "detected_language": detected,
-            "offsets": offsets, "pipeline": clip_pipeline(language, task, timestamps),
+            "offsets": offsets, "pipeline": clip_pipeline(language, task, timestamps), "stats": stats,
         })
         print(f"{cid}: prompt {prompt} new {new}", file=sys.stderr)
 

@@ -387,6 +387,7 @@ const EXPORTS: Record<string, readonly string[]> = {
     "WhisperRunOptions",
     "WhisperSegment",
     "WhisperWindow",
+    "WindowStats",
     "createSeq2Seq",
     "formatTimestamp",
     "isSeq2Seq",

@@ -15,6 +15,8 @@ import { readWhisperGoldens, whisperFixture } from "./support/whisper_fixtures.t
 import { running, type ServeProcess, startServe } from "./support/serve_process.ts";
 import { parsePrometheusText } from "../src/serve/metrics.ts";
 import { startHubServer } from "./support/hub_server.ts";
+import { loadWhisper } from "../src/generation/whisper_transcription.ts";
+import { loadTokenizer } from "../src/processing/tokenizer.ts";
 
 const WHISPER = await whisperFixture();
 const MARIAN = await seq2seqFixture("marian");
@@ -161,6 +163,31 @@ Deno.test({
       assertEquals(verbose.segments![i].text, o.text);
       if (o.timestamp[0] !== null) assert(Math.abs(verbose.segments![i].start - o.timestamp[0]) < 1e-9);
     });
+    // OpenAI's per-segment figures: the window's avg_logprob, compression_ratio and no_speech_prob (one window here),
+    // the frame its window starts at, and the segment's text token ids
+    const whisper = await loadWhisper(WHISPER, { provider: "cpu" });
+    try {
+      const own = await whisper.transcribeWav(speechBytes, "speech.wav", {
+        language: "en",
+        timestamps: true,
+        stats: true,
+        maxNewTokens: whisperGoldens.max_new_tokens,
+      });
+      const stats = own.windows[0].stats!;
+      assert(stats.avgLogprob < 0 && stats.noSpeechProb > 0 && stats.noSpeechProb < 1 && stats.compressionRatio > 0);
+      const tokenizer = await loadTokenizer(WHISPER);
+      for (const segment of verbose.segments!) {
+        const figures = segment as unknown as Record<string, number>;
+        assertEquals(
+          [segment.seek, figures.avg_logprob, figures.compression_ratio, figures.no_speech_prob],
+          [0, stats.avgLogprob, stats.compressionRatio, stats.noSpeechProb],
+        );
+        assertEquals(segment.tokens.length > 0, segment.text !== "", JSON.stringify(segment.text));
+        assertEquals(tokenizer.decode(segment.tokens), segment.text);
+      }
+    } finally {
+      await whisper.dispose();
+    }
     // translations: the task token is <|translate|>, as gpux run --task translate
     const translated = await client.audio.translations.create({
       file: await speechFile(),

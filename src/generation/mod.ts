@@ -76,6 +76,7 @@ export {
   type WhisperResult,
   type WhisperRunOptions,
   type WhisperWindow,
+  type WindowStats,
 } from "./whisper_transcription.ts";
 export type { WhisperSegment } from "./whisper_segments.ts";
 export type { DetectedLanguage } from "./whisper_logits.ts";

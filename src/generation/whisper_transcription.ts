@@ -10,6 +10,8 @@
  *
  * @module
  */
+// @deno-types="npm:@types/pako@2.0.4"
+import pako from "pako";
 import { InputError } from "../errors.ts";
 import { hubCacheDir } from "../environment.ts";
 import { findCachedSnapshot } from "../vocabulary/cache_layout.ts";
@@ -52,6 +54,25 @@ export interface WhisperOptions {
    * of 6–7 ms. The ids are the same as one window at a time.
    */
   batchSize?: number;
+  /**
+   * Each window's decoding figures as OpenAI's `verbose_json` reports them ({@linkcode WindowStats}), and each
+   * segment's text token ids (default false: they cost a softmax a decoder step, and a one-token decoder run a window
+   * when the language is given).
+   */
+  stats?: boolean;
+}
+
+/** How a window decoded, as openai-whisper measures it (what OpenAI's `verbose_json` segments carry). */
+export interface WindowStats {
+  /**
+   * The chosen tokens' log-probabilities under the processed scores, summed over every pass (`<|endoftext|>`
+   * included) and divided by the text tokens + 1 a pass: openai-whisper's `avg_logprob`.
+   */
+  avgLogprob: number;
+  /** The probability of `<|nospeech|>` (`<|nocaptions|>`) right after `<|startoftranscript|>`: `no_speech_prob`. */
+  noSpeechProb: number;
+  /** The window's text in UTF-8 bytes over its zlib-compressed length: `compression_ratio` (high: repetitive). */
+  compressionRatio: number;
 }
 
 /** Cross-attention keys and values a batch of windows may hold by default, bytes. */
@@ -96,6 +117,10 @@ export interface WhisperWindow {
   passes: number;
   /** `[length, left stride, right stride]` in seconds. */
   stride: [number, number, number];
+  /** Where the window starts in the recording, seconds. */
+  start: number;
+  /** With `stats`: how it decoded. */
+  stats?: WindowStats;
 }
 
 /** A transcription. */
@@ -108,8 +133,11 @@ export interface WhisperResult {
   language: string;
   /** The detection, when no language was given. */
   detected?: DetectedLanguage;
-  /** With timestamps: segments, seconds from the recording's start (`end` null: the model did not close it). */
-  segments: WhisperSegment[];
+  /**
+   * With timestamps: segments, seconds from the recording's start (`end` null: the model did not close it); with
+   * `stats`, each with its text's token ids.
+   */
+  segments: (WhisperSegment & { tokens?: number[] })[];
   /** Each window's ids. */
   windows: WhisperWindow[];
   /** The recording's length in seconds. */
@@ -226,6 +254,30 @@ interface PassState {
   prompt?: number[];
   /** Decoder passes so far. */
   passes: number;
+  /** With stats: the chosen tokens' log-probabilities summed, the text tokens + 1 a pass, P(no speech). */
+  logprobSum: number;
+  logprobCount: number;
+  noSpeechProb?: number;
+}
+
+/** The softmax probability of `id` in `scores`. */
+function probabilityOf(scores: Float32Array, id: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) sum += Math.exp(scores[i] - max);
+  return Math.exp(scores[id] - max) / sum;
+}
+
+/**
+ * UTF-8 bytes of `text` over their zlib-compressed length at zlib's default level (openai-whisper's
+ * `compression_ratio`; 0 for no text). pako 2 is a port of zlib itself: its output is byte for byte Python's
+ * `zlib.compress` (45, 81 and 53 bytes on the test texts), where Deno's node:zlib gave 47, 87 and 60 and
+ * `CompressionStream` more still; pako 3 no longer matches.
+ */
+function compressionRatio(text: string): number {
+  const bytes = new TextEncoder().encode(text);
+  return bytes.length === 0 ? 0 : bytes.length / pako.deflate(bytes, { level: 6 }).length;
 }
 
 /**
@@ -283,11 +335,17 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
     return { dtype: "float32" as const, shape: [1, spec.featureSize, data.length / spec.featureSize], data };
   };
 
-  /** The language, and the encoder's hidden states for the transcription to reuse (one encoder pass a window). */
+  const noSpeechId = tok.tokenToId("<|nospeech|>") ?? tok.tokenToId("<|nocaptions|>");
+
+  /**
+   * The language, the probability of no speech (both from the step after `<|startoftranscript|>`), and the encoder's
+   * hidden states for the transcription to reuse (one encoder pass a window).
+   */
   async function detect(
     input: ReturnType<typeof features>,
-  ): Promise<{ language: DetectedLanguage; encoderHidden: TensorData }> {
+  ): Promise<{ language: DetectedLanguage; noSpeechProb?: number; encoderHidden: TensorData }> {
     let found: DetectedLanguage | undefined;
+    let noSpeechProb: number | undefined;
     const outcome = await decodeSeq2Seq(parts.sessions, tok, {
       encoderFeeds: { input_features: input },
       batch: 1,
@@ -304,9 +362,16 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       stop: [],
       random: seededRandom(0),
       logprobs: false,
-      onStep: ({ scores }) => found ??= detectLanguage(scores, tokens),
+      onStep: ({ scores }) => {
+        found ??= detectLanguage(scores, tokens);
+        if (noSpeechId !== undefined && noSpeechId < scores.length) noSpeechProb ??= probabilityOf(scores, noSpeechId);
+      },
     });
-    return { language: found!, encoderHidden: outcome.encoderHidden };
+    return {
+      language: found!,
+      ...(noSpeechProb !== undefined ? { noSpeechProb } : {}),
+      encoderHidden: outcome.encoderHidden,
+    };
   }
 
   async function transcribe(samples: Float32Array, options: WhisperOptions = {}): Promise<WhisperResult> {
@@ -345,6 +410,8 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
           stoppedOnEos: false,
           language: asked ?? "",
           passes: 0,
+          logprobSum: 0,
+          logprobCount: 0,
         });
       }
       if (states.length < group.length) break; // cancelled while reading
@@ -358,11 +425,15 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
         for (const w of active) {
           if (options.signal?.aborted) break;
           const input = w.seek === 0 ? w.input : seekFeatures(w.input, w.seek);
-          if (round === 0 && asked === undefined) {
-            // as transformers' pipeline: each window detects its own language (on its first 30 seconds)
+          if (round === 0 && (asked === undefined || options.stats)) {
+            // as transformers' pipeline: each window detects its own language (on its first 30 seconds); the same
+            // step after <|startoftranscript|> gives openai-whisper's no-speech probability
             const found = await detect(input);
-            detected ??= found.language;
-            w.language = found.language.language;
+            if (asked === undefined) {
+              detected ??= found.language;
+              w.language = found.language.language;
+            }
+            w.noSpeechProb = found.noSpeechProb;
             hiddens.push(found.encoderHidden);
           } else {
             hiddens.push(
@@ -392,12 +463,17 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
           processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
           stop: [],
           random: seededRandom(0),
-          logprobs: false,
+          logprobs: options.stats === true,
           ...(options.signal ? { signal: options.signal } : {}),
         });
         for (const [i, w] of active.entries()) {
           const ids = out.sequences[i].generatedIds;
           w.passes++;
+          if (options.stats) {
+            // openai-whisper: the pass's log-probabilities (EOS included) over its text tokens + 1
+            w.logprobSum += out.sequences[i].logprobs.reduce((a, b) => a + b, 0);
+            w.logprobCount += ids.filter((id) => id !== tokens.endOfText).length + 1;
+          }
           w.stoppedOnEos = ids[ids.length - 1] === tokens.endOfText;
           const pass = windowPass(w.stoppedOnEos ? ids.slice(0, -1) : ids, tokens.timestampBegin);
           w.kept.push(...pass.kept);
@@ -416,6 +492,18 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
           generatedIds: w.stoppedOnEos ? [...w.kept, tokens.endOfText] : w.kept,
           passes: w.passes,
           stride: [(end - start) / rate, left / rate, right / rate],
+          start: start / rate,
+          ...(options.stats
+            ? {
+              stats: {
+                avgLogprob: w.logprobCount > 0 ? w.logprobSum / w.logprobCount : 0,
+                noSpeechProb: w.noSpeechProb ?? 0,
+                compressionRatio: compressionRatio(
+                  tok.decode(w.kept.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true }),
+                ),
+              },
+            }
+            : {}),
         });
       }
     }
@@ -438,7 +526,8 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
         timestamp: [c.timestamp[0] ?? previousEnd, c.timestamp[1]] as [number, number | null],
       };
       previousEnd = c.timestamp[1] ?? segment.timestamp[0];
-      return segment;
+      if (!options.stats) return segment;
+      return { ...segment, tokens: tok.encode(c.text, { addSpecialTokens: false }).inputIds };
     });
     const text = windows.length === 0
       ? ""

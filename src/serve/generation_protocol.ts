@@ -79,6 +79,8 @@ export interface Seq2SeqJobParams {
   task?: "transcribe" | "translate";
   /** Whisper: segment timestamps. */
   timestamps?: boolean;
+  /** Whisper: each window's decoding figures and each segment's token ids (OpenAI's `verbose_json`). */
+  stats?: boolean;
 }
 
 /** Main thread → generation worker. */

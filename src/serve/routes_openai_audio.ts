@@ -11,6 +11,7 @@
  */
 import { type TranscriptSegment, writeTranscript } from "../generation/whisper_writers.ts";
 import type { WhisperSegment } from "../generation/whisper_segments.ts";
+import type { WindowStats } from "../generation/whisper_transcription.ts";
 import { deferredEncoderDecoder, encoderDecoderCost, encoderDecoderOf } from "./encoder_decoder_request.ts";
 import type { GenerationAnswer } from "./generation_pool.ts";
 import { errorBody } from "./error_shapes.ts";
@@ -67,13 +68,41 @@ function number(form: FormData, name: string): number | undefined {
   return n;
 }
 
-/** A segment as OpenAI's `verbose_json` lists it (an unclosed last segment ends with the recording). */
-function verboseSegment(s: TranscriptSegment, id: number) {
-  return { id, seek: 0, start: s.timestamp[0], end: s.timestamp[1], text: s.text, tokens: [], temperature: 0 };
+/** A decoded window as the worker reports it for `verbose_json`. */
+interface StatsWindow {
+  start: number;
+  stride: [number, number, number];
+  stats?: WindowStats;
 }
 
-function closed(segments: WhisperSegment[], seconds: number): TranscriptSegment[] {
-  return segments.map((s) => ({ text: s.text, timestamp: [s.timestamp[0], s.timestamp[1] ?? seconds] }));
+/**
+ * A segment as OpenAI's `verbose_json` lists it: `seek` (the 10 ms frame its window starts at), its text's token ids,
+ * and its window's `avg_logprob`, `compression_ratio` and `no_speech_prob` (the window whose own part, between its
+ * strides, holds the segment's start). An unclosed last segment ends with the recording.
+ */
+function verboseSegment(s: TranscriptSegment & { tokens?: number[] }, id: number, windows: StatsWindow[]) {
+  let window = windows[0];
+  const start = s.timestamp[0] ?? 0;
+  for (const w of windows) if (w.start + w.stride[1] <= start + 1e-9) window = w;
+  return {
+    id,
+    seek: Math.round((window?.start ?? 0) * 100),
+    start: s.timestamp[0],
+    end: s.timestamp[1],
+    text: s.text,
+    tokens: s.tokens ?? [],
+    temperature: 0,
+    avg_logprob: window?.stats?.avgLogprob ?? 0,
+    compression_ratio: window?.stats?.compressionRatio ?? 0,
+    no_speech_prob: window?.stats?.noSpeechProb ?? 0,
+  };
+}
+
+function closed(
+  segments: (WhisperSegment & { tokens?: number[] })[],
+  seconds: number,
+): (TranscriptSegment & { tokens?: number[] })[] {
+  return segments.map((s) => ({ ...s, timestamp: [s.timestamp[0], s.timestamp[1] ?? seconds] }));
 }
 
 async function speech(ctx: RouteContext, task: "transcribe" | "translate"): Promise<Handled> {
@@ -129,6 +158,7 @@ async function speech(ctx: RouteContext, task: "transcribe" | "translate"): Prom
     params: {
       task,
       timestamps,
+      ...(format === "verbose_json" ? { stats: true } : {}),
       ...(language && task === "transcribe" ? { language } : {}),
       ...(maxTokens !== undefined ? { maxNewTokens: maxTokens } : {}),
     },
@@ -151,7 +181,13 @@ async function speech(ctx: RouteContext, task: "transcribe" | "translate"): Prom
 
 /** The answer in `format`. */
 function speechBody(answer: GenerationAnswer, format: AudioResponseFormat, task: string): string {
-  const r = answer.result as { text: string; language: string; segments: WhisperSegment[]; seconds: number };
+  const r = answer.result as {
+    text: string;
+    language: string;
+    segments: (WhisperSegment & { tokens?: number[] })[];
+    seconds: number;
+    windows?: StatsWindow[];
+  };
   const segments = closed(r.segments, r.seconds);
   const usage = { type: "duration", seconds: Math.ceil(r.seconds) };
   switch (format) {
@@ -166,7 +202,7 @@ function speechBody(answer: GenerationAnswer, format: AudioResponseFormat, task:
         language: whisperLanguageName(r.language), // OpenAI answers the name: "english"
         duration: r.seconds,
         text: r.text,
-        segments: segments.map(verboseSegment),
+        segments: segments.map((s, i) => verboseSegment(s, i, r.windows ?? [])),
         usage,
       });
     default:

@@ -66,6 +66,7 @@ export async function answerEncoderDecoder(
       ...(params.language !== undefined ? { language: params.language } : {}),
       ...(params.task ? { task: params.task } : {}),
       ...(params.timestamps ? { timestamps: true } : {}),
+      ...(params.stats ? { stats: true } : {}),
       ...(params.maxNewTokens !== undefined ? { maxNewTokens: params.maxNewTokens } : {}),
       ...(options.maxAudioSeconds !== undefined ? { maxSeconds: options.maxAudioSeconds } : {}),
       signal: options.signal,
@@ -90,6 +91,9 @@ export async function answerEncoderDecoder(
         text: r.text,
         segments: r.segments,
         seconds: r.seconds,
+        ...(params.stats
+          ? { windows: r.windows.map((w) => ({ start: w.start, stride: w.stride, stats: w.stats })) }
+          : {}),
         timings: { totalMs: Math.round(totalMs * 1000) / 1000 },
       },
     };

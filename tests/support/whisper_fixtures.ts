@@ -78,6 +78,8 @@ export interface WhisperCase {
   detected_language: string | null;
   /** The tokenizer's offsets (timestamps case). */
   offsets: { text: string; timestamp: [number, number] }[] | null;
+  /** Without timestamps: OpenAI verbose_json's figures for the window, as openai-whisper computes them. */
+  stats: { avg_logprob: number; no_speech_prob: number; compression_ratio: number } | null;
   /** transformers' chunked pipeline on the clip: its text and, with timestamps, its chunks (an open end is null). */
   pipeline: { text: string; chunks: { text: string; timestamp: [number | null, number | null] }[] | null };
 }
