@@ -164,7 +164,8 @@ function logSoftmax(x: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] = Math.fround(x[i] - max - log);
 }
 
-function logprobOf(scores: Float32Array, token: number): number {
+/** The log-softmax of `scores` at `token`. */
+export function logprobOf(scores: Float32Array, token: number): number {
   let max = -Infinity;
   for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
   let sum = 0;

@@ -23,7 +23,7 @@ import { decodeWav, DEFAULT_MAX_AUDIO_SECONDS, mixToMono } from "../processing/a
 import { resample } from "../processing/audio_resample.ts";
 import { type LogMelSpec, logMelSpecFromConfig, logMelSpectrogram } from "../processing/audio_log_mel.ts";
 import { loadTokenizer, type TextTokenizer } from "../processing/tokenizer.ts";
-import { decodeSeq2Seq } from "./seq2seq_loop.ts";
+import { decodeSeq2Seq, logprobOf } from "./seq2seq_loop.ts";
 import { loadSeq2SeqParts, modelRoot, type Seq2SeqParts } from "./seq2seq_generation.ts";
 import { seededRandom } from "./seeded_random.ts";
 import { type DetectedLanguage, detectLanguage, WhisperLogitsRules } from "./whisper_logits.ts";
@@ -260,15 +260,6 @@ interface PassState {
   noSpeechProb?: number;
 }
 
-/** The softmax probability of `id` in `scores`. */
-function probabilityOf(scores: Float32Array, id: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) sum += Math.exp(scores[i] - max);
-  return Math.exp(scores[id] - max) / sum;
-}
-
 /**
  * UTF-8 bytes of `text` over their zlib-compressed length at zlib's default level (openai-whisper's
  * `compression_ratio`; 0 for no text). pako 2 is a port of zlib itself: its output is byte for byte Python's
@@ -320,15 +311,29 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
   const tok = tokenizer ?? await loadTokenizer(parts.files);
   const maxTarget = typeof parts.config.max_target_positions === "number" ? parts.config.max_target_positions : 448;
   const decode = (ids: number[]) => tok.decode(ids.filter((id) => id < tokens.timestampBegin));
-  const greedy = {
-    doSample: false,
-    temperature: 1,
-    topK: 0,
-    topP: 1,
-    minP: 0,
-    repetitionPenalty: 1,
-    noRepeatNgramSize: 0,
-  };
+  /** A window's text, as generate() + decode(skip_special_tokens) give it. */
+  const textOf = (ids: number[]) =>
+    tok.decode(ids.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true });
+  /** One greedy sequence a row, ending on `<|endoftext|>`: how both decoder runs (detection, transcription) decode. */
+  const greedy = () => ({
+    sampling: {
+      doSample: false,
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      minP: 0,
+      repetitionPenalty: 1,
+      noRepeatNgramSize: 0,
+    },
+    numBeams: 1,
+    lengthPenalty: 1,
+    earlyStopping: false,
+    numReturnSequences: 1,
+    eosTokenIds: [tokens.endOfText],
+    padTokenId: tokens.endOfText,
+    stop: [],
+    random: seededRandom(0),
+  });
 
   const features = (window: Float32Array) => {
     const data = logMelSpectrogram(window, spec);
@@ -351,20 +356,14 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       batch: 1,
       decoderPrompts: [[tokens.startOfTranscript]],
       maxNewTokens: 1,
-      sampling: greedy,
-      numBeams: 1,
-      lengthPenalty: 1,
-      earlyStopping: false,
-      numReturnSequences: 1,
-      eosTokenIds: [tokens.endOfText],
-      padTokenId: tokens.endOfText,
+      ...greedy(),
       processors: [],
-      stop: [],
-      random: seededRandom(0),
       logprobs: false,
       onStep: ({ scores }) => {
         found ??= detectLanguage(scores, tokens);
-        if (noSpeechId !== undefined && noSpeechId < scores.length) noSpeechProb ??= probabilityOf(scores, noSpeechId);
+        if (noSpeechId !== undefined && noSpeechId < scores.length) {
+          noSpeechProb ??= Math.exp(logprobOf(scores, noSpeechId));
+        }
       },
     });
     return {
@@ -453,16 +452,8 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
           batch: hiddens.length,
           decoderPrompts: prompts,
           maxNewTokens,
-          sampling: greedy,
-          numBeams: 1,
-          lengthPenalty: 1,
-          earlyStopping: false,
-          numReturnSequences: 1,
-          eosTokenIds: [tokens.endOfText],
-          padTokenId: tokens.endOfText,
+          ...greedy(),
           processors: [(scores, ctx) => rules.apply(scores, ctx.ids.slice(ctx.promptLength))],
-          stop: [],
-          random: seededRandom(0),
           logprobs: options.stats === true,
           ...(options.signal ? { signal: options.signal } : {}),
         });
@@ -498,9 +489,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
               stats: {
                 avgLogprob: w.logprobCount > 0 ? w.logprobSum / w.logprobCount : 0,
                 noSpeechProb: w.noSpeechProb ?? 0,
-                compressionRatio: compressionRatio(
-                  tok.decode(w.kept.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true }),
-                ),
+                compressionRatio: compressionRatio(textOf(w.kept)),
               },
             }
             : {}),
@@ -529,11 +518,7 @@ export async function createWhisper(parts: Seq2SeqParts, tokenizer?: TextTokeniz
       if (!options.stats) return segment;
       return { ...segment, tokens: tok.encode(c.text, { addSpecialTokens: false }).inputIds };
     });
-    const text = windows.length === 0
-      ? ""
-      : windows.length === 1
-      ? tok.decode(windows[0].generatedIds.filter((id) => id < tokens.timestampBegin), { skipSpecialTokens: true })
-      : merged.text;
+    const text = windows.length === 0 ? "" : windows.length === 1 ? textOf(windows[0].generatedIds) : merged.text;
     return {
       kind: "whisper",
       text,

@@ -83,6 +83,13 @@ function plan(n: number): Level[] {
 const buffers = new Map<number, { im: Float64Array; outRe: Float64Array; outIm: Float64Array }>();
 const scratchRe = new Float64Array(64), scratchIm = new Float64Array(64);
 
+/** The FFT's reused buffers for length `n`. */
+function scratch(n: number): { im: Float64Array; outRe: Float64Array; outIm: Float64Array } {
+  let b = buffers.get(n);
+  if (!b) buffers.set(n, b = { im: new Float64Array(n), outRe: new Float64Array(n), outIm: new Float64Array(n) });
+  return b;
+}
+
 /**
  * Recursive mixed-radix decimation-in-time FFT: the `levels[depth].n` points of (re, im) at `offset`
  * with `stride`, written contiguously to (outRe, outIm) from `out`.
@@ -149,9 +156,7 @@ function fftRec(
 export function powerSpectrum(x: Float64Array, power = new Float64Array((x.length >> 1) + 1)): Float64Array {
   const n = x.length;
   const levels = plan(n);
-  let b = buffers.get(n);
-  if (!b) buffers.set(n, b = { im: new Float64Array(n), outRe: new Float64Array(n), outIm: new Float64Array(n) });
-  const { im, outRe, outIm } = b; // im stays all zero: the input is real
+  const { im, outRe, outIm } = scratch(n); // im stays all zero: the input is real
   fftRec(x, im, 0, 1, levels, 0, outRe, outIm, 0);
   for (let k = 0; k < power.length; k++) {
     // transformers stores the STFT as complex64 before taking |·|²
@@ -174,9 +179,7 @@ export function powerSpectrumPair(
 ): void {
   const n = x1.length;
   const levels = plan(n);
-  let b = buffers.get(n);
-  if (!b) buffers.set(n, b = { im: new Float64Array(n), outRe: new Float64Array(n), outIm: new Float64Array(n) });
-  const { outRe, outIm } = b;
+  const { outRe, outIm } = scratch(n);
   fftRec(x1, x2, 0, 1, levels, 0, outRe, outIm, 0);
   for (let k = 0; k < power1.length; k++) {
     const j = k === 0 ? 0 : n - k;
